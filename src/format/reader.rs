@@ -1,0 +1,505 @@
+//! [`TraceReader`]: walks the records of a trace held in memory.
+
+use std::collections::HashMap;
+
+use super::error::{At, Error, EventId, FileOffset, RecordIndex, Result};
+use super::events::{EventDecl, TraceEvents};
+use super::header::{ByteOrder, TraceKind};
+use super::record::{DebugBytes, Record};
+use super::wire::{self, Big, Little, Order};
+
+/// Record type word of a mapping record.
+pub const RECORD_TYPE_MAPPING: u64 = 0;
+/// Record type word of an event record.
+pub const RECORD_TYPE_EVENT: u64 = 1;
+
+/// A mapping record: from here on, `id` means the event called `name`.
+#[derive(Clone, Copy)]
+pub struct Mapping<'a> {
+    /// Which record this is and where it starts.
+    pub at: At,
+    /// The id being (re)defined.
+    pub id: EventId,
+    /// The event name, as bytes from the trace.
+    pub name: &'a [u8],
+    /// The declaration of that name, if the trace-events file has one.
+    pub decl: Option<&'a EventDecl>,
+}
+
+impl core::fmt::Debug for Mapping<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mapping")
+            .field("at", &self.at)
+            .field("id", &self.id)
+            .field("name", &String::from_utf8_lossy(self.name))
+            .field("declared", &self.decl.is_some())
+            .finish()
+    }
+}
+
+/// One record of any type.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'a> {
+    /// A mapping record.
+    Mapping(Mapping<'a>),
+    /// An event or dropped-events record.
+    Event(Record<'a>),
+}
+
+/// What an event id currently refers to.
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Unmapped,
+    Decl(&'a EventDecl),
+    Undeclared(&'a [u8]),
+}
+
+impl core::fmt::Debug for Slot<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Slot::Unmapped => f.write_str("Unmapped"),
+            Slot::Decl(d) => write!(f, "Decl({})", d.name),
+            Slot::Undeclared(n) => write!(f, "Undeclared({:?})", DebugBytes(n)),
+        }
+    }
+}
+
+/// Ids below this live in a vector; QEMU numbers its events from 0, so
+/// every real id does. Larger ids (the dropped id, corrupt data) go to a map.
+const DENSE_IDS: u64 = 1 << 16;
+
+/// The id -> event table, as mapping records have built it so far.
+#[derive(Debug, Clone)]
+struct IdMap<'a> {
+    dense: Vec<Slot<'a>>,
+    sparse: HashMap<u64, Slot<'a>>,
+}
+
+impl<'a> IdMap<'a> {
+    fn new(events: &'a TraceEvents) -> Self {
+        let mut sparse = HashMap::new();
+        sparse.insert(EventId::DROPPED.0, Slot::Decl(events.dropped()));
+        IdMap {
+            dense: Vec::new(),
+            sparse,
+        }
+    }
+
+    fn set(&mut self, id: u64, slot: Slot<'a>) {
+        if id < DENSE_IDS {
+            let i = id as usize;
+            if i >= self.dense.len() {
+                self.dense.resize(i + 1, Slot::Unmapped);
+            }
+            self.dense[i] = slot;
+        } else {
+            self.sparse.insert(id, slot);
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, id: u64) -> Slot<'a> {
+        if id < DENSE_IDS {
+            self.dense
+                .get(id as usize)
+                .copied()
+                .unwrap_or(Slot::Unmapped)
+        } else {
+            self.sparse.get(&id).copied().unwrap_or(Slot::Unmapped)
+        }
+    }
+}
+
+/// Reads the records of a trace held in memory (typically a memory-mapped
+/// file), without copying: records borrow from `data`.
+///
+/// Iterating yields event records (mapping records are applied on the way);
+/// [`TraceReader::next_item`] yields every record. After the first error the
+/// reader yields nothing more.
+///
+/// ```
+/// use simpletrace::format::{TraceEvents, TraceReader};
+/// # use simpletrace::format::{ArgValue, encode};
+/// # let mut trace = Vec::new();
+/// # encode::header(&mut trace, 4);
+/// # encode::mapping(&mut trace, 0, b"hello");
+/// # encode::event(&mut trace, 0, 1000, 7, &[ArgValue::Int(1)]);
+/// let events = TraceEvents::parse("trace-events", b"hello(int n) \"n=%d\"\n")?;
+/// for record in TraceReader::new(&trace, &events)? {
+///     let record = record?;
+///     println!("{} at {} ns", record.name(), record.timestamp_ns);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TraceReader<'a> {
+    data: &'a [u8],
+    events: &'a TraceEvents,
+    kind: TraceKind,
+    pos: usize,
+    record: u64,
+    ids: IdMap<'a>,
+    done: bool,
+}
+
+impl<'a> TraceReader<'a> {
+    /// Checks the header of `data` and prepares to read its records.
+    pub fn new(data: &'a [u8], events: &'a TraceEvents) -> Result<Self> {
+        let kind = TraceKind::detect(data)?;
+        Ok(Self::with_kind(data, events, kind))
+    }
+
+    /// Reads `data` as a headerless trace: records from the first byte, and
+    /// ids without a mapping record mean positions in `events`.
+    pub fn headerless(data: &'a [u8], events: &'a TraceEvents) -> Self {
+        Self::with_kind(data, events, TraceKind::headerless())
+    }
+
+    /// Reads `data` as a trace of the given kind.
+    pub fn with_kind(data: &'a [u8], events: &'a TraceEvents, kind: TraceKind) -> Self {
+        let mut ids = IdMap::new(events);
+        if kind.records_start == 0 {
+            for (position, decl) in events.iter().enumerate() {
+                // The name decides, as in QEMU's tool: a later declaration
+                // of the same name wins.
+                let decl = events.by_name(decl.name.as_bytes()).unwrap_or(decl);
+                ids.set(position as u64, Slot::Decl(decl));
+            }
+        }
+        TraceReader {
+            data,
+            events,
+            kind,
+            pos: kind.records_start.min(data.len()),
+            record: 0,
+            ids,
+            done: false,
+        }
+    }
+
+    /// The trace's kind (version, byte order).
+    pub fn kind(&self) -> TraceKind {
+        self.kind
+    }
+
+    /// The offset of the next record to read.
+    pub fn position(&self) -> FileOffset {
+        FileOffset(self.pos as u64)
+    }
+
+    /// The number of records read so far, mappings included.
+    pub fn records_read(&self) -> u64 {
+        self.record
+    }
+
+    /// The next record of any type, or `None` at the end of the trace.
+    #[inline]
+    pub fn next_item(&mut self) -> Option<Result<Item<'a>>> {
+        if self.done {
+            return None;
+        }
+        let item = match self.kind.order {
+            ByteOrder::Little => self.next_in::<Little>(),
+            ByteOrder::Big => self.next_in::<Big>(),
+        };
+        if let Some(Err(_)) = item {
+            self.done = true;
+        }
+        item
+    }
+
+    #[inline(always)]
+    fn next_in<O: Order>(&mut self) -> Option<Result<Item<'a>>> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return None;
+        }
+        let at = At {
+            record: RecordIndex(self.record),
+            offset: FileOffset(self.pos as u64),
+        };
+        let truncated = |needed: u64| {
+            Some(Err(Error::Truncated {
+                at,
+                available: rest.len() as u64,
+                needed,
+            }))
+        };
+        let Ok((body, record_type)) = O::u64(rest) else {
+            return truncated(8);
+        };
+        let (after, item) = match record_type {
+            RECORD_TYPE_EVENT => {
+                let Ok((after_header, h)) = wire::event_header::<O>(body) else {
+                    return truncated(8 + wire::EVENT_HEADER_LEN as u64);
+                };
+                let Some(payload_len) = (h.len as usize).checked_sub(wire::EVENT_HEADER_LEN) else {
+                    return Some(Err(Error::BadRecordLength { at, len: h.len }));
+                };
+                let Ok((after, payload)) = wire::bytes(after_header, payload_len) else {
+                    return truncated(8 + u64::from(h.len));
+                };
+                let id = EventId(h.id);
+                let decl = match self.ids.get(h.id) {
+                    Slot::Decl(decl) => decl,
+                    Slot::Unmapped => return Some(Err(Error::UnmappedEventId { at, id })),
+                    Slot::Undeclared(name) => {
+                        return Some(Err(Error::UndeclaredEvent {
+                            at,
+                            id,
+                            name: String::from_utf8_lossy(name).into(),
+                        }));
+                    }
+                };
+                let record = Record {
+                    at,
+                    id,
+                    decl,
+                    timestamp_ns: h.timestamp_ns,
+                    pid: h.pid,
+                    payload,
+                    order: self.kind.order,
+                };
+                (after, Item::Event(record))
+            }
+            RECORD_TYPE_MAPPING => {
+                let Ok((after_header, (id, name_len))) = wire::mapping_header::<O>(body) else {
+                    return truncated(20);
+                };
+                let Ok((after, name)) = wire::bytes(after_header, name_len as usize) else {
+                    return truncated(20 + u64::from(name_len));
+                };
+                let decl = self.events.by_name(name);
+                self.ids
+                    .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
+                let mapping = Mapping {
+                    at,
+                    id: EventId(id),
+                    name,
+                    decl,
+                };
+                (after, Item::Mapping(mapping))
+            }
+            found => return Some(Err(Error::UnknownRecordType { at, found })),
+        };
+        self.pos = self.data.len() - after.len();
+        self.record += 1;
+        Some(Ok(item))
+    }
+}
+
+impl<'a> Iterator for TraceReader<'a> {
+    type Item = Result<Record<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_item()? {
+                Ok(Item::Event(record)) => return Some(Ok(record)),
+                Ok(Item::Mapping(_)) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for TraceReader<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{ArgValue, encode};
+
+    fn events() -> TraceEvents {
+        TraceEvents::parse("te", b"a(int x)\nb(const char *s, uint8_t y)\nc(void)\n").unwrap()
+    }
+
+    fn names(data: &[u8], events: &TraceEvents) -> Vec<String> {
+        TraceReader::new(data, events)
+            .unwrap()
+            .map(|r| r.unwrap().name().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn mappings_anywhere_and_remapped() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 5, b"a");
+        encode::event(&mut t, 5, 1, 1, &[ArgValue::Int(1)]);
+        encode::mapping(&mut t, 5, b"c");
+        encode::event(&mut t, 5, 2, 1, &[]);
+        encode::mapping(&mut t, 70_000, b"b");
+        encode::event(
+            &mut t,
+            70_000,
+            3,
+            1,
+            &[ArgValue::Str(b"x"), ArgValue::Int(2)],
+        );
+        encode::dropped(&mut t, 4, 1, 9);
+        assert_eq!(names(&t, &ev), ["a", "c", "b", "Dropped_Event"]);
+
+        let mut r = TraceReader::new(&t, &ev).unwrap();
+        let mut kinds = Vec::new();
+        while let Some(item) = r.next_item() {
+            kinds.push(match item.unwrap() {
+                Item::Mapping(m) => format!("map {} {}", m.id.0, String::from_utf8_lossy(m.name)),
+                Item::Event(e) => format!("event {} @{}", e.name(), e.at.offset.0),
+            });
+        }
+        assert_eq!(kinds[0], "map 5 a");
+        assert_eq!(kinds[1], "event a @45");
+        assert_eq!(r.records_read(), 7);
+        assert_eq!(r.position().0, t.len() as u64);
+    }
+
+    #[test]
+    fn dropped_records_are_first_class() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::dropped(&mut t, 4, 1, 0x4330b);
+        let r = TraceReader::new(&t, &ev).unwrap().next().unwrap().unwrap();
+        assert!(r.is_dropped());
+        assert_eq!(
+            r.arg_by_name("num_events_dropped").unwrap().unwrap(),
+            ArgValue::Int(0x4330b)
+        );
+    }
+
+    #[test]
+    fn headerless_ids_are_positions() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::event(&mut t, 1, 10, 0, &[ArgValue::Str(b"hi"), ArgValue::Int(3)]);
+        encode::event(&mut t, 2, 20, 0, &[]);
+        let got: Vec<_> = TraceReader::headerless(&t, &ev)
+            .map(|r| r.unwrap().name())
+            .collect();
+        assert_eq!(got, ["b", "c"]);
+    }
+
+    #[test]
+    fn big_endian_trace() {
+        let ev = events();
+        let mut t = Vec::new();
+        for w in [u64::MAX, crate::format::header::HEADER_MAGIC, 4] {
+            t.extend(w.to_be_bytes());
+        }
+        t.extend(0u64.to_be_bytes());
+        t.extend(3u64.to_be_bytes());
+        t.extend(1u32.to_be_bytes());
+        t.extend(b"b");
+        t.extend(1u64.to_be_bytes());
+        t.extend(3u64.to_be_bytes());
+        t.extend(77u64.to_be_bytes());
+        t.extend((24u32 + 4 + 2 + 8).to_be_bytes());
+        t.extend(9u32.to_be_bytes());
+        t.extend(2u32.to_be_bytes());
+        t.extend(b"hi");
+        t.extend(200u64.to_be_bytes());
+        let r = TraceReader::new(&t, &ev).unwrap().next().unwrap().unwrap();
+        assert_eq!((r.name(), r.timestamp_ns, r.pid), ("b", 77, 9));
+        let args: Vec<_> = r.args().map(|a| a.unwrap()).collect();
+        assert_eq!(args, [ArgValue::Str(b"hi"), ArgValue::Int(200)]);
+    }
+
+    #[test]
+    fn faults_are_exact() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        let good = t.len();
+        encode::event(&mut t, 0, 1, 1, &[ArgValue::Int(1)]);
+        let at = At {
+            record: RecordIndex(1),
+            offset: FileOffset(good as u64),
+        };
+        // Cut inside the event.
+        match TraceReader::new(&t[..good + 30], &ev).unwrap().next() {
+            Some(Err(Error::Truncated {
+                at: a,
+                available: 30,
+                needed: 32,
+            })) if a == at => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        match TraceReader::new(&t[..t.len() - 1], &ev).unwrap().next() {
+            Some(Err(Error::Truncated {
+                available: 39,
+                needed: 40,
+                ..
+            })) => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        // An event using an id nobody mapped.
+        let mut u = t[..good].to_vec();
+        encode::event(&mut u, 3, 1, 1, &[]);
+        match TraceReader::new(&u, &ev).unwrap().next() {
+            Some(Err(Error::UnmappedEventId {
+                at: a,
+                id: EventId(3),
+            })) if a == at => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        // After a fault the reader is done.
+        let mut r = TraceReader::new(&u, &ev).unwrap();
+        assert!(r.next().unwrap().is_err());
+        assert!(r.next().is_none());
+        // Length below the header size.
+        let mut l = t[..good].to_vec();
+        encode::event_header(&mut l, 0, 1, 23, 1);
+        match TraceReader::new(&l, &ev).unwrap().next() {
+            Some(Err(Error::BadRecordLength { len: 23, .. })) => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        // A hostile name length is a truncation, not an allocation.
+        let mut m = t[..good].to_vec();
+        m.extend(0u64.to_le_bytes());
+        m.extend(1u64.to_le_bytes());
+        m.extend(u32::MAX.to_le_bytes());
+        match TraceReader::new(&m, &ev).unwrap().next() {
+            Some(Err(Error::Truncated { needed, .. })) if needed == 20 + u64::from(u32::MAX) => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    #[test]
+    fn argument_faults() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 1, b"b");
+        // Declared (string, u8) but the payload holds only a string.
+        encode::event(&mut t, 1, 1, 1, &[ArgValue::Str(b"abc")]);
+        let r = TraceReader::new(&t, &ev).unwrap().next().unwrap().unwrap();
+        let args: Vec<_> = r.args().collect();
+        assert_eq!(args[0], Ok(ArgValue::Str(b"abc")));
+        match &args[1] {
+            Err(Error::ArgumentPastRecord {
+                arg: 1, len: 31, ..
+            }) => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        // A string longer than what is left of the record.
+        let mut s = Vec::new();
+        encode::header(&mut s, 4);
+        encode::mapping(&mut s, 1, b"b");
+        encode::event_header(&mut s, 1, 1, 24 + 4 + 8, 1);
+        s.extend(9u32.to_le_bytes());
+        s.extend([0; 8]);
+        let r = TraceReader::new(&s, &ev).unwrap().next().unwrap().unwrap();
+        match r.args().next() {
+            Some(Err(Error::StringPastRecord {
+                arg: 0,
+                str_len: 9,
+                available: 8,
+                ..
+            })) => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Decoded records: zero-copy views into the trace bytes.
+
+use core::fmt;
+
+use super::error::{At, Error, EventId, Result};
+use super::events::{ArgKind, EventDecl};
+use super::header::ByteOrder;
+use super::wire::{self, Big, Little, Order};
+
+/// One argument value as stored in a record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ArgValue<'a> {
+    /// An integer or pointer: the raw u64 (signed values sign-extended).
+    Int(u64),
+    /// A string's bytes, borrowed from the trace (QEMU stores a NULL
+    /// pointer as the empty string).
+    Str(&'a [u8]),
+}
+
+impl<'a> ArgValue<'a> {
+    /// The integer, if this is one.
+    pub fn as_u64(self) -> Option<u64> {
+        match self {
+            ArgValue::Int(v) => Some(v),
+            ArgValue::Str(_) => None,
+        }
+    }
+
+    /// The string bytes, if this is a string.
+    pub fn as_bytes(self) -> Option<&'a [u8]> {
+        match self {
+            ArgValue::Str(s) => Some(s),
+            ArgValue::Int(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for ArgValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgValue::Int(v) => write!(f, "Int(0x{v:x})"),
+            ArgValue::Str(s) => f.debug_tuple("Str").field(&DebugBytes(s)).finish(),
+        }
+    }
+}
+
+/// Shows the first bytes of a slice and its length, never a whole payload.
+pub(crate) struct DebugBytes<'a>(pub &'a [u8]);
+
+impl fmt::Debug for DebugBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = self.0.get(..8).unwrap_or(self.0);
+        write!(f, "{head:02x?}")?;
+        if self.0.len() > 8 {
+            f.write_str("...")?;
+        }
+        write!(f, " ({} bytes)", self.0.len())
+    }
+}
+
+/// An event record (or a dropped-events record), borrowing its payload from
+/// the trace.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    /// Which record this is and where it starts.
+    pub at: At,
+    /// The event id as written.
+    pub id: EventId,
+    /// The declaration the id resolves to ([`TraceEvents::dropped`] for
+    /// dropped-events records).
+    ///
+    /// [`TraceEvents::dropped`]: super::events::TraceEvents::dropped
+    pub decl: &'a EventDecl,
+    /// Host monotonic clock, in nanoseconds.
+    pub timestamp_ns: u64,
+    /// The writer's pid (0 for versions before 4 and for some QEMU tools).
+    pub pid: u32,
+    /// The argument bytes (record length minus the 24-byte header).
+    pub payload: &'a [u8],
+    pub(crate) order: ByteOrder,
+}
+
+impl<'a> Record<'a> {
+    /// The event name.
+    pub fn name(&self) -> &'a str {
+        &self.decl.name
+    }
+
+    /// Whether this is a dropped-events record.
+    pub fn is_dropped(&self) -> bool {
+        self.decl.is_dropped_pseudo()
+    }
+
+    /// The arguments in declaration order. Each item is checked against the
+    /// payload; a record too short for its declaration yields an error.
+    pub fn args(&self) -> Args<'a> {
+        Args {
+            record_at: self.at,
+            decl: self.decl,
+            rest: self.payload,
+            index: 0,
+            order: self.order,
+            record_len: (self.payload.len() + wire::EVENT_HEADER_LEN) as u32,
+        }
+    }
+
+    /// The argument at `position`, decoding the ones before it.
+    pub fn arg(&self, position: usize) -> Option<Result<ArgValue<'a>>> {
+        self.args().nth(position)
+    }
+
+    /// The argument called `name`.
+    pub fn arg_by_name(&self, name: &str) -> Option<Result<ArgValue<'a>>> {
+        self.arg(self.decl.arg_position(name)?)
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("at", &self.at)
+            .field("id", &self.id)
+            .field("name", &self.decl.name)
+            .field("timestamp_ns", &self.timestamp_ns)
+            .field("pid", &self.pid)
+            .field("payload", &DebugBytes(self.payload))
+            .finish()
+    }
+}
+
+/// Iterator over a record's arguments; see [`Record::args`].
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    record_at: At,
+    decl: &'a EventDecl,
+    rest: &'a [u8],
+    index: usize,
+    order: ByteOrder,
+    record_len: u32,
+}
+
+impl<'a> Args<'a> {
+    #[inline(always)]
+    fn next_in<O: Order>(&mut self, kind: ArgKind) -> Result<ArgValue<'a>> {
+        let past = |this: &Self| Error::ArgumentPastRecord {
+            at: this.record_at,
+            event: this.decl.name.as_str().into(),
+            arg: this.index as u8,
+            len: this.record_len,
+        };
+        match kind {
+            ArgKind::String => {
+                let (rest, len) = wire::string_len::<O>(self.rest).map_err(|_| past(self))?;
+                let (rest, s) =
+                    wire::bytes(rest, len as usize).map_err(|_| Error::StringPastRecord {
+                        at: self.record_at,
+                        event: self.decl.name.as_str().into(),
+                        arg: self.index as u8,
+                        str_len: len,
+                        available: rest.len() as u64,
+                    })?;
+                self.rest = rest;
+                Ok(ArgValue::Str(s))
+            }
+            ArgKind::Pointer | ArgKind::Int { .. } => {
+                let (rest, v) = O::u64(self.rest).map_err(|_| past(self))?;
+                self.rest = rest;
+                Ok(ArgValue::Int(v))
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = Result<ArgValue<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let kind = self.decl.args.get(self.index)?.kind;
+        let item = match self.order {
+            ByteOrder::Little => self.next_in::<Little>(kind),
+            ByteOrder::Big => self.next_in::<Big>(kind),
+        };
+        if item.is_err() {
+            // Nothing after a fault can be trusted.
+            self.index = self.decl.args.len();
+        } else {
+            self.index += 1;
+        }
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.decl.args.len().saturating_sub(self.index);
+        (0, Some(n))
+    }
+}

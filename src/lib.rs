@@ -1,0 +1,38 @@
+//! Read, write and analyse QEMU "simple" trace files.
+//!
+//! QEMU's `simple` trace backend writes binary `trace-<pid>` files; this
+//! crate decodes them (zero-copy, from a memory map) against the
+//! `trace-events-all` file of the QEMU build that wrote them, and prints them
+//! exactly as QEMU's `scripts/simpletrace.py` does.
+//!
+//! ```no_run
+//! use simpletrace::{format::TraceReader, input};
+//!
+//! let events = input::read_trace_events("trace-events-all")?;
+//! let trace = input::TraceData::open("trace-12345")?;
+//! for record in TraceReader::new(&trace, &events)? {
+//!     let record = record?;
+//!     println!("{} pid={} t={}ns", record.name(), record.pid, record.timestamp_ns);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! API structure:
+//! - [`format`]: pure decoding over byte slices ([`format::TraceReader`],
+//!   [`format::Record`], [`format::TraceEvents`]).
+//! - [`input`]: opening files (memory map, or a read fallback).
+//! - [`analyzers`]: what consumes records: the drop-in printer.
+
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![deny(unsafe_code)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod analyzers;
+pub mod format;
+pub mod input;
+
+/// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
