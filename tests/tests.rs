@@ -1,0 +1,9 @@
+//! End-to-end tests: the `simpletrace` binary on the project's testdata and
+//! on QEMU's conformance corpus.
+
+mod support;
+
+mod cli;
+mod conformance;
+mod errors;
+mod testdata;
