@@ -18,27 +18,124 @@
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends the first `len` bytes of `block` by copying all `N` and then
+/// trimming: a fixed-size copy compiles to a few vector moves, where a
+/// variable-length one calls `memmove`, which dominates for short pieces.
+#[inline(always)]
+pub(crate) fn push_padded<const N: usize>(out: &mut Vec<u8>, block: &[u8; N], len: usize) {
+    let end = out.len() + len.min(N);
+    out.extend_from_slice(block);
+    out.truncate(end);
+}
+
+/// The 16 hex digits of `v`, most significant first, as ASCII bytes packed
+/// in a u128 (SWAR: spread the nibbles into bytes, then map 0-9 and a-f).
+#[inline(always)]
+fn hex_digits(v: u64) -> u128 {
+    // Each step halves the field width and doubles its spacing, until
+    // nibble i sits in byte i.
+    let mut x = u128::from(v);
+    x = (x & 0xffff_ffff) | ((x >> 32) << 64);
+    x = (x & 0x0000_0000_0000_ffff_0000_0000_0000_ffff)
+        | ((x & 0x0000_0000_ffff_0000_0000_0000_ffff_0000) << 16);
+    x = (x & 0x0000_00ff_0000_00ff_0000_00ff_0000_00ff)
+        | ((x & 0x0000_ff00_0000_ff00_0000_ff00_0000_ff00) << 8);
+    x = (x & 0x000f_000f_000f_000f_000f_000f_000f_000f)
+        | ((x & 0x00f0_00f0_00f0_00f0_00f0_00f0_00f0_00f0) << 4);
+    // Each byte now holds one nibble (0..=15). Bytes above 9 get 0x27 more
+    // so that 10 lands on 'a'.
+    const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    let above_nine = ((x + ONES * 6) >> 4) & ONES;
+    x + ONES * u128::from(b'0') + above_nine * 0x27
+}
+
 /// Appends `0x` and the lowercase hex digits of `v` (Python `f'0x{v:x}'`).
 #[inline]
 pub fn write_hex(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 18];
     let digits = if v == 0 {
         1
     } else {
         (64 - v.leading_zeros() as usize).div_ceil(4)
     };
-    buf[0] = b'0';
-    buf[1] = b'x';
-    for i in 0..digits {
-        let nibble = (v >> (4 * (digits - 1 - i))) & 0xf;
-        buf[2 + i] = HEX[nibble as usize];
+    // Shift the significant digits to the front, then copy all sixteen and
+    // keep `digits` of them.
+    let ascii = hex_digits(v) << (8 * (16 - digits));
+    let at = out.len();
+    out.extend_from_slice(b"0x");
+    out.extend_from_slice(&ascii.to_be_bytes());
+    out.truncate(at + 2 + digits);
+}
+
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// The number of decimal digits of `v`.
+#[inline(always)]
+fn decimal_digits(v: u64) -> usize {
+    let mut n = 1;
+    let mut x = v;
+    while x >= 10_000 {
+        x /= 10_000;
+        n += 4;
     }
-    out.extend_from_slice(&buf[..2 + digits]);
+    if x >= 1000 {
+        n + 3
+    } else if x >= 100 {
+        n + 2
+    } else if x >= 10 {
+        n + 1
+    } else {
+        n
+    }
+}
+
+/// Writes the decimal digits of `v` at the start of `dst` (at least 20
+/// bytes); returns how many.
+#[inline(always)]
+fn put_decimal(dst: &mut [u8], mut v: u64) -> usize {
+    let n = decimal_digits(v);
+    let mut end = n;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        dst[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        dst[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        dst[end - 1] = b'0' + v as u8;
+    }
+    n
+}
+
+/// Appends the decimal digits of `v` (Python `f'{v}'` of an int).
+#[inline]
+pub fn write_decimal(out: &mut Vec<u8>, v: u64) {
+    let at = out.len();
+    out.extend_from_slice(&[0u8; 20]);
+    let n = put_decimal(&mut out[at..], v);
+    out.truncate(at + n);
 }
 
 /// Appends Python's `repr()` of a `bytes` object: `b'...'`, or `b"..."`
 /// when the bytes hold a `'` and no `"`.
 pub fn write_bytes_repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Most strings (file names, source locations) need no escaping at all.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'\'')
+    {
+        out.reserve(bytes.len() + 3);
+        out.extend_from_slice(b"b'");
+        out.extend_from_slice(bytes);
+        out.push(b'\'');
+        return;
+    }
     let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
         b'"'
     } else {
@@ -99,18 +196,19 @@ pub fn write_delta_us(out: &mut Vec<u8>, prev_ns: u64, now_ns: u64) {
         let (mantissa, exp2) = div1000_to_double(magnitude);
         round_to_thousandths(mantissa, exp2)
     };
-    if negative {
-        out.push(b'-');
-    }
-    let mut itoa = itoa::Buffer::new();
-    out.extend_from_slice(itoa.format(thousandths / 1000).as_bytes());
-    let frac = (thousandths % 1000) as u16;
-    out.extend_from_slice(&[
-        b'.',
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ]);
+    // Sign, up to 17 integer digits (2^64 / 1000 < 10^17), point, three
+    // decimals: reserve a fixed 24 bytes, fill them in place, trim.
+    let at = out.len();
+    out.extend_from_slice(&[b'-'; 24]);
+    let dst = &mut out[at..];
+    let sign = usize::from(negative);
+    let int_digits = put_decimal(&mut dst[sign..], (thousandths / 1000) as u64);
+    let frac = (thousandths % 1000) as usize;
+    let point = sign + int_digits;
+    dst[point] = b'.';
+    dst[point + 1] = b'0' + (frac / 100) as u8;
+    dst[point + 2..point + 4].copy_from_slice(&DIGIT_PAIRS[frac % 100 * 2..frac % 100 * 2 + 2]);
+    out.truncate(at + point + 4);
 }
 
 /// The double nearest to `n / 1000` (ties to even) as `mantissa * 2^exp2`
@@ -202,6 +300,40 @@ mod tests {
     }
 
     #[test]
+    fn decimal() {
+        let d = |v| {
+            let mut out = Vec::new();
+            write_decimal(&mut out, v);
+            String::from_utf8(out).unwrap()
+        };
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            12_345,
+            4_294_967_295,
+            u64::MAX,
+        ] {
+            assert_eq!(d(v), v.to_string());
+        }
+        let mut x = 1u64;
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = x >> (x % 64);
+            assert_eq!(d(v), v.to_string());
+        }
+    }
+
+    #[test]
     fn hex() {
         let h = |v| {
             let mut out = Vec::new();
@@ -214,6 +346,12 @@ mod tests {
         assert_eq!(h(0x5643596b66b0), "0x5643596b66b0");
         assert_eq!(h(u64::MAX), "0xffffffffffffffff");
         assert_eq!(h(1 << 63), "0x8000000000000000");
+        let mut x = 7u64;
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let v = x >> (x % 64);
+            assert_eq!(h(v), format!("0x{v:x}"));
+        }
     }
 
     #[test]
