@@ -69,6 +69,17 @@ pub fn event(out: &mut Vec<u8>, id: u64, timestamp_ns: u64, pid: u32, args: &[Ar
     }
 }
 
+/// Appends an event record whose payload is already encoded (for example
+/// copied from another trace).
+///
+/// # Panics
+/// If the record would be longer than `u32::MAX` bytes.
+pub fn event_with_payload(out: &mut Vec<u8>, id: u64, timestamp_ns: u64, pid: u32, payload: &[u8]) {
+    let len = u32::try_from(24 + payload.len()).expect("record longer than 4 GiB");
+    event_header(out, id, timestamp_ns, len, pid);
+    out.extend_from_slice(payload);
+}
+
 /// Appends the type word and 24-byte header of an event record with an
 /// explicit record length, for building records whose length field lies.
 pub fn event_header(out: &mut Vec<u8>, id: u64, timestamp_ns: u64, len: u32, pid: u32) {

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chunks;
 pub mod encode;
 mod error;
 pub mod events;
@@ -45,5 +46,5 @@ mod wire;
 pub use error::{At, Error, EventId, FileOffset, RecordIndex, Result};
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
-pub use reader::{Item, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, TraceReader};
+pub use reader::{Item, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader};
 pub use record::{ArgValue, Args, Record};

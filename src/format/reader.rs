@@ -288,6 +288,90 @@ impl<'a> TraceReader<'a> {
     }
 }
 
+/// How [`TraceReader::skip_to`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// The next record starts at or after the requested offset (or the
+    /// trace ended cleanly).
+    Reached,
+    /// The record at the current position cannot be passed (it is cut off
+    /// or corrupt); reading it reports the fault.
+    Blocked,
+}
+
+impl<'a> TraceReader<'a> {
+    /// Moves past whole records, without resolving event ids or decoding
+    /// arguments, until the next record starts at or after `offset`.
+    /// Mapping records on the way are applied, so reading on from the new
+    /// position resolves ids exactly as reading every record would. Returns
+    /// how it ended and the timestamp of the last event record passed.
+    pub fn skip_to(&mut self, offset: usize) -> (Skipped, Option<u64>) {
+        match self.kind.order {
+            ByteOrder::Little => self.skip_in::<Little>(offset),
+            ByteOrder::Big => self.skip_in::<Big>(offset),
+        }
+    }
+
+    fn skip_in<O: Order>(&mut self, offset: usize) -> (Skipped, Option<u64>) {
+        let mut last_timestamp = None;
+        if self.done {
+            return (Skipped::Blocked, None);
+        }
+        while self.pos < offset {
+            let rest = self.data.get(self.pos..).unwrap_or_default();
+            if rest.is_empty() {
+                break;
+            }
+            let Ok((body, record_type)) = O::u64(rest) else {
+                return (Skipped::Blocked, last_timestamp);
+            };
+            let after = match record_type {
+                RECORD_TYPE_EVENT => {
+                    let Ok((after_header, h)) = wire::event_header::<O>(body) else {
+                        return (Skipped::Blocked, last_timestamp);
+                    };
+                    let payload_len = (h.len as usize).checked_sub(wire::EVENT_HEADER_LEN);
+                    let Some(Ok((after, _))) = payload_len.map(|n| wire::bytes(after_header, n))
+                    else {
+                        return (Skipped::Blocked, last_timestamp);
+                    };
+                    last_timestamp = Some(h.timestamp_ns);
+                    after
+                }
+                RECORD_TYPE_MAPPING => {
+                    let Ok((after_header, (id, name_len))) = wire::mapping_header::<O>(body) else {
+                        return (Skipped::Blocked, last_timestamp);
+                    };
+                    let Ok((after, name)) = wire::bytes(after_header, name_len as usize) else {
+                        return (Skipped::Blocked, last_timestamp);
+                    };
+                    let decl = self.events.by_name(name);
+                    self.ids
+                        .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
+                    after
+                }
+                _ => return (Skipped::Blocked, last_timestamp),
+            };
+            self.pos = self.data.len() - after.len();
+            self.record += 1;
+        }
+        (Skipped::Reached, last_timestamp)
+    }
+
+    /// This reader, stopping at `end` (an offset where a record starts)
+    /// instead of the end of the data.
+    pub fn until(mut self, end: usize) -> Self {
+        let end = end.clamp(self.pos, self.data.len());
+        self.data = self.data.get(..end).unwrap_or(self.data);
+        self
+    }
+
+    /// The length of the data this reader reads.
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
 impl<'a> Iterator for TraceReader<'a> {
     type Item = Result<Record<'a>>;
 
