@@ -130,6 +130,38 @@ impl TraceData {
     pub fn is_mapped(&self) -> bool {
         matches!(self, TraceData::Mapped(_))
     }
+
+    /// Tells the kernel that the bytes before `offset` will not be read
+    /// again, so a mapped file's pages stop counting towards this process's
+    /// memory (they stay in the page cache). Reading them later still works:
+    /// the kernel maps them back in from the file. Does nothing for data
+    /// read into memory.
+    pub fn release_before(&self, offset: usize) {
+        #[cfg(unix)]
+        if let TraceData::Mapped(map) = self {
+            let len = offset.min(map.len()) & !(page_size() - 1);
+            if len > 0 {
+                release_pages(map, len);
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn page_size() -> usize {
+    // Every Linux architecture QEMU runs on uses 4 KiB or larger pages;
+    // rounding down to 64 KiB keeps the range page-aligned on all of them.
+    64 * 1024
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn release_pages(map: &Mmap, len: usize) {
+    // SAFETY: `map` is a read-only shared mapping of a file. MADV_DONTNEED on
+    // such a mapping only drops page-table entries; a later access faults
+    // the same bytes back in from the file, so any slice still borrowing
+    // the range keeps seeing identical contents. `len` is within the map.
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
 }
 
 #[allow(unsafe_code)]

@@ -31,6 +31,7 @@
 pub mod analyzers;
 pub mod format;
 pub mod input;
+pub mod output;
 
 /// The README's examples compile.
 #[cfg(doctest)]

@@ -31,14 +31,78 @@
 
 use core::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 
-use crate::format::{self, ArgValue, Record, TraceReader, pyfmt};
+use crate::format::chunks::{Chunk, Chunks};
+use crate::format::{self, ArgValue, EventDecl, Record, TraceReader, pyfmt};
+
+/// Text that is appended often: short pieces are kept in a fixed block so
+/// that appending is a fixed-size copy (see `pyfmt::push_padded`).
+#[derive(Debug, Clone)]
+enum Piece {
+    Short([u8; 64], u8),
+    Long(Box<[u8]>),
+}
+
+impl Piece {
+    fn new(parts: &[&[u8]]) -> Piece {
+        let bytes: Vec<u8> = parts.concat();
+        if bytes.len() <= 64 {
+            let mut block = [0u8; 64];
+            block[..bytes.len()].copy_from_slice(&bytes);
+            Piece::Short(block, bytes.len() as u8)
+        } else {
+            Piece::Long(bytes.into_boxed_slice())
+        }
+    }
+
+    #[inline(always)]
+    fn push(&self, out: &mut Vec<u8>) {
+        match self {
+            Piece::Short(block, len) => pyfmt::push_padded(out, block, usize::from(*len)),
+            Piece::Long(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
+
+/// The constant parts of one event's lines, built once per event.
+#[derive(Debug, Clone)]
+struct Layout {
+    /// Address of the declaration this was built from (identity only).
+    decl: usize,
+    /// `NAME ` (the delta follows).
+    head: Piece,
+    /// `ARG=` for the first argument, ` ARG=` for the others.
+    args: Vec<Piece>,
+}
+
+impl Layout {
+    fn new(decl: &EventDecl) -> Layout {
+        Layout {
+            decl: decl as *const EventDecl as usize,
+            head: Piece::new(&[decl.name.as_bytes(), b" "]),
+            args: decl
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let sep: &[u8] = if i == 0 { b"" } else { b" " };
+                    Piece::new(&[sep, a.name.as_bytes(), b"="])
+                })
+                .collect(),
+        }
+    }
+}
 
 /// Formats records as `simpletrace.py` does, tracking the previous
 /// timestamp for the delta column.
 #[derive(Debug, Clone, Default)]
 pub struct Printer {
     last_timestamp_ns: Option<u64>,
+    /// Layouts by declaration position.
+    layouts: Vec<Option<Layout>>,
+    dropped: Option<Layout>,
 }
 
 impl Printer {
@@ -48,24 +112,45 @@ impl Printer {
     }
 
     /// A printer that continues after a record with this timestamp.
-    pub fn after(timestamp_ns: u64) -> Self {
+    pub fn after(timestamp_ns: Option<u64>) -> Self {
         Printer {
-            last_timestamp_ns: Some(timestamp_ns),
+            last_timestamp_ns: timestamp_ns,
+            ..Self::default()
         }
+    }
+
+    /// The layout of `decl`, built on first use.
+    #[inline(always)]
+    fn layout(&mut self, decl: &EventDecl) -> &Layout {
+        let slot = if decl.is_dropped_pseudo() {
+            &mut self.dropped
+        } else {
+            let i = decl.position;
+            if i >= self.layouts.len() {
+                self.layouts.resize(i + 1, None);
+            }
+            &mut self.layouts[i]
+        };
+        let address = decl as *const EventDecl as usize;
+        if slot.as_ref().is_none_or(|l| l.decl != address) {
+            *slot = Some(Layout::new(decl));
+        }
+        slot.get_or_insert_with(|| Layout::new(decl))
     }
 
     /// Appends one line for `record` to `out`. On an argument fault nothing
     /// is appended and the previous timestamp is kept.
+    #[inline]
     pub fn write_record(&mut self, out: &mut Vec<u8>, record: &Record<'_>) -> format::Result<()> {
         let start = out.len();
         let prev = self.last_timestamp_ns.unwrap_or(record.timestamp_ns);
-        out.extend_from_slice(record.decl.name.as_bytes());
-        out.push(b' ');
+        let layout = self.layout(record.decl);
+        layout.head.push(out);
         pyfmt::write_delta_us(out, prev, record.timestamp_ns);
-        out.extend_from_slice(b" pid=");
-        out.extend_from_slice(itoa::Buffer::new().format(record.pid).as_bytes());
+        pyfmt::push_padded(out, b" pid=", 5);
+        pyfmt::write_decimal(out, u64::from(record.pid));
         out.push(b' ');
-        for (i, (value, decl)) in record.args().zip(&record.decl.args).enumerate() {
+        for (value, piece) in record.args().zip(&layout.args) {
             let value = match value {
                 Ok(v) => v,
                 Err(e) => {
@@ -73,11 +158,7 @@ impl Printer {
                     return Err(e);
                 }
             };
-            if i > 0 {
-                out.push(b' ');
-            }
-            out.extend_from_slice(decl.name.as_bytes());
-            out.push(b'=');
+            piece.push(out);
             match value {
                 ArgValue::Int(v) => pyfmt::write_hex(out, v),
                 ArgValue::Str(s) => pyfmt::write_bytes_repr(out, s),
@@ -121,11 +202,11 @@ impl std::error::Error for PrintError {
 pub enum Buffering {
     /// After every line (for a terminal).
     Line,
-    /// In blocks of about 64 KiB (for pipes and files).
+    /// In blocks of about 256 KiB (for pipes and files).
     Block,
 }
 
-const BLOCK: usize = 64 * 1024;
+const BLOCK: usize = 256 * 1024;
 
 /// What [`print_trace`] printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,12 +215,69 @@ pub struct PrintSummary {
     pub records: u64,
 }
 
-/// Prints every event record of `reader` to `out`. On a trace fault every
-/// line before it has been written out when the error returns.
+/// How [`print_trace`] divides the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Threads that format records (1: format on the calling thread).
+    pub threads: usize,
+    /// Bytes of trace per chunk handed to a thread.
+    pub chunk_bytes: usize,
+}
+
+impl Parallelism {
+    /// One thread: the plain sequential loop.
+    pub const SEQUENTIAL: Parallelism = Parallelism {
+        threads: 1,
+        chunk_bytes: DEFAULT_CHUNK_BYTES,
+    };
+
+    /// `threads` threads with the default chunk size.
+    pub fn threads(threads: usize) -> Parallelism {
+        Parallelism {
+            threads: threads.max(1),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+        }
+    }
+}
+
+/// Chunk size: large enough that per-chunk costs (an id-table copy, a
+/// channel hand-off) vanish, small enough that the chunks in flight stay a
+/// few MiB.
+pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+
+/// How often the sequential loop reports progress to `on_written`.
+const RELEASE_EVERY: usize = 8 << 20;
+
+/// Prints every event record of `reader` to `out`, on `parallelism.threads`
+/// threads. The output is the same bytes whatever the thread count. On a
+/// trace fault every line before it has been written when the error
+/// returns.
+///
+/// `on_written(offset)` is called as output is written: the trace bytes
+/// before `offset` will not be read again (a memory-mapped input can drop
+/// them from memory).
 pub fn print_trace(
     reader: TraceReader<'_>,
     out: &mut impl Write,
     buffering: Buffering,
+    parallelism: Parallelism,
+    on_written: &mut dyn FnMut(usize),
+) -> Result<PrintSummary, PrintError> {
+    let left = reader
+        .data_len()
+        .saturating_sub(reader.position().0 as usize);
+    if parallelism.threads <= 1 || left < 2 * parallelism.chunk_bytes {
+        print_sequential(reader, out, buffering, on_written)
+    } else {
+        print_parallel(reader, out, parallelism, on_written)
+    }
+}
+
+fn print_sequential(
+    mut reader: TraceReader<'_>,
+    out: &mut impl Write,
+    buffering: Buffering,
+    on_written: &mut dyn FnMut(usize),
 ) -> Result<PrintSummary, PrintError> {
     let threshold = match buffering {
         Buffering::Line => 0,
@@ -149,7 +287,8 @@ pub fn print_trace(
     let mut printer = Printer::new();
     let mut summary = PrintSummary::default();
     let mut fault = None;
-    for record in reader {
+    let mut next_release = RELEASE_EVERY;
+    while let Some(record) = reader.next() {
         let written = record.and_then(|r| printer.write_record(&mut buf, &r));
         if let Err(e) = written {
             fault = Some(e);
@@ -159,6 +298,11 @@ pub fn print_trace(
         if buf.len() > threshold {
             out.write_all(&buf).map_err(PrintError::Io)?;
             buf.clear();
+            let pos = reader.position().0 as usize;
+            if pos >= next_release {
+                on_written(pos);
+                next_release = pos + RELEASE_EVERY;
+            }
         }
     }
     out.write_all(&buf).map_err(PrintError::Io)?;
@@ -167,4 +311,116 @@ pub fn print_trace(
         Some(e) => Err(PrintError::Trace(e)),
         None => Ok(summary),
     }
+}
+
+/// What formatting one chunk produced.
+struct ChunkText {
+    text: Vec<u8>,
+    records: u64,
+    fault: Option<format::Error>,
+    end: usize,
+}
+
+fn format_chunk(chunk: Chunk<'_>, mut text: Vec<u8>) -> ChunkText {
+    let mut printer = Printer::after(chunk.prev_timestamp_ns);
+    let mut records = 0;
+    let mut fault = None;
+    for record in chunk.reader {
+        if let Err(e) = record.and_then(|r| printer.write_record(&mut text, &r)) {
+            fault = Some(e);
+            break;
+        }
+        records += 1;
+    }
+    ChunkText {
+        text,
+        records,
+        fault,
+        end: chunk.range.end,
+    }
+}
+
+/// The parallel pipeline: a scanner thread cuts chunks, rayon workers
+/// format them into their own buffers, and the calling thread writes the
+/// buffers in chunk order. A bounded queue of pending chunks keeps memory
+/// flat: at most `2 * threads + 2` chunk texts exist at once.
+fn print_parallel(
+    reader: TraceReader<'_>,
+    out: &mut impl Write,
+    parallelism: Parallelism,
+    on_written: &mut dyn FnMut(usize),
+) -> Result<PrintSummary, PrintError> {
+    let threads = parallelism.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("simpletrace-fmt-{i}"))
+        .build()
+        .map_err(|e| PrintError::Io(io::Error::other(e)))?;
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let chunk_bytes = parallelism.chunk_bytes;
+    pool.in_place_scope(|workers| {
+        std::thread::scope(|s| {
+            let (order_tx, order_rx) = mpsc::sync_channel::<mpsc::Receiver<ChunkText>>(2 * threads);
+            let (spare, stop) = (&spare, &stop);
+            s.spawn(move || {
+                for chunk in Chunks::new(reader, chunk_bytes) {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (tx, rx) = mpsc::sync_channel(1);
+                    if order_tx.send(rx).is_err() {
+                        break;
+                    }
+                    workers.spawn(move |_| {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let buf = spare
+                            .lock()
+                            .ok()
+                            .and_then(|mut v| v.pop())
+                            .unwrap_or_else(|| Vec::with_capacity(chunk_bytes * 2));
+                        let _ = tx.send(format_chunk(chunk, buf));
+                    });
+                }
+            });
+            let result = write_in_order(order_rx, out, spare, on_written);
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            result
+        })
+    })
+}
+
+/// The writer's side of the pipeline; returning drops the queue, which
+/// stops the scanner.
+fn write_in_order(
+    order: mpsc::Receiver<mpsc::Receiver<ChunkText>>,
+    out: &mut impl Write,
+    spare: &Mutex<Vec<Vec<u8>>>,
+    on_written: &mut dyn FnMut(usize),
+) -> Result<PrintSummary, PrintError> {
+    let mut summary = PrintSummary::default();
+    for pending in order {
+        let Ok(mut chunk) = pending.recv() else {
+            return Err(PrintError::Io(io::Error::other(
+                "a formatting thread stopped without a result",
+            )));
+        };
+        out.write_all(&chunk.text).map_err(PrintError::Io)?;
+        summary.records += chunk.records;
+        if let Some(e) = chunk.fault {
+            out.flush().map_err(PrintError::Io)?;
+            return Err(PrintError::Trace(e));
+        }
+        on_written(chunk.end);
+        chunk.text.clear();
+        if let Ok(mut v) = spare.lock() {
+            v.push(chunk.text);
+        }
+    }
+    out.flush().map_err(PrintError::Io)?;
+    Ok(summary)
 }

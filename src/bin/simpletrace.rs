@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use simpletrace::analyzers::print::{Buffering, PrintError, print_trace};
+use simpletrace::analyzers::print::{Buffering, Parallelism, PrintError, print_trace};
 use simpletrace::format::{TraceEvents, TraceReader};
 use simpletrace::input::{self, InputError, TraceData};
 
@@ -61,6 +61,10 @@ struct PrintArgs {
     /// The binary trace file (trace-<pid>), or - for standard input.
     #[arg(value_name = "TRACE_FILE", required = true)]
     trace_file: Option<PathBuf>,
+    /// Threads to format with (default: one per CPU). The output is the
+    /// same for any number.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
 }
 
 /// What a run ended with, beyond success.
@@ -81,6 +85,7 @@ struct Config {
     trace: TraceData,
     trace_path: PathBuf,
     no_header: bool,
+    threads: usize,
 }
 
 impl Config {
@@ -90,11 +95,16 @@ impl Config {
         };
         let events = input::read_trace_events(&events_path).map_err(input_failure)?;
         let trace = TraceData::open(&trace_path).map_err(input_failure)?;
+        let threads = match args.threads {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         Ok(Config {
             events,
             trace,
             trace_path,
             no_header: args.no_header,
+            threads,
         })
     }
 
@@ -123,8 +133,11 @@ fn print(config: &Config) -> Result<Warnings, Failure> {
     } else {
         Buffering::Block
     };
+    simpletrace::output::enlarge_stdout_pipe();
     let mut out = stdout.lock();
-    match print_trace(reader, &mut out, buffering) {
+    let mut release = |offset| config.trace.release_before(offset);
+    let parallelism = Parallelism::threads(config.threads);
+    match print_trace(reader, &mut out, buffering, parallelism, &mut release) {
         Ok(_) => Ok(Warnings(Vec::new())),
         Err(PrintError::Io(e)) => Err(Failure::Output(e)),
         Err(PrintError::Trace(e)) if e.is_truncation() => Ok(Warnings(vec![format!(
