@@ -2,10 +2,8 @@
 //!
 //! It replays a model trace (by default the project's sample; for the
 //! benchmarks, QEMU's `medium-rand.bin`, whose event and argument mix is a
-//! qemu-io random-I/O run) until the output reaches the requested size:
-//! same events, same payloads, timestamps advancing by the model's deltas
-//! (negative steps included), records spread over several pids, and every
-//! 64 MiB a dropped-events record and a mapping record repeated mid-file.
+//! qemu-io random-I/O run) until the output reaches the requested size; see
+//! `benches/support/replay.rs` for what a replay keeps and varies.
 //!
 //! ```sh
 //! cargo run --release --example gen_trace -- \
@@ -16,8 +14,10 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use simpletrace::format::{Item, TraceReader, encode};
 use simpletrace::input::{TraceData, read_trace_events};
+
+#[path = "../benches/support/replay.rs"]
+mod replay;
 
 struct Options {
     events: PathBuf,
@@ -72,78 +72,19 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-struct ModelRecord {
-    id: u64,
-    delta: i64,
-    payload: Vec<u8>,
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
     let events = read_trace_events(&o.events)?;
-    let model = TraceData::open(&o.model)?;
-    let mut reader = TraceReader::new(&model, &events)?;
-    let mut mappings: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut records = Vec::new();
-    let mut prev = None;
-    while let Some(item) = reader.next_item() {
-        match item? {
-            Item::Mapping(m) => mappings.push((m.id.0, m.name.to_vec())),
-            Item::Event(r) if r.is_dropped() => {}
-            Item::Event(r) => {
-                let delta = prev.map_or(0, |p: u64| r.timestamp_ns.wrapping_sub(p) as i64);
-                prev = Some(r.timestamp_ns);
-                records.push(ModelRecord {
-                    id: r.id.0,
-                    delta,
-                    payload: r.payload.to_vec(),
-                });
-            }
-        }
-    }
-    if records.is_empty() {
+    let model = replay::Model::read(&TraceData::open(&o.model)?, &events)?;
+    if model.is_empty() {
         return Err("the model trace has no event records".into());
     }
-
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&o.output)?);
-    let mut buf = Vec::with_capacity(1 << 16);
-    encode::header(&mut buf, 4);
-    for (id, name) in &mappings {
-        encode::mapping(&mut buf, *id, name);
-    }
     let mut written = 0u64;
-    let mut next_extra = 64 << 20;
-    let mut ts: u64 = 1_000_000_000_000;
-    let mut count = 0u64;
-    let base_pid = 20_000u32;
-    'outer: loop {
-        for r in &records {
-            ts = ts.saturating_add_signed(r.delta).max(1);
-            // Threads of a few processes take turns in runs of records.
-            let pid = base_pid + ((count / 977) % u64::from(o.pids.max(1))) as u32;
-            encode::event_with_payload(&mut buf, r.id, ts, pid, &r.payload);
-            count += 1;
-            if written + buf.len() as u64 >= next_extra {
-                encode::dropped(&mut buf, ts + 1, base_pid, 1 + count % 5000);
-                if let Some((id, name)) =
-                    mappings.get((count % mappings.len().max(1) as u64) as usize)
-                {
-                    encode::mapping(&mut buf, *id, name);
-                }
-                next_extra += 64 << 20;
-            }
-            if buf.len() >= 1 << 16 {
-                out.write_all(&buf)?;
-                written += buf.len() as u64;
-                buf.clear();
-                if written >= o.size {
-                    break 'outer;
-                }
-            }
-        }
-    }
-    out.write_all(&buf)?;
-    written += buf.len() as u64;
+    let count = model.replay(o.size, o.pids, &mut |bytes| {
+        written += bytes.len() as u64;
+        out.write_all(bytes)
+    })?;
     out.flush()?;
     eprintln!(
         "{}: {written} bytes, {count} event records",

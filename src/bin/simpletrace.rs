@@ -65,6 +65,9 @@ struct PrintArgs {
     /// same for any number.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
+    /// Bytes of trace per parallel work unit (for tuning and tests).
+    #[arg(long, hide = true, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
+    chunk_size: Option<u64>,
 }
 
 /// What a run ended with, beyond success.
@@ -85,7 +88,7 @@ struct Config {
     trace: TraceData,
     trace_path: PathBuf,
     no_header: bool,
-    threads: usize,
+    parallelism: Parallelism,
 }
 
 impl Config {
@@ -99,12 +102,16 @@ impl Config {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let mut parallelism = Parallelism::threads(threads);
+        if let Some(bytes) = args.chunk_size {
+            parallelism.chunk_bytes = bytes as usize;
+        }
         Ok(Config {
             events,
             trace,
             trace_path,
             no_header: args.no_header,
-            threads,
+            parallelism,
         })
     }
 
@@ -136,8 +143,13 @@ fn print(config: &Config) -> Result<Warnings, Failure> {
     simpletrace::output::enlarge_stdout_pipe();
     let mut out = stdout.lock();
     let mut release = |offset| config.trace.release_before(offset);
-    let parallelism = Parallelism::threads(config.threads);
-    match print_trace(reader, &mut out, buffering, parallelism, &mut release) {
+    match print_trace(
+        reader,
+        &mut out,
+        buffering,
+        config.parallelism,
+        &mut release,
+    ) {
         Ok(_) => Ok(Warnings(Vec::new())),
         Err(PrintError::Io(e)) => Err(Failure::Output(e)),
         Err(PrintError::Trace(e)) if e.is_truncation() => Ok(Warnings(vec![format!(
