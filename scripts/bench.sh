@@ -37,9 +37,22 @@ ref_sum=$(python3 "$ref/scripts/simpletrace.py" "$events" "$trace" | sha256sum)
 
 echo "reference, $py_runs runs..." >&2
 python3 scripts/measure.py "$py_runs" python3 "$ref/scripts/simpletrace.py" "$events" "$trace" >"$dir/ref.jsonl"
-for j in 1 2; do
-  echo "simpletrace -j$j, $runs runs..." >&2
-  python3 scripts/measure.py "$runs" "$bin" -j "$j" "$events" "$trace" >"$dir/j$j.jsonl"
+# Alternate the two thread counts run by run, so that a slow spell of the
+# machine does not land on one of them only.
+: >"$dir/j1.jsonl"; : >"$dir/j2.jsonl"
+echo "simpletrace -j1 and -j2, $runs runs each..." >&2
+for _ in $(seq "$runs"); do
+  for j in 1 2; do
+    python3 scripts/measure.py 1 "$bin" -j "$j" "$events" "$trace" >>"$dir/j$j.jsonl"
+  done
+done
+for name in ref j1 j2; do
+  case $name in
+    ref) cmd=(python3 "$ref/scripts/simpletrace.py") ;;
+    j1) cmd=("$bin" -j 1) ;;
+    j2) cmd=("$bin" -j 2) ;;
+  esac
+  python3 scripts/measure.py --memory "${cmd[@]}" "$events" "$trace" >"$dir/$name.mem.json"
 done
 
 bytes=$(stat -c %s "$trace")
@@ -55,7 +68,8 @@ ref, j1, j2 = map(float, sys.argv[4:7])
 d = sys.argv[7]
 def peaks(name):
     rows = [json.loads(l) for l in open(f"{d}/{name}.jsonl")]
-    return tuple(max(r[k] for r in rows) / 2**20 for k in ("peak_rss", "peak_anon", "peak_file"))
+    mem = json.load(open(f"{d}/{name}.mem.json"))
+    return (max(r["peak_rss"] for r in rows) / 2**20, mem["peak_anon"] / 2**20, mem["peak_file"] / 2**20)
 mb = bytes_ / 1e6
 print(f"Trace: {mb:.0f} MB, {records:,} records; output {out_bytes/1e6:.0f} MB, piped into `cat > /dev/null`.\n")
 print("| command | median wall | trace MB/s | vs simpletrace.py | peak RSS | peak anon | peak mapped file |")

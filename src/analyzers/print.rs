@@ -231,19 +231,22 @@ impl Parallelism {
         chunk_bytes: DEFAULT_CHUNK_BYTES,
     };
 
-    /// `threads` threads with the default chunk size.
+    /// `threads` threads with the default chunk size for that many:
+    /// [`DEFAULT_CHUNK_BYTES`] up to 4 threads, smaller beyond so that the
+    /// chunk texts in flight stay within about 64 MiB.
     pub fn threads(threads: usize) -> Parallelism {
+        let threads = threads.max(1);
         Parallelism {
-            threads: threads.max(1),
-            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            threads,
+            chunk_bytes: (DEFAULT_CHUNK_BYTES * 4 / threads).clamp(256 << 10, DEFAULT_CHUNK_BYTES),
         }
     }
 }
 
-/// Chunk size: large enough that per-chunk costs (an id-table copy, a
-/// channel hand-off) vanish, small enough that the chunks in flight stay a
-/// few MiB.
-pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+/// Chunk size for up to 4 threads. Through a pipe, 4 MiB beat 1 MiB by
+/// about 10% (fewer hand-offs and larger writes); to `/dev/null` they tie.
+/// Each chunk's text is about 1.5 times its size.
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 
 /// How often the sequential loop reports progress to `on_written`.
 const RELEASE_EVERY: usize = 8 << 20;
@@ -343,7 +346,8 @@ fn format_chunk(chunk: Chunk<'_>, mut text: Vec<u8>) -> ChunkText {
 /// The parallel pipeline: a scanner thread cuts chunks, rayon workers
 /// format them into their own buffers, and the calling thread writes the
 /// buffers in chunk order. A bounded queue of pending chunks keeps memory
-/// flat: at most `2 * threads + 2` chunk texts exist at once.
+/// flat: at most `2 * threads + 3` chunk texts exist at once (being
+/// formatted, queued, being written).
 fn print_parallel(
     reader: TraceReader<'_>,
     out: &mut impl Write,
@@ -361,7 +365,7 @@ fn print_parallel(
     let chunk_bytes = parallelism.chunk_bytes;
     pool.in_place_scope(|workers| {
         std::thread::scope(|s| {
-            let (order_tx, order_rx) = mpsc::sync_channel::<mpsc::Receiver<ChunkText>>(2 * threads);
+            let (order_tx, order_rx) = mpsc::sync_channel::<mpsc::Receiver<ChunkText>>(threads + 2);
             let (spare, stop) = (&spare, &stop);
             s.spawn(move || {
                 for chunk in Chunks::new(reader, chunk_bytes) {
