@@ -140,17 +140,6 @@ fn unknown_version() {
 }
 
 #[test]
-fn old_version_not_yet_supported() {
-    let mut t = good_prefix();
-    t[16] = 2;
-    assert_fault(
-        &run_trace("old_version", &t),
-        "",
-        &["version 2 is not supported"],
-    );
-}
-
-#[test]
 fn unmapped_id() {
     let mut t = good_prefix();
     encode::event(&mut t, 9, 3000, 5, &[]);

@@ -7,4 +7,6 @@ mod cli;
 mod conformance;
 mod errors;
 mod parallel;
+mod roundtrip;
 mod testdata;
+mod versions;

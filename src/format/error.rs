@@ -84,12 +84,6 @@ pub enum Error {
         /// The version word found at offset 16.
         version: u64,
     },
-    /// The header names a format version QEMU wrote but this reader does
-    /// not decode yet.
-    UnsupportedVersion {
-        /// The version word found at offset 16.
-        version: u64,
-    },
     /// The file ends in the middle of a record, as when the writer was
     /// killed. Every record before it is complete.
     Truncated {
@@ -173,8 +167,7 @@ impl Error {
             Error::TruncatedHeader { .. }
             | Error::BadHeaderId { .. }
             | Error::BadMagic { .. }
-            | Error::UnknownVersion { .. }
-            | Error::UnsupportedVersion { .. } => None,
+            | Error::UnknownVersion { .. } => None,
             Error::Truncated { at, .. }
             | Error::UnknownRecordType { at, .. }
             | Error::BadRecordLength { at, .. }
@@ -204,10 +197,6 @@ impl fmt::Display for Error {
             Error::UnknownVersion { version } => write!(
                 f,
                 "unknown trace format version {version} (known versions: 0, 2, 3, 4)"
-            ),
-            Error::UnsupportedVersion { version } => write!(
-                f,
-                "trace format version {version} is not supported by this reader yet (only version 4 is)"
             ),
             Error::Truncated {
                 at,

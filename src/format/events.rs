@@ -62,7 +62,9 @@ pub enum ArgKind {
     String,
     /// Any other pointer: one u64 holding the address.
     Pointer,
-    /// An integer (or `bool`): one u64, sign-extended when `signed`.
+    /// A C `bool`: one u64 holding 0 or 1.
+    Bool,
+    /// An integer: one u64, sign-extended when `signed`.
     Int {
         /// Whether the C type is signed.
         signed: bool,
@@ -87,7 +89,7 @@ impl ArgKind {
         let has = |w: &str| words.contains(&w);
         let longs = words.iter().filter(|w| **w == "long").count();
         let (signed, bits) = match words.as_slice() {
-            ["bool"] => (false, 8),
+            ["bool"] => return ArgKind::Bool,
             ["int8_t"] => (true, 8),
             ["uint8_t"] => (false, 8),
             ["int16_t"] => (true, 16),
@@ -800,13 +802,7 @@ mod tests {
                 bits: 32
             }
         );
-        assert_eq!(
-            k("bool"),
-            ArgKind::Int {
-                signed: false,
-                bits: 8
-            }
-        );
+        assert_eq!(k("bool"), ArgKind::Bool);
         assert_eq!(
             k("ssize_t"),
             ArgKind::Int {

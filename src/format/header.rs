@@ -9,8 +9,11 @@ use super::wire::{Little, Order};
 pub const HEADER_EVENT_ID: u64 = 0xffff_ffff_ffff_ffff;
 /// Second header word of every simple trace.
 pub const HEADER_MAGIC: u64 = 0xf2b1_77cb_0aa4_29b4;
-/// Length of the file header in bytes.
+/// Length of the file header in bytes (versions 2 to 4).
 pub const HEADER_LEN: usize = 24;
+/// Length of the file header of version 0, which has the size of its
+/// records.
+pub const V0_HEADER_LEN: usize = 64;
 
 /// The byte order integers are stored in (that of the machine that wrote
 /// the trace).
@@ -98,15 +101,24 @@ impl TraceKind {
         } else {
             return Err(Error::BadMagic { found: magic_le });
         };
-        let version = match version {
-            4 => Version::V4,
-            0 | 2 | 3 => return Err(Error::UnsupportedVersion { version }),
+        let (version, records_start) = match version {
+            4 => (Version::V4, HEADER_LEN),
+            3 => (Version::V3, HEADER_LEN),
+            2 => (Version::V2, HEADER_LEN),
+            // Version 0 wrote its header as one of its fixed 64-byte
+            // records: the three words, then five zero words.
+            0 if data.len() >= V0_HEADER_LEN => (Version::V0, V0_HEADER_LEN),
+            0 => {
+                return Err(Error::TruncatedHeader {
+                    len: data.len() as u64,
+                });
+            }
             _ => return Err(Error::UnknownVersion { version }),
         };
         Ok(TraceKind {
             version,
             order,
-            records_start: HEADER_LEN,
+            records_start,
         })
     }
 
@@ -148,6 +160,26 @@ mod tests {
     }
 
     #[test]
+    fn every_version() {
+        for (v, version, start) in [
+            (2, Version::V2, 24),
+            (3, Version::V3, 24),
+            (4, Version::V4, 24),
+        ] {
+            let kind =
+                TraceKind::detect(&header([HEADER_EVENT_ID, HEADER_MAGIC, v], false)).unwrap();
+            assert_eq!((kind.version, kind.records_start), (version, start));
+        }
+        let mut v0 = header([HEADER_EVENT_ID, HEADER_MAGIC, 0], true);
+        v0.resize(64, 0);
+        let kind = TraceKind::detect(&v0).unwrap();
+        assert_eq!(
+            (kind.version, kind.order, kind.records_start),
+            (Version::V0, ByteOrder::Big, 64)
+        );
+    }
+
+    #[test]
     fn faults() {
         match TraceKind::detect(&[0xff; 23]) {
             Err(Error::TruncatedHeader { len: 23 }) => {}
@@ -169,8 +201,8 @@ mod tests {
             Err(Error::UnknownVersion { version: 5 }) => {}
             otherwise => panic!("{otherwise:?}"),
         }
-        match TraceKind::detect(&header([HEADER_EVENT_ID, HEADER_MAGIC, 2], false)) {
-            Err(Error::UnsupportedVersion { version: 2 }) => {}
+        match TraceKind::detect(&header([HEADER_EVENT_ID, HEADER_MAGIC, 0], false)) {
+            Err(Error::TruncatedHeader { len: 24 }) => {}
             otherwise => panic!("{otherwise:?}"),
         }
     }

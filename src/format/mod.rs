@@ -29,7 +29,9 @@
 //!   trace.
 //! - [`Error`]: every fault, with its record and byte offset.
 //! - [`pyfmt`]: text exactly as QEMU's `simpletrace.py` prints it.
-//! - [`encode`]: the bytes of version-4 records.
+//! - [`writer`]: [`writer::TraceWriter`] writes traces of any version,
+//!   checking arguments against their declarations.
+//! - [`encode`]: the bytes of version-4 records, unchecked.
 
 #![forbid(unsafe_code)]
 
@@ -42,6 +44,7 @@ pub mod pyfmt;
 mod reader;
 mod record;
 mod wire;
+pub mod writer;
 
 pub use error::{At, Error, EventId, FileOffset, RecordIndex, Result};
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};

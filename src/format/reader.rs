@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use super::error::{At, Error, EventId, FileOffset, RecordIndex, Result};
 use super::events::{EventDecl, TraceEvents};
-use super::header::{ByteOrder, TraceKind};
+use super::header::{ByteOrder, TraceKind, Version};
 use super::record::{DebugBytes, Record};
+use nom::Parser;
+
 use super::wire::{self, Big, Little, Order};
 
 /// Record type word of a mapping record.
@@ -150,7 +152,8 @@ impl<'a> TraceReader<'a> {
     }
 
     /// Reads `data` as a headerless trace: records from the first byte, and
-    /// ids without a mapping record mean positions in `events`.
+    /// ids without a mapping record mean positions in `events` (as they
+    /// always do in versions 0, 2 and 3, which have no mapping records).
     pub fn headerless(data: &'a [u8], events: &'a TraceEvents) -> Self {
         Self::with_kind(data, events, TraceKind::headerless())
     }
@@ -158,7 +161,7 @@ impl<'a> TraceReader<'a> {
     /// Reads `data` as a trace of the given kind.
     pub fn with_kind(data: &'a [u8], events: &'a TraceEvents, kind: TraceKind) -> Self {
         let mut ids = IdMap::new(events);
-        if kind.records_start == 0 {
+        if kind.records_start == 0 || kind.version != Version::V4 {
             for (position, decl) in events.iter().enumerate() {
                 // The name decides, as in QEMU's tool: a later declaration
                 // of the same name wins.
@@ -218,27 +221,12 @@ impl<'a> TraceReader<'a> {
             record: RecordIndex(self.record),
             offset: FileOffset(self.pos as u64),
         };
-        let truncated = |needed: u64| {
-            Some(Err(Error::Truncated {
-                at,
-                available: rest.len() as u64,
-                needed,
-            }))
+        let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
+            Ok(parsed) => parsed,
+            Err(fault) => return Some(Err(fault.at(at, rest.len()))),
         };
-        let Ok((body, record_type)) = O::u64(rest) else {
-            return truncated(8);
-        };
-        let (after, item) = match record_type {
-            RECORD_TYPE_EVENT => {
-                let Ok((after_header, h)) = wire::event_header::<O>(body) else {
-                    return truncated(8 + wire::EVENT_HEADER_LEN as u64);
-                };
-                let Some(payload_len) = (h.len as usize).checked_sub(wire::EVENT_HEADER_LEN) else {
-                    return Some(Err(Error::BadRecordLength { at, len: h.len }));
-                };
-                let Ok((after, payload)) = wire::bytes(after_header, payload_len) else {
-                    return truncated(8 + u64::from(h.len));
-                };
+        let item = match raw {
+            Raw::Event { header: h, payload } => {
                 let id = EventId(h.id);
                 let decl = match self.ids.get(h.id) {
                     Slot::Decl(decl) => decl,
@@ -251,7 +239,7 @@ impl<'a> TraceReader<'a> {
                         }));
                     }
                 };
-                let record = Record {
+                Item::Event(Record {
                     at,
                     id,
                     decl,
@@ -259,33 +247,125 @@ impl<'a> TraceReader<'a> {
                     pid: h.pid,
                     payload,
                     order: self.kind.order,
-                };
-                (after, Item::Event(record))
+                    words_only: self.kind.version == Version::V0,
+                })
             }
-            RECORD_TYPE_MAPPING => {
-                let Ok((after_header, (id, name_len))) = wire::mapping_header::<O>(body) else {
-                    return truncated(20);
-                };
-                let Ok((after, name)) = wire::bytes(after_header, name_len as usize) else {
-                    return truncated(20 + u64::from(name_len));
-                };
+            Raw::Mapping { id, name } => {
                 let decl = self.events.by_name(name);
                 self.ids
                     .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
-                let mapping = Mapping {
+                Item::Mapping(Mapping {
                     at,
                     id: EventId(id),
                     name,
                     decl,
-                };
-                (after, Item::Mapping(mapping))
+                })
             }
-            found => return Some(Err(Error::UnknownRecordType { at, found })),
         };
         self.pos = self.data.len() - after.len();
         self.record += 1;
         Some(Ok(item))
     }
+}
+
+/// One record split into its parts, before any id is resolved.
+enum Raw<'a> {
+    Event {
+        header: wire::EventHeader,
+        payload: &'a [u8],
+    },
+    Mapping {
+        id: u64,
+        name: &'a [u8],
+    },
+}
+
+/// Why a record could not be split.
+enum Fault {
+    /// The data ends before the record does; it needs at least this many
+    /// bytes.
+    Truncated(u64),
+    BadLength(u32),
+    UnknownType(u64),
+}
+
+impl Fault {
+    fn at(self, at: At, available: usize) -> Error {
+        match self {
+            Fault::Truncated(needed) => Error::Truncated {
+                at,
+                available: available as u64,
+                needed,
+            },
+            Fault::BadLength(len) => Error::BadRecordLength { at, len },
+            Fault::UnknownType(found) => Error::UnknownRecordType { at, found },
+        }
+    }
+}
+
+/// Length of a version-0 record: id, timestamp, six u64 arguments.
+pub(crate) const V0_RECORD_LEN: usize = 64;
+
+/// Splits the record at the start of `rest` per the layout of `version`.
+#[inline(always)]
+fn raw_record<O: Order>(
+    version: Version,
+    rest: &[u8],
+) -> core::result::Result<(&[u8], Raw<'_>), Fault> {
+    match version {
+        Version::V4 => {
+            let (body, record_type) = O::u64(rest).map_err(|_| Fault::Truncated(8))?;
+            match record_type {
+                RECORD_TYPE_EVENT => sized_event::<O>(body, 8),
+                RECORD_TYPE_MAPPING => {
+                    let (after_header, (id, name_len)) =
+                        wire::mapping_header::<O>(body).map_err(|_| Fault::Truncated(20))?;
+                    let (after, name) = wire::bytes(after_header, name_len as usize)
+                        .map_err(|_| Fault::Truncated(20 + u64::from(name_len)))?;
+                    Ok((after, Raw::Mapping { id, name }))
+                }
+                found => Err(Fault::UnknownType(found)),
+            }
+        }
+        Version::V2 | Version::V3 => sized_event::<O>(rest, 0).map(|(after, mut raw)| {
+            // The fourth header word was reserved before version 4.
+            if let Raw::Event { header, .. } = &mut raw {
+                header.pid = 0;
+            }
+            (after, raw)
+        }),
+        Version::V0 => {
+            let (after, (id, timestamp_ns)) = (O::u64, O::u64)
+                .parse(rest)
+                .map_err(|_| Fault::Truncated(V0_RECORD_LEN as u64))?;
+            let (after, payload) = wire::bytes(after, V0_RECORD_LEN - 16)
+                .map_err(|_| Fault::Truncated(V0_RECORD_LEN as u64))?;
+            let header = wire::EventHeader {
+                id,
+                timestamp_ns,
+                len: V0_RECORD_LEN as u32,
+                pid: 0,
+            };
+            Ok((after, Raw::Event { header, payload }))
+        }
+    }
+}
+
+/// An event record whose header gives its length; `before` bytes (the type
+/// word) precede `body` in the record.
+#[inline(always)]
+fn sized_event<O: Order>(
+    body: &[u8],
+    before: u64,
+) -> core::result::Result<(&[u8], Raw<'_>), Fault> {
+    let (after_header, header) = wire::event_header::<O>(body)
+        .map_err(|_| Fault::Truncated(before + wire::EVENT_HEADER_LEN as u64))?;
+    let payload_len = (header.len as usize)
+        .checked_sub(wire::EVENT_HEADER_LEN)
+        .ok_or(Fault::BadLength(header.len))?;
+    let (after, payload) = wire::bytes(after_header, payload_len)
+        .map_err(|_| Fault::Truncated(before + u64::from(header.len)))?;
+    Ok((after, Raw::Event { header, payload }))
 }
 
 /// How [`TraceReader::skip_to`] ended.
@@ -322,36 +402,17 @@ impl<'a> TraceReader<'a> {
             if rest.is_empty() {
                 break;
             }
-            let Ok((body, record_type)) = O::u64(rest) else {
+            let Ok((after, raw)) = raw_record::<O>(self.kind.version, rest) else {
                 return (Skipped::Blocked, last_timestamp);
             };
-            let after = match record_type {
-                RECORD_TYPE_EVENT => {
-                    let Ok((after_header, h)) = wire::event_header::<O>(body) else {
-                        return (Skipped::Blocked, last_timestamp);
-                    };
-                    let payload_len = (h.len as usize).checked_sub(wire::EVENT_HEADER_LEN);
-                    let Some(Ok((after, _))) = payload_len.map(|n| wire::bytes(after_header, n))
-                    else {
-                        return (Skipped::Blocked, last_timestamp);
-                    };
-                    last_timestamp = Some(h.timestamp_ns);
-                    after
-                }
-                RECORD_TYPE_MAPPING => {
-                    let Ok((after_header, (id, name_len))) = wire::mapping_header::<O>(body) else {
-                        return (Skipped::Blocked, last_timestamp);
-                    };
-                    let Ok((after, name)) = wire::bytes(after_header, name_len as usize) else {
-                        return (Skipped::Blocked, last_timestamp);
-                    };
+            match raw {
+                Raw::Event { header, .. } => last_timestamp = Some(header.timestamp_ns),
+                Raw::Mapping { id, name } => {
                     let decl = self.events.by_name(name);
                     self.ids
                         .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
-                    after
                 }
-                _ => return (Skipped::Blocked, last_timestamp),
-            };
+            }
             self.pos = self.data.len() - after.len();
             self.record += 1;
         }

@@ -78,6 +78,9 @@ pub struct Record<'a> {
     /// The argument bytes (record length minus the 24-byte header).
     pub payload: &'a [u8],
     pub(crate) order: ByteOrder,
+    /// Version 0: every argument is one u64 word, strings included (they
+    /// were stored as pointers).
+    pub(crate) words_only: bool,
 }
 
 impl<'a> Record<'a> {
@@ -101,6 +104,7 @@ impl<'a> Record<'a> {
             index: 0,
             order: self.order,
             record_len: (self.payload.len() + wire::EVENT_HEADER_LEN) as u32,
+            words_only: self.words_only,
         }
     }
 
@@ -137,6 +141,7 @@ pub struct Args<'a> {
     index: usize,
     order: ByteOrder,
     record_len: u32,
+    words_only: bool,
 }
 
 impl<'a> Args<'a> {
@@ -162,7 +167,7 @@ impl<'a> Args<'a> {
                 self.rest = rest;
                 Ok(ArgValue::Str(s))
             }
-            ArgKind::Pointer | ArgKind::Int { .. } => {
+            ArgKind::Pointer | ArgKind::Bool | ArgKind::Int { .. } => {
                 let (rest, v) = O::u64(self.rest).map_err(|_| past(self))?;
                 self.rest = rest;
                 Ok(ArgValue::Int(v))
@@ -176,7 +181,10 @@ impl<'a> Iterator for Args<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let kind = self.decl.args.get(self.index)?.kind;
+        let mut kind = self.decl.args.get(self.index)?.kind;
+        if self.words_only {
+            kind = ArgKind::Pointer;
+        }
         let item = match self.order {
             ByteOrder::Little => self.next_in::<Little>(kind),
             ByteOrder::Big => self.next_in::<Big>(kind),

@@ -1,10 +1,12 @@
-//! The project's own sample traces, built deterministically from
-//! `testdata/sample.trace-events`. The committed files in `testdata/` must
+//! The project's own sample traces, written deterministically with
+//! `TraceWriter` (every record checked against
+//! `testdata/sample.trace-events`). The committed files in `testdata/` must
 //! equal what these functions produce (see `testdata_is_current`); run
 //! `SIMPLETRACE_REGENERATE=1 cargo test testdata` to rewrite them, then
 //! `scripts/update-goldens.sh` to refresh the goldens from QEMU's script.
 
-use simpletrace::format::{ArgValue, encode};
+use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
+use simpletrace::format::{ArgValue, ByteOrder, TraceEvents, encode};
 
 /// A small deterministic PRNG (xorshift64*), so samples never change.
 pub struct Rng(u64);
@@ -43,12 +45,28 @@ const MAPPED: &[(u64, &str)] = &[
 
 const PIDS: [u32; 3] = [4242, 4243, 0];
 
-fn int(v: u64) -> ArgValue<'static> {
-    ArgValue::Int(v)
+fn int(v: u64) -> Arg<'static> {
+    Arg::U64(v)
 }
 
-fn signed(v: i64) -> ArgValue<'static> {
-    ArgValue::Int(v as u64)
+fn signed(v: i64) -> Arg<'static> {
+    Arg::I64(v)
+}
+
+/// The declarations every sample is checked against.
+pub fn sample_events() -> TraceEvents {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.trace-events");
+    TraceEvents::parse(path, &std::fs::read(path).expect("sample.trace-events")).expect("valid")
+}
+
+/// A checked version-4 writer, little-endian whatever the host, so the
+/// committed bytes do not depend on the machine.
+fn writer(events: &TraceEvents) -> TraceWriter<'_, Vec<u8>> {
+    let options = WriterOptions {
+        order: ByteOrder::Little,
+        ..WriterOptions::default()
+    };
+    TraceWriter::with_events(Vec::new(), options, events).expect("header")
 }
 
 /// `sample.trace`: a block-layer session of a few hundred records with
@@ -57,26 +75,26 @@ fn signed(v: i64) -> ArgValue<'static> {
 pub fn sample_trace() -> Vec<u8> {
     let mut rng = Rng::new(0x5eed);
     let mut t: u64 = 1_731_000_000_000;
-    let mut out = Vec::new();
-    encode::header(&mut out, 4);
+    let events = sample_events();
+    let mut w = writer(&events);
     for &(id, name) in MAPPED {
-        encode::mapping(&mut out, id, name.as_bytes());
+        w.mapping(id, name.as_bytes()).unwrap();
     }
     let blk = 0x5643_596b_66b0u64;
     let mutex = 0x5643_5968_1a40u64;
     let mut live: Vec<u64> = Vec::new();
-    encode::event(
-        &mut out,
+    w.event(
         1,
         t,
         PIDS[0],
         &[
             int(blk),
-            ArgValue::Str(b"img/disk.qcow2"),
+            Arg::Str(Some(b"img/disk.qcow2")),
             int(0x8002),
-            ArgValue::Str(b"qcow2"),
+            Arg::Str(Some(b"qcow2")),
         ],
-    );
+    )
+    .unwrap();
     for i in 0..300u64 {
         t += 200 + rng.below(40_000);
         // Threads take their timestamps before reserving buffer space, so
@@ -92,13 +110,8 @@ pub fn sample_trace() -> Vec<u8> {
                 let id = 2 + rng.below(2);
                 let offset = rng.below(1 << 30) & !0xfff;
                 let bytes = 512 << rng.below(8);
-                encode::event(
-                    &mut out,
-                    id,
-                    ts,
-                    pid,
-                    &[int(blk), int(offset), int(bytes), int(0)],
-                );
+                w.event(id, ts, pid, &[int(blk), int(offset), int(bytes), int(0)])
+                    .unwrap();
             }
             2 => {
                 let ret: i64 = if rng.below(6) == 0 { -5 } else { 0 };
@@ -107,18 +120,14 @@ pub fn sample_trace() -> Vec<u8> {
                 } else {
                     (rng.below(1 << 20) * 512) as i64
                 };
-                encode::event(
-                    &mut out,
-                    4,
-                    ts,
-                    pid,
-                    &[int(blk), signed(offset), signed(ret)],
-                );
+                w.event(4, ts, pid, &[int(blk), signed(offset), signed(ret)])
+                    .unwrap();
             }
             3 => {
                 let ptr = 0x7f21_6000_0000 + rng.below(1 << 24) * 16;
                 live.push(ptr);
-                encode::event(&mut out, 5, ts, pid, &[int(64 << rng.below(12)), int(ptr)]);
+                w.event(5, ts, pid, &[int(64 << rng.below(12)), int(ptr)])
+                    .unwrap();
             }
             4 => {
                 let ptr = if live.is_empty() || rng.below(8) == 0 {
@@ -127,7 +136,7 @@ pub fn sample_trace() -> Vec<u8> {
                     let i = rng.below(live.len() as u64) as usize;
                     live.swap_remove(i)
                 };
-                encode::event(&mut out, 6, ts, pid, &[int(ptr)]);
+                w.event(6, ts, pid, &[int(ptr)]).unwrap();
             }
             5 | 6 => {
                 let files: [&[u8]; 3] = [
@@ -138,42 +147,42 @@ pub fn sample_trace() -> Vec<u8> {
                 let file = files[rng.below(3) as usize];
                 let line = 100 + rng.below(600);
                 let id = 7 + rng.below(2);
-                encode::event(
-                    &mut out,
+                w.event(
                     id,
                     ts,
                     pid,
                     &[
                         int(mutex + 64 * rng.below(3)),
-                        ArgValue::Str(file),
+                        Arg::Str(Some(file)),
                         int(line),
                     ],
-                );
+                )
+                .unwrap();
             }
             7 => {
                 let old = rng.below(10) as i64 - 5;
-                encode::event(
-                    &mut out,
+                w.event(
                     9,
                     ts,
                     pid,
                     &[signed(old), int(rng.below(256)), int(rng.below(2))],
-                );
+                )
+                .unwrap();
             }
             _ => {
                 let step = rng.below(2_000_000) as i64 - 1_000_000;
-                encode::event(&mut out, 10, ts, pid, &[signed(step), int(t)]);
+                w.event(10, ts, pid, &[signed(step), int(t)]).unwrap();
             }
         }
         if i == 120 {
             t += 1_000;
-            encode::dropped(&mut out, t, PIDS[0], 0x4330b);
+            w.dropped(t, PIDS[0], 0x4330b).unwrap();
         }
         if i == 150 {
             // A module loads: a new id, and an old id pointed elsewhere.
-            encode::mapping(&mut out, 12, b"guest_message");
-            encode::mapping(&mut out, 0, b"small_ints");
-            encode::mapping(&mut out, 40, b"vm_stop");
+            w.mapping(12, b"guest_message").unwrap();
+            w.mapping(0, b"small_ints").unwrap();
+            w.mapping(40, b"vm_stop").unwrap();
         }
         if i > 150 && i % 37 == 0 {
             let msgs: [&[u8]; 4] = [
@@ -182,15 +191,9 @@ pub fn sample_trace() -> Vec<u8> {
                 b"disk 'root' ready",
                 b"caf\xc3\xa9 \xff",
             ];
-            encode::event(
-                &mut out,
-                12,
-                t,
-                pid,
-                &[ArgValue::Str(msgs[(i / 37 % 4) as usize])],
-            );
-            encode::event(
-                &mut out,
+            w.event(12, t, pid, &[Arg::Str(Some(msgs[(i / 37 % 4) as usize]))])
+                .unwrap();
+            w.event(
                 0,
                 t + 1,
                 pid,
@@ -201,20 +204,21 @@ pub fn sample_trace() -> Vec<u8> {
                     signed(i64::MIN),
                     signed(-1),
                 ],
-            );
+            )
+            .unwrap();
         }
     }
-    encode::event(&mut out, 40, t + 10, PIDS[0], &[]);
-    out
+    w.event(40, t + 10, PIDS[0], &[]).unwrap();
+    w.finish().unwrap()
 }
 
 /// `edge-deltas.trace`: timestamps that jump across the whole u64 range,
 /// so deltas need more than 53 bits, go negative, and hit both extremes.
 pub fn edge_deltas_trace() -> Vec<u8> {
     let mut rng = Rng::new(0xde17a);
-    let mut out = Vec::new();
-    encode::header(&mut out, 4);
-    encode::mapping(&mut out, 0, b"vm_stop");
+    let events = sample_events();
+    let mut w = writer(&events);
+    w.mapping(0, b"vm_stop").unwrap();
     let mut stamps = vec![
         0,
         u64::MAX,
@@ -235,17 +239,17 @@ pub fn edge_deltas_trace() -> Vec<u8> {
         stamps.push(rng.next());
     }
     for ts in stamps {
-        encode::event(&mut out, 0, ts, 1, &[]);
+        w.event(0, ts, 1, &[]).unwrap();
     }
-    out
+    w.finish().unwrap()
 }
 
 /// `strings.trace`: string arguments that exercise every escape rule of
 /// Python's bytes repr, and the 512-byte cut QEMU applies.
 pub fn strings_trace() -> Vec<u8> {
-    let mut out = Vec::new();
-    encode::header(&mut out, 4);
-    encode::mapping(&mut out, 7, b"guest_message");
+    let events = sample_events();
+    let mut w = writer(&events);
+    w.mapping(7, b"guest_message").unwrap();
     let all_bytes: Vec<u8> = (0..=255u8).collect();
     let long: Vec<u8> = b"abcdefghij".iter().copied().cycle().take(512).collect();
     let cases: Vec<&[u8]> = vec![
@@ -266,9 +270,10 @@ pub fn strings_trace() -> Vec<u8> {
         &long,
     ];
     for (i, s) in cases.iter().enumerate() {
-        encode::event(&mut out, 7, 1_000 * i as u64, 99, &[ArgValue::Str(s)]);
+        w.event(7, 1_000 * i as u64, 99, &[Arg::Str(Some(s))])
+            .unwrap();
     }
-    out
+    w.finish().unwrap()
 }
 
 /// `no-header.trace`: records from byte 0; ids are positions in
@@ -282,9 +287,9 @@ pub fn no_header_trace() -> Vec<u8> {
         t,
         7,
         &[
-            int(0x1000),
+            ArgValue::Int(0x1000),
             ArgValue::Str(b"a.img"),
-            int(2),
+            ArgValue::Int(2),
             ArgValue::Str(b"raw"),
         ],
     );
@@ -295,14 +300,19 @@ pub fn no_header_trace() -> Vec<u8> {
             pos,
             t,
             7,
-            &[int(0x1000), int(4096 * pos), int(512), int(0)],
+            &[
+                ArgValue::Int(0x1000),
+                ArgValue::Int(4096 * pos),
+                ArgValue::Int(512),
+                ArgValue::Int(0),
+            ],
         );
     }
     t += 10;
     encode::event(&mut out, 12, t, 7, &[]);
     encode::mapping(&mut out, 100, b"mem_free");
     t += 10;
-    encode::event(&mut out, 100, t, 7, &[int(0xdead_beef)]);
+    encode::event(&mut out, 100, t, 7, &[ArgValue::Int(0xdead_beef)]);
     t += 10;
     encode::dropped(&mut out, t, 7, 3);
     out
