@@ -22,6 +22,9 @@
 //!   [`format::Record`], [`format::TraceEvents`]).
 //! - [`input`]: opening files (memory map, or a read fallback).
 //! - [`analyzers`]: what consumes records: the drop-in printer.
+//! - [`tracer`]: a concurrent tracer that writes simple traces from Rust
+//!   programs; [`format::writer`] writes them record by record.
+//! - [`pattern`]: QEMU-style event-name patterns.
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -32,6 +35,8 @@ pub mod analyzers;
 pub mod format;
 pub mod input;
 pub mod output;
+pub mod pattern;
+pub mod tracer;
 
 /// The README's examples compile.
 #[cfg(doctest)]

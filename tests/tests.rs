@@ -9,4 +9,5 @@ mod errors;
 mod parallel;
 mod roundtrip;
 mod testdata;
+mod tracer;
 mod versions;
