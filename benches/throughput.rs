@@ -51,12 +51,7 @@ fn input() -> (TraceEvents, Vec<u8>, &'static str) {
     let model = replay::Model::read(&model_bytes, &events).expect("model decodes");
     assert!(!model.is_empty(), "the model trace has no event records");
     let mut trace = Vec::with_capacity(SIZE as usize + (1 << 17));
-    model
-        .replay(SIZE, 4, &mut |b| {
-            trace.extend_from_slice(b);
-            Ok(())
-        })
-        .expect("replay");
+    model.replay(SIZE, 4, &mut trace).expect("replay");
     (events, trace, what)
 }
 

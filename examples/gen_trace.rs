@@ -11,7 +11,6 @@
 //!     --model ../shared/testdata/medium-rand.bin --size 512M -o /tmp/big.trace
 //! ```
 
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use simpletrace::input::{TraceData, read_trace_events};
@@ -79,13 +78,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if model.is_empty() {
         return Err("the model trace has no event records".into());
     }
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&o.output)?);
-    let mut written = 0u64;
-    let count = model.replay(o.size, o.pids, &mut |bytes| {
-        written += bytes.len() as u64;
-        out.write_all(bytes)
-    })?;
-    out.flush()?;
+    let file = std::fs::File::create(&o.output)?;
+    let count = model.replay(o.size, o.pids, &file)?;
+    let written = file.metadata()?.len();
     eprintln!(
         "{}: {written} bytes, {count} event records",
         o.output.display()

@@ -1,12 +1,15 @@
-//! Builds large traces by replaying a model trace: the benchmark input and
-//! the `gen_trace` example share this.
+//! Builds large traces by replaying a model trace with `TraceWriter`: the
+//! benchmark input and the `gen_trace` example share this.
 //!
 //! The model's mapping records come first, then its event records over and
 //! over with the same ids and payloads, timestamps advancing by the model's
 //! own deltas (negative steps included), records spread over several pids,
 //! and every 64 MiB a dropped-events record and a repeated mapping record.
 
-use simpletrace::format::{Item, TraceEvents, TraceReader, encode};
+use std::io::Write;
+
+use simpletrace::format::writer::{TraceWriter, WriteError, WriterOptions};
+use simpletrace::format::{ByteOrder, Item, TraceEvents, TraceReader};
 
 struct ModelRecord {
     id: u64,
@@ -50,52 +53,44 @@ impl Model {
         self.records.is_empty()
     }
 
-    /// Replays the model until at least `size` bytes have been passed to
-    /// `sink` (in pieces of about 64 KiB); returns the event records written.
-    pub fn replay(
-        &self,
-        size: u64,
-        pids: u32,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<u64> {
-        let mut buf = Vec::with_capacity(1 << 17);
-        encode::header(&mut buf, 4);
+    /// Replays the model into `out` (with [`TraceWriter`], in
+    /// little-endian whatever the host) until at least `size` bytes are
+    /// written; returns the event records written.
+    pub fn replay(&self, size: u64, pids: u32, out: impl Write) -> Result<u64, WriteError> {
+        let options = WriterOptions {
+            order: ByteOrder::Little,
+            max_string_len: None,
+            ..WriterOptions::default()
+        };
+        let mut w = TraceWriter::new(out, options)?;
         for (id, name) in &self.mappings {
-            encode::mapping(&mut buf, *id, name);
+            w.mapping(*id, name)?;
         }
-        let mut written = 0u64;
         let mut next_extra = 64 << 20;
         let mut ts: u64 = 1_000_000_000_000;
         let mut count = 0u64;
         let base_pid = 20_000u32;
-        if self.records.is_empty() {
-            sink(&buf)?;
-            return Ok(0);
-        }
-        loop {
+        while !self.records.is_empty() && w.bytes_written() < size {
             for r in &self.records {
                 ts = ts.saturating_add_signed(r.delta).max(1);
                 // Threads of a few processes take turns in runs of records.
                 let pid = base_pid + ((count / 977) % u64::from(pids.max(1))) as u32;
-                encode::event_with_payload(&mut buf, r.id, ts, pid, &r.payload);
+                w.event_payload(r.id, ts, pid, &r.payload)?;
                 count += 1;
-                if written + buf.len() as u64 >= next_extra {
-                    encode::dropped(&mut buf, ts + 1, base_pid, 1 + count % 5000);
+                if w.bytes_written() >= next_extra {
+                    w.dropped(ts + 1, base_pid, 1 + count % 5000)?;
                     let which = (count % self.mappings.len().max(1) as u64) as usize;
                     if let Some((id, name)) = self.mappings.get(which) {
-                        encode::mapping(&mut buf, *id, name);
+                        w.mapping(*id, name)?;
                     }
                     next_extra += 64 << 20;
                 }
-                if buf.len() >= 1 << 16 {
-                    sink(&buf)?;
-                    written += buf.len() as u64;
-                    buf.clear();
-                    if written >= size {
-                        return Ok(count);
-                    }
+                if w.bytes_written() >= size {
+                    break;
                 }
             }
         }
+        w.finish()?;
+        Ok(count)
     }
 }

@@ -313,6 +313,8 @@ pub struct TraceWriter<'e, W: Write> {
     id_of_position: Vec<Option<u64>>,
     buf: Vec<u8>,
     records: u64,
+    /// Bytes handed to the output so far (the buffer comes on top).
+    flushed_bytes: u64,
 }
 
 impl<W: Write> fmt::Debug for TraceWriter<'_, W> {
@@ -350,6 +352,7 @@ impl<'e, W: Write> TraceWriter<'e, W> {
             id_of_position: vec![None; events.map_or(0, TraceEvents::len)],
             buf: Vec::with_capacity(BLOCK + 4096),
             records: 0,
+            flushed_bytes: 0,
         };
         writer.put_u64(HEADER_EVENT_ID);
         writer.put_u64(HEADER_MAGIC);
@@ -369,6 +372,12 @@ impl<'e, W: Write> TraceWriter<'e, W> {
     /// Records written so far (mappings included).
     pub fn records_written(&self) -> u64 {
         self.records
+    }
+
+    /// Bytes of trace written so far, header included (some may still be
+    /// in the writer's buffer).
+    pub fn bytes_written(&self) -> u64 {
+        self.flushed_bytes + self.buf.len() as u64
     }
 
     fn put_u64(&mut self, v: u64) {
@@ -397,6 +406,7 @@ impl<'e, W: Write> TraceWriter<'e, W> {
         if let Some(out) = self.out.as_mut() {
             out.write_all(&self.buf)?;
         }
+        self.flushed_bytes += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
     }
