@@ -42,3 +42,8 @@ pub mod tracer;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The writer guide's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/writer.md")]
+struct WriterDocDoctests;

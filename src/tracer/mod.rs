@@ -308,10 +308,29 @@ impl Tracer {
                 words_only: d.args.iter().all(|a| a.kind != ArgKind::String),
             })
             .collect();
-        // Room for at least a few of the largest possible records.
+        // Room for at least two of the largest records the declared events
+        // can make (strings at their longest).
         let max_string = b.max_string_len.unwrap_or(64 * 1024);
-        let largest = 2 + (10 * (8 + 4 + max_string)).div_ceil(8);
-        let ring_words = (b.buffer_bytes / 8).max(4 * largest);
+        let largest = b
+            .events
+            .iter()
+            .map(|d| {
+                let bytes: usize = d
+                    .args
+                    .iter()
+                    .map(|a| {
+                        if a.kind == ArgKind::String {
+                            4 + max_string
+                        } else {
+                            8
+                        }
+                    })
+                    .sum();
+                2 + bytes.div_ceil(8)
+            })
+            .max()
+            .unwrap_or(2);
+        let ring_words = (b.buffer_bytes / 8).max(2 * largest);
         let shared = Arc::new(Shared {
             id: NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed),
             events: b.events,
