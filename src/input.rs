@@ -111,10 +111,11 @@ impl TraceData {
         }
         let file = File::open(path).map_err(io_error(path))?;
         let meta = file.metadata().map_err(io_error(path))?;
-        if meta.is_file() && meta.len() > 0 {
-            if let Some(map) = map_file(&file) {
-                return Ok(TraceData::Mapped(map));
-            }
+        if meta.is_file()
+            && meta.len() > 0
+            && let Some(map) = map_file(&file)
+        {
+            return Ok(TraceData::Mapped(map));
         }
         Self::from_reader(file).map_err(io_error(path))
     }

@@ -251,7 +251,10 @@ fn drop_mode_accounts_exactly() {
     assert_eq!(dropped_in_file, stats.dropped);
     assert_eq!(written + dropped_in_file, u64::from(THREADS) * EACH);
     // The buffer is small enough that the test exercises dropping.
-    assert!(dropped_in_file > 0 && written > 0, "written {written}, dropped {dropped_in_file}");
+    assert!(
+        dropped_in_file > 0 && written > 0,
+        "written {written}, dropped {dropped_in_file}"
+    );
     // Whatever was kept is in order.
     for s in seqs.values() {
         assert!(s.windows(2).all(|w| w[0] < w[1]));

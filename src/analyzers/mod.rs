@@ -1,6 +1,594 @@
-//! Consumers of records.
+//! Analyzers: what consumes records, and the driver that runs them.
 //!
-//! - [`print`]: the drop-in printer, byte-identical to QEMU's
-//!   `simpletrace.py`.
+//! An analyzer is a type implementing [`Analyzer`]: it names the events it
+//! cares about ([`Analyzer::interest`]), registers a handler per event name
+//! and a catch-all ([`Analyzer::handlers`]), and produces a [`Report`] at
+//! the end. The [`Driver`] resolves the handlers once per event id, decodes
+//! only the records some analyzer wants, and runs several analyzers in one
+//! pass over one memory map.
+//!
+//! ```
+//! use simpletrace::analyzers::{Analyzer, AnalyzerError, Context, Driver, Event, Handlers, Interest, Report, TraceInfo};
+//! use simpletrace::format::{TraceEvents, TraceReader, writer::{Arg, TraceWriter, WriterOptions}};
+//!
+//! /// Sums the bytes of every write.
+//! #[derive(Default)]
+//! struct WriteBytes {
+//!     total: u64,
+//! }
+//!
+//! impl WriteBytes {
+//!     fn on_write(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+//!         self.total += ev.u64("bytes").unwrap_or(0);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl Analyzer for WriteBytes {
+//!     fn name(&self) -> &str {
+//!         "write-bytes"
+//!     }
+//!     fn interest(&self) -> Interest {
+//!         Interest::parse("blk_pwrite").unwrap()
+//!     }
+//!     fn handlers(&self) -> Handlers<Self> {
+//!         let mut h = Handlers::new();
+//!         h.on("blk_pwrite", Self::on_write);
+//!         h
+//!     }
+//!     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+//!         Ok(Report::new(format!("{} bytes written\n", self.total), self.total.into()))
+//!     }
+//! }
+//!
+//! let events = TraceEvents::parse("te", b"blk_pwrite(uint64_t offset, uint64_t bytes)\nblk_flush(void)\n")?;
+//! let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events)?;
+//! w.event_by_name("blk_pwrite", 10, 1, &[Arg::from(0u64), Arg::from(4096u64)])?;
+//! w.event_by_name("blk_flush", 20, 1, &[])?;
+//! w.event_by_name("blk_pwrite", 30, 1, &[Arg::from(4096u64), Arg::from(512u64)])?;
+//! let trace = w.finish()?;
+//!
+//! let mut driver = Driver::new();
+//! driver.add(WriteBytes::default());
+//! let outcome = driver.run(TraceReader::new(&trace, &events)?, &mut std::io::sink(), Default::default())?;
+//! assert_eq!(outcome.reports[0].json, 4608);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! API structure:
+//! - [`Analyzer`]: the trait; [`ParallelAnalyzer`] for analyzers whose
+//!   partial results merge, which then run chunk-parallel.
+//! - [`Handlers`]: per-event-name handlers and a catch-all.
+//! - [`Event`]: a record with its arguments decoded, with typed accessors.
+//! - [`Context`]: per-call output buffer and early stop.
+//! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
+//!   built-in ones.
+//! - [`print`]: the drop-in printer; [`locks`]: mutex contention.
 
+use core::fmt;
+use std::borrow::Cow;
+
+use crate::format::events::{ArgKind, EventDecl, MAX_ARGS, TraceEvents};
+use crate::format::{self, ArgValue, EventId, Record, TraceKind};
+use crate::pattern::{EventPatterns, PatternError};
+
+mod driver;
+pub mod locks;
+#[cfg(feature = "plugins")]
+pub mod plugin;
 pub mod print;
+
+pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
+
+/// What an analyzer learns about the trace before the first record.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceInfo<'a> {
+    /// Format version and byte order.
+    pub kind: TraceKind,
+    /// The declarations the trace is decoded against.
+    pub events: &'a TraceEvents,
+    /// Size of the trace in bytes.
+    pub file_size: u64,
+}
+
+/// The events an analyzer wants; the driver does not decode the others'
+/// arguments for it.
+#[derive(Debug, Clone, Default)]
+pub enum Interest {
+    /// Every record, dropped-events records included.
+    #[default]
+    All,
+    /// Records whose event name one of the patterns switches on (QEMU
+    /// syntax; dropped-events records are called `Dropped_Event`).
+    Events(EventPatterns),
+}
+
+impl Interest {
+    /// Parses a comma-separated pattern list (`qemu_mutex_*,-qemu_mutex_unlock`).
+    pub fn parse(patterns: &str) -> Result<Interest, PatternError> {
+        Ok(Interest::Events(EventPatterns::parse_list(patterns)?))
+    }
+
+    /// Whether records of `decl` are wanted.
+    pub fn wants(&self, decl: &EventDecl) -> bool {
+        match self {
+            Interest::All => true,
+            Interest::Events(p) => p.decide(&decl.name).unwrap_or(false),
+        }
+    }
+}
+
+/// A failure inside an analyzer.
+#[derive(Debug)]
+pub struct AnalyzerError {
+    /// The analyzer's name.
+    pub analyzer: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl AnalyzerError {
+    /// An error of analyzer `analyzer`.
+    pub fn new(analyzer: impl Into<String>, message: impl Into<String>) -> Self {
+        AnalyzerError {
+            analyzer: analyzer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for AnalyzerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "analyzer '{}': {}", self.analyzer, self.message)
+    }
+}
+
+impl std::error::Error for AnalyzerError {}
+
+/// What an analyzer produced: text for people and the same as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Human-readable output (tables, histograms), newline-terminated, or
+    /// empty.
+    pub text: String,
+    /// The same results as JSON (`null` when there are none).
+    pub json: serde_json::Value,
+}
+
+impl Report {
+    /// A report with both forms.
+    pub fn new(text: impl Into<String>, json: serde_json::Value) -> Self {
+        Report {
+            text: text.into(),
+            json,
+        }
+    }
+
+    /// No report (streaming analyzers write as they go).
+    pub fn none() -> Self {
+        Report {
+            text: String::new(),
+            json: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Passed to handlers: where a streaming analyzer writes its output, and a
+/// way to stop the run early.
+#[derive(Debug)]
+pub struct Context<'o> {
+    out: &'o mut Vec<u8>,
+    stop: bool,
+}
+
+impl<'o> Context<'o> {
+    pub(crate) fn new(out: &'o mut Vec<u8>) -> Self {
+        Context { out, stop: false }
+    }
+
+    /// The output buffer. The driver writes it out in file order (for a
+    /// chunk-parallel analyzer, each chunk's buffer in chunk order).
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    /// Asks the driver to stop after this record (like `head`).
+    pub fn stop(&mut self) {
+        self.stop = true;
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop
+    }
+}
+
+/// A handler: called for each record of the events it was registered for.
+pub type Handler<A> = fn(&mut A, &Event<'_>, &mut Context<'_>) -> Result<(), AnalyzerError>;
+
+/// An analyzer's handlers: by event name or QEMU-style glob, and a
+/// catch-all for the rest of what it is interested in. The driver resolves
+/// them once per event, never per record.
+#[derive(Debug)]
+pub struct Handlers<A> {
+    named: Vec<(String, Handler<A>)>,
+    catchall: Option<Handler<A>>,
+}
+
+impl<A> Default for Handlers<A> {
+    fn default() -> Self {
+        Handlers {
+            named: Vec::new(),
+            catchall: None,
+        }
+    }
+}
+
+impl<A> Handlers<A> {
+    /// No handlers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls `handler` for events whose name matches `pattern` (an exact
+    /// name or a glob). The first registration that matches wins.
+    pub fn on(&mut self, pattern: &str, handler: Handler<A>) -> &mut Self {
+        self.named.push((pattern.to_owned(), handler));
+        self
+    }
+
+    /// Calls `handler` for every wanted event no named handler takes.
+    pub fn catchall(&mut self, handler: Handler<A>) -> &mut Self {
+        self.catchall = Some(handler);
+        self
+    }
+
+    /// Whether the only handler is the catch-all.
+    pub fn is_catchall_only(&self) -> bool {
+        self.named.is_empty() && self.catchall.is_some()
+    }
+
+    /// The handler for `decl`, if any.
+    pub fn resolve(&self, decl: &EventDecl) -> Option<Handler<A>> {
+        self.named
+            .iter()
+            .find(|(p, _)| crate::pattern::glob_match(p, &decl.name))
+            .map(|(_, h)| *h)
+            .or(self.catchall)
+    }
+}
+
+/// An analyzer. See the [module documentation](self) for an example.
+pub trait Analyzer: Send {
+    /// A short name: the subcommand, the heading of its report.
+    fn name(&self) -> &str;
+
+    /// The events it wants (default: all).
+    fn interest(&self) -> Interest {
+        Interest::All
+    }
+
+    /// Its handlers, resolved once per event id before the first record.
+    fn handlers(&self) -> Handlers<Self>
+    where
+        Self: Sized;
+
+    /// Called once before the first record.
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        let _ = info;
+        Ok(())
+    }
+
+    /// Called once after the last record (also after a fault or an early
+    /// stop: the results so far are still worth having).
+    fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
+
+    /// Calls `handler` (the one the table chose for this record). An
+    /// analyzer with a single handler can call it directly here instead,
+    /// so that the compiler inlines it into the driver's loop: the printer
+    /// does.
+    #[inline(always)]
+    fn dispatch(
+        &mut self,
+        handler: Handler<Self>,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError>
+    where
+        Self: Sized,
+    {
+        handler(self, ev, ctx)
+    }
+}
+
+/// An analyzer whose partial results merge: the driver runs one fork per
+/// chunk of the trace on rayon and merges the forks back in file order.
+/// Counters, histograms and the printer are like this; anything that pairs
+/// records across the trace is not (it stays a plain [`Analyzer`], which
+/// the driver feeds in file order).
+pub trait ParallelAnalyzer: Analyzer + Sized + Sync {
+    /// A fresh analyzer for one chunk, which starts where `chunk` says.
+    fn fork(&self, chunk: &ChunkStart) -> Self;
+
+    /// Folds a chunk's results in; called in chunk order.
+    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError>;
+}
+
+/// A record with its arguments decoded, as handlers see it.
+#[derive(Clone, Copy)]
+pub struct Event<'a> {
+    record: Record<'a>,
+    /// One word per argument, as [`Record::decode_words`] makes them.
+    words: [u64; MAX_ARGS],
+    len: u8,
+}
+
+impl fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("record", &self.record)
+            .field("args", &self.args().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'a> Event<'a> {
+    /// Decodes the arguments of `record`.
+    #[inline]
+    pub fn decode(record: Record<'a>) -> format::Result<Self> {
+        let mut ev = Event {
+            record,
+            words: [0; MAX_ARGS],
+            len: 0,
+        };
+        ev.redecode(record)?;
+        Ok(ev)
+    }
+
+    /// Makes this event `record`, decoding its arguments in place.
+    #[inline(always)]
+    pub fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
+        self.record.assign(&record);
+        self.decode_current()
+    }
+
+    /// An event with no record yet: the driver keeps one and has the reader
+    /// write each record into it ([`Event::record_mut`]).
+    pub fn placeholder(decl: &'a EventDecl) -> Self {
+        Event {
+            record: Record::placeholder(decl),
+            words: [0; MAX_ARGS],
+            len: 0,
+        }
+    }
+
+    /// The record, for [`TraceReader::next_into`](crate::format::TraceReader::next_into)
+    /// to fill; call [`Event::decode_current`] after.
+    pub fn record_mut(&mut self) -> &mut Record<'a> {
+        &mut self.record
+    }
+
+    /// Decodes the arguments of the record this event holds.
+    #[inline(always)]
+    pub fn decode_current(&mut self) -> format::Result<()> {
+        match self.record.decode_words(&mut self.words) {
+            Some(len) => {
+                self.len = len as u8;
+                Ok(())
+            }
+            None => {
+                self.len = 0;
+                Err(Self::fault(&self.record))
+            }
+        }
+    }
+
+    /// Why `record`'s arguments do not decode (the slow path).
+    #[cold]
+    fn fault(record: &Record<'a>) -> format::Error {
+        record
+            .args()
+            .find_map(Result::err)
+            .unwrap_or(format::Error::ArgumentPastRecord {
+                at: record.at,
+                event: record.decl.name.as_str().into(),
+                arg: MAX_ARGS as u8,
+                len: record.payload.len() as u32 + 24,
+            })
+    }
+
+    /// The underlying record.
+    pub fn record(&self) -> &Record<'a> {
+        &self.record
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &'a str {
+        self.record.name()
+    }
+
+    /// The declaration.
+    pub fn decl(&self) -> &'a EventDecl {
+        self.record.decl
+    }
+
+    /// The event id as written in the trace.
+    pub fn id(&self) -> EventId {
+        self.record.id
+    }
+
+    /// Timestamp in nanoseconds (host monotonic clock).
+    pub fn timestamp_ns(&self) -> u64 {
+        self.record.timestamp_ns
+    }
+
+    /// The writer's pid.
+    pub fn pid(&self) -> u32 {
+        self.record.pid
+    }
+
+    /// Whether this is a dropped-events record.
+    pub fn is_dropped(&self) -> bool {
+        self.record.is_dropped()
+    }
+
+    /// The number of arguments.
+    pub fn arg_count(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// The raw word of argument `position`: an integer's value, or for a
+    /// string its payload offset (high 32 bits) and length (low 32); see
+    /// [`Event::string_of_word`]. For callers that already know which
+    /// arguments are strings (the printer's per-event layouts).
+    #[inline]
+    pub fn word(&self, position: usize) -> u64 {
+        self.words.get(position).copied().unwrap_or(0)
+    }
+
+    /// The string a word of [`Event::word`] stands for.
+    #[inline]
+    pub fn string_of_word(&self, word: u64) -> &'a [u8] {
+        let offset = (word >> 32) as usize;
+        let len = (word & 0xffff_ffff) as usize;
+        let payload: &'a [u8] = self.record.payload;
+        payload.get(offset..offset + len).unwrap_or_default()
+    }
+
+    /// Whether string arguments are stored as strings in this trace (not
+    /// in version 0, where every argument is a word).
+    #[inline]
+    pub fn has_strings(&self) -> bool {
+        !self.record.words_only
+    }
+
+    /// All arguments, in declaration order.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = ArgValue<'a>> + '_ {
+        self.words[..usize::from(self.len)]
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| self.record.word_value(i, w))
+    }
+
+    /// The argument at `position`.
+    #[inline]
+    pub fn arg(&self, position: usize) -> Option<ArgValue<'a>> {
+        let word = *self.words[..usize::from(self.len)].get(position)?;
+        Some(self.record.word_value(position, word))
+    }
+
+    /// The position of the argument called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.record.decl.arg_position(name)
+    }
+
+    /// The argument called `name`.
+    pub fn value(&self, name: &str) -> Option<ArgValue<'a>> {
+        self.arg(self.position(name)?)
+    }
+
+    /// An integer, pointer or bool argument as the raw u64.
+    pub fn u64(&self, name: &str) -> Option<u64> {
+        self.value(name)?.as_u64()
+    }
+
+    /// An integer argument as a signed value: sign-extended from the
+    /// declared width for signed C types, the raw value otherwise.
+    pub fn i64(&self, name: &str) -> Option<i64> {
+        self.i64_at(self.position(name)?)
+    }
+
+    /// [`Event::i64`] by position.
+    pub fn i64_at(&self, position: usize) -> Option<i64> {
+        let raw = self.arg(position)?.as_u64()?;
+        match self.record.decl.args.get(position)?.kind {
+            ArgKind::Int { signed: true, bits } if bits < 64 => {
+                let shift = 64 - u32::from(bits);
+                Some(((raw << shift) as i64) >> shift)
+            }
+            _ => Some(raw as i64),
+        }
+    }
+
+    /// A pointer argument (any integer argument works too).
+    pub fn ptr(&self, name: &str) -> Option<u64> {
+        self.u64(name)
+    }
+
+    /// A string argument's bytes.
+    pub fn bytes(&self, name: &str) -> Option<&'a [u8]> {
+        self.value(name)?.as_bytes()
+    }
+
+    /// A string argument as text (invalid UTF-8 replaced).
+    pub fn str(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.bytes(name).map(String::from_utf8_lossy)
+    }
+}
+
+/// One built-in or added analyzer, by name, for the command line and
+/// `run --plugin NAME`.
+pub struct AnalyzerEntry {
+    /// The name (a subcommand).
+    pub name: String,
+    /// One line about it.
+    pub about: String,
+    build: Box<dyn Fn(&mut Driver<'_>) + Send + Sync>,
+}
+
+impl fmt::Debug for AnalyzerEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnalyzerEntry")
+            .field("name", &self.name)
+            .field("about", &self.about)
+            .finish()
+    }
+}
+
+impl AnalyzerEntry {
+    /// An analyzer fed in file order; `make` builds a fresh one per run.
+    pub fn sequential<A: Analyzer + 'static>(
+        name: impl Into<String>,
+        about: impl Into<String>,
+        make: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Self {
+        AnalyzerEntry {
+            name: name.into(),
+            about: about.into(),
+            build: Box::new(move |d| d.add(make())),
+        }
+    }
+
+    /// A chunk-parallel analyzer; `make` builds a fresh one per run.
+    pub fn parallel<A: ParallelAnalyzer + 'static>(
+        name: impl Into<String>,
+        about: impl Into<String>,
+        make: impl Fn() -> A + Send + Sync + 'static,
+    ) -> Self {
+        AnalyzerEntry {
+            name: name.into(),
+            about: about.into(),
+            build: Box::new(move |d| d.add_parallel(make())),
+        }
+    }
+
+    /// Adds a fresh instance to `driver`.
+    pub fn add_to(&self, driver: &mut Driver<'_>) {
+        (self.build)(driver);
+    }
+}
+
+/// The built-in analyzers that `simpletrace run --plugin NAME` knows.
+pub fn registry() -> Vec<AnalyzerEntry> {
+    vec![
+        AnalyzerEntry::parallel(
+            "print",
+            "every record, one line each, exactly like QEMU's simpletrace.py",
+            print::PrintAnalyzer::new,
+        ),
+        AnalyzerEntry::sequential(
+            "locks",
+            "QEMU mutex contention: wait and hold times per mutex, locks held at the end",
+            locks::LocksAnalyzer::default,
+        ),
+    ]
+}

@@ -31,11 +31,13 @@
 
 use core::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
 
-use crate::format::chunks::{Chunk, Chunks};
-use crate::format::{self, ArgValue, EventDecl, Record, TraceReader, pyfmt};
+use super::{
+    Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, ParallelAnalyzer,
+    Report, RunError, RunOptions, TraceInfo,
+};
+use crate::format::events::ArgKind;
+use crate::format::{self, EventDecl, Record, TraceReader, pyfmt};
 
 /// Text that is appended often: short pieces are kept in a fixed block so
 /// that appending is a fixed-size copy (see `pyfmt::push_padded`).
@@ -73,8 +75,9 @@ struct Layout {
     decl: usize,
     /// `NAME ` (the delta follows).
     head: Piece,
-    /// `ARG=` for the first argument, ` ARG=` for the others.
-    args: Vec<Piece>,
+    /// `ARG=` for the first argument, ` ARG=` for the others, and whether
+    /// the argument is a string.
+    args: Vec<(Piece, bool)>,
 }
 
 impl Layout {
@@ -88,7 +91,10 @@ impl Layout {
                 .enumerate()
                 .map(|(i, a)| {
                     let sep: &[u8] = if i == 0 { b"" } else { b" " };
-                    Piece::new(&[sep, a.name.as_bytes(), b"="])
+                    (
+                        Piece::new(&[sep, a.name.as_bytes(), b"="]),
+                        a.kind == ArgKind::String,
+                    )
                 })
                 .collect(),
         }
@@ -140,9 +146,16 @@ impl Printer {
 
     /// Appends one line for `record` to `out`. On an argument fault nothing
     /// is appended and the previous timestamp is kept.
-    #[inline]
     pub fn write_record(&mut self, out: &mut Vec<u8>, record: &Record<'_>) -> format::Result<()> {
-        let start = out.len();
+        let event = Event::decode(*record)?;
+        self.write_event(out, &event);
+        Ok(())
+    }
+
+    /// Appends one line for an event whose arguments are decoded.
+    #[inline(always)]
+    pub fn write_event(&mut self, out: &mut Vec<u8>, event: &Event<'_>) {
+        let record = event.record();
         let prev = self.last_timestamp_ns.unwrap_or(record.timestamp_ns);
         let layout = self.layout(record.decl);
         layout.head.push(out);
@@ -150,23 +163,18 @@ impl Printer {
         pyfmt::push_padded(out, b" pid=", 5);
         pyfmt::write_decimal(out, u64::from(record.pid));
         out.push(b' ');
-        for (value, piece) in record.args().zip(&layout.args) {
-            let value = match value {
-                Ok(v) => v,
-                Err(e) => {
-                    out.truncate(start);
-                    return Err(e);
-                }
-            };
+        let strings = event.has_strings();
+        for (i, (piece, string)) in layout.args.iter().enumerate().take(event.arg_count()) {
             piece.push(out);
-            match value {
-                ArgValue::Int(v) => pyfmt::write_hex(out, v),
-                ArgValue::Str(s) => pyfmt::write_bytes_repr(out, s),
+            let word = event.word(i);
+            if *string && strings {
+                pyfmt::write_bytes_repr(out, event.string_of_word(word));
+            } else {
+                pyfmt::write_hex(out, word);
             }
         }
         out.push(b'\n');
         self.last_timestamp_ns = Some(record.timestamp_ns);
-        Ok(())
     }
 }
 
@@ -205,8 +213,6 @@ pub enum Buffering {
     /// In blocks of about 256 KiB (for pipes and files).
     Block,
 }
-
-const BLOCK: usize = 256 * 1024;
 
 /// What [`print_trace`] printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -248,13 +254,10 @@ impl Parallelism {
 /// Each chunk's text is about 1.5 times its size.
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 
-/// How often the sequential loop reports progress to `on_written`.
-const RELEASE_EVERY: usize = 8 << 20;
-
 /// Prints every event record of `reader` to `out`, on `parallelism.threads`
-/// threads. The output is the same bytes whatever the thread count. On a
-/// trace fault every line before it has been written when the error
-/// returns.
+/// threads: the [`PrintAnalyzer`] run by the [`Driver`]. The output is the
+/// same bytes whatever the thread count. On a trace fault every line
+/// before it has been written when the error returns.
 ///
 /// `on_written(offset)` is called as output is written: the trace bytes
 /// before `offset` will not be read again (a memory-mapped input can drop
@@ -266,165 +269,81 @@ pub fn print_trace(
     parallelism: Parallelism,
     on_written: &mut dyn FnMut(usize),
 ) -> Result<PrintSummary, PrintError> {
-    let left = reader
-        .data_len()
-        .saturating_sub(reader.position().0 as usize);
-    if parallelism.threads <= 1 || left < 2 * parallelism.chunk_bytes {
-        print_sequential(reader, out, buffering, on_written)
-    } else {
-        print_parallel(reader, out, parallelism, on_written)
-    }
-}
-
-fn print_sequential(
-    mut reader: TraceReader<'_>,
-    out: &mut impl Write,
-    buffering: Buffering,
-    on_written: &mut dyn FnMut(usize),
-) -> Result<PrintSummary, PrintError> {
-    let threshold = match buffering {
-        Buffering::Line => 0,
-        Buffering::Block => BLOCK,
+    let mut driver = Driver::new();
+    driver.add_parallel(PrintAnalyzer::new());
+    driver.release_with(on_written);
+    let options = RunOptions {
+        parallelism,
+        buffering,
     };
-    let mut buf = Vec::with_capacity(BLOCK + 4096);
-    let mut printer = Printer::new();
-    let mut summary = PrintSummary::default();
-    let mut fault = None;
-    let mut next_release = RELEASE_EVERY;
-    while let Some(record) = reader.next() {
-        let written = record.and_then(|r| printer.write_record(&mut buf, &r));
-        if let Err(e) = written {
-            fault = Some(e);
-            break;
-        }
-        summary.records += 1;
-        if buf.len() > threshold {
-            out.write_all(&buf).map_err(PrintError::Io)?;
-            buf.clear();
-            let pos = reader.position().0 as usize;
-            if pos >= next_release {
-                on_written(pos);
-                next_release = pos + RELEASE_EVERY;
-            }
-        }
-    }
-    out.write_all(&buf).map_err(PrintError::Io)?;
-    out.flush().map_err(PrintError::Io)?;
-    match fault {
+    let outcome = driver.run(reader, out, options).map_err(|e| match e {
+        RunError::Io(e) => PrintError::Io(e),
+        RunError::Analyzer(e) => PrintError::Io(io::Error::other(e)),
+    })?;
+    match outcome.fault {
         Some(e) => Err(PrintError::Trace(e)),
-        None => Ok(summary),
+        None => Ok(PrintSummary {
+            records: outcome.records,
+        }),
     }
 }
 
-/// What formatting one chunk produced.
-struct ChunkText {
-    text: Vec<u8>,
-    records: u64,
-    fault: Option<format::Error>,
-    end: usize,
+/// The drop-in printer as an analyzer: every record, one line each, into
+/// the run's output. It runs chunk-parallel: a fork only needs the
+/// timestamp of the record before its chunk.
+#[derive(Debug, Clone, Default)]
+pub struct PrintAnalyzer {
+    printer: Printer,
 }
 
-fn format_chunk(chunk: Chunk<'_>, mut text: Vec<u8>) -> ChunkText {
-    let mut printer = Printer::after(chunk.prev_timestamp_ns);
-    let mut records = 0;
-    let mut fault = None;
-    for record in chunk.reader {
-        if let Err(e) = record.and_then(|r| printer.write_record(&mut text, &r)) {
-            fault = Some(e);
-            break;
-        }
-        records += 1;
+impl PrintAnalyzer {
+    /// A printer analyzer.
+    pub fn new() -> Self {
+        Self::default()
     }
-    ChunkText {
-        text,
-        records,
-        fault,
-        end: chunk.range.end,
+
+    #[inline(always)]
+    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        self.printer.write_event(ctx.out(), ev);
+        Ok(())
     }
 }
 
-/// The parallel pipeline: a scanner thread cuts chunks, rayon workers
-/// format them into their own buffers, and the calling thread writes the
-/// buffers in chunk order. A bounded queue of pending chunks keeps memory
-/// flat: at most `2 * threads + 3` chunk texts exist at once (being
-/// formatted, queued, being written).
-fn print_parallel(
-    reader: TraceReader<'_>,
-    out: &mut impl Write,
-    parallelism: Parallelism,
-    on_written: &mut dyn FnMut(usize),
-) -> Result<PrintSummary, PrintError> {
-    let threads = parallelism.threads;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("simpletrace-fmt-{i}"))
-        .build()
-        .map_err(|e| PrintError::Io(io::Error::other(e)))?;
-    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-    let stop = AtomicBool::new(false);
-    let chunk_bytes = parallelism.chunk_bytes;
-    pool.in_place_scope(|workers| {
-        std::thread::scope(|s| {
-            let (order_tx, order_rx) = mpsc::sync_channel::<mpsc::Receiver<ChunkText>>(threads + 2);
-            let (spare, stop) = (&spare, &stop);
-            s.spawn(move || {
-                for chunk in Chunks::new(reader, chunk_bytes) {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let (tx, rx) = mpsc::sync_channel(1);
-                    if order_tx.send(rx).is_err() {
-                        break;
-                    }
-                    workers.spawn(move |_| {
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let buf = spare
-                            .lock()
-                            .ok()
-                            .and_then(|mut v| v.pop())
-                            .unwrap_or_else(|| Vec::with_capacity(chunk_bytes * 2));
-                        let _ = tx.send(format_chunk(chunk, buf));
-                    });
-                }
-            });
-            let result = write_in_order(order_rx, out, spare, on_written);
-            if result.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            result
-        })
-    })
+impl Analyzer for PrintAnalyzer {
+    fn name(&self) -> &str {
+        "print"
+    }
+
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.catchall(Self::on_record);
+        h
+    }
+
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        Ok(Report::none())
+    }
+
+    #[inline(always)]
+    fn dispatch(
+        &mut self,
+        _handler: super::Handler<Self>,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError> {
+        // The only handler: a direct call the compiler can inline.
+        self.on_record(ev, ctx)
+    }
 }
 
-/// The writer's side of the pipeline; returning drops the queue, which
-/// stops the scanner.
-fn write_in_order(
-    order: mpsc::Receiver<mpsc::Receiver<ChunkText>>,
-    out: &mut impl Write,
-    spare: &Mutex<Vec<Vec<u8>>>,
-    on_written: &mut dyn FnMut(usize),
-) -> Result<PrintSummary, PrintError> {
-    let mut summary = PrintSummary::default();
-    for pending in order {
-        let Ok(mut chunk) = pending.recv() else {
-            return Err(PrintError::Io(io::Error::other(
-                "a formatting thread stopped without a result",
-            )));
-        };
-        out.write_all(&chunk.text).map_err(PrintError::Io)?;
-        summary.records += chunk.records;
-        if let Some(e) = chunk.fault {
-            out.flush().map_err(PrintError::Io)?;
-            return Err(PrintError::Trace(e));
-        }
-        on_written(chunk.end);
-        chunk.text.clear();
-        if let Ok(mut v) = spare.lock() {
-            v.push(chunk.text);
+impl ParallelAnalyzer for PrintAnalyzer {
+    fn fork(&self, chunk: &ChunkStart) -> Self {
+        PrintAnalyzer {
+            printer: Printer::after(chunk.prev_timestamp_ns),
         }
     }
-    out.flush().map_err(PrintError::Io)?;
-    Ok(summary)
+
+    fn merge(&mut self, _part: Self) -> Result<(), AnalyzerError> {
+        Ok(())
+    }
 }

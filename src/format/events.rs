@@ -468,10 +468,10 @@ fn parse_declaration(line: &str) -> Result<EventDecl, EventsErrorKind> {
             return Err(PercentM);
         }
     }
-    if let Some(f) = &format {
-        if f.raw.contains("\\n") {
-            return Err(NewlineInFormat);
-        }
+    if let Some(f) = &format
+        && f.raw.contains("\\n")
+    {
+        return Err(NewlineInFormat);
     }
     Ok(EventDecl {
         name: name.to_owned(),

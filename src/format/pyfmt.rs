@@ -50,7 +50,7 @@ fn hex_digits(v: u64) -> u128 {
 }
 
 /// Appends `0x` and the lowercase hex digits of `v` (Python `f'0x{v:x}'`).
-#[inline]
+#[inline(always)]
 pub fn write_hex(out: &mut Vec<u8>, v: u64) {
     let digits = if v == 0 {
         1
@@ -114,7 +114,7 @@ fn put_decimal(dst: &mut [u8], mut v: u64) -> usize {
 }
 
 /// Appends the decimal digits of `v` (Python `f'{v}'` of an int).
-#[inline]
+#[inline(always)]
 pub fn write_decimal(out: &mut Vec<u8>, v: u64) {
     let at = out.len();
     out.extend_from_slice(&[0u8; 20]);
@@ -183,18 +183,23 @@ const EXACT_INTEGER_LIMIT: u128 = 1 << 52;
 /// decimals, as Python prints `f'{(now - prev) / 1000:0.3f}'` for integer
 /// nanoseconds: the exact difference, divided by 1000 with one rounding to
 /// the nearest double, then rounded half-to-even to three decimals.
-#[inline]
+#[inline(always)]
 pub fn write_delta_us(out: &mut Vec<u8>, prev_ns: u64, now_ns: u64) {
     let (negative, magnitude) = if now_ns >= prev_ns {
         (false, u128::from(now_ns - prev_ns))
     } else {
         (true, u128::from(prev_ns - now_ns))
     };
-    let thousandths = if magnitude < EXACT_INTEGER_LIMIT {
-        magnitude
+    // Below the limit the value fits a u64 (and u64 division is a single
+    // instruction, u128 division a library call); above, the exact path.
+    // Either way the whole part is below 2^64 / 1000 and fits a u64.
+    let (whole, frac) = if magnitude < EXACT_INTEGER_LIMIT {
+        let m = magnitude as u64;
+        (m / 1000, (m % 1000) as usize)
     } else {
         let (mantissa, exp2) = div1000_to_double(magnitude);
-        round_to_thousandths(mantissa, exp2)
+        let t = round_to_thousandths(mantissa, exp2);
+        ((t / 1000) as u64, (t % 1000) as usize)
     };
     // Sign, up to 17 integer digits (2^64 / 1000 < 10^17), point, three
     // decimals: reserve a fixed 24 bytes, fill them in place, trim.
@@ -202,8 +207,7 @@ pub fn write_delta_us(out: &mut Vec<u8>, prev_ns: u64, now_ns: u64) {
     out.extend_from_slice(&[b'-'; 24]);
     let dst = &mut out[at..];
     let sign = usize::from(negative);
-    let int_digits = put_decimal(&mut dst[sign..], (thousandths / 1000) as u64);
-    let frac = (thousandths % 1000) as usize;
+    let int_digits = put_decimal(&mut dst[sign..], whole);
     let point = sign + int_digits;
     dst[point] = b'.';
     dst[point + 1] = b'0' + (frac / 100) as u8;
@@ -221,7 +225,7 @@ fn div1000_to_double(n: u128) -> (u128, i32) {
     let shift = n.leading_zeros() as i32 - 1;
     let scaled = n << shift;
     let quotient = scaled / 1000;
-    let sticky = scaled % 1000 != 0;
+    let sticky = !scaled.is_multiple_of(1000);
     let bits = 128 - quotient.leading_zeros() as i32;
     let drop = bits - 53;
     if drop <= 0 {

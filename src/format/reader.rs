@@ -185,6 +185,11 @@ impl<'a> TraceReader<'a> {
         self.kind
     }
 
+    /// The declarations records are resolved against.
+    pub fn events(&self) -> &'a TraceEvents {
+        self.events
+    }
+
     /// The offset of the next record to read.
     pub fn position(&self) -> FileOffset {
         FileOffset(self.pos as u64)
@@ -196,23 +201,50 @@ impl<'a> TraceReader<'a> {
     }
 
     /// The next record of any type, or `None` at the end of the trace.
-    #[inline]
+    #[inline(always)]
     pub fn next_item(&mut self) -> Option<Result<Item<'a>>> {
+        let mut record = Record::placeholder(self.events.dropped());
+        match self.step(&mut record)? {
+            Ok(Step::Event) => Some(Ok(Item::Event(record))),
+            Ok(Step::Mapping(m)) => Some(Ok(Item::Mapping(m))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Reads the next event record into `out` (applying mapping records on
+    /// the way): `Some(Ok(()))` when `out` holds it, `None` at the end.
+    /// The same records as [`Iterator::next`], but written field by field
+    /// into a record the caller keeps, which in a tight loop is faster than
+    /// moving a new record out each time.
+    #[inline(always)]
+    pub fn next_into(&mut self, out: &mut Record<'a>) -> Option<Result<()>> {
+        loop {
+            match self.step(out)? {
+                Ok(Step::Event) => return Some(Ok(())),
+                Ok(Step::Mapping(_)) => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// One record: an event is written into `out`.
+    #[inline(always)]
+    fn step(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
         if self.done {
             return None;
         }
-        let item = match self.kind.order {
-            ByteOrder::Little => self.next_in::<Little>(),
-            ByteOrder::Big => self.next_in::<Big>(),
+        let step = match self.kind.order {
+            ByteOrder::Little => self.next_in::<Little>(out),
+            ByteOrder::Big => self.next_in::<Big>(out),
         };
-        if let Some(Err(_)) = item {
+        if let Some(Err(_)) = step {
             self.done = true;
         }
-        item
+        step
     }
 
     #[inline(always)]
-    fn next_in<O: Order>(&mut self) -> Option<Result<Item<'a>>> {
+    fn next_in<O: Order>(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
         let rest = self.data.get(self.pos..).unwrap_or_default();
         if rest.is_empty() {
             return None;
@@ -225,7 +257,7 @@ impl<'a> TraceReader<'a> {
             Ok(parsed) => parsed,
             Err(fault) => return Some(Err(fault.at(at, rest.len()))),
         };
-        let item = match raw {
+        let step = match raw {
             Raw::Event { header: h, payload } => {
                 let id = EventId(h.id);
                 let decl = match self.ids.get(h.id) {
@@ -239,22 +271,22 @@ impl<'a> TraceReader<'a> {
                         }));
                     }
                 };
-                Item::Event(Record {
-                    at,
-                    id,
-                    decl,
-                    timestamp_ns: h.timestamp_ns,
-                    pid: h.pid,
-                    payload,
-                    order: self.kind.order,
-                    words_only: self.kind.version == Version::V0,
-                })
+                // Field by field into the caller's record: no temporary.
+                out.at = at;
+                out.id = id;
+                out.decl = decl;
+                out.timestamp_ns = h.timestamp_ns;
+                out.pid = h.pid;
+                out.payload = payload;
+                out.order = self.kind.order;
+                out.words_only = self.kind.version == Version::V0;
+                Step::Event
             }
             Raw::Mapping { id, name } => {
                 let decl = self.events.by_name(name);
                 self.ids
                     .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
-                Item::Mapping(Mapping {
+                Step::Mapping(Mapping {
                     at,
                     id: EventId(id),
                     name,
@@ -264,8 +296,15 @@ impl<'a> TraceReader<'a> {
         };
         self.pos = self.data.len() - after.len();
         self.record += 1;
-        Some(Ok(item))
+        Some(Ok(step))
     }
+}
+
+/// What [`TraceReader::step`] read.
+enum Step<'a> {
+    /// An event record, written into the caller's record.
+    Event,
+    Mapping(Mapping<'a>),
 }
 
 /// One record split into its parts, before any id is resolved.
@@ -436,7 +475,7 @@ impl<'a> TraceReader<'a> {
 impl<'a> Iterator for TraceReader<'a> {
     type Item = Result<Record<'a>>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.next_item()? {

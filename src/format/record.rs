@@ -84,6 +84,40 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
+    /// Copies `other` into `self` field by field. The same as `*self =
+    /// *other`, but a whole-struct copy reads the freshly built record with
+    /// wide loads that span several narrower stores, which the CPU cannot
+    /// forward from its store buffer: measured at 7% of printing time.
+    #[inline(always)]
+    pub(crate) fn assign(&mut self, other: &Record<'a>) {
+        self.at = other.at;
+        self.id = other.id;
+        self.decl = other.decl;
+        self.timestamp_ns = other.timestamp_ns;
+        self.pid = other.pid;
+        self.payload = other.payload;
+        self.order = other.order;
+        self.words_only = other.words_only;
+    }
+
+    /// An empty record of `decl`, to be filled by
+    /// [`TraceReader::next_into`](super::TraceReader::next_into).
+    pub fn placeholder(decl: &'a EventDecl) -> Self {
+        Record {
+            at: At {
+                record: super::RecordIndex(0),
+                offset: super::FileOffset(0),
+            },
+            id: EventId(0),
+            decl,
+            timestamp_ns: 0,
+            pid: 0,
+            payload: &[],
+            order: ByteOrder::NATIVE,
+            words_only: false,
+        }
+    }
+
     /// The event name.
     pub fn name(&self) -> &'a str {
         &self.decl.name
@@ -105,6 +139,66 @@ impl<'a> Record<'a> {
             order: self.order,
             record_len: (self.payload.len() + wire::EVENT_HEADER_LEN) as u32,
             words_only: self.words_only,
+        }
+    }
+
+    /// Decodes every argument into `out` as one word each and returns how
+    /// many; `None` if the record is malformed, in which case
+    /// [`Record::args`] tells exactly why. An integer is its value; a string
+    /// is its offset in the payload (high 32 bits) and length (low 32): see
+    /// [`Record::word_value`]. This is the fast path: one store per
+    /// argument, no error value built per argument.
+    #[inline(always)]
+    pub fn decode_words(&self, out: &mut [u64]) -> Option<usize> {
+        match self.order {
+            ByteOrder::Little => self.decode_words_in::<Little>(out),
+            ByteOrder::Big => self.decode_words_in::<Big>(out),
+        }
+    }
+
+    #[inline(always)]
+    fn decode_words_in<O: Order>(&self, out: &mut [u64]) -> Option<usize> {
+        let payload = self.payload;
+        let mut rest = payload;
+        let n = self.decl.args.len();
+        for (slot, arg) in out.iter_mut().zip(&self.decl.args) {
+            if arg.kind == ArgKind::String && !self.words_only {
+                let (r, len) = wire::string_len::<O>(rest).ok()?;
+                let offset = payload.len() - r.len();
+                let (r, _) = wire::bytes(r, len as usize).ok()?;
+                *slot = ((offset as u64) << 32) | u64::from(len);
+                rest = r;
+            } else {
+                let (r, v) = O::u64(rest).ok()?;
+                *slot = v;
+                rest = r;
+            }
+        }
+        (n <= out.len()).then_some(n)
+    }
+
+    /// Whether argument `position` is stored as a string in this record.
+    #[inline]
+    pub fn is_string_arg(&self, position: usize) -> bool {
+        !self.words_only
+            && self
+                .decl
+                .args
+                .get(position)
+                .is_some_and(|a| a.kind == ArgKind::String)
+    }
+
+    /// The value of argument `position` from its word as
+    /// [`Record::decode_words`] made it.
+    #[inline]
+    pub fn word_value(&self, position: usize, word: u64) -> ArgValue<'a> {
+        if self.is_string_arg(position) {
+            let offset = (word >> 32) as usize;
+            let len = (word & 0xffff_ffff) as usize;
+            let payload: &'a [u8] = self.payload;
+            ArgValue::Str(payload.get(offset..offset + len).unwrap_or_default())
+        } else {
+            ArgValue::Int(word)
         }
     }
 

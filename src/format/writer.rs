@@ -423,12 +423,11 @@ impl<'e, W: Write> TraceWriter<'e, W> {
         let len = u32::try_from(name.len()).map_err(|_| WriteError::RecordTooLong {
             len: 20 + name.len() as u64,
         })?;
-        if let Some(Target::Decl(old)) = self.ids.get(&id) {
-            if let Some(slot) = self.id_of_position.get_mut(*old) {
-                if *slot == Some(id) {
-                    *slot = None;
-                }
-            }
+        if let Some(Target::Decl(old)) = self.ids.get(&id)
+            && let Some(slot) = self.id_of_position.get_mut(*old)
+            && *slot == Some(id)
+        {
+            *slot = None;
         }
         let target = match self.events {
             Some(events) => match events.by_name(name) {

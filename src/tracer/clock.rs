@@ -100,10 +100,10 @@ impl Converter {
     #[inline]
     pub fn to_ns(&self, raw: u64) -> u64 {
         // Nearly every record is newer than the newest anchor.
-        if let Some(a) = self.anchors.back() {
-            if raw >= a.raw {
-                return a.ns + self.clock.0.delta_as_nanos(a.raw, raw);
-            }
+        if let Some(a) = self.anchors.back()
+            && raw >= a.raw
+        {
+            return a.ns + self.clock.0.delta_as_nanos(a.raw, raw);
         }
         let anchor = self
             .anchors

@@ -1007,7 +1007,7 @@ fn drain_pass(
             cursors.swap_remove(pick);
             continue;
         }
-        if written % 512 == 0 {
+        if written.is_multiple_of(512) {
             // Give producers their room back as the pass goes.
             c.ring.release(c.tail);
             output.write_if_full()?;

@@ -1,0 +1,957 @@
+//! The driver: runs analyzers over a trace in one pass.
+//!
+//! Sequentially it is one loop: read a record, look up (once per event, in
+//! a table) which analyzers want it, decode its arguments once, call each
+//! one's handler.
+//!
+//! In parallel it is the printer's pipeline, generalised: a scanner thread
+//! cuts the trace into chunks at record boundaries; a rayon task per chunk
+//! runs a fork of every [`ParallelAnalyzer`] over the chunk and collects
+//! the records the sequential analyzers want (decoding, id resolution and
+//! argument checks all happen there, ahead of time, in parallel); the
+//! calling thread then takes the chunks in file order, writes their output,
+//! merges the forks, and feeds the collected records to the sequential
+//! analyzers. A bounded queue keeps the memory flat.
+
+use core::fmt;
+use std::any::Any;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use super::print::{Buffering, Parallelism};
+use super::{
+    Analyzer, AnalyzerError, Context, Event, Handler, ParallelAnalyzer, Report, TraceInfo,
+};
+use crate::format::chunks::{Chunk, Chunks};
+use crate::format::events::{EventDecl, TraceEvents};
+use crate::format::{self, FileOffset, Record, RecordIndex, TraceReader};
+
+/// Where a chunk of the trace starts, for [`ParallelAnalyzer::fork`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkStart {
+    /// The chunk's position among the chunks (0 for a sequential run).
+    pub index: usize,
+    /// Offset of its first record.
+    pub offset: FileOffset,
+    /// Index of its first record.
+    pub record: RecordIndex,
+    /// Timestamp of the last event record before it, if any.
+    pub prev_timestamp_ns: Option<u64>,
+}
+
+/// How [`Driver::run`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Threads and chunk size.
+    pub parallelism: Parallelism,
+    /// How often output is handed to the writer.
+    pub buffering: Buffering,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            parallelism: Parallelism::SEQUENTIAL,
+            buffering: Buffering::Block,
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// One report per analyzer, in the order they were added.
+    pub reports: Vec<Report>,
+    /// Event records read (dropped-events records included).
+    pub records: u64,
+    /// The trace fault that ended the run early, if any; every record
+    /// before it was analysed and the reports cover them.
+    pub fault: Option<format::Error>,
+    /// Whether an analyzer asked to stop early.
+    pub stopped: bool,
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub enum RunError {
+    /// Writing the output failed (a closed pipe, a full disk).
+    Io(io::Error),
+    /// An analyzer failed.
+    Analyzer(AnalyzerError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Io(e) => write!(f, "writing the output failed: {e}"),
+            RunError::Analyzer(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Io(e) => Some(e),
+            RunError::Analyzer(e) => Some(e),
+        }
+    }
+}
+
+impl From<AnalyzerError> for RunError {
+    fn from(e: AnalyzerError) -> Self {
+        RunError::Analyzer(e)
+    }
+}
+
+/// The slot of a declaration in the handler tables: its position, or one
+/// past the last for the dropped-events pseudo event.
+fn slot_of(decl: &EventDecl, events: usize) -> usize {
+    if decl.is_dropped_pseudo() {
+        events
+    } else {
+        decl.position
+    }
+}
+
+/// Handler table of one analyzer: which handler (if any) each slot gets.
+struct Table<A> {
+    handlers: Vec<Option<Handler<A>>>,
+    /// The one handler every slot gets, when the analyzer wants every
+    /// event and has only a catch-all (the printer): no table lookup.
+    uniform: Option<Handler<A>>,
+}
+
+impl<A: Analyzer> Table<A> {
+    fn build(analyzer: &A, events: &TraceEvents) -> Self {
+        let handlers = analyzer.handlers();
+        let interest = analyzer.interest();
+        let resolve = |decl: &EventDecl| {
+            if interest.wants(decl) {
+                handlers.resolve(decl)
+            } else {
+                None
+            }
+        };
+        let mut table: Vec<_> = events.iter().map(resolve).collect();
+        table.push(resolve(events.dropped()));
+        let uniform = match (&interest, handlers.is_catchall_only()) {
+            (super::Interest::All, true) => handlers.resolve(events.dropped()),
+            _ => None,
+        };
+        Table {
+            handlers: table,
+            uniform,
+        }
+    }
+
+    fn wants(&self) -> Vec<bool> {
+        self.handlers.iter().map(Option::is_some).collect()
+    }
+
+    #[inline(always)]
+    fn call(
+        &self,
+        a: &mut A,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError> {
+        let handler = match self.uniform {
+            Some(h) => Some(h),
+            None => self.handlers.get(slot).copied().flatten(),
+        };
+        match handler {
+            Some(h) => a.dispatch(h, ev, ctx),
+            None => Ok(()),
+        }
+    }
+
+    #[inline(always)]
+    fn wants_slot(&self, slot: usize) -> bool {
+        self.uniform.is_some() || self.handlers.get(slot).is_some_and(Option::is_some)
+    }
+}
+
+/// Called with the output buffer when it is full, and the trace position.
+type BlockFn<'f> = dyn FnMut(&mut Vec<u8>, usize) -> Result<(), RunError> + 'f;
+
+/// How a loop over records ended.
+struct LoopEnd {
+    records: u64,
+    fault: Option<format::Error>,
+    stopped: bool,
+}
+
+/// The loop of a run with a single analyzer, monomorphised for it so its
+/// handler inlines: read, decode what it wants, dispatch. `block` is
+/// called with the output buffer whenever it passes `threshold` bytes, and
+/// the position reached.
+#[inline(always)]
+fn drive_alone<'r, A: Analyzer>(
+    analyzer: &mut A,
+    table: &Table<A>,
+    reader: &mut TraceReader<'r>,
+    buf: &mut Vec<u8>,
+    threshold: usize,
+    block: &mut BlockFn<'_>,
+) -> Result<LoopEnd, RunError> {
+    let events = reader.events().len();
+    let mut end = LoopEnd {
+        records: 0,
+        fault: None,
+        stopped: false,
+    };
+    let mut ev = Event::placeholder(reader.events().dropped());
+    while let Some(read) = reader.next_into(ev.record_mut()) {
+        if let Err(e) = read {
+            end.fault = Some(e);
+            break;
+        }
+        end.records += 1;
+        let slot = slot_of(ev.decl(), events);
+        if table.wants_slot(slot) {
+            if let Err(e) = ev.decode_current() {
+                end.fault = Some(e);
+                break;
+            }
+            let mut ctx = Context::new(buf);
+            table.call(analyzer, slot, &ev, &mut ctx)?;
+            if ctx.stopped() {
+                end.stopped = true;
+                break;
+            }
+        }
+        if buf.len() > threshold {
+            let pos = TraceReader::position(reader).0 as usize;
+            block(buf, pos)?;
+        }
+    }
+    Ok(end)
+}
+
+impl<A> Table<A> {
+    fn empty() -> Self {
+        Table {
+            handlers: Vec::new(),
+            uniform: None,
+        }
+    }
+}
+
+/// A fork of a parallel analyzer, working on one chunk.
+trait Partial: Send {
+    fn handle(
+        &mut self,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError>;
+    /// Runs the whole chunk when this fork is the only analyzer of the run.
+    fn run_chunk(
+        &mut self,
+        reader: &mut TraceReader<'_>,
+        text: &mut Vec<u8>,
+    ) -> Result<LoopEnd, RunError>;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// Makes forks; shared by the worker threads.
+trait Forker: Send + Sync {
+    fn fork(&self, chunk: &ChunkStart) -> Box<dyn Partial>;
+}
+
+/// An analyzer as the driver holds it.
+trait Runner: Send {
+    fn name(&self) -> &str;
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError>;
+    fn handle(
+        &mut self,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError>;
+    /// Runs the whole trace when this is the only analyzer of the run.
+    fn run_alone(
+        &mut self,
+        reader: &mut TraceReader<'_>,
+        buf: &mut Vec<u8>,
+        threshold: usize,
+        block: &mut BlockFn<'_>,
+    ) -> Result<LoopEnd, RunError>;
+    /// Parallel analyzers: a forker (after `begin`).
+    fn forker(&mut self) -> Option<Arc<dyn Forker>>;
+    fn merge(&mut self, part: Box<dyn Partial>) -> Result<(), AnalyzerError>;
+    fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
+}
+
+struct Sequential<A> {
+    analyzer: A,
+    table: Option<Table<A>>,
+}
+
+impl<A: Analyzer> Runner for Sequential<A> {
+    fn name(&self) -> &str {
+        self.analyzer.name()
+    }
+
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError> {
+        self.analyzer.begin(info)?;
+        let table = Table::build(&self.analyzer, info.events);
+        let wants = table.wants();
+        self.table = Some(table);
+        Ok(wants)
+    }
+
+    #[inline]
+    fn handle(
+        &mut self,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError> {
+        match &self.table {
+            Some(t) => t.call(&mut self.analyzer, slot, ev, ctx),
+            None => Ok(()),
+        }
+    }
+
+    fn run_alone(
+        &mut self,
+        reader: &mut TraceReader<'_>,
+        buf: &mut Vec<u8>,
+        threshold: usize,
+        block: &mut BlockFn<'_>,
+    ) -> Result<LoopEnd, RunError> {
+        let table = self.table.take().unwrap_or_else(Table::empty);
+        let end = drive_alone(&mut self.analyzer, &table, reader, buf, threshold, block);
+        self.table = Some(table);
+        end
+    }
+
+    fn forker(&mut self) -> Option<Arc<dyn Forker>> {
+        None
+    }
+
+    fn merge(&mut self, _part: Box<dyn Partial>) -> Result<(), AnalyzerError> {
+        Ok(())
+    }
+
+    fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        self.analyzer.end(info)
+    }
+}
+
+struct Parallel<A> {
+    analyzer: A,
+    table: Option<Arc<Table<A>>>,
+}
+
+struct Fork<A> {
+    analyzer: A,
+    table: Arc<Table<A>>,
+}
+
+impl<A: ParallelAnalyzer + 'static> Partial for Fork<A> {
+    #[inline]
+    fn handle(
+        &mut self,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError> {
+        self.table.call(&mut self.analyzer, slot, ev, ctx)
+    }
+
+    fn run_chunk(
+        &mut self,
+        reader: &mut TraceReader<'_>,
+        text: &mut Vec<u8>,
+    ) -> Result<LoopEnd, RunError> {
+        drive_alone(
+            &mut self.analyzer,
+            &self.table,
+            reader,
+            text,
+            usize::MAX,
+            &mut |_, _| Ok(()),
+        )
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// Forks from a prototype (a fork made at the start), so workers never
+/// touch the analyzer the main thread merges into.
+struct Prototype<A> {
+    proto: A,
+    table: Arc<Table<A>>,
+}
+
+impl<A: ParallelAnalyzer + 'static> Forker for Prototype<A> {
+    fn fork(&self, chunk: &ChunkStart) -> Box<dyn Partial> {
+        Box::new(Fork {
+            analyzer: self.proto.fork(chunk),
+            table: Arc::clone(&self.table),
+        })
+    }
+}
+
+impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
+    fn name(&self) -> &str {
+        self.analyzer.name()
+    }
+
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError> {
+        self.analyzer.begin(info)?;
+        let table = Table::build(&self.analyzer, info.events);
+        let wants = table.wants();
+        self.table = Some(Arc::new(table));
+        Ok(wants)
+    }
+
+    #[inline]
+    fn handle(
+        &mut self,
+        slot: usize,
+        ev: &Event<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), AnalyzerError> {
+        match &self.table {
+            Some(t) => t.call(&mut self.analyzer, slot, ev, ctx),
+            None => Ok(()),
+        }
+    }
+
+    fn run_alone(
+        &mut self,
+        reader: &mut TraceReader<'_>,
+        buf: &mut Vec<u8>,
+        threshold: usize,
+        block: &mut BlockFn<'_>,
+    ) -> Result<LoopEnd, RunError> {
+        let table = match &self.table {
+            Some(t) => Arc::clone(t),
+            None => Arc::new(Table::empty()),
+        };
+        drive_alone(&mut self.analyzer, &table, reader, buf, threshold, block)
+    }
+
+    fn forker(&mut self) -> Option<Arc<dyn Forker>> {
+        let table = Arc::clone(self.table.as_ref()?);
+        let origin = ChunkStart {
+            index: 0,
+            offset: FileOffset(0),
+            record: RecordIndex(0),
+            prev_timestamp_ns: None,
+        };
+        Some(Arc::new(Prototype {
+            proto: self.analyzer.fork(&origin),
+            table,
+        }))
+    }
+
+    fn merge(&mut self, part: Box<dyn Partial>) -> Result<(), AnalyzerError> {
+        match part.into_any().downcast::<Fork<A>>() {
+            Ok(fork) => self.analyzer.merge(fork.analyzer),
+            Err(_) => Err(AnalyzerError::new(
+                self.analyzer.name().to_owned(),
+                "internal error: a chunk result of another analyzer",
+            )),
+        }
+    }
+
+    fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        self.analyzer.end(info)
+    }
+}
+
+/// Runs analyzers over a trace in one pass; see the [module
+/// documentation](super).
+#[derive(Default)]
+pub struct Driver<'d> {
+    runners: Vec<Box<dyn Runner + 'd>>,
+    release: Option<Box<dyn FnMut(usize) + 'd>>,
+}
+
+impl fmt::Debug for Driver<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field(
+                "analyzers",
+                &self
+                    .runners
+                    .iter()
+                    .map(|r| r.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Most analyzers one run takes (the dispatch masks are u64).
+pub const MAX_ANALYZERS: usize = 64;
+
+/// Per slot, which analyzers want it: all, the parallel ones, the
+/// sequential ones.
+struct Masks {
+    any: Vec<u64>,
+    parallel: Vec<u64>,
+    sequential: Vec<u64>,
+    /// The mask of every slot, when they are all the same (every analyzer
+    /// wants every event): saves a dependent load per record.
+    uniform_any: Option<u64>,
+}
+
+impl Masks {
+    #[inline]
+    fn get(v: &[u64], slot: usize) -> u64 {
+        v.get(slot).copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn any(&self, slot: usize) -> u64 {
+        match self.uniform_any {
+            Some(m) => m,
+            None => Self::get(&self.any, slot),
+        }
+    }
+
+    fn settle(&mut self) {
+        let first = self.any.first().copied();
+        self.uniform_any = first.filter(|f| self.any.iter().all(|m| m == f));
+    }
+}
+
+/// Iterates the set bits of a mask.
+fn bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if mask == 0 {
+            return None;
+        }
+        let i = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        Some(i)
+    })
+}
+
+/// What a worker produced for one chunk.
+struct ChunkWork<'r> {
+    text: Vec<u8>,
+    partials: Vec<(usize, Box<dyn Partial>)>,
+    /// Records for the sequential analyzers, in file order.
+    batch: Vec<Record<'r>>,
+    records: u64,
+    fault: Option<format::Error>,
+    error: Option<AnalyzerError>,
+    stopped: bool,
+    end: usize,
+}
+
+const BLOCK: usize = 256 * 1024;
+
+impl<'d> Driver<'d> {
+    /// A driver with no analyzers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an analyzer that gets every record it wants in file order.
+    pub fn add<A: Analyzer + 'd>(&mut self, analyzer: A) {
+        self.runners.push(Box::new(Sequential {
+            analyzer,
+            table: None,
+        }));
+    }
+
+    /// Adds an analyzer whose forks run chunk-parallel.
+    pub fn add_parallel<A: ParallelAnalyzer + 'static>(&mut self, analyzer: A) {
+        self.runners.push(Box::new(Parallel {
+            analyzer,
+            table: None,
+        }));
+    }
+
+    /// Analyzers added so far.
+    pub fn len(&self) -> usize {
+        self.runners.len()
+    }
+
+    /// Whether no analyzer was added.
+    pub fn is_empty(&self) -> bool {
+        self.runners.is_empty()
+    }
+
+    /// Calls `release(offset)` as output is written: the trace bytes before
+    /// `offset` will not be read again (a memory map can drop them).
+    pub fn release_with(&mut self, release: impl FnMut(usize) + 'd) {
+        self.release = Some(Box::new(release));
+    }
+
+    /// Runs every analyzer over `reader`'s records, writing what they
+    /// stream to `out`, and returns their reports.
+    pub fn run(
+        &mut self,
+        reader: TraceReader<'_>,
+        out: &mut dyn Write,
+        options: RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        if self.runners.len() > MAX_ANALYZERS {
+            return Err(RunError::Analyzer(AnalyzerError::new(
+                "driver",
+                format!("at most {MAX_ANALYZERS} analyzers can run in one pass"),
+            )));
+        }
+        let info = TraceInfo {
+            kind: reader.kind(),
+            events: reader.events(),
+            file_size: reader.data_len() as u64,
+        };
+        let slots = info.events.len() + 1;
+        let mut masks = Masks {
+            any: vec![0; slots],
+            parallel: vec![0; slots],
+            sequential: vec![0; slots],
+            uniform_any: None,
+        };
+        let mut forkers = Vec::new();
+        for (i, runner) in self.runners.iter_mut().enumerate() {
+            let wants = runner.begin(&info)?;
+            let forker = runner.forker();
+            let target = if forker.is_some() {
+                &mut masks.parallel
+            } else {
+                &mut masks.sequential
+            };
+            for (slot, &w) in wants.iter().enumerate().take(slots) {
+                if w {
+                    target[slot] |= 1 << i;
+                    masks.any[slot] |= 1 << i;
+                }
+            }
+            if let Some(f) = forker {
+                forks_push(&mut forkers, i, f);
+            }
+        }
+        masks.settle();
+        let left = reader
+            .data_len()
+            .saturating_sub(reader.position().0 as usize);
+        let par = options.parallelism;
+        let (records, fault, stopped) = if par.threads <= 1 || left < 2 * par.chunk_bytes {
+            self.run_sequential(reader, out, options.buffering, &masks)?
+        } else {
+            self.run_parallel(reader, out, par, &masks, &forkers)?
+        };
+        let mut reports = Vec::with_capacity(self.runners.len());
+        for runner in &mut self.runners {
+            reports.push(runner.end(&info)?);
+        }
+        Ok(RunOutcome {
+            reports,
+            records,
+            fault,
+            stopped,
+        })
+    }
+
+    fn release(&mut self, offset: usize) {
+        if let Some(r) = self.release.as_mut() {
+            r(offset);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn run_sequential(
+        &mut self,
+        mut reader: TraceReader<'_>,
+        out: &mut dyn Write,
+        buffering: Buffering,
+        masks: &Masks,
+    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+        let threshold = match buffering {
+            Buffering::Line => 0,
+            Buffering::Block => BLOCK,
+        };
+        let events = reader.events().len();
+        let mut buf = Vec::with_capacity(BLOCK + 4096);
+        if let [only] = self.runners.as_mut_slice() {
+            let mut next_release = 8 << 20;
+            let release = &mut self.release;
+            let mut block = |buf: &mut Vec<u8>, pos: usize| -> Result<(), RunError> {
+                out.write_all(buf).map_err(RunError::Io)?;
+                buf.clear();
+                if pos >= next_release {
+                    if let Some(r) = release.as_mut() {
+                        r(pos);
+                    }
+                    next_release = pos + (8 << 20);
+                }
+                Ok(())
+            };
+            let end = only.run_alone(&mut reader, &mut buf, threshold, &mut block)?;
+            out.write_all(&buf).map_err(RunError::Io)?;
+            out.flush().map_err(RunError::Io)?;
+            return Ok((end.records, end.fault, end.stopped));
+        }
+        let mut records = 0u64;
+        let mut fault = None;
+        let mut stopped = false;
+        let mut next_release = 8 << 20;
+        let mut ev = Event::placeholder(reader.events().dropped());
+        while let Some(read) = reader.next_into(ev.record_mut()) {
+            if let Err(e) = read {
+                fault = Some(e);
+                break;
+            }
+            records += 1;
+            let slot = slot_of(ev.decl(), events);
+            let mask = masks.any(slot);
+            if mask != 0 {
+                if let Err(e) = ev.decode_current() {
+                    fault = Some(e);
+                    break;
+                }
+                for i in bits(mask) {
+                    let mut ctx = Context::new(&mut buf);
+                    if let Some(r) = self.runners.get_mut(i) {
+                        r.handle(slot, &ev, &mut ctx)?;
+                    }
+                    stopped |= ctx.stopped();
+                }
+            }
+            if buf.len() > threshold {
+                out.write_all(&buf).map_err(RunError::Io)?;
+                buf.clear();
+                let pos = reader.position().0 as usize;
+                if pos >= next_release {
+                    self.release(pos);
+                    next_release = pos + (8 << 20);
+                }
+            }
+            if stopped {
+                break;
+            }
+        }
+        out.write_all(&buf).map_err(RunError::Io)?;
+        out.flush().map_err(RunError::Io)?;
+        Ok((records, fault, stopped))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn run_parallel(
+        &mut self,
+        reader: TraceReader<'_>,
+        out: &mut dyn Write,
+        par: Parallelism,
+        masks: &Masks,
+        forkers: &[(usize, Arc<dyn Forker>)],
+    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+        let threads = par.threads;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("simpletrace-worker-{i}"))
+            .build()
+            .map_err(|e| RunError::Io(io::Error::other(e)))?;
+        let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+        let stop = AtomicBool::new(false);
+        let chunk_bytes = par.chunk_bytes;
+        let events = reader.events().len();
+        pool.in_place_scope(|workers| {
+            std::thread::scope(|s| {
+                let (order_tx, order_rx) =
+                    mpsc::sync_channel::<mpsc::Receiver<ChunkWork<'_>>>(threads + 2);
+                let (spare, stop) = (&spare, &stop);
+                s.spawn(move || {
+                    for chunk in Chunks::new(reader, chunk_bytes) {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (tx, rx) = mpsc::sync_channel(1);
+                        if order_tx.send(rx).is_err() {
+                            break;
+                        }
+                        workers.spawn(move |_| {
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            let text = spare
+                                .lock()
+                                .ok()
+                                .and_then(|mut v| v.pop())
+                                .unwrap_or_else(|| Vec::with_capacity(chunk_bytes * 2));
+                            let _ = tx.send(work_chunk(chunk, text, masks, forkers, events));
+                        });
+                    }
+                });
+                let result = self.consume_in_order(order_rx, out, spare, masks, events);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                result
+            })
+        })
+    }
+
+    /// The main thread's side of the pipeline; returning drops the queue,
+    /// which stops the scanner.
+    #[allow(clippy::type_complexity)]
+    fn consume_in_order(
+        &mut self,
+        order: mpsc::Receiver<mpsc::Receiver<ChunkWork<'_>>>,
+        out: &mut dyn Write,
+        spare: &Mutex<Vec<Vec<u8>>>,
+        masks: &Masks,
+        events: usize,
+    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+        let mut records = 0u64;
+        let mut buf = Vec::new();
+        for pending in order {
+            let Ok(mut work) = pending.recv() else {
+                return Err(RunError::Io(io::Error::other(
+                    "a worker thread stopped without a result",
+                )));
+            };
+            out.write_all(&work.text).map_err(RunError::Io)?;
+            records += work.records;
+            if let Some(e) = work.error.take() {
+                return Err(RunError::Analyzer(e));
+            }
+            for (i, part) in work.partials.drain(..) {
+                if let Some(r) = self.runners.get_mut(i) {
+                    r.merge(part)?;
+                }
+            }
+            let mut stopped = work.stopped;
+            for record in work.batch.drain(..) {
+                let slot = slot_of(record.decl, events);
+                // The worker has checked that the arguments decode.
+                let Ok(ev) = Event::decode(record) else {
+                    continue;
+                };
+                for i in bits(Masks::get(&masks.sequential, slot)) {
+                    let mut ctx = Context::new(&mut buf);
+                    if let Some(r) = self.runners.get_mut(i) {
+                        r.handle(slot, &ev, &mut ctx)?;
+                    }
+                    stopped |= ctx.stopped();
+                }
+                if stopped {
+                    break;
+                }
+            }
+            out.write_all(&buf).map_err(RunError::Io)?;
+            buf.clear();
+            if work.fault.is_some() || stopped {
+                out.flush().map_err(RunError::Io)?;
+                return Ok((records, work.fault, stopped));
+            }
+            self.release(work.end);
+            work.text.clear();
+            if let Ok(mut v) = spare.lock() {
+                v.push(work.text);
+            }
+        }
+        out.flush().map_err(RunError::Io)?;
+        Ok((records, None, false))
+    }
+}
+
+fn forks_push(forkers: &mut Vec<(usize, Arc<dyn Forker>)>, i: usize, f: Arc<dyn Forker>) {
+    forkers.push((i, f));
+}
+
+/// A worker's job: run the forks over one chunk and collect the records
+/// the sequential analyzers want.
+fn work_chunk<'r>(
+    chunk: Chunk<'r>,
+    mut text: Vec<u8>,
+    masks: &Masks,
+    forkers: &[(usize, Arc<dyn Forker>)],
+    events: usize,
+) -> ChunkWork<'r> {
+    let start = ChunkStart {
+        index: chunk.index,
+        offset: chunk.reader.position(),
+        record: RecordIndex(chunk.reader.records_read()),
+        prev_timestamp_ns: chunk.prev_timestamp_ns,
+    };
+    let mut partials: Vec<(usize, Box<dyn Partial>)> =
+        forkers.iter().map(|(i, f)| (*i, f.fork(&start))).collect();
+    let alone = masks.sequential.iter().all(|&m| m == 0);
+    if let ([(_, part)], true) = (partials.as_mut_slice(), alone) {
+        let mut reader = chunk.reader;
+        let end = part.run_chunk(&mut reader, &mut text);
+        let (fault, error, stopped, records) = match end {
+            Ok(e) => (e.fault, None, e.stopped, e.records),
+            Err(RunError::Analyzer(e)) => (None, Some(e), false, 0),
+            Err(RunError::Io(e)) => (
+                None,
+                Some(AnalyzerError::new("driver", e.to_string())),
+                false,
+                0,
+            ),
+        };
+        return ChunkWork {
+            text,
+            partials,
+            batch: Vec::new(),
+            records,
+            fault,
+            error,
+            stopped,
+            end: chunk.range.end,
+        };
+    }
+    let mut work = ChunkWork {
+        text: Vec::new(),
+        partials: Vec::new(),
+        batch: Vec::new(),
+        records: 0,
+        fault: None,
+        error: None,
+        stopped: false,
+        end: chunk.range.end,
+    };
+    let mut reader = chunk.reader;
+    let mut ev = Event::placeholder(reader.events().dropped());
+    'records: while let Some(read) = reader.next_into(ev.record_mut()) {
+        if let Err(e) = read {
+            work.fault = Some(e);
+            break;
+        }
+        let slot = slot_of(ev.decl(), events);
+        let any = masks.any(slot);
+        if any != 0 {
+            if let Err(e) = ev.decode_current() {
+                work.fault = Some(e);
+                break;
+            }
+            let par = Masks::get(&masks.parallel, slot);
+            for (i, part) in partials.iter_mut() {
+                if par & (1 << *i) == 0 {
+                    continue;
+                }
+                let mut ctx = Context::new(&mut text);
+                if let Err(e) = part.handle(slot, &ev, &mut ctx) {
+                    work.error = Some(e);
+                    break 'records;
+                }
+                work.stopped |= ctx.stopped();
+            }
+            if Masks::get(&masks.sequential, slot) != 0 {
+                work.batch.push(*ev.record());
+            }
+        }
+        work.records += 1;
+        if work.stopped {
+            break;
+        }
+    }
+    work.text = text;
+    work.partials = partials;
+    work
+}
