@@ -25,6 +25,7 @@
 //! - [`tracer`]: a concurrent tracer that writes simple traces from Rust
 //!   programs; [`format::writer`] writes them record by record.
 //! - [`pattern`]: QEMU-style event-name patterns.
+//! - [`cli`]: the `simpletrace` command line, extensible with more analyzers.
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -32,6 +33,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod analyzers;
+pub mod cli;
 pub mod format;
 pub mod input;
 pub mod output;
@@ -47,3 +49,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/writer.md")]
 struct WriterDocDoctests;
+
+/// The plugin guide's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/plugins.md")]
+struct PluginsDocDoctests;

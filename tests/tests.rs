@@ -3,10 +3,12 @@
 
 mod support;
 
+mod analyzers;
 mod cli;
 mod conformance;
 mod errors;
 mod parallel;
+mod plugins;
 mod roundtrip;
 mod testdata;
 mod tracer;

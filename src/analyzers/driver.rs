@@ -575,6 +575,11 @@ impl<'d> Driver<'d> {
         }));
     }
 
+    /// The names of the analyzers, in the order they were added.
+    pub fn names(&self) -> Vec<String> {
+        self.runners.iter().map(|r| r.name().to_owned()).collect()
+    }
+
     /// Analyzers added so far.
     pub fn len(&self) -> usize {
         self.runners.len()

@@ -286,7 +286,7 @@ impl Analyzer for LocksAnalyzer {
             let mut table = comfy_table::Table::new();
             table.load_style(comfy_table::presets::NOTHING);
             table.set_header([
-                "mutex", "pid", "acquired", "no wait", "wait min", "median", "mean", "max",
+                "mutex", "pid", "acquired", "untimed", "wait min", "median", "mean", "max",
                 "hold min", "median", "mean", "max",
             ]);
             for (pid, mutex, wait, hold) in rows.iter().take(shown) {
@@ -315,7 +315,7 @@ impl Analyzer for LocksAnalyzer {
                     c.set_cell_alignment(comfy_table::CellAlignment::Right);
                 }
             }
-            let _ = writeln!(text, "\n{table}");
+            let _ = writeln!(text, "\n{}", table.trim_fmt());
             if shown < rows.len() {
                 let _ = writeln!(text, "({} more mutexes not shown)", rows.len() - shown);
             }

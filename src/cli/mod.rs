@@ -1,0 +1,545 @@
+//! The command line, as a library: `src/bin/simpletrace.rs` is
+//! `simpletrace::cli::main()`, and a crate with analyzers of its own gets
+//! the whole command line with them added as subcommands:
+//!
+//! ```no_run
+//! use simpletrace::analyzers::AnalyzerEntry;
+//! # use simpletrace::analyzers::{Analyzer, AnalyzerError, Handlers, Report, TraceInfo};
+//! # #[derive(Default)] struct MyAnalyzer;
+//! # impl Analyzer for MyAnalyzer {
+//! #     fn name(&self) -> &str { "mine" }
+//! #     fn handlers(&self) -> Handlers<Self> { Handlers::new() }
+//! #     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> { Ok(Report::none()) }
+//! # }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     simpletrace::cli::main_with(vec![AnalyzerEntry::sequential(
+//!         "mine",
+//!         "what my analyzer reports",
+//!         MyAnalyzer::default,
+//!     )])
+//! }
+//! ```
+//!
+//! Arguments are parsed in two stages: the clap structures hold what the
+//! user typed; [`Config`] is what they mean, with the files opened and
+//! parsed. Commands take a `Config` only.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::analyzers::locks::{LocksAnalyzer, SortBy};
+use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
+use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
+use crate::format::{TraceEvents, TraceReader};
+use crate::input::{self, InputError, TraceData};
+
+const EXAMPLES: &str = "\
+Examples:
+  simpletrace trace-events-all trace-12345
+      Print every event, exactly as QEMU's simpletrace.py does.
+  simpletrace --no-header trace-events-all trace-12345
+      Read a trace written without the file header.
+  simpletrace trace-events-all - < trace-12345
+      Read the trace from standard input.
+  simpletrace locks trace-events-all trace-12345
+      Mutex contention: wait and hold times per mutex.
+  simpletrace run --plugin locks --plugin ./libcount.so trace-events-all trace-12345
+      Several analyzers, built in or loaded from shared libraries, in one pass.";
+
+const LOCKS_EXAMPLES: &str = "\
+Examples:
+  simpletrace locks trace-events-all trace-12345
+      Every mutex, most waited-for first.
+  simpletrace locks --sort hold --top 10 trace-events-all trace-12345
+      The ten mutexes held longest in total.
+  simpletrace locks --json trace-events-all trace-12345 | jq '.mutexes[0]'
+      The same as JSON.";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  simpletrace run --plugin locks trace-events-all trace-12345
+      A built-in analyzer by name.
+  simpletrace run --plugin ./libio_sizes.so trace-events-all trace-12345
+      An analyzer loaded from a shared library (see docs/plugins.md).
+  simpletrace run --plugin locks --plugin ./libcount.so --json trace-events-all trace-12345
+      Both in one pass over the trace; the results as one JSON object.";
+
+/// Decode and analyse QEMU simple-backend trace files.
+///
+/// With two file arguments and no command, prints the trace exactly like
+/// QEMU's scripts/simpletrace.py (the same as `simpletrace print`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "simpletrace",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    print: TraceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every event record, one line each, exactly like simpletrace.py
+    /// (the default command).
+    #[command(after_help = EXAMPLES)]
+    Print(TraceArgs),
+    /// Mutex contention from qemu_mutex_lock/locked/unlock events: wait and
+    /// hold times per mutex, and locks still held or waited for at the end.
+    #[command(after_help = LOCKS_EXAMPLES)]
+    Locks {
+        /// Order of the table.
+        #[arg(long, value_enum, default_value_t = LockSort::Wait)]
+        sort: LockSort,
+        /// Show only the first N mutexes.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
+    },
+    /// Run analyzers in one pass: built-in ones by name, or plugins loaded
+    /// from shared libraries.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run {
+        /// An analyzer: a built-in name (print, locks) or the path of a
+        /// plugin library (a name with a '/'). Repeat for several.
+        #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
+        plugins: Vec<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
+    },
+}
+
+/// How `locks` orders its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LockSort {
+    /// Total time waited for the mutex.
+    Wait,
+    /// Total time the mutex was held.
+    Hold,
+    /// Number of acquisitions.
+    Count,
+}
+
+/// How analyzer results are written.
+#[derive(Debug, Clone, Args)]
+struct OutputArgs {
+    /// Write the results as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The trace to read: `[--no-header] [-j N] TRACE_EVENTS TRACE_FILE`.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// The trace has no file header: records start at byte 0, and event ids
+    /// without a mapping record are positions in TRACE_EVENTS.
+    #[arg(long)]
+    no_header: bool,
+    /// The trace-events-all file of the QEMU build that wrote the trace.
+    #[arg(value_name = "TRACE_EVENTS", required = true)]
+    trace_events: Option<PathBuf>,
+    /// The binary trace file (trace-<pid>), or - for standard input.
+    #[arg(value_name = "TRACE_FILE", required = true)]
+    trace_file: Option<PathBuf>,
+    /// Threads to work with (default: one per CPU). The output is the same
+    /// for any number.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// Bytes of trace per parallel work unit (for tuning and tests).
+    #[arg(long, hide = true, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
+    chunk_size: Option<u64>,
+}
+
+/// What a run ended with, beyond success.
+enum Failure {
+    /// Output could not be written; a closed pipe ends the run quietly.
+    Output(io::Error),
+    /// Bad input or a failed analysis: the message, exit status 1.
+    Input(String),
+}
+
+/// The opened inputs and settings every command works from.
+#[derive(Debug)]
+pub struct Config {
+    events: TraceEvents,
+    trace: TraceData,
+    trace_path: PathBuf,
+    no_header: bool,
+    parallelism: Parallelism,
+}
+
+impl Config {
+    fn from_args(args: &TraceArgs) -> Result<Config, Failure> {
+        let (Some(events_path), Some(trace_path)) = (&args.trace_events, &args.trace_file) else {
+            return Err(Failure::Input("missing TRACE_EVENTS or TRACE_FILE".into()));
+        };
+        let events = input::read_trace_events(events_path).map_err(input_failure)?;
+        let trace = TraceData::open(trace_path).map_err(input_failure)?;
+        let threads = match args.threads {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mut parallelism = Parallelism::threads(threads);
+        if let Some(bytes) = args.chunk_size {
+            parallelism.chunk_bytes = bytes as usize;
+        }
+        Ok(Config {
+            events,
+            trace,
+            trace_path: trace_path.clone(),
+            no_header: args.no_header,
+            parallelism,
+        })
+    }
+
+    fn reader(&self) -> Result<TraceReader<'_>, Failure> {
+        if self.no_header {
+            Ok(TraceReader::headerless(&self.trace, &self.events))
+        } else {
+            TraceReader::new(&self.trace, &self.events).map_err(|e| self.trace_failure(e))
+        }
+    }
+
+    fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
+        Failure::Input(format!("{}: {e}", self.trace_path.display()))
+    }
+}
+
+fn input_failure(e: InputError) -> Failure {
+    Failure::Input(e.to_string())
+}
+
+/// Runs the analyzers of `driver` over the trace of `config`:
+/// streams what they write to standard output, then their reports (text,
+/// or JSON with `json`). Returns warnings for standard error.
+fn analyze<'c>(
+    config: &'c Config,
+    json: bool,
+    mut driver: Driver<'c>,
+) -> Result<Vec<String>, Failure> {
+    let reader = config.reader()?;
+    driver.release_with(|offset| config.trace.release_before(offset));
+    let stdout = io::stdout();
+    let buffering = if stdout.is_terminal() {
+        Buffering::Line
+    } else {
+        Buffering::Block
+    };
+    crate::output::enlarge_stdout_pipe();
+    let mut out = stdout.lock();
+    let options = RunOptions {
+        parallelism: config.parallelism,
+        buffering,
+    };
+    let outcome = driver.run(reader, &mut out, options).map_err(|e| match e {
+        RunError::Io(e) => Failure::Output(e),
+        RunError::Analyzer(e) => Failure::Input(e.to_string()),
+    })?;
+    write_reports(&mut out, &outcome.reports, &driver.names(), json).map_err(Failure::Output)?;
+    match outcome.fault {
+        None => Ok(Vec::new()),
+        Some(e) if e.is_truncation() => Ok(vec![format!("{}: {e}", config.trace_path.display())]),
+        Some(e) => Err(config.trace_failure(e)),
+    }
+}
+
+/// Writes the reports: their texts one after the other (under a heading
+/// each when there are several), or one JSON value (an object keyed by
+/// analyzer name when there are several).
+fn write_reports(
+    out: &mut dyn Write,
+    reports: &[Report],
+    names: &[String],
+    json: bool,
+) -> io::Result<()> {
+    let shown: Vec<(&String, &Report)> = names
+        .iter()
+        .zip(reports)
+        .filter(|(_, r)| !(r.text.is_empty() && r.json.is_null()))
+        .collect();
+    if json {
+        let value = match shown.as_slice() {
+            [] => return out.flush(),
+            [(_, r)] => r.json.clone(),
+            many => serde_json::Value::Object(
+                many.iter()
+                    .map(|(n, r)| ((*n).clone(), r.json.clone()))
+                    .collect(),
+            ),
+        };
+        // Serialise first: a closed pipe must surface as an I/O error of
+        // its own kind, which serde_json's writer would wrap.
+        let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())?;
+        writeln!(out)?;
+    } else {
+        let headings = shown.len() > 1;
+        for (i, (name, r)) in shown.iter().enumerate() {
+            if headings {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "== {name} ==")?;
+            }
+            out.write_all(r.text.as_bytes())?;
+        }
+    }
+    out.flush()
+}
+
+/// Adds the analyzer called `name`, or the plugin at the path `name`.
+fn add_named(driver: &mut Driver<'_>, name: &str, extras: &[AnalyzerEntry]) -> Result<(), Failure> {
+    let looks_like_path = name.contains('/') || name.contains(std::path::MAIN_SEPARATOR);
+    if looks_like_path {
+        return add_plugin(driver, name);
+    }
+    let builtins = registry();
+    match builtins.iter().chain(extras).find(|e| e.name == name) {
+        Some(entry) => {
+            entry.add_to(driver);
+            Ok(())
+        }
+        None => {
+            let known: Vec<&str> = builtins
+                .iter()
+                .chain(extras)
+                .map(|e| e.name.as_str())
+                .collect();
+            Err(Failure::Input(format!(
+                "no analyzer called '{name}' (built in: {}; a plugin library is given by its path, e.g. ./lib{name}.so)",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(feature = "plugins")]
+fn add_plugin(driver: &mut Driver<'_>, path: &str) -> Result<(), Failure> {
+    use crate::analyzers::plugin::{Plugin, PluginAnalyzer};
+    let plugin = Plugin::load(path).map_err(|e| Failure::Input(e.to_string()))?;
+    driver.add(PluginAnalyzer::new(std::sync::Arc::new(plugin)));
+    Ok(())
+}
+
+#[cfg(not(feature = "plugins"))]
+fn add_plugin(_driver: &mut Driver<'_>, path: &str) -> Result<(), Failure> {
+    Err(Failure::Input(format!(
+        "{path}: this simpletrace was built without plugin support (the 'plugins' feature)"
+    )))
+}
+
+/// The full command definition, with `extras` as subcommands.
+pub fn command(extras: &[AnalyzerEntry]) -> clap::Command {
+    let mut cmd = Cli::command();
+    for e in extras {
+        let sub = clap::Command::new(e.name.clone())
+            .about(e.about.clone())
+            .after_help(format!(
+                "Example:\n  simpletrace {} trace-events-all trace-12345\n      {}",
+                e.name, e.about
+            ));
+        let sub = OutputArgs::augment_args(TraceArgs::augment_args(sub));
+        cmd = cmd.subcommand(sub);
+    }
+    cmd
+}
+
+fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Failure> {
+    if let Some((name, sub)) = matches.subcommand()
+        && let Some(entry) = extras.iter().find(|e| e.name == name)
+    {
+        let trace = TraceArgs::from_arg_matches(sub).map_err(|e| Failure::Input(e.to_string()))?;
+        let output =
+            OutputArgs::from_arg_matches(sub).map_err(|e| Failure::Input(e.to_string()))?;
+        let mut driver = Driver::new();
+        entry.add_to(&mut driver);
+        let config = Config::from_args(&trace)?;
+        return analyze(&config, output.json, driver);
+    }
+    let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
+    match cli.command {
+        None => print(&Config::from_args(&cli.print)?),
+        Some(Command::Print(args)) => print(&Config::from_args(&args)?),
+        Some(Command::Locks {
+            sort,
+            top,
+            output,
+            trace,
+        }) => {
+            let sort = match sort {
+                LockSort::Wait => SortBy::Wait,
+                LockSort::Hold => SortBy::Hold,
+                LockSort::Count => SortBy::Count,
+            };
+            let mut driver = Driver::new();
+            driver.add(LocksAnalyzer::new(sort, top));
+            let config = Config::from_args(&trace)?;
+            analyze(&config, output.json, driver)
+        }
+        Some(Command::Run {
+            plugins,
+            output,
+            trace,
+        }) => {
+            // Analyzers (and plugin libraries) are checked before any file
+            // is opened.
+            let mut driver = Driver::new();
+            for p in &plugins {
+                add_named(&mut driver, p, extras)?;
+            }
+            let config = Config::from_args(&trace)?;
+            analyze(&config, output.json, driver)
+        }
+    }
+}
+
+fn print(config: &Config) -> Result<Vec<String>, Failure> {
+    let mut driver = Driver::new();
+    driver.add_parallel(PrintAnalyzer::new());
+    analyze(config, false, driver)
+}
+
+/// The `simpletrace` command with only the built-in analyzers.
+pub fn main() -> ExitCode {
+    main_with(Vec::new())
+}
+
+/// The `simpletrace` command with `extras` added as subcommands (and
+/// available to `run --plugin NAME`). Prints results to standard output
+/// and messages to standard error; exit status 0 on success (also when the
+/// output pipe closes early), 1 for a bad trace or trace-events file or a
+/// failed analyzer, 2 for a usage error.
+pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
+    let matches = match command(&extras).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let mut stderr = io::stderr().lock();
+    match run(&matches, &extras) {
+        Ok(warnings) => {
+            for w in warnings {
+                let _ = writeln!(stderr, "simpletrace: warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            let _ = writeln!(stderr, "simpletrace: writing the output failed: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Input(message)) => {
+            let _ = writeln!(stderr, "simpletrace: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("simpletrace").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bare_two_arguments_is_print() {
+        let cli = parse(&["te", "trace"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.print.trace_events, Some("te".into()));
+        assert_eq!(cli.print.trace_file, Some("trace".into()));
+        assert!(!cli.print.no_header);
+    }
+
+    #[test]
+    fn no_header_anywhere() {
+        for args in [["--no-header", "te", "t"], ["te", "--no-header", "t"]] {
+            let cli = parse(&args).unwrap();
+            assert!(cli.print.no_header);
+        }
+    }
+
+    #[test]
+    fn print_subcommand() {
+        let cli = parse(&["print", "--no-header", "te", "trace"]).unwrap();
+        match cli.command {
+            Some(Command::Print(p)) => {
+                assert!(p.no_header);
+                assert_eq!(p.trace_file, Some("trace".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn locks_and_run() {
+        let cli = parse(&["locks", "--sort", "hold", "--top", "3", "--json", "te", "t"]).unwrap();
+        match cli.command {
+            Some(Command::Locks {
+                sort, top, output, ..
+            }) => {
+                assert_eq!((sort, top, output.json), (LockSort::Hold, Some(3), true));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse(&[
+            "run", "--plugin", "locks", "--plugin", "./x.so", "-j", "2", "te", "t",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Run { plugins, trace, .. }) => {
+                assert_eq!(plugins, ["locks", "./x.so"]);
+                assert_eq!(trace.threads, Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["te"]).is_err());
+        assert!(parse(&["te", "t", "extra"]).is_err());
+        assert!(parse(&["print", "te"]).is_err());
+        assert!(parse(&["--bogus", "te", "t"]).is_err());
+        assert!(parse(&["run", "te", "t"]).is_err(), "run needs --plugin");
+        assert!(parse(&["locks", "--sort", "nope", "te", "t"]).is_err());
+        assert!(parse(&["-j", "0", "te", "t"]).is_err());
+    }
+
+    #[test]
+    fn extras_become_subcommands() {
+        let extras = vec![AnalyzerEntry::parallel(
+            "mine",
+            "my analyzer",
+            PrintAnalyzer::new,
+        )];
+        let m = command(&extras)
+            .try_get_matches_from(["simpletrace", "mine", "--json", "te", "t"])
+            .unwrap();
+        let (name, sub) = m.subcommand().unwrap();
+        assert_eq!(name, "mine");
+        assert!(OutputArgs::from_arg_matches(sub).unwrap().json);
+        assert_eq!(
+            TraceArgs::from_arg_matches(sub).unwrap().trace_file,
+            Some("t".into())
+        );
+    }
+}

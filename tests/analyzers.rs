@@ -1,0 +1,406 @@
+//! The analyzer API and the built-in analyzers: `locks` against values
+//! computed by hand, on the real corpus, and the driver giving the same
+//! results sequentially and in parallel.
+
+use serde_json::{Value, json};
+use simpletrace::analyzers::locks::{LocksAnalyzer, SortBy};
+use simpletrace::analyzers::print::{Buffering, Parallelism};
+use simpletrace::analyzers::{
+    Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
+    ParallelAnalyzer, Report, RunOptions, TraceInfo,
+};
+use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
+use simpletrace::format::{TraceEvents, TraceReader};
+
+use crate::support;
+
+const LOCK_EVENTS: &[u8] = b"\
+qemu_mutex_lock(void *mutex, const char *file, const int line) \"waiting on mutex %p (%s:%d)\"
+qemu_mutex_locked(void *mutex, const char *file, const int line) \"taken mutex %p (%s:%d)\"
+qemu_mutex_unlock(void *mutex, const char *file, const int line) \"released mutex %p (%s:%d)\"
+other(int x) \"x %d\"
+";
+
+/// The crafted trace of `locks_by_hand` (see there for the story).
+fn crafted_locks_trace(events: &TraceEvents) -> Vec<u8> {
+    let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), events).unwrap();
+    let mut ev = |name: &str, ts: u64, pid: u32, mutex: u64, file: &str, line: i32| {
+        w.event_by_name(
+            name,
+            ts,
+            pid,
+            &[Arg::Ptr(mutex), Arg::from(file), Arg::from(line)],
+        )
+        .unwrap();
+    };
+    const A: u64 = 0x1000;
+    const B: u64 = 0x2000;
+    ev("qemu_mutex_lock", 100, 1, A, "f.c", 10);
+    ev("qemu_mutex_locked", 150, 1, A, "f.c", 10); // waited 50
+    ev("qemu_mutex_lock", 160, 1, A, "g.c", 20); // contended
+    ev("qemu_mutex_unlock", 400, 1, A, "f.c", 11); // held 250
+    ev("qemu_mutex_locked", 430, 1, A, "g.c", 20); // waited 270
+    ev("qemu_mutex_unlock", 500, 1, A, "g.c", 21); // held 70
+    ev("qemu_mutex_locked", 600, 1, A, "f.c", 30); // a trylock: no wait record
+    ev("qemu_mutex_unlock", 650, 1, A, "f.c", 31); // held 50
+    ev("qemu_mutex_lock", 700, 1, B, "h.c", 5);
+    ev("qemu_mutex_locked", 710, 1, B, "h.c", 5); // waited 10, never released
+    ev("qemu_mutex_lock", 800, 1, B, "i.c", 7); // still waiting at the end
+    ev("qemu_mutex_unlock", 850, 2, A, "f.c", 11); // another process: no holder seen
+    w.event_by_name("other", 900, 1, &[Arg::from(1)]).unwrap();
+    w.finish().unwrap()
+}
+
+#[test]
+fn locks_by_hand() {
+    let events = TraceEvents::parse("te", LOCK_EVENTS).unwrap();
+    let trace = crafted_locks_trace(&events);
+    let mut driver = Driver::new();
+    driver.add(LocksAnalyzer::new(SortBy::Wait, None));
+    let outcome = driver
+        .run(
+            TraceReader::new(&trace, &events).unwrap(),
+            &mut std::io::sink(),
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert!(outcome.fault.is_none());
+    let report = &outcome.reports[0];
+    let j = &report.json;
+    assert_eq!(
+        (
+            j["lock_requests"].clone(),
+            j["acquisitions"].clone(),
+            j["unlocks"].clone()
+        ),
+        (json!(4), json!(4), json!(4))
+    );
+    let mutexes = j["mutexes"].as_array().unwrap();
+    assert_eq!(mutexes.len(), 3);
+    // Sorted by total wait: A (320 ns), then B (10 ns), then A of pid 2.
+    let a = &mutexes[0];
+    assert_eq!(
+        (a["mutex"].as_str(), a["pid"].as_u64()),
+        (Some("0x1000"), Some(1))
+    );
+    assert_eq!(a["lock_requests"], 2);
+    assert_eq!(a["acquisitions"], 3);
+    assert_eq!(a["acquisitions_without_wait_record"], 1);
+    assert_eq!(a["unlocks"], 3);
+    assert_eq!(
+        a["wait_ns"],
+        json!({"count": 2, "min": 50, "median": 160.0, "mean": 160.0, "max": 270, "total": 320.0})
+    );
+    assert_eq!(a["hold_ns"]["min"], 50);
+    assert_eq!(a["hold_ns"]["median"], 70.0);
+    assert_eq!(a["hold_ns"]["max"], 250);
+    assert_eq!(a["hold_ns"]["total"], 370.0);
+    assert!((a["hold_ns"]["mean"].as_f64().unwrap() - 370.0 / 3.0).abs() < 1e-9);
+    assert_eq!(a["held_at_end"], Value::Null);
+    let b = &mutexes[1];
+    assert_eq!(b["mutex"], "0x2000");
+    assert_eq!(b["wait_ns"]["max"], 10);
+    assert_eq!(b["hold_ns"], Value::Null);
+    // The end is the last mutex event (850 ns).
+    assert_eq!(
+        b["held_at_end"],
+        json!({"site": "h.c:5", "since_ns": 710, "held_ns": 140})
+    );
+    assert_eq!(
+        b["waiting_at_end"],
+        json!([{"site": "i.c:7", "since_ns": 800, "waiting_ns": 50}])
+    );
+    let other = &mutexes[2];
+    assert_eq!(
+        (
+            other["pid"].as_u64(),
+            other["unlocks_without_holder"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+
+    let text = &report.text;
+    assert!(
+        text.starts_with("3 mutexes: 4 lock requests, 4 acquisitions, 4 unlocks\n"),
+        "{text}"
+    );
+    let rows: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        rows.contains(
+            &"mutex pid acquired untimed wait min median mean max hold min median mean max"
+                .to_string()
+        ),
+        "{text}"
+    );
+    assert!(
+        rows.contains(
+            &"0x1000 1 3 1 50 ns 160 ns 160 ns 270 ns 50 ns 70 ns 123 ns 250 ns".to_string()
+        ),
+        "{text}"
+    );
+    assert!(
+        rows.contains(&"0x2000 1 1 0 10 ns 10 ns 10 ns 10 ns - - - -".to_string()),
+        "{text}"
+    );
+    assert!(text.contains("Still held when the trace ends:\n  0x2000 (pid 1) taken at h.c:5, held for 140 ns until the end"), "{text}");
+    assert!(text.contains("Still waited for when the trace ends:\n  0x2000 (pid 1) requested at i.c:7, waiting for 50 ns at the end"), "{text}");
+}
+
+#[test]
+fn locks_command_on_crafted_and_real_traces() {
+    let dir = support::scratch("locks_command");
+    let events_path = dir.join("te");
+    std::fs::write(&events_path, LOCK_EVENTS).unwrap();
+    let events = TraceEvents::parse("te", LOCK_EVENTS).unwrap();
+    let trace_path = dir.join("trace");
+    std::fs::write(&trace_path, crafted_locks_trace(&events)).unwrap();
+    let out = support::run([
+        "locks".as_ref(),
+        "--top".as_ref(),
+        "1".as_ref(),
+        events_path.as_os_str(),
+        trace_path.as_os_str(),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("0x1000")
+            && !text.contains("0x2000        1")
+            && text.contains("(2 more mutexes not shown)"),
+        "{text}"
+    );
+
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let events = corpus.join("trace-events-all");
+    let trace = corpus.join("medium-rand.bin");
+    let out = support::run([
+        "locks".as_ref(),
+        "--json".as_ref(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Totals agree with a plain count of the records.
+    let ev = simpletrace::input::read_trace_events(&events).unwrap();
+    let data = std::fs::read(&trace).unwrap();
+    let mut n = [0u64; 3];
+    for r in TraceReader::new(&data, &ev).unwrap() {
+        match r.unwrap().name() {
+            "qemu_mutex_lock" => n[0] += 1,
+            "qemu_mutex_locked" => n[1] += 1,
+            "qemu_mutex_unlock" => n[2] += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        [
+            v["lock_requests"].as_u64().unwrap(),
+            v["acquisitions"].as_u64().unwrap(),
+            v["unlocks"].as_u64().unwrap()
+        ],
+        n
+    );
+    let per_mutex: u64 = v["mutexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["acquisitions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_mutex, n[1]);
+    for m in v["mutexes"].as_array().unwrap() {
+        if let Some(w) = m["wait_ns"].as_object() {
+            assert!(w["min"].as_i64() <= w["max"].as_i64());
+        }
+    }
+}
+
+/// Counts records per event name and sums an argument: mergeable.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Tally {
+    counts: std::collections::BTreeMap<String, u64>,
+    first_prev: Option<Option<u64>>,
+    order: Vec<u64>,
+}
+
+impl Tally {
+    fn on(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        *self.counts.entry(ev.name().to_owned()).or_default() += 1;
+        self.order.push(ev.record().at.offset.0);
+        Ok(())
+    }
+}
+
+impl Analyzer for Tally {
+    fn name(&self) -> &str {
+        "tally"
+    }
+    fn interest(&self) -> Interest {
+        Interest::parse("blk_*,mem_*,Dropped_Event").unwrap()
+    }
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.catchall(Self::on);
+        h
+    }
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        Ok(Report::new(
+            String::new(),
+            json!({"counts": self.counts, "order": self.order}),
+        ))
+    }
+}
+
+impl ParallelAnalyzer for Tally {
+    fn fork(&self, chunk: &ChunkStart) -> Self {
+        Tally {
+            first_prev: Some(chunk.prev_timestamp_ns),
+            ..Tally::default()
+        }
+    }
+    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
+        for (k, v) in part.counts {
+            *self.counts.entry(k).or_default() += v;
+        }
+        self.order.extend(part.order);
+        Ok(())
+    }
+}
+
+/// A sequential analyzer that records the order it sees records in.
+#[derive(Debug, Default)]
+struct Order(Vec<u64>);
+
+impl Order {
+    fn on(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        self.0.push(ev.timestamp_ns() ^ ev.record().at.offset.0);
+        Ok(())
+    }
+}
+
+impl Analyzer for Order {
+    fn name(&self) -> &str {
+        "order"
+    }
+    fn interest(&self) -> Interest {
+        Interest::parse("lock_*,clock_step").unwrap()
+    }
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.on("lock_*", Self::on).on("clock_step", Self::on);
+        h
+    }
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        Ok(Report::new(String::new(), json!(self.0)))
+    }
+}
+
+fn big_sample() -> (TraceEvents, Vec<u8>) {
+    let events = support::samples::sample_events();
+    let one = support::samples::sample_trace();
+    // The sample four times over: several chunks at small chunk sizes.
+    let mut w = TraceWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    for rep in 0..4u64 {
+        let mut r = TraceReader::new(&one, &events).unwrap();
+        while let Some(item) = r.next_item() {
+            match item.unwrap() {
+                simpletrace::format::Item::Mapping(m) => w.mapping(m.id.0, m.name).unwrap(),
+                simpletrace::format::Item::Event(e) => w
+                    .event_payload(e.id.0, e.timestamp_ns + rep, e.pid, e.payload)
+                    .unwrap(),
+            }
+        }
+    }
+    (events, w.finish().unwrap())
+}
+
+#[test]
+fn parallel_and_sequential_analyzers_agree_in_one_pass() {
+    let (events, data) = big_sample();
+    let run = |threads: usize, chunk_bytes: usize| {
+        let mut driver = Driver::new();
+        driver.add_parallel(Tally::default());
+        driver.add(Order::default());
+        driver.add(LocksAnalyzer::default());
+        let options = RunOptions {
+            parallelism: Parallelism {
+                threads,
+                chunk_bytes,
+            },
+            buffering: Buffering::Block,
+        };
+        let outcome = driver
+            .run(
+                TraceReader::new(&data, &events).unwrap(),
+                &mut std::io::sink(),
+                options,
+            )
+            .unwrap();
+        assert!(outcome.fault.is_none());
+        outcome
+            .reports
+            .into_iter()
+            .map(|r| r.json)
+            .collect::<Vec<_>>()
+    };
+    let want = run(1, 1 << 20);
+    assert!(want[0]["counts"].as_object().unwrap().len() > 3);
+    assert!(want[1].as_array().unwrap().len() > 100);
+    for threads in [2, 3] {
+        for chunk in [512, 4096, 20_000] {
+            assert_eq!(
+                run(threads, chunk),
+                want,
+                "{threads} threads, {chunk}-byte chunks"
+            );
+        }
+    }
+    // Each alone gives the same as together.
+    let mut alone = Driver::new();
+    alone.add(Order::default());
+    let o = alone
+        .run(
+            TraceReader::new(&data, &events).unwrap(),
+            &mut std::io::sink(),
+            RunOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(o.reports[0].json, want[1]);
+}
+
+#[test]
+fn a_fault_still_yields_reports_for_what_came_before() {
+    let (events, mut data) = big_sample();
+    data.truncate(data.len() - 7);
+    for threads in [1, 2] {
+        let mut driver = Driver::new();
+        driver.add_parallel(Tally::default());
+        let options = RunOptions {
+            parallelism: Parallelism {
+                threads,
+                chunk_bytes: 4096,
+            },
+            buffering: Buffering::Block,
+        };
+        let outcome = driver
+            .run(
+                TraceReader::new(&data, &events).unwrap(),
+                &mut std::io::sink(),
+                options,
+            )
+            .unwrap();
+        assert!(outcome.fault.as_ref().is_some_and(|f| f.is_truncation()));
+        let counted: u64 = outcome.reports[0].json["counts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert!(counted > 100);
+    }
+}

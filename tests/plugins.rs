@@ -1,0 +1,401 @@
+//! Plugins, both kinds: the C and Rust example libraries loaded at run time
+//! through the C ABI (built here with `cc` and `cargo`), broken plugins
+//! refused with clear errors, and the compiled-in example
+//! (`examples/custom_analyzer.rs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use simpletrace::format::TraceReader;
+
+use crate::support;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plugin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles a C source into a shared library with `cc`.
+fn build_c(source: &Path, name: &str, defines: &[&str]) -> PathBuf {
+    let out = plugin_dir().join(format!("lib{name}.so"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-I"])
+        .arg(root().join("include"))
+        .args(defines)
+        .arg("-o")
+        .arg(&out)
+        .arg(source)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("running {cc} (a C compiler is needed to build the C plugin): {e}")
+        });
+    assert!(status.success(), "{cc} failed on {}", source.display());
+    out
+}
+
+fn c_plugin() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        build_c(
+            &root().join("plugins/c-event-counts/event_counts.c"),
+            "event_counts",
+            &[],
+        )
+    })
+}
+
+/// Builds the Rust example plugin (a separate package) with cargo.
+fn rust_plugin() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-target");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--offline", "--manifest-path"])
+            .arg(root().join("plugins/rust-io-sizes/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "building plugins/rust-io-sizes failed");
+        target.join("debug/libsimpletrace_io_sizes.so")
+    })
+}
+
+fn sample() -> [PathBuf; 2] {
+    [
+        support::testdata("sample.trace-events"),
+        support::testdata("sample.trace"),
+    ]
+}
+
+fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = support::run(args);
+    assert!(out.status.success(), "{args:?}: {}", support::stderr(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Records per event name, counted with the library.
+fn counts(events: &Path, trace: &Path) -> BTreeMap<String, u64> {
+    let ev = simpletrace::input::read_trace_events(events).unwrap();
+    let data = std::fs::read(trace).unwrap();
+    let mut c = BTreeMap::new();
+    for r in TraceReader::new(&data, &ev).unwrap() {
+        *c.entry(r.unwrap().name().to_owned()).or_insert(0) += 1;
+    }
+    c
+}
+
+#[test]
+fn c_plugin_counts_events() {
+    let [events, trace] = sample();
+    let lib = c_plugin();
+    let text = run_ok(&[
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        lib.as_os_str(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    let want = counts(&events, &trace);
+    let total: u64 = want.values().sum();
+    assert!(
+        text.starts_with(&format!("{} events, {total} records\n", want.len())),
+        "{text}"
+    );
+    for (event, n) in &want {
+        assert!(
+            text.lines().any(|l| l.ends_with(&format!(" {event}"))
+                && l.trim_start().starts_with(&format!("{n} "))),
+            "{event} {n} not in:\n{text}"
+        );
+    }
+    let json = run_ok(&[
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        lib.as_os_str(),
+        "--json".as_ref(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["records"], total);
+    let got: BTreeMap<String, u64> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["records"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn rust_plugin_histograms_bytes() {
+    let [events, trace] = sample();
+    let lib = rust_plugin();
+    let json = run_ok(&[
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        lib.as_os_str(),
+        "--json".as_ref(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    // Expected from the library: every integer `bytes` argument per event.
+    let ev = simpletrace::input::read_trace_events(&events).unwrap();
+    let data = std::fs::read(&trace).unwrap();
+    let mut want: BTreeMap<String, (u64, u128)> = BTreeMap::new();
+    for r in TraceReader::new(&data, &ev).unwrap() {
+        let r = r.unwrap();
+        if let Some(Ok(simpletrace::format::ArgValue::Int(b))) = r.arg_by_name("bytes") {
+            let e = want.entry(r.name().to_owned()).or_default();
+            e.0 += 1;
+            e.1 += u128::from(b);
+        }
+    }
+    assert!(!want.is_empty());
+    for (event, (n, sum)) in &want {
+        assert_eq!(v[event]["count"], *n, "{event}");
+        assert_eq!(
+            v[event]["sum"].as_u64().map(u128::from),
+            Some(*sum),
+            "{event}"
+        );
+        let buckets: u64 = v[event]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(buckets, *n);
+    }
+    assert_eq!(v.as_object().unwrap().len(), want.len());
+}
+
+/// Two analyzers in one pass give what each gives alone, on one thread and
+/// on several, on the project's sample and on the QEMU corpus.
+#[test]
+fn one_pass_equals_separate_runs() {
+    let mut inputs = vec![sample()];
+    if let Some(dir) = support::corpus() {
+        inputs.push([dir.join("trace-events-all"), dir.join("medium-rand.bin")]);
+    }
+    let c = c_plugin();
+    let rust = rust_plugin();
+    for [events, trace] in inputs {
+        let alone = |plugin: &Path, threads: &str| -> Value {
+            let json = run_ok(&[
+                "run".as_ref(),
+                "--plugin".as_ref(),
+                plugin.as_os_str(),
+                "--json".as_ref(),
+                "-j".as_ref(),
+                threads.as_ref(),
+                events.as_os_str(),
+                trace.as_os_str(),
+            ]);
+            serde_json::from_str(&json).unwrap()
+        };
+        let locks_alone: Value = serde_json::from_str(&run_ok(&[
+            "locks".as_ref(),
+            "--json".as_ref(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]))
+        .unwrap();
+        for threads in ["1", "2", "3"] {
+            let together: Value = serde_json::from_str(&run_ok(&[
+                "run".as_ref(),
+                "--plugin".as_ref(),
+                c.as_os_str(),
+                "--plugin".as_ref(),
+                "locks".as_ref(),
+                "--plugin".as_ref(),
+                rust.as_os_str(),
+                "--json".as_ref(),
+                "-j".as_ref(),
+                threads.as_ref(),
+                "--chunk-size".as_ref(),
+                "65536".as_ref(),
+                events.as_os_str(),
+                trace.as_os_str(),
+            ]))
+            .unwrap();
+            assert_eq!(
+                together["event-counts"],
+                alone(c, threads),
+                "{threads} threads"
+            );
+            assert_eq!(
+                together["io-sizes"],
+                alone(rust, threads),
+                "{threads} threads"
+            );
+            assert_eq!(together["locks"], locks_alone, "{threads} threads");
+        }
+    }
+}
+
+#[test]
+fn broken_plugins_are_refused_clearly() {
+    let [events, trace] = sample();
+    let fixtures = root().join("tests/fixtures");
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (
+            build_c(&fixtures.join("plugin_no_symbol.c"), "no_symbol", &[]),
+            "not a simpletrace plugin: it exports no simpletrace_plugin_v1 function",
+        ),
+        (
+            build_c(&fixtures.join("plugin_bad_abi.c"), "bad_abi", &[]),
+            "built for plugin ABI 2.7, this simpletrace speaks 1.0",
+        ),
+        (
+            build_c(
+                &fixtures.join("plugin_null_callback.c"),
+                "null_callback",
+                &[],
+            ),
+            "invalid plugin: the records callback is NULL",
+        ),
+        (
+            plugin_dir().join("libdoes_not_exist.so"),
+            "cannot load the plugin",
+        ),
+    ];
+    for (lib, needle) in cases {
+        let out = support::run([
+            "run".as_ref(),
+            "--plugin".as_ref(),
+            lib.as_os_str(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]);
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", lib.display());
+        assert!(
+            err.contains(&lib.display().to_string()) && err.contains(needle),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = support::run(["run", "--plugin", "nonesuch", "te", "t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("no analyzer called 'nonesuch' (built in: print, locks")
+    );
+}
+
+#[test]
+fn plugin_errors_and_early_stops() {
+    let [events, trace] = sample();
+    let fixtures = root().join("tests/fixtures");
+    let failing = build_c(&fixtures.join("plugin_failing.c"), "failing", &[]);
+    let out = support::run([
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        failing.as_os_str(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out)
+            .contains("analyzer 'failing': records failed: the 100th record was one too many"),
+        "{}",
+        support::stderr(&out)
+    );
+    // A plugin that stops early ends the run for everyone, cleanly.
+    let stopping = build_c(
+        &fixtures.join("plugin_failing.c"),
+        "stopping",
+        &["-DSTOP_AFTER=1"],
+    );
+    let text = run_ok(&[
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        stopping.as_os_str(),
+        "--plugin".as_ref(),
+        "print".as_ref(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    let printed = text.lines().filter(|l| l.contains(" pid=")).count();
+    let total: u64 = counts(&events, &trace).values().sum();
+    assert!(
+        printed > 0 && (printed as u64) < total,
+        "printed {printed} of {total}"
+    );
+    // Only the plugin has a report; print streams.
+    assert!(text.ends_with("\nseen 256\n"), "{text}");
+}
+
+/// The compiled-in example: `cargo test` builds examples next to the
+/// binary under test.
+#[test]
+fn custom_analyzer_example() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_simpletrace"))
+        .parent()
+        .unwrap()
+        .join("examples/custom_analyzer");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the whole test suite with `cargo test`, which builds the examples",
+        bin.display()
+    );
+    let [events, trace] = sample();
+    let out = Command::new(&bin)
+        .args(["rate", "--json"])
+        .arg(&events)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ev = simpletrace::input::read_trace_events(&events).unwrap();
+    let data = std::fs::read(&trace).unwrap();
+    let mut per_pid: BTreeMap<u64, u64> = BTreeMap::new();
+    for r in TraceReader::new(&data, &ev).unwrap() {
+        *per_pid.entry(u64::from(r.unwrap().pid)).or_default() += 1;
+    }
+    let got: BTreeMap<u64, u64> = v["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["pid"].as_u64().unwrap(), p["records"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, per_pid);
+    // Parallel and sequential give the same, and the built-ins are still
+    // there alongside.
+    let par = Command::new(&bin)
+        .args(["rate", "--json", "-j", "3", "--chunk-size", "4096"])
+        .arg(&events)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&par.stdout).unwrap(), v);
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("rate") && help.contains("locks") && help.contains("print"),
+        "{help}"
+    );
+}
