@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::print::{Buffering, Parallelism};
+use super::select::{Resolved, Selection, TimeBound};
 use super::{
     Analyzer, AnalyzerError, Context, Event, Handler, ParallelAnalyzer, Report, TraceInfo,
 };
@@ -192,6 +193,7 @@ struct LoopEnd {
 fn drive_alone<'r, A: Analyzer>(
     analyzer: &mut A,
     table: &Table<A>,
+    sel: &Resolved,
     reader: &mut TraceReader<'r>,
     buf: &mut Vec<u8>,
     threshold: usize,
@@ -211,7 +213,7 @@ fn drive_alone<'r, A: Analyzer>(
         }
         end.records += 1;
         let slot = slot_of(ev.decl(), events);
-        if table.wants_slot(slot) {
+        if table.wants_slot(slot) && sel.keep(slot, ev.pid(), ev.timestamp_ns()) {
             if let Err(e) = ev.decode_current() {
                 end.fault = Some(e);
                 break;
@@ -251,6 +253,7 @@ trait Partial: Send {
     /// Runs the whole chunk when this fork is the only analyzer of the run.
     fn run_chunk(
         &mut self,
+        sel: &Resolved,
         reader: &mut TraceReader<'_>,
         text: &mut Vec<u8>,
     ) -> Result<LoopEnd, RunError>;
@@ -275,6 +278,7 @@ trait Runner: Send {
     /// Runs the whole trace when this is the only analyzer of the run.
     fn run_alone(
         &mut self,
+        sel: &Resolved,
         reader: &mut TraceReader<'_>,
         buf: &mut Vec<u8>,
         threshold: usize,
@@ -283,6 +287,8 @@ trait Runner: Send {
     /// Parallel analyzers: a forker (after `begin`).
     fn forker(&mut self) -> Option<Arc<dyn Forker>>;
     fn merge(&mut self, part: Box<dyn Partial>) -> Result<(), AnalyzerError>;
+    fn preamble(&mut self, out: &mut Vec<u8>);
+    fn postamble(&mut self, out: &mut Vec<u8>);
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
 }
 
@@ -319,13 +325,22 @@ impl<A: Analyzer> Runner for Sequential<A> {
 
     fn run_alone(
         &mut self,
+        sel: &Resolved,
         reader: &mut TraceReader<'_>,
         buf: &mut Vec<u8>,
         threshold: usize,
         block: &mut BlockFn<'_>,
     ) -> Result<LoopEnd, RunError> {
         let table = self.table.take().unwrap_or_else(Table::empty);
-        let end = drive_alone(&mut self.analyzer, &table, reader, buf, threshold, block);
+        let end = drive_alone(
+            &mut self.analyzer,
+            &table,
+            sel,
+            reader,
+            buf,
+            threshold,
+            block,
+        );
         self.table = Some(table);
         end
     }
@@ -336,6 +351,14 @@ impl<A: Analyzer> Runner for Sequential<A> {
 
     fn merge(&mut self, _part: Box<dyn Partial>) -> Result<(), AnalyzerError> {
         Ok(())
+    }
+
+    fn preamble(&mut self, out: &mut Vec<u8>) {
+        self.analyzer.preamble(out);
+    }
+
+    fn postamble(&mut self, out: &mut Vec<u8>) {
+        self.analyzer.postamble(out);
     }
 
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
@@ -366,12 +389,14 @@ impl<A: ParallelAnalyzer + 'static> Partial for Fork<A> {
 
     fn run_chunk(
         &mut self,
+        sel: &Resolved,
         reader: &mut TraceReader<'_>,
         text: &mut Vec<u8>,
     ) -> Result<LoopEnd, RunError> {
         drive_alone(
             &mut self.analyzer,
             &self.table,
+            sel,
             reader,
             text,
             usize::MAX,
@@ -428,6 +453,7 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
 
     fn run_alone(
         &mut self,
+        sel: &Resolved,
         reader: &mut TraceReader<'_>,
         buf: &mut Vec<u8>,
         threshold: usize,
@@ -437,7 +463,15 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
             Some(t) => Arc::clone(t),
             None => Arc::new(Table::empty()),
         };
-        drive_alone(&mut self.analyzer, &table, reader, buf, threshold, block)
+        drive_alone(
+            &mut self.analyzer,
+            &table,
+            sel,
+            reader,
+            buf,
+            threshold,
+            block,
+        )
     }
 
     fn forker(&mut self) -> Option<Arc<dyn Forker>> {
@@ -464,6 +498,14 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
         }
     }
 
+    fn preamble(&mut self, out: &mut Vec<u8>) {
+        self.analyzer.preamble(out);
+    }
+
+    fn postamble(&mut self, out: &mut Vec<u8>) {
+        self.analyzer.postamble(out);
+    }
+
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         self.analyzer.end(info)
     }
@@ -475,6 +517,7 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
 pub struct Driver<'d> {
     runners: Vec<Box<dyn Runner + 'd>>,
     release: Option<Box<dyn FnMut(usize) + 'd>>,
+    selection: Selection,
 }
 
 impl fmt::Debug for Driver<'_> {
@@ -590,6 +633,12 @@ impl<'d> Driver<'d> {
         self.runners.is_empty()
     }
 
+    /// Restricts the run to the records `selection` keeps; the others are
+    /// not decoded and no analyzer sees them.
+    pub fn select(&mut self, selection: Selection) {
+        self.selection = selection;
+    }
+
     /// Calls `release(offset)` as output is written: the trace bytes before
     /// `offset` will not be read again (a memory map can drop them).
     pub fn release_with(&mut self, release: impl FnMut(usize) + 'd) {
@@ -642,15 +691,34 @@ impl<'d> Driver<'d> {
             }
         }
         masks.settle();
+        let relative = matches!(self.selection.start, Some(TimeBound::Relative(_)))
+            || matches!(self.selection.end, Some(TimeBound::Relative(_)));
+        let first_ts = if relative {
+            reader.clone().find_map(Result::ok).map(|r| r.timestamp_ns)
+        } else {
+            None
+        };
+        let sel = Resolved::new(&self.selection, info.events, first_ts);
+        let mut head = Vec::new();
+        for runner in &mut self.runners {
+            runner.preamble(&mut head);
+        }
+        out.write_all(&head).map_err(RunError::Io)?;
         let left = reader
             .data_len()
             .saturating_sub(reader.position().0 as usize);
         let par = options.parallelism;
         let (records, fault, stopped) = if par.threads <= 1 || left < 2 * par.chunk_bytes {
-            self.run_sequential(reader, out, options.buffering, &masks)?
+            self.run_sequential(reader, out, options.buffering, &masks, &sel)?
         } else {
-            self.run_parallel(reader, out, par, &masks, &forkers)?
+            self.run_parallel(reader, out, par, &masks, &forkers, &sel)?
         };
+        let mut tail = Vec::new();
+        for runner in &mut self.runners {
+            runner.postamble(&mut tail);
+        }
+        out.write_all(&tail).map_err(RunError::Io)?;
+        out.flush().map_err(RunError::Io)?;
         let mut reports = Vec::with_capacity(self.runners.len());
         for runner in &mut self.runners {
             reports.push(runner.end(&info)?);
@@ -676,6 +744,7 @@ impl<'d> Driver<'d> {
         out: &mut dyn Write,
         buffering: Buffering,
         masks: &Masks,
+        sel: &Resolved,
     ) -> Result<(u64, Option<format::Error>, bool), RunError> {
         let threshold = match buffering {
             Buffering::Line => 0,
@@ -697,7 +766,7 @@ impl<'d> Driver<'d> {
                 }
                 Ok(())
             };
-            let end = only.run_alone(&mut reader, &mut buf, threshold, &mut block)?;
+            let end = only.run_alone(sel, &mut reader, &mut buf, threshold, &mut block)?;
             out.write_all(&buf).map_err(RunError::Io)?;
             out.flush().map_err(RunError::Io)?;
             return Ok((end.records, end.fault, end.stopped));
@@ -714,7 +783,11 @@ impl<'d> Driver<'d> {
             }
             records += 1;
             let slot = slot_of(ev.decl(), events);
-            let mask = masks.any(slot);
+            let mask = if sel.keep(slot, ev.pid(), ev.timestamp_ns()) {
+                masks.any(slot)
+            } else {
+                0
+            };
             if mask != 0 {
                 if let Err(e) = ev.decode_current() {
                     fault = Some(e);
@@ -754,6 +827,7 @@ impl<'d> Driver<'d> {
         par: Parallelism,
         masks: &Masks,
         forkers: &[(usize, Arc<dyn Forker>)],
+        sel: &Resolved,
     ) -> Result<(u64, Option<format::Error>, bool), RunError> {
         let threads = par.threads;
         let pool = rayon::ThreadPoolBuilder::new()
@@ -765,13 +839,20 @@ impl<'d> Driver<'d> {
         let stop = AtomicBool::new(false);
         let chunk_bytes = par.chunk_bytes;
         let events = reader.events().len();
+        let keep = move |decl: &EventDecl, pid: u32, ts: u64| sel.keep_decl(decl, events, pid, ts);
+        let keep = &keep;
         pool.in_place_scope(|workers| {
             std::thread::scope(|s| {
                 let (order_tx, order_rx) =
                     mpsc::sync_channel::<mpsc::Receiver<ChunkWork<'_>>>(threads + 2);
                 let (spare, stop) = (&spare, &stop);
                 s.spawn(move || {
-                    for chunk in Chunks::new(reader, chunk_bytes) {
+                    let chunks = if sel.active {
+                        Chunks::filtered(reader, chunk_bytes, keep)
+                    } else {
+                        Chunks::new(reader, chunk_bytes)
+                    };
+                    for chunk in chunks {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
@@ -788,7 +869,7 @@ impl<'d> Driver<'d> {
                                 .ok()
                                 .and_then(|mut v| v.pop())
                                 .unwrap_or_else(|| Vec::with_capacity(chunk_bytes * 2));
-                            let _ = tx.send(work_chunk(chunk, text, masks, forkers, events));
+                            let _ = tx.send(work_chunk(chunk, text, masks, forkers, sel, events));
                         });
                     }
                 });
@@ -876,6 +957,7 @@ fn work_chunk<'r>(
     mut text: Vec<u8>,
     masks: &Masks,
     forkers: &[(usize, Arc<dyn Forker>)],
+    sel: &Resolved,
     events: usize,
 ) -> ChunkWork<'r> {
     let start = ChunkStart {
@@ -889,7 +971,7 @@ fn work_chunk<'r>(
     let alone = masks.sequential.iter().all(|&m| m == 0);
     if let ([(_, part)], true) = (partials.as_mut_slice(), alone) {
         let mut reader = chunk.reader;
-        let end = part.run_chunk(&mut reader, &mut text);
+        let end = part.run_chunk(sel, &mut reader, &mut text);
         let (fault, error, stopped, records) = match end {
             Ok(e) => (e.fault, None, e.stopped, e.records),
             Err(RunError::Analyzer(e)) => (None, Some(e), false, 0),
@@ -929,7 +1011,11 @@ fn work_chunk<'r>(
             break;
         }
         let slot = slot_of(ev.decl(), events);
-        let any = masks.any(slot);
+        let any = if sel.keep(slot, ev.pid(), ev.timestamp_ns()) {
+            masks.any(slot)
+        } else {
+            0
+        };
         if any != 0 {
             if let Err(e) = ev.decode_current() {
                 work.fault = Some(e);

@@ -63,7 +63,9 @@
 //! - [`Context`]: per-call output buffer and early stop.
 //! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
 //!   built-in ones.
-//! - [`print`]: the drop-in printer; [`locks`]: mutex contention.
+//! - [`select`]: the record filters every command shares.
+//! - [`print`]: the drop-in printer; [`locks`]: mutex contention;
+//!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -72,11 +74,14 @@ use crate::format::events::{ArgKind, EventDecl, MAX_ARGS, TraceEvents};
 use crate::format::{self, ArgValue, EventId, Record, TraceKind};
 use crate::pattern::{EventPatterns, PatternError};
 
+pub mod chrome;
 mod driver;
+pub mod json;
 pub mod locks;
 #[cfg(feature = "plugins")]
 pub mod plugin;
 pub mod print;
+pub mod select;
 
 pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
 
@@ -276,6 +281,18 @@ pub trait Analyzer: Send {
     fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
         let _ = info;
         Ok(())
+    }
+
+    /// Output that comes before any record's, such as the opening of a
+    /// JSON document; called once, after `begin`.
+    fn preamble(&mut self, out: &mut Vec<u8>) {
+        let _ = out;
+    }
+
+    /// Output that comes after every record's, such as the closing of a
+    /// JSON document; called once, before `end` (also after a fault).
+    fn postamble(&mut self, out: &mut Vec<u8>) {
+        let _ = out;
     }
 
     /// Called once after the last record (also after a fault or an early
@@ -584,6 +601,16 @@ pub fn registry() -> Vec<AnalyzerEntry> {
             "print",
             "every record, one line each, exactly like QEMU's simpletrace.py",
             print::PrintAnalyzer::new,
+        ),
+        AnalyzerEntry::parallel(
+            "json",
+            "every record as a line of JSON",
+            json::JsonLines::new,
+        ),
+        AnalyzerEntry::parallel(
+            "chrome",
+            "the Chrome trace-event JSON that Perfetto and chrome://tracing open",
+            || chrome::ChromeTrace::new(Vec::new()),
         ),
         AnalyzerEntry::sequential(
             "locks",

@@ -31,11 +31,15 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::analyzers::chrome::{ChromeTrace, SpanSpec};
+use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
 use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
+use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
 use crate::format::{TraceEvents, TraceReader};
 use crate::input::{self, InputError, TraceData};
+use crate::pattern::EventPatterns;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,7 +52,9 @@ Examples:
   simpletrace locks trace-events-all trace-12345
       Mutex contention: wait and hold times per mutex.
   simpletrace run --plugin locks --plugin ./libcount.so trace-events-all trace-12345
-      Several analyzers, built in or loaded from shared libraries, in one pass.";
+      Several analyzers, built in or loaded from shared libraries, in one pass.
+  simpletrace --events 'bdrv_*,-bdrv_co_*' --pid 4242 --start 1.5s --end 2s trace-events-all trace-12345
+      Only some records: the filters work with every command.";
 
 const LOCKS_EXAMPLES: &str = "\
 Examples:
@@ -58,6 +64,16 @@ Examples:
       The ten mutexes held longest in total.
   simpletrace locks --json trace-events-all trace-12345 | jq '.mutexes[0]'
       The same as JSON.";
+
+const JSON_EXAMPLES: &str = "\
+Examples:
+  simpletrace json trace-events-all trace-12345 | jq -c 'select(.event == \"qemu_vfree\")'
+      JSON Lines, one object per record.
+  simpletrace json --format chrome trace-events-all trace-12345 > trace.json
+      Open trace.json in https://ui.perfetto.dev or chrome://tracing.
+  simpletrace json --format chrome --span thread_pool_submit_aio:req,thread_pool_complete_aio:req \\
+      trace-events-all trace-12345 > pool.json
+      Each thread-pool request as a bar with its duration.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -108,6 +124,22 @@ enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+    /// Export the records as JSON: JSON Lines (one object per record), or
+    /// the Chrome trace-event format that Perfetto UI and chrome://tracing
+    /// open.
+    #[command(after_help = JSON_EXAMPLES)]
+    Json {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = JsonFormat::Lines)]
+        format: JsonFormat,
+        /// With --format chrome: make a span (a complete event with a
+        /// duration) of each begin record and the next end record whose KEY
+        /// arguments are equal. Repeatable.
+        #[arg(long = "span", value_name = "BEGIN[:KEY],END[:KEY]")]
+        spans: Vec<SpanSpec>,
+        #[command(flatten)]
+        trace: TraceArgs,
+    },
     /// Run analyzers in one pass: built-in ones by name, or plugins loaded
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
@@ -121,6 +153,15 @@ enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+}
+
+/// What `json` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JsonFormat {
+    /// One JSON object per record, one per line.
+    Lines,
+    /// Chrome trace-event JSON (Perfetto UI, chrome://tracing).
+    Chrome,
 }
 
 /// How `locks` orders its table.
@@ -162,6 +203,63 @@ pub struct TraceArgs {
     /// Bytes of trace per parallel work unit (for tuning and tests).
     #[arg(long, hide = true, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
     chunk_size: Option<u64>,
+    #[command(flatten)]
+    filters: FilterArgs,
+}
+
+/// The record filters every command takes.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Filters")]
+struct FilterArgs {
+    /// Only these events: comma-separated QEMU-style patterns ('*' and '?'
+    /// globs, '-' to exclude, later ones win). Patterns that only exclude
+    /// keep everything else. Repeatable.
+    #[arg(long, value_name = "PATTERNS")]
+    events: Vec<String>,
+    /// Only the events of a QEMU events file: one pattern per line, '#'
+    /// comments, '-' to exclude.
+    #[arg(long, value_name = "FILE")]
+    events_file: Option<PathBuf>,
+    /// Only records of this pid. Repeatable.
+    #[arg(long, value_name = "PID")]
+    pid: Vec<u32>,
+    /// Only records at or after this time: nanoseconds of the trace clock,
+    /// or a time after the first record with a unit (1.5s, 200ms, 30us,
+    /// +500ns).
+    #[arg(long, value_name = "TIME")]
+    start: Option<TimeBound>,
+    /// Only records at or before this time (as --start).
+    #[arg(long, value_name = "TIME")]
+    end: Option<TimeBound>,
+}
+
+impl FilterArgs {
+    /// The selection these arguments describe (reads the events file).
+    fn selection(&self) -> Result<Selection, Failure> {
+        let mut patterns: Option<EventPatterns> = None;
+        if let Some(path) = &self.events_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+            let p = EventPatterns::parse_file(&text)
+                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+            patterns
+                .get_or_insert_with(EventPatterns::default)
+                .extend(p);
+        }
+        for list in &self.events {
+            let p = EventPatterns::parse_list(list)
+                .map_err(|e| Failure::Input(format!("--events: {e}")))?;
+            patterns
+                .get_or_insert_with(EventPatterns::default)
+                .extend(p);
+        }
+        Ok(Selection {
+            events: patterns,
+            pids: self.pid.clone(),
+            start: self.start,
+            end: self.end,
+        })
+    }
 }
 
 /// What a run ended with, beyond success.
@@ -180,6 +278,7 @@ pub struct Config {
     trace_path: PathBuf,
     no_header: bool,
     parallelism: Parallelism,
+    selection: Selection,
 }
 
 impl Config {
@@ -187,6 +286,7 @@ impl Config {
         let (Some(events_path), Some(trace_path)) = (&args.trace_events, &args.trace_file) else {
             return Err(Failure::Input("missing TRACE_EVENTS or TRACE_FILE".into()));
         };
+        let selection = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(input_failure)?;
         let trace = TraceData::open(trace_path).map_err(input_failure)?;
         let threads = match args.threads {
@@ -203,6 +303,7 @@ impl Config {
             trace_path: trace_path.clone(),
             no_header: args.no_header,
             parallelism,
+            selection,
         })
     }
 
@@ -232,6 +333,7 @@ fn analyze<'c>(
     mut driver: Driver<'c>,
 ) -> Result<Vec<String>, Failure> {
     let reader = config.reader()?;
+    driver.select(config.selection.clone());
     driver.release_with(|offset| config.trace.release_before(offset));
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
@@ -389,6 +491,26 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             driver.add(LocksAnalyzer::new(sort, top));
             let config = Config::from_args(&trace)?;
             analyze(&config, output.json, driver)
+        }
+        Some(Command::Json {
+            format,
+            spans,
+            trace,
+        }) => {
+            let mut driver = Driver::new();
+            match format {
+                JsonFormat::Lines if !spans.is_empty() => {
+                    return Err(Failure::Input("--span needs --format chrome".into()));
+                }
+                JsonFormat::Lines => driver.add_parallel(JsonLines::new()),
+                JsonFormat::Chrome if spans.is_empty() => {
+                    driver.add_parallel(ChromeTrace::new(spans))
+                }
+                // Spans pair records across the trace: file order.
+                JsonFormat::Chrome => driver.add(ChromeTrace::new(spans)),
+            }
+            let config = Config::from_args(&trace)?;
+            analyze(&config, false, driver)
         }
         Some(Command::Run {
             plugins,

@@ -29,7 +29,7 @@
 
 use core::ops::Range;
 
-use super::reader::{Skipped, TraceReader};
+use super::reader::{KeepFn, Skipped, TraceReader};
 
 /// A run of whole records that can be decoded on its own.
 #[derive(Debug, Clone)]
@@ -50,13 +50,25 @@ pub struct Chunk<'a> {
 /// The last chunk ends at the end of the data; when the pass meets a record
 /// it cannot skip (cut off, corrupt), the chunk holding it runs to the end
 /// of the data so that its reader reports the fault, and no chunk follows.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Chunks<'a> {
     reader: TraceReader<'a>,
     target: usize,
     last_timestamp: Option<u64>,
     index: usize,
     done: bool,
+    keep: Option<KeepFn<'a>>,
+}
+
+impl core::fmt::Debug for Chunks<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Chunks")
+            .field("reader", &self.reader)
+            .field("target", &self.target)
+            .field("index", &self.index)
+            .field("filtered", &self.keep.is_some())
+            .finish()
+    }
 }
 
 impl<'a> Chunks<'a> {
@@ -68,6 +80,17 @@ impl<'a> Chunks<'a> {
             last_timestamp: None,
             index: 0,
             done: false,
+            keep: None,
+        }
+    }
+
+    /// Like [`Chunks::new`], but a chunk's `prev_timestamp_ns` is that of
+    /// the last record before it that `keep(decl, pid, timestamp)` accepts:
+    /// what a filtered run computes its deltas from.
+    pub fn filtered(reader: TraceReader<'a>, target: usize, keep: KeepFn<'a>) -> Self {
+        Chunks {
+            keep: Some(keep),
+            ..Self::new(reader, target)
         }
     }
 }
@@ -83,7 +106,9 @@ impl<'a> Iterator for Chunks<'a> {
         }
         let at_start = self.reader.clone();
         let prev_timestamp_ns = self.last_timestamp;
-        let (how, last) = self.reader.skip_to(start.saturating_add(self.target));
+        let (how, last) = self
+            .reader
+            .skip_to_where(start.saturating_add(self.target), self.keep);
         if last.is_some() {
             self.last_timestamp = last;
         }

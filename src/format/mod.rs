@@ -49,5 +49,5 @@ pub mod writer;
 pub use error::{At, Error, EventId, FileOffset, RecordIndex, Result};
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
-pub use reader::{Item, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader};
+pub use reader::{Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader};
 pub use record::{ArgValue, Args, Record};

@@ -407,6 +407,10 @@ fn sized_event<O: Order>(
     Ok((after, Raw::Event { header, payload }))
 }
 
+/// A record predicate on (declaration, pid, timestamp), for
+/// [`TraceReader::skip_to_where`].
+pub type KeepFn<'f> = &'f (dyn Fn(&EventDecl, u32, u64) -> bool + Sync);
+
 /// How [`TraceReader::skip_to`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skipped {
@@ -425,13 +429,28 @@ impl<'a> TraceReader<'a> {
     /// position resolves ids exactly as reading every record would. Returns
     /// how it ended and the timestamp of the last event record passed.
     pub fn skip_to(&mut self, offset: usize) -> (Skipped, Option<u64>) {
+        self.skip_to_where(offset, None)
+    }
+
+    /// [`TraceReader::skip_to`], where the timestamp returned is that of
+    /// the last event record passed that `keep(decl, pid, timestamp)`
+    /// accepts (a filtered run's notion of "the record before").
+    pub fn skip_to_where(
+        &mut self,
+        offset: usize,
+        keep: Option<KeepFn<'_>>,
+    ) -> (Skipped, Option<u64>) {
         match self.kind.order {
-            ByteOrder::Little => self.skip_in::<Little>(offset),
-            ByteOrder::Big => self.skip_in::<Big>(offset),
+            ByteOrder::Little => self.skip_in::<Little>(offset, keep),
+            ByteOrder::Big => self.skip_in::<Big>(offset, keep),
         }
     }
 
-    fn skip_in<O: Order>(&mut self, offset: usize) -> (Skipped, Option<u64>) {
+    fn skip_in<O: Order>(
+        &mut self,
+        offset: usize,
+        keep: Option<KeepFn<'_>>,
+    ) -> (Skipped, Option<u64>) {
         let mut last_timestamp = None;
         if self.done {
             return (Skipped::Blocked, None);
@@ -445,7 +464,18 @@ impl<'a> TraceReader<'a> {
                 return (Skipped::Blocked, last_timestamp);
             };
             match raw {
-                Raw::Event { header, .. } => last_timestamp = Some(header.timestamp_ns),
+                Raw::Event { header, .. } => {
+                    let kept = match keep {
+                        None => true,
+                        Some(keep) => match self.ids.get(header.id) {
+                            Slot::Decl(decl) => keep(decl, header.pid, header.timestamp_ns),
+                            _ => false,
+                        },
+                    };
+                    if kept {
+                        last_timestamp = Some(header.timestamp_ns);
+                    }
+                }
                 Raw::Mapping { id, name } => {
                     let decl = self.events.by_name(name);
                     self.ids

@@ -1,0 +1,402 @@
+//! `json --format chrome`: the Chrome trace-event JSON that Perfetto UI
+//! (ui.perfetto.dev) and `chrome://tracing` open.
+//!
+//! Every record becomes an instant event (`"ph":"i"`, thread-scoped) with
+//! its arguments (encoded as in [`super::json`]); the trace has no thread
+//! ids, so `tid` is the pid. Timestamps are microseconds with nanosecond
+//! decimals, exactly.
+//!
+//! With spans (`--span BEGIN_EVENT:KEY,END_EVENT:KEY`), a record of the
+//! begin event and a later record of the end event whose KEY arguments are
+//! equal (and from the same pid) become one complete event (`"ph":"X"`)
+//! named after the begin event, with its duration and both records'
+//! arguments: `thread_pool_submit_aio:req,thread_pool_complete_aio:req`
+//! shows every request of QEMU's thread pool as a bar. Without a key, begin
+//! and end pair first-in first-out per pid. Ends without a begin, and begins
+//! still open when the trace ends, are kept as instant events marked
+//! `unmatched-span-end` / `unmatched-span-begin`. Spans need the records
+//! in file order, so a run with spans is not chunk-parallel; one without
+//! is.
+
+use core::fmt;
+use core::str::FromStr;
+use std::collections::{HashMap, VecDeque};
+
+use super::json::{write_args, write_json_str, write_raw_strings};
+use super::{
+    Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
+    TraceInfo,
+};
+use crate::format::ArgValue;
+use crate::format::pyfmt;
+
+/// One `--span`: which events begin and end a span, and the arguments
+/// that must be equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanSpec {
+    /// The event that opens a span.
+    pub begin: String,
+    /// Its argument that identifies the span.
+    pub begin_key: Option<String>,
+    /// The event that closes it.
+    pub end: String,
+    /// Its argument that must equal the begin's key.
+    pub end_key: Option<String>,
+}
+
+/// A `--span` that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanSpecError(String);
+
+impl fmt::Display for SpanSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a span: give BEGIN_EVENT[:KEY],END_EVENT[:KEY], e.g. thread_pool_submit_aio:req,thread_pool_complete_aio:req",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for SpanSpecError {}
+
+impl FromStr for SpanSpec {
+    type Err = SpanSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || SpanSpecError(s.to_owned());
+        let (b, e) = s.split_once(',').ok_or_else(err)?;
+        let part = |p: &str| -> Result<(String, Option<String>), SpanSpecError> {
+            let (name, key) = match p.trim().split_once(':') {
+                Some((n, k)) => (n, Some(k)),
+                None => (p.trim(), None),
+            };
+            let ident = |t: &str| {
+                !t.is_empty() && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            };
+            if !ident(name) || key.is_some_and(|k| !ident(k)) {
+                return Err(err());
+            }
+            Ok((name.to_owned(), key.map(str::to_owned)))
+        };
+        let (begin, begin_key) = part(b)?;
+        let (end, end_key) = part(e)?;
+        Ok(SpanSpec {
+            begin,
+            begin_key,
+            end,
+            end_key,
+        })
+    }
+}
+
+/// What a record's event is to the spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Plain,
+    Begin(usize),
+    End(usize),
+}
+
+/// A key argument's value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    None,
+    Int(u64),
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug)]
+struct Open {
+    ts: u64,
+    /// The begin record's arguments, as JSON.
+    args: Vec<u8>,
+}
+
+/// The Chrome trace-event writer.
+#[derive(Debug, Default)]
+pub struct ChromeTrace {
+    specs: Vec<SpanSpec>,
+    /// By declaration position; dropped records are always plain.
+    roles: Vec<Role>,
+    open: HashMap<(usize, u32, Key), VecDeque<Open>>,
+    records: u64,
+    spans: u64,
+    unmatched_ends: u64,
+}
+
+/// Appends a nanosecond time as microseconds with three decimals.
+fn write_us(out: &mut Vec<u8>, ns: u64) {
+    pyfmt::write_decimal(out, ns / 1000);
+    let frac = ns % 1000;
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ]);
+}
+
+fn args_json(ev: &Event<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if write_args(&mut out, ev) {
+        out.pop();
+        out.extend_from_slice(b",\"raw\":");
+        write_raw_strings(&mut out, ev);
+        out.push(b'}');
+    }
+    out
+}
+
+fn write_instant(out: &mut Vec<u8>, name: &str, cat: &str, ts: u64, pid: u32, args: &[u8]) {
+    out.extend_from_slice(b"{\"name\":");
+    write_json_str(out, name);
+    out.extend_from_slice(b",\"cat\":");
+    write_json_str(out, cat);
+    out.extend_from_slice(b",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
+    write_us(out, ts);
+    out.extend_from_slice(b",\"pid\":");
+    pyfmt::write_decimal(out, u64::from(pid));
+    out.extend_from_slice(b",\"tid\":");
+    pyfmt::write_decimal(out, u64::from(pid));
+    out.extend_from_slice(b",\"args\":");
+    out.extend_from_slice(args);
+    out.extend_from_slice(b"},\n");
+}
+
+impl ChromeTrace {
+    /// A writer making spans of `specs` (none: instants only).
+    pub fn new(specs: Vec<SpanSpec>) -> Self {
+        ChromeTrace {
+            specs,
+            ..Self::default()
+        }
+    }
+
+    /// Whether spans are configured (the run must then be sequential).
+    pub fn has_spans(&self) -> bool {
+        !self.specs.is_empty()
+    }
+
+    fn key(ev: &Event<'_>, name: &Option<String>) -> Key {
+        match name.as_deref().and_then(|n| ev.value(n)) {
+            None => Key::None,
+            Some(ArgValue::Int(v)) => Key::Int(v),
+            Some(ArgValue::Str(s)) => Key::Bytes(s.to_vec()),
+        }
+    }
+
+    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        self.records += 1;
+        let role = if ev.is_dropped() {
+            Role::Plain
+        } else {
+            self.roles
+                .get(ev.decl().position)
+                .copied()
+                .unwrap_or(Role::Plain)
+        };
+        let out = ctx.out();
+        match role {
+            Role::Plain => write_instant(
+                out,
+                ev.name(),
+                "event",
+                ev.timestamp_ns(),
+                ev.pid(),
+                &args_json(ev),
+            ),
+            Role::Begin(i) => {
+                let key = Self::key(ev, &self.specs[i].begin_key);
+                self.open
+                    .entry((i, ev.pid(), key))
+                    .or_default()
+                    .push_back(Open {
+                        ts: ev.timestamp_ns(),
+                        args: args_json(ev),
+                    });
+            }
+            Role::End(i) => {
+                let key = Self::key(ev, &self.specs[i].end_key);
+                let begun = self
+                    .open
+                    .get_mut(&(i, ev.pid(), key))
+                    .and_then(VecDeque::pop_front);
+                match begun {
+                    Some(open) => {
+                        let end = ev.timestamp_ns();
+                        // Timestamps can step back across threads; a span
+                        // cannot be shorter than nothing.
+                        let dur = end.saturating_sub(open.ts);
+                        out.extend_from_slice(b"{\"name\":");
+                        write_json_str(out, &self.specs[i].begin);
+                        out.extend_from_slice(b",\"cat\":\"span\",\"ph\":\"X\",\"ts\":");
+                        write_us(out, open.ts);
+                        out.extend_from_slice(b",\"dur\":");
+                        write_us(out, dur);
+                        out.extend_from_slice(b",\"pid\":");
+                        pyfmt::write_decimal(out, u64::from(ev.pid()));
+                        out.extend_from_slice(b",\"tid\":");
+                        pyfmt::write_decimal(out, u64::from(ev.pid()));
+                        out.extend_from_slice(b",\"args\":{\"begin\":");
+                        out.extend_from_slice(&open.args);
+                        out.extend_from_slice(b",\"end\":");
+                        out.extend_from_slice(&args_json(ev));
+                        out.extend_from_slice(b"}},\n");
+                        self.spans += 1;
+                    }
+                    None => {
+                        self.unmatched_ends += 1;
+                        write_instant(
+                            out,
+                            ev.name(),
+                            "unmatched-span-end",
+                            ev.timestamp_ns(),
+                            ev.pid(),
+                            &args_json(ev),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Analyzer for ChromeTrace {
+    fn name(&self) -> &str {
+        "chrome"
+    }
+
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.catchall(Self::on_record);
+        h
+    }
+
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        for spec in &self.specs {
+            for (name, key) in [(&spec.begin, &spec.begin_key), (&spec.end, &spec.end_key)] {
+                let decl = info.events.by_name(name.as_bytes()).ok_or_else(|| {
+                    AnalyzerError::new(
+                        "chrome",
+                        format!("--span: no event called '{name}' is declared"),
+                    )
+                })?;
+                if let Some(k) = key
+                    && decl.arg_position(k).is_none()
+                {
+                    return Err(AnalyzerError::new(
+                        "chrome",
+                        format!("--span: event '{name}' has no argument '{k}'"),
+                    ));
+                }
+            }
+        }
+        self.roles = info
+            .events
+            .iter()
+            .map(|d| {
+                for (i, spec) in self.specs.iter().enumerate() {
+                    if d.name == spec.begin {
+                        return Role::Begin(i);
+                    }
+                    if d.name == spec.end {
+                        return Role::End(i);
+                    }
+                }
+                Role::Plain
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn preamble(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"traceEvents\":[\n");
+    }
+
+    fn postamble(&mut self, out: &mut Vec<u8>) {
+        // Spans still open: their begins as instants, oldest first.
+        let mut open: Vec<(u64, usize, u32, Open)> = Vec::new();
+        for ((i, pid, _), queue) in self.open.drain() {
+            for o in queue {
+                open.push((o.ts, i, pid, o));
+            }
+        }
+        open.sort_by_key(|(ts, i, pid, _)| (*ts, *i, *pid));
+        let unmatched_begins = open.len();
+        for (ts, i, pid, o) in open {
+            write_instant(
+                out,
+                &self.specs[i].begin,
+                "unmatched-span-begin",
+                ts,
+                pid,
+                &o.args,
+            );
+        }
+        // A last, metadata element: the array needs no trailing comma.
+        out.extend_from_slice(
+            b"{\"name\":\"simpletrace\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"records\":",
+        );
+        pyfmt::write_decimal(out, self.records);
+        out.extend_from_slice(b",\"spans\":");
+        pyfmt::write_decimal(out, self.spans);
+        out.extend_from_slice(b",\"unmatched_span_begins\":");
+        pyfmt::write_decimal(out, unmatched_begins as u64);
+        out.extend_from_slice(b",\"unmatched_span_ends\":");
+        pyfmt::write_decimal(out, self.unmatched_ends);
+        out.extend_from_slice(b"}}\n],\"displayTimeUnit\":\"ns\"}\n");
+    }
+
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        Ok(Report::none())
+    }
+}
+
+impl ParallelAnalyzer for ChromeTrace {
+    fn fork(&self, _chunk: &ChunkStart) -> Self {
+        ChromeTrace {
+            specs: self.specs.clone(),
+            roles: self.roles.clone(),
+            ..Self::default()
+        }
+    }
+
+    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
+        // Only used without spans: nothing pairs across chunks.
+        self.records += part.records;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_specs() {
+        let s: SpanSpec = "thread_pool_submit_aio:req,thread_pool_complete_aio:req"
+            .parse()
+            .unwrap();
+        assert_eq!(s.begin, "thread_pool_submit_aio");
+        assert_eq!(s.end_key.as_deref(), Some("req"));
+        let s: SpanSpec = "a,b".parse().unwrap();
+        assert_eq!((s.begin_key, s.end_key), (None, None));
+        for bad in ["a", "a:,b", ":k,b", "a b,c", "a,b:c:d"] {
+            assert!(bad.parse::<SpanSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn microseconds() {
+        let us = |ns| {
+            let mut out = Vec::new();
+            write_us(&mut out, ns);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(us(0), "0.000");
+        assert_eq!(us(1), "0.001");
+        assert_eq!(us(1_234_567), "1234.567");
+    }
+}

@@ -1,0 +1,253 @@
+//! Which records a run looks at: the filters every command shares
+//! (`--events`, `--events-file`, `--pid`, `--start`, `--end`).
+//!
+//! ```
+//! use simpletrace::analyzers::select::{Selection, TimeBound};
+//!
+//! let mut s = Selection::default();
+//! s.events = Some(simpletrace::pattern::EventPatterns::parse_list("bdrv_*,-bdrv_co_*")?);
+//! s.pids = vec![4242];
+//! s.start = Some("+1.5ms".parse()?);
+//! s.end = Some("2s".parse()?);
+//! assert_eq!(s.start, Some(TimeBound::Relative(1_500_000)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Records a selection leaves out are skipped before their arguments are
+//! decoded; for analyzers they do not exist (the printer's deltas, for
+//! one, are between the records it prints).
+
+use core::fmt;
+use core::str::FromStr;
+
+use crate::format::events::{EventDecl, TraceEvents};
+use crate::pattern::EventPatterns;
+
+/// A time limit of `--start` / `--end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBound {
+    /// A timestamp, in nanoseconds of the trace's clock.
+    Absolute(u64),
+    /// Nanoseconds after the timestamp of the trace's first event record.
+    Relative(u64),
+}
+
+/// A time bound that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeBoundError(String);
+
+impl fmt::Display for TimeBoundError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a time: give nanoseconds of the trace clock (1731000000000), or a time after the first record with a unit (1.5s, 200ms, 30us, 500ns, or +30us)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TimeBoundError {}
+
+impl FromStr for TimeBound {
+    type Err = TimeBoundError;
+
+    /// Digits alone are an absolute timestamp in nanoseconds; a unit (`s`,
+    /// `ms`, `us`, `µs`, `ns`) or a leading `+` makes it relative to the
+    /// first record.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || TimeBoundError(s.to_owned());
+        let t = s.trim();
+        let (plus, t) = match t.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        if number.is_empty() {
+            return Err(err());
+        }
+        let scale: u64 = match unit {
+            "" => 1,
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            _ => return Err(err()),
+        };
+        let ns = match number.split_once('.') {
+            None => number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(scale)),
+            Some((int, frac)) => {
+                let int: u64 = if int.is_empty() {
+                    0
+                } else {
+                    int.parse().map_err(|_| err())?
+                };
+                // Exact decimal arithmetic: the fraction's digits, scaled.
+                let digits = frac.len().min(18) as u32;
+                let frac_value: u64 = if frac.is_empty() {
+                    0
+                } else {
+                    frac[..digits as usize].parse().map_err(|_| err())?
+                };
+                let frac_ns = u128::from(frac_value) * u128::from(scale) / 10u128.pow(digits);
+                int.checked_mul(scale)
+                    .and_then(|n| n.checked_add(u64::try_from(frac_ns).ok()?))
+            }
+        }
+        .ok_or_else(err)?;
+        Ok(if plus || !unit.is_empty() {
+            TimeBound::Relative(ns)
+        } else {
+            TimeBound::Absolute(ns)
+        })
+    }
+}
+
+/// Which records to keep. The default keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Event-name patterns (QEMU syntax, later ones win). When every
+    /// pattern is an exclusion (`-qemu_mutex_*`), everything else is kept;
+    /// otherwise only what a pattern switches on.
+    pub events: Option<EventPatterns>,
+    /// Keep only these pids (all when empty).
+    pub pids: Vec<u32>,
+    /// Keep records at or after this time.
+    pub start: Option<TimeBound>,
+    /// Keep records at or before this time.
+    pub end: Option<TimeBound>,
+}
+
+impl Selection {
+    /// Whether this selection keeps every record.
+    pub fn is_everything(&self) -> bool {
+        self.events.is_none() && self.pids.is_empty() && self.start.is_none() && self.end.is_none()
+    }
+
+    /// Whether records of `decl` pass the event patterns.
+    pub fn wants_event(&self, decl: &EventDecl) -> bool {
+        match &self.events {
+            None => true,
+            Some(p) => {
+                let only_exclusions = p.patterns.iter().all(|p| !p.enable);
+                p.decide(&decl.name).unwrap_or(only_exclusions)
+            }
+        }
+    }
+}
+
+/// A [`Selection`] resolved against one trace: per-event table, absolute
+/// times.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    /// Per slot (declaration position, then the dropped pseudo event).
+    slots: Option<Vec<bool>>,
+    pids: Vec<u32>,
+    start: u64,
+    end: u64,
+    /// Whether anything is filtered at all.
+    pub active: bool,
+}
+
+impl Resolved {
+    /// Resolves `sel` for `events`; `first_ts` is the timestamp of the
+    /// trace's first event record (for relative bounds).
+    pub fn new(sel: &Selection, events: &TraceEvents, first_ts: Option<u64>) -> Resolved {
+        let base = first_ts.unwrap_or(0);
+        let absolute = |b: &TimeBound| match *b {
+            TimeBound::Absolute(t) => t,
+            TimeBound::Relative(d) => base.saturating_add(d),
+        };
+        let slots = sel.events.as_ref().map(|_| {
+            let mut v: Vec<bool> = events.iter().map(|d| sel.wants_event(d)).collect();
+            v.push(sel.wants_event(events.dropped()));
+            v
+        });
+        Resolved {
+            slots,
+            pids: sel.pids.clone(),
+            start: sel.start.as_ref().map_or(0, absolute),
+            end: sel.end.as_ref().map_or(u64::MAX, absolute),
+            active: !sel.is_everything(),
+        }
+    }
+
+    /// Whether a record in `slot` from `pid` at `ts` is kept.
+    #[inline(always)]
+    pub fn keep(&self, slot: usize, pid: u32, ts: u64) -> bool {
+        if !self.active {
+            return true;
+        }
+        self.slots
+            .as_ref()
+            .is_none_or(|s| s.get(slot).copied().unwrap_or(false))
+            && (self.pids.is_empty() || self.pids.contains(&pid))
+            && ts >= self.start
+            && ts <= self.end
+    }
+
+    /// [`Resolved::keep`] by declaration (for the chunk scanner).
+    pub fn keep_decl(&self, decl: &EventDecl, events: usize, pid: u32, ts: u64) -> bool {
+        let slot = if decl.is_dropped_pseudo() {
+            events
+        } else {
+            decl.position
+        };
+        self.keep(slot, pid, ts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_bounds() {
+        let p = |s: &str| s.parse::<TimeBound>();
+        assert_eq!(
+            p("1731000000000"),
+            Ok(TimeBound::Absolute(1_731_000_000_000))
+        );
+        assert_eq!(p("1.5s"), Ok(TimeBound::Relative(1_500_000_000)));
+        assert_eq!(p("200ms"), Ok(TimeBound::Relative(200_000_000)));
+        assert_eq!(p("+30us"), Ok(TimeBound::Relative(30_000)));
+        assert_eq!(p("30µs"), Ok(TimeBound::Relative(30_000)));
+        assert_eq!(p("+500"), Ok(TimeBound::Relative(500)));
+        assert_eq!(p("0.000000001s"), Ok(TimeBound::Relative(1)));
+        assert_eq!(p(".25ms"), Ok(TimeBound::Relative(250_000)));
+        for bad in ["", "s", "1.5x", "abc", "-5", "1e3", "99999999999999999999s"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keeping() {
+        let ev = TraceEvents::parse("te", b"a(void)\nb(void)\nc(void)\n").unwrap();
+        let sel = Selection {
+            events: Some(EventPatterns::parse_list("a,c").unwrap()),
+            pids: vec![7],
+            start: Some(TimeBound::Relative(100)),
+            end: Some(TimeBound::Absolute(1_500)),
+        };
+        let r = Resolved::new(&sel, &ev, Some(1_000));
+        assert!(r.keep(0, 7, 1_100));
+        assert!(!r.keep(1, 7, 1_100), "event b");
+        assert!(!r.keep(0, 8, 1_100), "pid");
+        assert!(!r.keep(0, 7, 1_099), "before the start");
+        assert!(r.keep(2, 7, 1_500));
+        assert!(!r.keep(2, 7, 1_501), "after the end");
+        assert!(!r.keep(3, 7, 1_200), "dropped records are events too");
+        let only_minus = Selection {
+            events: Some(EventPatterns::parse_list("-b").unwrap()),
+            ..Selection::default()
+        };
+        let r = Resolved::new(&only_minus, &ev, None);
+        assert!(r.keep(0, 1, 0) && !r.keep(1, 1, 0) && r.keep(3, 1, 0));
+        assert!(Resolved::new(&Selection::default(), &ev, None).keep(1, 9, 9));
+    }
+}
