@@ -7,6 +7,7 @@ mod analyzers;
 mod cli;
 mod conformance;
 mod errors;
+mod outputs;
 mod parallel;
 mod plugins;
 mod roundtrip;

@@ -65,7 +65,8 @@
 //!   built-in ones.
 //! - [`select`]: the record filters every command shares.
 //! - [`print`]: the drop-in printer; [`locks`]: mutex contention;
-//!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON.
+//!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
+//!   [`subset`]: writes the kept records to a new trace.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -82,6 +83,7 @@ pub mod locks;
 pub mod plugin;
 pub mod print;
 pub mod select;
+pub mod subset;
 
 pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
 

@@ -36,6 +36,7 @@ use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
 use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
 use crate::analyzers::select::{Selection, TimeBound};
+use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
 use crate::format::{TraceEvents, TraceReader};
 use crate::input::{self, InputError, TraceData};
@@ -74,6 +75,15 @@ Examples:
   simpletrace json --format chrome --span thread_pool_submit_aio:req,thread_pool_complete_aio:req \\
       trace-events-all trace-12345 > pool.json
       Each thread-pool request as a bar with its duration.";
+
+const FILTER_EXAMPLES: &str = "\
+Examples:
+  simpletrace filter --events 'qemu_mutex_*' -o mutex.trace trace-events-all trace-12345
+      Keep only the mutex events.
+  simpletrace filter --pid 4242 --start 10s --end 12s -o slice.trace trace-events-all trace-12345
+      Two seconds of one process.
+  simpletrace filter --events '-qemu_co_*' -o - trace-events-all trace-12345 | gzip > small.trace.gz
+      Everything but the coroutine events, to standard output.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -137,6 +147,17 @@ enum Command {
         /// arguments are equal. Repeatable.
         #[arg(long = "span", value_name = "BEGIN[:KEY],END[:KEY]")]
         spans: Vec<SpanSpec>,
+        #[command(flatten)]
+        trace: TraceArgs,
+    },
+    /// Write the records the filters keep to a new trace (same format
+    /// version, with the mapping records they need).
+    #[command(after_help = FILTER_EXAMPLES)]
+    Filter {
+        /// The new trace file (- for standard output). It must not be the
+        /// input.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: PathBuf,
         #[command(flatten)]
         trace: TraceArgs,
     },
@@ -214,7 +235,7 @@ struct FilterArgs {
     /// Only these events: comma-separated QEMU-style patterns ('*' and '?'
     /// globs, '-' to exclude, later ones win). Patterns that only exclude
     /// keep everything else. Repeatable.
-    #[arg(long, value_name = "PATTERNS")]
+    #[arg(long, value_name = "PATTERNS", allow_hyphen_values = true)]
     events: Vec<String>,
     /// Only the events of a QEMU events file: one pattern per line, '#'
     /// comments, '-' to exclude.
@@ -324,12 +345,29 @@ fn input_failure(e: InputError) -> Failure {
     Failure::Input(e.to_string())
 }
 
+/// Where reports go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reports {
+    /// Text on standard output.
+    Text,
+    /// JSON on standard output.
+    Json,
+    /// Text on standard error (when standard output carries data).
+    Stderr,
+}
+
+impl Reports {
+    fn json(json: bool) -> Reports {
+        if json { Reports::Json } else { Reports::Text }
+    }
+}
+
 /// Runs the analyzers of `driver` over the trace of `config`:
-/// streams what they write to standard output, then their reports (text,
-/// or JSON with `json`). Returns warnings for standard error.
+/// streams what they write to standard output, then their reports.
+/// Returns warnings for standard error.
 fn analyze<'c>(
     config: &'c Config,
-    json: bool,
+    reports: Reports,
     mut driver: Driver<'c>,
 ) -> Result<Vec<String>, Failure> {
     let reader = config.reader()?;
@@ -351,7 +389,21 @@ fn analyze<'c>(
         RunError::Io(e) => Failure::Output(e),
         RunError::Analyzer(e) => Failure::Input(e.to_string()),
     })?;
-    write_reports(&mut out, &outcome.reports, &driver.names(), json).map_err(Failure::Output)?;
+    match reports {
+        Reports::Stderr => {
+            drop(out);
+            let mut err = io::stderr().lock();
+            write_reports(&mut err, &outcome.reports, &driver.names(), false)
+                .map_err(Failure::Output)?;
+        }
+        _ => write_reports(
+            &mut out,
+            &outcome.reports,
+            &driver.names(),
+            reports == Reports::Json,
+        )
+        .map_err(Failure::Output)?,
+    }
     match outcome.fault {
         None => Ok(Vec::new()),
         Some(e) if e.is_truncation() => Ok(vec![format!("{}: {e}", config.trace_path.display())]),
@@ -470,7 +522,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
         let mut driver = Driver::new();
         entry.add_to(&mut driver);
         let config = Config::from_args(&trace)?;
-        return analyze(&config, output.json, driver);
+        return analyze(&config, Reports::json(output.json), driver);
     }
     let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
@@ -490,7 +542,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             let mut driver = Driver::new();
             driver.add(LocksAnalyzer::new(sort, top));
             let config = Config::from_args(&trace)?;
-            analyze(&config, output.json, driver)
+            analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Json {
             format,
@@ -510,7 +562,16 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
                 JsonFormat::Chrome => driver.add(ChromeTrace::new(spans)),
             }
             let config = Config::from_args(&trace)?;
-            analyze(&config, false, driver)
+            analyze(&config, Reports::Text, driver)
+        }
+        Some(Command::Filter { output, trace }) => {
+            let config = Config::from_args(&trace)?;
+            let mut driver = Driver::new();
+            driver.add(SubsetWriter::new(
+                open_output(&output, &config)?,
+                output.display().to_string(),
+            ));
+            analyze(&config, Reports::Stderr, driver)
         }
         Some(Command::Run {
             plugins,
@@ -524,7 +585,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
                 add_named(&mut driver, p, extras)?;
             }
             let config = Config::from_args(&trace)?;
-            analyze(&config, output.json, driver)
+            analyze(&config, Reports::json(output.json), driver)
         }
     }
 }
@@ -532,7 +593,31 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
 fn print(config: &Config) -> Result<Vec<String>, Failure> {
     let mut driver = Driver::new();
     driver.add_parallel(PrintAnalyzer::new());
-    analyze(config, false, driver)
+    analyze(config, Reports::Text, driver)
+}
+
+/// Opens the output of `filter`: standard output for `-`, else a new file
+/// that must not be the input.
+fn open_output(path: &std::path::Path, config: &Config) -> Result<Box<dyn Write + Send>, Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::BufWriter::new(io::stdout())));
+    }
+    let same = match (
+        std::fs::canonicalize(path),
+        std::fs::canonicalize(&config.trace_path),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Failure::Input(format!(
+            "{}: refusing to write over the trace being read",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::create(path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    Ok(Box::new(io::BufWriter::with_capacity(1 << 20, file)))
 }
 
 /// The `simpletrace` command with only the built-in analyzers.

@@ -1,0 +1,131 @@
+//! `filter -o OUT`: writes the records a run keeps (the command's filters)
+//! to a new trace, so that a big trace can be cut down before sharing it or
+//! loading it into other tools.
+//!
+//! The new trace has the input's format version and byte order. Event
+//! records are copied byte for byte (id, timestamp, pid, payload); in
+//! version 4 each id gets a mapping record before its first use, naming the
+//! event it has at that point of the input, so the new trace carries the
+//! mappings its records need and no others. A headerless input becomes a
+//! version-4 trace with a header and those mappings. Printed with the
+//! drop-in printer, the new trace gives the lines `simpletrace` prints for
+//! the input with the same filters.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde_json::json;
+
+use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Report, TraceInfo};
+use crate::format::writer::{Arg, TraceWriter, WriteError, WriterOptions};
+use crate::format::{EventId, Version};
+
+/// The `filter` analyzer: copies kept records into a new trace.
+pub struct SubsetWriter {
+    out: Option<Box<dyn Write + Send>>,
+    writer: Option<TraceWriter<'static, Box<dyn Write + Send>>>,
+    destination: String,
+    version: Version,
+    /// Version 4: the name each id currently has in the output.
+    mapped: HashMap<u64, String>,
+    records: u64,
+    mappings: u64,
+}
+
+impl core::fmt::Debug for SubsetWriter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SubsetWriter")
+            .field("destination", &self.destination)
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+impl SubsetWriter {
+    /// Writes the kept records to `out`; `destination` names it in
+    /// messages.
+    pub fn new(out: Box<dyn Write + Send>, destination: impl Into<String>) -> Self {
+        SubsetWriter {
+            out: Some(out),
+            writer: None,
+            destination: destination.into(),
+            version: Version::V4,
+            mapped: HashMap::new(),
+            records: 0,
+            mappings: 0,
+        }
+    }
+
+    fn error(&self, e: WriteError) -> AnalyzerError {
+        AnalyzerError::new("filter", format!("{}: {e}", self.destination))
+    }
+
+    fn on_record(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let record = ev.record();
+        let id = record.id.0;
+        let result = (|| {
+            if self.version == Version::V4 && id != EventId::DROPPED.0 {
+                let name = record.name();
+                if self.mapped.get(&id).is_none_or(|n| n != name) {
+                    w.mapping(id, name.as_bytes())?;
+                    self.mapped.insert(id, name.to_owned());
+                    self.mappings += 1;
+                }
+            }
+            if self.version == Version::V0 {
+                let words: Vec<Arg<'_>> =
+                    (0..ev.arg_count()).map(|i| Arg::U64(ev.word(i))).collect();
+                w.event(id, record.timestamp_ns, record.pid, &words)
+            } else {
+                w.event_payload(id, record.timestamp_ns, record.pid, record.payload)
+            }
+        })();
+        result.map_err(|e| self.error(e))?;
+        self.records += 1;
+        Ok(())
+    }
+}
+
+impl Analyzer for SubsetWriter {
+    fn name(&self) -> &str {
+        "filter"
+    }
+
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.catchall(Self::on_record);
+        h
+    }
+
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        self.version = info.kind.version;
+        let options = WriterOptions {
+            version: info.kind.version,
+            order: info.kind.order,
+            max_string_len: None,
+        };
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| AnalyzerError::new("filter", "the output was already used"))?;
+        let writer = TraceWriter::new(out, options).map_err(|e| self.error(e))?;
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        if let Some(w) = self.writer.take() {
+            w.finish().map_err(|e| self.error(e))?;
+        }
+        Ok(Report::new(
+            format!(
+                "{} records and {} mapping records written to {}\n",
+                self.records, self.mappings, self.destination
+            ),
+            json!({ "records": self.records, "mappings": self.mappings, "output": self.destination }),
+        ))
+    }
+}
