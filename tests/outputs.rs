@@ -266,8 +266,6 @@ fn spans_have_the_right_durations() {
         w.event_by_name("req_done", ts, pid, &[Arg::Ptr(req), Arg::from(0)])
             .unwrap();
     };
-    // w is borrowed by `submit`; finish the submissions first.
-    drop(submit);
     done(&mut w, 4_000, 1, 0xb); // second: 2.5 us
     done(&mut w, 5_000, 1, 0xa); // first (FIFO per key): 4 us
     done(&mut w, 5_250, 2, 0xa); // other process: 3.65 us
