@@ -4,6 +4,7 @@
 mod support;
 
 mod analyzers;
+mod cformat;
 mod cli;
 mod conformance;
 mod errors;

@@ -29,12 +29,15 @@
 //!   trace.
 //! - [`Error`]: every fault, with its record and byte offset.
 //! - [`pyfmt`]: text exactly as QEMU's `simpletrace.py` prints it.
+//! - [`cformat`]: an event's message as C's `printf` formats it, the way
+//!   QEMU's `log` backend prints it.
 //! - [`writer`]: [`writer::TraceWriter`] writes traces of any version,
 //!   checking arguments against their declarations.
 //! - [`encode`]: the bytes of version-4 records, unchecked.
 
 #![forbid(unsafe_code)]
 
+pub mod cformat;
 pub mod chunks;
 pub mod encode;
 mod error;
@@ -49,5 +52,7 @@ pub mod writer;
 pub use error::{At, Error, EventId, FileOffset, RecordIndex, Result};
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
-pub use reader::{Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader};
+pub use reader::{
+    Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader,
+};
 pub use record::{ArgValue, Args, Record};
