@@ -512,3 +512,132 @@ fn undefined_cases_are_marked() {
     // nothing, %f (no argument), %ls, %lc of nothing.
     assert_eq!(out, b"<?>|2|<?>|<?>|<?>|<?>|<?>|<?>");
 }
+
+/// Records of the corpus traces in the output of `print --format log`:
+/// each line must be the `PID@SECONDS.MICROS:NAME ` prefix and what
+/// `snprintf` makes of the declaration's format with the record's own
+/// argument values. Dropped-events records have no C format; their line is
+/// the documented `Dropped_Event num_events_dropped=N`.
+#[test]
+fn corpus_traces_print_as_log_lines_like_snprintf() {
+    use simpletrace::format::TraceReader;
+    use std::ffi::OsStr;
+
+    /// What one record's line must be after its prefix.
+    enum Message {
+        /// The C program's output for this case.
+        Case(usize),
+        Text(String),
+        /// Not compared (past the C-checked records of a big trace).
+        Unchecked,
+    }
+
+    let Some(dir) = support::corpus() else { return };
+    let events_path = dir.join("trace-events-all");
+    let events = events_at(&events_path);
+    // The traces, and how many of their first records to run through C:
+    // the `dropped` trace has 467,570 records, the first dropped-events
+    // record at 17,969; all its 46 dropped-events records are checked.
+    let traces = [
+        ("tiny.bin", usize::MAX),
+        ("strings.bin", usize::MAX),
+        ("medium-io.bin", usize::MAX),
+        ("medium-create.bin", usize::MAX),
+        ("medium-convert.bin", usize::MAX),
+        ("dropped.bin", 2000),
+    ];
+    for (name, c_limit) in traces {
+        let path = dir.join(name);
+        let data = std::fs::read(&path).unwrap();
+        let mut lines: Vec<(String, Message)> = Vec::new();
+        let mut cases: Vec<Case<'_>> = Vec::new();
+        let mut dropped = 0;
+        for (i, record) in TraceReader::new(&data, &events).unwrap().enumerate() {
+            let record = record.unwrap();
+            let ts = record.timestamp_ns;
+            let prefix = format!(
+                "{}@{}.{:06}:{} ",
+                record.pid,
+                ts / 1_000_000_000,
+                ts % 1_000_000_000 / 1000,
+                record.decl.name
+            );
+            let values: Vec<Value> = record
+                .args()
+                .map(|a| match a.unwrap() {
+                    ArgValue::Int(v) => Value::Int(v),
+                    ArgValue::Str(s) => Value::Str(s.to_vec()),
+                })
+                .collect();
+            let message = if record.decl.is_dropped_pseudo() {
+                dropped += 1;
+                let Some(Value::Int(n)) = values.first() else {
+                    panic!("a dropped-events record without its count")
+                };
+                Message::Text(format!("num_events_dropped={n}"))
+            } else if i >= c_limit {
+                Message::Unchecked
+            } else if record.decl.format.is_none() {
+                Message::Text(String::new())
+            } else {
+                let decl = events.get(record.decl.position).unwrap();
+                cases.push(Case {
+                    decl,
+                    values,
+                    ours: Vec::new(),
+                });
+                Message::Case(cases.len() - 1)
+            };
+            lines.push((prefix, message));
+        }
+        if name == "dropped.bin" {
+            assert_eq!(dropped, 46);
+        }
+        let theirs = run_c(&support::scratch(&format!("cformat_log_{name}")), &cases);
+
+        for threads in ["1", "3"] {
+            let out = support::run([
+                OsStr::new("print"),
+                OsStr::new("--format"),
+                OsStr::new("log"),
+                OsStr::new("--timestamps"),
+                OsStr::new("-j"),
+                OsStr::new(threads),
+                OsStr::new("--chunk-size"),
+                OsStr::new("65536"),
+                events_path.as_os_str(),
+                path.as_os_str(),
+            ]);
+            assert!(out.status.success(), "{name}: {}", support::stderr(&out));
+            // No message of these traces has a newline of its own.
+            let got: Vec<&[u8]> = out.stdout.split(|&b| b == b'\n').collect();
+            assert_eq!(got.len(), lines.len() + 1, "{name}: one line per record");
+            assert_eq!(got.last(), Some(&&b""[..]), "{name}: a final newline");
+            let mut compared = 0;
+            for (n, ((prefix, message), got)) in lines.iter().zip(&got).enumerate() {
+                let mut want = prefix.as_bytes().to_vec();
+                match message {
+                    Message::Case(i) => want.extend_from_slice(&theirs[*i]),
+                    Message::Text(t) => want.extend_from_slice(t.as_bytes()),
+                    Message::Unchecked => continue,
+                }
+                compared += 1;
+                assert!(
+                    want == *got,
+                    "{name} -j {threads}, record {n}:\n  want {}\n  got  {}",
+                    show(&want),
+                    show(got)
+                );
+            }
+            if threads == "1" {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "cformat_log {name}: {compared} of {} lines compared, {} through snprintf, \
+                     {dropped} dropped-events records",
+                    lines.len(),
+                    cases.len()
+                );
+            }
+        }
+    }
+}

@@ -626,3 +626,79 @@ fn filter_writes_a_trace_that_prints_like_the_filtered_original() {
         std::fs::read(&trace).unwrap()
     );
 }
+
+/// `--format log` on the bundled sample: the bare form and `print` agree,
+/// filters apply, a version-0 trace (strings recorded as addresses) prints
+/// too, and `--timestamps` alone is a usage error.
+#[test]
+fn log_format_from_the_command_line() {
+    let [events, trace] = sample();
+    let bare = run_ok(&[
+        os("--format".as_ref()),
+        os("log".as_ref()),
+        os(&events),
+        os(&trace),
+    ]);
+    let print = run_ok(&[
+        os("print".as_ref()),
+        os("--format".as_ref()),
+        os("log".as_ref()),
+        os(&events),
+        os(&trace),
+    ]);
+    assert_eq!(bare, print);
+    let python = run_ok(&[os(&events), os(&trace)]);
+    assert_eq!(
+        bare.split(|&b| b == b'\n').count(),
+        python.split(|&b| b == b'\n').count()
+    );
+    // The same event names, in the same order, as the drop-in printer.
+    let names = |out: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| l.split(' ').next().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(names(&bare), names(&python));
+
+    let stamped = run_ok(&[
+        os("print".as_ref()),
+        os("--format".as_ref()),
+        os("log".as_ref()),
+        os("--timestamps".as_ref()),
+        os("--events".as_ref()),
+        os("mem_free".as_ref()),
+        os(&events),
+        os(&trace),
+    ]);
+    let text = String::from_utf8(stamped).unwrap();
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        let (prefix, rest) = line.split_once(':').unwrap();
+        let (pid, time) = prefix.split_once('@').unwrap();
+        assert!(pid.parse::<i32>().is_ok(), "{line}");
+        let (secs, micros) = time.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{line}");
+        // glibc prints a null `%p` as `(nil)`.
+        assert!(
+            rest.starts_with("mem_free ptr 0x") || rest == "mem_free ptr (nil)",
+            "{line}"
+        );
+    }
+
+    // Version 0: strings are addresses; %s of one is not a string.
+    let v0 = support::scratch("log_v0").join("v0.trace");
+    std::fs::write(&v0, sample_in(Version::V0)).unwrap();
+    let out = run_ok(&[
+        os("--format".as_ref()),
+        os("log".as_ref()),
+        os(&events),
+        os(&v0),
+    ]);
+    assert_eq!(names(&out), names(&run_ok(&[os(&events), os(&v0)])));
+    assert!(!out.is_empty());
+
+    let out = support::run([os("--timestamps".as_ref()), os(&events), os(&trace)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(support::stderr(&out).contains("--timestamps needs --format log"));
+}

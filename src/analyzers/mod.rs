@@ -64,7 +64,8 @@
 //! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
 //!   built-in ones.
 //! - [`select`]: the record filters every command shares.
-//! - [`print`]: the drop-in printer; [`locks`]: mutex contention;
+//! - [`print`]: the drop-in printer; [`log`]: QEMU `log`-backend lines;
+//!   [`locks`]: mutex contention;
 //!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
 //!   [`subset`]: writes the kept records to a new trace.
 
@@ -79,6 +80,7 @@ pub mod chrome;
 mod driver;
 pub mod json;
 pub mod locks;
+pub mod log;
 #[cfg(feature = "plugins")]
 pub mod plugin;
 pub mod print;
@@ -603,6 +605,11 @@ pub fn registry() -> Vec<AnalyzerEntry> {
             "print",
             "every record, one line each, exactly like QEMU's simpletrace.py",
             print::PrintAnalyzer::new,
+        ),
+        AnalyzerEntry::parallel(
+            "log",
+            "every record as QEMU's log trace backend prints it (its C format string)",
+            || log::LogPrinter::new(false),
         ),
         AnalyzerEntry::parallel(
             "json",

@@ -34,6 +34,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 use crate::analyzers::chrome::{ChromeTrace, SpanSpec};
 use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
+use crate::analyzers::log::LogPrinter;
 use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
 use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::subset::SubsetWriter;
@@ -56,6 +57,16 @@ Examples:
       Several analyzers, built in or loaded from shared libraries, in one pass.
   simpletrace --events 'bdrv_*,-bdrv_co_*' --pid 4242 --start 1.5s --end 2s trace-events-all trace-12345
       Only some records: the filters work with every command.";
+
+const PRINT_EXAMPLES: &str = "\
+Examples:
+  simpletrace print trace-events-all trace-12345
+      Every record exactly as QEMU's simpletrace.py prints it.
+  simpletrace print --format log trace-events-all trace-12345
+      Every record as QEMU's log backend would print it, through the event's
+      own C format string: 'blk_root_attach child 0x5643596a5990 blk 0x5643596bb9d0 ...'.
+  simpletrace print --format log --timestamps --events 'qemu_vfree' trace-events-all trace-12345
+      Only one event, each line with QEMU's PID@SECONDS.MICROS: prefix.";
 
 const LOCKS_EXAMPLES: &str = "\
 Examples:
@@ -110,15 +121,15 @@ pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    print: TraceArgs,
+    print: PrintArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print every event record, one line each, exactly like simpletrace.py
     /// (the default command).
-    #[command(after_help = EXAMPLES)]
-    Print(TraceArgs),
+    #[command(after_help = PRINT_EXAMPLES)]
+    Print(PrintArgs),
     /// Mutex contention from qemu_mutex_lock/locked/unlock events: wait and
     /// hold times per mutex, and locks still held or waited for at the end.
     #[command(after_help = LOCKS_EXAMPLES)]
@@ -165,7 +176,7 @@ enum Command {
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// An analyzer: a built-in name (print, locks) or the path of a
+        /// An analyzer: a built-in name (print, log, json, chrome, locks) or the path of a
         /// plugin library (a name with a '/'). Repeat for several.
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
@@ -183,6 +194,31 @@ enum JsonFormat {
     Lines,
     /// Chrome trace-event JSON (Perfetto UI, chrome://tracing).
     Chrome,
+}
+
+/// How `print` writes each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PrintFormat {
+    /// Exactly as QEMU's simpletrace.py: NAME DELTA_US pid=PID ARG=VALUE...
+    Python,
+    /// As QEMU's log trace backend: NAME and the event's C format string
+    /// rendered with its arguments.
+    Log,
+}
+
+/// What `print` (and the bare two-argument form) takes.
+#[derive(Debug, Clone, Args)]
+pub struct PrintArgs {
+    /// Line format.
+    #[arg(long, value_enum, default_value_t = PrintFormat::Python)]
+    format: PrintFormat,
+    /// With --format log: start each line with PID@SECONDS.MICROS: (the
+    /// record's pid and the trace clock's time), as QEMU's log backend does
+    /// with -msg timestamp=on.
+    #[arg(long)]
+    timestamps: bool,
+    #[command(flatten)]
+    trace: TraceArgs,
 }
 
 /// How `locks` orders its table.
@@ -526,8 +562,8 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     }
     let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
-        None => print(&Config::from_args(&cli.print)?),
-        Some(Command::Print(args)) => print(&Config::from_args(&args)?),
+        None => print(&cli.print),
+        Some(Command::Print(args)) => print(&args),
         Some(Command::Locks {
             sort,
             top,
@@ -590,10 +626,16 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     }
 }
 
-fn print(config: &Config) -> Result<Vec<String>, Failure> {
+fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
     let mut driver = Driver::new();
-    driver.add_parallel(PrintAnalyzer::new());
-    analyze(config, Reports::Text, driver)
+    match args.format {
+        PrintFormat::Python if args.timestamps => {
+            return Err(Failure::Input("--timestamps needs --format log".into()));
+        }
+        PrintFormat::Python => driver.add_parallel(PrintAnalyzer::new()),
+        PrintFormat::Log => driver.add_parallel(LogPrinter::new(args.timestamps)),
+    }
+    analyze(&Config::from_args(&args.trace)?, Reports::Text, driver)
 }
 
 /// Opens the output of `filter`: standard output for `-`, else a new file
@@ -670,16 +712,16 @@ mod tests {
     fn bare_two_arguments_is_print() {
         let cli = parse(&["te", "trace"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.print.trace_events, Some("te".into()));
-        assert_eq!(cli.print.trace_file, Some("trace".into()));
-        assert!(!cli.print.no_header);
+        assert_eq!(cli.print.trace.trace_events, Some("te".into()));
+        assert_eq!(cli.print.trace.trace_file, Some("trace".into()));
+        assert!(!cli.print.trace.no_header);
     }
 
     #[test]
     fn no_header_anywhere() {
         for args in [["--no-header", "te", "t"], ["te", "--no-header", "t"]] {
             let cli = parse(&args).unwrap();
-            assert!(cli.print.no_header);
+            assert!(cli.print.trace.no_header);
         }
     }
 
@@ -688,11 +730,30 @@ mod tests {
         let cli = parse(&["print", "--no-header", "te", "trace"]).unwrap();
         match cli.command {
             Some(Command::Print(p)) => {
-                assert!(p.no_header);
-                assert_eq!(p.trace_file, Some("trace".into()));
+                assert!(p.trace.no_header);
+                assert_eq!(p.trace.trace_file, Some("trace".into()));
+                assert_eq!((p.format, p.timestamps), (PrintFormat::Python, false));
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn log_format() {
+        for args in [
+            &["print", "--format", "log", "--timestamps", "te", "t"][..],
+            &["--format", "log", "--timestamps", "te", "t"][..],
+        ] {
+            let cli = parse(args).unwrap();
+            let p = match cli.command {
+                Some(Command::Print(p)) => p,
+                None => cli.print,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!((p.format, p.timestamps), (PrintFormat::Log, true));
+            assert_eq!(p.trace.trace_file, Some("t".into()));
+        }
+        assert!(parse(&["--format", "xml", "te", "t"]).is_err());
     }
 
     #[test]
