@@ -68,6 +68,8 @@
 //!   [`locks`]: mutex contention;
 //!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
 //!   [`subset`]: writes the kept records to a new trace.
+//! - [`histogram`]: log2/linear histograms with percentiles, drawn as
+//!   ASCII bars, for analyzers that report distributions.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -78,6 +80,7 @@ use crate::pattern::{EventPatterns, PatternError};
 
 pub mod chrome;
 mod driver;
+pub mod histogram;
 pub mod json;
 pub mod locks;
 pub mod log;
