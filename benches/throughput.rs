@@ -1,4 +1,4 @@
-//! Throughput of decoding, counting and printing, in bytes of trace per
+//! Throughput of decoding, counting, the `stats` analyzer and printing, in bytes of trace per
 //! second, on a 64 MiB trace held in memory (no I/O in the timed loops).
 //!
 //! The trace replays QEMU's `medium-rand.bin` (qemu-io random I/O, all
@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use simpletrace::analyzers::print::{Buffering, Parallelism, print_trace};
+use simpletrace::analyzers::stats::{StatsAnalyzer, StatsSort};
+use simpletrace::analyzers::{Driver, RunOptions};
 use simpletrace::format::chunks::Chunks;
 use simpletrace::format::{ArgValue, TraceEvents, TraceReader};
 use simpletrace::input::read_trace_events;
@@ -122,6 +124,20 @@ fn benches(c: &mut Criterion) {
             black_box(sum)
         })
     });
+    for threads in [1, 2] {
+        g.bench_function(format!("stats analyzer, {threads} thread(s)"), |b| {
+            b.iter(|| {
+                let mut driver = Driver::new();
+                driver.add_parallel(StatsAnalyzer::new(StatsSort::Count, None, false));
+                let options = RunOptions {
+                    parallelism: Parallelism::threads(threads),
+                    buffering: Buffering::Block,
+                };
+                let reader = TraceReader::new(&trace, &events).unwrap();
+                driver.run(reader, &mut std::io::sink(), options).unwrap()
+            })
+        });
+    }
     for threads in [1, 2] {
         g.bench_function(format!("print, {threads} thread(s)"), |b| {
             b.iter(|| {

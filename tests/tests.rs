@@ -12,6 +12,7 @@ mod outputs;
 mod parallel;
 mod plugins;
 mod roundtrip;
+mod stats;
 mod testdata;
 mod tracer;
 mod versions;

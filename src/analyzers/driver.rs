@@ -225,7 +225,9 @@ fn drive_alone<'r, A: Analyzer>(
                 break;
             }
         }
-        if buf.len() > threshold {
+        // Also every 64 Ki records, so that an analyzer that writes
+        // nothing still lets the memory map go behind it.
+        if buf.len() > threshold || end.records.trailing_zeros() >= 16 {
             let pos = TraceReader::position(reader).0 as usize;
             block(buf, pos)?;
         }
@@ -588,6 +590,9 @@ struct ChunkWork<'r> {
     /// Records for the sequential analyzers, in file order.
     batch: Vec<Record<'r>>,
     records: u64,
+    /// Records read from the start of the trace to the end of this chunk
+    /// (or its fault), mappings included.
+    records_read: u64,
     fault: Option<format::Error>,
     error: Option<AnalyzerError>,
     stopped: bool,
@@ -595,6 +600,16 @@ struct ChunkWork<'r> {
 }
 
 const BLOCK: usize = 256 * 1024;
+
+/// How a pass over the records ended.
+struct Ran {
+    /// Event records read.
+    records: u64,
+    /// Records read, mapping records included.
+    records_read: u64,
+    fault: Option<format::Error>,
+    stopped: bool,
+}
 
 impl<'d> Driver<'d> {
     /// A driver with no analyzers.
@@ -663,6 +678,8 @@ impl<'d> Driver<'d> {
             kind: reader.kind(),
             events: reader.events(),
             file_size: reader.data_len() as u64,
+            records_read: 0,
+            event_records: 0,
         };
         let slots = info.events.len() + 1;
         let mut masks = Masks {
@@ -708,7 +725,7 @@ impl<'d> Driver<'d> {
             .data_len()
             .saturating_sub(reader.position().0 as usize);
         let par = options.parallelism;
-        let (records, fault, stopped) = if par.threads <= 1 || left < 2 * par.chunk_bytes {
+        let ran = if par.threads <= 1 || left < 2 * par.chunk_bytes {
             self.run_sequential(reader, out, options.buffering, &masks, &sel)?
         } else {
             self.run_parallel(reader, out, par, &masks, &forkers, &sel)?
@@ -719,15 +736,20 @@ impl<'d> Driver<'d> {
         }
         out.write_all(&tail).map_err(RunError::Io)?;
         out.flush().map_err(RunError::Io)?;
+        let info = TraceInfo {
+            records_read: ran.records_read,
+            event_records: ran.records,
+            ..info
+        };
         let mut reports = Vec::with_capacity(self.runners.len());
         for runner in &mut self.runners {
             reports.push(runner.end(&info)?);
         }
         Ok(RunOutcome {
             reports,
-            records,
-            fault,
-            stopped,
+            records: ran.records,
+            fault: ran.fault,
+            stopped: ran.stopped,
         })
     }
 
@@ -745,7 +767,7 @@ impl<'d> Driver<'d> {
         buffering: Buffering,
         masks: &Masks,
         sel: &Resolved,
-    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+    ) -> Result<Ran, RunError> {
         let threshold = match buffering {
             Buffering::Line => 0,
             Buffering::Block => BLOCK,
@@ -769,7 +791,12 @@ impl<'d> Driver<'d> {
             let end = only.run_alone(sel, &mut reader, &mut buf, threshold, &mut block)?;
             out.write_all(&buf).map_err(RunError::Io)?;
             out.flush().map_err(RunError::Io)?;
-            return Ok((end.records, end.fault, end.stopped));
+            return Ok(Ran {
+                records: end.records,
+                records_read: reader.records_read(),
+                fault: end.fault,
+                stopped: end.stopped,
+            });
         }
         let mut records = 0u64;
         let mut fault = None;
@@ -816,7 +843,12 @@ impl<'d> Driver<'d> {
         }
         out.write_all(&buf).map_err(RunError::Io)?;
         out.flush().map_err(RunError::Io)?;
-        Ok((records, fault, stopped))
+        Ok(Ran {
+            records,
+            records_read: reader.records_read(),
+            fault,
+            stopped,
+        })
     }
 
     #[allow(clippy::type_complexity)]
@@ -828,7 +860,7 @@ impl<'d> Driver<'d> {
         masks: &Masks,
         forkers: &[(usize, Arc<dyn Forker>)],
         sel: &Resolved,
-    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+    ) -> Result<Ran, RunError> {
         let threads = par.threads;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -892,8 +924,9 @@ impl<'d> Driver<'d> {
         spare: &Mutex<Vec<Vec<u8>>>,
         masks: &Masks,
         events: usize,
-    ) -> Result<(u64, Option<format::Error>, bool), RunError> {
+    ) -> Result<Ran, RunError> {
         let mut records = 0u64;
+        let mut records_read = 0u64;
         let mut buf = Vec::new();
         for pending in order {
             let Ok(mut work) = pending.recv() else {
@@ -903,6 +936,7 @@ impl<'d> Driver<'d> {
             };
             out.write_all(&work.text).map_err(RunError::Io)?;
             records += work.records;
+            records_read = work.records_read;
             if let Some(e) = work.error.take() {
                 return Err(RunError::Analyzer(e));
             }
@@ -933,7 +967,12 @@ impl<'d> Driver<'d> {
             buf.clear();
             if work.fault.is_some() || stopped {
                 out.flush().map_err(RunError::Io)?;
-                return Ok((records, work.fault, stopped));
+                return Ok(Ran {
+                    records,
+                    records_read,
+                    fault: work.fault,
+                    stopped,
+                });
             }
             self.release(work.end);
             work.text.clear();
@@ -942,7 +981,12 @@ impl<'d> Driver<'d> {
             }
         }
         out.flush().map_err(RunError::Io)?;
-        Ok((records, None, false))
+        Ok(Ran {
+            records,
+            records_read,
+            fault: None,
+            stopped: false,
+        })
     }
 }
 
@@ -987,6 +1031,7 @@ fn work_chunk<'r>(
             partials,
             batch: Vec::new(),
             records,
+            records_read: reader.records_read(),
             fault,
             error,
             stopped,
@@ -998,6 +1043,7 @@ fn work_chunk<'r>(
         partials: Vec::new(),
         batch: Vec::new(),
         records: 0,
+        records_read: 0,
         fault: None,
         error: None,
         stopped: false,
@@ -1042,6 +1088,7 @@ fn work_chunk<'r>(
             break;
         }
     }
+    work.records_read = reader.records_read();
     work.text = text;
     work.partials = partials;
     work

@@ -65,7 +65,7 @@
 //!   built-in ones.
 //! - [`select`]: the record filters every command shares.
 //! - [`print`]: the drop-in printer; [`log`]: QEMU `log`-backend lines;
-//!   [`locks`]: mutex contention;
+//!   [`stats`]: counts per event and pid; [`locks`]: mutex contention;
 //!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
@@ -88,11 +88,13 @@ pub mod log;
 pub mod plugin;
 pub mod print;
 pub mod select;
+pub mod stats;
 pub mod subset;
 
 pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
 
-/// What an analyzer learns about the trace before the first record.
+/// What an analyzer learns about the trace: before the first record, and
+/// again at the end with the counts of what was read.
 #[derive(Debug, Clone, Copy)]
 pub struct TraceInfo<'a> {
     /// Format version and byte order.
@@ -101,6 +103,14 @@ pub struct TraceInfo<'a> {
     pub events: &'a TraceEvents,
     /// Size of the trace in bytes.
     pub file_size: u64,
+    /// Records read, mapping records included: 0 for `begin`; for `end`,
+    /// every record up to the end of the trace (or to a fault, or an early
+    /// stop), whatever the filters kept.
+    pub records_read: u64,
+    /// Event records read (dropped-events records included): 0 for
+    /// `begin`; for `end`, as [`TraceInfo::records_read`], so the mapping
+    /// records are the difference.
+    pub event_records: u64,
 }
 
 /// The events an analyzer wants; the driver does not decode the others'
@@ -623,6 +633,11 @@ pub fn registry() -> Vec<AnalyzerEntry> {
             "chrome",
             "the Chrome trace-event JSON that Perfetto and chrome://tracing open",
             || chrome::ChromeTrace::new(Vec::new()),
+        ),
+        AnalyzerEntry::parallel(
+            "stats",
+            "counts, shares, rates and time spans per event and pid; lost events; timestamps stepping back",
+            || stats::StatsAnalyzer::new(stats::StatsSort::Count, None, false),
         ),
         AnalyzerEntry::sequential(
             "locks",

@@ -37,6 +37,7 @@ use crate::analyzers::locks::{LocksAnalyzer, SortBy};
 use crate::analyzers::log::LogPrinter;
 use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
 use crate::analyzers::select::{Selection, TimeBound};
+use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
 use crate::format::{TraceEvents, TraceReader};
@@ -67,6 +68,17 @@ Examples:
       own C format string: 'blk_root_attach child 0x5643596a5990 blk 0x5643596bb9d0 ...'.
   simpletrace print --format log --timestamps --events 'qemu_vfree' trace-events-all trace-12345
       Only one event, each line with QEMU's PID@SECONDS.MICROS: prefix.";
+
+const STATS_EXAMPLES: &str = "\
+Examples:
+  simpletrace stats trace-events-all trace-12345
+      Every event with its count, share, rate and time span; lost events.
+  simpletrace stats --sort name --by-pid trace-events-all trace-12345
+      One row per event and pid, by name.
+  simpletrace stats --events 'bdrv_*' --start 10s --end 20s trace-events-all trace-12345
+      Only the block-layer events of ten seconds.
+  simpletrace stats --json trace-events-all trace-12345 | jq '.events[] | select(.count > 1000) | .event'
+      The same as JSON.";
 
 const LOCKS_EXAMPLES: &str = "\
 Examples:
@@ -130,6 +142,24 @@ enum Command {
     /// (the default command).
     #[command(after_help = PRINT_EXAMPLES)]
     Print(PrintArgs),
+    /// Counts, shares, rates and time spans per event and per pid; mapping
+    /// and dropped-events records, events lost; timestamps stepping back.
+    #[command(after_help = STATS_EXAMPLES)]
+    Stats {
+        /// Order of the event table.
+        #[arg(long, value_enum, default_value_t = StatsSortArg::Count)]
+        sort: StatsSortArg,
+        /// Show only the first N rows of the event table.
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+        /// One row per event and pid instead of one per event.
+        #[arg(long)]
+        by_pid: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
+    },
     /// Mutex contention from qemu_mutex_lock/locked/unlock events: wait and
     /// hold times per mutex, and locks still held or waited for at the end.
     #[command(after_help = LOCKS_EXAMPLES)]
@@ -176,7 +206,7 @@ enum Command {
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// An analyzer: a built-in name (print, log, json, chrome, locks) or the path of a
+        /// An analyzer: a built-in name (print, log, json, chrome, stats, locks) or the path of a
         /// plugin library (a name with a '/'). Repeat for several.
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
@@ -219,6 +249,21 @@ pub struct PrintArgs {
     timestamps: bool,
     #[command(flatten)]
     trace: TraceArgs,
+}
+
+/// How `stats` orders its event table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StatsSortArg {
+    /// Most records first.
+    Count,
+    /// By event name.
+    Name,
+    /// Earliest first.
+    First,
+    /// Latest last record first.
+    Last,
+    /// As declared in TRACE_EVENTS.
+    Declared,
 }
 
 /// How `locks` orders its table.
@@ -564,6 +609,25 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     match cli.command {
         None => print(&cli.print),
         Some(Command::Print(args)) => print(&args),
+        Some(Command::Stats {
+            sort,
+            top,
+            by_pid,
+            output,
+            trace,
+        }) => {
+            let sort = match sort {
+                StatsSortArg::Count => StatsSort::Count,
+                StatsSortArg::Name => StatsSort::Name,
+                StatsSortArg::First => StatsSort::First,
+                StatsSortArg::Last => StatsSort::Last,
+                StatsSortArg::Declared => StatsSort::Declared,
+            };
+            let mut driver = Driver::new();
+            driver.add_parallel(StatsAnalyzer::new(sort, top, by_pid));
+            let config = Config::from_args(&trace)?;
+            analyze(&config, Reports::json(output.json), driver)
+        }
         Some(Command::Locks {
             sort,
             top,
