@@ -128,6 +128,8 @@ fn c_plugin_counts_events() {
         trace.as_os_str(),
     ]);
     let v: Value = serde_json::from_str(&json).unwrap();
+    // `run --json` keys the reports by analyzer name, even a single one.
+    let v = &v["event-counts"];
     assert_eq!(v["records"], total);
     let got: BTreeMap<String, u64> = v["events"]
         .as_array()
@@ -156,6 +158,7 @@ fn rust_plugin_histograms_bytes() {
         trace.as_os_str(),
     ]);
     let v: Value = serde_json::from_str(&json).unwrap();
+    let v = &v["io-sizes"];
     // Expected from the library: every integer `bytes` argument per event.
     let ev = simpletrace::input::read_trace_events(&events).unwrap();
     let data = std::fs::read(&trace).unwrap();
@@ -238,12 +241,12 @@ fn one_pass_equals_separate_runs() {
             .unwrap();
             assert_eq!(
                 together["event-counts"],
-                alone(c, threads),
+                alone(c, threads)["event-counts"],
                 "{threads} threads"
             );
             assert_eq!(
                 together["io-sizes"],
-                alone(rust, threads),
+                alone(rust, threads)["io-sizes"],
                 "{threads} threads"
             );
             assert_eq!(together["locks"], locks_alone, "{threads} threads");

@@ -433,6 +433,9 @@ enum Reports {
     Text,
     /// JSON on standard output.
     Json,
+    /// JSON on standard output, always an object keyed by analyzer name
+    /// (`run`: scripts need not care how many analyzers there are).
+    JsonByName,
     /// Text on standard error (when standard output carries data).
     Stderr,
 }
@@ -474,14 +477,18 @@ fn analyze<'c>(
         Reports::Stderr => {
             drop(out);
             let mut err = io::stderr().lock();
-            write_reports(&mut err, &outcome.reports, &driver.names(), false)
+            write_reports(&mut err, &outcome.reports, &driver.names(), None)
                 .map_err(Failure::Output)?;
         }
         _ => write_reports(
             &mut out,
             &outcome.reports,
             &driver.names(),
-            reports == Reports::Json,
+            match reports {
+                Reports::Json => Some(false),
+                Reports::JsonByName => Some(true),
+                _ => None,
+            },
         )
         .map_err(Failure::Output)?,
     }
@@ -493,23 +500,24 @@ fn analyze<'c>(
 }
 
 /// Writes the reports: their texts one after the other (under a heading
-/// each when there are several), or one JSON value (an object keyed by
-/// analyzer name when there are several).
+/// each when there are several), or with `json` = `Some(keyed)` one JSON
+/// value (an object keyed by analyzer name when there are several, or
+/// always when `keyed`).
 fn write_reports(
     out: &mut dyn Write,
     reports: &[Report],
     names: &[String],
-    json: bool,
+    json: Option<bool>,
 ) -> io::Result<()> {
     let shown: Vec<(&String, &Report)> = names
         .iter()
         .zip(reports)
         .filter(|(_, r)| !(r.text.is_empty() && r.json.is_null()))
         .collect();
-    if json {
+    if let Some(keyed) = json {
         let value = match shown.as_slice() {
-            [] => return out.flush(),
-            [(_, r)] => r.json.clone(),
+            [] if !keyed => return out.flush(),
+            [(_, r)] if !keyed => r.json.clone(),
             many => serde_json::Value::Object(
                 many.iter()
                     .map(|(n, r)| ((*n).clone(), r.json.clone()))
@@ -685,7 +693,12 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
                 add_named(&mut driver, p, extras)?;
             }
             let config = Config::from_args(&trace)?;
-            analyze(&config, Reports::json(output.json), driver)
+            let reports = if output.json {
+                Reports::JsonByName
+            } else {
+                Reports::Text
+            };
+            analyze(&config, reports, driver)
         }
     }
 }
