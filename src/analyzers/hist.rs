@@ -300,8 +300,8 @@ pub enum Style {
     /// bpftrace-style ASCII bars.
     #[default]
     Bars,
-    /// A table of buckets with counts, percentages and cumulative
-    /// percentages.
+    /// A table of the non-empty buckets with counts, percentages and
+    /// cumulative percentages.
     Table,
 }
 
@@ -1776,29 +1776,23 @@ fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
     }
 }
 
-/// `--table`: the buckets with counts, percentages and cumulative
-/// percentages.
+/// `--table`: the non-empty buckets with counts, percentages and
+/// cumulative percentages (data to read, not a shape to see: the empty
+/// buckets the bars show are left out).
 fn bucket_table(h: &Histogram, unit: Unit) -> String {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::ASCII_MARKDOWN);
     table.set_header(["bucket", "count", "%", "cumulative %"]);
     let total = h.count().max(1) as f64;
     let mut cumulative = 0u64;
-    for row in filled(h) {
-        match row {
-            Some(b) => {
-                cumulative += b.count;
-                table.add_row([
-                    bucket_label(h.scale(), &b, unit),
-                    b.count.to_string(),
-                    format!("{:.2}", b.count as f64 * 100.0 / total),
-                    format!("{:.2}", cumulative as f64 * 100.0 / total),
-                ]);
-            }
-            None => {
-                table.add_row(["...", "", "", ""]);
-            }
-        }
+    for b in h.buckets() {
+        cumulative += b.count;
+        table.add_row([
+            bucket_label(h.scale(), &b, unit),
+            b.count.to_string(),
+            format!("{:.2}", b.count as f64 * 100.0 / total),
+            format!("{:.2}", cumulative as f64 * 100.0 / total),
+        ]);
     }
     for i in 1..4 {
         if let Some(c) = table.column_mut(i) {

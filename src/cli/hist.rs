@@ -95,8 +95,8 @@ pub(super) struct HistArgs {
     /// nbytes or sz, ns when it is ns or nsec, else count].
     #[arg(long, value_enum)]
     unit: Option<UnitArg>,
-    /// Draw each histogram as a table of buckets (count, %, cumulative %)
-    /// instead of bars.
+    /// Show each histogram as a table of its non-empty buckets (count, %,
+    /// cumulative %) instead of bars.
     #[arg(long, conflicts_with = "json")]
     table: bool,
     /// Also write the histograms as an SVG bar chart to FILE.
