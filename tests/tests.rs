@@ -8,6 +8,7 @@ mod cformat;
 mod cli;
 mod conformance;
 mod errors;
+mod hist;
 mod outputs;
 mod parallel;
 mod plugins;

@@ -80,6 +80,7 @@ use crate::pattern::{EventPatterns, PatternError};
 
 pub mod chrome;
 mod driver;
+pub mod hist;
 pub mod histogram;
 pub mod json;
 pub mod locks;

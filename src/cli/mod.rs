@@ -44,6 +44,8 @@ use crate::format::{TraceEvents, TraceReader};
 use crate::input::{self, InputError, TraceData};
 use crate::pattern::EventPatterns;
 
+mod hist;
+
 const EXAMPLES: &str = "\
 Examples:
   simpletrace trace-events-all trace-12345
@@ -175,6 +177,11 @@ enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+    /// Histograms of an argument's values, of latencies between paired
+    /// events, or of the time between records of an event; bpftrace-style
+    /// bars, a table, JSON or an SVG plot.
+    #[command(after_help = hist::EXAMPLES)]
+    Hist(Box<hist::HistArgs>),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
     /// open.
@@ -652,6 +659,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             let config = Config::from_args(&trace)?;
             analyze(&config, Reports::json(output.json), driver)
         }
+        Some(Command::Hist(args)) => hist::run(&args),
         Some(Command::Json {
             format,
             spans,

@@ -1,0 +1,490 @@
+//! `simpletrace hist`: what the user typed ([`HistArgs`]), turned into a
+//! [`HistSpec`] and run.
+
+use core::fmt;
+use core::str::FromStr;
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args, ValueEnum};
+
+use super::{Config, Failure, OutputArgs, Reports, TraceArgs, analyze};
+use crate::analyzers::Driver;
+use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
+use crate::analyzers::histogram::{Scale, Unit};
+use crate::pattern::EventPattern;
+
+/// The `--help` examples.
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  simpletrace hist --event bdrv_co_pwritev_part --arg bytes trace-events-all trace-12345
+      Sizes of block-layer writes, log2 buckets in bytes.
+  simpletrace hist --event qemu_memalign --arg size --by pid --linear 64KiB trace-events-all trace-12345
+      Allocation sizes per process, in 64 KiB buckets.
+  simpletrace hist --latency thread_pool_submit_aio:req,thread_pool_complete_aio:req trace-events-all trace-12345
+      Time from submitting each thread-pool request to its completion.
+  simpletrace hist --latency qemu_mutex_lock:mutex,qemu_mutex_unlock --by mutex --top 5 trace-events-all trace-12345
+      Time from asking for each mutex to releasing it, for the five busiest mutexes.
+  simpletrace hist --interval qemu_vfree --table trace-events-all trace-12345
+      Time between frees, as a table of buckets.
+  simpletrace hist --event bdrv_co_pwritev_part --arg bytes --json --svg writes.svg trace-events-all trace-12345
+      The same as JSON, and a bar chart in writes.svg.";
+
+/// What `hist` takes.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("measure").required(true).args(["event", "latency", "interval"])))]
+pub(super) struct HistArgs {
+    /// Value histogram: the event whose argument (--arg) to count.
+    #[arg(
+        long,
+        value_name = "EVENT",
+        requires = "arg",
+        help_heading = "What to measure"
+    )]
+    event: Option<String>,
+    /// With --event: the numeric argument.
+    #[arg(
+        long,
+        value_name = "ARG",
+        requires = "event",
+        conflicts_with_all = ["latency", "interval"],
+        help_heading = "What to measure"
+    )]
+    arg: Option<String>,
+    /// Latency histogram: time from each BEGIN record to the END record it
+    /// pairs with: the same pid and, with :ARG, the same value of ARG (one
+    /// ARG names both sides' argument). Ends without a begin, and begins
+    /// still open at the end, are counted.
+    #[arg(
+        long,
+        value_name = "BEGIN[:ARG],END[:ARG]",
+        help_heading = "What to measure"
+    )]
+    latency: Option<LatencyPair>,
+    /// With --latency, when several begins of a key are open: an end takes
+    /// the oldest (fifo: queues, contended locks) or the newest (lifo:
+    /// nested begin/end); or (unique) a begin replaces an open begin of its
+    /// key, which counts as unmatched (request pointers, reused once free,
+    /// in a trace that lost records).
+    #[arg(
+        long,
+        value_enum,
+        requires = "latency",
+        conflicts_with_all = ["event", "interval"],
+        help_heading = "What to measure"
+    )]
+    pairing: Option<PairingArg>,
+    /// Interval histogram: time between consecutive records of EVENT from
+    /// the same pid.
+    #[arg(long, value_name = "EVENT", help_heading = "What to measure")]
+    interval: Option<String>,
+    /// One histogram per distinct value of these, largest first: 'pid', or
+    /// an argument (args.NAME for an argument called pid). For a latency,
+    /// the begin event's argument, else the end event's. Comma-separated,
+    /// at most 3.
+    #[arg(long, value_name = "pid|ARG,...", value_delimiter = ',')]
+    by: Vec<GroupBy>,
+    /// Show only the N largest groups.
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+    /// Linear buckets of STEP (like bpftrace's lhist) instead of powers of
+    /// two: a number, or with a unit: 100us, 2ms, 4KiB, 1MiB.
+    #[arg(long, value_name = "STEP")]
+    linear: Option<Step>,
+    /// The unit of the values [default: ns for --latency and --interval;
+    /// for --event, bytes when ARG's last word is bytes, size, len, length,
+    /// nbytes or sz, ns when it is ns or nsec, else count].
+    #[arg(long, value_enum)]
+    unit: Option<UnitArg>,
+    /// Show each histogram as a table of its non-empty buckets (count, %,
+    /// cumulative %) instead of bars.
+    #[arg(long, conflicts_with = "json")]
+    table: bool,
+    /// Also write the histograms as an SVG bar chart to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    trace: TraceArgs,
+}
+
+/// `--pairing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PairingArg {
+    /// The oldest open begin.
+    Fifo,
+    /// The newest open begin.
+    Lifo,
+    /// Only one open begin per key: the latest.
+    Unique,
+}
+
+/// `--unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum UnitArg {
+    /// Plain numbers.
+    Count,
+    /// Nanoseconds (shown as ns, us, ms, s).
+    Ns,
+    /// Bytes (shown as B, KiB, MiB, GiB).
+    Bytes,
+}
+
+impl From<UnitArg> for Unit {
+    fn from(u: UnitArg) -> Unit {
+        match u {
+            UnitArg::Count => Unit::Count,
+            UnitArg::Ns => Unit::Nanoseconds,
+            UnitArg::Bytes => Unit::Bytes,
+        }
+    }
+}
+
+/// A `--linear` step: a positive whole number of the base unit, maybe
+/// written with a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Step {
+    /// In ns, bytes or plain numbers.
+    value: u64,
+    /// The unit its suffix names, if any.
+    unit: Option<Unit>,
+}
+
+/// A `--linear` that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StepError(String);
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a bucket width: give a positive whole number, or one with a unit (ns, us, ms, s, B, KiB, MiB, GiB): 100us, 1.5ms, 4KiB",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl FromStr for Step {
+    type Err = StepError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || StepError(s.to_owned());
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, suffix) = t.split_at(split);
+        let (scale, unit): (u128, Option<Unit>) = match suffix {
+            "" => (1, None),
+            "ns" => (1, Some(Unit::Nanoseconds)),
+            "us" | "µs" => (1_000, Some(Unit::Nanoseconds)),
+            "ms" => (1_000_000, Some(Unit::Nanoseconds)),
+            "s" => (1_000_000_000, Some(Unit::Nanoseconds)),
+            "B" => (1, Some(Unit::Bytes)),
+            "KiB" => (1 << 10, Some(Unit::Bytes)),
+            "MiB" => (1 << 20, Some(Unit::Bytes)),
+            "GiB" => (1 << 30, Some(Unit::Bytes)),
+            _ => return Err(err()),
+        };
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        if int.is_empty() && frac.is_empty() || frac.len() > 18 {
+            return Err(err());
+        }
+        let digits = |d: &str| -> Result<u128, StepError> {
+            if d.is_empty() {
+                Ok(0)
+            } else {
+                d.parse::<u128>().map_err(|_| err())
+            }
+        };
+        // Exact: the fraction must come out a whole number of the base unit.
+        let denominator = 10u128.pow(frac.len() as u32);
+        let numerator = digits(int)?
+            .checked_mul(denominator)
+            .and_then(|n| n.checked_add(digits(frac).ok()?))
+            .and_then(|n| n.checked_mul(scale))
+            .ok_or_else(err)?;
+        if !numerator.is_multiple_of(denominator) {
+            return Err(err());
+        }
+        let value = u64::try_from(numerator / denominator).map_err(|_| err())?;
+        if value == 0 {
+            return Err(err());
+        }
+        Ok(Step { value, unit })
+    }
+}
+
+fn unit_name(u: Unit) -> &'static str {
+    match u {
+        Unit::Count => "count",
+        Unit::Nanoseconds => "ns",
+        Unit::Bytes => "bytes",
+    }
+}
+
+impl HistArgs {
+    /// The request these arguments make (before it meets the
+    /// declarations).
+    fn spec(&self) -> Result<HistSpec, Failure> {
+        let measure = match (&self.event, &self.arg, &self.latency, &self.interval) {
+            (Some(event), Some(arg), None, None) => Measure::Value {
+                event: event.clone(),
+                arg: arg.clone(),
+            },
+            (None, None, Some(pair), None) => Measure::Latency {
+                begin: pair.begin.clone(),
+                end: pair.end.clone(),
+                pairing: match self.pairing {
+                    Some(PairingArg::Lifo) => Pairing::Lifo,
+                    Some(PairingArg::Unique) => Pairing::Unique,
+                    Some(PairingArg::Fifo) | None => Pairing::Fifo,
+                },
+            },
+            (None, None, None, Some(event)) => Measure::Interval {
+                event: event.clone(),
+            },
+            _ => {
+                return Err(Failure::Input(
+                    "give one of --event EVENT --arg ARG, --latency BEGIN,END or --interval EVENT"
+                        .into(),
+                ));
+            }
+        };
+        let step_unit = self.linear.and_then(|s| s.unit);
+        let given = self.unit.map(Unit::from);
+        let timed = !matches!(measure, Measure::Value { .. });
+        let unit = match (given, step_unit) {
+            (Some(u), Some(s)) if u != s => {
+                return Err(Failure::Input(format!(
+                    "--linear is in {} but --unit is {}",
+                    unit_name(s),
+                    unit_name(u)
+                )));
+            }
+            (None, Some(s)) if timed && s != Unit::Nanoseconds => {
+                return Err(Failure::Input(
+                    "latencies and intervals are times: give --linear in ns, us, ms or s".into(),
+                ));
+            }
+            (u, s) => u.or(s),
+        };
+        let mut spec = HistSpec::new(measure);
+        spec.by = self.by.clone();
+        spec.scale = match self.linear {
+            Some(s) => Scale::Linear { step: s.value },
+            None => Scale::Log2,
+        };
+        spec.unit = unit;
+        spec.top = self.top;
+        spec.style = if self.table {
+            Style::Table
+        } else {
+            Style::Bars
+        };
+        Ok(spec)
+    }
+}
+
+/// Runs `simpletrace hist`.
+pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
+    let spec = args.spec()?;
+    let mut config = Config::from_args(&args.trace)?;
+    let mut hist = Hist::new(spec, &config.events).map_err(|e| Failure::Input(e.to_string()))?;
+    keep_what_hist_reads(&mut config, &hist)?;
+    if let Some(path) = &args.svg {
+        hist = hist.with_svg(
+            open_plot(path, &config, &args.trace)?,
+            path.display().to_string(),
+        );
+    }
+    let mut driver = Driver::new();
+    hist.add_to(&mut driver);
+    analyze(&config, Reports::json(args.output.json), driver)
+}
+
+/// Refuses an `--events` filter that leaves out an event the histogram
+/// reads (the result would be silently empty or all unmatched), and keeps
+/// dropped-events records, which say what is missing, unless the filter
+/// names them.
+fn keep_what_hist_reads(config: &mut Config, hist: &Hist) -> Result<(), Failure> {
+    for name in hist.events() {
+        if let Some(decl) = config.events.by_name(name.as_bytes())
+            && !config.selection.wants_event(decl)
+        {
+            return Err(Failure::Input(format!(
+                "the --events filter leaves out {name}, which this histogram reads"
+            )));
+        }
+    }
+    let dropped = config.events.dropped();
+    let keeps_dropped = config.selection.wants_event(dropped);
+    if let Some(patterns) = &mut config.selection.events
+        && !keeps_dropped
+        && patterns.decide(&dropped.name).is_none()
+    {
+        patterns.patterns.push(EventPattern {
+            glob: dropped.name.clone(),
+            enable: true,
+        });
+    }
+    Ok(())
+}
+
+/// Creates the `--svg` file, which must be neither input.
+fn open_plot(
+    path: &Path,
+    config: &Config,
+    trace: &TraceArgs,
+) -> Result<Box<dyn std::io::Write + Send>, Failure> {
+    let target = std::fs::canonicalize(path).ok();
+    let inputs = [Some(&config.trace_path), trace.trace_events.as_ref()];
+    for input in inputs.into_iter().flatten() {
+        if target.is_some() && target == std::fs::canonicalize(input).ok() {
+            return Err(Failure::Input(format!(
+                "--svg {}: refusing to write over an input",
+                path.display()
+            )));
+        }
+    }
+    let file = std::fs::File::create(path)
+        .map_err(|e| Failure::Input(format!("--svg {}: {e}", path.display())))?;
+    Ok(Box::new(std::io::BufWriter::new(file)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<HistArgs, clap::Error> {
+        let cli = Cli::try_parse_from(
+            ["simpletrace", "hist"]
+                .into_iter()
+                .chain(args.iter().copied())
+                .chain(["te", "t"]),
+        )?;
+        match cli.command {
+            Some(Command::Hist(h)) => Ok(*h),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn spec(args: &[&str]) -> HistSpec {
+        match parse(args).unwrap().spec() {
+            Ok(s) => s,
+            Err(Failure::Input(m)) => panic!("{m}"),
+            Err(Failure::Output(e)) => panic!("{e}"),
+        }
+    }
+
+    fn spec_error(args: &[&str]) -> String {
+        match parse(args).unwrap().spec() {
+            Err(Failure::Input(m)) => m,
+            Ok(s) => panic!("accepted {s:?}"),
+            Err(Failure::Output(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn steps() {
+        let step = |s: &str| s.parse::<Step>().map(|s| (s.value, s.unit));
+        assert_eq!(step("4096"), Ok((4096, None)));
+        assert_eq!(step("4KiB"), Ok((4096, Some(Unit::Bytes))));
+        assert_eq!(step("1.5ms"), Ok((1_500_000, Some(Unit::Nanoseconds))));
+        assert_eq!(step("100us"), Ok((100_000, Some(Unit::Nanoseconds))));
+        assert_eq!(step("0.5KiB"), Ok((512, Some(Unit::Bytes))));
+        for bad in [
+            "0",
+            "",
+            "1.5",
+            "0.3ns",
+            "4kb",
+            "-1",
+            "x",
+            ".",
+            "99999999999999999999999",
+        ] {
+            assert!(step(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_three_measures() {
+        let s = spec(&["--event", "e", "--arg", "bytes", "--by", "pid,args.pid,x"]);
+        assert_eq!(
+            s.measure,
+            Measure::Value {
+                event: "e".into(),
+                arg: "bytes".into()
+            }
+        );
+        assert_eq!(
+            s.by,
+            [
+                GroupBy::Pid,
+                GroupBy::Arg("pid".into()),
+                GroupBy::Arg("x".into())
+            ]
+        );
+        assert_eq!((s.scale, s.unit, s.style), (Scale::Log2, None, Style::Bars));
+        let s = spec(&[
+            "--latency",
+            "a:req,b",
+            "--pairing",
+            "lifo",
+            "--linear",
+            "10us",
+            "--table",
+        ]);
+        match s.measure {
+            Measure::Latency {
+                begin,
+                end,
+                pairing,
+            } => {
+                assert_eq!((begin.key.as_deref(), end.key), (Some("req"), None));
+                assert_eq!(pairing, Pairing::Lifo);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.scale, Scale::Linear { step: 10_000 });
+        assert_eq!(s.unit, Some(Unit::Nanoseconds));
+        assert_eq!(s.style, Style::Table);
+        let s = spec(&["--interval", "e", "--top", "3", "--unit", "count"]);
+        assert_eq!(s.measure, Measure::Interval { event: "e".into() });
+        assert_eq!((s.top, s.unit), (Some(3), Some(Unit::Count)));
+        // A step's unit is the unit, unless another is asked for.
+        let s = spec(&["--event", "e", "--arg", "offset", "--linear", "1MiB"]);
+        assert_eq!(s.unit, Some(Unit::Bytes));
+        assert_eq!(
+            spec_error(&[
+                "--event", "e", "--arg", "a", "--linear", "1MiB", "--unit", "ns"
+            ]),
+            "--linear is in bytes but --unit is ns"
+        );
+        assert_eq!(
+            spec_error(&["--latency", "a,b", "--linear", "4KiB"]),
+            "latencies and intervals are times: give --linear in ns, us, ms or s"
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&[]).is_err(), "a measure is required");
+        assert!(parse(&["--event", "e"]).is_err(), "--event needs --arg");
+        assert!(parse(&["--arg", "a", "--interval", "e"]).is_err());
+        assert!(parse(&["--event", "e", "--arg", "a", "--interval", "e"]).is_err());
+        assert!(parse(&["--interval", "e", "--pairing", "fifo"]).is_err());
+        assert!(parse(&["--interval", "e", "--table", "--json"]).is_err());
+        assert!(parse(&["--latency", "a"]).is_err());
+        assert!(parse(&["--interval", "e", "--unit", "ms"]).is_err());
+        assert!(parse(&["--interval", "e", "--by", "a b"]).is_err());
+        // The time filters keep their names.
+        let h = parse(&["--interval", "e", "--start", "1ms", "--end", "2ms"]).unwrap();
+        assert!(h.trace.filters.start.is_some() && h.trace.filters.end.is_some());
+    }
+}
