@@ -707,6 +707,14 @@ fn hist_requests_checked_up_front() {
         err
     };
     assert_eq!(
+        error(&["--begin", "write:bs"]),
+        "simpletrace: --begin EVENT needs --end EVENT[:ARG], the event that ends each latency\n"
+    );
+    assert!(
+        error(&["--interval", "write", "--end", "write"])
+            .contains("an event name after --end needs --begin EVENT")
+    );
+    assert_eq!(
         error(&["--event", "writ", "--arg", "bytes"]),
         "simpletrace: the trace-events file declares no event 'writ' (did you mean 'write'?)\n"
     );
@@ -947,6 +955,17 @@ fn hist_corpus_latencies_match_an_independent_pairing() {
             args.extend(["--by", by]);
         }
         let j = corpus_run(&corpus, "medium-rand.bin", &args);
+        // The spelling, --begin and --end, is the same request.
+        let begin_key = format!("{begin}:{key}");
+        let mut spelled = vec!["--begin", begin_key.as_str(), "--end", end];
+        if let Some(by) = by {
+            spelled.extend(["--by", by]);
+        }
+        assert_eq!(
+            corpus_run(&corpus, "medium-rand.bin", &spelled),
+            j,
+            "{spec}"
+        );
         assert_eq!(j["samples"], want.len(), "{spec}");
         assert_eq!(j["unmatched"]["ends"], unmatched_ends, "{spec}");
         assert_eq!(j["unmatched"]["open_at_end"], open, "{spec}");

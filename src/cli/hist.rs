@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::{Config, Failure, OutputArgs, Reports, TraceArgs, analyze};
+use super::{Config, EndArg, Failure, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
+#[cfg(test)]
+use crate::analyzers::hist::Endpoint;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
 use crate::pattern::EventPattern;
@@ -22,6 +24,8 @@ Examples:
       Allocation sizes per process, in 64 KiB buckets.
   simpletrace hist --latency thread_pool_submit_aio:req,thread_pool_complete_aio:req trace-events-all trace-12345
       Time from submitting each thread-pool request to its completion.
+  simpletrace hist --begin thread_pool_submit_aio:req --end thread_pool_complete_aio trace-events-all trace-12345
+      The same, spelled with --begin and --end.
   simpletrace hist --latency qemu_mutex_lock:mutex,qemu_mutex_unlock --by mutex --top 5 trace-events-all trace-12345
       Time from asking for each mutex to releasing it, for the five busiest mutexes.
   simpletrace hist --interval qemu_vfree --table trace-events-all trace-12345
@@ -31,7 +35,8 @@ Examples:
 
 /// What `hist` takes.
 #[derive(Debug, Clone, Args)]
-#[command(group(ArgGroup::new("measure").required(true).args(["event", "latency", "interval"])))]
+#[command(group(ArgGroup::new("measure").required(true).args(["event", "latency", "begin", "interval"])))]
+#[command(group(ArgGroup::new("pair").args(["latency", "begin"])))]
 pub(super) struct HistArgs {
     /// Value histogram: the event whose argument (--arg) to count.
     #[arg(
@@ -60,6 +65,11 @@ pub(super) struct HistArgs {
         help_heading = "What to measure"
     )]
     latency: Option<LatencyPair>,
+    /// The same as --latency BEGIN[:ARG],END[:ARG], spelled
+    /// --begin BEGIN[:ARG] --end END[:ARG] (an --end that names an event is
+    /// the end event; an --end time is still the filter).
+    #[arg(long, value_name = "BEGIN[:ARG]", help_heading = "What to measure")]
+    begin: Option<String>,
     /// With --latency, when several begins of a key are open: an end takes
     /// the oldest (fifo: queues, contended locks) or the newest (lifo:
     /// nested begin/end); or (unique) a begin replaces an open begin of its
@@ -68,7 +78,7 @@ pub(super) struct HistArgs {
     #[arg(
         long,
         value_enum,
-        requires = "latency",
+        requires = "pair",
         conflicts_with_all = ["event", "interval"],
         help_heading = "What to measure"
     )]
@@ -248,7 +258,7 @@ impl HistArgs {
             },
             _ => {
                 return Err(Failure::Input(
-                    "give one of --event EVENT --arg ARG, --latency BEGIN,END or --interval EVENT"
+                    "give one of --event EVENT --arg ARG, --latency BEGIN,END (or --begin BEGIN --end END) or --interval EVENT"
                         .into(),
                 ));
             }
@@ -288,8 +298,49 @@ impl HistArgs {
     }
 }
 
+impl HistArgs {
+    /// `--begin BEGIN --end END` turned into `--latency BEGIN,END`, the
+    /// event out of the `--end` filter.
+    fn with_latency_spelled_out(&self) -> Result<HistArgs, Failure> {
+        let mut args = self.clone();
+        let (events, times): (Vec<EndArg>, Vec<EndArg>) = args
+            .trace
+            .filters
+            .end
+            .drain(..)
+            .partition(|e| matches!(e, EndArg::Event(_)));
+        args.trace.filters.end = times;
+        let ends: Vec<String> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                EndArg::Event(name) => Some(name),
+                EndArg::Time(_) => None,
+            })
+            .collect();
+        match (args.begin.take(), ends.as_slice()) {
+            (None, []) => Ok(args),
+            (Some(begin), [end]) => {
+                let pair: LatencyPair = format!("{begin},{end}")
+                    .parse()
+                    .map_err(|e| Failure::Input(format!("--begin/--end: {e}")))?;
+                args.latency = Some(pair);
+                Ok(args)
+            }
+            (Some(_), []) => Err(Failure::Input(
+                "--begin EVENT needs --end EVENT[:ARG], the event that ends each latency".into(),
+            )),
+            (_, [_, _, ..]) => Err(Failure::Input("--end EVENT is given twice".into())),
+            (None, [end]) => Err(Failure::Input(format!(
+                "--end {end}: an event name after --end needs --begin EVENT (--end as a \
+                 filter takes a time: nanoseconds, or 1.5s, 200ms, +30us)"
+            ))),
+        }
+    }
+}
+
 /// Runs `simpletrace hist`.
 pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
+    let args = &args.with_latency_spelled_out()?;
     let spec = args.spec()?;
     let mut config = Config::from_args(&args.trace)?;
     let mut hist = Hist::new(spec, &config.events).map_err(|e| Failure::Input(e.to_string()))?;
@@ -357,6 +408,7 @@ fn open_plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyzers::hist::Endpoint;
     use crate::cli::{Cli, Command};
     use clap::Parser;
 
@@ -485,6 +537,51 @@ mod tests {
         assert!(parse(&["--interval", "e", "--by", "a b"]).is_err());
         // The time filters keep their names.
         let h = parse(&["--interval", "e", "--start", "1ms", "--end", "2ms"]).unwrap();
-        assert!(h.trace.filters.start.is_some() && h.trace.filters.end.is_some());
+        assert!(h.trace.filters.start.is_some() && h.trace.filters.end.len() == 1);
+    }
+
+    #[test]
+    fn begin_and_end_spell_a_latency() {
+        let spelled = |args: &[&str]| -> Result<HistArgs, String> {
+            parse(args)
+                .map_err(|e| e.to_string())?
+                .with_latency_spelled_out()
+                .map_err(|e| match e {
+                    Failure::Input(m) => m,
+                    Failure::Output(e) => e.to_string(),
+                })
+        };
+        let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();
+        let pair = a.latency.as_ref().unwrap();
+        assert_eq!(
+            (pair.begin.event.as_str(), pair.end.event.as_str()),
+            ("sub", "done")
+        );
+        assert_eq!(
+            (pair.begin.key.as_deref(), pair.end.key.as_deref()),
+            (Some("req"), Some("req"))
+        );
+        // The time stays the filter.
+        assert_eq!(a.trace.filters.end.len(), 1);
+        assert!(matches!(a.trace.filters.end[0], EndArg::Time(_)));
+        assert_eq!(
+            spelled(&["--begin", "sub", "--end", "done", "--pairing", "lifo"])
+                .unwrap()
+                .spec()
+                .map(|s| s.measure)
+                .ok(),
+            Some(Measure::Latency {
+                begin: Endpoint::event("sub"),
+                end: Endpoint::event("done"),
+                pairing: Pairing::Lifo,
+            })
+        );
+        let err = |args: &[&str]| spelled(args).unwrap_err();
+        assert!(err(&["--begin", "sub"]).contains("--begin EVENT needs --end EVENT"));
+        assert!(err(&["--begin", "sub", "--end", "a", "--end", "b"]).contains("given twice"));
+        assert!(err(&["--interval", "e", "--end", "done"]).contains("needs --begin EVENT"));
+        // Clap's part: --begin is a measure of its own.
+        assert!(parse(&["--begin", "a", "--latency", "a,b", "--end", "b"]).is_err());
+        assert!(parse(&["--begin", "a", "--interval", "b", "--end", "c"]).is_err());
     }
 }

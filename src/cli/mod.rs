@@ -337,12 +337,55 @@ struct FilterArgs {
     /// +500ns).
     #[arg(long, value_name = "TIME")]
     start: Option<TimeBound>,
-    /// Only records at or before this time (as --start).
+    /// Only records at or before this time (as --start). (With `hist
+    /// --begin EVENT`, `--end EVENT[:ARG]` names the latency's end event
+    /// instead; a time is still this filter.)
     #[arg(long, value_name = "TIME")]
-    end: Option<TimeBound>,
+    end: Vec<EndArg>,
+}
+
+/// What follows `--end`: a time (the filter), or an event name (the end
+/// event of `hist --begin`). Event names are C identifiers, so they never
+/// start with a digit, `.` or `+` as times do.
+#[derive(Debug, Clone, PartialEq)]
+enum EndArg {
+    Time(TimeBound),
+    Event(String),
+}
+
+impl core::str::FromStr for EndArg {
+    type Err = crate::analyzers::select::TimeBoundError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim_start().chars().next() {
+            Some(c) if c.is_ascii_alphabetic() || c == '_' => Ok(EndArg::Event(s.to_owned())),
+            _ => s.parse().map(EndArg::Time),
+        }
+    }
 }
 
 impl FilterArgs {
+    /// The one `--end` time, if any; an event name is refused (`hist`
+    /// takes it out first).
+    fn end_time(&self) -> Result<Option<TimeBound>, Failure> {
+        let mut time = None;
+        for end in &self.end {
+            match end {
+                EndArg::Time(t) if time.is_none() => time = Some(*t),
+                EndArg::Time(_) => {
+                    return Err(Failure::Input("--end TIME is given twice".into()));
+                }
+                EndArg::Event(name) => {
+                    return Err(Failure::Input(format!(
+                        "--end {name}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
+                         an event name only in hist --begin EVENT --end EVENT"
+                    )));
+                }
+            }
+        }
+        Ok(time)
+    }
+
     /// The selection these arguments describe (reads the events file).
     fn selection(&self) -> Result<Selection, Failure> {
         let mut patterns: Option<EventPatterns> = None;
@@ -366,7 +409,7 @@ impl FilterArgs {
             events: patterns,
             pids: self.pid.clone(),
             start: self.start,
-            end: self.end,
+            end: self.end_time()?,
         })
     }
 }
