@@ -9,8 +9,6 @@ use clap::{ArgGroup, Args, ValueEnum};
 
 use super::{Config, EndArg, Failure, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
-#[cfg(test)]
-use crate::analyzers::hist::Endpoint;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
 use crate::pattern::EventPattern;
