@@ -25,6 +25,8 @@
 //! user typed; [`Config`] is what they mean, with the files opened and
 //! parsed. Commands take a `Config` only.
 
+mod alloc;
+
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -145,6 +147,11 @@ enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+    /// Allocations matched to frees by pointer (QEMU's allocator events, or
+    /// rules of your own): leaks, unknown and double frees, free(NULL),
+    /// live bytes over time, lifetime and size histograms.
+    #[command(after_help = alloc::ALLOC_EXAMPLES)]
+    Alloc(alloc::AllocArgs),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
     /// open.
@@ -580,6 +587,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             let config = Config::from_args(&trace)?;
             analyze(&config, Reports::json(output.json), driver)
         }
+        Some(Command::Alloc(args)) => alloc::run(&args),
         Some(Command::Json {
             format,
             spans,
