@@ -2226,14 +2226,19 @@ impl<'a> ReportBuilder<'a> {
             })
             .collect();
         let most = rows.iter().map(|p| p.max).max().unwrap_or(0);
-        let labels: Vec<String> = rows
+        let cells: Vec<(String, String)> = rows
             .iter()
-            .map(|p| format!("{} {}", seconds(p.first_ts), human_bytes(p.max)))
+            .map(|p| (seconds(p.first_ts), human_bytes(p.max)))
             .collect();
-        let width = labels.iter().map(String::len).max().unwrap_or(0);
+        let time_width = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
+        let bytes_width = cells.iter().map(|c| c.1.len()).max().unwrap_or(0);
+        let labels: Vec<String> = cells
+            .iter()
+            .map(|(t, b)| format!("{t:>time_width$} {b:>bytes_width$}"))
+            .collect();
         let _ = writeln!(
             text,
-            "Live bytes over time (each row: the changes from its time on, at their highest):"
+            "Live bytes over time (the most in each row; rows hold equally many changes):"
         );
         for (p, label) in rows.iter().zip(&labels) {
             let bar = if most == 0 {
@@ -2243,7 +2248,7 @@ impl<'a> ReportBuilder<'a> {
             };
             let _ = writeln!(
                 text,
-                "{label:>width$} |{}{}|",
+                "{label} |{}{}|",
                 "@".repeat(bar.min(CHART_WIDTH)),
                 " ".repeat(CHART_WIDTH - bar.min(CHART_WIDTH))
             );
