@@ -285,7 +285,7 @@ fn leaks_double_null_and_unknown_frees_by_hand() {
     assert_eq!(j["lost_events"]["dropped_records"], 0);
     assert_eq!(
         j["free_history"],
-        json!({"capacity": 1 << 20, "forgotten": 0})
+        json!({"capacity": 1 << 18, "forgotten": 0})
     );
     // Lifetimes: A 1800-1000, B 2900-2000.
     let life = &j["lifetime_ns"];
