@@ -572,6 +572,18 @@ fn lost_events_are_placed_near_dropped_records() {
     assert_row(&text, &format!("0.000001 5 {d2} 3"));
     // The warning comes before the findings.
     assert!(text.find("WARNING").unwrap() < text.find("Leaks:").unwrap());
+    // It does not depend on the lists.
+    let text = alloc_text(&["--top", "0"], &te, &tr);
+    assert!(
+        text.contains(
+            "\nWARNING: EVENTS WERE LOST: 2 dropped-events records report 10 lost events"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n(2 more dropped-events records not shown; --top N to see more)\n"),
+        "{text}"
+    );
 }
 
 const ANON_DECLS: &str = "\
@@ -833,12 +845,25 @@ fn top_limits_the_lists_not_the_counts() {
         "{text}"
     );
     assert!(
-        text.contains("\n(1 more double frees not shown; --top N to see more)\n"),
+        text.contains("\n(1 more double free not shown; --top N to see more)\n"),
         "{text}"
     );
     let none = alloc_json(&["--top", "0"], &te, &tr);
     assert_eq!(none["leaks"]["biggest"], json!([]));
     assert_eq!(none["leaks"]["bytes"], 69732);
+    // No list, no table headers: the counts and what is hidden.
+    let text = alloc_text(&["--top", "0"], &te, &tr);
+    assert!(
+        !text.contains("Biggest leaks:") && !text.contains("By size:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nDouble frees: 2 (freed again without an allocation in between; the last 262144 \
+             freed pointers are remembered).\n(2 more double frees not shown; --top N to see more)\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

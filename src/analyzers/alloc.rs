@@ -994,8 +994,10 @@ struct Pending {
 struct Drops {
     records: u64,
     lost: u128,
-    /// The first few: where, and how many events.
+    /// The first few (as many as the lists show): where, and how many
+    /// events.
     first: Vec<(Site, u64)>,
+    earliest: Option<Site>,
     last: Option<Site>,
 }
 
@@ -1314,6 +1316,7 @@ impl Tracker {
         if self.drops.first.len() < self.keep {
             self.drops.first.push((at, count));
         }
+        self.drops.earliest.get_or_insert(at);
         self.drops.last = Some(at);
         self.last_drop = Some(at.offset);
         // What remains pending is within the window before this record.
@@ -1570,6 +1573,36 @@ fn table(header: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
     t.trim_fmt()
 }
 
+/// Appends `title` (if any) and the table of `rows`, unless there are no
+/// rows (`--top 0`).
+fn put_table(
+    text: &mut String,
+    title: Option<&str>,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    right: &[usize],
+) {
+    if rows.is_empty() {
+        return;
+    }
+    if let Some(title) = title {
+        let _ = writeln!(text, "\n{title}");
+    }
+    let _ = writeln!(text, "{}", table(header, rows, right));
+}
+
+/// How a list's heading ends: `:` before the whole list, `; the first:`
+/// before part of it, nothing when none of it is shown.
+fn lead(shown: usize, total: u64) -> &'static str {
+    if shown == 0 {
+        "."
+    } else if (shown as u64) < total {
+        "; the first:"
+    } else {
+        ":"
+    }
+}
+
 /// `"1 block"`, `"2 blocks"`.
 fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
@@ -1711,7 +1744,7 @@ impl<'a> ReportBuilder<'a> {
 
     fn drops_text(&self, text: &mut String) {
         let d = &self.t.drops;
-        let (Some((first, _)), Some(last)) = (d.first.first(), d.last) else {
+        let (Some(first), Some(last)) = (d.earliest, d.last) else {
             return;
         };
         let _ = writeln!(
@@ -1747,12 +1780,19 @@ impl<'a> ReportBuilder<'a> {
                 ]
             })
             .collect();
-        let _ = writeln!(
+        put_table(
             text,
-            "{}",
-            table(&["lost at", "pid", "record", "events"], rows, &[1, 2, 3])
+            None,
+            &["lost at", "pid", "record", "events"],
+            rows,
+            &[1, 2, 3],
         );
-        Self::more(text, d.first.len(), d.records, "dropped-events records");
+        Self::more(
+            text,
+            d.first.len(),
+            d.records,
+            ("dropped-events record", "dropped-events records"),
+        );
     }
 
     fn rules_text(&self, text: &mut String) {
@@ -1857,12 +1897,15 @@ impl<'a> ReportBuilder<'a> {
         );
     }
 
-    fn more(text: &mut String, shown: usize, total: u64, what: &str) {
-        if (shown as u64) < total {
+    /// Says how many of a list's `total` entries are not shown: `what`
+    /// is the entry's name, singular and plural.
+    fn more(text: &mut String, shown: usize, total: u64, what: (&str, &str)) {
+        let hidden = total.saturating_sub(shown as u64);
+        if hidden > 0 {
+            let word = if hidden == 1 { what.0 } else { what.1 };
             let _ = writeln!(
                 text,
-                "({} more {what} not shown; --top N to see more)",
-                total - shown as u64
+                "({hidden} more {word} not shown; --top N to see more)"
             );
         }
     }
@@ -1908,12 +1951,8 @@ impl<'a> ReportBuilder<'a> {
         if self.t.drops.records > 0 {
             header.push("near lost events");
         }
-        let _ = writeln!(
-            text,
-            "\nBy size:\n{}",
-            table(&header, groups, &[0, 1, 2, 4])
-        );
-        Self::more(text, shown, self.by_size.len() as u64, "sizes");
+        put_table(text, Some("By size:"), &header, groups, &[0, 1, 2, 4]);
+        Self::more(text, shown, self.by_size.len() as u64, ("size", "sizes"));
 
         let biggest: Vec<Vec<String>> = self
             .leaks
@@ -1951,24 +1990,22 @@ impl<'a> ReportBuilder<'a> {
             })
             .collect();
         let shown = biggest.len();
-        let _ = writeln!(
+        put_table(
             text,
-            "\nBiggest leaks:\n{}",
-            table(
-                &[
-                    "ptr",
-                    "size",
-                    "pid",
-                    "allocated at",
-                    "by",
-                    "age at end",
-                    "note"
-                ],
-                biggest,
-                &[1, 2, 5],
-            )
+            Some("Biggest leaks:"),
+            &[
+                "ptr",
+                "size",
+                "pid",
+                "allocated at",
+                "by",
+                "age at end",
+                "note",
+            ],
+            biggest,
+            &[1, 2, 5],
         );
-        Self::more(text, shown, self.leaks.len() as u64, "leaks");
+        Self::more(text, shown, self.leaks.len() as u64, ("leak", "leaks"));
     }
 
     fn findings_text(&self, text: &mut String) {
@@ -2000,11 +2037,7 @@ impl<'a> ReportBuilder<'a> {
                 "\nUnknown frees: {} (pointers not allocated in the trace: allocated before it started, \
                  allocated by an event no rule covers, lost, or invalid){}",
                 t.unknown.count,
-                if t.unknown.first.len() < t.unknown.count as usize {
-                    "; the first:"
-                } else {
-                    ":"
-                }
+                lead(t.unknown.first.len(), t.unknown.count)
             );
             let rows = t
                 .unknown
@@ -2016,24 +2049,28 @@ impl<'a> ReportBuilder<'a> {
                     r
                 })
                 .collect();
-            let _ = writeln!(
+            put_table(
                 text,
-                "{}",
-                table(&["time", "pid", "ptr", "event", "note"], rows, &[1])
+                None,
+                &["time", "pid", "ptr", "event", "note"],
+                rows,
+                &[1],
             );
             Self::more(
                 text,
                 t.unknown.first.len(),
                 t.unknown.count,
-                "unknown frees",
+                ("unknown free", "unknown frees"),
             );
         }
         if t.double.count > 0 {
             let _ = writeln!(
                 text,
                 "\nDouble frees: {} (freed again without an allocation in between; the last {} freed \
-                 pointers are remembered):",
-                t.double.count, self.a.options.free_history
+                 pointers are remembered){}",
+                t.double.count,
+                self.a.options.free_history,
+                lead(t.double.first.len(), t.double.count)
             );
             let rows = t
                 .double
@@ -2046,31 +2083,35 @@ impl<'a> ReportBuilder<'a> {
                     r
                 })
                 .collect();
-            let _ = writeln!(
+            put_table(
                 text,
-                "{}",
-                table(
-                    &[
-                        "time",
-                        "pid",
-                        "ptr",
-                        "event",
-                        "first freed at",
-                        "by",
-                        "note"
-                    ],
-                    rows,
-                    &[1]
-                )
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "first freed at",
+                    "by",
+                    "note",
+                ],
+                rows,
+                &[1],
             );
-            Self::more(text, t.double.first.len(), t.double.count, "double frees");
+            Self::more(
+                text,
+                t.double.first.len(),
+                t.double.count,
+                ("double free", "double frees"),
+            );
         }
         if t.twice.count > 0 {
             let _ = writeln!(
                 text,
                 "\nAllocated twice without a free: {} (a pointer returned again while live: its free \
-                 was missed or lost; the earlier block is dropped):",
-                t.twice.count
+                 was missed or lost; the earlier block is dropped){}",
+                t.twice.count,
+                lead(t.twice.first.len(), t.twice.count)
             );
             let rows = t
                 .twice
@@ -2085,31 +2126,35 @@ impl<'a> ReportBuilder<'a> {
                     r
                 })
                 .collect();
-            let _ = writeln!(
+            put_table(
                 text,
-                "{}",
-                table(
-                    &[
-                        "time",
-                        "pid",
-                        "ptr",
-                        "event",
-                        "live since",
-                        "by",
-                        "its size",
-                        "note"
-                    ],
-                    rows,
-                    &[1, 6]
-                )
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "live since",
+                    "by",
+                    "its size",
+                    "note",
+                ],
+                rows,
+                &[1, 6],
             );
-            Self::more(text, t.twice.first.len(), t.twice.count, "blocks");
+            Self::more(
+                text,
+                t.twice.first.len(),
+                t.twice.count,
+                ("block", "blocks"),
+            );
         }
         if t.size_mismatch.count > 0 {
             let _ = writeln!(
                 text,
-                "\nFreed with another size than allocated: {}:",
-                t.size_mismatch.count
+                "\nFreed with another size than allocated: {}{}",
+                t.size_mismatch.count,
+                lead(t.size_mismatch.first.len(), t.size_mismatch.count)
             );
             let rows = t
                 .size_mismatch
@@ -2124,36 +2169,35 @@ impl<'a> ReportBuilder<'a> {
                     r
                 })
                 .collect();
-            let _ = writeln!(
+            put_table(
                 text,
-                "{}",
-                table(
-                    &[
-                        "time",
-                        "pid",
-                        "ptr",
-                        "event",
-                        "freed size",
-                        "allocated size",
-                        "allocated at",
-                        "by"
-                    ],
-                    rows,
-                    &[1, 4, 5]
-                )
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "freed size",
+                    "allocated size",
+                    "allocated at",
+                    "by",
+                ],
+                rows,
+                &[1, 4, 5],
             );
             Self::more(
                 text,
                 t.size_mismatch.first.len(),
                 t.size_mismatch.count,
-                "frees",
+                ("free", "frees"),
             );
         }
         if t.mismatched.count > 0 {
             let _ = writeln!(
                 text,
-                "\nFreed by another allocator's free: {}:",
-                t.mismatched.count
+                "\nFreed by another allocator's free: {}{}",
+                t.mismatched.count,
+                lead(t.mismatched.first.len(), t.mismatched.count)
             );
             let rows = t
                 .mismatched
@@ -2165,16 +2209,19 @@ impl<'a> ReportBuilder<'a> {
                     r
                 })
                 .collect();
-            let _ = writeln!(
+            put_table(
                 text,
-                "{}",
-                table(
-                    &["time", "pid", "ptr", "freed by", "allocated at", "by"],
-                    rows,
-                    &[1]
-                )
+                None,
+                &["time", "pid", "ptr", "freed by", "allocated at", "by"],
+                rows,
+                &[1],
             );
-            Self::more(text, t.mismatched.first.len(), t.mismatched.count, "frees");
+            Self::more(
+                text,
+                t.mismatched.first.len(),
+                t.mismatched.count,
+                ("free", "frees"),
+            );
         }
         let s = self.totals();
         if s.failed > 0 || s.zero_null > 0 {
