@@ -825,6 +825,26 @@ fn no_rule_applies() {
 }
 
 #[test]
+fn rules_but_no_records() {
+    let ev = events(DECLS);
+    let mut t = Trace::new(&ev);
+    t.pad(3, 10);
+    let (te, tr) = files("alloc_no_records", DECLS, &t.finish());
+    let text = alloc_text(&[], &te, &tr);
+    assert!(
+        text.ends_with("\nNo records of these events in the trace (or none passed the filters).\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Leaks"), "{text}");
+    let j = alloc_json(&[], &te, &tr);
+    assert_eq!(
+        (j["events"].clone(), j["pids"].clone()),
+        (json!(0), json!([]))
+    );
+    assert_eq!(j["totals"]["peak"], Value::Null);
+}
+
+#[test]
 fn top_limits_the_lists_not_the_counts() {
     let ev = events(DECLS);
     let (trace, _) = story(&ev);

@@ -59,10 +59,21 @@
 //! allocation to the final free, and it leaks as the block the first
 //! allocation made.
 //!
+//! # Lost events
+//!
+//! Dropped-events records are counted and listed, and each finding that a
+//! lost event could explain (a leak whose free, an unknown free whose
+//! allocation, a double free or a block allocated twice whose event in
+//! between may have been lost) is flagged as near lost events, a loss being
+//! placed within [`LOSS_WINDOW`] bytes of trace on either side of its
+//! record.
+//!
 //! API structure:
 //! - [`AllocAnalyzer`] with its [`AllocOptions`];
-//! - [`RuleSpec`] (a rule as written), [`RuleSet`] (rules checked against a
-//!   trace-events file), [`RuleError`] and [`RuleWarning`].
+//! - [`RuleSpec`] (a rule as written), [`BUILTIN_RULES`], [`RuleSet`]
+//!   (rules checked against a trace-events file), [`RuleError`] and
+//!   [`RuleWarning`];
+//! - [`seconds`]: how the report writes times.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::{self, Write as _};
@@ -1687,6 +1698,9 @@ impl<'a> ReportBuilder<'a> {
             return Report::new(text, self.json());
         }
         self.pids_text(&mut text);
+        if self.t.events == 0 {
+            return Report::new(text, self.json());
+        }
         self.leaks_text(&mut text);
         self.findings_text(&mut text);
         self.live_text(&mut text);
@@ -1870,7 +1884,10 @@ impl<'a> ReportBuilder<'a> {
             ));
         }
         if rows.is_empty() {
-            let _ = writeln!(text, "\nNo allocator events in the trace.");
+            let _ = writeln!(
+                text,
+                "\nNo records of these events in the trace (or none passed the filters)."
+            );
             return;
         }
         let _ = writeln!(
