@@ -183,7 +183,7 @@ enum Command {
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// An analyzer: a built-in name (print, log, json, chrome, locks) or the path of a
+        /// An analyzer: a built-in name (print, log, json, chrome, locks, alloc) or the path of a
         /// plugin library (a name with a '/'). Repeat for several.
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
