@@ -310,7 +310,11 @@ fn broken_plugins_are_refused_clearly() {
         )),
         "{err}"
     );
-    assert!(names.iter().any(|n| n == "locks") && names.iter().any(|n| n == "stats"));
+    assert!(
+        names.iter().any(|n| n == "locks")
+            && names.iter().any(|n| n == "stats")
+            && names.iter().any(|n| n == "alloc")
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alloc;
 mod analyzers;
 mod cformat;
 mod cli;

@@ -78,6 +78,7 @@ use crate::format::events::{ArgKind, EventDecl, MAX_ARGS, TraceEvents};
 use crate::format::{self, ArgValue, EventId, Record, TraceKind};
 use crate::pattern::{EventPatterns, PatternError};
 
+pub mod alloc;
 pub mod chrome;
 mod driver;
 pub mod hist;
@@ -644,6 +645,11 @@ pub fn registry() -> Vec<AnalyzerEntry> {
             "locks",
             "QEMU mutex contention: wait and hold times per mutex, locks held at the end",
             locks::LocksAnalyzer::default,
+        ),
+        AnalyzerEntry::sequential(
+            "alloc",
+            "malloc/free correlation of QEMU's allocator events: leaks, unknown and double frees, live bytes",
+            alloc::AllocAnalyzer::default,
         ),
     ]
 }

@@ -25,6 +25,8 @@
 //! user typed; [`Config`] is what they mean, with the files opened and
 //! parsed. Commands take a `Config` only.
 
+mod alloc;
+
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -182,6 +184,11 @@ enum Command {
     /// bars, a table, JSON or an SVG plot.
     #[command(after_help = hist::EXAMPLES)]
     Hist(Box<hist::HistArgs>),
+    /// Allocations matched to frees by pointer (QEMU's allocator events, or
+    /// rules of your own): leaks, unknown and double frees, free(NULL),
+    /// live bytes over time, lifetime and size histograms.
+    #[command(after_help = alloc::ALLOC_EXAMPLES)]
+    Alloc(alloc::AllocArgs),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
     /// open.
@@ -213,7 +220,7 @@ enum Command {
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// An analyzer: a built-in name (print, log, json, chrome, stats, locks) or the path of a
+        /// An analyzer: a built-in name (print, log, json, chrome, stats, locks, alloc) or the path of a
         /// plugin library (a name with a '/'). Repeat for several.
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
@@ -703,6 +710,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Hist(args)) => hist::run(&args),
+        Some(Command::Alloc(args)) => alloc::run(&args),
         Some(Command::Json {
             format,
             spans,

@@ -1,0 +1,2988 @@
+//! `alloc`: the malloc/free correlator. Matches the pointer an allocation
+//! event returns with the pointer a free event is given, per process, and
+//! reports what leaked, what was freed without being allocated, what was
+//! freed twice, and how live memory and block lifetimes evolved.
+//!
+//! ```
+//! use simpletrace::analyzers::Driver;
+//! use simpletrace::analyzers::alloc::{AllocAnalyzer, AllocOptions};
+//! use simpletrace::format::{TraceEvents, TraceReader, writer::{Arg, TraceWriter, WriterOptions}};
+//!
+//! let events = TraceEvents::parse("te", b"qemu_memalign(size_t alignment, size_t size, void *ptr)\n\
+//!     qemu_vfree(void *ptr)\n")?;
+//! let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events)?;
+//! let memalign = |size: u64, ptr: u64| [Arg::from(4096u64), Arg::from(size), Arg::Ptr(ptr)];
+//! w.event_by_name("qemu_memalign", 100, 7, &memalign(4096, 0x1000))?;
+//! w.event_by_name("qemu_memalign", 200, 7, &memalign(512, 0x9000))?;
+//! w.event_by_name("qemu_vfree", 300, 7, &[Arg::Ptr(0x1000)])?;
+//! let trace = w.finish()?;
+//!
+//! let mut driver = Driver::new();
+//! driver.add(AllocAnalyzer::new(AllocOptions::default()));
+//! let outcome = driver.run(TraceReader::new(&trace, &events)?, &mut std::io::sink(), Default::default())?;
+//! let report = &outcome.reports[0].json;
+//! assert_eq!(report["leaks"]["blocks"], 1);
+//! assert_eq!(report["leaks"]["bytes"], 512);
+//! assert_eq!(report["lifetime_ns"]["max"], 200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Rules
+//!
+//! A rule says what an event does and which of its arguments carry the
+//! pointer and the size:
+//! - `alloc` (`EVENT:ptr=ARG[,size=ARG]`): a block of `size` bytes now
+//!   lives at `ptr`;
+//! - `free` (`EVENT:ptr=ARG[,size=ARG]`): the block at `ptr` ends (a size
+//!   given to the free is checked against the allocation's);
+//! - `realloc` (`EVENT:old=ARG,new=ARG,size=ARG`): the block at `old` moves
+//!   to `new` and now has `size` bytes, with C's special cases:
+//!   `realloc(NULL, n)` allocates, `realloc(p, 0)` returning NULL frees `p`
+//!   (glibc and GLib do this), any other NULL result is a failed call that
+//!   leaves `p` allocated.
+//!
+//! [`BUILTIN_RULES`] cover QEMU's allocator events; each applies when the
+//! trace-events file declares its event with the expected arguments. User
+//! rules ([`RuleSpec`]) add to them, replace the built-in rule of the same
+//! event, and are checked against the declarations ([`RuleSet::resolve`]).
+//!
+//! # Correlation
+//!
+//! File order decides (timestamps are not monotonic across threads), and
+//! each pid is a separate address space. A free of a pointer that is not
+//! live is a *double free* when the pointer was freed before and not
+//! allocated since (the last [`AllocOptions::free_history`] freed pointers
+//! are remembered), else an *unknown free* (allocated before the trace
+//! started, lost in dropped records, or never allocated). An allocation at
+//! a pointer that is already live is *allocated twice*: its free was
+//! missed. A realloc chain is one block: its lifetime runs from the first
+//! allocation to the final free, and it leaks as the block the first
+//! allocation made.
+//!
+//! # Lost events
+//!
+//! Dropped-events records are counted and listed, and each finding that a
+//! lost event could explain (a leak whose free, an unknown free whose
+//! allocation, a double free or a block allocated twice whose event in
+//! between may have been lost) is flagged as near lost events, a loss being
+//! placed within [`LOSS_WINDOW`] bytes of trace on either side of its
+//! record.
+//!
+//! API structure:
+//! - [`AllocAnalyzer`] with its [`AllocOptions`];
+//! - [`RuleSpec`] (a rule as written), [`BUILTIN_RULES`], [`RuleSet`]
+//!   (rules checked against a trace-events file), [`RuleError`] and
+//!   [`RuleWarning`];
+//! - [`seconds`]: how the report writes times.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+
+use serde_json::{Value, json};
+
+use super::histogram::{Domain, Histogram, Scale, Unit, human};
+use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
+use crate::format::ArgValue;
+use crate::format::events::{ArgKind, EventDecl, TraceEvents};
+
+/// How many freed pointers are remembered by default for telling double
+/// frees from unknown ones. Each costs up to about 200 bytes (a 56-byte
+/// hash-map entry, the table's slack and growth, its place in the eviction
+/// queue): about 50 MiB at most, as measured on 600,000 distinct pointers.
+pub const DEFAULT_FREE_HISTORY: usize = 1 << 18;
+
+/// How many entries each list of the report shows by default.
+pub const DEFAULT_TOP: usize = 10;
+
+/// Points kept for each live-bytes timeline: the series is halved whenever
+/// it reaches this many, so it stays between half and all of it.
+pub const TIMELINE_POINTS: usize = 128;
+
+/// How far from a dropped-events record, in bytes of trace, the events it
+/// reports may have been lost. QEMU's writer thread writes that record
+/// when it catches up with its 256 KiB ring buffer, before the records the
+/// ring still holds, so the loss sits within about a ring of records on
+/// either side; twice the ring covers the 8-byte type word the file adds
+/// to each record.
+pub const LOSS_WINDOW: u64 = 512 * 1024;
+
+/// Rows of the live-bytes chart in the text report.
+const CHART_ROWS: usize = 16;
+
+/// Width of the live-bytes chart's bars (as the histograms').
+const CHART_WIDTH: usize = 52;
+
+// ---------------------------------------------------------------------------
+// Rules
+
+/// What a rule says its event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    /// Makes a block live at a pointer.
+    Alloc,
+    /// Ends the block at a pointer.
+    Free,
+    /// Moves and resizes a block.
+    Realloc,
+}
+
+impl RuleKind {
+    /// The option that gives such a rule (`--alloc`).
+    pub fn option(self) -> &'static str {
+        match self {
+            RuleKind::Alloc => "--alloc",
+            RuleKind::Free => "--free",
+            RuleKind::Realloc => "--realloc",
+        }
+    }
+
+    /// The name used in reports and JSON (`alloc`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleKind::Alloc => "alloc",
+            RuleKind::Free => "free",
+            RuleKind::Realloc => "realloc",
+        }
+    }
+
+    /// The keys a spec of this kind takes, and whether each is required.
+    fn keys(self) -> &'static [(&'static str, bool)] {
+        match self {
+            RuleKind::Alloc | RuleKind::Free => &[("ptr", true), ("size", false)],
+            RuleKind::Realloc => &[("old", true), ("new", true), ("size", true)],
+        }
+    }
+
+    /// The syntax of a spec, for messages.
+    pub fn syntax(self) -> &'static str {
+        match self {
+            RuleKind::Alloc => "EVENT:ptr=ARG[,size=ARG]",
+            RuleKind::Free => "EVENT:ptr=ARG[,size=ARG]",
+            RuleKind::Realloc => "EVENT:old=ARG,new=ARG,size=ARG",
+        }
+    }
+}
+
+/// Allocator families of the built-in rules: a block freed by another
+/// family's free (a `qemu_anon_ram_alloc` block given to `qemu_vfree`) is a
+/// *mismatched free*. User rules belong to no family and never mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `qemu_memalign`, `qemu_vmalloc` / `qemu_vfree`.
+    QemuVfree,
+    /// `qemu_anon_ram_alloc` / `qemu_anon_ram_free`.
+    AnonRam,
+    /// `g_malloc`, `g_realloc` / `g_free` (the GLib allocator, which older
+    /// QEMU releases traced).
+    Glib,
+}
+
+impl Family {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::QemuVfree => "qemu_vfree",
+            Family::AnonRam => "anon_ram",
+            Family::Glib => "glib",
+        }
+    }
+}
+
+/// A rule as written: `qemu_vfree:ptr=ptr` given to `--free`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// What the event does.
+    pub kind: RuleKind,
+    /// The event name.
+    pub event: String,
+    /// `(key, argument name)` pairs, in the order written; the keys are
+    /// those of [`RuleKind`]'s syntax (`ptr`, `size`, `old`, `new`).
+    pub args: Vec<(String, String)>,
+    /// The built-in family, `None` for user rules.
+    pub family: Option<Family>,
+}
+
+/// A built-in rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinRule {
+    /// What the event does.
+    pub kind: RuleKind,
+    /// The event name.
+    pub event: &'static str,
+    /// `(key, argument name)` pairs.
+    pub args: &'static [(&'static str, &'static str)],
+    /// The allocator family.
+    pub family: Family,
+}
+
+/// The built-in rules: QEMU's allocator events, with the argument names
+/// QEMU declares them with.
+pub const BUILTIN_RULES: &[BuiltinRule] = &[
+    BuiltinRule {
+        kind: RuleKind::Alloc,
+        event: "qemu_memalign",
+        args: &[("size", "size"), ("ptr", "ptr")],
+        family: Family::QemuVfree,
+    },
+    BuiltinRule {
+        kind: RuleKind::Alloc,
+        event: "qemu_vmalloc",
+        args: &[("size", "size"), ("ptr", "ptr")],
+        family: Family::QemuVfree,
+    },
+    BuiltinRule {
+        kind: RuleKind::Free,
+        event: "qemu_vfree",
+        args: &[("ptr", "ptr")],
+        family: Family::QemuVfree,
+    },
+    BuiltinRule {
+        kind: RuleKind::Alloc,
+        event: "qemu_anon_ram_alloc",
+        args: &[("size", "size"), ("ptr", "ptr")],
+        family: Family::AnonRam,
+    },
+    BuiltinRule {
+        kind: RuleKind::Free,
+        event: "qemu_anon_ram_free",
+        args: &[("ptr", "ptr"), ("size", "size")],
+        family: Family::AnonRam,
+    },
+    BuiltinRule {
+        kind: RuleKind::Alloc,
+        event: "g_malloc",
+        args: &[("size", "size"), ("ptr", "ptr")],
+        family: Family::Glib,
+    },
+    BuiltinRule {
+        kind: RuleKind::Realloc,
+        event: "g_realloc",
+        args: &[("old", "ptr"), ("size", "size"), ("new", "newptr")],
+        family: Family::Glib,
+    },
+    BuiltinRule {
+        kind: RuleKind::Free,
+        event: "g_free",
+        args: &[("ptr", "ptr")],
+        family: Family::Glib,
+    },
+];
+
+impl RuleSpec {
+    /// Parses a user rule of `kind`: `EVENT:KEY=ARG,KEY=ARG`, keys in any
+    /// order.
+    ///
+    /// ```
+    /// use simpletrace::analyzers::alloc::{RuleKind, RuleSpec};
+    ///
+    /// let r = RuleSpec::parse(RuleKind::Realloc, "my_realloc:old=p,new=q,size=n")?;
+    /// assert_eq!(r.arg("new"), Some("q"));
+    /// assert!(RuleSpec::parse(RuleKind::Free, "my_free:size=n").is_err()); // no ptr
+    /// # Ok::<(), simpletrace::analyzers::alloc::RuleError>(())
+    /// ```
+    pub fn parse(kind: RuleKind, text: &str) -> Result<RuleSpec, RuleError> {
+        let syntax = |problem: String| RuleError::Syntax {
+            kind,
+            spec: text.to_owned(),
+            problem,
+        };
+        let (event, list) = text
+            .split_once(':')
+            .ok_or_else(|| syntax("no ':' after the event name".into()))?;
+        let event = event.trim();
+        if event.is_empty() {
+            return Err(syntax("the event name is empty".into()));
+        }
+        if !is_identifier(event) {
+            return Err(syntax(format!("'{event}' is not an event name")));
+        }
+        let mut args: Vec<(String, String)> = Vec::new();
+        for item in list.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                return Err(syntax("an empty KEY=ARG item".into()));
+            }
+            let (key, arg) = item
+                .split_once('=')
+                .ok_or_else(|| syntax(format!("'{item}' is not KEY=ARG")))?;
+            let (key, arg) = (key.trim(), arg.trim());
+            if !kind.keys().iter().any(|(k, _)| *k == key) {
+                let known: Vec<&str> = kind.keys().iter().map(|(k, _)| *k).collect();
+                return Err(syntax(format!(
+                    "unknown key '{key}' (a {} rule takes {})",
+                    kind.name(),
+                    known.join(", ")
+                )));
+            }
+            if !is_identifier(arg) {
+                return Err(syntax(format!(
+                    "'{arg}' given to {key} is not an argument name"
+                )));
+            }
+            if args.iter().any(|(k, _)| k == key) {
+                return Err(syntax(format!("'{key}' is given twice")));
+            }
+            args.push((key.to_owned(), arg.to_owned()));
+        }
+        for (key, required) in kind.keys() {
+            if *required && !args.iter().any(|(k, _)| k == key) {
+                return Err(syntax(format!("'{key}=ARG' is missing")));
+            }
+        }
+        Ok(RuleSpec {
+            kind,
+            event: event.to_owned(),
+            args,
+            family: None,
+        })
+    }
+
+    /// The built-in rules ([`BUILTIN_RULES`]) as specs.
+    pub fn builtins() -> Vec<RuleSpec> {
+        BUILTIN_RULES
+            .iter()
+            .map(|b| RuleSpec {
+                kind: b.kind,
+                event: b.event.to_owned(),
+                args: b
+                    .args
+                    .iter()
+                    .map(|(k, a)| ((*k).to_owned(), (*a).to_owned()))
+                    .collect(),
+                family: Some(b.family),
+            })
+            .collect()
+    }
+
+    /// The argument given to `key`.
+    pub fn arg(&self, key: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, a)| a.as_str())
+    }
+
+    /// Whether this is a built-in rule.
+    pub fn is_builtin(&self) -> bool {
+        self.family.is_some()
+    }
+}
+
+impl fmt::Display for RuleSpec {
+    /// `EVENT:key=arg,...`, as a user would write it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:", self.event)?;
+        for (i, (k, a)) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{k}={a}")?;
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A rule that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// The spec is not `EVENT:KEY=ARG,...` with the keys its kind takes.
+    Syntax {
+        /// The kind of rule.
+        kind: RuleKind,
+        /// The spec as given.
+        spec: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The trace-events file does not declare the event.
+    UnknownEvent {
+        /// The kind of rule.
+        kind: RuleKind,
+        /// The event name.
+        event: String,
+        /// A declared event with a similar name.
+        similar: Option<String>,
+    },
+    /// The event has no argument of that name.
+    UnknownArg {
+        /// The kind of rule.
+        kind: RuleKind,
+        /// The event name.
+        event: String,
+        /// The argument name.
+        arg: String,
+        /// The event's declared arguments.
+        declared: Vec<String>,
+    },
+    /// The argument is a string or a `bool`, not an integer or pointer.
+    NotNumeric {
+        /// The kind of rule.
+        kind: RuleKind,
+        /// The event name.
+        event: String,
+        /// The argument name.
+        arg: String,
+        /// Its declared C type.
+        ty: String,
+    },
+    /// Two user rules for one event.
+    DuplicateRule {
+        /// The event name.
+        event: String,
+    },
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleError::Syntax {
+                kind,
+                spec,
+                problem,
+            } => write!(
+                f,
+                "{} '{spec}': {problem}; expected {}",
+                kind.option(),
+                kind.syntax()
+            ),
+            RuleError::UnknownEvent {
+                kind,
+                event,
+                similar,
+            } => {
+                write!(
+                    f,
+                    "{} {event}: the trace-events file declares no event '{event}'",
+                    kind.option()
+                )?;
+                match similar {
+                    Some(s) => write!(f, " (did you mean '{s}'?)"),
+                    None => Ok(()),
+                }
+            }
+            RuleError::UnknownArg {
+                kind,
+                event,
+                arg,
+                declared,
+            } => {
+                write!(
+                    f,
+                    "{} {event}: {event} has no argument '{arg}' (",
+                    kind.option()
+                )?;
+                if declared.is_empty() {
+                    f.write_str("it has no arguments)")
+                } else {
+                    write!(f, "it has {})", declared.join(", "))
+                }
+            }
+            RuleError::NotNumeric {
+                kind,
+                event,
+                arg,
+                ty,
+            } => write!(
+                f,
+                "{} {event}: argument '{arg}' of {event} is a '{ty}'; pointers and sizes must be integer or pointer arguments",
+                kind.option()
+            ),
+            RuleError::DuplicateRule { event } => {
+                write!(f, "two rules for {event}: give one rule per event")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// A built-in rule left out because its event is declared with other
+/// arguments than the rule expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleWarning {
+    /// The built-in rule.
+    pub rule: RuleSpec,
+    /// Why it does not fit the declaration.
+    pub problem: RuleError,
+}
+
+impl fmt::Display for RuleWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let detail = match &self.problem {
+            RuleError::UnknownArg { arg, declared, .. } => format!(
+                "has no argument '{arg}' (it has {})",
+                if declared.is_empty() {
+                    "none".to_owned()
+                } else {
+                    declared.join(", ")
+                }
+            ),
+            RuleError::NotNumeric { arg, ty, .. } => {
+                format!("declares '{arg}' as '{ty}', not an integer or pointer")
+            }
+            other => other.to_string(),
+        };
+        write!(
+            f,
+            "built-in alloc rule for {} not used: the trace-events file's {} {detail}; \
+             give it as {} '{}' with the right argument names",
+            self.rule.event,
+            self.rule.event,
+            self.rule.kind.option(),
+            self.rule.kind.syntax()
+        )
+    }
+}
+
+/// Positions of a rule's arguments in its event's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Alloc { ptr: usize, size: Option<usize> },
+    Free { ptr: usize, size: Option<usize> },
+    Realloc { old: usize, new: usize, size: usize },
+}
+
+/// A rule checked against a declaration.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule as written (or built in).
+    pub spec: RuleSpec,
+    /// The event's position in the trace-events file.
+    pub position: usize,
+    action: Action,
+}
+
+/// The rules in force for one trace-events file.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    warnings: Vec<RuleWarning>,
+    /// Rule index per declaration position.
+    by_position: Vec<Option<u16>>,
+}
+
+impl RuleSet {
+    /// Checks `user` rules against `events` and adds the built-in rules
+    /// whose events are declared (when `builtins`): a user rule replaces the
+    /// built-in rule of its event. Built-in rules whose events are not
+    /// declared are left out silently; those declared with other arguments
+    /// are left out with a [`RuleWarning`]. A user rule that does not fit
+    /// its declaration, or two user rules for one event, are errors.
+    pub fn resolve(
+        events: &TraceEvents,
+        user: &[RuleSpec],
+        builtins: bool,
+    ) -> Result<RuleSet, RuleError> {
+        let mut set = RuleSet {
+            by_position: vec![None; events.len()],
+            ..RuleSet::default()
+        };
+        for spec in user {
+            if set.rules.iter().any(|r| r.spec.event == spec.event) {
+                return Err(RuleError::DuplicateRule {
+                    event: spec.event.clone(),
+                });
+            }
+            let decl = declared(events, &spec.event).ok_or_else(|| RuleError::UnknownEvent {
+                kind: spec.kind,
+                event: spec.event.clone(),
+                similar: similar_name(events, &spec.event),
+            })?;
+            set.push(spec.clone(), decl)?;
+        }
+        if builtins {
+            for spec in RuleSpec::builtins() {
+                if set.rules.iter().any(|r| r.spec.event == spec.event) {
+                    continue;
+                }
+                let Some(decl) = declared(events, &spec.event) else {
+                    continue;
+                };
+                if let Err(problem) = set.push(spec.clone(), decl) {
+                    set.warnings.push(RuleWarning {
+                        rule: spec,
+                        problem,
+                    });
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    fn push(&mut self, spec: RuleSpec, decl: &EventDecl) -> Result<(), RuleError> {
+        let pos = |key: &str| -> Result<Option<usize>, RuleError> {
+            let Some(arg) = spec.arg(key) else {
+                return Ok(None);
+            };
+            let Some(p) = decl.arg_position(arg) else {
+                return Err(RuleError::UnknownArg {
+                    kind: spec.kind,
+                    event: spec.event.clone(),
+                    arg: arg.to_owned(),
+                    declared: decl.args.iter().map(|a| a.name.clone()).collect(),
+                });
+            };
+            match decl.args.get(p).map(|a| (a.kind, &a.ty)) {
+                Some((ArgKind::Pointer | ArgKind::Int { .. }, _)) => Ok(Some(p)),
+                Some((_, ty)) => Err(RuleError::NotNumeric {
+                    kind: spec.kind,
+                    event: spec.event.clone(),
+                    arg: arg.to_owned(),
+                    ty: ty.clone(),
+                }),
+                None => Ok(None),
+            }
+        };
+        // `parse` and the built-in table make required keys present; a
+        // spec built by hand without them is a syntax error.
+        let required = |key: &str| -> Result<usize, RuleError> {
+            pos(key)?.ok_or_else(|| RuleError::Syntax {
+                kind: spec.kind,
+                spec: spec.to_string(),
+                problem: format!("'{key}=ARG' is missing"),
+            })
+        };
+        let action = match spec.kind {
+            RuleKind::Alloc => Action::Alloc {
+                ptr: required("ptr")?,
+                size: pos("size")?,
+            },
+            RuleKind::Free => Action::Free {
+                ptr: required("ptr")?,
+                size: pos("size")?,
+            },
+            RuleKind::Realloc => Action::Realloc {
+                old: required("old")?,
+                new: required("new")?,
+                size: required("size")?,
+            },
+        };
+        let index = u16::try_from(self.rules.len()).map_err(|_| RuleError::Syntax {
+            kind: spec.kind,
+            spec: spec.to_string(),
+            problem: "too many rules".into(),
+        })?;
+        if let Some(slot) = self.by_position.get_mut(decl.position) {
+            *slot = Some(index);
+        }
+        self.rules.push(Rule {
+            spec,
+            position: decl.position,
+            action,
+        });
+        Ok(())
+    }
+
+    /// The rules in force, user rules first.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Built-in rules left out because their events' declarations differ.
+    pub fn warnings(&self) -> &[RuleWarning] {
+        &self.warnings
+    }
+
+    /// Whether no rule is in force.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    fn rule_of(&self, decl: &EventDecl) -> Option<(u16, Action)> {
+        let index = (*self.by_position.get(decl.position)?)?;
+        let rule = self.rules.get(usize::from(index))?;
+        Some((index, rule.action))
+    }
+}
+
+/// The declaration called `name`, not the dropped-events pseudo event.
+fn declared<'e>(events: &'e TraceEvents, name: &str) -> Option<&'e EventDecl> {
+    events
+        .by_name(name.as_bytes())
+        .filter(|d| !d.is_dropped_pseudo())
+}
+
+/// The declared event name closest to `name` (a typo), if any is close.
+fn similar_name(events: &TraceEvents, name: &str) -> Option<String> {
+    let limit = (name.len() / 3).clamp(1, 3);
+    events
+        .iter()
+        .map(|d| (edit_distance(&d.name, name), &d.name))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, n)| n.clone())
+}
+
+/// Levenshtein distance between two ASCII-ish names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = Vec::with_capacity(b.len() + 1);
+        row.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let delete = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let insert = row.last().copied().unwrap_or(0) + 1;
+            row.push(substitute.min(delete).min(insert));
+        }
+        prev = row;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+/// A pointer in one address space.
+type Key = (u32, u64);
+
+/// Where and when something happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Site {
+    ts: u64,
+    pid: u32,
+    /// The record's index in the trace (mappings counted).
+    record: u64,
+    /// The record's byte offset in the trace.
+    offset: u64,
+    /// The rule of the event.
+    rule: u16,
+}
+
+/// A live block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    size: u64,
+    /// Whether the rule gave a size (a user alloc rule may not).
+    sized: bool,
+    /// The allocation that started the realloc chain.
+    born: Site,
+    /// The last realloc, if any.
+    moved: Option<Site>,
+    reallocs: u32,
+}
+
+/// A freed pointer, remembered to recognise a second free.
+#[derive(Debug, Clone, Copy)]
+struct Freed {
+    site: Site,
+    /// Tells this entry from older ones in the eviction queue.
+    generation: u64,
+}
+
+/// Live memory of one pid (or of all), its peak and its timeline.
+#[derive(Debug, Clone, Default)]
+struct Live {
+    bytes: u128,
+    blocks: u64,
+    peak: Option<Peak>,
+    timeline: Timeline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Peak {
+    bytes: u128,
+    blocks: u64,
+    ts: u64,
+    pid: u32,
+    record: u64,
+}
+
+impl Live {
+    /// Applies one event's net change: `added` bytes and blocks came,
+    /// `removed` went.
+    fn change(&mut self, at: Site, added: (u128, u64), removed: (u128, u64)) {
+        self.bytes = (self.bytes + added.0).saturating_sub(removed.0);
+        self.blocks = (self.blocks + added.1).saturating_sub(removed.1);
+        if self.peak.is_none_or(|p| self.bytes > p.bytes) {
+            self.peak = Some(Peak {
+                bytes: self.bytes,
+                blocks: self.blocks,
+                ts: at.ts,
+                pid: at.pid,
+                record: at.record,
+            });
+        }
+        self.timeline.record(at.ts, self.bytes);
+    }
+}
+
+/// One point of a live-bytes timeline: a run of consecutive changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelinePoint {
+    /// Timestamp of the first change of the run (ns).
+    pub first_ts: u64,
+    /// Timestamp of the last change of the run (ns).
+    pub last_ts: u64,
+    /// Fewest live bytes during the run.
+    pub min: u128,
+    /// Most live bytes during the run.
+    pub max: u128,
+    /// Live bytes after the run.
+    pub end: u128,
+    /// Changes in the run.
+    pub changes: u64,
+}
+
+impl TimelinePoint {
+    fn absorb(&mut self, later: &TimelinePoint) {
+        self.last_ts = later.last_ts;
+        self.min = self.min.min(later.min);
+        self.max = self.max.max(later.max);
+        self.end = later.end;
+        self.changes += later.changes;
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "first_ts_ns": self.first_ts,
+            "last_ts_ns": self.last_ts,
+            "min_bytes": big(self.min),
+            "max_bytes": big(self.max),
+            "end_bytes": big(self.end),
+            "changes": self.changes,
+        })
+    }
+}
+
+/// Live bytes over time in bounded memory: at most [`TIMELINE_POINTS`]
+/// points, each summarising the same number of consecutive changes (in
+/// file order); when full, neighbours merge in pairs.
+#[derive(Debug, Clone)]
+struct Timeline {
+    points: Vec<TimelinePoint>,
+    pending: Option<TimelinePoint>,
+    /// Changes per point.
+    span: u64,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            points: Vec::new(),
+            pending: None,
+            span: 1,
+        }
+    }
+}
+
+impl Timeline {
+    fn record(&mut self, ts: u64, bytes: u128) {
+        let change = TimelinePoint {
+            first_ts: ts,
+            last_ts: ts,
+            min: bytes,
+            max: bytes,
+            end: bytes,
+            changes: 1,
+        };
+        let pending = match &mut self.pending {
+            Some(p) => {
+                p.absorb(&change);
+                *p
+            }
+            None => change,
+        };
+        if pending.changes < self.span {
+            self.pending = Some(pending);
+            return;
+        }
+        self.pending = None;
+        self.points.push(pending);
+        if self.points.len() >= TIMELINE_POINTS {
+            let merged = self
+                .points
+                .chunks(2)
+                .filter_map(|pair| {
+                    let (first, rest) = pair.split_first()?;
+                    let mut p = *first;
+                    for q in rest {
+                        p.absorb(q);
+                    }
+                    Some(p)
+                })
+                .collect();
+            self.points = merged;
+            self.span *= 2;
+        }
+    }
+
+    /// The points, the unfinished one last.
+    fn points(&self) -> Vec<TimelinePoint> {
+        self.points.iter().copied().chain(self.pending).collect()
+    }
+}
+
+/// Counters of one pid.
+#[derive(Debug, Clone, Default)]
+struct PidStats {
+    allocations: u64,
+    allocated_bytes: u128,
+    reallocs: u64,
+    frees: u64,
+    freed_bytes: u128,
+    null_frees: u64,
+    failed: u64,
+    zero_null: u64,
+    unknown_frees: u64,
+    double_frees: u64,
+    allocated_twice: u64,
+    size_mismatches: u64,
+    mismatched_frees: u64,
+    live: Live,
+}
+
+/// A finding worth listing.
+#[derive(Debug, Clone, Copy)]
+struct Incident {
+    site: Site,
+    ptr: u64,
+    /// Events lost near the records it depends on may explain it (see
+    /// [`LOSS_WINDOW`]).
+    near_loss: bool,
+    /// The other event involved: the first free of a double free, the
+    /// earlier allocation of a pointer allocated twice, the allocation of
+    /// a block freed with another size or by another family.
+    other: Option<Site>,
+    /// Sizes involved: the earlier block's size (allocated twice), or the
+    /// allocation's and the free's (size mismatch).
+    sizes: Option<(u64, u64)>,
+}
+
+/// One kind of finding: how many, how many near lost events, the first
+/// few in file order.
+#[derive(Debug, Clone, Default)]
+struct Findings {
+    count: u64,
+    near_loss: u64,
+    first: Vec<Incident>,
+}
+
+impl Findings {
+    /// Counts `incident` and keeps it if fewer than `keep` are kept;
+    /// returns its index then.
+    fn add(&mut self, incident: Incident, keep: usize) -> Option<usize> {
+        self.count += 1;
+        self.near_loss += u64::from(incident.near_loss);
+        if self.first.len() < keep {
+            self.first.push(incident);
+            return Some(self.first.len() - 1);
+        }
+        None
+    }
+}
+
+/// The findings that lost events can explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LossProne {
+    Unknown,
+    Double,
+    Twice,
+}
+
+/// A finding not yet near a loss, which a dropped-events record less than
+/// [`LOSS_WINDOW`] bytes further on would put near one.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    offset: u64,
+    kind: LossProne,
+    /// Its index among the kept findings.
+    kept: Option<usize>,
+}
+
+/// Dropped-events records seen.
+#[derive(Debug, Clone, Default)]
+struct Drops {
+    records: u64,
+    lost: u128,
+    /// The first few (as many as the lists show): where, and how many
+    /// events.
+    first: Vec<(Site, u64)>,
+    earliest: Option<Site>,
+    last: Option<Site>,
+}
+
+/// The correlation state: live blocks, freed pointers, counters.
+#[derive(Debug)]
+struct Tracker {
+    keep: usize,
+    families: Vec<Option<Family>>,
+    live: HashMap<Key, Block>,
+    freed: HashMap<Key, Freed>,
+    /// Freed pointers oldest first, for forgetting the oldest past
+    /// `free_history`; entries whose generation no longer matches are stale.
+    freed_order: VecDeque<(Key, u64)>,
+    free_history: usize,
+    generation: u64,
+    forgotten: u64,
+    pids: BTreeMap<u32, PidStats>,
+    total: Live,
+    unknown: Findings,
+    double: Findings,
+    twice: Findings,
+    size_mismatch: Findings,
+    mismatched: Findings,
+    drops: Drops,
+    /// Offset of the last dropped-events record.
+    last_drop: Option<u64>,
+    /// Findings of the last [`LOSS_WINDOW`] bytes not near a loss yet.
+    pending: VecDeque<Pending>,
+    lifetimes: Histogram,
+    sizes: Histogram,
+    events: u64,
+    min_ts: Option<u64>,
+    max_ts: Option<u64>,
+}
+
+impl Tracker {
+    fn new(keep: usize, free_history: usize) -> Self {
+        Tracker {
+            keep,
+            families: Vec::new(),
+            live: HashMap::new(),
+            freed: HashMap::new(),
+            freed_order: VecDeque::new(),
+            free_history,
+            generation: 0,
+            forgotten: 0,
+            pids: BTreeMap::new(),
+            total: Live::default(),
+            unknown: Findings::default(),
+            double: Findings::default(),
+            twice: Findings::default(),
+            size_mismatch: Findings::default(),
+            mismatched: Findings::default(),
+            drops: Drops::default(),
+            last_drop: None,
+            pending: VecDeque::new(),
+            lifetimes: Histogram::new(Domain::Signed, Scale::Log2),
+            sizes: Histogram::new(Domain::Unsigned, Scale::Log2),
+            events: 0,
+            min_ts: None,
+            max_ts: None,
+        }
+    }
+
+    fn seen(&mut self, ts: u64) {
+        self.events += 1;
+        self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
+        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+    }
+
+    fn stats(&mut self, pid: u32) -> &mut PidStats {
+        self.pids.entry(pid).or_default()
+    }
+
+    fn family(&self, rule: u16) -> Option<Family> {
+        self.families.get(usize::from(rule)).copied().flatten()
+    }
+
+    /// Applies a net change of live memory to the pid's and the total.
+    fn change(&mut self, at: Site, added: (u128, u64), removed: (u128, u64)) {
+        self.stats(at.pid).live.change(at, added, removed);
+        self.total.change(at, added, removed);
+    }
+
+    /// An allocation returned `ptr` for `size` bytes (`None`: the rule
+    /// gives no size).
+    fn alloc(&mut self, at: Site, ptr: u64, size: Option<u64>) {
+        if ptr == 0 {
+            // malloc(0) may return NULL (GLib's does); otherwise NULL
+            // means the allocation failed.
+            let s = self.stats(at.pid);
+            if size == Some(0) {
+                s.zero_null += 1;
+            } else {
+                s.failed += 1;
+            }
+            return;
+        }
+        let s = self.stats(at.pid);
+        s.allocations += 1;
+        s.allocated_bytes += u128::from(size.unwrap_or(0));
+        if let Some(size) = size {
+            self.sizes.record(size);
+        }
+        let block = Block {
+            size: size.unwrap_or(0),
+            sized: size.is_some(),
+            born: at,
+            moved: None,
+            reallocs: 0,
+        };
+        let removed = self.place(at, ptr, block);
+        self.change(at, (u128::from(block.size), 1), removed);
+    }
+
+    /// Makes `block` live at `ptr`; returns the bytes and blocks of a block
+    /// that was live there already (allocated twice: its free was missed).
+    fn place(&mut self, at: Site, ptr: u64, block: Block) -> (u128, u64) {
+        let key = (at.pid, ptr);
+        self.freed.remove(&key);
+        let Some(previous) = self.live.insert(key, block) else {
+            return (0, 0);
+        };
+        self.stats(at.pid).allocated_twice += 1;
+        let earlier = previous.moved.unwrap_or(previous.born);
+        let incident = Incident {
+            site: at,
+            ptr,
+            near_loss: false,
+            other: Some(earlier),
+            sizes: Some((previous.size, block.size)),
+        };
+        // The free was missed after the last allocation of the block.
+        self.loss_prone(LossProne::Twice, incident, Some(earlier.offset));
+        (u128::from(previous.size), 1)
+    }
+
+    /// A free of `ptr`, with the size the free was given, if any.
+    fn free(&mut self, at: Site, ptr: u64, size: Option<u64>) {
+        if ptr == 0 {
+            self.stats(at.pid).null_frees += 1;
+            return;
+        }
+        self.stats(at.pid).frees += 1;
+        let key = (at.pid, ptr);
+        let Some(block) = self.live.remove(&key) else {
+            self.bad_free(at, ptr);
+            return;
+        };
+        self.end_block(at, ptr, &block, size);
+        self.remember_free(key, at);
+        self.change(at, (0, 0), (u128::from(block.size), 1));
+    }
+
+    /// The end of a live block: its lifetime and the checks a free makes.
+    fn end_block(&mut self, at: Site, ptr: u64, block: &Block, size: Option<u64>) {
+        self.lifetimes
+            .record_i64(at.ts.wrapping_sub(block.born.ts) as i64);
+        self.stats(at.pid).freed_bytes += u128::from(block.size);
+        if let Some(freed_size) = size
+            && block.sized
+            && freed_size != block.size
+        {
+            self.stats(at.pid).size_mismatches += 1;
+            let incident = Incident {
+                site: at,
+                ptr,
+                near_loss: false,
+                other: Some(block.moved.unwrap_or(block.born)),
+                sizes: Some((block.size, freed_size)),
+            };
+            self.size_mismatch.add(incident, self.keep);
+        }
+        if let (Some(a), Some(f)) = (self.family(block.born.rule), self.family(at.rule))
+            && a != f
+        {
+            self.stats(at.pid).mismatched_frees += 1;
+            let incident = Incident {
+                site: at,
+                ptr,
+                near_loss: false,
+                other: Some(block.born),
+                sizes: None,
+            };
+            self.mismatched.add(incident, self.keep);
+        }
+    }
+
+    /// A free (or realloc) of a pointer that is not live: a double free if
+    /// it was freed before and not allocated since, else unknown.
+    fn bad_free(&mut self, at: Site, ptr: u64) {
+        let key = (at.pid, ptr);
+        match self.freed.get(&key).copied() {
+            Some(first) => {
+                self.stats(at.pid).double_frees += 1;
+                let incident = Incident {
+                    site: at,
+                    ptr,
+                    near_loss: false,
+                    other: Some(first.site),
+                    sizes: None,
+                };
+                // An allocation in between may have been lost.
+                self.loss_prone(LossProne::Double, incident, Some(first.site.offset));
+            }
+            None => {
+                self.stats(at.pid).unknown_frees += 1;
+                let incident = Incident {
+                    site: at,
+                    ptr,
+                    near_loss: false,
+                    other: None,
+                    sizes: None,
+                };
+                // The allocation may have been lost at any time before.
+                self.loss_prone(LossProne::Unknown, incident, None);
+                // Freeing it again would be a double free.
+                self.remember_free(key, at);
+            }
+        }
+    }
+
+    /// Remembers that `key` was freed at `at`, forgetting the oldest freed
+    /// pointer when more than `free_history` are remembered.
+    fn remember_free(&mut self, key: Key, at: Site) {
+        if self.free_history == 0 {
+            self.forgotten += 1;
+            return;
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        self.freed.insert(
+            key,
+            Freed {
+                site: at,
+                generation,
+            },
+        );
+        self.freed_order.push_back((key, generation));
+        while self.freed.len() > self.free_history {
+            let Some((old, g)) = self.freed_order.pop_front() else {
+                break;
+            };
+            if self.freed.get(&old).is_some_and(|f| f.generation == g) {
+                self.freed.remove(&old);
+                self.forgotten += 1;
+            }
+        }
+        // Reallocated pointers leave stale entries behind: drop them once
+        // they are a third of the queue, so it stays bounded too.
+        let limit = self.free_history.max(64);
+        if self.freed_order.len() > limit + limit / 2 {
+            let freed = &self.freed;
+            self.freed_order
+                .retain(|(k, g)| freed.get(k).is_some_and(|f| f.generation == *g));
+        }
+    }
+
+    /// A realloc of `old` to `size` bytes that returned `new`.
+    fn realloc(&mut self, at: Site, old: u64, new: u64, size: u64) {
+        if old == 0 {
+            // realloc(NULL, n) is malloc(n).
+            self.alloc(at, new, Some(size));
+            return;
+        }
+        if new == 0 {
+            if size == 0 {
+                // realloc(p, 0) returning NULL freed p (glibc, GLib).
+                self.free(at, old, None);
+            } else {
+                // A failed realloc leaves p allocated.
+                self.stats(at.pid).failed += 1;
+            }
+            return;
+        }
+        self.stats(at.pid).reallocs += 1;
+        self.sizes.record(size);
+        let old_key = (at.pid, old);
+        let (mut block, removed_old) = match self.live.remove(&old_key) {
+            Some(b) => (b, (u128::from(b.size), 1)),
+            None => {
+                // Reallocating what was never allocated (or was freed):
+                // the new block starts a chain of its own.
+                self.bad_free(at, old);
+                let fresh = Block {
+                    size,
+                    sized: true,
+                    born: at,
+                    moved: None,
+                    reallocs: 0,
+                };
+                (fresh, (0, 0))
+            }
+        };
+        if old != new {
+            self.remember_free(old_key, at);
+        }
+        if block.born != at {
+            block.reallocs += 1;
+            block.moved = Some(at);
+        }
+        block.size = size;
+        block.sized = true;
+        let removed_new = self.place(at, new, block);
+        self.change(
+            at,
+            (u128::from(size), 1),
+            (removed_old.0 + removed_new.0, removed_old.1 + removed_new.1),
+        );
+    }
+
+    /// A dropped-events record: `count` events were lost.
+    fn dropped(&mut self, at: Site, count: u64) {
+        self.drops.records += 1;
+        self.drops.lost += u128::from(count);
+        if self.drops.first.len() < self.keep {
+            self.drops.first.push((at, count));
+        }
+        self.drops.earliest.get_or_insert(at);
+        self.drops.last = Some(at);
+        self.last_drop = Some(at.offset);
+        // What remains pending is within the window before this record.
+        self.expire(at.offset);
+        while let Some(p) = self.pending.pop_front() {
+            let findings = self.findings_mut(p.kind);
+            findings.near_loss += 1;
+            if let Some(i) = p.kept.and_then(|i| findings.first.get_mut(i)) {
+                i.near_loss = true;
+            }
+        }
+    }
+
+    fn findings_mut(&mut self, kind: LossProne) -> &mut Findings {
+        match kind {
+            LossProne::Unknown => &mut self.unknown,
+            LossProne::Double => &mut self.double,
+            LossProne::Twice => &mut self.twice,
+        }
+    }
+
+    /// Whether events lost since offset `since` (`None`: since the start)
+    /// and reported by a dropped-events record seen so far may explain a
+    /// finding.
+    fn near_past_loss(&self, since: Option<u64>) -> bool {
+        self.last_drop
+            .is_some_and(|r| since.is_none_or(|a| r.saturating_add(LOSS_WINDOW) > a))
+    }
+
+    /// Counts a finding that events lost since `since` would explain; if no
+    /// loss seen so far does, a dropped-events record in the next
+    /// [`LOSS_WINDOW`] bytes will.
+    fn loss_prone(&mut self, kind: LossProne, mut incident: Incident, since: Option<u64>) {
+        incident.near_loss = self.near_past_loss(since);
+        let keep = self.keep;
+        let kept = self.findings_mut(kind).add(incident, keep);
+        if !incident.near_loss {
+            self.expire(incident.site.offset);
+            self.pending.push_back(Pending {
+                offset: incident.site.offset,
+                kind,
+                kept,
+            });
+        }
+    }
+
+    /// Forgets pending findings too far before `offset` for a loss there.
+    fn expire(&mut self, offset: u64) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.offset.saturating_add(LOSS_WINDOW) <= offset)
+        {
+            self.pending.pop_front();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The analyzer
+
+/// What `alloc` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocOptions {
+    /// User rules; they add to the built-in ones and replace the built-in
+    /// rule of the same event.
+    pub rules: Vec<RuleSpec>,
+    /// Whether the built-in rules apply (`--no-builtin` clears it).
+    pub builtins: bool,
+    /// Entries per list in the report (leaks, unknown frees, ...);
+    /// `usize::MAX` for all.
+    pub top: usize,
+    /// Freed pointers remembered for recognising double frees; a pointer
+    /// freed again after it was forgotten counts as an unknown free.
+    pub free_history: usize,
+}
+
+impl Default for AllocOptions {
+    fn default() -> Self {
+        AllocOptions {
+            rules: Vec::new(),
+            builtins: true,
+            top: DEFAULT_TOP,
+            free_history: DEFAULT_FREE_HISTORY,
+        }
+    }
+}
+
+/// The `alloc` analyzer: see the [module documentation](self).
+#[derive(Debug)]
+pub struct AllocAnalyzer {
+    options: AllocOptions,
+    rules: RuleSet,
+    tracker: Tracker,
+}
+
+impl Default for AllocAnalyzer {
+    fn default() -> Self {
+        AllocAnalyzer::new(AllocOptions::default())
+    }
+}
+
+impl AllocAnalyzer {
+    /// An analyzer with these options; its rules are checked against the
+    /// trace's declarations when the run begins.
+    pub fn new(options: AllocOptions) -> Self {
+        let tracker = Tracker::new(options.top, options.free_history);
+        AllocAnalyzer {
+            options,
+            rules: RuleSet::default(),
+            tracker,
+        }
+    }
+
+    /// The names of the events the rules in force (or, before the run, the
+    /// rules asked for) apply to.
+    fn rule_events(&self) -> Vec<String> {
+        if !self.rules.is_empty() {
+            return self
+                .rules
+                .rules()
+                .iter()
+                .map(|r| r.spec.event.clone())
+                .collect();
+        }
+        let mut names: Vec<String> = self.options.rules.iter().map(|r| r.event.clone()).collect();
+        if self.options.builtins {
+            names.extend(BUILTIN_RULES.iter().map(|b| b.event.to_owned()));
+        }
+        names
+    }
+
+    fn site(ev: &Event<'_>, rule: u16) -> Site {
+        Site {
+            ts: ev.timestamp_ns(),
+            pid: ev.pid(),
+            record: ev.record().at.record.0,
+            offset: ev.record().at.offset.0,
+            rule,
+        }
+    }
+
+    fn on_event(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        let Some((rule, action)) = self.rules.rule_of(ev.decl()) else {
+            return Ok(());
+        };
+        let word = |position: usize| ev.arg(position).and_then(ArgValue::as_u64).unwrap_or(0);
+        let at = Self::site(ev, rule);
+        self.tracker.seen(at.ts);
+        match action {
+            Action::Alloc { ptr, size } => self.tracker.alloc(at, word(ptr), size.map(word)),
+            Action::Free { ptr, size } => self.tracker.free(at, word(ptr), size.map(word)),
+            Action::Realloc { old, new, size } => {
+                self.tracker.realloc(at, word(old), word(new), word(size))
+            }
+        }
+        Ok(())
+    }
+
+    fn on_dropped(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        let count = ev.arg(0).and_then(ArgValue::as_u64).unwrap_or(0);
+        self.tracker.dropped(Self::site(ev, u16::MAX), count);
+        Ok(())
+    }
+
+    fn event_name(&self, rule: u16) -> &str {
+        self.rules
+            .rules()
+            .get(usize::from(rule))
+            .map_or("?", |r| r.spec.event.as_str())
+    }
+}
+
+impl Analyzer for AllocAnalyzer {
+    fn name(&self) -> &str {
+        "alloc"
+    }
+
+    fn interest(&self) -> Interest {
+        let mut names = self.rule_events();
+        names.push(crate::format::events::DROPPED_EVENT_NAME.to_owned());
+        // Event names are identifiers, which always parse as patterns; were
+        // one not to, every event would be offered and the handlers would
+        // still take only the rules' events.
+        Interest::parse(&names.join(",")).unwrap_or_default()
+    }
+
+    fn handlers(&self) -> Handlers<Self> {
+        let mut h = Handlers::new();
+        h.on(crate::format::events::DROPPED_EVENT_NAME, Self::on_dropped);
+        for name in self.rule_events() {
+            h.on(&name, Self::on_event);
+        }
+        h
+    }
+
+    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        self.rules = RuleSet::resolve(info.events, &self.options.rules, self.options.builtins)
+            .map_err(|e| AnalyzerError::new("alloc", e.to_string()))?;
+        self.tracker.families = self.rules.rules().iter().map(|r| r.spec.family).collect();
+        Ok(())
+    }
+
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        Ok(ReportBuilder::new(self).build())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+/// A number as JSON: exact up to `u64::MAX`, floating point beyond (sums
+/// of sizes read from the trace can exceed it).
+fn big(v: u128) -> Value {
+    match u64::try_from(v) {
+        Ok(v) => json!(v),
+        Err(_) => json!(v as f64),
+    }
+}
+
+/// Bytes for people: `512B`, `1.5MiB`.
+fn human_bytes(v: u128) -> String {
+    human(i128::try_from(v).unwrap_or(i128::MAX), Unit::Bytes)
+}
+
+/// An exact size, with its human form past 1 KiB: `1048576 (1MiB)`.
+fn size_text(v: u64) -> String {
+    if v < 1024 {
+        v.to_string()
+    } else {
+        format!("{v} ({})", human_bytes(u128::from(v)))
+    }
+}
+
+/// A timestamp of the trace clock as `SECONDS.MICROS`, as QEMU's log
+/// backend prints times.
+pub fn seconds(ts: u64) -> String {
+    format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000)
+}
+
+/// A comfy-table table without borders, as the other analyzers draw them.
+fn table(header: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::NOTHING);
+    t.set_header(header.iter().copied());
+    for row in rows {
+        t.add_row(row);
+    }
+    for &i in right {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    t.trim_fmt()
+}
+
+/// Appends `title` (if any) and the table of `rows`, unless there are no
+/// rows (`--top 0`).
+fn put_table(
+    text: &mut String,
+    title: Option<&str>,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    right: &[usize],
+) {
+    if rows.is_empty() {
+        return;
+    }
+    if let Some(title) = title {
+        let _ = writeln!(text, "\n{title}");
+    }
+    let _ = writeln!(text, "{}", table(header, rows, right));
+}
+
+/// How a list's heading ends: `:` before the whole list, `; the first:`
+/// before part of it, nothing when none of it is shown.
+fn lead(shown: usize, total: u64) -> &'static str {
+    if shown == 0 {
+        "."
+    } else if (shown as u64) < total {
+        "; the first:"
+    } else {
+        ":"
+    }
+}
+
+/// `"1 block"`, `"2 blocks"`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Leaks of one size.
+#[derive(Debug, Default)]
+struct SizeGroup {
+    blocks: u64,
+    bytes: u128,
+    rules: BTreeSet<u16>,
+    near_loss: u64,
+}
+
+/// Figures for the report, worked out once.
+struct ReportBuilder<'a> {
+    a: &'a AllocAnalyzer,
+    t: &'a Tracker,
+    top: usize,
+    /// Blocks still live, biggest first.
+    leaks: Vec<(Key, Block)>,
+    leaked_bytes: u128,
+    leaks_near_loss: u64,
+    pid_leaks: BTreeMap<u32, (u64, u128)>,
+    by_size: Vec<(Option<u64>, SizeGroup)>,
+    end_ts: u64,
+}
+
+impl<'a> ReportBuilder<'a> {
+    fn new(a: &'a AllocAnalyzer) -> Self {
+        let t = &a.tracker;
+        let mut leaks: Vec<(Key, Block)> = t.live.iter().map(|(k, b)| (*k, *b)).collect();
+        leaks.sort_by(|(ka, a), (kb, b)| {
+            (b.size, a.born.ts, a.born.record, ka).cmp(&(a.size, b.born.ts, b.born.record, kb))
+        });
+        let mut pid_leaks: BTreeMap<u32, (u64, u128)> = BTreeMap::new();
+        let mut groups: BTreeMap<Option<u64>, SizeGroup> = BTreeMap::new();
+        let mut leaked_bytes = 0u128;
+        let mut leaks_near_loss = 0u64;
+        for ((pid, _), b) in &leaks {
+            let near_loss = t.near_past_loss(Some(b.born.offset));
+            let e = pid_leaks.entry(*pid).or_default();
+            e.0 += 1;
+            e.1 += u128::from(b.size);
+            leaked_bytes += u128::from(b.size);
+            leaks_near_loss += u64::from(near_loss);
+            let g = groups.entry(b.sized.then_some(b.size)).or_default();
+            g.blocks += 1;
+            g.bytes += u128::from(b.size);
+            g.rules.insert(b.born.rule);
+            g.near_loss += u64::from(near_loss);
+        }
+        let mut by_size: Vec<(Option<u64>, SizeGroup)> = groups.into_iter().collect();
+        by_size.sort_by(|(sa, a), (sb, b)| (b.bytes, b.blocks, sb).cmp(&(a.bytes, a.blocks, sa)));
+        ReportBuilder {
+            a,
+            t,
+            top: a.options.top,
+            leaks,
+            leaked_bytes,
+            leaks_near_loss,
+            pid_leaks,
+            by_size,
+            end_ts: t.max_ts.unwrap_or(0),
+        }
+    }
+
+    fn event(&self, rule: u16) -> &str {
+        self.a.event_name(rule)
+    }
+
+    fn build(&self) -> Report {
+        let mut text = String::new();
+        self.summary_text(&mut text);
+        self.rules_text(&mut text);
+        self.drops_text(&mut text);
+        if self.a.rules.is_empty() {
+            return Report::new(text, self.json());
+        }
+        self.pids_text(&mut text);
+        if self.t.events == 0 {
+            return Report::new(text, self.json());
+        }
+        self.leaks_text(&mut text);
+        self.findings_text(&mut text);
+        self.live_text(&mut text);
+        self.histograms_text(&mut text);
+        Report::new(text, self.json())
+    }
+
+    fn totals(&self) -> PidStats {
+        let mut sum = PidStats::default();
+        for s in self.t.pids.values() {
+            sum.allocations += s.allocations;
+            sum.allocated_bytes += s.allocated_bytes;
+            sum.reallocs += s.reallocs;
+            sum.frees += s.frees;
+            sum.freed_bytes += s.freed_bytes;
+            sum.null_frees += s.null_frees;
+            sum.failed += s.failed;
+            sum.zero_null += s.zero_null;
+            sum.unknown_frees += s.unknown_frees;
+            sum.double_frees += s.double_frees;
+            sum.allocated_twice += s.allocated_twice;
+            sum.size_mismatches += s.size_mismatches;
+            sum.mismatched_frees += s.mismatched_frees;
+        }
+        sum.live = self.t.total.clone();
+        sum
+    }
+
+    fn summary_text(&self, text: &mut String) {
+        let s = self.totals();
+        let pids: Vec<String> = self.t.pids.keys().map(u32::to_string).collect();
+        let _ = write!(
+            text,
+            "alloc: {} ({}), {}, {} ({} of NULL)",
+            plural(s.allocations, "allocation", "allocations"),
+            human_bytes(s.allocated_bytes),
+            plural(s.reallocs, "realloc", "reallocs"),
+            plural(s.frees + s.null_frees, "free", "frees"),
+            s.null_frees,
+        );
+        match pids.as_slice() {
+            [] => {}
+            [one] => {
+                let _ = write!(text, ", pid {one}");
+            }
+            many => {
+                let _ = write!(text, ", pids {}", many.join(", "));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (self.t.min_ts, self.t.max_ts) {
+            let _ = write!(text, ", {} to {}", seconds(lo), seconds(hi));
+        }
+        text.push('\n');
+    }
+
+    fn drops_text(&self, text: &mut String) {
+        let d = &self.t.drops;
+        let (Some(first), Some(last)) = (d.earliest, d.last) else {
+            return;
+        };
+        let _ = writeln!(
+            text,
+            "\nWARNING: EVENTS WERE LOST: {} dropped-events records report {} lost events, from {} to {}.\n\
+             These findings may be artefacts of the loss: {} of {} leaked blocks (a loss after the allocation),\n\
+             {} of {} unknown frees (a loss before the free), {} of {} double frees and {} of {} blocks allocated\n\
+             twice (a loss between the two events), counting {} KiB of trace on either side of each\n\
+             dropped-events record as the loss's place.",
+            d.records,
+            d.lost,
+            seconds(first.ts),
+            seconds(last.ts),
+            self.leaks_near_loss,
+            self.leaks.len(),
+            self.t.unknown.near_loss,
+            self.t.unknown.count,
+            self.t.double.near_loss,
+            self.t.double.count,
+            self.t.twice.near_loss,
+            self.t.twice.count,
+            LOSS_WINDOW / 1024,
+        );
+        let rows: Vec<Vec<String>> = d
+            .first
+            .iter()
+            .map(|(s, n)| {
+                vec![
+                    seconds(s.ts),
+                    s.pid.to_string(),
+                    s.record.to_string(),
+                    n.to_string(),
+                ]
+            })
+            .collect();
+        put_table(
+            text,
+            None,
+            &["lost at", "pid", "record", "events"],
+            rows,
+            &[1, 2, 3],
+        );
+        Self::more(
+            text,
+            d.first.len(),
+            d.records,
+            ("dropped-events record", "dropped-events records"),
+        );
+    }
+
+    fn rules_text(&self, text: &mut String) {
+        let rules = self.a.rules.rules();
+        if rules.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nNo allocator rule applies: the trace-events file declares none of {}{}.\n\
+                 Give rules with --alloc EVENT:ptr=ARG,size=ARG, --free EVENT:ptr=ARG, --realloc EVENT:old=ARG,new=ARG,size=ARG.",
+                BUILTIN_RULES
+                    .iter()
+                    .map(|b| b.event)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if self.a.options.builtins {
+                    ""
+                } else {
+                    " (and --no-builtin is given)"
+                }
+            );
+        } else {
+            let described: Vec<String> = rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}{}",
+                        r.spec.kind.name(),
+                        r.spec,
+                        if r.spec.is_builtin() { "" } else { " (user)" }
+                    )
+                })
+                .collect();
+            let _ = writeln!(text, "Rules: {}", described.join("; "));
+        }
+        for w in self.a.rules.warnings() {
+            let _ = writeln!(text, "warning: {w}");
+        }
+    }
+
+    fn peak_cells(live: &Live) -> [String; 2] {
+        match live.peak {
+            Some(p) => [human_bytes(p.bytes), seconds(p.ts)],
+            None => ["-".into(), "-".into()],
+        }
+    }
+
+    fn pids_text(&self, text: &mut String) {
+        let mut rows = Vec::new();
+        let row = |pid: String, s: &PidStats, leaks: (u64, u128)| {
+            let [peak, peak_at] = Self::peak_cells(&s.live);
+            vec![
+                pid,
+                s.allocations.to_string(),
+                human_bytes(s.allocated_bytes),
+                s.reallocs.to_string(),
+                s.frees.to_string(),
+                s.null_frees.to_string(),
+                leaks.0.to_string(),
+                human_bytes(leaks.1),
+                s.unknown_frees.to_string(),
+                s.double_frees.to_string(),
+                peak,
+                peak_at,
+            ]
+        };
+        for (pid, s) in &self.t.pids {
+            let leaks = self.pid_leaks.get(pid).copied().unwrap_or_default();
+            rows.push(row(pid.to_string(), s, leaks));
+        }
+        if self.t.pids.len() > 1 {
+            rows.push(row(
+                "all".into(),
+                &self.totals(),
+                (self.leaks.len() as u64, self.leaked_bytes),
+            ));
+        }
+        if rows.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nNo records of these events in the trace (or none passed the filters)."
+            );
+            return;
+        }
+        let _ = writeln!(
+            text,
+            "\n{}",
+            table(
+                &[
+                    "pid",
+                    "allocs",
+                    "allocated",
+                    "reallocs",
+                    "frees",
+                    "free(NULL)",
+                    "leaks",
+                    "leaked",
+                    "unknown frees",
+                    "double frees",
+                    "peak live",
+                    "peak at",
+                ],
+                rows,
+                &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            )
+        );
+    }
+
+    /// Says how many of a list's `total` entries are not shown: `what`
+    /// is the entry's name, singular and plural.
+    fn more(text: &mut String, shown: usize, total: u64, what: (&str, &str)) {
+        let hidden = total.saturating_sub(shown as u64);
+        if hidden > 0 {
+            let word = if hidden == 1 { what.0 } else { what.1 };
+            let _ = writeln!(
+                text,
+                "({hidden} more {word} not shown; --top N to see more)"
+            );
+        }
+    }
+
+    fn leaks_text(&self, text: &mut String) {
+        if self.leaks.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nLeaks: none: every block allocated in the trace was freed."
+            );
+            return;
+        }
+        let _ = write!(
+            text,
+            "\nLeaks: {} never freed, {}",
+            plural(self.leaks.len() as u64, "block", "blocks"),
+            human_bytes(self.leaked_bytes)
+        );
+        if self.t.drops.records > 0 {
+            let _ = write!(text, " ({} near lost events)", self.leaks_near_loss);
+        }
+        text.push('\n');
+        let groups: Vec<Vec<String>> = self
+            .by_size
+            .iter()
+            .take(self.top)
+            .map(|(size, g)| {
+                let by: Vec<&str> = g.rules.iter().map(|&r| self.event(r)).collect();
+                let mut row = vec![
+                    size.map_or("?".into(), size_text),
+                    g.blocks.to_string(),
+                    human_bytes(g.bytes),
+                    by.join(", "),
+                ];
+                if self.t.drops.records > 0 {
+                    row.push(g.near_loss.to_string());
+                }
+                row
+            })
+            .collect();
+        let shown = groups.len();
+        let mut header = vec!["size", "blocks", "bytes", "allocated by"];
+        if self.t.drops.records > 0 {
+            header.push("near lost events");
+        }
+        put_table(text, Some("By size:"), &header, groups, &[0, 1, 2, 4]);
+        Self::more(text, shown, self.by_size.len() as u64, ("size", "sizes"));
+
+        let biggest: Vec<Vec<String>> = self
+            .leaks
+            .iter()
+            .take(self.top)
+            .map(|((pid, ptr), b)| {
+                let mut notes = Vec::new();
+                if let Some(m) = b.moved {
+                    notes.push(format!(
+                        "{} to it, the last at {} by {}",
+                        plural(u64::from(b.reallocs), "realloc", "reallocs"),
+                        seconds(m.ts),
+                        self.event(m.rule)
+                    ));
+                }
+                if self.t.near_past_loss(Some(b.born.offset)) {
+                    notes.push("near lost events".into());
+                }
+                vec![
+                    format!("0x{ptr:x}"),
+                    if b.sized {
+                        size_text(b.size)
+                    } else {
+                        "?".into()
+                    },
+                    pid.to_string(),
+                    seconds(b.born.ts),
+                    self.event(b.born.rule).to_owned(),
+                    human(
+                        i128::from(self.end_ts.wrapping_sub(b.born.ts) as i64),
+                        Unit::Nanoseconds,
+                    ),
+                    notes.join("; "),
+                ]
+            })
+            .collect();
+        let shown = biggest.len();
+        put_table(
+            text,
+            Some("Biggest leaks:"),
+            &[
+                "ptr",
+                "size",
+                "pid",
+                "allocated at",
+                "by",
+                "age at end",
+                "note",
+            ],
+            biggest,
+            &[1, 2, 5],
+        );
+        Self::more(text, shown, self.leaks.len() as u64, ("leak", "leaks"));
+    }
+
+    fn findings_text(&self, text: &mut String) {
+        let t = self.t;
+        let note = |near_loss: bool, what: &str| {
+            if near_loss {
+                what.to_owned()
+            } else {
+                String::new()
+            }
+        };
+        let head = |i: &Incident| {
+            vec![
+                seconds(i.site.ts),
+                i.site.pid.to_string(),
+                format!("0x{:x}", i.ptr),
+                self.event(i.site.rule).to_owned(),
+            ]
+        };
+        let other_at = |i: &Incident| {
+            i.other.map_or(["-".into(), "-".into()], |o| {
+                [seconds(o.ts), self.event(o.rule).to_owned()]
+            })
+        };
+
+        if t.unknown.count > 0 {
+            let _ = writeln!(
+                text,
+                "\nUnknown frees: {} (pointers not allocated in the trace: allocated before it started, \
+                 allocated by an event no rule covers, lost, or invalid){}",
+                t.unknown.count,
+                lead(t.unknown.first.len(), t.unknown.count)
+            );
+            let rows = t
+                .unknown
+                .first
+                .iter()
+                .map(|i| {
+                    let mut r = head(i);
+                    r.push(note(i.near_loss, "near lost events"));
+                    r
+                })
+                .collect();
+            put_table(
+                text,
+                None,
+                &["time", "pid", "ptr", "event", "note"],
+                rows,
+                &[1],
+            );
+            Self::more(
+                text,
+                t.unknown.first.len(),
+                t.unknown.count,
+                ("unknown free", "unknown frees"),
+            );
+        }
+        if t.double.count > 0 {
+            let _ = writeln!(
+                text,
+                "\nDouble frees: {} (freed again without an allocation in between; the last {} freed \
+                 pointers are remembered){}",
+                t.double.count,
+                self.a.options.free_history,
+                lead(t.double.first.len(), t.double.count)
+            );
+            let rows = t
+                .double
+                .first
+                .iter()
+                .map(|i| {
+                    let mut r = head(i);
+                    r.extend(other_at(i));
+                    r.push(note(i.near_loss, "near lost events"));
+                    r
+                })
+                .collect();
+            put_table(
+                text,
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "first freed at",
+                    "by",
+                    "note",
+                ],
+                rows,
+                &[1],
+            );
+            Self::more(
+                text,
+                t.double.first.len(),
+                t.double.count,
+                ("double free", "double frees"),
+            );
+        }
+        if t.twice.count > 0 {
+            let _ = writeln!(
+                text,
+                "\nAllocated twice without a free: {} (a pointer returned again while live: its free \
+                 was missed or lost; the earlier block is dropped){}",
+                t.twice.count,
+                lead(t.twice.first.len(), t.twice.count)
+            );
+            let rows = t
+                .twice
+                .first
+                .iter()
+                .map(|i| {
+                    let mut r = head(i);
+                    let [at, by] = other_at(i);
+                    let (old, _) = i.sizes.unwrap_or_default();
+                    r.extend([at, by, size_text(old)]);
+                    r.push(note(i.near_loss, "near lost events"));
+                    r
+                })
+                .collect();
+            put_table(
+                text,
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "live since",
+                    "by",
+                    "its size",
+                    "note",
+                ],
+                rows,
+                &[1, 6],
+            );
+            Self::more(
+                text,
+                t.twice.first.len(),
+                t.twice.count,
+                ("block", "blocks"),
+            );
+        }
+        if t.size_mismatch.count > 0 {
+            let _ = writeln!(
+                text,
+                "\nFreed with another size than allocated: {}{}",
+                t.size_mismatch.count,
+                lead(t.size_mismatch.first.len(), t.size_mismatch.count)
+            );
+            let rows = t
+                .size_mismatch
+                .first
+                .iter()
+                .map(|i| {
+                    let mut r = head(i);
+                    let (allocated, freed) = i.sizes.unwrap_or_default();
+                    r.push(size_text(freed));
+                    r.push(size_text(allocated));
+                    r.extend(other_at(i));
+                    r
+                })
+                .collect();
+            put_table(
+                text,
+                None,
+                &[
+                    "time",
+                    "pid",
+                    "ptr",
+                    "event",
+                    "freed size",
+                    "allocated size",
+                    "allocated at",
+                    "by",
+                ],
+                rows,
+                &[1, 4, 5],
+            );
+            Self::more(
+                text,
+                t.size_mismatch.first.len(),
+                t.size_mismatch.count,
+                ("free", "frees"),
+            );
+        }
+        if t.mismatched.count > 0 {
+            let _ = writeln!(
+                text,
+                "\nFreed by another allocator's free: {}{}",
+                t.mismatched.count,
+                lead(t.mismatched.first.len(), t.mismatched.count)
+            );
+            let rows = t
+                .mismatched
+                .first
+                .iter()
+                .map(|i| {
+                    let mut r = head(i);
+                    r.extend(other_at(i));
+                    r
+                })
+                .collect();
+            put_table(
+                text,
+                None,
+                &["time", "pid", "ptr", "freed by", "allocated at", "by"],
+                rows,
+                &[1],
+            );
+            Self::more(
+                text,
+                t.mismatched.first.len(),
+                t.mismatched.count,
+                ("free", "frees"),
+            );
+        }
+        let s = self.totals();
+        if s.failed > 0 || s.zero_null > 0 {
+            let _ = writeln!(
+                text,
+                "\nAllocations that returned NULL: {} failed, {} of 0 bytes (malloc(0) may return NULL).",
+                s.failed, s.zero_null
+            );
+        }
+        if t.forgotten > 0 {
+            let _ = writeln!(
+                text,
+                "\nNote: {} freed pointers were forgotten (--free-history {}): freeing one of them again \
+                 counts as an unknown free, not a double free.",
+                t.forgotten, self.a.options.free_history
+            );
+        }
+    }
+
+    fn live_text(&self, text: &mut String) {
+        let live = &self.t.total;
+        let Some(peak) = live.peak else {
+            return;
+        };
+        let _ = writeln!(
+            text,
+            "\nLive memory: peak {} ({} bytes in {}) at {} (pid {}, record {}); {} in {} at the end.",
+            human_bytes(peak.bytes),
+            peak.bytes,
+            plural(peak.blocks, "block", "blocks"),
+            seconds(peak.ts),
+            peak.pid,
+            peak.record,
+            human_bytes(live.bytes),
+            plural(live.blocks, "block", "blocks"),
+        );
+        let points = live.timeline.points();
+        if points.len() < 2 {
+            return;
+        }
+        // Rows of consecutive points, each drawn at its highest.
+        let per_row = points.len().div_ceil(CHART_ROWS);
+        let rows: Vec<TimelinePoint> = points
+            .chunks(per_row.max(1))
+            .filter_map(|c| {
+                let (first, rest) = c.split_first()?;
+                let mut p = *first;
+                for q in rest {
+                    p.absorb(q);
+                }
+                Some(p)
+            })
+            .collect();
+        let most = rows.iter().map(|p| p.max).max().unwrap_or(0);
+        let cells: Vec<(String, String)> = rows
+            .iter()
+            .map(|p| (seconds(p.first_ts), human_bytes(p.max)))
+            .collect();
+        let time_width = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
+        let bytes_width = cells.iter().map(|c| c.1.len()).max().unwrap_or(0);
+        let labels: Vec<String> = cells
+            .iter()
+            .map(|(t, b)| format!("{t:>time_width$} {b:>bytes_width$}"))
+            .collect();
+        let _ = writeln!(
+            text,
+            "Live bytes over time (the most in each row; rows hold equally many changes):"
+        );
+        for (p, label) in rows.iter().zip(&labels) {
+            let bar = if most == 0 {
+                0
+            } else {
+                (p.max.saturating_mul(CHART_WIDTH as u128)).div_ceil(most) as usize
+            };
+            let _ = writeln!(
+                text,
+                "{label} |{}{}|",
+                "@".repeat(bar.min(CHART_WIDTH)),
+                " ".repeat(CHART_WIDTH - bar.min(CHART_WIDTH))
+            );
+        }
+    }
+
+    fn histograms_text(&self, text: &mut String) {
+        let t = self.t;
+        if !t.lifetimes.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nBlock lifetimes, allocation to free (ns; negative when timestamps step back across threads):\n{}\n{}",
+                t.lifetimes.summary(Unit::Nanoseconds),
+                t.lifetimes.render(Unit::Nanoseconds).trim_end()
+            );
+        }
+        if !t.sizes.is_empty() {
+            let _ = writeln!(
+                text,
+                "\nSizes requested (allocations and reallocs):\n{}\n{}",
+                t.sizes.summary(Unit::Bytes),
+                t.sizes.render(Unit::Bytes).trim_end()
+            );
+        }
+    }
+
+    // -- JSON
+
+    fn site_json(&self, s: &Site) -> Value {
+        json!({
+            "ts_ns": s.ts,
+            "pid": s.pid,
+            "record": s.record,
+            "event": self.event(s.rule),
+        })
+    }
+
+    fn peak_json(p: &Option<Peak>) -> Value {
+        match p {
+            Some(p) => json!({
+                "bytes": big(p.bytes),
+                "blocks": p.blocks,
+                "ts_ns": p.ts,
+                "pid": p.pid,
+                "record": p.record,
+            }),
+            None => Value::Null,
+        }
+    }
+
+    fn counters_json(s: &PidStats, leaks: (u64, u128)) -> serde_json::Map<String, Value> {
+        let v = json!({
+            "allocations": s.allocations,
+            "allocated_bytes": big(s.allocated_bytes),
+            "reallocs": s.reallocs,
+            "frees": s.frees,
+            "freed_bytes": big(s.freed_bytes),
+            "null_frees": s.null_frees,
+            "failed_allocations": s.failed,
+            "zero_size_null_allocations": s.zero_null,
+            "leaked_blocks": leaks.0,
+            "leaked_bytes": big(leaks.1),
+            "unknown_frees": s.unknown_frees,
+            "double_frees": s.double_frees,
+            "allocated_twice": s.allocated_twice,
+            "size_mismatches": s.size_mismatches,
+            "mismatched_frees": s.mismatched_frees,
+            "live_bytes_at_end": big(s.live.bytes),
+            "live_blocks_at_end": s.live.blocks,
+            "peak": Self::peak_json(&s.live.peak),
+            "timeline": s.live.timeline.points().iter().map(TimelinePoint::json).collect::<Vec<_>>(),
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    fn findings_json(&self, f: &Findings, other_key: &str) -> Value {
+        let first: Vec<Value> = f
+            .first
+            .iter()
+            .map(|i| {
+                let mut v = self.site_json(&i.site);
+                if let Value::Object(m) = &mut v {
+                    m.insert("ptr".into(), json!(format!("0x{:x}", i.ptr)));
+                    m.insert("near_lost_events".into(), json!(i.near_loss));
+                    if let Some(o) = &i.other {
+                        m.insert(other_key.into(), self.site_json(o));
+                    }
+                    match (other_key, i.sizes) {
+                        ("earlier_allocation", Some((old, new))) => {
+                            m.insert("earlier_size".into(), json!(old));
+                            m.insert("size".into(), json!(new));
+                        }
+                        ("allocation", Some((allocated, freed))) => {
+                            m.insert("allocated_size".into(), json!(allocated));
+                            m.insert("freed_size".into(), json!(freed));
+                        }
+                        _ => {}
+                    }
+                }
+                v
+            })
+            .collect();
+        json!({
+            "count": f.count,
+            "near_lost_events": f.near_loss,
+            "first": first,
+        })
+    }
+
+    fn json(&self) -> Value {
+        let t = self.t;
+        let rules: Vec<Value> = self
+            .a
+            .rules
+            .rules()
+            .iter()
+            .map(|r| {
+                let args: serde_json::Map<String, Value> = r
+                    .spec
+                    .args
+                    .iter()
+                    .map(|(k, a)| (k.clone(), json!(a)))
+                    .collect();
+                json!({
+                    "event": r.spec.event,
+                    "kind": r.spec.kind.name(),
+                    "args": args,
+                    "builtin": r.spec.is_builtin(),
+                    "family": r.spec.family.map(Family::name),
+                })
+            })
+            .collect();
+        let pids: Vec<Value> = t
+            .pids
+            .iter()
+            .map(|(pid, s)| {
+                let mut m =
+                    Self::counters_json(s, self.pid_leaks.get(pid).copied().unwrap_or_default());
+                m.insert("pid".into(), json!(pid));
+                Value::Object(m)
+            })
+            .collect();
+        let totals = Value::Object(Self::counters_json(
+            &self.totals(),
+            (self.leaks.len() as u64, self.leaked_bytes),
+        ));
+        let by_size: Vec<Value> = self
+            .by_size
+            .iter()
+            .take(self.top)
+            .map(|(size, g)| {
+                json!({
+                    "size": size,
+                    "blocks": g.blocks,
+                    "bytes": big(g.bytes),
+                    "events": g.rules.iter().map(|&r| self.event(r)).collect::<Vec<_>>(),
+                    "near_lost_events": g.near_loss,
+                })
+            })
+            .collect();
+        let biggest: Vec<Value> = self
+            .leaks
+            .iter()
+            .take(self.top)
+            .map(|((pid, ptr), b)| {
+                json!({
+                    "ptr": format!("0x{ptr:x}"),
+                    "pid": pid,
+                    "size": b.sized.then_some(b.size),
+                    "ts_ns": b.born.ts,
+                    "record": b.born.record,
+                    "event": self.event(b.born.rule),
+                    "age_at_end_ns": self.end_ts.wrapping_sub(b.born.ts) as i64,
+                    "reallocs": b.reallocs,
+                    "last_realloc": b.moved.map(|m| self.site_json(&m)),
+                    "near_lost_events": t.near_past_loss(Some(b.born.offset)),
+                })
+            })
+            .collect();
+        let d = &t.drops;
+        json!({
+            "rules": rules,
+            "warnings": self.a.rules.warnings().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "events": t.events,
+            "first_ts_ns": t.min_ts,
+            "last_ts_ns": t.max_ts,
+            "lost_events": {
+                "dropped_records": d.records,
+                "events": big(d.lost),
+                "first": d.first.iter().map(|(s, n)| json!({
+                    "ts_ns": s.ts, "pid": s.pid, "record": s.record, "events": n,
+                })).collect::<Vec<_>>(),
+                "last_ts_ns": d.last.map(|s| s.ts),
+            },
+            "totals": totals,
+            "pids": pids,
+            "leaks": {
+                "blocks": self.leaks.len(),
+                "bytes": big(self.leaked_bytes),
+                "near_lost_events": self.leaks_near_loss,
+                "sizes": self.by_size.len(),
+                "by_size": by_size,
+                "biggest": biggest,
+            },
+            "unknown_frees": self.findings_json(&t.unknown, "first_free"),
+            "double_frees": self.findings_json(&t.double, "first_free"),
+            "allocated_twice": self.findings_json(&t.twice, "earlier_allocation"),
+            "size_mismatches": self.findings_json(&t.size_mismatch, "allocation"),
+            "mismatched_frees": self.findings_json(&t.mismatched, "allocation"),
+            "free_history": {
+                "capacity": self.a.options.free_history,
+                "forgotten": t.forgotten,
+            },
+            "lifetime_ns": t.lifetimes.to_json(Unit::Nanoseconds),
+            "size_bytes": t.sizes.to_json(Unit::Bytes),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DECLS: &[u8] = b"\
+qemu_memalign(size_t alignment, size_t size, void *ptr) \"\"
+qemu_vfree(void *ptr) \"\"
+qemu_anon_ram_alloc(size_t size, void *ptr) \"\"
+qemu_anon_ram_free(void *p, size_t size) \"\"
+pool_get(const char *name, void *obj, uint32_t len, bool zeroed) \"\"
+pool_put(void *obj) \"\"
+";
+
+    fn events() -> TraceEvents {
+        TraceEvents::parse("te", DECLS).unwrap()
+    }
+
+    fn spec(kind: RuleKind, text: &str) -> RuleSpec {
+        RuleSpec::parse(kind, text).unwrap()
+    }
+
+    #[test]
+    fn specs_parse_in_any_order_with_blanks() {
+        let r = spec(RuleKind::Alloc, " pool_get : size = len , ptr = obj ");
+        assert_eq!(r.event, "pool_get");
+        assert_eq!((r.arg("ptr"), r.arg("size")), (Some("obj"), Some("len")));
+        assert_eq!(r.to_string(), "pool_get:size=len,ptr=obj");
+        assert!(!r.is_builtin());
+        let r = spec(RuleKind::Free, "pool_put:ptr=obj");
+        assert_eq!((r.arg("ptr"), r.arg("size")), (Some("obj"), None));
+    }
+
+    #[test]
+    fn spec_syntax_errors_say_what_is_wrong() {
+        let cases = [
+            (RuleKind::Alloc, "pool_get", "no ':' after the event name"),
+            (RuleKind::Alloc, ":ptr=p", "the event name is empty"),
+            (RuleKind::Alloc, "a-b:ptr=p", "'a-b' is not an event name"),
+            (RuleKind::Alloc, "e:ptr=p,", "an empty KEY=ARG item"),
+            (RuleKind::Alloc, "e:ptr", "'ptr' is not KEY=ARG"),
+            (
+                RuleKind::Alloc,
+                "e:ptr=p,old=q",
+                "unknown key 'old' (a alloc rule takes ptr, size)",
+            ),
+            (
+                RuleKind::Free,
+                "e:ptr=",
+                "'' given to ptr is not an argument name",
+            ),
+            (RuleKind::Free, "e:ptr=p,ptr=q", "'ptr' is given twice"),
+            (RuleKind::Free, "e:size=n", "'ptr=ARG' is missing"),
+            (RuleKind::Realloc, "e:old=a,size=n", "'new=ARG' is missing"),
+        ];
+        for (kind, text, problem) in cases {
+            match RuleSpec::parse(kind, text) {
+                Err(RuleError::Syntax { problem: p, .. }) => assert_eq!(p, problem, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let e = RuleSpec::parse(RuleKind::Realloc, "e:old=a").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--realloc 'e:old=a': 'new=ARG' is missing; expected EVENT:old=ARG,new=ARG,size=ARG"
+        );
+    }
+
+    #[test]
+    fn builtins_are_picked_by_declaration() {
+        let set = RuleSet::resolve(&events(), &[], true).unwrap();
+        let names: Vec<&str> = set.rules().iter().map(|r| r.spec.event.as_str()).collect();
+        // qemu_vmalloc and the g_* events are not declared: left out
+        // silently; qemu_anon_ram_free names its pointer 'p': a warning.
+        assert_eq!(
+            names,
+            ["qemu_memalign", "qemu_vfree", "qemu_anon_ram_alloc"]
+        );
+        assert_eq!(set.warnings().len(), 1);
+        let w = set.warnings()[0].to_string();
+        assert_eq!(
+            w,
+            "built-in alloc rule for qemu_anon_ram_free not used: the trace-events file's \
+             qemu_anon_ram_free has no argument 'ptr' (it has p, size); give it as --free \
+             'EVENT:ptr=ARG[,size=ARG]' with the right argument names"
+        );
+        let memalign = &set.rules()[0];
+        assert_eq!(
+            memalign.action,
+            Action::Alloc {
+                ptr: 2,
+                size: Some(1)
+            }
+        );
+        assert!(RuleSet::resolve(&events(), &[], false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn user_rules_add_to_and_replace_builtins() {
+        let user = [
+            spec(RuleKind::Free, "qemu_anon_ram_free:ptr=p,size=size"),
+            spec(RuleKind::Alloc, "pool_get:ptr=obj,size=len"),
+        ];
+        let set = RuleSet::resolve(&events(), &user, true).unwrap();
+        let names: Vec<(&str, bool)> = set
+            .rules()
+            .iter()
+            .map(|r| (r.spec.event.as_str(), r.spec.is_builtin()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("qemu_anon_ram_free", false),
+                ("pool_get", false),
+                ("qemu_memalign", true),
+                ("qemu_vfree", true),
+                ("qemu_anon_ram_alloc", true),
+            ]
+        );
+        assert!(set.warnings().is_empty());
+        let only = RuleSet::resolve(&events(), &user[1..], false).unwrap();
+        assert_eq!(only.rules().len(), 1);
+        assert_eq!(
+            only.rules()[0].action,
+            Action::Alloc {
+                ptr: 1,
+                size: Some(2)
+            }
+        );
+    }
+
+    #[test]
+    fn user_rules_are_checked_against_declarations() {
+        let check = |kind, text: &str| {
+            RuleSet::resolve(&events(), &[spec(kind, text)], true)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            check(RuleKind::Alloc, "pool_gett:ptr=obj"),
+            "--alloc pool_gett: the trace-events file declares no event 'pool_gett' (did you mean 'pool_get'?)"
+        );
+        assert_eq!(
+            check(RuleKind::Alloc, "nothing_like_it:ptr=obj"),
+            "--alloc nothing_like_it: the trace-events file declares no event 'nothing_like_it'"
+        );
+        assert_eq!(
+            check(RuleKind::Free, "pool_put:ptr=p"),
+            "--free pool_put: pool_put has no argument 'p' (it has obj)"
+        );
+        assert_eq!(
+            check(RuleKind::Alloc, "pool_get:ptr=name"),
+            "--alloc pool_get: argument 'name' of pool_get is a 'const char *'; pointers and sizes must be integer or pointer arguments"
+        );
+        assert_eq!(
+            check(RuleKind::Alloc, "pool_get:ptr=obj,size=zeroed"),
+            "--alloc pool_get: argument 'zeroed' of pool_get is a 'bool'; pointers and sizes must be integer or pointer arguments"
+        );
+        // The dropped-events pseudo event is no declaration.
+        assert!(
+            check(RuleKind::Free, "dropped:ptr=num_events_dropped").contains("declares no event")
+        );
+        let twice = [
+            spec(RuleKind::Alloc, "pool_get:ptr=obj"),
+            spec(RuleKind::Free, "pool_get:ptr=obj"),
+        ];
+        assert_eq!(
+            RuleSet::resolve(&events(), &twice, true).unwrap_err(),
+            RuleError::DuplicateRule {
+                event: "pool_get".into()
+            }
+        );
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("qemu_vfree", "qemu_vfree"), 0);
+        assert_eq!(edit_distance("qemu_vfre", "qemu_vfree"), 1);
+        assert_eq!(edit_distance("g_free", "g_malloc"), 6);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    /// A tracker with rule 0 of family QemuVfree, rule 1 of AnonRam, rule 2
+    /// of none.
+    fn tracker(keep: usize, history: usize) -> Tracker {
+        let mut t = Tracker::new(keep, history);
+        t.families = vec![Some(Family::QemuVfree), Some(Family::AnonRam), None];
+        t
+    }
+
+    /// Record `n` of pid `pid` at `ts`, of rule `rule`, at offset 100 * n.
+    fn at(n: u64, ts: u64, pid: u32, rule: u16) -> Site {
+        Site {
+            ts,
+            pid,
+            record: n,
+            offset: 100 * n,
+            rule,
+        }
+    }
+
+    #[test]
+    fn alloc_free_lifetimes_and_live_bytes() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 1000, 1, 0), 0xa0, Some(100));
+        t.alloc(at(2, 1500, 1, 0), 0xb0, Some(50));
+        t.free(at(3, 1400, 1, 0), 0xa0, None); // lived 400
+        t.free(at(4, 1450, 1, 0), 0xb0, None); // -50: the clock stepped back
+        t.free(at(5, 1600, 1, 0), 0, None);
+        let s = &t.pids[&1];
+        assert_eq!((s.allocations, s.allocated_bytes), (2, 150));
+        assert_eq!((s.frees, s.freed_bytes, s.null_frees), (2, 150, 1));
+        assert_eq!(t.lifetimes.count(), 2);
+        assert_eq!(
+            (t.lifetimes.min(), t.lifetimes.max()),
+            (Some(-50), Some(400))
+        );
+        assert_eq!(
+            t.total.peak,
+            Some(Peak {
+                bytes: 150,
+                blocks: 2,
+                ts: 1500,
+                pid: 1,
+                record: 2
+            })
+        );
+        assert_eq!((t.total.bytes, t.total.blocks), (0, 0));
+        let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
+        assert_eq!(ends, [100, 150, 50, 0]);
+        assert!(t.live.is_empty());
+    }
+
+    #[test]
+    fn double_unknown_and_null() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 10, 1, 0), 0xa0, Some(8));
+        t.free(at(2, 20, 1, 0), 0xa0, None);
+        t.free(at(3, 30, 1, 0), 0xa0, None); // double
+        t.free(at(4, 40, 1, 0), 0xa0, None); // double again, same first free
+        t.free(at(5, 50, 1, 0), 0xc0, None); // unknown
+        t.free(at(6, 60, 1, 0), 0xc0, None); // now a double free
+        t.free(at(7, 70, 2, 0), 0xa0, None); // another pid: unknown
+        t.alloc(at(8, 80, 1, 0), 0xa0, Some(8)); // reallocated: forgotten
+        t.free(at(9, 90, 1, 0), 0xa0, None); // a plain free
+        assert_eq!((t.pids[&1].double_frees, t.pids[&1].unknown_frees), (3, 1));
+        assert_eq!((t.pids[&2].double_frees, t.pids[&2].unknown_frees), (0, 1));
+        assert_eq!(t.pids[&1].frees, 6);
+        let firsts: Vec<(u64, Option<u64>)> = t
+            .double
+            .first
+            .iter()
+            .map(|i| (i.site.record, i.other.map(|o| o.record)))
+            .collect();
+        assert_eq!(firsts, [(3, Some(2)), (4, Some(2)), (6, Some(5))]);
+        let unknown: Vec<(u64, u32)> = t
+            .unknown
+            .first
+            .iter()
+            .map(|i| (i.site.record, i.site.pid))
+            .collect();
+        assert_eq!(unknown, [(5, 1), (7, 2)]);
+        assert_eq!(t.lifetimes.count(), 2);
+    }
+
+    #[test]
+    fn null_results_and_allocated_twice() {
+        let mut t = tracker(1, 100);
+        t.alloc(at(1, 10, 1, 0), 0, Some(0));
+        t.alloc(at(2, 20, 1, 0), 0, Some(64));
+        t.alloc(at(3, 30, 1, 0), 0, None);
+        t.alloc(at(4, 40, 1, 0), 0xa0, Some(10));
+        t.alloc(at(5, 50, 1, 0), 0xa0, Some(30)); // twice: the 10 go
+        t.alloc(at(6, 60, 1, 0), 0xa0, Some(5)); // twice again, not kept
+        let s = &t.pids[&1];
+        assert_eq!((s.zero_null, s.failed, s.allocations), (1, 2, 3));
+        assert_eq!((t.twice.count, t.twice.first.len()), (2, 1));
+        let i = t.twice.first[0];
+        assert_eq!(
+            (i.site.record, i.other.map(|o| o.record), i.sizes),
+            (5, Some(4), Some((10, 30)))
+        );
+        assert_eq!((t.total.bytes, t.total.blocks), (5, 1));
+        assert_eq!(t.total.peak.map(|p| (p.bytes, p.record)), Some((30, 5)));
+        // The dropped block's lifetime is unknown: none recorded.
+        assert!(t.lifetimes.is_empty());
+    }
+
+    #[test]
+    fn realloc_chains() {
+        let mut t = tracker(10, 100);
+        t.realloc(at(1, 100, 1, 2), 0, 0xa0, 10); // realloc(NULL, 10): malloc
+        t.realloc(at(2, 200, 1, 2), 0xa0, 0xb0, 20); // moves
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xb0, 40); // grows in place
+        t.realloc(at(4, 400, 1, 2), 0xb0, 0, 80); // fails: stays
+        t.free(at(5, 500, 1, 2), 0xa0, None); // the old address: a double free
+        let b = t.live[&(1, 0xb0)];
+        assert_eq!((b.size, b.reallocs, b.born.record), (40, 2, 1));
+        assert_eq!(b.moved.map(|m| m.record), Some(3));
+        t.realloc(at(6, 600, 1, 2), 0xb0, 0, 0); // realloc(p, 0): frees
+        let s = &t.pids[&1];
+        assert_eq!(
+            (s.allocations, s.reallocs, s.failed, s.frees, s.double_frees),
+            (1, 2, 1, 2, 1)
+        );
+        // One lifetime, from the first allocation of the chain.
+        assert_eq!((t.lifetimes.count(), t.lifetimes.max()), (1, Some(500)));
+        assert_eq!(s.freed_bytes, 40);
+        assert!(t.live.is_empty());
+        let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
+        assert_eq!(ends, [10, 20, 40, 0]);
+        // Sizes: 10, 20, 40 (not the failed call's).
+        assert_eq!((t.sizes.count(), t.sizes.sum()), (3, 70));
+    }
+
+    #[test]
+    fn realloc_of_unknown_pointers_and_onto_live_ones() {
+        let mut t = tracker(10, 100);
+        t.realloc(at(1, 100, 1, 2), 0xa0, 0xb0, 16); // unknown old: new chain at b0
+        t.alloc(at(2, 200, 1, 2), 0xc0, Some(8));
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xc0, 32); // onto a live block: twice
+        t.realloc(at(4, 400, 1, 2), 0, 0, 0); // realloc(NULL, 0) returning NULL
+        let s = &t.pids[&1];
+        assert_eq!((s.unknown_frees, s.allocated_twice, s.zero_null), (1, 1, 1));
+        assert_eq!((s.reallocs, s.allocations), (2, 1));
+        let b = t.live[&(1, 0xc0)];
+        assert_eq!((b.size, b.born.record, b.reallocs), (32, 1, 1));
+        assert_eq!((t.total.bytes, t.total.blocks), (32, 1));
+        assert_eq!(t.live.len(), 1);
+    }
+
+    #[test]
+    fn sizes_and_families_are_checked_on_free() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 10, 1, 1), 0xa0, Some(4096));
+        t.free(at(2, 20, 1, 1), 0xa0, Some(8192)); // same family, other size
+        t.alloc(at(3, 30, 1, 1), 0xb0, Some(4096));
+        t.free(at(4, 40, 1, 0), 0xb0, None); // anon RAM given to qemu_vfree
+        t.alloc(at(5, 50, 1, 2), 0xc0, None); // a user rule: no size
+        t.free(at(6, 60, 1, 1), 0xc0, Some(1)); // unsized, no family: fine
+        let s = &t.pids[&1];
+        assert_eq!((s.size_mismatches, s.mismatched_frees), (1, 1));
+        assert_eq!(t.size_mismatch.first[0].sizes, Some((4096, 8192)));
+        assert_eq!(t.mismatched.first[0].other.map(|o| o.rule), Some(1));
+        assert_eq!(s.freed_bytes, 8192);
+        // The unsized block counts no bytes and no size sample.
+        assert_eq!((s.allocated_bytes, t.sizes.count()), (8192, 2));
+    }
+
+    #[test]
+    fn free_history_forgets_the_oldest() {
+        let mut t = tracker(10, 2);
+        for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
+            t.alloc(at(n as u64, 10, 1, 0), p, Some(1));
+        }
+        for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
+            t.free(at(10 + n as u64, 20, 1, 0), p, None);
+        }
+        assert_eq!(t.forgotten, 1);
+        t.free(at(20, 30, 1, 0), 0xa0, None); // forgotten: unknown
+        t.free(at(21, 30, 1, 0), 0xc0, None); // remembered: double
+        assert_eq!((t.unknown.count, t.double.count), (1, 1));
+        // A long run of reallocated pointers leaves the queue bounded.
+        for i in 0..10_000u64 {
+            t.alloc(at(100 + i, 40, 1, 0), 0x1000 + i % 7, Some(1));
+            t.free(at(100 + i, 40, 1, 0), 0x1000 + i % 7, None);
+        }
+        assert!(t.freed.len() <= 2);
+        assert!(t.freed_order.len() <= 96 + 1, "{}", t.freed_order.len());
+        let mut none = tracker(10, 0);
+        none.alloc(at(1, 1, 1, 0), 0xa0, Some(1));
+        none.free(at(2, 2, 1, 0), 0xa0, None);
+        none.free(at(3, 3, 1, 0), 0xa0, None);
+        assert_eq!(
+            (none.unknown.count, none.double.count, none.forgotten),
+            (1, 0, 2)
+        );
+    }
+
+    #[test]
+    fn losses_are_placed_within_the_window() {
+        let w = LOSS_WINDOW;
+        let site = |offset: u64| Site {
+            ts: offset,
+            pid: 1,
+            record: offset,
+            offset,
+            rule: 0,
+        };
+        let mut t = tracker(10, 100);
+        // An unknown free, then a loss reported within the window after it:
+        // the loss may have come before the free.
+        t.free(site(1000), 0xa0, None);
+        t.dropped(site(1000 + w - 1), 5);
+        assert_eq!((t.unknown.count, t.unknown.near_loss), (1, 1));
+        assert!(t.unknown.first[0].near_loss);
+        // An unknown free after a loss: near it, whatever the distance.
+        t.free(site(10 * w), 0xb0, None);
+        assert_eq!(t.unknown.near_loss, 2);
+        // A block allocated twice, both well after the last loss, and a
+        // loss reported more than a window later: not near.
+        t.alloc(site(20 * w), 0xc0, Some(1));
+        t.alloc(site(20 * w + 10), 0xc0, Some(1));
+        t.dropped(site(21 * w + 10), 1);
+        assert_eq!((t.twice.count, t.twice.near_loss), (1, 0));
+        // A double free whose first free is within a window after a loss.
+        t.alloc(site(30 * w), 0xd0, Some(1));
+        t.free(site(30 * w + 1), 0xd0, None);
+        t.dropped(site(31 * w), 1);
+        t.free(site(31 * w + 2), 0xd0, None);
+        assert_eq!((t.double.count, t.double.near_loss), (1, 1));
+        // Leaks: allocated before the last loss's window ends.
+        assert!(t.near_past_loss(Some(31 * w + w - 1)));
+        assert!(!t.near_past_loss(Some(32 * w)));
+        assert_eq!((t.drops.records, t.drops.lost), (3, 7));
+    }
+
+    #[test]
+    fn timelines_stay_bounded_and_keep_extremes() {
+        let mut tl = Timeline::default();
+        // 0, 1, ..., 999 then back to 0.
+        for i in 0..1000u64 {
+            tl.record(i, u128::from(i));
+        }
+        tl.record(1000, 0);
+        let points = tl.points();
+        assert!(points.len() <= TIMELINE_POINTS && points.len() >= TIMELINE_POINTS / 2);
+        let changes: u64 = points.iter().map(|p| p.changes).sum();
+        assert_eq!(changes, 1001);
+        assert_eq!(points.iter().map(|p| p.max).max(), Some(999));
+        assert_eq!(points.first().map(|p| (p.first_ts, p.min)), Some((0, 0)));
+        assert_eq!(points.last().map(|p| (p.last_ts, p.end)), Some((1000, 0)));
+        // Consecutive points cover consecutive changes.
+        for pair in points.windows(2) {
+            assert_eq!(pair[0].last_ts + 1, pair[1].first_ts);
+        }
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(seconds(471_478_372_999), "471.478372");
+        assert_eq!(seconds(5), "0.000000");
+        assert_eq!(size_text(1000), "1000");
+        assert_eq!(size_text(1 << 20), "1048576 (1MiB)");
+        assert_eq!(big(u128::from(u64::MAX)), json!(u64::MAX));
+        assert_eq!(big(u128::from(u64::MAX) + 1), json!(18446744073709551616.0));
+        assert_eq!(plural(1, "block", "blocks"), "1 block");
+    }
+}
