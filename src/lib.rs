@@ -18,7 +18,7 @@
 //! ```
 //!
 //! API structure:
-//! - [`format`]: pure decoding over byte slices ([`format::TraceReader`],
+//! - [`format`](mod@format): pure decoding over byte slices ([`format::TraceReader`],
 //!   [`format::Record`], [`format::TraceEvents`]).
 //! - [`input`]: opening files (memory map, or a read fallback).
 //! - [`analyzers`]: what consumes records: the drop-in printer.

@@ -64,8 +64,10 @@
 //! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
 //!   built-in ones.
 //! - [`select`]: the record filters every command shares.
-//! - [`print`]: the drop-in printer; [`log`]: QEMU `log`-backend lines;
-//!   [`stats`]: counts per event and pid; [`locks`]: mutex contention;
+//! - [`print`](mod@print): the drop-in printer; [`log`]: QEMU `log`-backend lines;
+//!   [`stats`]: counts per event and pid; [`hist`]: histograms of values,
+//!   latencies and intervals; [`alloc`]: allocations matched to frees;
+//!   [`locks`]: mutex contention;
 //!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as

@@ -309,7 +309,7 @@ pub struct TraceArgs {
     /// The trace-events-all file of the QEMU build that wrote the trace.
     #[arg(value_name = "TRACE_EVENTS", required = true)]
     trace_events: Option<PathBuf>,
-    /// The binary trace file (trace-<pid>), or - for standard input.
+    /// The binary trace file (trace-PID), or - for standard input.
     #[arg(value_name = "TRACE_FILE", required = true)]
     trace_file: Option<PathBuf>,
     /// Threads to work with (default: one per CPU). The output is the same
