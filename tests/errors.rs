@@ -102,7 +102,11 @@ fn not_a_trace() {
     assert_fault(
         &run,
         "",
-        &["not a simple trace", "expected 0xffffffffffffffff"],
+        &[
+            "not a simple trace",
+            "expected 0xffffffffffffffff",
+            "is a text file (a trace-events file?), not a binary trace",
+        ],
     );
 }
 

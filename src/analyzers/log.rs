@@ -79,6 +79,8 @@ const INLINE_ARGS: usize = MAX_ARGS;
 #[derive(Debug, Clone)]
 pub struct LogPrinter {
     timestamps: bool,
+    /// Event names in colour, for a terminal.
+    color: bool,
     /// Messages by declaration position, parsed on first use and shared by
     /// every fork.
     messages: Arc<[OnceLock<Message>]>,
@@ -90,9 +92,17 @@ impl LogPrinter {
     pub fn new(timestamps: bool) -> Self {
         LogPrinter {
             timestamps,
+            color: false,
             messages: Arc::from(Vec::new()),
             dropped: Arc::new(dropped_format()),
         }
+    }
+
+    /// The same with the event names in colour (ANSI escapes, for a
+    /// terminal).
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
     }
 
     #[inline]
@@ -121,7 +131,13 @@ impl LogPrinter {
             out.extend_from_slice(&digits);
             out.push(b':');
         }
-        out.extend_from_slice(decl.name.as_bytes());
+        if self.color {
+            out.extend_from_slice(b"\x1b[1;36m");
+            out.extend_from_slice(decl.name.as_bytes());
+            out.extend_from_slice(b"\x1b[0m");
+        } else {
+            out.extend_from_slice(decl.name.as_bytes());
+        }
         out.push(b' ');
         let format = if decl.is_dropped_pseudo() {
             Some(&*self.dropped)

@@ -80,11 +80,19 @@ struct Layout {
     args: Vec<(Piece, bool)>,
 }
 
+/// The escape sequences around event names in colour (bold cyan).
+const NAME_COLOR: (&[u8], &[u8]) = (b"\x1b[1;36m", b"\x1b[0m");
+
 impl Layout {
-    fn new(decl: &EventDecl) -> Layout {
+    fn new(decl: &EventDecl, color: bool) -> Layout {
+        let head = if color {
+            Piece::new(&[NAME_COLOR.0, decl.name.as_bytes(), NAME_COLOR.1, b" "])
+        } else {
+            Piece::new(&[decl.name.as_bytes(), b" "])
+        };
         Layout {
             decl: decl as *const EventDecl as usize,
-            head: Piece::new(&[decl.name.as_bytes(), b" "]),
+            head,
             args: decl
                 .args
                 .iter()
@@ -109,6 +117,8 @@ pub struct Printer {
     /// Layouts by declaration position.
     layouts: Vec<Option<Layout>>,
     dropped: Option<Layout>,
+    /// Event names in colour, for a terminal.
+    color: bool,
 }
 
 impl Printer {
@@ -125,6 +135,17 @@ impl Printer {
         }
     }
 
+    /// The same printer with the event names in colour (ANSI escapes, for
+    /// a terminal; the lines are otherwise the same bytes).
+    pub fn with_color(mut self, color: bool) -> Self {
+        if color != self.color {
+            self.layouts.clear();
+            self.dropped = None;
+        }
+        self.color = color;
+        self
+    }
+
     /// The layout of `decl`, built on first use.
     #[inline(always)]
     fn layout(&mut self, decl: &EventDecl) -> &Layout {
@@ -138,10 +159,11 @@ impl Printer {
             &mut self.layouts[i]
         };
         let address = decl as *const EventDecl as usize;
+        let color = self.color;
         if slot.as_ref().is_none_or(|l| l.decl != address) {
-            *slot = Some(Layout::new(decl));
+            *slot = Some(Layout::new(decl, color));
         }
-        slot.get_or_insert_with(|| Layout::new(decl))
+        slot.get_or_insert_with(|| Layout::new(decl, color))
     }
 
     /// Appends one line for `record` to `out`. On an argument fault nothing
@@ -302,6 +324,13 @@ impl PrintAnalyzer {
         Self::default()
     }
 
+    /// The same with the event names in colour (for a terminal).
+    pub fn with_color(self, color: bool) -> Self {
+        PrintAnalyzer {
+            printer: self.printer.with_color(color),
+        }
+    }
+
     #[inline(always)]
     fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
         self.printer.write_event(ctx.out(), ev);
@@ -339,7 +368,7 @@ impl Analyzer for PrintAnalyzer {
 impl ParallelAnalyzer for PrintAnalyzer {
     fn fork(&self, chunk: &ChunkStart) -> Self {
         PrintAnalyzer {
-            printer: Printer::after(chunk.prev_timestamp_ns),
+            printer: Printer::after(chunk.prev_timestamp_ns).with_color(self.printer.color),
         }
     }
 

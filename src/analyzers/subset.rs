@@ -30,6 +30,9 @@ pub struct SubsetWriter {
     mapped: HashMap<u64, String>,
     records: u64,
     mappings: u64,
+    /// The reader of the output went away (`filter -o - | head -c 100`):
+    /// the run stops quietly, as a printer's does on a closed pipe.
+    closed: bool,
 }
 
 impl core::fmt::Debug for SubsetWriter {
@@ -53,6 +56,7 @@ impl SubsetWriter {
             mapped: HashMap::new(),
             records: 0,
             mappings: 0,
+            closed: false,
         }
     }
 
@@ -60,7 +64,7 @@ impl SubsetWriter {
         AnalyzerError::new("filter", format!("{}: {e}", self.destination))
     }
 
-    fn on_record(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -83,7 +87,15 @@ impl SubsetWriter {
                 w.event_payload(id, record.timestamp_ns, record.pid, record.payload)
             }
         })();
-        result.map_err(|e| self.error(e))?;
+        match result {
+            Ok(()) => {}
+            Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                ctx.stop();
+                return Ok(());
+            }
+            Err(e) => return Err(self.error(e)),
+        }
         self.records += 1;
         Ok(())
     }
@@ -117,8 +129,17 @@ impl Analyzer for SubsetWriter {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        if self.closed {
+            return Ok(Report::none());
+        }
         if let Some(w) = self.writer.take() {
-            w.finish().map_err(|e| self.error(e))?;
+            match w.finish() {
+                Ok(_) => {}
+                Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(Report::none());
+                }
+                Err(e) => return Err(self.error(e)),
+            }
         }
         Ok(Report::new(
             format!(

@@ -26,6 +26,9 @@
 //! parsed. Commands take a `Config` only.
 
 mod alloc;
+mod generate;
+mod hints;
+mod term;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -56,12 +59,22 @@ Examples:
       Read a trace written without the file header.
   simpletrace trace-events-all - < trace-12345
       Read the trace from standard input.
-  simpletrace locks trace-events-all trace-12345
-      Mutex contention: wait and hold times per mutex.
+  simpletrace stats trace-events-all trace-12345
+      What happened how often; events lost.
+  simpletrace hist --begin thread_pool_submit_aio:req --end thread_pool_complete_aio trace-events-all trace-12345
+      How long thread-pool requests took.
+  simpletrace alloc trace-events-all trace-12345
+      What leaked.
   simpletrace run --plugin locks --plugin ./libcount.so trace-events-all trace-12345
       Several analyzers, built in or loaded from shared libraries, in one pass.
   simpletrace --events 'bdrv_*,-bdrv_co_*' --pid 4242 --start 1.5s --end 2s trace-events-all trace-12345
-      Only some records: the filters work with every command.";
+      Only some records: the filters work with every command.
+
+Exit status:
+  0  success; also when the output pipe closes early (| head), and for a trace
+     cut off in the middle of a record (a warning says where)
+  1  a bad or missing trace or trace-events file, or a failed analyzer
+  2  a usage error";
 
 const PRINT_EXAMPLES: &str = "\
 Examples:
@@ -111,6 +124,19 @@ Examples:
       Two seconds of one process.
   simpletrace filter --events '-qemu_co_*' -o - trace-events-all trace-12345 | gzip > small.trace.gz
       Everything but the coroutine events, to standard output.";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  simpletrace completions bash > ~/.local/share/bash-completion/completions/simpletrace
+  simpletrace completions zsh > ~/.zfunc/_simpletrace
+  simpletrace completions fish > ~/.config/fish/completions/simpletrace.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  simpletrace man | man -l -
+      Read the manual now.
+  simpletrace man --dir /usr/local/share/man/man1
+      Install a page for simpletrace and one for each command.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -229,6 +255,23 @@ enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish,
+    /// powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a
+    /// directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man {
+        /// Write simpletrace.1 and simpletrace-COMMAND.1 into DIR (created
+        /// if missing) instead of printing the main page.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// What `json` writes.
@@ -321,6 +364,8 @@ pub struct TraceArgs {
     chunk_size: Option<u64>,
     #[command(flatten)]
     filters: FilterArgs,
+    #[command(flatten)]
+    term: term::TermArgs,
 }
 
 /// The record filters every command takes.
@@ -438,6 +483,7 @@ pub struct Config {
     no_header: bool,
     parallelism: Parallelism,
     selection: Selection,
+    term: term::TermArgs,
 }
 
 impl Config {
@@ -446,7 +492,12 @@ impl Config {
             return Err(Failure::Input("missing TRACE_EVENTS or TRACE_FILE".into()));
         };
         let selection = args.filters.selection()?;
-        let events = input::read_trace_events(events_path).map_err(input_failure)?;
+        let events = input::read_trace_events(events_path).map_err(|e| {
+            match hints::events_file_hint(events_path, trace_path) {
+                Some(hint) => Failure::Input(format!("{e}; {hint}")),
+                None => input_failure(e),
+            }
+        })?;
         let trace = TraceData::open(trace_path).map_err(input_failure)?;
         let threads = match args.threads {
             Some(n) => n as usize,
@@ -463,6 +514,7 @@ impl Config {
             no_header: args.no_header,
             parallelism,
             selection,
+            term: args.term.clone(),
         })
     }
 
@@ -470,7 +522,12 @@ impl Config {
         if self.no_header {
             Ok(TraceReader::headerless(&self.trace, &self.events))
         } else {
-            TraceReader::new(&self.trace, &self.events).map_err(|e| self.trace_failure(e))
+            TraceReader::new(&self.trace, &self.events).map_err(|e| {
+                match hints::trace_file_hint(&self.trace_path) {
+                    Some(hint) => self.trace_failure(format!("{e}; {hint}")),
+                    None => self.trace_failure(e),
+                }
+            })
         }
     }
 
@@ -513,7 +570,18 @@ fn analyze<'c>(
 ) -> Result<Vec<String>, Failure> {
     let reader = config.reader()?;
     driver.select(config.selection.clone());
-    driver.release_with(|offset| config.trace.release_before(offset));
+    // The driver tells how far it has read whenever it lets go of the
+    // input: the memory map's cue, and the progress bar's.
+    let progress = std::rc::Rc::new(std::cell::RefCell::new(
+        config.term.progress(Some(config.trace.len() as u64)),
+    ));
+    let bar = std::rc::Rc::clone(&progress);
+    driver.release_with(move |offset| {
+        config.trace.release_before(offset);
+        if let Some(p) = bar.borrow_mut().as_mut() {
+            p.set(offset as u64);
+        }
+    });
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
         Buffering::Line
@@ -526,7 +594,11 @@ fn analyze<'c>(
         parallelism: config.parallelism,
         buffering,
     };
-    let outcome = driver.run(reader, &mut out, options).map_err(|e| match e {
+    let outcome = driver.run(reader, &mut out, options);
+    if let Some(p) = progress.borrow().as_ref() {
+        p.finish();
+    }
+    let outcome = outcome.map_err(|e| match e {
         RunError::Io(e) => Failure::Output(e),
         RunError::Analyzer(e) => Failure::Input(e.to_string()),
     })?;
@@ -534,7 +606,8 @@ fn analyze<'c>(
         Reports::Stderr => {
             drop(out);
             let mut err = io::stderr().lock();
-            write_reports(&mut err, &outcome.reports, &driver.names(), None)
+            let color = config.term.color_stderr();
+            write_reports(&mut err, &outcome.reports, &driver.names(), None, color)
                 .map_err(Failure::Output)?;
         }
         _ => write_reports(
@@ -546,6 +619,7 @@ fn analyze<'c>(
                 Reports::JsonByName => Some(true),
                 _ => None,
             },
+            config.term.color_stdout(),
         )
         .map_err(Failure::Output)?,
     }
@@ -565,6 +639,7 @@ fn write_reports(
     reports: &[Report],
     names: &[String],
     json: Option<bool>,
+    color: bool,
 ) -> io::Result<()> {
     let shown: Vec<(&String, &Report)> = names
         .iter()
@@ -588,15 +663,20 @@ fn write_reports(
         writeln!(out)?;
     } else {
         let headings = shown.len() > 1;
+        let mut text = String::new();
         for (i, (name, r)) in shown.iter().enumerate() {
             if headings {
                 if i > 0 {
-                    writeln!(out)?;
+                    text.push('\n');
                 }
-                writeln!(out, "== {name} ==")?;
+                text.push_str(&format!("== {name} ==\n"));
             }
-            out.write_all(r.text.as_bytes())?;
+            text.push_str(&r.text);
         }
+        if color {
+            text = term::paint_report(&text);
+        }
+        out.write_all(text.as_bytes())?;
     }
     out.flush()
 }
@@ -659,6 +739,26 @@ pub fn command(extras: &[AnalyzerEntry]) -> clap::Command {
 }
 
 fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Failure> {
+    match matches.subcommand() {
+        Some(("completions", sub)) => {
+            let shell = sub
+                .get_one::<clap_complete::Shell>("shell")
+                .copied()
+                .ok_or_else(|| Failure::Input("completions: which shell?".into()))?;
+            generate::completions(shell, command(extras), &mut io::stdout().lock())?;
+            return Ok(Vec::new());
+        }
+        Some(("man", sub)) => {
+            let dir = sub.get_one::<PathBuf>("dir");
+            generate::man(
+                command(extras),
+                dir.map(PathBuf::as_path),
+                &mut io::stdout().lock(),
+            )?;
+            return Ok(Vec::new());
+        }
+        _ => {}
+    }
     if let Some((name, sub)) = matches.subcommand()
         && let Some(entry) = extras.iter().find(|e| e.name == name)
     {
@@ -672,6 +772,8 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     }
     let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
+        // Handled above, where the extra commands are known.
+        Some(Command::Completions { .. } | Command::Man { .. }) => Ok(Vec::new()),
         None => print(&cli.print),
         Some(Command::Print(args)) => print(&args),
         Some(Command::Stats {
@@ -763,15 +865,19 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
 }
 
 fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
+    if args.format == PrintFormat::Python && args.timestamps {
+        return Err(Failure::Input("--timestamps needs --format log".into()));
+    }
+    let config = Config::from_args(&args.trace)?;
+    let color = config.term.color_stdout();
     let mut driver = Driver::new();
     match args.format {
-        PrintFormat::Python if args.timestamps => {
-            return Err(Failure::Input("--timestamps needs --format log".into()));
+        PrintFormat::Python => driver.add_parallel(PrintAnalyzer::new().with_color(color)),
+        PrintFormat::Log => {
+            driver.add_parallel(LogPrinter::new(args.timestamps).with_color(color));
         }
-        PrintFormat::Python => driver.add_parallel(PrintAnalyzer::new()),
-        PrintFormat::Log => driver.add_parallel(LogPrinter::new(args.timestamps)),
     }
-    analyze(&Config::from_args(&args.trace)?, Reports::Text, driver)
+    analyze(&config, Reports::Text, driver)
 }
 
 /// Opens the output of `filter`: standard output for `-`, else a new file
@@ -816,21 +922,34 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    let result = run(&matches, &extras);
+    let color = term::color_stderr_of(&matches);
+    let (error, warning) = if color {
+        (
+            term::paint(term::style::ERROR, "simpletrace: error:"),
+            term::paint(term::style::WARN, "simpletrace: warning:"),
+        )
+    } else {
+        (
+            "simpletrace:".to_owned(),
+            "simpletrace: warning:".to_owned(),
+        )
+    };
     let mut stderr = io::stderr().lock();
-    match run(&matches, &extras) {
+    match result {
         Ok(warnings) => {
             for w in warnings {
-                let _ = writeln!(stderr, "simpletrace: warning: {w}");
+                let _ = writeln!(stderr, "{warning} {w}");
             }
             ExitCode::SUCCESS
         }
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Output(e)) => {
-            let _ = writeln!(stderr, "simpletrace: writing the output failed: {e}");
+            let _ = writeln!(stderr, "{error} writing the output failed: {e}");
             ExitCode::FAILURE
         }
         Err(Failure::Input(message)) => {
-            let _ = writeln!(stderr, "simpletrace: {message}");
+            let _ = writeln!(stderr, "{error} {message}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,226 @@
+//! Command-line manners: help with examples everywhere, completions and
+//! manual pages, colour only when asked or on a terminal, no progress bar
+//! off a terminal, quiet success on a closed pipe for every command that
+//! streams, and the two file arguments given the wrong way round.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use simpletrace::format::{ArgValue, encode};
+
+use crate::support;
+
+fn sample() -> [std::path::PathBuf; 2] {
+    [
+        support::testdata("sample.trace-events"),
+        support::testdata("sample.trace"),
+    ]
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters final-byte.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let cmd = simpletrace::cli::command(&[]);
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        let out = support::run([name.as_str(), "--help"]);
+        assert!(out.status.success(), "{name}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Examples:"), "{name} --help:\n{text}");
+        assert!(text.contains(&format!("simpletrace {name}")), "{name}");
+    }
+    let out = support::run(["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Exit status:") && text.contains("2  a usage error"));
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = support::run(["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for word in ["simpletrace", "stats", "hist", "alloc", "events"] {
+            assert!(text.contains(word), "{shell}: no {word}");
+        }
+    }
+    let out = support::run(["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages() {
+    let out = support::run(["man"]);
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH simpletrace 1"), "{page}");
+    assert!(page.contains("Exit status"));
+    let dir = support::scratch("man_pages").join("man1");
+    let out = support::run(["man".as_ref(), "--dir".as_ref(), dir.as_os_str()]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "simpletrace",
+        "simpletrace-print",
+        "simpletrace-stats",
+        "simpletrace-hist",
+    ] {
+        let path = dir.join(format!("{name}.1"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(&format!(".TH {name} 1")), "{name}");
+        assert!(listed.contains(&path.display().to_string()));
+    }
+    assert!(!dir.join("simpletrace-help.1").exists());
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let [events, trace] = sample();
+    let run = |extra: &[&str]| -> (String, String) {
+        let mut args: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
+        args.extend([events.as_os_str(), trace.as_os_str()]);
+        let out = support::run(&args);
+        let err = support::stderr(&out);
+        (String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    };
+    // Standard output is a pipe here: plain, whatever NO_COLOR says.
+    let (plain, _) = run(&[]);
+    assert!(!plain.contains('\x1b'));
+    assert_eq!(run(&["--color", "never"]).0, plain);
+    let (coloured, _) = run(&["--color", "always"]);
+    assert!(coloured.starts_with("\x1b[1;36m"), "{coloured}");
+    assert_eq!(strip_ansi(&coloured), plain);
+    assert_eq!(coloured.lines().count(), plain.lines().count());
+    for cmd in [
+        &["print", "--format", "log"][..],
+        &["stats"][..],
+        &["hist", "--interval", "mem_free"][..],
+    ] {
+        let mut with = cmd.to_vec();
+        with.extend(["--color", "always"]);
+        let (c, _) = run(&with);
+        let (p, _) = run(cmd);
+        assert!(c.contains('\x1b'), "{cmd:?}");
+        assert_eq!(strip_ansi(&c), p, "{cmd:?}");
+    }
+    // Errors: the prefix in colour, the message the same.
+    let out = support::run(["--color", "always", "no-such-file", "t"]);
+    let err = support::stderr(&out);
+    assert!(
+        err.starts_with("\x1b[1;31msimpletrace: error:\x1b[0m no-such-file"),
+        "{err}"
+    );
+    let out = support::run(["no-such-file", "t"]);
+    assert!(support::stderr(&out).starts_with("simpletrace: no-such-file"));
+}
+
+#[test]
+fn no_progress_bar_off_a_terminal() {
+    let [events, trace] = sample();
+    for when in ["auto", "always"] {
+        let out = support::run([
+            "stats".as_ref(),
+            "--progress".as_ref(),
+            when.as_ref(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]);
+        assert!(out.status.success());
+        assert_eq!(support::stderr(&out), "", "--progress {when}");
+    }
+}
+
+/// `simpletrace ... | head -1` for every command that streams records.
+#[test]
+fn closed_pipe_is_quiet_success_for_every_streaming_command() {
+    let dir = support::scratch("closed_pipe_all");
+    let events = dir.join("te");
+    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    encode::mapping(&mut t, 0, b"tick");
+    for i in 0..100_000u64 {
+        encode::event(
+            &mut t,
+            0,
+            i * 10,
+            1,
+            &[ArgValue::Int(i), ArgValue::Str(b"text")],
+        );
+    }
+    let trace = dir.join("trace");
+    std::fs::write(&trace, t).unwrap();
+    for cmd in [
+        &["print", "--format", "log"][..],
+        &["json"][..],
+        &["json", "--format", "chrome"][..],
+        &["filter", "-o", "-"][..],
+    ] {
+        let mut child = support::bin()
+            .args(cmd)
+            .args([&events, &trace])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = Vec::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_until(b'\n', &mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{cmd:?}");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        assert_eq!(support::stderr(&out), "", "{cmd:?}");
+    }
+}
+
+#[test]
+fn files_given_the_wrong_way_round() {
+    let [events, trace] = sample();
+    let run = |a: &std::path::Path, b: &std::path::Path| {
+        let out = support::run([a.as_os_str(), b.as_os_str()]);
+        assert_eq!(out.status.code(), Some(1));
+        support::stderr(&out)
+    };
+    let err = run(&trace, &events);
+    assert!(err.contains("the two files seem swapped"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "simpletrace [COMMAND] {} {}",
+            events.display(),
+            trace.display()
+        )),
+        "{err}"
+    );
+    let err = run(&trace, &trace);
+    assert!(
+        err.contains("is a binary trace, not a trace-events file"),
+        "{err}"
+    );
+    let err = run(&events, &events);
+    assert!(
+        err.contains("is a text file (a trace-events file?), not a binary trace"),
+        "{err}"
+    );
+}
