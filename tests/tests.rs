@@ -15,6 +15,7 @@ mod outputs;
 mod parallel;
 mod plugins;
 mod roundtrip;
+mod soak;
 mod stats;
 mod testdata;
 mod tracer;

@@ -828,7 +828,9 @@ impl<'d> Driver<'d> {
                     stopped |= ctx.stopped();
                 }
             }
-            if buf.len() > threshold {
+            // Also every 64 Ki records: analyzers that write nothing must
+            // still let the memory map go behind them.
+            if buf.len() > threshold || records.trailing_zeros() >= 16 {
                 out.write_all(&buf).map_err(RunError::Io)?;
                 buf.clear();
                 let pos = reader.position().0 as usize;
