@@ -187,7 +187,7 @@ fn soak_every_command_on_a_multi_gigabyte_trace() {
             "--latency",
             "thread_pool_submit_aio:req,thread_pool_complete_aio:req",
         ],
-        &["alloc", "--top", "all"],
+        &["alloc", "--top", "100"],
         &["locks"],
         &["filter", "--events", "qemu_mutex_*", "-o", "-"],
         &[

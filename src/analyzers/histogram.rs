@@ -112,6 +112,55 @@ pub struct Bucket {
     pub count: u64,
 }
 
+/// Log2 bucket indices run from -128 to 128 (i128 values).
+const LOG2_BUCKETS: usize = 257;
+
+/// Counts per display bucket index: a fixed array for log2 scales (every
+/// record is one increment, no search), a sorted map for linear ones
+/// (whose indices are unbounded).
+#[derive(Debug, Clone)]
+enum BucketCounts {
+    Log2(Box<[u64; LOG2_BUCKETS]>),
+    Linear(BTreeMap<i128, u64>),
+}
+
+impl BucketCounts {
+    fn new(scale: Scale) -> BucketCounts {
+        match scale {
+            Scale::Log2 => BucketCounts::Log2(Box::new([0; LOG2_BUCKETS])),
+            Scale::Linear { .. } => BucketCounts::Linear(BTreeMap::new()),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, index: i128, n: u64) {
+        match self {
+            BucketCounts::Log2(counts) => {
+                // Log2 indices are within -128..=128 by construction.
+                let slot = usize::try_from(index + 128).unwrap_or(0);
+                if let Some(c) = counts.get_mut(slot) {
+                    *c += n;
+                }
+            }
+            BucketCounts::Linear(map) => *map.entry(index).or_insert(0) += n,
+        }
+    }
+
+    /// The non-empty buckets, lowest index first.
+    fn iter(&self) -> Box<dyn Iterator<Item = (i128, u64)> + '_> {
+        match self {
+            BucketCounts::Log2(counts) => Box::new(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(i, &c)| (i as i128 - 128, c)),
+            ),
+            BucketCounts::Linear(map) => Box::new(map.iter().map(|(&i, &c)| (i, c))),
+        }
+    }
+}
+
 /// Samples kept for percentiles.
 #[derive(Debug, Clone)]
 enum Samples {
@@ -131,8 +180,10 @@ pub struct Histogram {
     min: i128,
     max: i128,
     /// Count per display bucket index (see [`Histogram::bucket_index`]).
-    buckets: BTreeMap<i128, u64>,
+    buckets: BucketCounts,
     samples: Samples,
+    /// Samples kept exactly before switching to sub-buckets.
+    exact_limit: usize,
 }
 
 impl Histogram {
@@ -149,8 +200,20 @@ impl Histogram {
             sum: 0,
             min: 0,
             max: 0,
-            buckets: BTreeMap::new(),
+            buckets: BucketCounts::new(scale),
             samples: Samples::Exact(Vec::new()),
+            exact_limit: EXACT_SAMPLES,
+        }
+    }
+
+    /// An empty histogram that keeps at most `limit` samples for exact
+    /// percentiles (instead of [`EXACT_SAMPLES`]), for analyzers that keep
+    /// many histograms: past it, percentiles are within
+    /// [`APPROX_RELATIVE_ERROR`].
+    pub fn with_exact_limit(domain: Domain, scale: Scale, limit: usize) -> Histogram {
+        Histogram {
+            exact_limit: limit,
+            ..Histogram::new(domain, scale)
         }
     }
 
@@ -185,11 +248,12 @@ impl Histogram {
         }
         self.count += 1;
         self.sum += v;
-        *self.buckets.entry(self.bucket_index(v)).or_insert(0) += 1;
+        let index = self.bucket_index(v);
+        self.buckets.add(index, 1);
         match &mut self.samples {
             Samples::Exact(values) => {
                 values.push(raw);
-                if values.len() > EXACT_SAMPLES {
+                if values.len() > self.exact_limit {
                     self.switch_to_approx();
                 }
             }
@@ -232,20 +296,25 @@ impl Histogram {
             return true;
         }
         if self.count == 0 {
+            let limit = self.exact_limit;
             *self = other;
+            self.exact_limit = limit;
+            if matches!(&self.samples, Samples::Exact(v) if v.len() > limit) {
+                self.switch_to_approx();
+            }
             return true;
         }
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.count += other.count;
         self.sum += other.sum;
-        for (k, c) in other.buckets {
-            *self.buckets.entry(k).or_insert(0) += c;
+        for (k, c) in other.buckets.iter() {
+            self.buckets.add(k, c);
         }
         match (&mut self.samples, other.samples) {
             (Samples::Exact(a), Samples::Exact(b)) => {
                 a.extend(b);
-                if a.len() > EXACT_SAMPLES {
+                if a.len() > self.exact_limit {
                     self.switch_to_approx();
                 }
             }
@@ -315,6 +384,26 @@ impl Histogram {
     /// without samples.
     pub fn percentile(&self, q: f64) -> Option<f64> {
         self.percentiles(&[q]).first().copied().flatten()
+    }
+
+    /// The median: while exact, the middle sample, or the mean of the two
+    /// middle ones for an even count; past the exact limit, the 0.5
+    /// percentile.
+    pub fn median(&self) -> Option<f64> {
+        match &self.samples {
+            Samples::Exact(values) if !values.is_empty() => {
+                let mut sorted: Vec<i128> = values.iter().map(|&r| self.value(r)).collect();
+                sorted.sort_unstable();
+                let n = sorted.len();
+                let high = *sorted.get(n / 2)?;
+                Some(if n % 2 == 1 {
+                    high as f64
+                } else {
+                    (*sorted.get(n / 2 - 1)? as f64 + high as f64) / 2.0
+                })
+            }
+            _ => self.percentile(0.5),
+        }
     }
 
     /// Several quantiles at once (one sort).
@@ -399,7 +488,7 @@ impl Histogram {
     pub fn buckets(&self) -> Vec<Bucket> {
         self.buckets
             .iter()
-            .map(|(&i, &count)| {
+            .map(|(i, count)| {
                 let (low, high) = self.bucket_range(i);
                 Bucket { low, high, count }
             })
@@ -411,16 +500,15 @@ impl Histogram {
     /// the non-empty ones when that would be more than `MAX_FILLED_ROWS`
     /// rows; `None` marks a gap of empty buckets.
     fn rows(&self) -> Vec<Option<Bucket>> {
-        let (Some((&first, _)), Some((&last, _))) = (
-            self.buckets.first_key_value(),
-            self.buckets.last_key_value(),
-        ) else {
+        let (Some((first, _)), Some((last, _))) =
+            (self.buckets.iter().next(), self.buckets.iter().last())
+        else {
             return Vec::new();
         };
         let filled = (last - first + 1) as u128 <= MAX_FILLED_ROWS as u128;
         let mut rows = Vec::new();
         let mut prev: Option<i128> = None;
-        for (&i, &count) in &self.buckets {
+        for (i, count) in self.buckets.iter() {
             if let Some(p) = prev {
                 if filled {
                     for empty in p + 1..i {
@@ -903,6 +991,34 @@ mod tests {
         assert_eq!(a.buckets(), whole.buckets());
         assert_eq!(a.to_json(Unit::Count), whole.to_json(Unit::Count));
         assert!(!a.merge(hist(Domain::Unsigned, Scale::Log2, &[1])));
+    }
+
+    #[test]
+    fn medians_and_a_small_exact_limit() {
+        let h = hist(Domain::Signed, Scale::Log2, &[5, 1, 3, 2]);
+        assert_eq!(h.median(), Some(2.5));
+        assert_eq!(
+            hist(Domain::Signed, Scale::Log2, &[7, -1, 3]).median(),
+            Some(3.0)
+        );
+        assert_eq!(Histogram::new(Domain::Signed, Scale::Log2).median(), None);
+        let mut small = Histogram::with_exact_limit(Domain::Unsigned, Scale::Log2, 100);
+        for v in 1..=100u64 {
+            small.record(v * 1000);
+        }
+        assert!(small.is_exact());
+        assert_eq!(small.median(), Some(50_500.0));
+        small.record(101_000);
+        assert!(!small.is_exact());
+        let m = small.median().unwrap();
+        assert!(
+            (m - 51_000.0).abs() <= 51_000.0 * APPROX_RELATIVE_ERROR,
+            "{m}"
+        );
+        // The limit survives a merge into an empty histogram.
+        let mut empty = Histogram::with_exact_limit(Domain::Unsigned, Scale::Log2, 10);
+        assert!(empty.merge(hist(Domain::Unsigned, Scale::Log2, &[1; 20])));
+        assert!(!empty.is_exact());
     }
 
     #[test]

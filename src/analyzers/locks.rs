@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use super::histogram::{Domain, Histogram, Scale};
 use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
 
 /// The events the analyzer reads.
@@ -53,17 +54,42 @@ struct Pending {
     site: Site,
 }
 
-#[derive(Debug, Default)]
+/// Samples per wait or hold histogram kept for exact medians; past it the
+/// median is within `histogram::APPROX_RELATIVE_ERROR` and memory stops
+/// growing (a trace of any length).
+const EXACT_PER_MUTEX: usize = 1 << 16;
+
+#[derive(Debug)]
 struct MutexStats {
     requests: u64,
     acquisitions: u64,
     unlocks: u64,
     untimed_acquisitions: u64,
     unlocks_without_holder: u64,
-    waits: Vec<i64>,
-    holds: Vec<i64>,
+    /// Bounded: exact up to `EXACT_PER_MUTEX` samples each (see
+    /// [`Histogram::with_exact_limit`]).
+    waits: Histogram,
+    holds: Histogram,
     pending: VecDeque<Pending>,
     holder: Option<Pending>,
+}
+
+impl Default for MutexStats {
+    fn default() -> Self {
+        let durations =
+            || Histogram::with_exact_limit(Domain::Signed, Scale::Log2, EXACT_PER_MUTEX);
+        MutexStats {
+            requests: 0,
+            acquisitions: 0,
+            unlocks: 0,
+            untimed_acquisitions: 0,
+            unlocks_without_holder: 0,
+            waits: durations(),
+            holds: durations(),
+            pending: VecDeque::new(),
+            holder: None,
+        }
+    }
 }
 
 /// Min, median, mean, max of a set of durations.
@@ -84,6 +110,19 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Summarises a histogram of durations; `None` when empty. The median
+    /// is exact while the histogram is (see [`Histogram::median`]).
+    pub fn of_histogram(h: &Histogram) -> Option<Summary> {
+        Some(Summary {
+            count: usize::try_from(h.count()).unwrap_or(usize::MAX),
+            min: i64::try_from(h.min()?).unwrap_or(i64::MIN),
+            median: h.median()?,
+            mean: h.mean()?,
+            max: i64::try_from(h.max()?).unwrap_or(i64::MAX),
+            total: h.sum(),
+        })
+    }
+
     /// Summarises `values` (sorted in place); `None` when empty.
     pub fn of(values: &mut [i64]) -> Option<Summary> {
         if values.is_empty() {
@@ -203,7 +242,7 @@ impl LocksAnalyzer {
         match m.pending.iter().position(|p| p.site == site) {
             Some(i) => {
                 let request = m.pending.remove(i).unwrap_or(Pending { ts, site });
-                m.waits.push(ts.wrapping_sub(request.ts) as i64);
+                m.waits.record_i64(ts.wrapping_sub(request.ts) as i64);
             }
             None => m.untimed_acquisitions += 1,
         }
@@ -218,7 +257,7 @@ impl LocksAnalyzer {
         let m = self.mutexes.entry(Self::key(ev)).or_default();
         m.unlocks += 1;
         match m.holder.take() {
-            Some(h) => m.holds.push(ts.wrapping_sub(h.ts) as i64),
+            Some(h) => m.holds.record_i64(ts.wrapping_sub(h.ts) as i64),
             None => m.unlocks_without_holder += 1,
         }
         self.last_ts = self.last_ts.max(ts);
@@ -254,8 +293,8 @@ impl Analyzer for LocksAnalyzer {
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         let mut rows = Vec::new();
         for (&(pid, mutex), m) in self.mutexes.iter_mut() {
-            let wait = Summary::of(&mut m.waits);
-            let hold = Summary::of(&mut m.holds);
+            let wait = Summary::of_histogram(&m.waits);
+            let hold = Summary::of_histogram(&m.holds);
             rows.push((pid, mutex, wait, hold));
         }
         let total = |s: &Option<Summary>| s.map_or(0, |s| s.total);
