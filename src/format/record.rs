@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::error::{At, Error, EventId, Result};
-use super::events::{ArgKind, EventDecl};
+use super::events::{ArgKind, EventDecl, MAX_ARGS};
 use super::header::ByteOrder;
 use super::wire::{self, Big, Little, Order};
 
@@ -160,9 +160,12 @@ impl<'a> Record<'a> {
     fn decode_words_in<O: Order>(&self, out: &mut [u64]) -> Option<usize> {
         let payload = self.payload;
         let mut rest = payload;
-        let n = self.decl.args.len();
-        for (slot, arg) in out.iter_mut().zip(&self.decl.args) {
-            if arg.kind == ArgKind::String && !self.words_only {
+        let args = &self.decl.args;
+        let n = args.len();
+        // Version 0 stored every argument as one word, strings included.
+        let strings = !self.words_only;
+        for (slot, arg) in out.iter_mut().zip(args) {
+            if strings && matches!(arg.kind, ArgKind::String) {
                 let (r, len) = wire::string_len::<O>(rest).ok()?;
                 let offset = payload.len() - r.len();
                 let (r, _) = wire::bytes(r, len as usize).ok()?;
@@ -174,7 +177,53 @@ impl<'a> Record<'a> {
                 rest = r;
             }
         }
+        // Version 0 pads every record to six words; otherwise QEMU writes
+        // exactly the arguments, and bytes left over mean the length (or
+        // the declaration) is wrong.
+        if strings && !rest.is_empty() {
+            return None;
+        }
         (n <= out.len()).then_some(n)
+    }
+
+    /// Checks that the payload holds exactly the declared arguments (in
+    /// version 0, at most its six words): `Ok` when
+    /// [`Record::decode_words`] would succeed, else the exact fault: an
+    /// argument or string running past the record
+    /// ([`Error::ArgumentPastRecord`], [`Error::StringPastRecord`]) or bytes
+    /// left over after the last argument ([`Error::TrailingBytes`]).
+    pub fn check_args(&self) -> Result<()> {
+        let mut words = [0u64; MAX_ARGS];
+        match self.decode_words(&mut words) {
+            Some(_) => Ok(()),
+            None => Err(self.args_fault()),
+        }
+    }
+
+    /// Why [`Record::decode_words`] fails on this record (the slow path).
+    #[cold]
+    pub(crate) fn args_fault(&self) -> Error {
+        let mut args = self.args();
+        for arg in &mut args {
+            if let Err(e) = arg {
+                return e;
+            }
+        }
+        let len = (self.payload.len() + wire::EVENT_HEADER_LEN) as u32;
+        if self.decl.args.len() > MAX_ARGS {
+            return Error::ArgumentPastRecord {
+                at: self.at,
+                event: self.decl.name.as_str().into(),
+                arg: MAX_ARGS as u8,
+                len,
+            };
+        }
+        Error::TrailingBytes {
+            at: self.at,
+            event: self.decl.name.as_str().into(),
+            len,
+            used: (len as usize - args.rest.len()) as u64,
+        }
     }
 
     /// Whether argument `position` is stored as a string in this record.
