@@ -299,13 +299,19 @@ struct OutputArgs {
     json: bool,
 }
 
-/// The trace to read: `[--no-header] [-j N] TRACE_EVENTS TRACE_FILE`.
+/// The trace to read: `[--no-header] [--resync] [-j N] TRACE_EVENTS TRACE_FILE`.
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
     /// The trace has no file header: records start at byte 0, and event ids
     /// without a mapping record are positions in TRACE_EVENTS.
     #[arg(long)]
     no_header: bool,
+    /// On a corrupt record, skip to the next plausible one instead of
+    /// stopping: report each skipped byte range on standard error, read on,
+    /// and exit with status 3 if anything was skipped. Every record is then
+    /// checked in full, filtered out or not.
+    #[arg(long)]
+    resync: bool,
     /// The trace-events-all file of the QEMU build that wrote the trace.
     #[arg(value_name = "TRACE_EVENTS", required = true)]
     trace_events: Option<PathBuf>,
@@ -427,7 +433,17 @@ enum Failure {
     Output(io::Error),
     /// Bad input or a failed analysis: the message, exit status 1.
     Input(String),
+    /// `--resync` stepped over corrupt regions and read on: the messages
+    /// (each region, any warnings, a summary), exit status
+    /// [`EXIT_RESYNCED`].
+    Resynced(Vec<String>),
 }
+
+/// The exit status when `--resync` skipped corrupt data: everything
+/// outside the reported byte ranges was read, but not the whole trace.
+/// Distinct from 1 (a fault stopped the run, or no trace at all) so that
+/// scripts can accept a partial result knowingly.
+pub const EXIT_RESYNCED: u8 = 3;
 
 /// The opened inputs and settings every command works from.
 #[derive(Debug)]
@@ -436,6 +452,7 @@ pub struct Config {
     trace: TraceData,
     trace_path: PathBuf,
     no_header: bool,
+    resync: bool,
     parallelism: Parallelism,
     selection: Selection,
 }
@@ -461,17 +478,19 @@ impl Config {
             trace,
             trace_path: trace_path.clone(),
             no_header: args.no_header,
+            resync: args.resync,
             parallelism,
             selection,
         })
     }
 
     fn reader(&self) -> Result<TraceReader<'_>, Failure> {
-        if self.no_header {
-            Ok(TraceReader::headerless(&self.trace, &self.events))
+        let reader = if self.no_header {
+            TraceReader::headerless(&self.trace, &self.events)
         } else {
-            TraceReader::new(&self.trace, &self.events).map_err(|e| self.trace_failure(e))
-        }
+            TraceReader::new(&self.trace, &self.events).map_err(|e| self.trace_failure(e))?
+        };
+        Ok(reader.with_resync(self.resync))
     }
 
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
@@ -549,11 +568,40 @@ fn analyze<'c>(
         )
         .map_err(Failure::Output)?,
     }
+    let path = config.trace_path.display();
+    let mut warnings = Vec::new();
     match outcome.fault {
-        None => Ok(Vec::new()),
-        Some(e) if e.is_truncation() => Ok(vec![format!("{}: {e}", config.trace_path.display())]),
-        Some(e) => Err(config.trace_failure(e)),
+        None => {}
+        Some(e) if e.is_truncation() => warnings.push(format!("{path}: {e}")),
+        Some(e) => return Err(config.trace_failure(e)),
     }
+    let skips = &outcome.skips;
+    if skips.is_empty() {
+        return Ok(warnings);
+    }
+    let mut messages: Vec<String> = skips
+        .listed()
+        .iter()
+        .map(|s| format!("{path}: {s}"))
+        .collect();
+    let unlisted = skips.count() - skips.listed().len() as u64;
+    if unlisted > 0 {
+        let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
+        messages.push(format!(
+            "{path}: {unlisted} more skipped ranges ({} bytes) are not listed",
+            skips.bytes() - listed_bytes
+        ));
+    }
+    messages.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
+    let regions = match skips.count() {
+        1 => "1 corrupt region".to_owned(),
+        n => format!("{n} corrupt regions"),
+    };
+    messages.push(format!(
+        "{path}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
+        skips.bytes()
+    ));
+    Err(Failure::Resynced(messages))
 }
 
 /// Writes the reports: their texts one after the other (under a heading
@@ -806,8 +854,10 @@ pub fn main() -> ExitCode {
 /// The `simpletrace` command with `extras` added as subcommands (and
 /// available to `run --plugin NAME`). Prints results to standard output
 /// and messages to standard error; exit status 0 on success (also when the
-/// output pipe closes early), 1 for a bad trace or trace-events file or a
-/// failed analyzer, 2 for a usage error.
+/// output pipe closes early, and for a trace cut off mid-record, with a
+/// warning), 1 for a bad trace or trace-events file or a failed analyzer,
+/// 2 for a usage error, [`EXIT_RESYNCED`] (3) when `--resync` skipped
+/// corrupt data.
 pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
     let matches = match command(&extras).try_get_matches() {
         Ok(m) => m,
@@ -832,6 +882,12 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         Err(Failure::Input(message)) => {
             let _ = writeln!(stderr, "simpletrace: {message}");
             ExitCode::FAILURE
+        }
+        Err(Failure::Resynced(messages)) => {
+            for m in messages {
+                let _ = writeln!(stderr, "simpletrace: {m}");
+            }
+            ExitCode::from(EXIT_RESYNCED)
         }
     }
 }
