@@ -105,10 +105,11 @@ pub enum Error {
         /// The type word found.
         found: u64,
     },
-    /// A record whose length runs past the end of the file and is larger
-    /// than any record a writer makes ([`MAX_RECORD_LEN`] for an event,
-    /// [`MAX_NAME_LEN`] for a mapping's name): a corrupt length, not a
-    /// file cut short.
+    /// A record whose length runs past the end of the file, where the
+    /// length is corrupt rather than the file cut short: it is larger than
+    /// any record a writer makes ([`MAX_RECORD_LEN`] for an event,
+    /// [`MAX_NAME_LEN`] for a mapping's name), or plausible records follow
+    /// inside the bytes it claims.
     RecordPastEnd {
         /// The record.
         at: At,
@@ -116,6 +117,9 @@ pub enum Error {
         needed: u64,
         /// The bytes left in the file from the record's start.
         available: u64,
+        /// The first plausible record after it, when that is what shows
+        /// the length is corrupt.
+        next: Option<FileOffset>,
     },
     /// An event record whose length is smaller than its own 24-byte header.
     BadRecordLength {
@@ -303,11 +307,18 @@ impl fmt::Display for Error {
                 at,
                 needed,
                 available,
-            } => write!(
-                f,
-                "{at}: the record's length runs past the end of the file: \
-                 it claims {needed} bytes, {available} are left"
-            ),
+                next,
+            } => {
+                write!(
+                    f,
+                    "{at}: the record claims {needed} bytes but only {available} are left in the file, "
+                )?;
+                match next {
+                    Some(next) => write!(f, "and a plausible record follows at {next}")?,
+                    None => f.write_str("and no record is that long")?,
+                }
+                f.write_str(": a corrupt length, not a trace cut short")
+            }
             Error::BadRecordLength { at, len } => write!(
                 f,
                 "{at}: record length {len} is shorter than the 24-byte event header"

@@ -213,12 +213,13 @@ impl<'a> TraceReader<'a> {
     /// do not fill its length exactly has a length that cannot be trusted.
     /// At a fault, the reader scans forward byte by byte from the faulty
     /// record's second byte for the first offset where a record reads
-    /// without a fault and so does the record after it (or the file ends
-    /// exactly there, or with a record cut short), notes the region in
-    /// [`TraceReader::skips`] and goes on from there. A record cut off by
-    /// the end of the file with nothing plausible after it is still the
-    /// [`Error::Truncated`] it is without resyncing. Header faults are
-    /// found before a reader exists and are never stepped over.
+    /// without a fault and the bytes after it are framed as a record too
+    /// (or the file ends exactly there), notes the region in
+    /// [`TraceReader::skips`] and goes on from there (the rules: the
+    /// `resync` module). A record cut off by the end of the file with
+    /// nothing plausible after it is still the [`Error::Truncated`] it is
+    /// without resyncing. Header faults are found before a reader exists
+    /// and are never stepped over.
     ///
     /// Record numbers in later messages count a skipped region as one
     /// record. Mapping records inside a region are lost with it, so later
@@ -346,7 +347,7 @@ impl<'a> TraceReader<'a> {
             return self.resync_after(at, e);
         }
         self.state = State::Done;
-        Some(e)
+        Some(self.confirm_truncation(e))
     }
 
     /// The fault of an event id the table does not resolve.
@@ -486,6 +487,7 @@ impl Fault {
                 at,
                 needed,
                 available: available as u64,
+                next: None,
             },
             Fault::BadLength(len) => Error::BadRecordLength { at, len },
             Fault::UnknownType(found) => Error::UnknownRecordType { at, found },

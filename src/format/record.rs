@@ -158,14 +158,19 @@ impl<'a> Record<'a> {
 
     #[inline(always)]
     fn decode_words_in<O: Order>(&self, out: &mut [u64]) -> Option<usize> {
+        self.decode_in::<O>(out).map(|(n, _)| n)
+    }
+
+    /// Decodes the arguments into `out`: how many, and how many payload
+    /// bytes are left after the last one.
+    #[inline(always)]
+    fn decode_in<O: Order>(&self, out: &mut [u64]) -> Option<(usize, usize)> {
         let payload = self.payload;
         let mut rest = payload;
         let args = &self.decl.args;
         let n = args.len();
-        // Version 0 stored every argument as one word, strings included.
-        let strings = !self.words_only;
         for (slot, arg) in out.iter_mut().zip(args) {
-            if strings && matches!(arg.kind, ArgKind::String) {
+            if arg.kind == ArgKind::String && !self.words_only {
                 let (r, len) = wire::string_len::<O>(rest).ok()?;
                 let offset = payload.len() - r.len();
                 let (r, _) = wire::bytes(r, len as usize).ok()?;
@@ -177,30 +182,43 @@ impl<'a> Record<'a> {
                 rest = r;
             }
         }
-        // Version 0 pads every record to six words; otherwise QEMU writes
-        // exactly the arguments, and bytes left over mean the length (or
-        // the declaration) is wrong.
-        if strings && !rest.is_empty() {
-            return None;
-        }
-        (n <= out.len()).then_some(n)
+        (n <= out.len()).then_some((n, rest.len()))
     }
 
-    /// Checks that the payload holds exactly the declared arguments (in
-    /// version 0, at most its six words): `Ok` when
-    /// [`Record::decode_words`] would succeed, else the exact fault: an
-    /// argument or string running past the record
-    /// ([`Error::ArgumentPastRecord`], [`Error::StringPastRecord`]) or bytes
-    /// left over after the last argument ([`Error::TrailingBytes`]).
-    pub fn check_args(&self) -> Result<()> {
+    /// Whether the payload holds exactly the declared arguments, no byte
+    /// more (in version 0, which pads every record to six words: at most
+    /// six). Reading does not need it (bytes after the last argument are
+    /// ignored, as `simpletrace.py` ignores them), but QEMU writes every
+    /// record exactly as long as its arguments, so resyncing takes a record
+    /// with bytes left over for one with a corrupt length. Allocates
+    /// nothing.
+    pub(crate) fn fills_payload(&self) -> bool {
         let mut words = [0u64; MAX_ARGS];
-        match self.decode_words(&mut words) {
-            Some(_) => Ok(()),
-            None => Err(self.args_fault()),
+        let decoded = match self.order {
+            ByteOrder::Little => self.decode_in::<Little>(&mut words),
+            ByteOrder::Big => self.decode_in::<Big>(&mut words),
+        };
+        match decoded {
+            Some((_, left)) => left == 0 || self.words_only,
+            None => false,
         }
     }
 
-    /// Why [`Record::decode_words`] fails on this record (the slow path).
+    /// Checks that the payload holds exactly the declared arguments (see
+    /// [`Record::fills_payload`]): `Ok`, or the exact fault: an argument or
+    /// string running past the record ([`Error::ArgumentPastRecord`],
+    /// [`Error::StringPastRecord`]) or bytes left over after the last
+    /// argument ([`Error::TrailingBytes`]).
+    pub fn check_args(&self) -> Result<()> {
+        if self.fills_payload() {
+            Ok(())
+        } else {
+            Err(self.args_fault())
+        }
+    }
+
+    /// Why the arguments do not fill this record exactly: the first
+    /// argument fault, else the bytes left over (the slow path).
     #[cold]
     pub(crate) fn args_fault(&self) -> Error {
         let mut args = self.args();
@@ -222,7 +240,7 @@ impl<'a> Record<'a> {
             at: self.at,
             event: self.decl.name.as_str().into(),
             len,
-            used: (len as usize - args.rest.len()) as u64,
+            used: (self.payload.len() - args.rest.len() + wire::EVENT_HEADER_LEN) as u64,
         }
     }
 

@@ -7,22 +7,26 @@
 //! records all have 64 bytes from offset 64, steps by whole records.
 //!
 //! An offset is a resync point when a record there reads without a fault
-//! (the same checks as reading it, arguments included) and so does the
-//! record after it, or the file ends exactly after it, or with a record
-//! cut short. Random bytes pass the first check about never: an event
-//! record needs the type word 1 (seven zero bytes and a one), an id the
-//! id table resolves to a declared event, a length of at least 24 that
-//! stays inside the file, and arguments that fill the length exactly; a
-//! mapping record needs eight zero bytes and a name of 1 to
-//! [`MAX_NAME_LEN`](crate::format::MAX_NAME_LEN) identifier bytes, which a run of zeros (length 0)
-//! does not have. Asking the same of the following record makes a false
-//! match inside a damaged record's payload as unlikely again.
+//! (the same checks as reading it, arguments included) and the bytes after
+//! it are framed as a record too (or the file ends exactly after it).
+//! Random bytes pass the first check about never: an event record needs
+//! the type word 1 (seven zero bytes and a one), an id the id table
+//! resolves to a declared event, a length of at least 24 that stays inside
+//! the file, and arguments that fill the length exactly; a mapping record
+//! needs eight zero bytes and a name of 1 to
+//! [`MAX_NAME_LEN`](crate::format::MAX_NAME_LEN) identifier bytes, which a
+//! run of zeros (length 0) does not have. Asking a known type word and a
+//! sane length of the following record makes a false match inside a
+//! damaged record's payload as unlikely again. The following record's id
+//! need not resolve: when a corrupt region swallowed a mapping record,
+//! every later record of its id is a fault, and asking a resolving id of
+//! the follower would make each of them swallow the good record before
+//! it.
 
 use core::fmt;
 
 use super::{Raw, Slot, State, TraceReader, V0_RECORD_LEN, Version, is_event_name, raw_record};
 use crate::format::error::{At, Error, FileOffset};
-use crate::format::events::MAX_ARGS;
 use crate::format::header::ByteOrder;
 use crate::format::record::Record;
 use crate::format::wire::{Big, Little, Order};
@@ -55,13 +59,13 @@ impl Skip {
 }
 
 impl fmt::Display for Skip {
-    /// `skipped bytes 161..205 (44 bytes) after record 4 at byte offset
-    /// 161 (0xa1): event id 9 has no mapping record naming it`: the range
-    /// is half-open (the end is the first byte read again).
+    /// `skipped bytes 161..205 (44 bytes), starting with record 4 at byte
+    /// offset 161 (0xa1): event id 9 has no mapping record naming it`: the
+    /// range is half-open (the end is the first byte read again).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "skipped bytes {}..{} ({} bytes) after {}",
+            "skipped bytes {}..{} ({} bytes), starting with {}",
             self.start.0,
             self.end.0,
             self.len(),
@@ -133,34 +137,14 @@ impl<'a> TraceReader<'a> {
     /// or, when there is none and the fault is a record cut short by the
     /// end of the file, ends reading and returns the fault.
     pub(super) fn resync_after(&mut self, at: At, fault: Error) -> Option<Error> {
-        let start = usize::try_from(at.offset.0).unwrap_or(usize::MAX);
-        let found = match self.kind.order {
-            ByteOrder::Little => self.resync_point::<Little>(start),
-            ByteOrder::Big => self.resync_point::<Big>(start),
-        };
+        let found = self.resync_point(at);
         let (end, fault) = match (found, fault) {
             (None, fault @ Error::Truncated { .. }) => {
                 self.state = State::Done;
                 return Some(fault);
             }
             (None, fault) => (self.full.len(), fault),
-            // Records follow: the length was corrupt, not cut short.
-            (
-                Some(end),
-                Error::Truncated {
-                    at,
-                    available,
-                    needed,
-                },
-            ) => (
-                end,
-                Error::RecordPastEnd {
-                    at,
-                    needed,
-                    available,
-                },
-            ),
-            (Some(end), fault) => (end, fault),
+            (Some(end), fault) => (end, past_end(fault, end)),
         };
         self.skips.push(Skip {
             start: at.offset,
@@ -173,8 +157,31 @@ impl<'a> TraceReader<'a> {
         None
     }
 
-    /// The first resync point after `start`, if any before the end.
-    fn resync_point<O: Order>(&self, start: usize) -> Option<usize> {
+    /// The fault that ends a reader that does not resync. A record cut
+    /// short by the end of the file is only a truncation if no plausible
+    /// record follows inside the bytes it claims: if one does, the length
+    /// is corrupt, and the records after it would be lost without a word.
+    pub(super) fn confirm_truncation(&self, fault: Error) -> Error {
+        match fault.at() {
+            Some(at) if fault.is_truncation() => match self.resync_point(at) {
+                Some(next) => past_end(fault, next),
+                None => fault,
+            },
+            _ => fault,
+        }
+    }
+
+    /// The first resync point after the record at `at`, if any before the
+    /// end of the trace.
+    fn resync_point(&self, at: At) -> Option<usize> {
+        let start = usize::try_from(at.offset.0).ok()?;
+        match self.kind.order {
+            ByteOrder::Little => self.resync_point_in::<Little>(start),
+            ByteOrder::Big => self.resync_point_in::<Big>(start),
+        }
+    }
+
+    fn resync_point_in<O: Order>(&self, start: usize) -> Option<usize> {
         let step = if self.kind.version == Version::V0 {
             // Fixed-size records: a fault never misplaces the next one.
             V0_RECORD_LEN
@@ -191,25 +198,20 @@ impl<'a> TraceReader<'a> {
         None
     }
 
-    /// Whether a record reads without a fault at `q`, and so does the one
-    /// after it, or the file ends right after it or with a record cut
-    /// short.
+    /// Whether a record reads without a fault at `q`, and the bytes after
+    /// it are framed as a record too, or the file ends right after it.
     fn plausible_pair<O: Order>(&self, q: usize) -> bool {
-        let Some((end, overlay)) = self.plausible_at::<O>(q, None) else {
+        let Some((end, overlay)) = self.plausible_at::<O>(q) else {
             return false;
         };
-        end == self.full.len()
-            || self.plausible_at::<O>(end, overlay).is_some()
-            || self.cut_short::<O>(end)
+        end == self.full.len() || self.framed_at::<O>(end, overlay)
     }
 
     /// Where the record at `q` ends, and the mapping it makes, if it reads
-    /// without a fault with the id table as it stands (plus `overlay`).
-    fn plausible_at<O: Order>(
-        &self,
-        q: usize,
-        overlay: Overlay<'a>,
-    ) -> Option<(usize, Overlay<'a>)> {
+    /// without a fault with the id table as it stands: an event record of
+    /// a declared event whose arguments fill its length exactly, or a
+    /// mapping record whose name is an identifier.
+    fn plausible_at<O: Order>(&self, q: usize) -> Option<(usize, Overlay<'a>)> {
         let rest = self.full.get(q..)?;
         let (after, raw) = raw_record::<O>(self.kind.version, rest).ok()?;
         let end = self.full.len() - after.len();
@@ -225,34 +227,294 @@ impl<'a> TraceReader<'a> {
                 Some((end, Some((id, slot))))
             }
             Raw::Event { header, payload } => {
-                let slot = match overlay {
-                    Some((id, slot)) if id == header.id => slot,
-                    _ => self.ids.get(header.id),
-                };
-                let Slot::Decl(decl) = slot else {
+                let Slot::Decl(decl) = self.ids.get(header.id) else {
                     return None;
                 };
-                let mut record = Record::placeholder(decl);
-                record.payload = payload;
-                record.order = self.kind.order;
-                record.words_only = self.kind.version == Version::V0;
-                // Not `check_args`: a failing candidate must not allocate.
-                let mut words = [0u64; MAX_ARGS];
-                record.decode_words(&mut words)?;
-                Some((end, None))
+                self.fills(decl, payload).then_some((end, None))
             }
         }
     }
 
-    /// Whether the bytes from `q` to the end of the file are the start of
-    /// a record cut short (what reading them would call a truncation).
-    fn cut_short<O: Order>(&self, q: usize) -> bool {
+    /// Whether the bytes at `q` are framed as a record: a known type word,
+    /// a length that fits what is left of the file (or runs past its end
+    /// as a record cut short would), a mapping's name an identifier, and
+    /// an event of a declared event filled exactly by its arguments. An
+    /// event's id need not resolve: records of an id whose mapping record
+    /// was lost in a corrupt region are faults of their own, and each
+    /// should cost only itself, not the good records before it.
+    fn framed_at<O: Order>(&self, q: usize, overlay: Overlay<'a>) -> bool {
         let Some(rest) = self.full.get(q..) else {
             return false;
         };
-        matches!(
-            raw_record::<O>(self.kind.version, rest),
-            Err(super::Fault::Truncated(_))
-        )
+        match raw_record::<O>(self.kind.version, rest) {
+            Ok((_, Raw::Mapping { name, .. })) => is_event_name(name),
+            Ok((_, Raw::Event { header, payload })) => {
+                let slot = match overlay {
+                    Some((id, slot)) if id == header.id => slot,
+                    _ => self.ids.get(header.id),
+                };
+                match slot {
+                    Slot::Decl(decl) => self.fills(decl, payload),
+                    Slot::Unmapped | Slot::Undeclared(_) => true,
+                }
+            }
+            Err(super::Fault::Truncated(_)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Whether `payload` holds exactly the arguments of `decl`.
+    fn fills(&self, decl: &'a crate::format::events::EventDecl, payload: &'a [u8]) -> bool {
+        let mut record = Record::placeholder(decl);
+        record.payload = payload;
+        record.order = self.kind.order;
+        record.words_only = self.kind.version == Version::V0;
+        record.fills_payload()
+    }
+}
+
+/// `fault` as the corrupt length it turns out to be when a plausible
+/// record follows at `next` inside the bytes a record cut short claims;
+/// any other fault as it is.
+fn past_end(fault: Error, next: usize) -> Error {
+    match fault {
+        Error::Truncated {
+            at,
+            available,
+            needed,
+        } => Error::RecordPastEnd {
+            at,
+            needed,
+            available,
+            next: Some(FileOffset(next as u64)),
+        },
+        fault => fault,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::format::error::{Error, EventId, FileOffset};
+    use crate::format::{ArgValue, Skip, Skips, TraceEvents, TraceReader, encode};
+
+    fn events() -> TraceEvents {
+        TraceEvents::parse("te", b"a(int x)\nb(const char *s, uint8_t y)\nc(void)\n").unwrap()
+    }
+
+    /// Header and mappings for ids 0 (a), 1 (b), 2 (c).
+    fn start() -> Vec<u8> {
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        encode::mapping(&mut t, 1, b"b");
+        encode::mapping(&mut t, 2, b"c");
+        t
+    }
+
+    fn a(t: &mut Vec<u8>, x: u64) {
+        encode::event(t, 0, x, 1, &[ArgValue::Int(x)]);
+    }
+
+    /// The `x` of every `a` record read, and the regions skipped.
+    fn read(t: &[u8], ev: &TraceEvents) -> (Vec<u64>, Vec<(u64, u64)>, Option<Error>) {
+        let mut r = TraceReader::new(t, ev).unwrap().with_resync(true);
+        let mut xs = Vec::new();
+        let mut fault = None;
+        for record in &mut r {
+            match record {
+                Ok(rec) if rec.name() == "a" => {
+                    xs.push(rec.arg(0).unwrap().unwrap().as_u64().unwrap())
+                }
+                Ok(_) => {}
+                Err(e) => fault = Some(e),
+            }
+        }
+        let skips = r
+            .skips()
+            .listed()
+            .iter()
+            .map(|s| (s.start.0, s.end.0))
+            .collect();
+        (xs, skips, fault)
+    }
+
+    #[test]
+    fn garbage_between_records_is_one_region() {
+        let ev = events();
+        let mut t = start();
+        a(&mut t, 1);
+        let junk_at = t.len();
+        t.extend((0..77u8).map(|i| i.wrapping_mul(37) | 0x80));
+        let next = t.len();
+        a(&mut t, 2);
+        a(&mut t, 3);
+        let (xs, skips, fault) = read(&t, &ev);
+        assert_eq!(xs, [1, 2, 3]);
+        assert_eq!(skips, [(junk_at as u64, next as u64)]);
+        assert_eq!(fault, None);
+        // Without resyncing, the garbage ends the read.
+        let mut plain = TraceReader::new(&t, &ev).unwrap();
+        assert!(plain.next().unwrap().is_ok());
+        match plain.next() {
+            Some(Err(Error::UnknownRecordType { at, .. })) if at.offset.0 == junk_at as u64 => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    #[test]
+    fn records_of_a_lost_mapping_cost_only_themselves() {
+        let ev = events();
+        let mut t = start();
+        let mut unmapped = Vec::new();
+        for x in 0..6 {
+            a(&mut t, x);
+            unmapped.push(t.len() as u64);
+            encode::event(&mut t, 9, x, 1, &[]);
+        }
+        let (xs, skips, fault) = read(&t, &ev);
+        assert_eq!(xs, [0, 1, 2, 3, 4, 5]);
+        let want: Vec<_> = unmapped.iter().map(|&s| (s, s + 32)).collect();
+        assert_eq!(skips, want);
+        assert_eq!(fault, None);
+    }
+
+    #[test]
+    fn a_record_with_bytes_left_over_is_corrupt_only_when_resyncing() {
+        let ev = events();
+        let mut t = start();
+        let long = t.len();
+        encode::event_with_payload(&mut t, 0, 5, 1, &[7, 0, 0, 0, 0, 0, 0, 0, 0xee]);
+        a(&mut t, 6);
+        // Read plainly, the extra byte is ignored, as simpletrace.py does.
+        let plain: Vec<_> = TraceReader::new(&t, &ev)
+            .unwrap()
+            .map(|r| r.unwrap().id)
+            .collect();
+        assert_eq!(plain, [EventId(0), EventId(0)]);
+        let mut r = TraceReader::new(&t, &ev).unwrap().with_resync(true);
+        assert_eq!(r.next().unwrap().unwrap().timestamp_ns, 6);
+        match r.skips().listed() {
+            [
+                Skip {
+                    start,
+                    end,
+                    fault:
+                        Error::TrailingBytes {
+                            len: 33, used: 32, ..
+                        },
+                },
+            ] if start.0 == long as u64 && end.0 == long as u64 + 41 => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_tail_stands_but_a_corrupt_length_does_not() {
+        let ev = events();
+        let mut t = start();
+        a(&mut t, 1);
+        let cut_at = t.len();
+        a(&mut t, 2);
+        let cut = &t[..t.len() - 3];
+        for resync in [false, true] {
+            let mut r = TraceReader::new(cut, &ev).unwrap().with_resync(resync);
+            assert!(r.next().unwrap().is_ok());
+            match r.next() {
+                Some(Err(Error::Truncated {
+                    at,
+                    available: 37,
+                    needed: 40,
+                })) if at.offset.0 == cut_at as u64 => {}
+                otherwise => panic!("{otherwise:?}"),
+            }
+            assert!(r.next().is_none());
+            assert!(r.skips().is_empty());
+        }
+        // A length of 1000 where records follow: not a cut tail.
+        let mut bad = t.clone();
+        bad[cut_at + 24..cut_at + 28].copy_from_slice(&1000u32.to_le_bytes());
+        a(&mut bad, 3);
+        let want_next = Some(FileOffset(cut_at as u64 + 40));
+        let mut r = TraceReader::new(&bad, &ev).unwrap();
+        assert!(r.next().unwrap().is_ok());
+        match r.next() {
+            Some(Err(Error::RecordPastEnd {
+                needed: 1008,
+                available: 80,
+                next,
+                ..
+            })) if next == want_next => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        let (xs, skips, fault) = read(&bad, &ev);
+        assert_eq!(xs, [1, 3]);
+        assert_eq!(skips, [(cut_at as u64, cut_at as u64 + 40)]);
+        assert_eq!(fault, None);
+    }
+
+    #[test]
+    fn nothing_plausible_skips_to_the_end() {
+        let ev = events();
+        let mut t = start();
+        a(&mut t, 1);
+        let junk_at = t.len();
+        t.extend([0u8; 100]);
+        let (xs, skips, fault) = read(&t, &ev);
+        assert_eq!(xs, [1]);
+        assert_eq!(skips, [(junk_at as u64, t.len() as u64)]);
+        assert_eq!(fault, None);
+    }
+
+    #[test]
+    fn version_0_steps_by_whole_records() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 0);
+        t.resize(64, 0);
+        for (id, ts) in [(0u64, 1u64), (7, 2), (0, 3)] {
+            t.extend(id.to_le_bytes());
+            t.extend(ts.to_le_bytes());
+            t.extend([0; 48]);
+        }
+        let mut r = TraceReader::new(&t, &ev).unwrap().with_resync(true);
+        let ts: Vec<_> = (&mut r).map(|x| x.unwrap().timestamp_ns).collect();
+        assert_eq!(ts, [1, 3]);
+        match r.skips().listed() {
+            [
+                Skip {
+                    start: FileOffset(128),
+                    end: FileOffset(192),
+                    fault: Error::UnknownEventId { declared: 3, .. },
+                },
+            ] => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    #[test]
+    fn the_log_keeps_the_first_hundred() {
+        let skip = |i: u64| Skip {
+            start: FileOffset(i * 10),
+            end: FileOffset(i * 10 + 3),
+            fault: Error::UnknownVersion { version: i },
+        };
+        let mut whole = Skips::default();
+        let mut first = Skips::default();
+        let mut second = Skips::default();
+        for i in 0..150 {
+            whole.push(skip(i));
+            if i < 60 {
+                first.push(skip(i))
+            } else {
+                second.push(skip(i))
+            }
+        }
+        assert_eq!(
+            (whole.count(), whole.bytes(), whole.listed().len()),
+            (150, 450, Skips::LISTED)
+        );
+        assert_eq!(whole.listed().last(), Some(&skip(99)));
+        first.append(second);
+        assert_eq!(first, whole);
     }
 }
