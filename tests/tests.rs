@@ -13,6 +13,7 @@ mod hist;
 mod outputs;
 mod parallel;
 mod plugins;
+mod robustness;
 mod roundtrip;
 mod stats;
 mod testdata;

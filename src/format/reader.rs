@@ -373,10 +373,13 @@ impl<'a> TraceReader<'a> {
         &mut self,
         out: &mut Record<'a>,
     ) -> Option<Result<Step<'a>>> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        if rest.is_empty() {
+        // A chunk's reader stops at the chunk's end but reads each record
+        // from the whole trace, so that it judges a faulty record running
+        // past that end exactly as a reader of the whole trace does.
+        if self.pos >= self.data.len() {
             return None;
         }
+        let rest = self.full.get(self.pos..).unwrap_or_default();
         let at = At {
             record: RecordIndex(self.record),
             offset: FileOffset(self.pos as u64),
@@ -424,7 +427,7 @@ impl<'a> TraceReader<'a> {
                 })
             }
         };
-        self.pos = self.data.len() - after.len();
+        self.pos = self.full.len() - after.len();
         self.record += 1;
         Some(Ok(step))
     }
@@ -680,10 +683,10 @@ impl<'a> TraceReader<'a> {
             return self.skip_checked(offset, keep);
         }
         while self.pos < offset {
-            let rest = self.data.get(self.pos..).unwrap_or_default();
-            if rest.is_empty() {
+            if self.pos >= self.data.len() {
                 break;
             }
+            let rest = self.full.get(self.pos..).unwrap_or_default();
             let Ok((after, raw)) = raw_record::<O>(self.kind.version, rest) else {
                 return (Skipped::Blocked, last_timestamp);
             };
@@ -706,7 +709,7 @@ impl<'a> TraceReader<'a> {
                         .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
                 }
             }
-            self.pos = self.data.len() - after.len();
+            self.pos = self.full.len() - after.len();
             self.record += 1;
         }
         (Skipped::Reached, last_timestamp)
