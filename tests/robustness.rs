@@ -116,7 +116,7 @@ impl Trace {
                     "greet",
                     &[("who", ArgValue::Str(b"bob")), ("n", ArgValue::Int(i))],
                 ),
-                5 | 6 | 7 => {
+                5..=7 => {
                     let (id, name) = [
                         (LOCK, "qemu_mutex_lock"),
                         (LOCKED, "qemu_mutex_locked"),
@@ -198,7 +198,7 @@ fn files(test: &str, trace: &[u8]) -> Files {
 /// Runs `simpletrace ARGS... [FLAGS] EVENTS TRACE`.
 fn run(args: &[&str], flags: &[&str], events: &Path, trace: &Path) -> Outcome {
     let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    all.extend(flags.iter().map(|f| std::ffi::OsStr::new(f)));
+    all.extend(flags.iter().map(std::ffi::OsStr::new));
     all.push(events.as_os_str());
     all.push(trace.as_os_str());
     let out = support::run(all);
