@@ -1128,3 +1128,34 @@ fn random_damage_resyncs_alike_in_parallel() {
     // Most rounds damage something that has to be stepped over.
     assert!(skipped > 30, "{skipped}");
 }
+
+/// QEMU's own traces have no fault for `--resync` to find: each prints
+/// exactly `simpletrace.py`'s output with it, on two threads, exit 0.
+#[test]
+fn corpus_is_unchanged_by_resync() {
+    let Some(dir) = support::corpus() else { return };
+    for name in [
+        "tiny",
+        "strings",
+        "medium-io",
+        "medium-create",
+        "medium-convert",
+        "medium-rand",
+        "dropped",
+    ] {
+        let plain = dir.join(format!("{name}.simpletrace.txt"));
+        let golden = if plain.is_file() {
+            plain
+        } else {
+            dir.join(format!("{name}.simpletrace.txt.gz"))
+        };
+        let got = run(
+            &[],
+            &["--resync", "-j", "2"],
+            &dir.join("trace-events-all"),
+            &dir.join(format!("{name}.bin")),
+        );
+        assert_eq!((got.code, got.stderr.as_str()), (Some(0), ""), "{name}");
+        support::assert_same_output(name, got.stdout.as_bytes(), &support::read_golden(&golden));
+    }
+}
