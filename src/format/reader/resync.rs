@@ -27,6 +27,7 @@ use core::fmt;
 
 use super::{Raw, Slot, State, TraceReader, V0_RECORD_LEN, Version, is_event_name, raw_record};
 use crate::format::error::{At, Error, FileOffset};
+use crate::format::events::EventDecl;
 use crate::format::header::ByteOrder;
 use crate::format::record::Record;
 use crate::format::wire::{Big, Little, Order};
@@ -264,7 +265,7 @@ impl<'a> TraceReader<'a> {
     }
 
     /// Whether `payload` holds exactly the arguments of `decl`.
-    fn fills(&self, decl: &'a crate::format::events::EventDecl, payload: &'a [u8]) -> bool {
+    fn fills(&self, decl: &'a EventDecl, payload: &'a [u8]) -> bool {
         let mut record = Record::placeholder(decl);
         record.payload = payload;
         record.order = self.kind.order;
