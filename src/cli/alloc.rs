@@ -62,7 +62,7 @@ pub(super) struct AllocArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
-    trace: TraceArgs,
+    pub(super) trace: TraceArgs,
 }
 
 fn parse_alloc(s: &str) -> Result<RuleSpec, String> {

@@ -113,7 +113,7 @@ pub(super) struct HistArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
-    trace: TraceArgs,
+    pub(super) trace: TraceArgs,
 }
 
 /// `--pairing`.

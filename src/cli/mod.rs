@@ -918,6 +918,40 @@ mod tests {
     }
 
     #[test]
+    fn resync_on_every_command() {
+        assert!(!parse(&["te", "t"]).unwrap().print.trace.resync);
+        assert!(parse(&["te", "--resync", "t"]).unwrap().print.trace.resync);
+        for command in [
+            &["stats"][..],
+            &["locks"],
+            &["json"],
+            &["filter", "-o", "out"],
+            &["run", "--plugin", "stats"],
+            &["hist", "--event", "e", "--arg", "a"],
+            &["alloc"],
+        ] {
+            let args: Vec<&str> = command
+                .iter()
+                .copied()
+                .chain(["--resync", "te", "t"])
+                .collect();
+            let trace = match parse(&args).unwrap().command {
+                Some(
+                    Command::Stats { trace, .. }
+                    | Command::Locks { trace, .. }
+                    | Command::Json { trace, .. }
+                    | Command::Filter { trace, .. }
+                    | Command::Run { trace, .. },
+                ) => trace,
+                Some(Command::Hist(h)) => h.trace.clone(),
+                Some(Command::Alloc(a)) => a.trace.clone(),
+                other => panic!("{command:?}: {other:?}"),
+            };
+            assert!(trace.resync, "{command:?}");
+        }
+    }
+
+    #[test]
     fn print_subcommand() {
         let cli = parse(&["print", "--no-header", "te", "trace"]).unwrap();
         match cli.command {
