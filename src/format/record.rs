@@ -204,11 +204,16 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// Checks that the payload holds exactly the declared arguments (see
-    /// [`Record::fills_payload`]): `Ok`, or the exact fault: an argument or
-    /// string running past the record ([`Error::ArgumentPastRecord`],
+    /// Checks that the payload holds exactly the declared arguments, no
+    /// byte more (in version 0, which pads every record to six words: at
+    /// most six): `Ok`, or the exact fault: an argument or string running
+    /// past the record ([`Error::ArgumentPastRecord`],
     /// [`Error::StringPastRecord`]) or bytes left over after the last
-    /// argument ([`Error::TrailingBytes`]).
+    /// argument ([`Error::TrailingBytes`]). Reading needs only the first
+    /// two; a resyncing reader ([`TraceReader::with_resync`]) asks all
+    /// three of every record.
+    ///
+    /// [`TraceReader::with_resync`]: super::TraceReader::with_resync
     pub fn check_args(&self) -> Result<()> {
         if self.fills_payload() {
             Ok(())
