@@ -143,7 +143,7 @@ impl<'a> IdMap<'a> {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TraceReader<'a> {
     /// What this reader reads: the whole trace, or up to the end of a
     /// chunk ([`TraceReader::until`]).
@@ -164,6 +164,22 @@ pub struct TraceReader<'a> {
     resync: bool,
     /// The regions stepped over so far.
     skips: Skips,
+}
+
+impl core::fmt::Debug for TraceReader<'_> {
+    /// The position and state, never the trace's bytes (a whole file).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("data", &DebugBytes(self.data))
+            .field("trace_len", &self.full.len())
+            .field("kind", &self.kind)
+            .field("pos", &self.pos)
+            .field("record", &self.record)
+            .field("state", &self.state)
+            .field("resync", &self.resync)
+            .field("skipped", &self.skips.count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> TraceReader<'a> {
