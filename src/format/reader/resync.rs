@@ -493,6 +493,37 @@ mod tests {
     }
 
     #[test]
+    fn big_endian_traces_resync_too() {
+        let ev = events();
+        let mut t = Vec::new();
+        for w in [u64::MAX, crate::format::header::HEADER_MAGIC, 4] {
+            t.extend(w.to_be_bytes());
+        }
+        t.extend(0u64.to_be_bytes());
+        t.extend(0u64.to_be_bytes());
+        t.extend(1u32.to_be_bytes());
+        t.extend(b"a");
+        let event = |t: &mut Vec<u8>, x: u64| {
+            t.extend(1u64.to_be_bytes());
+            t.extend(0u64.to_be_bytes());
+            t.extend(x.to_be_bytes());
+            t.extend(32u32.to_be_bytes());
+            t.extend(1u32.to_be_bytes());
+            t.extend(x.to_be_bytes());
+        };
+        event(&mut t, 1);
+        let junk_at = t.len();
+        t.extend([0x5a; 13]);
+        let next = t.len();
+        event(&mut t, 2);
+        event(&mut t, 3);
+        let (xs, skips, fault) = read(&t, &ev);
+        assert_eq!(xs, [1, 2, 3]);
+        assert_eq!(skips, [(junk_at as u64, next as u64)]);
+        assert_eq!(fault, None);
+    }
+
+    #[test]
     fn the_log_keeps_the_first_hundred() {
         let skip = |i: u64| Skip {
             start: FileOffset(i * 10),
