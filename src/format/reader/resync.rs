@@ -524,6 +524,42 @@ mod tests {
     }
 
     #[test]
+    fn version_2_records_have_no_type_word_but_resync() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 2);
+        let event = |t: &mut Vec<u8>, id: u64, x: u64| {
+            t.extend(id.to_le_bytes());
+            t.extend(x.to_le_bytes());
+            t.extend(32u32.to_le_bytes());
+            t.extend(0u32.to_le_bytes());
+            t.extend(x.to_le_bytes());
+        };
+        event(&mut t, 0, 1);
+        let bad_at = t.len();
+        event(&mut t, 40, 2);
+        let next = t.len();
+        event(&mut t, 0, 3);
+        event(&mut t, 0, 4);
+        let mut r = TraceReader::new(&t, &ev).unwrap().with_resync(true);
+        let xs: Vec<_> = (&mut r).map(|x| x.unwrap().timestamp_ns).collect();
+        assert_eq!(xs, [1, 3, 4]);
+        match r.skips().listed() {
+            [
+                Skip {
+                    start,
+                    end,
+                    fault:
+                        Error::UnknownEventId {
+                            id: EventId(40), ..
+                        },
+                },
+            ] if start.0 == bad_at as u64 && end.0 == next as u64 => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    #[test]
     fn the_log_keeps_the_first_hundred() {
         let skip = |i: u64| Skip {
             start: FileOffset(i * 10),
