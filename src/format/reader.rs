@@ -731,36 +731,6 @@ impl<'a> TraceReader<'a> {
         (Skipped::Reached, last_timestamp)
     }
 
-    /// [`TraceReader::skip_to_where`] for a resyncing reader: every record
-    /// read and checked in full and every fault stepped over exactly as
-    /// reading would, so that chunks start where a reader of the whole
-    /// trace would read a record. The regions stepped over are not kept
-    /// (the chunks' readers find them again).
-    fn skip_checked(&mut self, offset: usize, keep: Option<KeepFn<'_>>) -> (Skipped, Option<u64>) {
-        let mut last_timestamp = None;
-        let mut scratch = Record::placeholder(self.events.dropped());
-        let mut how = Skipped::Reached;
-        while self.pos < offset {
-            match self.step(&mut scratch) {
-                None => break,
-                Some(Ok(Step::Event)) => {
-                    if keep.is_none_or(|k| k(scratch.decl, scratch.pid, scratch.timestamp_ns)) {
-                        last_timestamp = Some(scratch.timestamp_ns);
-                    }
-                }
-                Some(Ok(Step::Mapping(_))) => {}
-                Some(Err(e)) => {
-                    if self.fault(e).is_some() {
-                        how = Skipped::Blocked;
-                        break;
-                    }
-                }
-            }
-        }
-        self.skips = Skips::default();
-        (how, last_timestamp)
-    }
-
     /// This reader, stopping at `end` (an offset where a record starts)
     /// instead of the end of the data.
     pub fn until(mut self, end: usize) -> Self {

@@ -25,7 +25,10 @@
 
 use core::fmt;
 
-use super::{Raw, Slot, State, TraceReader, V0_RECORD_LEN, Version, is_event_name, raw_record};
+use super::{
+    KeepFn, Raw, Skipped, Slot, State, Step, TraceReader, V0_RECORD_LEN, Version, is_event_name,
+    raw_record,
+};
 use crate::format::error::{At, Error, FileOffset};
 use crate::format::events::EventDecl;
 use crate::format::header::ByteOrder;
@@ -133,6 +136,40 @@ impl Skips {
 type Overlay<'a> = Option<(u64, Slot<'a>)>;
 
 impl<'a> TraceReader<'a> {
+    /// [`TraceReader::skip_to_where`] for a resyncing reader: every record
+    /// read and checked in full and every fault stepped over exactly as
+    /// reading would, so that chunks start where a reader of the whole
+    /// trace would read a record. The regions stepped over are not kept
+    /// (the chunks' readers find them again).
+    pub(super) fn skip_checked(
+        &mut self,
+        offset: usize,
+        keep: Option<KeepFn<'_>>,
+    ) -> (Skipped, Option<u64>) {
+        let mut last_timestamp = None;
+        let mut scratch = Record::placeholder(self.events.dropped());
+        let mut how = Skipped::Reached;
+        while self.pos < offset {
+            match self.step(&mut scratch) {
+                None => break,
+                Some(Ok(Step::Event)) => {
+                    if keep.is_none_or(|k| k(scratch.decl, scratch.pid, scratch.timestamp_ns)) {
+                        last_timestamp = Some(scratch.timestamp_ns);
+                    }
+                }
+                Some(Ok(Step::Mapping(_))) => {}
+                Some(Err(e)) => {
+                    if self.fault(e).is_some() {
+                        how = Skipped::Blocked;
+                        break;
+                    }
+                }
+            }
+        }
+        self.skips = Skips::default();
+        (how, last_timestamp)
+    }
+
     /// Steps over the fault `fault` of the record at `at`: moves to the
     /// next resync point after `at` and notes the region, returning `None`;
     /// or, when there is none and the fault is a record cut short by the
