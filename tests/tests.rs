@@ -14,6 +14,7 @@ mod manners;
 mod outputs;
 mod parallel;
 mod plugins;
+mod robustness;
 mod roundtrip;
 mod soak;
 mod stats;

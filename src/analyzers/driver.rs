@@ -26,7 +26,7 @@ use super::{
 };
 use crate::format::chunks::{Chunk, Chunks};
 use crate::format::events::{EventDecl, TraceEvents};
-use crate::format::{self, FileOffset, Record, RecordIndex, TraceReader};
+use crate::format::{self, FileOffset, Record, RecordIndex, Skips, TraceReader};
 
 /// Where a chunk of the trace starts, for [`ParallelAnalyzer::fork`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,11 @@ pub struct RunOutcome {
     /// The trace fault that ended the run early, if any; every record
     /// before it was analysed and the reports cover them.
     pub fault: Option<format::Error>,
+    /// The corrupt regions a resyncing reader
+    /// ([`TraceReader::with_resync`]) stepped over, in file order; the
+    /// reports cover every record outside them. The same for any
+    /// parallelism.
+    pub skips: Skips,
     /// Whether an analyzer asked to stop early.
     pub stopped: bool,
 }
@@ -594,6 +599,8 @@ struct ChunkWork<'r> {
     /// (or its fault), mappings included.
     records_read: u64,
     fault: Option<format::Error>,
+    /// The corrupt regions the chunk's reader stepped over.
+    skips: Skips,
     error: Option<AnalyzerError>,
     stopped: bool,
     end: usize,
@@ -608,6 +615,7 @@ struct Ran {
     /// Records read, mapping records included.
     records_read: u64,
     fault: Option<format::Error>,
+    skips: Skips,
     stopped: bool,
 }
 
@@ -749,6 +757,7 @@ impl<'d> Driver<'d> {
             reports,
             records: ran.records,
             fault: ran.fault,
+            skips: ran.skips,
             stopped: ran.stopped,
         })
     }
@@ -795,6 +804,7 @@ impl<'d> Driver<'d> {
                 records: end.records,
                 records_read: reader.records_read(),
                 fault: end.fault,
+                skips: reader.take_skips(),
                 stopped: end.stopped,
             });
         }
@@ -849,6 +859,7 @@ impl<'d> Driver<'d> {
             records,
             records_read: reader.records_read(),
             fault,
+            skips: reader.take_skips(),
             stopped,
         })
     }
@@ -929,6 +940,7 @@ impl<'d> Driver<'d> {
     ) -> Result<Ran, RunError> {
         let mut records = 0u64;
         let mut records_read = 0u64;
+        let mut skips = Skips::default();
         let mut buf = Vec::new();
         for pending in order {
             let Ok(mut work) = pending.recv() else {
@@ -939,6 +951,7 @@ impl<'d> Driver<'d> {
             out.write_all(&work.text).map_err(RunError::Io)?;
             records += work.records;
             records_read = work.records_read;
+            skips.append(core::mem::take(&mut work.skips));
             if let Some(e) = work.error.take() {
                 return Err(RunError::Analyzer(e));
             }
@@ -973,6 +986,7 @@ impl<'d> Driver<'d> {
                     records,
                     records_read,
                     fault: work.fault,
+                    skips,
                     stopped,
                 });
             }
@@ -987,6 +1001,7 @@ impl<'d> Driver<'d> {
             records,
             records_read,
             fault: None,
+            skips,
             stopped: false,
         })
     }
@@ -1035,6 +1050,7 @@ fn work_chunk<'r>(
             records,
             records_read: reader.records_read(),
             fault,
+            skips: reader.take_skips(),
             error,
             stopped,
             end: chunk.range.end,
@@ -1047,6 +1063,7 @@ fn work_chunk<'r>(
         records: 0,
         records_read: 0,
         fault: None,
+        skips: Skips::default(),
         error: None,
         stopped: false,
         end: chunk.range.end,
@@ -1091,6 +1108,7 @@ fn work_chunk<'r>(
         }
     }
     work.records_read = reader.records_read();
+    work.skips = reader.take_skips();
     work.text = text;
     work.partials = partials;
     work

@@ -423,15 +423,7 @@ impl<'a> Event<'a> {
     /// Why `record`'s arguments do not decode (the slow path).
     #[cold]
     fn fault(record: &Record<'a>) -> format::Error {
-        record
-            .args()
-            .find_map(Result::err)
-            .unwrap_or(format::Error::ArgumentPastRecord {
-                at: record.at,
-                event: record.decl.name.as_str().into(),
-                arg: MAX_ARGS as u8,
-                len: record.payload.len() as u32 + 24,
-            })
+        record.args_fault()
     }
 
     /// The underlying record.

@@ -37,7 +37,7 @@ use super::{
     Report, RunError, RunOptions, TraceInfo,
 };
 use crate::format::events::ArgKind;
-use crate::format::{self, EventDecl, Record, TraceReader, pyfmt};
+use crate::format::{self, EventDecl, Record, Skips, TraceReader, pyfmt};
 
 /// Text that is appended often: short pieces are kept in a fixed block so
 /// that appending is a fixed-size copy (see `pyfmt::push_padded`).
@@ -237,10 +237,13 @@ pub enum Buffering {
 }
 
 /// What [`print_trace`] printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PrintSummary {
     /// Event records printed.
     pub records: u64,
+    /// The corrupt regions a resyncing reader
+    /// ([`TraceReader::with_resync`]) stepped over.
+    pub skips: Skips,
 }
 
 /// How [`print_trace`] divides the work.
@@ -306,6 +309,7 @@ pub fn print_trace(
         Some(e) => Err(PrintError::Trace(e)),
         None => Ok(PrintSummary {
             records: outcome.records,
+            skips: outcome.skips,
         }),
     }
 }

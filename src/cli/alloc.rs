@@ -62,7 +62,7 @@ pub(super) struct AllocArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
-    trace: TraceArgs,
+    pub(super) trace: TraceArgs,
 }
 
 fn parse_alloc(s: &str) -> Result<RuleSpec, String> {
@@ -112,8 +112,21 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         top: args.top,
         free_history: args.free_history,
     }));
-    warnings.extend(analyze(&config, Reports::json(args.output.json), driver)?);
-    Ok(warnings)
+    match analyze(&config, Reports::json(args.output.json), driver) {
+        Ok(more) => {
+            warnings.extend(more);
+            Ok(warnings)
+        }
+        // The rules' warnings come first either way.
+        Err(Failure::Resynced(messages)) => Err(Failure::Resynced(
+            warnings
+                .into_iter()
+                .map(|w| format!("warning: {w}"))
+                .chain(messages)
+                .collect(),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub(super) struct HistArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
-    trace: TraceArgs,
+    pub(super) trace: TraceArgs,
 }
 
 /// `--pairing`.
@@ -428,6 +428,7 @@ mod tests {
             Ok(s) => s,
             Err(Failure::Input(m)) => panic!("{m}"),
             Err(Failure::Output(e)) => panic!("{e}"),
+            Err(Failure::Resynced(m)) => panic!("{m:?}"),
         }
     }
 
@@ -436,6 +437,7 @@ mod tests {
             Err(Failure::Input(m)) => m,
             Ok(s) => panic!("accepted {s:?}"),
             Err(Failure::Output(e)) => panic!("{e}"),
+            Err(Failure::Resynced(m)) => panic!("{m:?}"),
         }
     }
 
@@ -547,6 +549,7 @@ mod tests {
                 .map_err(|e| match e {
                     Failure::Input(m) => m,
                     Failure::Output(e) => e.to_string(),
+                    Failure::Resynced(m) => m.join("\n"),
                 })
         };
         let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();

@@ -342,13 +342,19 @@ struct OutputArgs {
     json: bool,
 }
 
-/// The trace to read: `[--no-header] [-j N] TRACE_EVENTS TRACE_FILE`.
+/// The trace to read: `[--no-header] [--resync] [-j N] TRACE_EVENTS TRACE_FILE`.
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
     /// The trace has no file header: records start at byte 0, and event ids
     /// without a mapping record are positions in TRACE_EVENTS.
     #[arg(long)]
     no_header: bool,
+    /// On a corrupt record, skip to the next plausible one instead of
+    /// stopping: report each skipped byte range on standard error, read on,
+    /// and exit with status 3 if anything was skipped. Every record is then
+    /// checked in full, filtered out or not.
+    #[arg(long)]
+    resync: bool,
     /// The trace-events-all file of the QEMU build that wrote the trace.
     #[arg(value_name = "TRACE_EVENTS", required = true)]
     trace_events: Option<PathBuf>,
@@ -472,7 +478,17 @@ enum Failure {
     Output(io::Error),
     /// Bad input or a failed analysis: the message, exit status 1.
     Input(String),
+    /// `--resync` stepped over corrupt regions and read on: the messages
+    /// (each region, any warnings, a summary), exit status
+    /// [`EXIT_RESYNCED`].
+    Resynced(Vec<String>),
 }
+
+/// The exit status when `--resync` skipped corrupt data: everything
+/// outside the reported byte ranges was read, but not the whole trace.
+/// Distinct from 1 (a fault stopped the run, or no trace at all) so that
+/// scripts can accept a partial result knowingly.
+pub const EXIT_RESYNCED: u8 = 3;
 
 /// The opened inputs and settings every command works from.
 #[derive(Debug)]
@@ -481,6 +497,7 @@ pub struct Config {
     trace: TraceData,
     trace_path: PathBuf,
     no_header: bool,
+    resync: bool,
     parallelism: Parallelism,
     selection: Selection,
     term: term::TermArgs,
@@ -512,6 +529,7 @@ impl Config {
             trace,
             trace_path: trace_path.clone(),
             no_header: args.no_header,
+            resync: args.resync,
             parallelism,
             selection,
             term: args.term.clone(),
@@ -519,16 +537,17 @@ impl Config {
     }
 
     fn reader(&self) -> Result<TraceReader<'_>, Failure> {
-        if self.no_header {
-            Ok(TraceReader::headerless(&self.trace, &self.events))
+        let reader = if self.no_header {
+            TraceReader::headerless(&self.trace, &self.events)
         } else {
-            TraceReader::new(&self.trace, &self.events).map_err(|e| {
-                match hints::trace_file_hint(&self.trace_path) {
+            TraceReader::new(&self.trace, &self.events).map_err(
+                |e| match hints::trace_file_hint(&self.trace_path) {
                     Some(hint) => self.trace_failure(format!("{e}; {hint}")),
                     None => self.trace_failure(e),
-                }
-            })
-        }
+                },
+            )?
+        };
+        Ok(reader.with_resync(self.resync))
     }
 
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
@@ -623,11 +642,40 @@ fn analyze<'c>(
         )
         .map_err(Failure::Output)?,
     }
+    let path = config.trace_path.display();
+    let mut warnings = Vec::new();
     match outcome.fault {
-        None => Ok(Vec::new()),
-        Some(e) if e.is_truncation() => Ok(vec![format!("{}: {e}", config.trace_path.display())]),
-        Some(e) => Err(config.trace_failure(e)),
+        None => {}
+        Some(e) if e.is_truncation() => warnings.push(format!("{path}: {e}")),
+        Some(e) => return Err(config.trace_failure(e)),
     }
+    let skips = &outcome.skips;
+    if skips.is_empty() {
+        return Ok(warnings);
+    }
+    let mut messages: Vec<String> = skips
+        .listed()
+        .iter()
+        .map(|s| format!("{path}: {s}"))
+        .collect();
+    let unlisted = skips.count() - skips.listed().len() as u64;
+    if unlisted > 0 {
+        let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
+        messages.push(format!(
+            "{path}: {unlisted} more skipped ranges ({} bytes) are not listed",
+            skips.bytes() - listed_bytes
+        ));
+    }
+    messages.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
+    let regions = match skips.count() {
+        1 => "1 corrupt region".to_owned(),
+        n => format!("{n} corrupt regions"),
+    };
+    messages.push(format!(
+        "{path}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
+        skips.bytes()
+    ));
+    Err(Failure::Resynced(messages))
 }
 
 /// Writes the reports: their texts one after the other (under a heading
@@ -912,8 +960,10 @@ pub fn main() -> ExitCode {
 /// The `simpletrace` command with `extras` added as subcommands (and
 /// available to `run --plugin NAME`). Prints results to standard output
 /// and messages to standard error; exit status 0 on success (also when the
-/// output pipe closes early), 1 for a bad trace or trace-events file or a
-/// failed analyzer, 2 for a usage error.
+/// output pipe closes early, and for a trace cut off mid-record, with a
+/// warning), 1 for a bad trace or trace-events file or a failed analyzer,
+/// 2 for a usage error, [`EXIT_RESYNCED`] (3) when `--resync` skipped
+/// corrupt data.
 pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
     let matches = match command(&extras).try_get_matches() {
         Ok(m) => m,
@@ -952,6 +1002,12 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
             let _ = writeln!(stderr, "{error} {message}");
             ExitCode::FAILURE
         }
+        Err(Failure::Resynced(messages)) => {
+            for m in messages {
+                let _ = writeln!(stderr, "simpletrace: {m}");
+            }
+            ExitCode::from(EXIT_RESYNCED)
+        }
     }
 }
 
@@ -977,6 +1033,40 @@ mod tests {
         for args in [["--no-header", "te", "t"], ["te", "--no-header", "t"]] {
             let cli = parse(&args).unwrap();
             assert!(cli.print.trace.no_header);
+        }
+    }
+
+    #[test]
+    fn resync_on_every_command() {
+        assert!(!parse(&["te", "t"]).unwrap().print.trace.resync);
+        assert!(parse(&["te", "--resync", "t"]).unwrap().print.trace.resync);
+        for command in [
+            &["stats"][..],
+            &["locks"],
+            &["json"],
+            &["filter", "-o", "out"],
+            &["run", "--plugin", "stats"],
+            &["hist", "--event", "e", "--arg", "a"],
+            &["alloc"],
+        ] {
+            let args: Vec<&str> = command
+                .iter()
+                .copied()
+                .chain(["--resync", "te", "t"])
+                .collect();
+            let trace = match parse(&args).unwrap().command {
+                Some(
+                    Command::Stats { trace, .. }
+                    | Command::Locks { trace, .. }
+                    | Command::Json { trace, .. }
+                    | Command::Filter { trace, .. }
+                    | Command::Run { trace, .. },
+                ) => trace,
+                Some(Command::Hist(h)) => h.trace.clone(),
+                Some(Command::Alloc(a)) => a.trace.clone(),
+                other => panic!("{command:?}: {other:?}"),
+            };
+            assert!(trace.resync, "{command:?}");
         }
     }
 

@@ -50,6 +50,10 @@ pub struct Chunk<'a> {
 /// The last chunk ends at the end of the data; when the pass meets a record
 /// it cannot skip (cut off, corrupt), the chunk holding it runs to the end
 /// of the data so that its reader reports the fault, and no chunk follows.
+/// A resyncing reader's pass ([`TraceReader::with_resync`]) checks every
+/// record and steps over corrupt regions exactly as reading does, so each
+/// chunk starts where one resyncing reader of the whole trace would stand,
+/// and each region is found (and noted) by the chunk where it starts.
 #[derive(Clone)]
 pub struct Chunks<'a> {
     reader: TraceReader<'a>,

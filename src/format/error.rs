@@ -64,10 +64,12 @@ impl fmt::Display for At {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The file is shorter than the 24-byte header.
+    /// The file is shorter than its header (24 bytes; 64 for version 0).
     TruncatedHeader {
         /// Length of the whole file.
         len: u64,
+        /// Length of the header it needs.
+        needed: u64,
     },
     /// The first header word is not `0xffffffffffffffff`.
     BadHeaderId {
@@ -85,7 +87,9 @@ pub enum Error {
         version: u64,
     },
     /// The file ends in the middle of a record, as when the writer was
-    /// killed. Every record before it is complete.
+    /// killed: the record's length is one a real record can have (at most
+    /// [`MAX_RECORD_LEN`]) but the file ends first. Every record before it
+    /// is complete.
     Truncated {
         /// The incomplete record.
         at: At,
@@ -101,6 +105,22 @@ pub enum Error {
         /// The type word found.
         found: u64,
     },
+    /// A record whose length runs past the end of the file, where the
+    /// length is corrupt rather than the file cut short: it is larger than
+    /// any record a writer makes ([`MAX_RECORD_LEN`] for an event,
+    /// [`MAX_NAME_LEN`] for a mapping's name), or plausible records follow
+    /// inside the bytes it claims.
+    RecordPastEnd {
+        /// The record.
+        at: At,
+        /// The bytes the record claims (type word included).
+        needed: u64,
+        /// The bytes left in the file from the record's start.
+        available: u64,
+        /// The first plausible record after it, when that is what shows
+        /// the length is corrupt.
+        next: Option<FileOffset>,
+    },
     /// An event record whose length is smaller than its own 24-byte header.
     BadRecordLength {
         /// The record.
@@ -114,6 +134,17 @@ pub enum Error {
         at: At,
         /// The id found.
         id: EventId,
+    },
+    /// An event id that no mapping record names and that is no position in
+    /// the trace-events file, in a trace whose ids are such positions
+    /// (versions 0, 2 and 3, and headerless traces).
+    UnknownEventId {
+        /// The record.
+        at: At,
+        /// The id found.
+        id: EventId,
+        /// How many events the trace-events file declares.
+        declared: u64,
     },
     /// An event record names an event that the trace-events file does not
     /// declare.
@@ -149,7 +180,50 @@ pub enum Error {
         /// The payload bytes left for the string.
         available: u64,
     },
+    /// An event record longer than its declared arguments: bytes are left
+    /// over after the last one. QEMU writes records exactly as long as
+    /// their arguments, so the length is corrupt or the trace-events file
+    /// is not the one the trace was written with.
+    TrailingBytes {
+        /// The record.
+        at: At,
+        /// The event's name.
+        event: Box<str>,
+        /// The record length field.
+        len: u32,
+        /// The bytes the header and arguments take.
+        used: u64,
+    },
+    /// A mapping record whose name cannot be an event name: empty, longer
+    /// than [`MAX_NAME_LEN`], or with bytes other than ASCII letters,
+    /// digits and `_` (event names are C identifiers).
+    BadMappingName {
+        /// The record.
+        at: At,
+        /// The id being mapped.
+        id: EventId,
+        /// The name length field.
+        len: u32,
+        /// The start of the name as a Python bytes literal
+        /// (`b'\xff\x00ab'`), at most [`SHOWN_NAME_BYTES`] bytes of it.
+        shown: Box<str>,
+    },
 }
+
+/// The longest record (type word excluded) a length field may claim when
+/// the file ends before the record does, for the record to count as cut
+/// off ([`Error::Truncated`]) rather than corrupt ([`Error::RecordPastEnd`]).
+/// QEMU's records must fit its 256 KiB ring buffer; the margin covers
+/// writers with longer strings, such as this crate's tracer without a
+/// string limit.
+pub const MAX_RECORD_LEN: u64 = 1 << 20;
+
+/// The longest event name a mapping record may carry. QEMU's names are C
+/// identifiers of a few dozen bytes.
+pub const MAX_NAME_LEN: u32 = 1024;
+
+/// How much of a bad mapping name [`Error::BadMappingName`] shows.
+pub const SHOWN_NAME_BYTES: usize = 48;
 
 /// The read side's result type.
 pub type Result<T> = core::result::Result<T, Error>;
@@ -163,6 +237,12 @@ impl Error {
 
     /// The offset of the record the error is about, if it is about one.
     pub fn offset(&self) -> Option<FileOffset> {
+        self.at().map(|at| at.offset)
+    }
+
+    /// The record the error is about, if it is about one (header faults
+    /// are not).
+    pub fn at(&self) -> Option<At> {
         match self {
             Error::TruncatedHeader { .. }
             | Error::BadHeaderId { .. }
@@ -170,11 +250,15 @@ impl Error {
             | Error::UnknownVersion { .. } => None,
             Error::Truncated { at, .. }
             | Error::UnknownRecordType { at, .. }
+            | Error::RecordPastEnd { at, .. }
             | Error::BadRecordLength { at, .. }
             | Error::UnmappedEventId { at, .. }
+            | Error::UnknownEventId { at, .. }
             | Error::UndeclaredEvent { at, .. }
             | Error::ArgumentPastRecord { at, .. }
-            | Error::StringPastRecord { at, .. } => Some(at.offset),
+            | Error::StringPastRecord { at, .. }
+            | Error::TrailingBytes { at, .. }
+            | Error::BadMappingName { at, .. } => Some(*at),
         }
     }
 }
@@ -182,21 +266,29 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::TruncatedHeader { len } => write!(
-                f,
-                "not a simple trace: the file is {len} bytes long, shorter than the 24-byte header"
-            ),
+            Error::TruncatedHeader { len, needed } => {
+                write!(
+                    f,
+                    "not a simple trace: the file is {len} bytes long, shorter than the {needed}-byte header"
+                )?;
+                if *needed != 24 {
+                    f.write_str(" of a version-0 trace")?;
+                }
+                Ok(())
+            }
             Error::BadHeaderId { found } => write!(
                 f,
-                "not a simple trace: the header starts with 0x{found:016x}, expected 0xffffffffffffffff"
+                "not a simple trace: the header starts with 0x{found:016x} at byte offset 0, \
+                 expected 0xffffffffffffffff"
             ),
             Error::BadMagic { found } => write!(
                 f,
-                "not a simple trace: bad magic 0x{found:016x} at byte offset 8, expected 0xf2b177cb0aa429b4"
+                "not a simple trace: bad magic 0x{found:016x} at byte offset 8, \
+                 expected 0xf2b177cb0aa429b4 (or byte-swapped, in a big-endian trace)"
             ),
             Error::UnknownVersion { version } => write!(
                 f,
-                "unknown trace format version {version} (known versions: 0, 2, 3, 4)"
+                "unknown trace format version {version} at byte offset 16 (known versions: 0, 2, 3, 4)"
             ),
             Error::Truncated {
                 at,
@@ -211,12 +303,41 @@ impl fmt::Display for Error {
                 f,
                 "{at}: unknown record type 0x{found:x} (expected 0 for a mapping or 1 for an event)"
             ),
+            Error::RecordPastEnd {
+                at,
+                needed,
+                available,
+                next,
+            } => {
+                write!(
+                    f,
+                    "{at}: the record claims {needed} bytes but only {available} are left in the file, "
+                )?;
+                match next {
+                    Some(next) => write!(f, "and a plausible record follows at {next}")?,
+                    None => f.write_str("and no record is that long")?,
+                }
+                f.write_str(": a corrupt length, not a trace cut short")
+            }
             Error::BadRecordLength { at, len } => write!(
                 f,
                 "{at}: record length {len} is shorter than the 24-byte event header"
             ),
             Error::UnmappedEventId { at, id } => {
                 write!(f, "{at}: event id {id} has no mapping record naming it")
+            }
+            Error::UnknownEventId { at, id, declared } => {
+                write!(
+                    f,
+                    "{at}: event id {id} names no event: no mapping record names it and "
+                )?;
+                match declared.checked_sub(1) {
+                    Some(last) => write!(
+                        f,
+                        "the trace-events file declares {declared} events (ids 0 to {last})"
+                    ),
+                    None => f.write_str("the trace-events file declares no events"),
+                }
             }
             Error::UndeclaredEvent { at, id, name } => write!(
                 f,
@@ -243,6 +364,22 @@ impl fmt::Display for Error {
                 f,
                 "{at}: event '{event}': string argument {} is {str_len} bytes long but only {available} bytes of the record are left",
                 u32::from(*arg) + 1
+            ),
+            Error::TrailingBytes {
+                at,
+                event,
+                len,
+                used,
+            } => write!(
+                f,
+                "{at}: event '{event}': record length {len}, but the header and arguments take {used} bytes: \
+                 {} bytes left over (a corrupt length, or not the trace-events file the trace was written with)",
+                u64::from(*len).saturating_sub(*used)
+            ),
+            Error::BadMappingName { at, id, len, shown } => write!(
+                f,
+                "{at}: mapping record for id {id}: the name {shown} ({len} bytes) is not an event name \
+                 (expected 1 to {MAX_NAME_LEN} ASCII letters, digits or '_')"
             ),
         }
     }

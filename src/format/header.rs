@@ -89,6 +89,7 @@ impl TraceKind {
         else {
             return Err(Error::TruncatedHeader {
                 len: data.len() as u64,
+                needed: HEADER_LEN as u64,
             });
         };
         if id != HEADER_EVENT_ID {
@@ -111,6 +112,7 @@ impl TraceKind {
             0 => {
                 return Err(Error::TruncatedHeader {
                     len: data.len() as u64,
+                    needed: V0_HEADER_LEN as u64,
                 });
             }
             _ => return Err(Error::UnknownVersion { version }),
@@ -182,11 +184,14 @@ mod tests {
     #[test]
     fn faults() {
         match TraceKind::detect(&[0xff; 23]) {
-            Err(Error::TruncatedHeader { len: 23 }) => {}
+            Err(Error::TruncatedHeader {
+                len: 23,
+                needed: 24,
+            }) => {}
             otherwise => panic!("{otherwise:?}"),
         }
         match TraceKind::detect(&[]) {
-            Err(Error::TruncatedHeader { len: 0 }) => {}
+            Err(Error::TruncatedHeader { len: 0, needed: 24 }) => {}
             otherwise => panic!("{otherwise:?}"),
         }
         match TraceKind::detect(&header([1, HEADER_MAGIC, 4], false)) {
@@ -202,7 +207,10 @@ mod tests {
             otherwise => panic!("{otherwise:?}"),
         }
         match TraceKind::detect(&header([HEADER_EVENT_ID, HEADER_MAGIC, 0], false)) {
-            Err(Error::TruncatedHeader { len: 24 }) => {}
+            Err(Error::TruncatedHeader {
+                len: 24,
+                needed: 64,
+            }) => {}
             otherwise => panic!("{otherwise:?}"),
         }
     }

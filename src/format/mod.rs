@@ -27,7 +27,9 @@
 //!   [`TraceReader::next_item`]).
 //! - [`Record`]: one event, with [`ArgValue`] arguments borrowed from the
 //!   trace.
-//! - [`Error`]: every fault, with its record and byte offset.
+//! - [`Error`]: every fault, with its record and byte offset; [`Skips`]:
+//!   the corrupt regions a resyncing reader stepped over
+//!   ([`TraceReader::with_resync`]).
 //! - [`pyfmt`]: text exactly as QEMU's `simpletrace.py` prints it.
 //! - [`cformat`]: an event's message as C's `printf` formats it, the way
 //!   QEMU's `log` backend prints it.
@@ -49,10 +51,14 @@ mod record;
 mod wire;
 pub mod writer;
 
-pub use error::{At, Error, EventId, FileOffset, RecordIndex, Result};
+pub use error::{
+    At, Error, EventId, FileOffset, MAX_NAME_LEN, MAX_RECORD_LEN, RecordIndex, Result,
+    SHOWN_NAME_BYTES,
+};
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
 pub use reader::{
-    Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skipped, TraceReader,
+    Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skip, Skipped, Skips,
+    TraceReader,
 };
 pub use record::{ArgValue, Args, Record};

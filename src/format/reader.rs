@@ -2,13 +2,20 @@
 
 use std::collections::HashMap;
 
-use super::error::{At, Error, EventId, FileOffset, RecordIndex, Result};
+use super::error::{
+    At, Error, EventId, FileOffset, MAX_NAME_LEN, MAX_RECORD_LEN, RecordIndex, Result,
+    SHOWN_NAME_BYTES,
+};
 use super::events::{EventDecl, TraceEvents};
 use super::header::{ByteOrder, TraceKind, Version};
 use super::record::{DebugBytes, Record};
 use nom::Parser;
 
 use super::wire::{self, Big, Little, Order};
+
+mod resync;
+
+pub use resync::{Skip, Skips};
 
 /// Record type word of a mapping record.
 pub const RECORD_TYPE_MAPPING: u64 = 0;
@@ -117,7 +124,10 @@ impl<'a> IdMap<'a> {
 ///
 /// Iterating yields event records (mapping records are applied on the way);
 /// [`TraceReader::next_item`] yields every record. After the first error the
-/// reader yields nothing more.
+/// reader yields nothing more, unless it resyncs
+/// ([`TraceReader::with_resync`]): then it steps over each corrupt region
+/// to the next plausible record, notes it in [`TraceReader::skips`], and
+/// reads on.
 ///
 /// ```
 /// use simpletrace::format::{TraceEvents, TraceReader};
@@ -133,15 +143,43 @@ impl<'a> IdMap<'a> {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TraceReader<'a> {
+    /// What this reader reads: the whole trace, or up to the end of a
+    /// chunk ([`TraceReader::until`]).
     data: &'a [u8],
+    /// The whole trace, which resyncing looks ahead in: a chunk's reader
+    /// must judge a record after its end exactly as a reader of the whole
+    /// trace does.
+    full: &'a [u8],
     events: &'a TraceEvents,
     kind: TraceKind,
     pos: usize,
     record: u64,
     ids: IdMap<'a>,
-    done: bool,
+    /// Reading on, reading with every record checked, or done. One
+    /// field, so that the record loop tests one thing whatever the mode.
+    state: State,
+    /// Whether a fault is stepped over rather than the end.
+    resync: bool,
+    /// The regions stepped over so far.
+    skips: Skips,
+}
+
+impl core::fmt::Debug for TraceReader<'_> {
+    /// The position and state, never the trace's bytes (a whole file).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("data", &DebugBytes(self.data))
+            .field("trace_len", &self.full.len())
+            .field("kind", &self.kind)
+            .field("pos", &self.pos)
+            .field("record", &self.record)
+            .field("state", &self.state)
+            .field("resync", &self.resync)
+            .field("skipped", &self.skips.count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> TraceReader<'a> {
@@ -171,13 +209,62 @@ impl<'a> TraceReader<'a> {
         }
         TraceReader {
             data,
+            full: data,
             events,
             kind,
             pos: kind.records_start.min(data.len()),
             record: 0,
             ids,
-            done: false,
+            state: State::Reading,
+            resync: false,
+            skips: Skips::default(),
         }
+    }
+
+    /// This reader, stepping over corrupt regions instead of stopping at
+    /// the first fault (`--resync`).
+    ///
+    /// Every event record is then checked in full, arguments included
+    /// (whether or not anyone decodes it), since a record whose arguments
+    /// do not fill its length exactly has a length that cannot be trusted.
+    /// At a fault, the reader scans forward byte by byte from the faulty
+    /// record's second byte for the first offset where a record reads
+    /// without a fault and the bytes after it are framed as a record too
+    /// (or the file ends exactly there), notes the region in
+    /// [`TraceReader::skips`] and goes on from there (the rules: the
+    /// `resync` module). A record cut off by the end of the file with
+    /// nothing plausible after it is still the [`Error::Truncated`] it is
+    /// without resyncing. Header faults are found before a reader exists
+    /// and are never stepped over.
+    ///
+    /// Record numbers in later messages count a skipped region as one
+    /// record. Mapping records inside a region are lost with it, so later
+    /// records of the ids they named are faults too (and are skipped).
+    pub fn with_resync(mut self, resync: bool) -> Self {
+        self.resync = resync;
+        if self.state != State::Done {
+            self.state = if resync {
+                State::Checking
+            } else {
+                State::Reading
+            };
+        }
+        self
+    }
+
+    /// Whether this reader steps over corrupt regions.
+    pub fn is_resyncing(&self) -> bool {
+        self.resync
+    }
+
+    /// The corrupt regions stepped over so far, in file order.
+    pub fn skips(&self) -> &Skips {
+        &self.skips
+    }
+
+    /// Takes the corrupt regions stepped over so far, leaving none.
+    pub fn take_skips(&mut self) -> Skips {
+        core::mem::take(&mut self.skips)
     }
 
     /// The trace's kind (version, byte order).
@@ -204,10 +291,16 @@ impl<'a> TraceReader<'a> {
     #[inline(always)]
     pub fn next_item(&mut self) -> Option<Result<Item<'a>>> {
         let mut record = Record::placeholder(self.events.dropped());
-        match self.step(&mut record)? {
-            Ok(Step::Event) => Some(Ok(Item::Event(record))),
-            Ok(Step::Mapping(m)) => Some(Ok(Item::Mapping(m))),
-            Err(e) => Some(Err(e)),
+        loop {
+            match self.step(&mut record)? {
+                Ok(Step::Event) => return Some(Ok(Item::Event(record))),
+                Ok(Step::Mapping(m)) => return Some(Ok(Item::Mapping(m))),
+                Err(e) => {
+                    if let Some(e) = self.fault(e) {
+                        return Some(Err(e));
+                    }
+                }
+            }
         }
     }
 
@@ -222,33 +315,87 @@ impl<'a> TraceReader<'a> {
             match self.step(out)? {
                 Ok(Step::Event) => return Some(Ok(())),
                 Ok(Step::Mapping(_)) => continue,
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    if let Some(e) = self.fault(e) {
+                        return Some(Err(e));
+                    }
+                }
             }
         }
     }
 
-    /// One record: an event is written into `out`.
+    /// One record: an event is written into `out`. A fault comes back as
+    /// it is; the caller passes it to [`TraceReader::fault`] (which ends
+    /// reading or resyncs), so that this, the record loop's body, does not
+    /// touch the result on its way out.
     #[inline(always)]
     fn step(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
-        if self.done {
-            return None;
+        if self.state != State::Reading {
+            return self.step_slow(out);
         }
-        let step = match self.kind.order {
-            ByteOrder::Little => self.next_in::<Little>(out),
-            ByteOrder::Big => self.next_in::<Big>(out),
-        };
-        if let Some(Err(_)) = step {
-            self.done = true;
+        match self.kind.order {
+            ByteOrder::Little => self.next_in::<Little, false>(out),
+            ByteOrder::Big => self.next_in::<Big, false>(out),
         }
-        step
     }
 
+    /// [`TraceReader::step`] when done, or resyncing (every record checked
+    /// in full): out of line, to keep the plain loop small.
+    #[inline(never)]
+    fn step_slow(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
+        match (self.state, self.kind.order) {
+            (State::Done, _) => None,
+            (State::Reading, ByteOrder::Little) => self.next_in::<Little, false>(out),
+            (State::Reading, ByteOrder::Big) => self.next_in::<Big, false>(out),
+            (State::Checking, ByteOrder::Little) => self.next_in::<Little, true>(out),
+            (State::Checking, ByteOrder::Big) => self.next_in::<Big, true>(out),
+        }
+    }
+
+    /// A fault at the current record: the end of reading, or with
+    /// resyncing a region to step over. Returns the fault if it stands.
+    #[cold]
+    #[inline(never)]
+    fn fault(&mut self, e: Error) -> Option<Error> {
+        if self.resync
+            && let Some(at) = e.at()
+        {
+            return self.resync_after(at, e);
+        }
+        self.state = State::Done;
+        Some(self.confirm_truncation(e))
+    }
+
+    /// The fault of an event id the table does not resolve.
+    #[cold]
+    #[inline(never)]
+    fn unmapped(&self, at: At, id: EventId) -> Error {
+        // Without mapping records (or a header), ids are positions.
+        if self.kind.records_start == 0 || self.kind.version != Version::V4 {
+            Error::UnknownEventId {
+                at,
+                id,
+                declared: self.events.len() as u64,
+            }
+        } else {
+            Error::UnmappedEventId { at, id }
+        }
+    }
+
+    /// The record at the current position in byte order `O`; with `CHECK`,
+    /// an event record's arguments are checked too.
     #[inline(always)]
-    fn next_in<O: Order>(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        if rest.is_empty() {
+    fn next_in<O: Order, const CHECK: bool>(
+        &mut self,
+        out: &mut Record<'a>,
+    ) -> Option<Result<Step<'a>>> {
+        // A chunk's reader stops at the chunk's end but reads each record
+        // from the whole trace, so that it judges a faulty record running
+        // past that end exactly as a reader of the whole trace does.
+        if self.pos >= self.data.len() {
             return None;
         }
+        let rest = self.full.get(self.pos..).unwrap_or_default();
         let at = At {
             record: RecordIndex(self.record),
             offset: FileOffset(self.pos as u64),
@@ -262,14 +409,8 @@ impl<'a> TraceReader<'a> {
                 let id = EventId(h.id);
                 let decl = match self.ids.get(h.id) {
                     Slot::Decl(decl) => decl,
-                    Slot::Unmapped => return Some(Err(Error::UnmappedEventId { at, id })),
-                    Slot::Undeclared(name) => {
-                        return Some(Err(Error::UndeclaredEvent {
-                            at,
-                            id,
-                            name: String::from_utf8_lossy(name).into(),
-                        }));
-                    }
+                    Slot::Unmapped => return Some(Err(self.unmapped(at, id))),
+                    Slot::Undeclared(name) => return Some(Err(undeclared(at, id, name))),
                 };
                 // Field by field into the caller's record: no temporary.
                 out.at = at;
@@ -280,9 +421,17 @@ impl<'a> TraceReader<'a> {
                 out.payload = payload;
                 out.order = self.kind.order;
                 out.words_only = self.kind.version == Version::V0;
+                // Resyncing checks every record in full: a length its
+                // arguments do not fill exactly is not to be trusted.
+                if CHECK && let Err(e) = out.check_args() {
+                    return Some(Err(e));
+                }
                 Step::Event
             }
             Raw::Mapping { id, name } => {
+                if let Some(e) = name_fault(at, id, name) {
+                    return Some(Err(e));
+                }
                 let decl = self.events.by_name(name);
                 self.ids
                     .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
@@ -294,10 +443,22 @@ impl<'a> TraceReader<'a> {
                 })
             }
         };
-        self.pos = self.data.len() - after.len();
+        self.pos = self.full.len() - after.len();
         self.record += 1;
         Some(Ok(step))
     }
+}
+
+/// Where a reader stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading records.
+    Reading,
+    /// Reading records, each event record's arguments checked too
+    /// (resyncing).
+    Checking,
+    /// After a fault that stands, or the end.
+    Done,
 }
 
 /// What [`TraceReader::step`] read.
@@ -324,17 +485,28 @@ enum Fault {
     /// The data ends before the record does; it needs at least this many
     /// bytes.
     Truncated(u64),
+    /// The data ends before the record does, and the record claims more
+    /// bytes than any real record has (this many).
+    PastEnd(u64),
     BadLength(u32),
     UnknownType(u64),
 }
 
 impl Fault {
+    #[cold]
+    #[inline(never)]
     fn at(self, at: At, available: usize) -> Error {
         match self {
             Fault::Truncated(needed) => Error::Truncated {
                 at,
                 available: available as u64,
                 needed,
+            },
+            Fault::PastEnd(needed) => Error::RecordPastEnd {
+                at,
+                needed,
+                available: available as u64,
+                next: None,
             },
             Fault::BadLength(len) => Error::BadRecordLength { at, len },
             Fault::UnknownType(found) => Error::UnknownRecordType { at, found },
@@ -359,8 +531,10 @@ fn raw_record<O: Order>(
                 RECORD_TYPE_MAPPING => {
                     let (after_header, (id, name_len)) =
                         wire::mapping_header::<O>(body).map_err(|_| Fault::Truncated(20))?;
+                    let needed = 20 + u64::from(name_len);
+                    // A name no event has cannot be a record cut short.
                     let (after, name) = wire::bytes(after_header, name_len as usize)
-                        .map_err(|_| Fault::Truncated(20 + u64::from(name_len)))?;
+                        .map_err(|_| short(name_len > MAX_NAME_LEN, needed))?;
                     Ok((after, Raw::Mapping { id, name }))
                 }
                 found => Err(Fault::UnknownType(found)),
@@ -402,9 +576,75 @@ fn sized_event<O: Order>(
     let payload_len = (header.len as usize)
         .checked_sub(wire::EVENT_HEADER_LEN)
         .ok_or(Fault::BadLength(header.len))?;
-    let (after, payload) = wire::bytes(after_header, payload_len)
-        .map_err(|_| Fault::Truncated(before + u64::from(header.len)))?;
+    // A length no writer makes cannot be a record cut short.
+    let (after, payload) = wire::bytes(after_header, payload_len).map_err(|_| {
+        short(
+            u64::from(header.len) > MAX_RECORD_LEN,
+            before + u64::from(header.len),
+        )
+    })?;
     Ok((after, Raw::Event { header, payload }))
+}
+
+/// A record that needs `needed` bytes and does not get them: corrupt if
+/// its length is `impossible`, else cut short.
+#[cold]
+#[inline(never)]
+fn short(impossible: bool, needed: u64) -> Fault {
+    if impossible {
+        Fault::PastEnd(needed)
+    } else {
+        Fault::Truncated(needed)
+    }
+}
+
+/// The fault of an event record whose id maps to an undeclared name.
+#[cold]
+#[inline(never)]
+fn undeclared(at: At, id: EventId, name: &[u8]) -> Error {
+    Error::UndeclaredEvent {
+        at,
+        id,
+        name: String::from_utf8_lossy(name).into(),
+    }
+}
+
+/// The fault of a mapping record's name, if it cannot be an event name.
+/// Out of line: mapping records are few, events many.
+#[inline(never)]
+fn name_fault(at: At, id: u64, name: &[u8]) -> Option<Error> {
+    if is_event_name(name) {
+        None
+    } else {
+        Some(bad_name(at, id, name))
+    }
+}
+
+/// Whether a mapping record's name can be an event name: QEMU's are C
+/// identifiers, and so are those of every trace-events file we accept.
+#[inline]
+fn is_event_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN as usize
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The fault of a mapping record whose name is no event name.
+#[cold]
+#[inline(never)]
+fn bad_name(at: At, id: u64, name: &[u8]) -> Error {
+    let head = name.get(..SHOWN_NAME_BYTES).unwrap_or(name);
+    let mut shown = Vec::with_capacity(head.len() + 8);
+    super::pyfmt::write_bytes_repr(&mut shown, head);
+    if head.len() < name.len() {
+        shown.extend_from_slice(b"...");
+    }
+    Error::BadMappingName {
+        at,
+        id: EventId(id),
+        len: name.len() as u32,
+        shown: String::from_utf8_lossy(&shown).into(),
+    }
 }
 
 /// A record predicate on (declaration, pid, timestamp), for
@@ -452,14 +692,17 @@ impl<'a> TraceReader<'a> {
         keep: Option<KeepFn<'_>>,
     ) -> (Skipped, Option<u64>) {
         let mut last_timestamp = None;
-        if self.done {
+        if self.state == State::Done {
             return (Skipped::Blocked, None);
         }
+        if self.resync {
+            return self.skip_checked(offset, keep);
+        }
         while self.pos < offset {
-            let rest = self.data.get(self.pos..).unwrap_or_default();
-            if rest.is_empty() {
+            if self.pos >= self.data.len() {
                 break;
             }
+            let rest = self.full.get(self.pos..).unwrap_or_default();
             let Ok((after, raw)) = raw_record::<O>(self.kind.version, rest) else {
                 return (Skipped::Blocked, last_timestamp);
             };
@@ -482,7 +725,7 @@ impl<'a> TraceReader<'a> {
                         .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
                 }
             }
-            self.pos = self.data.len() - after.len();
+            self.pos = self.full.len() - after.len();
             self.record += 1;
         }
         (Skipped::Reached, last_timestamp)
@@ -670,13 +913,25 @@ mod tests {
             Some(Err(Error::BadRecordLength { len: 23, .. })) => {}
             otherwise => panic!("{otherwise:?}"),
         }
-        // A hostile name length is a truncation, not an allocation.
+        // A hostile name length is a corrupt record, not an allocation, and
+        // not a truncation either: no event has such a name.
         let mut m = t[..good].to_vec();
         m.extend(0u64.to_le_bytes());
         m.extend(1u64.to_le_bytes());
         m.extend(u32::MAX.to_le_bytes());
         match TraceReader::new(&m, &ev).unwrap().next() {
-            Some(Err(Error::Truncated { needed, .. })) if needed == 20 + u64::from(u32::MAX) => {}
+            Some(Err(Error::RecordPastEnd {
+                needed, available, ..
+            })) if needed == 20 + u64::from(u32::MAX) && available == 20 => {}
+            otherwise => panic!("{otherwise:?}"),
+        }
+        // The same for an event record's length.
+        let mut e = t[..good].to_vec();
+        encode::event_header(&mut e, 0, 1, u32::MAX, 1);
+        match TraceReader::new(&e, &ev).unwrap().next() {
+            Some(Err(Error::RecordPastEnd {
+                needed, available, ..
+            })) if needed == 8 + u64::from(u32::MAX) && available == 32 => {}
             otherwise => panic!("{otherwise:?}"),
         }
     }

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::error::{At, Error, EventId, Result};
-use super::events::{ArgKind, EventDecl};
+use super::events::{ArgKind, EventDecl, MAX_ARGS};
 use super::header::ByteOrder;
 use super::wire::{self, Big, Little, Order};
 
@@ -158,10 +158,18 @@ impl<'a> Record<'a> {
 
     #[inline(always)]
     fn decode_words_in<O: Order>(&self, out: &mut [u64]) -> Option<usize> {
+        self.decode_in::<O>(out).map(|(n, _)| n)
+    }
+
+    /// Decodes the arguments into `out`: how many, and how many payload
+    /// bytes are left after the last one.
+    #[inline(always)]
+    fn decode_in<O: Order>(&self, out: &mut [u64]) -> Option<(usize, usize)> {
         let payload = self.payload;
         let mut rest = payload;
-        let n = self.decl.args.len();
-        for (slot, arg) in out.iter_mut().zip(&self.decl.args) {
+        let args = &self.decl.args;
+        let n = args.len();
+        for (slot, arg) in out.iter_mut().zip(args) {
             if arg.kind == ArgKind::String && !self.words_only {
                 let (r, len) = wire::string_len::<O>(rest).ok()?;
                 let offset = payload.len() - r.len();
@@ -174,7 +182,71 @@ impl<'a> Record<'a> {
                 rest = r;
             }
         }
-        (n <= out.len()).then_some(n)
+        (n <= out.len()).then_some((n, rest.len()))
+    }
+
+    /// Whether the payload holds exactly the declared arguments, no byte
+    /// more (in version 0, which pads every record to six words: at most
+    /// six). Reading does not need it (bytes after the last argument are
+    /// ignored, as `simpletrace.py` ignores them), but QEMU writes every
+    /// record exactly as long as its arguments, so resyncing takes a record
+    /// with bytes left over for one with a corrupt length. Allocates
+    /// nothing.
+    pub(crate) fn fills_payload(&self) -> bool {
+        let mut words = [0u64; MAX_ARGS];
+        let decoded = match self.order {
+            ByteOrder::Little => self.decode_in::<Little>(&mut words),
+            ByteOrder::Big => self.decode_in::<Big>(&mut words),
+        };
+        match decoded {
+            Some((_, left)) => left == 0 || self.words_only,
+            None => false,
+        }
+    }
+
+    /// Checks that the payload holds exactly the declared arguments, no
+    /// byte more (in version 0, which pads every record to six words: at
+    /// most six): `Ok`, or the exact fault: an argument or string running
+    /// past the record ([`Error::ArgumentPastRecord`],
+    /// [`Error::StringPastRecord`]) or bytes left over after the last
+    /// argument ([`Error::TrailingBytes`]). Reading needs only the first
+    /// two; a resyncing reader ([`TraceReader::with_resync`]) asks all
+    /// three of every record.
+    ///
+    /// [`TraceReader::with_resync`]: super::TraceReader::with_resync
+    pub fn check_args(&self) -> Result<()> {
+        if self.fills_payload() {
+            Ok(())
+        } else {
+            Err(self.args_fault())
+        }
+    }
+
+    /// Why the arguments do not fill this record exactly: the first
+    /// argument fault, else the bytes left over (the slow path).
+    #[cold]
+    pub(crate) fn args_fault(&self) -> Error {
+        let mut args = self.args();
+        for arg in &mut args {
+            if let Err(e) = arg {
+                return e;
+            }
+        }
+        let len = (self.payload.len() + wire::EVENT_HEADER_LEN) as u32;
+        if self.decl.args.len() > MAX_ARGS {
+            return Error::ArgumentPastRecord {
+                at: self.at,
+                event: self.decl.name.as_str().into(),
+                arg: MAX_ARGS as u8,
+                len,
+            };
+        }
+        Error::TrailingBytes {
+            at: self.at,
+            event: self.decl.name.as_str().into(),
+            len,
+            used: (self.payload.len() - args.rest.len() + wire::EVENT_HEADER_LEN) as u64,
+        }
     }
 
     /// Whether argument `position` is stored as a string in this record.
