@@ -53,6 +53,7 @@ fn every_command_has_help_with_examples() {
     let out = support::run(["--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Exit status:") && text.contains("2  a usage error"));
+    assert!(text.contains("3  --resync skipped corrupt data"));
 }
 
 #[test]

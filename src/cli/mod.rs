@@ -74,7 +74,8 @@ Exit status:
   0  success; also when the output pipe closes early (| head), and for a trace
      cut off in the middle of a record (a warning says where)
   1  a bad or missing trace or trace-events file, or a failed analyzer
-  2  a usage error";
+  2  a usage error
+  3  --resync skipped corrupt data (each skipped byte range is listed)";
 
 const PRINT_EXAMPLES: &str = "\
 Examples:
