@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::error::{At, Error, EventId, FileOffset, RecordIndex, Result};
-use super::events::{EventDecl, TraceEvents};
+use super::events::{DROPPED_POSITION, EventDecl, TraceEvents};
 use super::header::{ByteOrder, TraceKind, Version};
 use super::record::{DebugBytes, Record};
 use nom::Parser;
@@ -139,6 +139,9 @@ pub struct TraceReader<'a> {
     events: &'a TraceEvents,
     kind: TraceKind,
     pos: usize,
+    /// The trace offset of `data[0]`: 0, except for a reader of a later
+    /// block of a streamed trace ([`TraceReader::resume`]).
+    base: u64,
     record: u64,
     ids: IdMap<'a>,
     done: bool,
@@ -174,9 +177,87 @@ impl<'a> TraceReader<'a> {
             events,
             kind,
             pos: kind.records_start.min(data.len()),
+            base: 0,
             record: 0,
             ids,
             done: false,
+        }
+    }
+
+    /// Continues reading a trace where `state` left it, over `data`: the
+    /// bytes of the trace from [`ReaderState::offset`] on (a block of a
+    /// trace that arrives in pieces, such as standard input or a
+    /// decompressor). Records, errors and [`TraceReader::position`] give
+    /// offsets and record numbers from the start of the trace, as one
+    /// reader over the whole trace would; [`TraceReader::skip_to`],
+    /// [`TraceReader::until`] and [`TraceReader::data_len`] count within
+    /// `data`. `events` must be the declarations `state` was read with.
+    ///
+    /// ```
+    /// use simpletrace::format::{ArgValue, TraceEvents, TraceReader, encode};
+    ///
+    /// let events = TraceEvents::parse("te", b"tick(uint64_t n)\n")?;
+    /// let mut trace = Vec::new();
+    /// encode::header(&mut trace, 4);
+    /// encode::mapping(&mut trace, 0, b"tick");
+    /// encode::event(&mut trace, 0, 100, 1, &[ArgValue::Int(7)]);
+    /// encode::event(&mut trace, 0, 250, 1, &[ArgValue::Int(8)]);
+    /// // The first block ends in the middle of the second event.
+    /// let (first, _) = trace.split_at(trace.len() - 5);
+    /// let mut reader = TraceReader::new(first, &events)?;
+    /// assert_eq!(reader.next().unwrap()?.timestamp_ns, 100);
+    /// assert!(reader.next().unwrap().unwrap_err().is_truncation());
+    /// // The next block starts at the record that was cut off.
+    /// let state = reader.suspend();
+    /// let rest = &trace[state.offset() as usize..];
+    /// let record = TraceReader::resume(rest, &events, &state).next().unwrap()?;
+    /// assert_eq!((record.name(), record.timestamp_ns), ("tick", 250));
+    /// assert_eq!(record.at.offset.0 as usize, trace.len() - 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume(data: &'a [u8], events: &'a TraceEvents, state: &'a ReaderState) -> Self {
+        let mut ids = IdMap::new(events);
+        for (id, carried) in &state.ids {
+            let slot = match carried {
+                Carried::Decl(DROPPED_POSITION) => Slot::Decl(events.dropped()),
+                Carried::Decl(position) => events.get(*position).map_or(Slot::Unmapped, Slot::Decl),
+                Carried::Undeclared(name) => Slot::Undeclared(name),
+            };
+            ids.set(*id, slot);
+        }
+        TraceReader {
+            data,
+            events,
+            kind: state.kind,
+            pos: 0,
+            base: state.offset,
+            record: state.record,
+            ids,
+            done: false,
+        }
+    }
+
+    /// Where this reader stands, holding no borrow of the trace's bytes:
+    /// what [`TraceReader::resume`] continues from once the next block of
+    /// the trace has arrived. After a [`Error::Truncated`] fault (a record
+    /// running past the end of `data`) the state is that of the start of
+    /// that record, so that reading it again from a longer block works.
+    pub fn suspend(&self) -> ReaderState {
+        let carry = |slot: Slot<'_>| match slot {
+            Slot::Unmapped => None,
+            Slot::Decl(decl) => Some(Carried::Decl(decl.position)),
+            Slot::Undeclared(name) => Some(Carried::Undeclared(name.into())),
+        };
+        let dense = (0u64..).zip(self.ids.dense.iter().copied());
+        let sparse = self.ids.sparse.iter().map(|(&id, &slot)| (id, slot));
+        ReaderState {
+            kind: self.kind,
+            offset: self.base + self.pos as u64,
+            record: self.record,
+            ids: dense
+                .chain(sparse)
+                .filter_map(|(id, slot)| carry(slot).map(|c| (id, c)))
+                .collect(),
         }
     }
 
@@ -190,9 +271,16 @@ impl<'a> TraceReader<'a> {
         self.events
     }
 
-    /// The offset of the next record to read.
+    /// The offset of the next record to read, from the start of the trace.
     pub fn position(&self) -> FileOffset {
-        FileOffset(self.pos as u64)
+        FileOffset(self.base + self.pos as u64)
+    }
+
+    /// The index in the data of the next record to read: the same as
+    /// [`TraceReader::position`] except for a [resumed](TraceReader::resume)
+    /// reader, whose data starts further into the trace.
+    pub fn data_position(&self) -> usize {
+        self.pos
     }
 
     /// The number of records read so far, mappings included.
@@ -251,7 +339,7 @@ impl<'a> TraceReader<'a> {
         }
         let at = At {
             record: RecordIndex(self.record),
-            offset: FileOffset(self.pos as u64),
+            offset: FileOffset(self.base + self.pos as u64),
         };
         let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
             Ok(parsed) => parsed,
@@ -297,6 +385,58 @@ impl<'a> TraceReader<'a> {
         self.pos = self.data.len() - after.len();
         self.record += 1;
         Some(Ok(step))
+    }
+}
+
+/// A [`TraceReader`]'s place in a trace, owning everything it needs: the
+/// trace's kind, the offset and number of the next record, and the id table
+/// the mapping records so far have built. Made by [`TraceReader::suspend`],
+/// used by [`TraceReader::resume`].
+#[derive(Clone)]
+pub struct ReaderState {
+    kind: TraceKind,
+    offset: u64,
+    record: u64,
+    ids: Vec<(u64, Carried)>,
+}
+
+/// What an event id refers to, in a [`ReaderState`].
+#[derive(Clone)]
+enum Carried {
+    /// The declaration at this position of the events file (or the
+    /// dropped-events pseudo declaration).
+    Decl(usize),
+    /// A name the events file does not declare (kept for the error message
+    /// of a record that uses the id).
+    Undeclared(Box<[u8]>),
+}
+
+impl core::fmt::Debug for ReaderState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReaderState")
+            .field("kind", &self.kind)
+            .field("offset", &self.offset)
+            .field("record", &self.record)
+            .field("mapped_ids", &self.ids.len())
+            .finish()
+    }
+}
+
+impl ReaderState {
+    /// The offset of the next record to read, from the start of the trace:
+    /// where the data given to [`TraceReader::resume`] must start.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The number of records read before it, mappings included.
+    pub fn records_read(&self) -> u64 {
+        self.record
+    }
+
+    /// The trace's kind.
+    pub fn kind(&self) -> TraceKind {
+        self.kind
     }
 }
 
