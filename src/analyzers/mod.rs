@@ -95,7 +95,10 @@ pub mod select;
 pub mod stats;
 pub mod subset;
 
-pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
+pub use driver::{
+    ChunkStart, Driver, RunError, RunOptions, RunOutcome, STREAM_BLOCK, STREAM_RECORD_LIMIT,
+    StreamError,
+};
 
 /// What an analyzer learns about the trace: before the first record, and
 /// again at the end with the counts of what was read.
