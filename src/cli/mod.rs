@@ -27,6 +27,7 @@
 
 mod alloc;
 
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,8 +43,8 @@ use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
-use crate::format::{TraceEvents, TraceReader};
-use crate::input::{self, InputError, TraceData};
+use crate::format::{TraceEvents, TraceKind, TraceReader};
+use crate::input::{self, Compression, InputError, TraceData, TraceInput, TraceStream};
 use crate::pattern::EventPatterns;
 
 mod hist;
@@ -429,12 +430,23 @@ enum Failure {
     Input(String),
 }
 
+/// The trace as opened.
+#[derive(Debug)]
+enum Trace {
+    /// Memory-mapped.
+    Data(TraceData),
+    /// Read front to back, by the one run that takes it.
+    Stream(RefCell<Option<TraceStream>>),
+}
+
 /// The opened inputs and settings every command works from.
 #[derive(Debug)]
 pub struct Config {
     events: TraceEvents,
-    trace: TraceData,
+    trace: Trace,
     trace_path: PathBuf,
+    /// How the trace is compressed (then it is a stream).
+    compression: Option<Compression>,
     no_header: bool,
     parallelism: Parallelism,
     selection: Selection,
@@ -447,7 +459,13 @@ impl Config {
         };
         let selection = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(input_failure)?;
-        let trace = TraceData::open(trace_path).map_err(input_failure)?;
+        let (trace, compression) = match TraceInput::open(trace_path).map_err(input_failure)? {
+            TraceInput::Data(data) => (Trace::Data(data), None),
+            TraceInput::Stream(stream) => {
+                let compression = stream.compression();
+                (Trace::Stream(RefCell::new(Some(stream))), compression)
+            }
+        };
         let threads = match args.threads {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -460,22 +478,57 @@ impl Config {
             events,
             trace,
             trace_path: trace_path.clone(),
+            compression,
             no_header: args.no_header,
             parallelism,
             selection,
         })
     }
 
-    fn reader(&self) -> Result<TraceReader<'_>, Failure> {
+    fn reader<'c>(&'c self, data: &'c TraceData) -> Result<TraceReader<'c>, Failure> {
         if self.no_header {
-            Ok(TraceReader::headerless(&self.trace, &self.events))
+            Ok(TraceReader::headerless(data, &self.events))
         } else {
-            TraceReader::new(&self.trace, &self.events).map_err(|e| self.trace_failure(e))
+            TraceReader::new(data, &self.events).map_err(|e| self.header_failure(e))
+        }
+    }
+
+    /// The kind of a streamed trace, from its first bytes.
+    fn stream_kind(&self, stream: &TraceStream) -> Result<TraceKind, Failure> {
+        if self.no_header {
+            Ok(TraceKind::headerless())
+        } else {
+            TraceKind::detect(stream.head()).map_err(|e| self.header_failure(e))
+        }
+    }
+
+    /// A bad header; when the name says the file is compressed and its
+    /// first bytes say otherwise, that is the likelier story.
+    fn header_failure(&self, e: crate::format::Error) -> Failure {
+        match Compression::from_extension(&self.trace_path) {
+            Some(c) if self.compression.is_none() => Failure::Input(format!(
+                "{}: {e} (the name says {c}, but the data does not start as {c} data does)",
+                self.trace_path.display()
+            )),
+            _ => self.trace_failure(e),
         }
     }
 
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::Input(format!("{}: {e}", self.trace_path.display()))
+        Failure::Input(self.trace_message(e))
+    }
+
+    /// `PATH: message`; for a compressed trace, with a word on what its
+    /// offsets count.
+    fn trace_message(&self, e: impl std::fmt::Display) -> String {
+        let path = self.trace_path.display();
+        match self.compression {
+            Some(c) => format!(
+                "{path}: {e} ({c}-compressed trace: offsets and sizes count bytes of the \
+                 decompressed trace)"
+            ),
+            None => format!("{path}: {e}"),
+        }
     }
 }
 
@@ -511,9 +564,24 @@ fn analyze<'c>(
     reports: Reports,
     mut driver: Driver<'c>,
 ) -> Result<Vec<String>, Failure> {
-    let reader = config.reader()?;
+    enum Source<'c> {
+        Data(TraceReader<'c>),
+        Stream(TraceStream, TraceKind),
+    }
+    // The header is checked before anything is written.
+    let source = match &config.trace {
+        Trace::Data(data) => {
+            driver.release_with(|offset| data.release_before(offset));
+            Source::Data(config.reader(data)?)
+        }
+        Trace::Stream(cell) => {
+            let taken = cell.borrow_mut().take();
+            let stream = taken.ok_or_else(|| config.trace_failure("the trace was read already"))?;
+            let kind = config.stream_kind(&stream)?;
+            Source::Stream(stream, kind)
+        }
+    };
     driver.select(config.selection.clone());
-    driver.release_with(|offset| config.trace.release_before(offset));
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
         Buffering::Line
@@ -526,7 +594,13 @@ fn analyze<'c>(
         parallelism: config.parallelism,
         buffering,
     };
-    let outcome = driver.run(reader, &mut out, options).map_err(|e| match e {
+    let outcome = match source {
+        Source::Data(reader) => driver.run(reader, &mut out, options),
+        Source::Stream(mut stream, kind) => {
+            driver.run_stream(&mut stream, kind, &config.events, &mut out, options)
+        }
+    };
+    let outcome = outcome.map_err(|e| match e {
         RunError::Io(e) => Failure::Output(e),
         RunError::Analyzer(e) => Failure::Input(e.to_string()),
     })?;
@@ -549,9 +623,14 @@ fn analyze<'c>(
         )
         .map_err(Failure::Output)?,
     }
+    let mut warnings = Vec::new();
     match outcome.fault {
-        None => Ok(Vec::new()),
-        Some(e) if e.is_truncation() => Ok(vec![format!("{}: {e}", config.trace_path.display())]),
+        None => {}
+        Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
+        Some(e) => return Err(config.trace_failure(e)),
+    }
+    match outcome.stream_error {
+        None => Ok(warnings),
         Some(e) => Err(config.trace_failure(e)),
     }
 }
