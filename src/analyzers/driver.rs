@@ -701,6 +701,8 @@ pub struct Driver<'d> {
     runners: Vec<Box<dyn Runner + 'd>>,
     release: Option<Box<dyn FnMut(usize) + 'd>>,
     selection: Selection,
+    /// Block size of [`Driver::run_stream`]; 0 for [`STREAM_BLOCK`].
+    stream_block: usize,
 }
 
 impl fmt::Debug for Driver<'_> {
@@ -842,6 +844,14 @@ impl<'d> Driver<'d> {
         self.release = Some(Box::new(release));
     }
 
+    /// Reads streamed traces ([`Driver::run_stream`]) in blocks of `bytes`
+    /// instead of [`STREAM_BLOCK`] (for tests and tuning: smaller blocks
+    /// take less memory and more time). A record longer than a block
+    /// still fits: the block grows for it, up to [`STREAM_RECORD_LIMIT`].
+    pub fn stream_block(&mut self, bytes: usize) {
+        self.stream_block = bytes;
+    }
+
     /// Runs every analyzer over `reader`'s records, writing what they
     /// stream to `out`, and returns their reports.
     pub fn run(
@@ -881,7 +891,8 @@ impl<'d> Driver<'d> {
     /// [`TraceKind::detect`](crate::format::TraceKind::detect) on its first
     /// bytes, or [`TraceKind::headerless`](crate::format::TraceKind::headerless)).
     ///
-    /// The trace is read in blocks of [`STREAM_BLOCK`] bytes, and each
+    /// The trace is read in blocks of [`STREAM_BLOCK`] bytes (see
+    /// [`Driver::stream_block`]), and each
     /// block's whole records are decoded where they lie, like those of a
     /// memory-mapped file, by a reader that carries the id table and the
     /// record count over from the block before; a record cut by the end of
@@ -906,7 +917,11 @@ impl<'d> Driver<'d> {
         out: &mut dyn Write,
         options: RunOptions,
     ) -> Result<RunOutcome, RunError> {
-        let mut stream = StreamBuf::new(input, STREAM_BLOCK, STREAM_RECORD_LIMIT);
+        let block = match self.stream_block {
+            0 => STREAM_BLOCK,
+            n => n,
+        };
+        let mut stream = StreamBuf::new(input, block, STREAM_RECORD_LIMIT);
         stream.fill();
         let info = TraceInfo {
             kind,

@@ -317,7 +317,8 @@ pub struct TraceArgs {
     /// for any number.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
-    /// Bytes of trace per parallel work unit (for tuning and tests).
+    /// Bytes of trace per parallel work unit, and per block of a trace
+    /// read as a stream (for tuning and tests).
     #[arg(long, hide = true, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
     chunk_size: Option<u64>,
     #[command(flatten)]
@@ -449,6 +450,8 @@ pub struct Config {
     compression: Option<Compression>,
     no_header: bool,
     parallelism: Parallelism,
+    /// `--chunk-size`, which also sets the block size of a stream.
+    stream_block: Option<usize>,
     selection: Selection,
 }
 
@@ -471,8 +474,9 @@ impl Config {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let mut parallelism = Parallelism::threads(threads);
-        if let Some(bytes) = args.chunk_size {
-            parallelism.chunk_bytes = bytes as usize;
+        let stream_block = args.chunk_size.map(|bytes| bytes as usize);
+        if let Some(bytes) = stream_block {
+            parallelism.chunk_bytes = bytes;
         }
         Ok(Config {
             events,
@@ -481,6 +485,7 @@ impl Config {
             compression,
             no_header: args.no_header,
             parallelism,
+            stream_block,
             selection,
         })
     }
@@ -582,6 +587,9 @@ fn analyze<'c>(
         }
     };
     driver.select(config.selection.clone());
+    if let Some(bytes) = config.stream_block {
+        driver.stream_block(bytes);
+    }
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
         Buffering::Line

@@ -123,7 +123,14 @@ const COMPRESSED_READ: usize = 256 * 1024;
 pub enum StreamSetupError {
     /// Reading its first bytes failed (for a compressed trace: its first
     /// bytes did not decompress).
-    Read(io::Error),
+    Read {
+        /// How the trace is compressed, if it is.
+        compression: Option<Compression>,
+        /// Bytes of the (decompressed) trace read before the failure.
+        received: u64,
+        /// What the reader said.
+        source: io::Error,
+    },
     /// The trace is compressed in a format this build cannot read.
     Unsupported {
         /// The compression.
@@ -136,7 +143,24 @@ pub enum StreamSetupError {
 impl fmt::Display for StreamSetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamSetupError::Read(e) => e.fmt(f),
+            StreamSetupError::Read {
+                compression,
+                received,
+                source,
+            } => {
+                write!(
+                    f,
+                    "reading the trace failed after {received} bytes: {source}"
+                )?;
+                match compression {
+                    Some(c) => write!(
+                        f,
+                        " ({c}-compressed trace: offsets and sizes count bytes of the \
+                         decompressed trace)"
+                    ),
+                    None => Ok(()),
+                }
+            }
             StreamSetupError::Unsupported {
                 compression,
                 feature,
@@ -152,7 +176,7 @@ impl fmt::Display for StreamSetupError {
 impl std::error::Error for StreamSetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StreamSetupError::Read(e) => Some(e),
+            StreamSetupError::Read { source, .. } => Some(source),
             StreamSetupError::Unsupported { .. } => None,
         }
     }
@@ -187,7 +211,13 @@ impl TraceStream {
     pub fn new(source: impl Read + Send + 'static) -> Result<TraceStream, StreamSetupError> {
         let mut source = source;
         let mut magic = Vec::with_capacity(MAGIC_LEN);
-        read_up_to(&mut source, &mut magic, MAGIC_LEN).map_err(StreamSetupError::Read)?;
+        read_up_to(&mut source, &mut magic, MAGIC_LEN).map_err(|source| {
+            StreamSetupError::Read {
+                compression: None,
+                received: 0,
+                source,
+            }
+        })?;
         let compression = Compression::detect(&magic);
         let whole = io::Cursor::new(magic).chain(source);
         let reader: Box<dyn Read + Send> = match compression {
@@ -226,7 +256,11 @@ impl TraceStream {
         compression: Option<Compression>,
     ) -> Result<TraceStream, StreamSetupError> {
         let mut head = Vec::with_capacity(HEAD_LEN);
-        read_up_to(&mut reader, &mut head, HEAD_LEN).map_err(StreamSetupError::Read)?;
+        read_up_to(&mut reader, &mut head, HEAD_LEN).map_err(|source| StreamSetupError::Read {
+            compression,
+            received: head.len() as u64,
+            source,
+        })?;
         let reader = Box::new(io::Cursor::new(head.clone()).chain(reader));
         Ok(TraceStream {
             reader,
@@ -439,7 +473,7 @@ mod tests {
         // Cut off inside the last frame: an error, not a silent end.
         // (Here within the first 64 bytes, which `new` reads.)
         match TraceStream::new(io::Cursor::new(z[..z.len() - 3].to_vec())) {
-            Err(StreamSetupError::Read(_)) => {}
+            Err(StreamSetupError::Read { .. }) => {}
             Ok(mut s) => assert!(s.read_to_end(&mut Vec::new()).is_err()),
             Err(otherwise) => panic!("{otherwise:?}"),
         }
