@@ -821,6 +821,117 @@ mod tests {
         }
     }
 
+    /// A trace read in blocks, each from the state the one before left:
+    /// the same records, offsets and faults as one reader over it all.
+    #[test]
+    fn resumed_blocks_equal_one_pass() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        encode::mapping(&mut t, 9, b"nope");
+        for i in 0..40u64 {
+            encode::event(&mut t, 0, i, 1, &[ArgValue::Int(i)]);
+            if i == 20 {
+                encode::mapping(&mut t, 0, b"c");
+                encode::mapping(&mut t, 70_000, b"b");
+                encode::event(
+                    &mut t,
+                    70_000,
+                    5,
+                    1,
+                    &[ArgValue::Str(b"x"), ArgValue::Int(2)],
+                );
+            }
+        }
+        encode::event(&mut t, 9, 1, 1, &[]);
+        let whole: Vec<_> = TraceReader::new(&t, &ev)
+            .unwrap()
+            .map(|r| r.map(|r| (r.name().to_owned(), r.at, r.timestamp_ns)))
+            .collect();
+        for block in [1, 13, 32, 100, 1000] {
+            let mut got = Vec::new();
+            let mut state: Option<ReaderState> = None;
+            let mut start = 0;
+            // The first block holds the header at least; a block that holds
+            // no whole record doubles until it does, as a stream's does.
+            let mut len = block.max(24);
+            loop {
+                let end = (start + len).min(t.len());
+                let data = &t[start..end];
+                let mut r = match &state {
+                    None => TraceReader::new(data, &ev).unwrap(),
+                    Some(s) => TraceReader::resume(data, &ev, s),
+                };
+                let mut cut = false;
+                for item in r.by_ref() {
+                    match item {
+                        Err(e) if e.is_truncation() && end < t.len() => cut = true,
+                        other => {
+                            got.push(other.map(|r| (r.name().to_owned(), r.at, r.timestamp_ns)))
+                        }
+                    }
+                }
+                if end == t.len() && !cut {
+                    break;
+                }
+                let next = r.suspend();
+                let next_start = usize::try_from(next.offset()).unwrap();
+                len = if next_start == start {
+                    len * 2
+                } else {
+                    block.max(24)
+                };
+                start = next_start;
+                state = Some(next);
+            }
+            assert_eq!(got, whole, "blocks of {block}");
+        }
+        // The undeclared name survives the blocks, for the error message.
+        match whole.last() {
+            Some(Err(Error::UndeclaredEvent { name, .. })) => assert_eq!(&**name, "nope"),
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    /// Offsets past 4 GiB and record numbers past `u32::MAX`: a reader
+    /// resumed there reports them whole.
+    #[test]
+    fn offsets_past_4_gib() {
+        let ev = events();
+        let base = (5u64 << 30) + 3;
+        let state = ReaderState {
+            kind: TraceKind::headerless(),
+            offset: base,
+            record: 5_000_000_000,
+            ids: vec![(0, Carried::Decl(0))],
+        };
+        let mut t = Vec::new();
+        encode::event(&mut t, 0, 1, 1, &[ArgValue::Int(1)]);
+        let first = t.len() as u64;
+        encode::event(&mut t, 0, 2, 1, &[ArgValue::Int(2)]);
+        t.truncate(t.len() - 1);
+        let mut r = TraceReader::resume(&t, &ev, &state);
+        let rec = r.next().unwrap().unwrap();
+        assert_eq!(rec.at.offset, FileOffset(base));
+        assert_eq!(rec.at.record, RecordIndex(5_000_000_000));
+        assert_eq!(r.position(), FileOffset(base + first));
+        assert_eq!(r.data_position() as u64, first);
+        match r.next() {
+            Some(Err(Error::Truncated { at, .. })) => {
+                assert_eq!(at.offset, FileOffset(base + first));
+                assert_eq!(at.record, RecordIndex(5_000_000_001));
+                assert!(at.offset.0 > u64::from(u32::MAX));
+            }
+            otherwise => panic!("{otherwise:?}"),
+        }
+        let next = r.suspend();
+        assert_eq!(
+            (next.offset(), next.records_read()),
+            (base + first, 5_000_000_001)
+        );
+    }
+
     #[test]
     fn argument_faults() {
         let ev = events();
