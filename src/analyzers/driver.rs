@@ -199,7 +199,8 @@ impl<'s> StreamBuf<'s> {
     fn new(input: &'s mut dyn Read, block: usize, limit: usize) -> Self {
         StreamBuf {
             input,
-            buf: vec![0; block.min(limit).max(1)],
+            // The first block must hold the header (64 bytes in version 0).
+            buf: vec![0; block.clamp(64, limit.max(64))],
             filled: 0,
             base: 0,
             end: false,
@@ -846,8 +847,9 @@ impl<'d> Driver<'d> {
 
     /// Reads streamed traces ([`Driver::run_stream`]) in blocks of `bytes`
     /// instead of [`STREAM_BLOCK`] (for tests and tuning: smaller blocks
-    /// take less memory and more time). A record longer than a block
-    /// still fits: the block grows for it, up to [`STREAM_RECORD_LIMIT`].
+    /// take less memory and more time; 64 at least). A record longer than
+    /// a block still fits: the block grows for it, up to
+    /// [`STREAM_RECORD_LIMIT`].
     pub fn stream_block(&mut self, bytes: usize) {
         self.stream_block = bytes;
     }
