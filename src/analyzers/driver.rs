@@ -268,16 +268,20 @@ fn first_timestamp(
 ) -> Result<Option<u64>, StreamError> {
     loop {
         let first = TraceReader::with_kind(stream.bytes(), events, kind).next();
-        match first {
+        // The block ends before an event record, inside a record or
+        // between two: the trace goes on, so the block grows for more.
+        let block_too_short = match &first {
             Some(Ok(record)) => return Ok(Some(record.timestamp_ns)),
-            Some(Err(e)) if e.is_truncation() && !stream.end => {
-                if !stream.refill(0) {
-                    return Err(StreamError::NoFirstEvent {
-                        limit: stream.limit as u64,
-                    });
-                }
-            }
-            _ => return Ok(None),
+            Some(Err(e)) => e.is_truncation(),
+            None => true,
+        };
+        if !block_too_short || stream.end {
+            return Ok(None);
+        }
+        if !stream.refill(0) {
+            return Err(StreamError::NoFirstEvent {
+                limit: stream.limit as u64,
+            });
         }
     }
 }
