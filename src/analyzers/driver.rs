@@ -257,6 +257,14 @@ impl<'s> StreamBuf<'s> {
     }
 }
 
+/// The offset [`Driver::release_with`]'s callback is given: the reader's
+/// position in the trace. It only fits a `usize` when the trace does (a
+/// memory map does); a stream past `usize::MAX` bytes (past 4 GiB on a
+/// 32-bit machine) saturates rather than wrapping round to the start.
+fn release_offset(reader: &TraceReader<'_>) -> usize {
+    usize::try_from(reader.position().0).unwrap_or(usize::MAX)
+}
+
 /// The timestamp of a streamed trace's first event record, reading on
 /// (without consuming) until the buffer holds one: what a relative time
 /// filter counts from. `None` when the trace has none before its end or
@@ -414,8 +422,7 @@ fn drive_alone<'r, A: Analyzer>(
         // Also every 64 Ki records, so that an analyzer that writes
         // nothing still lets the memory map go behind it.
         if buf.len() > threshold || end.records.trailing_zeros() >= 16 {
-            let pos = TraceReader::position(reader).0 as usize;
-            block(buf, pos)?;
+            block(buf, release_offset(reader))?;
         }
     }
     Ok(end)
@@ -844,7 +851,9 @@ impl<'d> Driver<'d> {
     }
 
     /// Calls `release(offset)` as output is written: the trace bytes before
-    /// `offset` will not be read again (a memory map can drop them).
+    /// `offset` will not be read again (a memory map can drop them). The
+    /// offset counts from the start of the trace, also in
+    /// [`Driver::run_stream`] (saturating at `usize::MAX`).
     pub fn release_with(&mut self, release: impl FnMut(usize) + 'd) {
         self.release = Some(Box::new(release));
     }
@@ -969,7 +978,9 @@ impl<'d> Driver<'d> {
                 break;
             }
             let next = reader.suspend();
-            let consumed = next.offset().saturating_sub(stream.base) as usize;
+            // Within the block: no more than it holds, whatever the offset.
+            let consumed =
+                usize::try_from(next.offset().saturating_sub(stream.base)).unwrap_or(usize::MAX);
             if !stream.refill(consumed) {
                 stream_error = Some(StreamError::RecordTooLong {
                     at: At {
@@ -1120,7 +1131,7 @@ impl<'d> Driver<'d> {
                     if let Some(r) = release.as_mut() {
                         r(pos);
                     }
-                    next_release = pos + (8 << 20);
+                    next_release = pos.saturating_add(8 << 20);
                 }
                 Ok(())
             };
@@ -1167,10 +1178,10 @@ impl<'d> Driver<'d> {
             if buf.len() > threshold {
                 out.write_all(&buf).map_err(RunError::Io)?;
                 buf.clear();
-                let pos = TraceReader::position(reader).0 as usize;
+                let pos = release_offset(reader);
                 if pos >= next_release {
                     self.release(pos);
-                    next_release = pos + (8 << 20);
+                    next_release = pos.saturating_add(8 << 20);
                 }
             }
             if stopped {
