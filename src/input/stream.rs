@@ -281,8 +281,20 @@ impl TraceStream {
     }
 }
 
+/// The most decompressed bytes one [`TraceStream::read`] asks its decoder
+/// for. A decoder that meets corrupt data returns the error and drops
+/// whatever it had decompressed in the same call, so the less it is asked
+/// for at a time, the more of a damaged trace's records before the damage
+/// come out; 64 KiB calls cost nothing measurable.
+const DECOMPRESSED_READ: usize = 64 * 1024;
+
 impl Read for TraceStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let piece = match self.compression {
+            Some(_) => buf.len().min(DECOMPRESSED_READ),
+            None => buf.len(),
+        };
+        let buf = buf.get_mut(..piece).unwrap_or_default();
         self.reader.read(buf)
     }
 }
@@ -303,6 +315,11 @@ struct ZstdFrames<R> {
     frame: ruzstd::decoding::FrameDecoder,
     /// A frame has been started and not all of it has been read out.
     in_frame: bool,
+    /// Decoding failed; reported once what the decoder had finished before
+    /// the failure has been read out.
+    failed: Option<io::Error>,
+    /// The failure has been reported: nothing more comes.
+    broken: bool,
 }
 
 #[cfg(feature = "zstd")]
@@ -312,6 +329,8 @@ impl<R: BufRead> ZstdFrames<R> {
             source,
             frame: ruzstd::decoding::FrameDecoder::new(),
             in_frame: false,
+            failed: None,
+            broken: false,
         }
     }
 
@@ -356,6 +375,12 @@ impl<R: BufRead> Read for ZstdFrames<R> {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.broken {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "zstd: the data could not be decompressed",
+            ));
+        }
         loop {
             if !self.in_frame {
                 if !self.next_frame()? {
@@ -366,10 +391,31 @@ impl<R: BufRead> Read for ZstdFrames<R> {
             if self.frame.can_collect() > 0 {
                 return self.frame.read(buf);
             }
+            if let Some(e) = self.failed.take() {
+                // `can_collect` holds a frame whose checksum could not be
+                // read back as unfinished; reading drains what it can.
+                match self.frame.read(buf) {
+                    Ok(n) if n > 0 => {
+                        self.failed = Some(e);
+                        return Ok(n);
+                    }
+                    _ => {
+                        self.broken = true;
+                        return Err(e);
+                    }
+                }
+            }
             if !self.frame.is_finished() {
-                self.frame
+                // A failure comes after the bytes decoded before it: all
+                // of a frame whose checksum alone is cut off, and of a
+                // frame cut or damaged further in, all but the window the
+                // decoder keeps back until the frame ends.
+                if let Err(e) = self
+                    .frame
                     .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBlocks(1))
-                    .map_err(zstd_error)?;
+                {
+                    self.failed = Some(zstd_error(e));
+                }
                 continue;
             }
             // The frame is decoded and read out: its checksum covers it all.
@@ -476,6 +522,61 @@ mod tests {
             Err(StreamSetupError::Read { .. }) => {}
             Ok(mut s) => assert!(s.read_to_end(&mut Vec::new()).is_err()),
             Err(otherwise) => panic!("{otherwise:?}"),
+        }
+    }
+
+    /// Reads `s` to its end or its first error: the bytes read, and the
+    /// error.
+    #[cfg(feature = "zstd")]
+    fn read_until_error(s: &mut impl Read) -> (Vec<u8>, Option<io::Error>) {
+        let mut got = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return (got, None),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => return (got, Some(e)),
+            }
+        }
+    }
+
+    /// A zstd frame cut off: the bytes decoded before the cut come out,
+    /// then the error (and only errors after it).
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn cut_zstd_frame_gives_what_was_decoded() {
+        use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+        // Incompressible enough that the frame has many blocks.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let data: Vec<u8> = (0..3 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"abcdefgh"[(state % 8) as usize]
+            })
+            .collect();
+        let mut z = compress_to_vec(&data[..], CompressionLevel::Fastest);
+        // The frame's checksum flag, so that its last 4 bytes are one.
+        let has_checksum = z.get(4).is_some_and(|d| d & 0x04 != 0);
+
+        // Cut in the middle: what came out is the start of the data, and
+        // more than the decoder's window short of the cut.
+        let cut = z[..z.len() / 2].to_vec();
+        let mut s = TraceStream::new(io::Cursor::new(cut)).unwrap();
+        let (got, err) = read_until_error(&mut s);
+        assert!(err.is_some());
+        assert!(data.starts_with(&got));
+        assert!(got.len() > 512 * 1024, "{} bytes", got.len());
+        assert!(s.read(&mut [0; 16]).is_err());
+
+        // Only the checksum cut off: every byte, then the error.
+        if has_checksum {
+            z.truncate(z.len() - 2);
+            let mut s = TraceStream::new(io::Cursor::new(z)).unwrap();
+            let (got, err) = read_until_error(&mut s);
+            assert!(err.is_some());
+            assert_eq!(got.len(), data.len(), "{err:?}");
         }
     }
 }
