@@ -75,7 +75,8 @@ typedef struct st_trace_info {
     uint32_t abi_minor;
     uint32_t format_version; /* 0, 2, 3 or 4 */
     uint32_t nevents;    /* declarations in the trace-events file */
-    uint64_t file_size;
+    uint64_t file_size;  /* bytes; 0 for a trace read as a stream (a pipe, */
+                         /* a compressed file), whose size is not known */
 } st_trace_info;
 
 /* Results; the memory stays the plugin's and must stay valid until

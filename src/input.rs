@@ -1,8 +1,11 @@
 //! Opening trace and trace-events files.
 //!
-//! Traces are memory-mapped when they are regular files, so decoding never
-//! copies them; pipes, `-` (standard input) and anything that cannot be
-//! mapped are read into memory instead.
+//! [`TraceInput::open`] opens a trace the way the command line does: a
+//! regular file (standard input too, when it is one) is memory-mapped, so
+//! decoding never copies it; a pipe, a compressed file (gzip, zstd or xz,
+//! told by its first bytes) or anything else that cannot be mapped becomes
+//! a [`TraceStream`], read and decoded a block at a time in bounded memory.
+//! [`TraceData::open`] maps a file or reads the whole input into memory.
 
 use core::fmt;
 use core::ops::Deref;
@@ -13,6 +16,10 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::format::{EventsError, TraceEvents};
+
+mod stream;
+
+pub use stream::{Compression, MAGIC_LEN, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.
 #[derive(Debug)]
@@ -26,6 +33,14 @@ pub enum InputError {
     },
     /// The trace-events file is not valid.
     Events(EventsError),
+    /// A trace read as a stream could not be set up: its first bytes could
+    /// not be read or decompressed, or its compression is not built in.
+    Stream {
+        /// The path as given.
+        path: PathBuf,
+        /// What went wrong.
+        source: StreamSetupError,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -33,6 +48,7 @@ impl fmt::Display for InputError {
         match self {
             InputError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             InputError::Events(e) => e.fmt(f),
+            InputError::Stream { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
 }
@@ -42,6 +58,7 @@ impl std::error::Error for InputError {
         match self {
             InputError::Io { source, .. } => Some(source),
             InputError::Events(e) => Some(e),
+            InputError::Stream { source, .. } => Some(source),
         }
     }
 }
@@ -59,6 +76,100 @@ pub fn read_trace_events(path: impl AsRef<Path>) -> Result<TraceEvents, InputErr
     let path = path.as_ref();
     let text = std::fs::read(path).map_err(io_error(path))?;
     TraceEvents::parse(&path.display().to_string(), &text).map_err(InputError::Events)
+}
+
+fn stream_error(path: &Path) -> impl FnOnce(StreamSetupError) -> InputError + '_ {
+    move |source| InputError::Stream {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A trace opened for reading: all its bytes at hand (a memory map), or a
+/// stream read front to back.
+#[derive(Debug)]
+pub enum TraceInput {
+    /// A regular file, memory-mapped.
+    Data(TraceData),
+    /// A pipe, a compressed file, or a file that could not be mapped.
+    Stream(TraceStream),
+}
+
+impl TraceInput {
+    /// Opens a trace: `-` is standard input. A regular file that is not
+    /// compressed is memory-mapped (also as standard input, `- < trace`,
+    /// when it is read from its start); a compressed file (by its first
+    /// bytes: gzip `1f 8b`, zstd `28 b5 2f fd`, xz `fd 37 7a 58 5a 00`,
+    /// whatever its name), a pipe, a device, or an empty or unmappable
+    /// file is read as a stream.
+    pub fn open(path: impl AsRef<Path>) -> Result<TraceInput, InputError> {
+        let path = path.as_ref();
+        if path.as_os_str() == "-" {
+            return Self::stdin(path);
+        }
+        let file = File::open(path).map_err(io_error(path))?;
+        Self::from_file(file, path)
+    }
+
+    /// Whether this is a stream.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, TraceInput::Stream(_))
+    }
+
+    #[cfg(unix)]
+    fn stdin(path: &Path) -> Result<TraceInput, InputError> {
+        use std::io::Seek;
+        use std::os::fd::AsFd;
+        // A regular file on standard input is mapped like any other, unless
+        // something has already read part of it: the trace is what is left.
+        let fd = io::stdin().as_fd().try_clone_to_owned();
+        if let Ok(fd) = fd {
+            let mut file = File::from(fd);
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            if regular && file.stream_position().is_ok_and(|p| p == 0) {
+                return Self::from_file(file, path);
+            }
+        }
+        Self::pipe(io::stdin(), path)
+    }
+
+    #[cfg(not(unix))]
+    fn stdin(path: &Path) -> Result<TraceInput, InputError> {
+        Self::pipe(io::stdin(), path)
+    }
+
+    /// A regular file is sniffed, then mapped or streamed; anything else
+    /// is a stream.
+    fn from_file(mut file: File, path: &Path) -> Result<TraceInput, InputError> {
+        use std::io::Seek;
+        let meta = file.metadata().map_err(io_error(path))?;
+        if !meta.is_file() {
+            return Self::pipe(file, path);
+        }
+        let mut magic = Vec::with_capacity(MAGIC_LEN);
+        (&mut file)
+            .take(MAGIC_LEN as u64)
+            .read_to_end(&mut magic)
+            .map_err(io_error(path))?;
+        file.rewind().map_err(io_error(path))?;
+        let compression = Compression::detect(&magic);
+        if compression.is_none()
+            && meta.len() > 0
+            && let Some(map) = map_file(&file)
+        {
+            return Ok(TraceInput::Data(TraceData::Mapped(map)));
+        }
+        let source = io::BufReader::with_capacity(256 * 1024, file);
+        TraceStream::with_compression(source, compression)
+            .map(TraceInput::Stream)
+            .map_err(stream_error(path))
+    }
+
+    fn pipe(source: impl Read + Send + 'static, path: &Path) -> Result<TraceInput, InputError> {
+        TraceStream::new(source)
+            .map(TraceInput::Stream)
+            .map_err(stream_error(path))
+    }
 }
 
 /// The bytes of a trace: a read-only memory map or an owned buffer.
@@ -99,7 +210,9 @@ impl AsRef<[u8]> for TraceData {
 
 impl TraceData {
     /// Opens a trace: `-` reads standard input; a regular file is
-    /// memory-mapped; anything else (a pipe, a device) is read.
+    /// memory-mapped; anything else (a pipe, a device) is read into memory
+    /// whole. Compressed data is not decompressed: see [`TraceInput::open`]
+    /// for that, and for pipes in bounded memory.
     ///
     /// The map is read-only. As with any memory-mapped reader, a program
     /// that truncates the file while it is being read can make this process

@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod errors;
 mod hist;
+mod inputs;
 mod manners;
 mod outputs;
 mod parallel;

@@ -15,7 +15,7 @@
 
 use core::fmt;
 use std::any::Any;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -26,7 +26,9 @@ use super::{
 };
 use crate::format::chunks::{Chunk, Chunks};
 use crate::format::events::{EventDecl, TraceEvents};
-use crate::format::{self, FileOffset, Record, RecordIndex, Skips, TraceReader};
+use crate::format::{
+    self, At, FileOffset, ReaderState, Record, RecordIndex, Skips, TraceKind, TraceReader,
+};
 
 /// Where a chunk of the trace starts, for [`ParallelAnalyzer::fork`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,10 @@ pub struct RunOutcome {
     pub skips: Skips,
     /// Whether an analyzer asked to stop early.
     pub stopped: bool,
+    /// Why a streamed trace ([`Driver::run_stream`]) could not be read to
+    /// its end, if it could not; every whole record before that point was
+    /// analysed and the reports cover them.
+    pub stream_error: Option<StreamError>,
 }
 
 /// Why a run failed.
@@ -101,6 +107,194 @@ impl std::error::Error for RunError {
         match self {
             RunError::Io(e) => Some(e),
             RunError::Analyzer(e) => Some(e),
+        }
+    }
+}
+
+/// Bytes of a streamed trace read (and decoded) at a time by
+/// [`Driver::run_stream`].
+pub const STREAM_BLOCK: usize = 4 << 20;
+
+/// The longest record [`Driver::run_stream`] holds in memory. QEMU's
+/// records are a few KiB at most (it cuts strings at 512 bytes); a longer
+/// one in a stream is refused rather than buffered without limit.
+pub const STREAM_RECORD_LIMIT: usize = 64 << 20;
+
+/// Why a streamed trace could not be read to its end
+/// ([`RunOutcome::stream_error`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// Reading failed: an I/O error, or (for a compressed trace) corrupt or
+    /// cut-off compressed data.
+    Read {
+        /// Bytes of the trace received before the failure (decompressed
+        /// bytes, for a compressed trace); every whole record among them
+        /// was analysed.
+        received: u64,
+        /// What the reader said.
+        source: io::Error,
+    },
+    /// A record longer than [`STREAM_RECORD_LIMIT`] bytes (so far as its
+    /// header says, with at least that many bytes of the trace after its
+    /// start).
+    RecordTooLong {
+        /// The record.
+        at: At,
+        /// [`STREAM_RECORD_LIMIT`].
+        limit: u64,
+    },
+    /// A relative `--start` or `--end` needs the first event record's
+    /// timestamp, and the first [`STREAM_RECORD_LIMIT`] bytes hold no
+    /// event record.
+    NoFirstEvent {
+        /// [`STREAM_RECORD_LIMIT`].
+        limit: u64,
+    },
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Read { received, source } => {
+                write!(
+                    f,
+                    "reading the trace failed after {received} bytes: {source}"
+                )
+            }
+            StreamError::RecordTooLong { at, limit } => write!(
+                f,
+                "{at}: the record is longer than {limit} bytes, the most a trace read as a \
+                 stream holds in memory (a file is not limited so)"
+            ),
+            StreamError::NoFirstEvent { limit } => write!(
+                f,
+                "no event record in the first {limit} bytes of the trace: read as a stream, \
+                 it has no first timestamp within reach for a relative --start or --end \
+                 (give the time in nanoseconds, or read the trace from a file)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StreamError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StreamError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The block of a streamed trace being decoded, and the reading behind it.
+struct StreamBuf<'s> {
+    input: &'s mut dyn Read,
+    /// Zeroed once and reused: only `..filled` holds trace bytes.
+    buf: Vec<u8>,
+    filled: usize,
+    /// The trace offset of `buf[0]`.
+    base: u64,
+    /// No more bytes will come: the input ended, or reading it failed.
+    end: bool,
+    error: Option<io::Error>,
+    limit: usize,
+}
+
+impl<'s> StreamBuf<'s> {
+    fn new(input: &'s mut dyn Read, block: usize, limit: usize) -> Self {
+        StreamBuf {
+            input,
+            // The first block must hold the header (64 bytes in version 0).
+            buf: vec![0; block.clamp(64, limit.max(64))],
+            filled: 0,
+            base: 0,
+            end: false,
+            error: None,
+            limit,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.filled).unwrap_or_default()
+    }
+
+    /// Bytes of the trace read so far.
+    fn received(&self) -> u64 {
+        self.base + self.filled as u64
+    }
+
+    /// Reads until the buffer is full or the input ends.
+    fn fill(&mut self) {
+        while !self.end {
+            let Some(room) = self.buf.get_mut(self.filled..).filter(|r| !r.is_empty()) else {
+                return;
+            };
+            match self.input.read(room) {
+                Ok(0) => self.end = true,
+                Ok(n) => self.filled += n.min(room.len()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    self.end = true;
+                }
+            }
+        }
+    }
+
+    /// Drops the first `consumed` bytes, moves the rest to the front, and
+    /// reads on. When the rest fills the buffer (one record longer than
+    /// it), the buffer doubles, up to `limit`; returns false when it would
+    /// have to grow past that.
+    fn refill(&mut self, consumed: usize) -> bool {
+        let consumed = consumed.min(self.filled);
+        self.buf.copy_within(consumed..self.filled, 0);
+        self.filled -= consumed;
+        self.base += consumed as u64;
+        if self.filled == self.buf.len() {
+            if self.buf.len() >= self.limit {
+                return false;
+            }
+            let len = self.buf.len().saturating_mul(2).min(self.limit);
+            self.buf.resize(len, 0);
+        }
+        self.fill();
+        true
+    }
+}
+
+/// The offset [`Driver::release_with`]'s callback is given: the reader's
+/// position in the trace. It only fits a `usize` when the trace does (a
+/// memory map does); a stream past `usize::MAX` bytes (past 4 GiB on a
+/// 32-bit machine) saturates rather than wrapping round to the start.
+fn release_offset(reader: &TraceReader<'_>) -> usize {
+    usize::try_from(reader.position().0).unwrap_or(usize::MAX)
+}
+
+/// The timestamp of a streamed trace's first event record, reading on
+/// (without consuming) until the buffer holds one: what a relative time
+/// filter counts from. `None` when the trace has none before its end or
+/// a fault, as with [`Driver::run`].
+fn first_timestamp(
+    stream: &mut StreamBuf<'_>,
+    events: &TraceEvents,
+    kind: TraceKind,
+) -> Result<Option<u64>, StreamError> {
+    loop {
+        let first = TraceReader::with_kind(stream.bytes(), events, kind).next();
+        // The block ends before an event record, inside a record or
+        // between two: the trace goes on, so the block grows for more.
+        let block_too_short = match &first {
+            Some(Ok(record)) => return Ok(Some(record.timestamp_ns)),
+            Some(Err(e)) => e.is_truncation(),
+            None => true,
+        };
+        if !block_too_short || stream.end {
+            return Ok(None);
+        }
+        if !stream.refill(0) {
+            return Err(StreamError::NoFirstEvent {
+                limit: stream.limit as u64,
+            });
         }
     }
 }
@@ -233,8 +427,7 @@ fn drive_alone<'r, A: Analyzer>(
         // Also every 64 Ki records, so that an analyzer that writes
         // nothing still lets the memory map go behind it.
         if buf.len() > threshold || end.records.trailing_zeros() >= 16 {
-            let pos = TraceReader::position(reader).0 as usize;
-            block(buf, pos)?;
+            block(buf, release_offset(reader))?;
         }
     }
     Ok(end)
@@ -525,6 +718,8 @@ pub struct Driver<'d> {
     runners: Vec<Box<dyn Runner + 'd>>,
     release: Option<Box<dyn FnMut(usize) + 'd>>,
     selection: Selection,
+    /// Block size of [`Driver::run_stream`]; 0 for [`STREAM_BLOCK`].
+    stream_block: usize,
 }
 
 impl fmt::Debug for Driver<'_> {
@@ -609,6 +804,7 @@ struct ChunkWork<'r> {
 const BLOCK: usize = 256 * 1024;
 
 /// How a pass over the records ended.
+#[derive(Default)]
 struct Ran {
     /// Event records read.
     records: u64,
@@ -663,25 +859,30 @@ impl<'d> Driver<'d> {
     }
 
     /// Calls `release(offset)` as output is written: the trace bytes before
-    /// `offset` will not be read again (a memory map can drop them).
+    /// `offset` will not be read again (a memory map can drop them). The
+    /// offset counts from the start of the trace, also in
+    /// [`Driver::run_stream`] (saturating at `usize::MAX`).
     pub fn release_with(&mut self, release: impl FnMut(usize) + 'd) {
         self.release = Some(Box::new(release));
+    }
+
+    /// Reads streamed traces ([`Driver::run_stream`]) in blocks of `bytes`
+    /// instead of [`STREAM_BLOCK`] (for tests and tuning: smaller blocks
+    /// take less memory and more time; 64 at least). A record longer than
+    /// a block still fits: the block grows for it, up to
+    /// [`STREAM_RECORD_LIMIT`].
+    pub fn stream_block(&mut self, bytes: usize) {
+        self.stream_block = bytes;
     }
 
     /// Runs every analyzer over `reader`'s records, writing what they
     /// stream to `out`, and returns their reports.
     pub fn run(
         &mut self,
-        reader: TraceReader<'_>,
+        mut reader: TraceReader<'_>,
         out: &mut dyn Write,
         options: RunOptions,
     ) -> Result<RunOutcome, RunError> {
-        if self.runners.len() > MAX_ANALYZERS {
-            return Err(RunError::Analyzer(AnalyzerError::new(
-                "driver",
-                format!("at most {MAX_ANALYZERS} analyzers can run in one pass"),
-            )));
-        }
         let info = TraceInfo {
             kind: reader.kind(),
             events: reader.events(),
@@ -689,6 +890,149 @@ impl<'d> Driver<'d> {
             records_read: 0,
             event_records: 0,
         };
+        let (masks, forkers) = self.begin(&info)?;
+        let first_ts = if self.relative_times() {
+            reader.clone().find_map(Result::ok).map(|r| r.timestamp_ns)
+        } else {
+            None
+        };
+        let sel = Resolved::new(&self.selection, info.events, first_ts);
+        self.preamble(out)?;
+        let left = reader.data_len().saturating_sub(reader.data_position());
+        let par = options.parallelism;
+        let ran = if par.threads <= 1 || left < 2 * par.chunk_bytes {
+            self.run_sequential(&mut reader, out, options.buffering, &masks, &sel)?
+        } else {
+            self.run_parallel(reader, out, par, &masks, &forkers, &sel)?
+        };
+        self.finish(info, ran, out)
+    }
+
+    /// Runs every analyzer over a trace that arrives in pieces (standard
+    /// input, a decompressor): `input` yields the whole trace from its
+    /// first byte (the header included), whose kind is `kind` (from
+    /// [`TraceKind::detect`](crate::format::TraceKind::detect) on its first
+    /// bytes, or [`TraceKind::headerless`](crate::format::TraceKind::headerless)).
+    ///
+    /// The trace is read in blocks of [`STREAM_BLOCK`] bytes (see
+    /// [`Driver::stream_block`]), and each
+    /// block's whole records are decoded where they lie, like those of a
+    /// memory-mapped file, by a reader that carries the id table and the
+    /// record count over from the block before; a record cut by the end of
+    /// a block moves to the front of the next. Memory stays at a block or
+    /// two, whatever the length of the trace, and the output is the same as
+    /// [`Driver::run`]'s for the same bytes. The records are decoded in
+    /// order on the calling thread (`options.parallelism` is not used).
+    ///
+    /// Differences from [`Driver::run`]: analyzers' `begin` sees a
+    /// [`TraceInfo::file_size`] of 0 (the length is not known yet; `end`
+    /// sees the bytes read); a record longer than
+    /// [`STREAM_RECORD_LIMIT`] bytes, or (with a relative time filter) a
+    /// trace whose first event record does not come within that many
+    /// bytes, ends the run with a [`StreamError`]. A failure to read
+    /// `input` also ends it with a [`StreamError`], after every whole
+    /// record before it has been analysed.
+    pub fn run_stream(
+        &mut self,
+        input: &mut dyn Read,
+        kind: TraceKind,
+        events: &TraceEvents,
+        out: &mut dyn Write,
+        options: RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        let block = match self.stream_block {
+            0 => STREAM_BLOCK,
+            n => n,
+        };
+        let mut stream = StreamBuf::new(input, block, STREAM_RECORD_LIMIT);
+        stream.fill();
+        let info = TraceInfo {
+            kind,
+            events,
+            file_size: 0,
+            records_read: 0,
+            event_records: 0,
+        };
+        let (masks, _) = self.begin(&info)?;
+        let mut stream_error = None;
+        let mut first_ts = None;
+        if self.relative_times() {
+            match first_timestamp(&mut stream, events, kind) {
+                Ok(ts) => first_ts = ts,
+                Err(e) => stream_error = Some(e),
+            }
+        }
+        let sel = Resolved::new(&self.selection, events, first_ts);
+        self.preamble(out)?;
+        let mut ran = Ran::default();
+        let mut state: Option<ReaderState> = None;
+        while stream_error.is_none() {
+            let mut reader = match &state {
+                None => TraceReader::with_kind(stream.bytes(), events, kind),
+                Some(s) => TraceReader::resume(stream.bytes(), events, s),
+            };
+            let block = self.run_sequential(&mut reader, out, options.buffering, &masks, &sel)?;
+            ran.records += block.records;
+            ran.records_read = block.records_read;
+            // A record that runs past the end of the block is whole in the
+            // next one, unless the trace ends there.
+            let cut = block
+                .fault
+                .as_ref()
+                .is_some_and(format::Error::is_truncation);
+            if block.stopped || (block.fault.is_some() && !cut) || stream.end {
+                ran.fault = block.fault;
+                ran.stopped = block.stopped;
+                break;
+            }
+            let next = reader.suspend();
+            // Within the block: no more than it holds, whatever the offset.
+            let consumed =
+                usize::try_from(next.offset().saturating_sub(stream.base)).unwrap_or(usize::MAX);
+            if !stream.refill(consumed) {
+                stream_error = Some(StreamError::RecordTooLong {
+                    at: At {
+                        record: RecordIndex(next.records_read()),
+                        offset: FileOffset(next.offset()),
+                    },
+                    limit: STREAM_RECORD_LIMIT as u64,
+                });
+            }
+            state = Some(next);
+        }
+        if let Some(source) = stream.error.take() {
+            // The record cut off is the read failure's doing, not the
+            // trace's: report the failure alone.
+            if ran.fault.as_ref().is_some_and(format::Error::is_truncation) {
+                ran.fault = None;
+            }
+            stream_error = Some(StreamError::Read {
+                received: stream.received(),
+                source,
+            });
+        }
+        let info = TraceInfo {
+            file_size: stream.received(),
+            ..info
+        };
+        let mut outcome = self.finish(info, ran, out)?;
+        outcome.stream_error = stream_error;
+        Ok(outcome)
+    }
+
+    /// Calls every analyzer's `begin` and builds the dispatch masks and
+    /// the forkers of the parallel analyzers.
+    #[allow(clippy::type_complexity)]
+    fn begin(
+        &mut self,
+        info: &TraceInfo<'_>,
+    ) -> Result<(Masks, Vec<(usize, Arc<dyn Forker>)>), RunError> {
+        if self.runners.len() > MAX_ANALYZERS {
+            return Err(RunError::Analyzer(AnalyzerError::new(
+                "driver",
+                format!("at most {MAX_ANALYZERS} analyzers can run in one pass"),
+            )));
+        }
         let slots = info.events.len() + 1;
         let mut masks = Masks {
             any: vec![0; slots],
@@ -698,7 +1042,7 @@ impl<'d> Driver<'d> {
         };
         let mut forkers = Vec::new();
         for (i, runner) in self.runners.iter_mut().enumerate() {
-            let wants = runner.begin(&info)?;
+            let wants = runner.begin(info)?;
             let forker = runner.forker();
             let target = if forker.is_some() {
                 &mut masks.parallel
@@ -716,28 +1060,30 @@ impl<'d> Driver<'d> {
             }
         }
         masks.settle();
-        let relative = matches!(self.selection.start, Some(TimeBound::Relative(_)))
-            || matches!(self.selection.end, Some(TimeBound::Relative(_)));
-        let first_ts = if relative {
-            reader.clone().find_map(Result::ok).map(|r| r.timestamp_ns)
-        } else {
-            None
-        };
-        let sel = Resolved::new(&self.selection, info.events, first_ts);
+        Ok((masks, forkers))
+    }
+
+    /// Whether the selection has a time relative to the first record.
+    fn relative_times(&self) -> bool {
+        matches!(self.selection.start, Some(TimeBound::Relative(_)))
+            || matches!(self.selection.end, Some(TimeBound::Relative(_)))
+    }
+
+    fn preamble(&mut self, out: &mut dyn Write) -> Result<(), RunError> {
         let mut head = Vec::new();
         for runner in &mut self.runners {
             runner.preamble(&mut head);
         }
-        out.write_all(&head).map_err(RunError::Io)?;
-        let left = reader
-            .data_len()
-            .saturating_sub(reader.position().0 as usize);
-        let par = options.parallelism;
-        let ran = if par.threads <= 1 || left < 2 * par.chunk_bytes {
-            self.run_sequential(reader, out, options.buffering, &masks, &sel)?
-        } else {
-            self.run_parallel(reader, out, par, &masks, &forkers, &sel)?
-        };
+        out.write_all(&head).map_err(RunError::Io)
+    }
+
+    /// Writes the postambles and collects the reports.
+    fn finish(
+        &mut self,
+        info: TraceInfo<'_>,
+        ran: Ran,
+        out: &mut dyn Write,
+    ) -> Result<RunOutcome, RunError> {
         let mut tail = Vec::new();
         for runner in &mut self.runners {
             runner.postamble(&mut tail);
@@ -759,6 +1105,7 @@ impl<'d> Driver<'d> {
             fault: ran.fault,
             skips: ran.skips,
             stopped: ran.stopped,
+            stream_error: None,
         })
     }
 
@@ -771,7 +1118,7 @@ impl<'d> Driver<'d> {
     #[allow(clippy::type_complexity)]
     fn run_sequential(
         &mut self,
-        mut reader: TraceReader<'_>,
+        reader: &mut TraceReader<'_>,
         out: &mut dyn Write,
         buffering: Buffering,
         masks: &Masks,
@@ -793,11 +1140,11 @@ impl<'d> Driver<'d> {
                     if let Some(r) = release.as_mut() {
                         r(pos);
                     }
-                    next_release = pos + (8 << 20);
+                    next_release = pos.saturating_add(8 << 20);
                 }
                 Ok(())
             };
-            let end = only.run_alone(sel, &mut reader, &mut buf, threshold, &mut block)?;
+            let end = only.run_alone(sel, reader, &mut buf, threshold, &mut block)?;
             out.write_all(&buf).map_err(RunError::Io)?;
             out.flush().map_err(RunError::Io)?;
             return Ok(Ran {
@@ -843,10 +1190,10 @@ impl<'d> Driver<'d> {
             if buf.len() > threshold || records.trailing_zeros() >= 16 {
                 out.write_all(&buf).map_err(RunError::Io)?;
                 buf.clear();
-                let pos = reader.position().0 as usize;
+                let pos = release_offset(reader);
                 if pos >= next_release {
                     self.release(pos);
-                    next_release = pos + (8 << 20);
+                    next_release = pos.saturating_add(8 << 20);
                 }
             }
             if stopped {

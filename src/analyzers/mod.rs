@@ -95,7 +95,10 @@ pub mod select;
 pub mod stats;
 pub mod subset;
 
-pub use driver::{ChunkStart, Driver, RunError, RunOptions, RunOutcome};
+pub use driver::{
+    ChunkStart, Driver, RunError, RunOptions, RunOutcome, STREAM_BLOCK, STREAM_RECORD_LIMIT,
+    StreamError,
+};
 
 /// What an analyzer learns about the trace: before the first record, and
 /// again at the end with the counts of what was read.
@@ -105,7 +108,9 @@ pub struct TraceInfo<'a> {
     pub kind: TraceKind,
     /// The declarations the trace is decoded against.
     pub events: &'a TraceEvents,
-    /// Size of the trace in bytes.
+    /// Size of the trace in bytes. For a trace read as a stream
+    /// ([`Driver::run_stream`]: a pipe, a decompressor) 0 for `begin`,
+    /// whose length is not known yet, and the bytes read for `end`.
     pub file_size: u64,
     /// Records read, mapping records included: 0 for `begin`; for `end`,
     /// every record up to the end of the trace (or to a fault, or an early

@@ -92,7 +92,8 @@ pub struct StTraceInfo {
     pub format_version: u32,
     /// Declarations in the trace-events file.
     pub nevents: u32,
-    /// Trace size in bytes.
+    /// Trace size in bytes; 0 for a trace read as a stream (a pipe, a
+    /// compressed file), whose size is not known when the plugin starts.
     pub file_size: u64,
 }
 

@@ -30,6 +30,7 @@ mod generate;
 mod hints;
 mod term;
 
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,8 +46,8 @@ use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
-use crate::format::{TraceEvents, TraceReader};
-use crate::input::{self, InputError, TraceData};
+use crate::format::{TraceEvents, TraceKind, TraceReader};
+use crate::input::{self, Compression, InputError, TraceData, TraceInput, TraceStream};
 use crate::pattern::EventPatterns;
 
 mod hist;
@@ -366,7 +367,8 @@ pub struct TraceArgs {
     /// for any number.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
-    /// Bytes of trace per parallel work unit (for tuning and tests).
+    /// Bytes of trace per parallel work unit, and per block of a trace
+    /// read as a stream (for tuning and tests).
     #[arg(long, hide = true, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
     chunk_size: Option<u64>,
     #[command(flatten)]
@@ -491,15 +493,28 @@ enum Failure {
 /// scripts can accept a partial result knowingly.
 pub const EXIT_RESYNCED: u8 = 3;
 
+/// The trace as opened.
+#[derive(Debug)]
+enum Trace {
+    /// Memory-mapped.
+    Data(TraceData),
+    /// Read front to back, by the one run that takes it.
+    Stream(RefCell<Option<TraceStream>>),
+}
+
 /// The opened inputs and settings every command works from.
 #[derive(Debug)]
 pub struct Config {
     events: TraceEvents,
-    trace: TraceData,
+    trace: Trace,
     trace_path: PathBuf,
+    /// How the trace is compressed (then it is a stream).
+    compression: Option<Compression>,
     no_header: bool,
     resync: bool,
     parallelism: Parallelism,
+    /// `--chunk-size`, which also sets the block size of a stream.
+    stream_block: Option<usize>,
     selection: Selection,
     term: term::TermArgs,
 }
@@ -516,43 +531,86 @@ impl Config {
                 None => input_failure(e),
             }
         })?;
-        let trace = TraceData::open(trace_path).map_err(input_failure)?;
+        let (trace, compression) = match TraceInput::open(trace_path).map_err(input_failure)? {
+            TraceInput::Data(data) => (Trace::Data(data), None),
+            TraceInput::Stream(stream) => {
+                let compression = stream.compression();
+                (Trace::Stream(RefCell::new(Some(stream))), compression)
+            }
+        };
         let threads = match args.threads {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let mut parallelism = Parallelism::threads(threads);
-        if let Some(bytes) = args.chunk_size {
-            parallelism.chunk_bytes = bytes as usize;
+        let stream_block = args.chunk_size.map(|bytes| bytes as usize);
+        if let Some(bytes) = stream_block {
+            parallelism.chunk_bytes = bytes;
         }
         Ok(Config {
             events,
             trace,
             trace_path: trace_path.clone(),
+            compression,
             no_header: args.no_header,
             resync: args.resync,
             parallelism,
+            stream_block,
             selection,
             term: args.term.clone(),
         })
     }
 
-    fn reader(&self) -> Result<TraceReader<'_>, Failure> {
+    fn reader<'c>(&'c self, data: &'c TraceData) -> Result<TraceReader<'c>, Failure> {
         let reader = if self.no_header {
-            TraceReader::headerless(&self.trace, &self.events)
+            TraceReader::headerless(data, &self.events)
         } else {
-            TraceReader::new(&self.trace, &self.events).map_err(
-                |e| match hints::trace_file_hint(&self.trace_path) {
+            TraceReader::new(data, &self.events).map_err(|e| {
+                match hints::trace_file_hint(&self.trace_path) {
                     Some(hint) => self.trace_failure(format!("{e}; {hint}")),
-                    None => self.trace_failure(e),
-                },
-            )?
+                    None => self.header_failure(e),
+                }
+            })?
         };
         Ok(reader.with_resync(self.resync))
     }
 
+    /// The kind of a streamed trace, from its first bytes.
+    fn stream_kind(&self, stream: &TraceStream) -> Result<TraceKind, Failure> {
+        if self.no_header {
+            Ok(TraceKind::headerless())
+        } else {
+            TraceKind::detect(stream.head()).map_err(|e| self.header_failure(e))
+        }
+    }
+
+    /// A bad header; when the name says the file is compressed and its
+    /// first bytes say otherwise, that is the likelier story.
+    fn header_failure(&self, e: crate::format::Error) -> Failure {
+        match Compression::from_extension(&self.trace_path) {
+            Some(c) if self.compression.is_none() => Failure::Input(format!(
+                "{}: {e} (the name says {c}, but the data does not start as {c} data does)",
+                self.trace_path.display()
+            )),
+            _ => self.trace_failure(e),
+        }
+    }
+
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::Input(format!("{}: {e}", self.trace_path.display()))
+        Failure::Input(self.trace_message(e))
+    }
+
+    /// `PATH: message`; for a compressed trace, with a word on what its
+    /// offsets count.
+    fn trace_message(&self, e: impl std::fmt::Display) -> String {
+        let path = self.trace_path.display();
+        match self.compression {
+            Some(c) => format!(
+                "{path}: {e} ({c}-compressed trace: offsets and sizes count bytes of the \
+                 decompressed trace)"
+            ),
+            None => format!("{path}: {e}"),
+        }
     }
 }
 
@@ -588,20 +646,43 @@ fn analyze<'c>(
     reports: Reports,
     mut driver: Driver<'c>,
 ) -> Result<Vec<String>, Failure> {
-    let reader = config.reader()?;
+    enum Source<'c> {
+        Data(TraceReader<'c>),
+        Stream(TraceStream, TraceKind),
+    }
+    // The header is checked before anything is written.
+    let source = match &config.trace {
+        Trace::Data(data) => Source::Data(config.reader(data)?),
+        Trace::Stream(cell) => {
+            let taken = cell.borrow_mut().take();
+            let stream = taken.ok_or_else(|| config.trace_failure("the trace was read already"))?;
+            let kind = config.stream_kind(&stream)?;
+            Source::Stream(stream, kind)
+        }
+    };
     driver.select(config.selection.clone());
     // The driver tells how far it has read whenever it lets go of the
-    // input: the memory map's cue, and the progress bar's.
-    let progress = std::rc::Rc::new(std::cell::RefCell::new(
-        config.term.progress(Some(config.trace.len() as u64)),
+    // input: the memory map's cue, and the progress bar's (whose total is
+    // unknown for a stream).
+    let mapped = match &config.trace {
+        Trace::Data(data) => Some(data),
+        Trace::Stream(_) => None,
+    };
+    let progress = std::rc::Rc::new(RefCell::new(
+        config.term.progress(mapped.map(|data| data.len() as u64)),
     ));
     let bar = std::rc::Rc::clone(&progress);
     driver.release_with(move |offset| {
-        config.trace.release_before(offset);
+        if let Some(data) = mapped {
+            data.release_before(offset);
+        }
         if let Some(p) = bar.borrow_mut().as_mut() {
             p.set(offset as u64);
         }
     });
+    if let Some(bytes) = config.stream_block {
+        driver.stream_block(bytes);
+    }
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
         Buffering::Line
@@ -614,7 +695,12 @@ fn analyze<'c>(
         parallelism: config.parallelism,
         buffering,
     };
-    let outcome = driver.run(reader, &mut out, options);
+    let outcome = match source {
+        Source::Data(reader) => driver.run(reader, &mut out, options),
+        Source::Stream(mut stream, kind) => {
+            driver.run_stream(&mut stream, kind, &config.events, &mut out, options)
+        }
+    };
     if let Some(p) = progress.borrow().as_ref() {
         p.finish();
     }
@@ -647,8 +733,11 @@ fn analyze<'c>(
     let mut warnings = Vec::new();
     match outcome.fault {
         None => {}
-        Some(e) if e.is_truncation() => warnings.push(format!("{path}: {e}")),
+        Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
         Some(e) => return Err(config.trace_failure(e)),
+    }
+    if let Some(e) = outcome.stream_error {
+        return Err(config.trace_failure(e));
     }
     let skips = &outcome.skips;
     if skips.is_empty() {

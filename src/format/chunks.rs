@@ -103,7 +103,7 @@ impl<'a> Iterator for Chunks<'a> {
     type Item = Chunk<'a>;
 
     fn next(&mut self) -> Option<Chunk<'a>> {
-        let start = self.reader.position().0 as usize;
+        let start = self.reader.data_position();
         let len = self.reader.data_len();
         if self.done || start >= len {
             return None;
@@ -116,7 +116,7 @@ impl<'a> Iterator for Chunks<'a> {
         if last.is_some() {
             self.last_timestamp = last;
         }
-        let mut end = self.reader.position().0 as usize;
+        let mut end = self.reader.data_position();
         if how == Skipped::Blocked {
             end = len;
             self.done = true;

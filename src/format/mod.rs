@@ -24,7 +24,8 @@
 //! - [`events`]: [`TraceEvents`] and [`EventDecl`], the parsed trace-events file.
 //! - [`header`]: [`TraceKind::detect`] reads the file header.
 //! - [`TraceReader`]: iterates [`Record`]s (and [`Mapping`]s via
-//!   [`TraceReader::next_item`]).
+//!   [`TraceReader::next_item`]); [`ReaderState`] carries it from one block
+//!   of a trace that arrives in pieces to the next.
 //! - [`Record`]: one event, with [`ArgValue`] arguments borrowed from the
 //!   trace.
 //! - [`Error`]: every fault, with its record and byte offset; [`Skips`]:
@@ -58,7 +59,8 @@ pub use error::{
 pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
 pub use reader::{
-    Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, Skip, Skipped, Skips,
+    Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, ReaderState, Skip, Skipped,
+    Skips,
     TraceReader,
 };
 pub use record::{ArgValue, Args, Record};

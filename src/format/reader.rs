@@ -6,7 +6,7 @@ use super::error::{
     At, Error, EventId, FileOffset, MAX_NAME_LEN, MAX_RECORD_LEN, RecordIndex, Result,
     SHOWN_NAME_BYTES,
 };
-use super::events::{EventDecl, TraceEvents};
+use super::events::{DROPPED_POSITION, EventDecl, TraceEvents};
 use super::header::{ByteOrder, TraceKind, Version};
 use super::record::{DebugBytes, Record};
 use nom::Parser;
@@ -155,6 +155,9 @@ pub struct TraceReader<'a> {
     events: &'a TraceEvents,
     kind: TraceKind,
     pos: usize,
+    /// The trace offset of `data[0]`: 0, except for a reader of a later
+    /// block of a streamed trace ([`TraceReader::resume`]).
+    base: u64,
     record: u64,
     ids: IdMap<'a>,
     /// Reading on, reading with every record checked, or done. One
@@ -213,6 +216,7 @@ impl<'a> TraceReader<'a> {
             events,
             kind,
             pos: kind.records_start.min(data.len()),
+            base: 0,
             record: 0,
             ids,
             state: State::Reading,
@@ -267,6 +271,86 @@ impl<'a> TraceReader<'a> {
         core::mem::take(&mut self.skips)
     }
 
+    /// Continues reading a trace where `state` left it, over `data`: the
+    /// bytes of the trace from [`ReaderState::offset`] on (a block of a
+    /// trace that arrives in pieces, such as standard input or a
+    /// decompressor). Records, errors and [`TraceReader::position`] give
+    /// offsets and record numbers from the start of the trace, as one
+    /// reader over the whole trace would; [`TraceReader::skip_to`],
+    /// [`TraceReader::until`] and [`TraceReader::data_len`] count within
+    /// `data`. `events` must be the declarations `state` was read with.
+    ///
+    /// ```
+    /// use simpletrace::format::{ArgValue, TraceEvents, TraceReader, encode};
+    ///
+    /// let events = TraceEvents::parse("te", b"tick(uint64_t n)\n")?;
+    /// let mut trace = Vec::new();
+    /// encode::header(&mut trace, 4);
+    /// encode::mapping(&mut trace, 0, b"tick");
+    /// encode::event(&mut trace, 0, 100, 1, &[ArgValue::Int(7)]);
+    /// encode::event(&mut trace, 0, 250, 1, &[ArgValue::Int(8)]);
+    /// // The first block ends in the middle of the second event.
+    /// let (first, _) = trace.split_at(trace.len() - 5);
+    /// let mut reader = TraceReader::new(first, &events)?;
+    /// assert_eq!(reader.next().unwrap()?.timestamp_ns, 100);
+    /// assert!(reader.next().unwrap().unwrap_err().is_truncation());
+    /// // The next block starts at the record that was cut off.
+    /// let state = reader.suspend();
+    /// let rest = &trace[state.offset() as usize..];
+    /// let record = TraceReader::resume(rest, &events, &state).next().unwrap()?;
+    /// assert_eq!((record.name(), record.timestamp_ns), ("tick", 250));
+    /// assert_eq!(record.at.offset.0 as usize, trace.len() - 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume(data: &'a [u8], events: &'a TraceEvents, state: &'a ReaderState) -> Self {
+        let mut ids = IdMap::new(events);
+        for (id, carried) in &state.ids {
+            let slot = match carried {
+                Carried::Decl(DROPPED_POSITION) => Slot::Decl(events.dropped()),
+                Carried::Decl(position) => events.get(*position).map_or(Slot::Unmapped, Slot::Decl),
+                Carried::Undeclared(name) => Slot::Undeclared(name),
+            };
+            ids.set(*id, slot);
+        }
+        TraceReader {
+            data,
+            full: data,
+            events,
+            kind: state.kind,
+            pos: 0,
+            base: state.offset,
+            record: state.record,
+            ids,
+            state: State::Reading,
+            resync: false,
+            skips: Skips::default(),
+        }
+    }
+
+    /// Where this reader stands, holding no borrow of the trace's bytes:
+    /// what [`TraceReader::resume`] continues from once the next block of
+    /// the trace has arrived. After a [`Error::Truncated`] fault (a record
+    /// running past the end of `data`) the state is that of the start of
+    /// that record, so that reading it again from a longer block works.
+    pub fn suspend(&self) -> ReaderState {
+        let carry = |slot: Slot<'_>| match slot {
+            Slot::Unmapped => None,
+            Slot::Decl(decl) => Some(Carried::Decl(decl.position)),
+            Slot::Undeclared(name) => Some(Carried::Undeclared(name.into())),
+        };
+        let dense = (0u64..).zip(self.ids.dense.iter().copied());
+        let sparse = self.ids.sparse.iter().map(|(&id, &slot)| (id, slot));
+        ReaderState {
+            kind: self.kind,
+            offset: self.base + self.pos as u64,
+            record: self.record,
+            ids: dense
+                .chain(sparse)
+                .filter_map(|(id, slot)| carry(slot).map(|c| (id, c)))
+                .collect(),
+        }
+    }
+
     /// The trace's kind (version, byte order).
     pub fn kind(&self) -> TraceKind {
         self.kind
@@ -277,9 +361,16 @@ impl<'a> TraceReader<'a> {
         self.events
     }
 
-    /// The offset of the next record to read.
+    /// The offset of the next record to read, from the start of the trace.
     pub fn position(&self) -> FileOffset {
-        FileOffset(self.pos as u64)
+        FileOffset(self.base + self.pos as u64)
+    }
+
+    /// The index in the data of the next record to read: the same as
+    /// [`TraceReader::position`] except for a [resumed](TraceReader::resume)
+    /// reader, whose data starts further into the trace.
+    pub fn data_position(&self) -> usize {
+        self.pos
     }
 
     /// The number of records read so far, mappings included.
@@ -398,7 +489,7 @@ impl<'a> TraceReader<'a> {
         let rest = self.full.get(self.pos..).unwrap_or_default();
         let at = At {
             record: RecordIndex(self.record),
-            offset: FileOffset(self.pos as u64),
+            offset: FileOffset(self.base + self.pos as u64),
         };
         let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
             Ok(parsed) => parsed,
@@ -459,6 +550,58 @@ enum State {
     Checking,
     /// After a fault that stands, or the end.
     Done,
+}
+
+/// A [`TraceReader`]'s place in a trace, owning everything it needs: the
+/// trace's kind, the offset and number of the next record, and the id table
+/// the mapping records so far have built. Made by [`TraceReader::suspend`],
+/// used by [`TraceReader::resume`].
+#[derive(Clone)]
+pub struct ReaderState {
+    kind: TraceKind,
+    offset: u64,
+    record: u64,
+    ids: Vec<(u64, Carried)>,
+}
+
+/// What an event id refers to, in a [`ReaderState`].
+#[derive(Clone)]
+enum Carried {
+    /// The declaration at this position of the events file (or the
+    /// dropped-events pseudo declaration).
+    Decl(usize),
+    /// A name the events file does not declare (kept for the error message
+    /// of a record that uses the id).
+    Undeclared(Box<[u8]>),
+}
+
+impl core::fmt::Debug for ReaderState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReaderState")
+            .field("kind", &self.kind)
+            .field("offset", &self.offset)
+            .field("record", &self.record)
+            .field("mapped_ids", &self.ids.len())
+            .finish()
+    }
+}
+
+impl ReaderState {
+    /// The offset of the next record to read, from the start of the trace:
+    /// where the data given to [`TraceReader::resume`] must start.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The number of records read before it, mappings included.
+    pub fn records_read(&self) -> u64 {
+        self.record
+    }
+
+    /// The trace's kind.
+    pub fn kind(&self) -> TraceKind {
+        self.kind
+    }
 }
 
 /// What [`TraceReader::step`] read.
@@ -934,6 +1077,117 @@ mod tests {
             })) if needed == 8 + u64::from(u32::MAX) && available == 32 => {}
             otherwise => panic!("{otherwise:?}"),
         }
+    }
+
+    /// A trace read in blocks, each from the state the one before left:
+    /// the same records, offsets and faults as one reader over it all.
+    #[test]
+    fn resumed_blocks_equal_one_pass() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        encode::mapping(&mut t, 9, b"nope");
+        for i in 0..40u64 {
+            encode::event(&mut t, 0, i, 1, &[ArgValue::Int(i)]);
+            if i == 20 {
+                encode::mapping(&mut t, 0, b"c");
+                encode::mapping(&mut t, 70_000, b"b");
+                encode::event(
+                    &mut t,
+                    70_000,
+                    5,
+                    1,
+                    &[ArgValue::Str(b"x"), ArgValue::Int(2)],
+                );
+            }
+        }
+        encode::event(&mut t, 9, 1, 1, &[]);
+        let whole: Vec<_> = TraceReader::new(&t, &ev)
+            .unwrap()
+            .map(|r| r.map(|r| (r.name().to_owned(), r.at, r.timestamp_ns)))
+            .collect();
+        for block in [1, 13, 32, 100, 1000] {
+            let mut got = Vec::new();
+            let mut state: Option<ReaderState> = None;
+            let mut start = 0;
+            // The first block holds the header at least; a block that holds
+            // no whole record doubles until it does, as a stream's does.
+            let mut len = block.max(24);
+            loop {
+                let end = (start + len).min(t.len());
+                let data = &t[start..end];
+                let mut r = match &state {
+                    None => TraceReader::new(data, &ev).unwrap(),
+                    Some(s) => TraceReader::resume(data, &ev, s),
+                };
+                let mut cut = false;
+                for item in r.by_ref() {
+                    match item {
+                        Err(e) if e.is_truncation() && end < t.len() => cut = true,
+                        other => {
+                            got.push(other.map(|r| (r.name().to_owned(), r.at, r.timestamp_ns)))
+                        }
+                    }
+                }
+                if end == t.len() && !cut {
+                    break;
+                }
+                let next = r.suspend();
+                let next_start = usize::try_from(next.offset()).unwrap();
+                len = if next_start == start {
+                    len * 2
+                } else {
+                    block.max(24)
+                };
+                start = next_start;
+                state = Some(next);
+            }
+            assert_eq!(got, whole, "blocks of {block}");
+        }
+        // The undeclared name survives the blocks, for the error message.
+        match whole.last() {
+            Some(Err(Error::UndeclaredEvent { name, .. })) => assert_eq!(&**name, "nope"),
+            otherwise => panic!("{otherwise:?}"),
+        }
+    }
+
+    /// Offsets past 4 GiB and record numbers past `u32::MAX`: a reader
+    /// resumed there reports them whole.
+    #[test]
+    fn offsets_past_4_gib() {
+        let ev = events();
+        let base = (5u64 << 30) + 3;
+        let state = ReaderState {
+            kind: TraceKind::headerless(),
+            offset: base,
+            record: 5_000_000_000,
+            ids: vec![(0, Carried::Decl(0))],
+        };
+        let mut t = Vec::new();
+        encode::event(&mut t, 0, 1, 1, &[ArgValue::Int(1)]);
+        let first = t.len() as u64;
+        encode::event(&mut t, 0, 2, 1, &[ArgValue::Int(2)]);
+        t.truncate(t.len() - 1);
+        let mut r = TraceReader::resume(&t, &ev, &state);
+        let rec = r.next().unwrap().unwrap();
+        assert_eq!(rec.at.offset, FileOffset(base));
+        assert_eq!(rec.at.record, RecordIndex(5_000_000_000));
+        assert_eq!(r.position(), FileOffset(base + first));
+        assert_eq!(r.data_position() as u64, first);
+        match r.next() {
+            Some(Err(Error::Truncated { at, .. })) => {
+                assert_eq!(at.offset, FileOffset(base + first));
+                assert_eq!(at.record, RecordIndex(5_000_000_001));
+                assert!(at.offset.0 > u64::from(u32::MAX));
+            }
+            otherwise => panic!("{otherwise:?}"),
+        }
+        let next = r.suspend();
+        assert_eq!(
+            (next.offset(), next.records_read()),
+            (base + first, 5_000_000_001)
+        );
     }
 
     #[test]
