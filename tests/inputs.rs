@@ -493,8 +493,8 @@ fn name_says_compressed_but_data_is_not() {
     assert_eq!(
         support::stderr(&out),
         format!(
-            "simpletrace: {}: not a simple trace: the header starts with 0x2073692073696874, \
-             expected 0xffffffffffffffff (the name says gzip, but the data does not start as \
+            "simpletrace: {}: not a simple trace: the header starts with 0x2073692073696874 \
+             at byte offset 0, expected 0xffffffffffffffff (the name says gzip, but the data does not start as \
              gzip data does)\n",
             path.display()
         )
@@ -650,16 +650,16 @@ fn record_longer_than_a_stream_holds() {
 }
 
 /// A relative `--start` needs the first event's timestamp: a stream with
-/// none in its first 64 MiB (here mapping records with 1 MiB names) is an
-/// error before any record is processed.
+/// none in its first 64 MiB (here mapping records with names of the
+/// longest kind, 1 KiB) is an error before any record is processed.
 #[test]
 fn no_first_event_within_reach_of_a_stream() {
     let events = support::testdata("sample.trace-events");
     let mut head = Vec::new();
     encode::header(&mut head, 4);
-    let name = vec![b'n'; 1 << 20];
-    for id in 0..70 {
-        encode::mapping(&mut head, 100 + id, &name);
+    let name = vec![b'n'; 1024];
+    for id in 0..(65 << 20) / (20 + 1024) {
+        encode::mapping(&mut head, 100 + id % 1000, &name);
     }
     encode::mapping(&mut head, 0, b"mem_alloc");
     let args = with(&["--start", "1us"], &events, "-");
@@ -684,8 +684,10 @@ fn first_event_after_a_block_that_ends_between_records() {
     std::fs::write(&events, "say(const char *text, int n)\n").unwrap();
     let mut t = Vec::new();
     encode::header(&mut t, 4);
-    // 24 + 20 + 4052 = 4096: the first block, exactly.
-    encode::mapping(&mut t, 5, &[b'x'; 4052]);
+    // 24 + 4 x (20 + 998) = 4096: the first block, exactly.
+    for id in 5..9 {
+        encode::mapping(&mut t, id, &[b'x'; 998]);
+    }
     assert_eq!(t.len(), 4096);
     encode::mapping(&mut t, 0, b"say");
     // Timestamps far from 0, so that "20 us after the first" is not "20 us".

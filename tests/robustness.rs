@@ -1066,11 +1066,41 @@ fn print_in_process(
     (out, result)
 }
 
+/// Prints `data` in-process as a stream read in blocks of `block` bytes
+/// ([`Driver::run_stream`]): the output, and the skips or the fault that
+/// stood.
+fn print_streamed(
+    data: &[u8],
+    events: &simpletrace::format::TraceEvents,
+    resync: bool,
+    block: usize,
+) -> (Vec<u8>, Result<Vec<simpletrace::format::Skip>, String>) {
+    use simpletrace::analyzers::print::PrintAnalyzer;
+    use simpletrace::analyzers::{Driver, RunOptions};
+    let kind = simpletrace::format::TraceKind::detect(data).unwrap();
+    let mut driver = Driver::new();
+    driver.add_parallel(PrintAnalyzer::new());
+    driver.stream_block(block);
+    driver.stream_resync(resync);
+    let mut out = Vec::new();
+    let mut input = data;
+    let outcome = driver
+        .run_stream(&mut input, kind, events, &mut out, RunOptions::default())
+        .unwrap();
+    assert!(outcome.stream_error.is_none(), "{:?}", outcome.stream_error);
+    let result = match outcome.fault {
+        Some(e) => Err(e.to_string()),
+        None => Ok(outcome.skips.listed().to_vec()),
+    };
+    (out, result)
+}
+
 /// Random damage to a trace of every shape the sample has (strings,
 /// mid-file mappings, dropped records): flipped bytes, spliced garbage,
 /// zeroed runs, huge lengths. Chunk-parallel printing gives the same bytes
 /// and the same skipped ranges (or the same fault) as sequential printing,
-/// with and without `--resync`; with it, no fault but a cut tail stands.
+/// with and without `--resync`, and so does a stream read in 64-byte
+/// blocks; with `--resync`, no fault but a cut tail stands.
 #[test]
 fn random_damage_resyncs_alike_in_parallel() {
     use simpletrace::analyzers::print::Parallelism;
@@ -1115,6 +1145,17 @@ fn random_damage_resyncs_alike_in_parallel() {
             assert!(
                 got == want,
                 "round {round}, resync {resync}: output differs"
+            );
+            // Streamed in the smallest blocks: every fault and every resync
+            // decision meets a block's end somewhere.
+            let (got, got_result) = print_streamed(&t, &events, resync, 64);
+            assert_eq!(
+                got_result, want_result,
+                "round {round}, resync {resync}, streamed"
+            );
+            assert!(
+                got == want,
+                "round {round}, resync {resync}: streamed output differs"
             );
             match &want_result {
                 Err(e) if resync => {

@@ -144,6 +144,15 @@ pub enum StreamError {
         /// [`STREAM_RECORD_LIMIT`].
         limit: u64,
     },
+    /// With resyncing ([`Driver::stream_resync`]), a fault after which no
+    /// plausible record could be told within [`STREAM_RECORD_LIMIT`]
+    /// bytes.
+    RegionTooLong {
+        /// The faulty record.
+        at: At,
+        /// [`STREAM_RECORD_LIMIT`].
+        limit: u64,
+    },
     /// A relative `--start` or `--end` needs the first event record's
     /// timestamp, and the first [`STREAM_RECORD_LIMIT`] bytes hold no
     /// event record.
@@ -166,6 +175,12 @@ impl fmt::Display for StreamError {
                 f,
                 "{at}: the record is longer than {limit} bytes, the most a trace read as a \
                  stream holds in memory (a file is not limited so)"
+            ),
+            StreamError::RegionTooLong { at, limit } => write!(
+                f,
+                "{at}: no plausible record follows within {limit} bytes, the most a trace \
+                 read as a stream holds in memory, so --resync cannot step over this fault \
+                 (a file is not limited so)"
             ),
             StreamError::NoFirstEvent { limit } => write!(
                 f,
@@ -720,6 +735,8 @@ pub struct Driver<'d> {
     selection: Selection,
     /// Block size of [`Driver::run_stream`]; 0 for [`STREAM_BLOCK`].
     stream_block: usize,
+    /// Whether [`Driver::run_stream`] steps over corrupt regions.
+    stream_resync: bool,
 }
 
 impl fmt::Debug for Driver<'_> {
@@ -875,6 +892,16 @@ impl<'d> Driver<'d> {
         self.stream_block = bytes;
     }
 
+    /// Reads streamed traces ([`Driver::run_stream`]) stepping over
+    /// corrupt regions, as [`TraceReader::with_resync`] does for
+    /// [`Driver::run`]: the same regions, the same records. Deciding where
+    /// a region ends may need the bytes after it, so the block grows for
+    /// a region as for a long record; a region longer than
+    /// [`STREAM_RECORD_LIMIT`] ends the run with a [`StreamError`].
+    pub fn stream_resync(&mut self, on: bool) {
+        self.stream_resync = on;
+    }
+
     /// Runs every analyzer over `reader`'s records, writing what they
     /// stream to `out`, and returns their reports.
     pub fn run(
@@ -967,13 +994,17 @@ impl<'d> Driver<'d> {
         let mut ran = Ran::default();
         let mut state: Option<ReaderState> = None;
         while stream_error.is_none() {
-            let mut reader = match &state {
-                None => TraceReader::with_kind(stream.bytes(), events, kind),
+            let reader = match &state {
+                None => TraceReader::with_kind(stream.bytes(), events, kind)
+                    .with_resync(self.stream_resync),
                 Some(s) => TraceReader::resume(stream.bytes(), events, s),
             };
-            let block = self.run_sequential(&mut reader, out, options.buffering, &masks, &sel)?;
+            let mut reader = reader.with_more_to_come(!stream.end);
+            let mut block =
+                self.run_sequential(&mut reader, out, options.buffering, &masks, &sel)?;
             ran.records += block.records;
             ran.records_read = block.records_read;
+            ran.skips.append(core::mem::take(&mut block.skips));
             // A record that runs past the end of the block is whole in the
             // next one, unless the trace ends there.
             let cut = block
@@ -986,16 +1017,20 @@ impl<'d> Driver<'d> {
                 break;
             }
             let next = reader.suspend();
+            let put_off = reader.resync_put_off();
             // Within the block: no more than it holds, whatever the offset.
             let consumed =
                 usize::try_from(next.offset().saturating_sub(stream.base)).unwrap_or(usize::MAX);
             if !stream.refill(consumed) {
-                stream_error = Some(StreamError::RecordTooLong {
-                    at: At {
-                        record: RecordIndex(next.records_read()),
-                        offset: FileOffset(next.offset()),
-                    },
-                    limit: STREAM_RECORD_LIMIT as u64,
+                let at = At {
+                    record: RecordIndex(next.records_read()),
+                    offset: FileOffset(next.offset()),
+                };
+                let limit = STREAM_RECORD_LIMIT as u64;
+                stream_error = Some(if put_off {
+                    StreamError::RegionTooLong { at, limit }
+                } else {
+                    StreamError::RecordTooLong { at, limit }
                 });
             }
             state = Some(next);

@@ -565,12 +565,7 @@ impl Config {
         let reader = if self.no_header {
             TraceReader::headerless(data, &self.events)
         } else {
-            TraceReader::new(data, &self.events).map_err(|e| {
-                match hints::trace_file_hint(&self.trace_path) {
-                    Some(hint) => self.trace_failure(format!("{e}; {hint}")),
-                    None => self.header_failure(e),
-                }
-            })?
+            TraceReader::new(data, &self.events).map_err(|e| self.header_failure(e))?
         };
         Ok(reader.with_resync(self.resync))
     }
@@ -592,7 +587,10 @@ impl Config {
                 "{}: {e} (the name says {c}, but the data does not start as {c} data does)",
                 self.trace_path.display()
             )),
-            _ => self.trace_failure(e),
+            _ => match hints::trace_file_hint(&self.trace_path) {
+                Some(hint) => self.trace_failure(format!("{e}; {hint}")),
+                None => self.trace_failure(e),
+            },
         }
     }
 
@@ -683,6 +681,7 @@ fn analyze<'c>(
     if let Some(bytes) = config.stream_block {
         driver.stream_block(bytes);
     }
+    driver.stream_resync(config.resync);
     let stdout = io::stdout();
     let buffering = if stdout.is_terminal() {
         Buffering::Line

@@ -60,7 +60,6 @@ pub use events::{ArgDecl, ArgKind, EventDecl, EventsError, TraceEvents};
 pub use header::{ByteOrder, TraceKind, Version};
 pub use reader::{
     Item, KeepFn, Mapping, RECORD_TYPE_EVENT, RECORD_TYPE_MAPPING, ReaderState, Skip, Skipped,
-    Skips,
-    TraceReader,
+    Skips, TraceReader,
 };
 pub use record::{ArgValue, Args, Record};

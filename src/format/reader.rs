@@ -167,6 +167,13 @@ pub struct TraceReader<'a> {
     resync: bool,
     /// The regions stepped over so far.
     skips: Skips,
+    /// Whether more of the trace follows `data` (a block of a stream):
+    /// then the end of `data` is not the end of the trace, and nothing
+    /// is judged that needs bytes past it.
+    more_follows: bool,
+    /// Whether reading stopped because a resync needs bytes past the end
+    /// of `data` (only with `more_follows`).
+    resync_put_off: bool,
 }
 
 impl core::fmt::Debug for TraceReader<'_> {
@@ -222,6 +229,8 @@ impl<'a> TraceReader<'a> {
             state: State::Reading,
             resync: false,
             skips: Skips::default(),
+            more_follows: false,
+            resync_put_off: false,
         }
     }
 
@@ -259,6 +268,28 @@ impl<'a> TraceReader<'a> {
     /// Whether this reader steps over corrupt regions.
     pub fn is_resyncing(&self) -> bool {
         self.resync
+    }
+
+    /// This reader, told whether more of the trace follows its data (a
+    /// block of a trace read as a stream, not the last one). Then the end
+    /// of the data is not the end of the trace: a record it cuts off is
+    /// the [`Error::Truncated`] fault it seems (to be read again from a
+    /// longer block, [`TraceReader::suspend`]) and is never judged a
+    /// corrupt length, and a resyncing reader that needs bytes past the
+    /// end to find the next plausible record stops the same way, at the
+    /// faulty record ([`TraceReader::resync_put_off`]). A reader of each
+    /// block then reads what one reader of the whole trace would.
+    pub fn with_more_to_come(mut self, more: bool) -> Self {
+        self.more_follows = more;
+        self
+    }
+
+    /// Whether reading stopped at a fault because stepping over it needs
+    /// bytes past the end of the data (only when more follows,
+    /// [`TraceReader::with_more_to_come`]): the [`Error::Truncated`] it
+    /// returned stands for "read this record again from a longer block".
+    pub fn resync_put_off(&self) -> bool {
+        self.resync_put_off
     }
 
     /// The corrupt regions stepped over so far, in file order.
@@ -324,7 +355,10 @@ impl<'a> TraceReader<'a> {
             state: State::Reading,
             resync: false,
             skips: Skips::default(),
+            more_follows: false,
+            resync_put_off: false,
         }
+        .with_resync(state.resync)
     }
 
     /// Where this reader stands, holding no borrow of the trace's bytes:
@@ -344,6 +378,7 @@ impl<'a> TraceReader<'a> {
             kind: self.kind,
             offset: self.base + self.pos as u64,
             record: self.record,
+            resync: self.resync,
             ids: dense
                 .chain(sparse)
                 .filter_map(|(id, slot)| carry(slot).map(|c| (id, c)))
@@ -448,6 +483,14 @@ impl<'a> TraceReader<'a> {
     #[cold]
     #[inline(never)]
     fn fault(&mut self, e: Error) -> Option<Error> {
+        if self.more_follows
+            && let Some(cut) = cut_by_block_end(&e)
+        {
+            // The data ends inside the record, but the trace goes on: it is
+            // read again, and judged, from a longer block.
+            self.state = State::Done;
+            return Some(cut);
+        }
         if self.resync
             && let Some(at) = e.at()
         {
@@ -561,6 +604,8 @@ pub struct ReaderState {
     kind: TraceKind,
     offset: u64,
     record: u64,
+    /// Whether the reader was resyncing ([`TraceReader::with_resync`]).
+    resync: bool,
     ids: Vec<(u64, Carried)>,
 }
 
@@ -704,6 +749,27 @@ fn raw_record<O: Order>(
             };
             Ok((after, Raw::Event { header, payload }))
         }
+    }
+}
+
+/// `e` as the [`Error::Truncated`] it is when the end of the data is not
+/// the end of the trace: a record running past the end of the data, cut
+/// short or with a length no writer makes (which a longer block may still
+/// hold). `None` for any other fault.
+fn cut_by_block_end(e: &Error) -> Option<Error> {
+    match *e {
+        Error::Truncated { .. } => Some(e.clone()),
+        Error::RecordPastEnd {
+            at,
+            needed,
+            available,
+            next: None,
+        } => Some(Error::Truncated {
+            at,
+            available,
+            needed,
+        }),
+        _ => None,
     }
 }
 
@@ -1152,6 +1218,43 @@ mod tests {
         }
     }
 
+    /// A resyncing reader resumed past 4 GiB reports the region it steps
+    /// over at absolute offsets; told that more follows, it puts off a
+    /// region whose end it cannot see yet.
+    #[test]
+    fn resumed_resync_offsets_are_absolute() {
+        let ev = events();
+        let base = (5u64 << 30) + 3;
+        let state = ReaderState {
+            kind: TraceKind::headerless(),
+            offset: base,
+            record: 7,
+            resync: true,
+            ids: vec![(0, Carried::Decl(0))],
+        };
+        let mut t = vec![0xee; 10];
+        encode::event(&mut t, 0, 1, 1, &[ArgValue::Int(1)]);
+        encode::event(&mut t, 0, 2, 1, &[ArgValue::Int(2)]);
+        let mut r = TraceReader::resume(&t, &ev, &state);
+        let stamps: Vec<u64> = (&mut r).map(|rec| rec.unwrap().timestamp_ns).collect();
+        assert_eq!(stamps, [1, 2]);
+        let skip = r.skips().listed().first().unwrap().clone();
+        assert_eq!(
+            (skip.start, skip.end),
+            (FileOffset(base), FileOffset(base + 10))
+        );
+        // The same block with more to come, cut before the second record
+        // is whole: the first record alone cannot show where the region
+        // ends (the pair rule needs the second), so the reader stops at the
+        // fault, to read it again from a longer block.
+        let short = &t[..t.len() - 3];
+        let mut r = TraceReader::resume(short, &ev, &state).with_more_to_come(true);
+        assert!(r.next().unwrap().unwrap_err().is_truncation());
+        assert!(r.resync_put_off());
+        assert_eq!(r.suspend().offset(), base);
+        assert!(r.skips().is_empty());
+    }
+
     /// Offsets past 4 GiB and record numbers past `u32::MAX`: a reader
     /// resumed there reports them whole.
     #[test]
@@ -1162,6 +1265,7 @@ mod tests {
             kind: TraceKind::headerless(),
             offset: base,
             record: 5_000_000_000,
+            resync: false,
             ids: vec![(0, Carried::Decl(0))],
         };
         let mut t = Vec::new();

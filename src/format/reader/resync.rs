@@ -29,7 +29,7 @@ use super::{
     KeepFn, Raw, Skipped, Slot, State, Step, TraceReader, V0_RECORD_LEN, Version, is_event_name,
     raw_record,
 };
-use crate::format::error::{At, Error, FileOffset};
+use crate::format::error::{At, Error, FileOffset, MAX_RECORD_LEN};
 use crate::format::events::EventDecl;
 use crate::format::header::ByteOrder;
 use crate::format::record::Record;
@@ -175,18 +175,33 @@ impl<'a> TraceReader<'a> {
     /// or, when there is none and the fault is a record cut short by the
     /// end of the file, ends reading and returns the fault.
     pub(super) fn resync_after(&mut self, at: At, fault: Error) -> Option<Error> {
-        let found = self.resync_point(at);
+        let found = match self.resync_point(at) {
+            Found::At(end) => Some(end),
+            Found::None => None,
+            Found::PutOff => {
+                // Deciding needs bytes past the end of this block: read the
+                // faulty record again from a longer one.
+                self.state = State::Done;
+                self.resync_put_off = true;
+                let available = self.full.len().saturating_sub(self.pos) as u64;
+                return Some(Error::Truncated {
+                    at,
+                    available,
+                    needed: available.saturating_add(1),
+                });
+            }
+        };
         let (end, fault) = match (found, fault) {
             (None, fault @ Error::Truncated { .. }) => {
                 self.state = State::Done;
                 return Some(fault);
             }
             (None, fault) => (self.full.len(), fault),
-            (Some(end), fault) => (end, past_end(fault, end)),
+            (Some(end), fault) => (end, past_end(fault, self.base + end as u64)),
         };
         self.skips.push(Skip {
             start: at.offset,
-            end: FileOffset(end as u64),
+            end: FileOffset(self.base + end as u64),
             fault,
         });
         self.pos = end;
@@ -202,73 +217,111 @@ impl<'a> TraceReader<'a> {
     pub(super) fn confirm_truncation(&self, fault: Error) -> Error {
         match fault.at() {
             Some(at) if fault.is_truncation() => match self.resync_point(at) {
-                Some(next) => past_end(fault, next),
-                None => fault,
+                Found::At(next) => past_end(fault, self.base + next as u64),
+                Found::None | Found::PutOff => fault,
             },
             _ => fault,
         }
     }
 
-    /// The first resync point after the record at `at`, if any before the
-    /// end of the trace.
-    fn resync_point(&self, at: At) -> Option<usize> {
-        let start = usize::try_from(at.offset.0).ok()?;
+    /// The first resync point after the record at `at` (an index into
+    /// the data), if any before the end of the trace.
+    fn resync_point(&self, at: At) -> Found {
+        let Some(start) = at
+            .offset
+            .0
+            .checked_sub(self.base)
+            .and_then(|s| usize::try_from(s).ok())
+        else {
+            return Found::None;
+        };
         match self.kind.order {
             ByteOrder::Little => self.resync_point_in::<Little>(start),
             ByteOrder::Big => self.resync_point_in::<Big>(start),
         }
     }
 
-    fn resync_point_in<O: Order>(&self, start: usize) -> Option<usize> {
+    fn resync_point_in<O: Order>(&self, start: usize) -> Found {
         let step = if self.kind.version == Version::V0 {
             // Fixed-size records: a fault never misplaces the next one.
             V0_RECORD_LEN
         } else {
             1
         };
-        let mut q = start.checked_add(step)?;
+        let mut q = start.saturating_add(step);
         while q < self.full.len() {
-            if self.plausible_pair::<O>(q) {
-                return Some(q);
+            match self.plausible_pair::<O>(q) {
+                Judged::Yes => return Found::At(q),
+                Judged::No => {}
+                Judged::Unknown => return Found::PutOff,
             }
-            q = q.checked_add(step)?;
+            q = q.saturating_add(step);
         }
-        None
+        if self.more_follows {
+            Found::PutOff
+        } else {
+            Found::None
+        }
     }
 
     /// Whether a record reads without a fault at `q`, and the bytes after
     /// it are framed as a record too, or the file ends right after it.
-    fn plausible_pair<O: Order>(&self, q: usize) -> bool {
-        let Some((end, overlay)) = self.plausible_at::<O>(q) else {
-            return false;
+    /// Unknown when that depends on bytes past the end of a block that
+    /// more of the trace follows.
+    fn plausible_pair<O: Order>(&self, q: usize) -> Judged {
+        let (end, overlay) = match self.plausible_at::<O>(q) {
+            Ok(record) => record,
+            Err(judged) => return judged,
         };
-        end == self.full.len() || self.framed_at::<O>(end, overlay)
+        if end == self.full.len() {
+            return if self.more_follows {
+                Judged::Unknown
+            } else {
+                Judged::Yes
+            };
+        }
+        self.framed_at::<O>(end, overlay)
     }
 
     /// Where the record at `q` ends, and the mapping it makes, if it reads
     /// without a fault with the id table as it stands: an event record of
-    /// a declared event whose arguments fill its length exactly, or a
-    /// mapping record whose name is an identifier.
-    fn plausible_at<O: Order>(&self, q: usize) -> Option<(usize, Overlay<'a>)> {
-        let rest = self.full.get(q..)?;
-        let (after, raw) = raw_record::<O>(self.kind.version, rest).ok()?;
+    /// a declared event, no longer than a writer makes, whose arguments
+    /// fill its length exactly, or a mapping record whose name is an
+    /// identifier.
+    /// [`Judged::No`] or [`Judged::Unknown`] when it does not.
+    fn plausible_at<O: Order>(&self, q: usize) -> Result<(usize, Overlay<'a>), Judged> {
+        let Some(rest) = self.full.get(q..) else {
+            return Err(Judged::No);
+        };
+        let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
+            Ok(parsed) => parsed,
+            Err(super::Fault::Truncated(_)) if self.more_follows => return Err(Judged::Unknown),
+            Err(_) => return Err(Judged::No),
+        };
         let end = self.full.len() - after.len();
+        let verdict = |ok: bool, overlay| {
+            if ok {
+                Ok((end, overlay))
+            } else {
+                Err(Judged::No)
+            }
+        };
         match raw {
             Raw::Mapping { id, name } => {
                 if !is_event_name(name) {
-                    return None;
+                    return Err(Judged::No);
                 }
                 let slot = self
                     .events
                     .by_name(name)
                     .map_or(Slot::Undeclared(name), Slot::Decl);
-                Some((end, Some((id, slot))))
+                verdict(true, Some((id, slot)))
             }
             Raw::Event { header, payload } => {
                 let Slot::Decl(decl) = self.ids.get(header.id) else {
-                    return None;
+                    return Err(Judged::No);
                 };
-                self.fills(decl, payload).then_some((end, None))
+                verdict(sane_length(header.len) && self.fills(decl, payload), None)
             }
         }
     }
@@ -280,25 +333,30 @@ impl<'a> TraceReader<'a> {
     /// event's id need not resolve: records of an id whose mapping record
     /// was lost in a corrupt region are faults of their own, and each
     /// should cost only itself, not the good records before it.
-    fn framed_at<O: Order>(&self, q: usize, overlay: Overlay<'a>) -> bool {
+    fn framed_at<O: Order>(&self, q: usize, overlay: Overlay<'a>) -> Judged {
         let Some(rest) = self.full.get(q..) else {
-            return false;
+            return Judged::No;
         };
-        match raw_record::<O>(self.kind.version, rest) {
+        let framed = match raw_record::<O>(self.kind.version, rest) {
             Ok((_, Raw::Mapping { name, .. })) => is_event_name(name),
             Ok((_, Raw::Event { header, payload })) => {
                 let slot = match overlay {
                     Some((id, slot)) if id == header.id => slot,
                     _ => self.ids.get(header.id),
                 };
-                match slot {
-                    Slot::Decl(decl) => self.fills(decl, payload),
-                    Slot::Unmapped | Slot::Undeclared(_) => true,
-                }
+                sane_length(header.len)
+                    && match slot {
+                        Slot::Decl(decl) => self.fills(decl, payload),
+                        Slot::Unmapped | Slot::Undeclared(_) => true,
+                    }
             }
+            // Cut short by the end of the file, as a last record can be;
+            // a block's end is not the file's.
+            Err(super::Fault::Truncated(_)) if self.more_follows => return Judged::Unknown,
             Err(super::Fault::Truncated(_)) => true,
             Err(_) => false,
-        }
+        };
+        if framed { Judged::Yes } else { Judged::No }
     }
 
     /// Whether `payload` holds exactly the arguments of `decl`.
@@ -311,10 +369,36 @@ impl<'a> TraceReader<'a> {
     }
 }
 
+/// Where the next plausible record is after a fault.
+enum Found {
+    /// At this index of the data.
+    At(usize),
+    /// Nowhere before the end of the trace.
+    None,
+    /// Not known before more of the trace has arrived (a block of a stream).
+    PutOff,
+}
+
+/// A candidate resync point's verdict.
+enum Judged {
+    Yes,
+    No,
+    /// It depends on bytes past the end of a block more of the trace follows.
+    Unknown,
+}
+
+/// Whether an event record's length is one a writer makes: a resync point
+/// is never a record longer than [`MAX_RECORD_LEN`] (QEMU's records are
+/// at most a few KiB), so that a stray type word followed by a huge length
+/// never has the scan wait for that many bytes.
+fn sane_length(len: u32) -> bool {
+    u64::from(len) <= MAX_RECORD_LEN
+}
+
 /// `fault` as the corrupt length it turns out to be when a plausible
 /// record follows at `next` inside the bytes a record cut short claims;
 /// any other fault as it is.
-fn past_end(fault: Error, next: usize) -> Error {
+fn past_end(fault: Error, next: u64) -> Error {
     match fault {
         Error::Truncated {
             at,
@@ -324,7 +408,7 @@ fn past_end(fault: Error, next: usize) -> Error {
             at,
             needed,
             available,
-            next: Some(FileOffset(next as u64)),
+            next: Some(FileOffset(next)),
         },
         fault => fault,
     }
