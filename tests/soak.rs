@@ -1,7 +1,9 @@
 //! The soak test: every command over a multi-gigabyte generated trace (past
 //! 4 GiB by default, so that 64-bit offsets are exercised), with 1 and 2
 //! threads: the outputs must be the same bytes, and the peak memory of each
-//! run must stay bounded whatever the trace size.
+//! run must stay bounded whatever the trace size. `print` runs twice more,
+//! with `--resync` (every record checked; nothing to skip) and from a pipe
+//! (a stream read in blocks), and must print the same bytes.
 //!
 //! Ignored by default (it writes a 5 GiB file and runs for minutes); run it
 //! with the release build:
@@ -97,13 +99,25 @@ struct Run {
     peak_kib: u64,
 }
 
-/// Runs the binary, hashing its standard output as it streams, and
+/// Runs the binary (its standard input a pipe that `cat` feeds the file
+/// `stdin` into, or none), hashing its standard output as it streams, and
 /// sampling its peak memory until it exits.
-fn run(args: &[&std::ffi::OsStr]) -> Run {
+fn run(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Run {
     let started = Instant::now();
+    let mut feeder = stdin.map(|path| {
+        std::process::Command::new("cat")
+            .arg(path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    let input = match feeder.as_mut().and_then(|f| f.stdout.take()) {
+        Some(pipe) => Stdio::from(pipe),
+        None => Stdio::null(),
+    };
     let mut child = support::bin()
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -135,6 +149,9 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
         bytes += n as u64;
     }
     let out = child.wait_with_output().unwrap();
+    if let Some(mut feeder) = feeder {
+        feeder.wait().unwrap();
+    }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     sampler.join().unwrap();
     assert!(
@@ -197,6 +214,7 @@ fn soak_every_command_on_a_multi_gigabyte_trace() {
     let corpus_events = support::corpus().is_some();
     let mut table = String::from("command | threads | output | wall | peak RSS\n");
     let mut worst = 0u64;
+    let mut printed = None;
     for cmd in commands {
         if !corpus_events
             && cmd
@@ -214,7 +232,7 @@ fn soak_every_command_on_a_multi_gigabyte_trace() {
                 events.as_os_str(),
                 trace.as_os_str(),
             ]);
-            let r = run(&args);
+            let r = run(&args, None);
             table.push_str(&format!(
                 "{} | {threads} | {:.2} GiB | {:.1?} | {} MiB\n",
                 cmd.join(" "),
@@ -231,6 +249,42 @@ fn soak_every_command_on_a_multi_gigabyte_trace() {
         );
         assert_eq!(results[0].bytes, results[1].bytes, "{cmd:?}");
         assert!(results[0].bytes > 0, "{cmd:?}: no output");
+        if cmd == &["print"] {
+            printed = Some(results[0].hash);
+        }
+    }
+    // The printer again, with every record checked (--resync, which must
+    // find nothing to skip) and from standard input (a stream, read in
+    // blocks): the same bytes.
+    let printed = printed.expect("print ran");
+    let variants: [(&str, Vec<&std::ffi::OsStr>, Option<&Path>); 2] = [
+        (
+            "print --resync | 2",
+            vec![
+                "--resync".as_ref(),
+                "-j".as_ref(),
+                "2".as_ref(),
+                events.as_os_str(),
+                trace.as_os_str(),
+            ],
+            None,
+        ),
+        (
+            "cat TRACE | print - | 1",
+            vec![events.as_os_str(), "-".as_ref()],
+            Some(trace.as_path()),
+        ),
+    ];
+    for (name, args, stdin) in variants {
+        let r = run(&args, stdin);
+        table.push_str(&format!(
+            "{name} | {:.2} GiB | {:.1?} | {} MiB\n",
+            r.bytes as f64 / (1u64 << 30) as f64,
+            r.wall,
+            r.peak_kib / 1024
+        ));
+        worst = worst.max(r.peak_kib);
+        assert_eq!(r.hash, printed, "{name}: the output differs from print's");
     }
     eprintln!("soak, {} byte trace:\n{table}", size);
     assert!(
