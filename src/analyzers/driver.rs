@@ -788,7 +788,10 @@ impl<'d> Driver<'d> {
                 }
                 Ok(())
             };
-            let end = only.run_alone(sel, &mut reader, &mut buf, threshold, &mut block)?;
+            let end = match only.run_alone(sel, &mut reader, &mut buf, threshold, &mut block) {
+                Ok(end) => end,
+                Err(e) => return Err(fail_after(out, &buf, e)),
+            };
             out.write_all(&buf).map_err(RunError::Io)?;
             out.flush().map_err(RunError::Io)?;
             return Ok(Ran {
@@ -822,8 +825,10 @@ impl<'d> Driver<'d> {
                 }
                 for i in bits(mask) {
                     let mut ctx = Context::new(&mut buf);
-                    if let Some(r) = self.runners.get_mut(i) {
-                        r.handle(slot, &ev, &mut ctx)?;
+                    if let Some(r) = self.runners.get_mut(i)
+                        && let Err(e) = r.handle(slot, &ev, &mut ctx)
+                    {
+                        return Err(fail_after(out, &buf, e.into()));
                     }
                     stopped |= ctx.stopped();
                 }
@@ -954,8 +959,10 @@ impl<'d> Driver<'d> {
                 };
                 for i in bits(Masks::get(&masks.sequential, slot)) {
                     let mut ctx = Context::new(&mut buf);
-                    if let Some(r) = self.runners.get_mut(i) {
-                        r.handle(slot, &ev, &mut ctx)?;
+                    if let Some(r) = self.runners.get_mut(i)
+                        && let Err(e) = r.handle(slot, &ev, &mut ctx)
+                    {
+                        return Err(fail_after(out, &buf, e.into()));
                     }
                     stopped |= ctx.stopped();
                 }
@@ -988,6 +995,21 @@ impl<'d> Driver<'d> {
             stopped: false,
         })
     }
+}
+
+/// Writes what the analyzers produced before one of them failed, then
+/// gives that failure back. The parallel path writes every chunk before
+/// the failing one and the failing chunk's output up to the failing
+/// record; so does the sequential path with this, and a run's output does
+/// not depend on the thread count even when it fails (found by the `print`
+/// fuzz target: sequentially, the last unwritten block was lost).
+fn fail_after(out: &mut dyn Write, buf: &[u8], e: RunError) -> RunError {
+    if let RunError::Analyzer(_) = e
+        && let Err(io) = out.write_all(buf).and_then(|()| out.flush())
+    {
+        return RunError::Io(io);
+    }
+    e
 }
 
 fn forks_push(forkers: &mut Vec<(usize, Arc<dyn Forker>)>, i: usize, f: Arc<dyn Forker>) {
@@ -1092,4 +1114,119 @@ fn work_chunk<'r>(
     work.text = text;
     work.partials = partials;
     work
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::print::Parallelism;
+    use crate::analyzers::{Handlers, ParallelAnalyzer};
+    use crate::format::{ArgValue, encode};
+
+    /// Writes `n=N` per record and fails on the record whose argument is
+    /// `fail_at`.
+    #[derive(Clone)]
+    struct FailAt {
+        fail_at: u64,
+    }
+
+    impl FailAt {
+        fn on(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+            let n = ev.u64("n").unwrap_or(0);
+            if n == self.fail_at {
+                return Err(AnalyzerError::new("fail", format!("record {n}")));
+            }
+            ctx.out().extend_from_slice(format!("n={n}\n").as_bytes());
+            Ok(())
+        }
+    }
+
+    impl Analyzer for FailAt {
+        fn name(&self) -> &str {
+            "fail"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            let mut h = Handlers::new();
+            h.catchall(Self::on);
+            h
+        }
+        fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            Ok(Report::none())
+        }
+    }
+
+    impl ParallelAnalyzer for FailAt {
+        fn fork(&self, _: &ChunkStart) -> Self {
+            self.clone()
+        }
+        fn merge(&mut self, _: Self) -> Result<(), AnalyzerError> {
+            Ok(())
+        }
+    }
+
+    /// Reports nothing and wants nothing: a second analyzer, so the
+    /// driver takes its multi-analyzer loops.
+    struct Idle;
+
+    impl Analyzer for Idle {
+        fn name(&self) -> &str {
+            "idle"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            Handlers::new()
+        }
+        fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            Ok(Report::none())
+        }
+    }
+
+    #[test]
+    fn an_analyzer_failure_writes_what_came_before_on_any_thread_count() {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"tick");
+        for n in 0..100 {
+            encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
+        }
+        let want: String = (0..70).map(|n| format!("n={n}\n")).collect();
+        // Alone, with a sequential companion, as the sequential one.
+        for layout in 0..3 {
+            for threads in [1, 2] {
+                let mut driver = Driver::new();
+                match layout {
+                    0 => driver.add_parallel(FailAt { fail_at: 70 }),
+                    1 => {
+                        driver.add_parallel(FailAt { fail_at: 70 });
+                        driver.add(Idle);
+                    }
+                    _ => {
+                        driver.add(FailAt { fail_at: 70 });
+                        driver.add_parallel(FailAt { fail_at: u64::MAX });
+                    }
+                }
+                let options = RunOptions {
+                    parallelism: Parallelism {
+                        threads,
+                        chunk_bytes: 200,
+                    },
+                    ..RunOptions::default()
+                };
+                let mut out = Vec::new();
+                let reader = TraceReader::new(&trace, &events).unwrap();
+                match driver.run(reader, &mut out, options) {
+                    Err(RunError::Analyzer(e)) => assert_eq!(e.message, "record 70"),
+                    otherwise => panic!("{otherwise:?}"),
+                }
+                let out = String::from_utf8(out).unwrap();
+                if layout == 2 {
+                    // Both print the first 70 records, interleaved per
+                    // record sequentially and per chunk in parallel.
+                    assert_eq!(out.lines().filter(|l| *l == "n=69").count(), 2, "{out}");
+                } else {
+                    assert_eq!(out, want, "layout {layout}, {threads} threads");
+                }
+            }
+        }
+    }
 }
