@@ -31,7 +31,7 @@ fn sample_events() -> TraceEvents {
 /// An argument value of each kind the declarations use.
 fn arg_for(kind: ArgKind, n: u64) -> Arg<'static> {
     match kind {
-        ArgKind::String => Arg::Str(Some(if n % 2 == 0 {
+        ArgKind::String => Arg::Str(Some(if n.is_multiple_of(2) {
             b"it's"
         } else {
             b"img/a\n.qcow2"
@@ -195,7 +195,7 @@ fn main() {
                 } else {
                     seed.push(0);
                     seed.extend_from_slice(
-                        &(0xfff0_0000_0000_0000u64 | i as u64 * 77).to_le_bytes(),
+                        &(0xfff0_0000_0000_0000u64 | (i as u64 * 77)).to_le_bytes(),
                     );
                 }
             }

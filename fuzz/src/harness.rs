@@ -549,6 +549,115 @@ pub fn cformat(data: &[u8]) {
     let mut again = Vec::new();
     format.render(&decls, &values, &mut again);
     assert_eq!(again, rendered, "rendering is deterministic");
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+    if ndecl & 0x80 == 0 {
+        glibc::compare(format_bytes, &decls, &values, rendered);
+    }
+}
+
+/// The renderer against the C library it imitates: where it claims to
+/// know what glibc prints (it wrote no [`MISMATCH`] marker), glibc's
+/// `snprintf` with the same arguments, each passed in its 64-bit variadic
+/// slot as x86-64 passes it, must print the same bytes.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+mod glibc {
+    use std::ffi::{CString, c_char, c_int};
+
+    use simpletrace::format::cformat::MISMATCH;
+    use simpletrace::format::{ArgDecl, ArgKind, ArgValue};
+
+    unsafe extern "C" {
+        fn snprintf(buf: *mut c_char, len: usize, format: *const c_char, ...) -> c_int;
+    }
+
+    /// The value `printf` finds in argument slot `i`, and the string it
+    /// points to when it is one.
+    fn slot(decls: &[ArgDecl], values: &[ArgValue<'_>], i: usize) -> (u64, Option<CString>) {
+        let (Some(decl), Some(value)) = (decls.get(i), values.get(i)) else {
+            return (0, None);
+        };
+        match (decl.kind, *value) {
+            (ArgKind::String, ArgValue::Str(s)) => {
+                let s = s.split(|&b| b == 0).next().unwrap_or_default();
+                let c = CString::new(s).unwrap_or_default();
+                (c.as_ptr() as u64, Some(c))
+            }
+            (ArgKind::Bool, ArgValue::Int(v)) => (u64::from(v != 0), None),
+            (ArgKind::Int { signed, bits }, ArgValue::Int(v)) if (1..64).contains(&bits) => {
+                let shift = 64 - u32::from(bits);
+                let v = if signed {
+                    (((v << shift) as i64) >> shift) as u64
+                } else {
+                    (v << shift) >> shift
+                };
+                (v, None)
+            }
+            (_, ArgValue::Int(v)) => (v, None),
+            (_, ArgValue::Str(_)) => (0, None),
+        }
+    }
+
+    pub(super) fn compare(
+        format: &[u8],
+        decls: &[ArgDecl],
+        values: &[ArgValue<'_>],
+        rendered: &[u8],
+    ) {
+        // Only where the renderer claims to know the output; never `%n`
+        // (glibc would write through its argument) nor positional
+        // arguments (mixing them with sequential ones is undefined, and
+        // the renderer goes its own way there).
+        let end = format.iter().position(|&b| b == 0).unwrap_or(format.len());
+        let format = &format[..end];
+        if rendered.windows(MISMATCH.len()).any(|w| w == MISMATCH)
+            || format.contains(&b'n')
+            || format.contains(&b'$')
+        {
+            return;
+        }
+        let Ok(c_format) = CString::new(format) else {
+            return;
+        };
+        let slots: Vec<_> = (0..10).map(|i| slot(decls, values, i)).collect();
+        let a: Vec<u64> = slots.iter().map(|s| s.0).collect();
+        let mut buf = vec![0u8; rendered.len() + 2];
+        // SAFETY: the buffer's length is passed; the format is a C string;
+        // ten 64-bit arguments are passed, more than the format reads
+        // (the renderer marks a conversion without an argument), and each
+        // `%s` reads a C string kept alive in `slots` or a null pointer
+        // (any other address the renderer marks, and then this is not
+        // called). Positional arguments and `%n` were excluded above.
+        let n = unsafe {
+            snprintf(
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                c_format.as_ptr(),
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                a[4],
+                a[5],
+                a[6],
+                a[7],
+                a[8],
+                a[9],
+            )
+        };
+        // glibc fails (-1) at a format that ends inside a conversion; the
+        // renderer prints what came before it.
+        let Ok(n) = usize::try_from(n) else {
+            return;
+        };
+        let want = &buf[..n.min(buf.len().saturating_sub(1))];
+        assert!(
+            n == rendered.len() && want == rendered,
+            "glibc prints {:?} ({n} bytes), the renderer {:?}, for {:?}",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(rendered),
+            String::from_utf8_lossy(format)
+        );
+    }
 }
 
 /// A cursor over fuzz input.
