@@ -163,6 +163,12 @@ impl Error {
 
     /// The offset of the record the error is about, if it is about one.
     pub fn offset(&self) -> Option<FileOffset> {
+        self.at().map(|at| at.offset)
+    }
+
+    /// The record the error is about (its index and offset), if it is
+    /// about one. Its index is also the number of records before it.
+    pub fn at(&self) -> Option<At> {
         match self {
             Error::TruncatedHeader { .. }
             | Error::BadHeaderId { .. }
@@ -174,7 +180,7 @@ impl Error {
             | Error::UnmappedEventId { at, .. }
             | Error::UndeclaredEvent { at, .. }
             | Error::ArgumentPastRecord { at, .. }
-            | Error::StringPastRecord { at, .. } => Some(at.offset),
+            | Error::StringPastRecord { at, .. } => Some(*at),
         }
     }
 }
