@@ -9,6 +9,7 @@ mod cformat;
 mod cli;
 mod conformance;
 mod errors;
+mod fuzz_regressions;
 mod hist;
 mod inputs;
 mod manners;

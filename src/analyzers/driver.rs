@@ -66,7 +66,9 @@ impl Default for RunOptions {
 pub struct RunOutcome {
     /// One report per analyzer, in the order they were added.
     pub reports: Vec<Report>,
-    /// Event records read (dropped-events records included).
+    /// Event records read (dropped-events records included) before the
+    /// end, the fault or the stop; the faulting record, even one whose
+    /// header was fine but whose arguments do not decode, is not counted.
     pub records: u64,
     /// The trace fault that ended the run early, if any; every record
     /// before it was analysed and the reports cover them.
@@ -425,13 +427,16 @@ fn drive_alone<'r, A: Analyzer>(
             end.fault = Some(e);
             break;
         }
-        end.records += 1;
         let slot = slot_of(ev.decl(), events);
-        if table.wants_slot(slot) && sel.keep(slot, ev.pid(), ev.timestamp_ns()) {
-            if let Err(e) = ev.decode_current() {
-                end.fault = Some(e);
-                break;
-            }
+        let wanted = table.wants_slot(slot) && sel.keep(slot, ev.pid(), ev.timestamp_ns());
+        if wanted && let Err(e) = ev.decode_current() {
+            // A record whose arguments do not decode is the fault, not a
+            // record read (see `records_before`).
+            end.fault = Some(e);
+            break;
+        }
+        end.records += 1;
+        if wanted {
             let mut ctx = Context::new(buf);
             table.call(analyzer, slot, &ev, &mut ctx)?;
             if ctx.stopped() {
@@ -1179,12 +1184,15 @@ impl<'d> Driver<'d> {
                 }
                 Ok(())
             };
-            let end = only.run_alone(sel, reader, &mut buf, threshold, &mut block)?;
+            let end = match only.run_alone(sel, reader, &mut buf, threshold, &mut block) {
+                Ok(end) => end,
+                Err(e) => return Err(fail_after(out, &buf, e)),
+            };
             out.write_all(&buf).map_err(RunError::Io)?;
             out.flush().map_err(RunError::Io)?;
             return Ok(Ran {
                 records: end.records,
-                records_read: reader.records_read(),
+                records_read: records_before(reader, end.fault.as_ref()),
                 fault: end.fault,
                 skips: reader.take_skips(),
                 stopped: end.stopped,
@@ -1200,22 +1208,26 @@ impl<'d> Driver<'d> {
                 fault = Some(e);
                 break;
             }
-            records += 1;
             let slot = slot_of(ev.decl(), events);
             let mask = if sel.keep(slot, ev.pid(), ev.timestamp_ns()) {
                 masks.any(slot)
             } else {
                 0
             };
+            if mask != 0
+                && let Err(e) = ev.decode_current()
+            {
+                fault = Some(e);
+                break;
+            }
+            records += 1;
             if mask != 0 {
-                if let Err(e) = ev.decode_current() {
-                    fault = Some(e);
-                    break;
-                }
                 for i in bits(mask) {
                     let mut ctx = Context::new(&mut buf);
-                    if let Some(r) = self.runners.get_mut(i) {
-                        r.handle(slot, &ev, &mut ctx)?;
+                    if let Some(r) = self.runners.get_mut(i)
+                        && let Err(e) = r.handle(slot, &ev, &mut ctx)
+                    {
+                        return Err(fail_after(out, &buf, e.into()));
                     }
                     stopped |= ctx.stopped();
                 }
@@ -1239,7 +1251,7 @@ impl<'d> Driver<'d> {
         out.flush().map_err(RunError::Io)?;
         Ok(Ran {
             records,
-            records_read: reader.records_read(),
+            records_read: records_before(reader, fault.as_ref()),
             fault,
             skips: reader.take_skips(),
             stopped,
@@ -1351,8 +1363,10 @@ impl<'d> Driver<'d> {
                 };
                 for i in bits(Masks::get(&masks.sequential, slot)) {
                     let mut ctx = Context::new(&mut buf);
-                    if let Some(r) = self.runners.get_mut(i) {
-                        r.handle(slot, &ev, &mut ctx)?;
+                    if let Some(r) = self.runners.get_mut(i)
+                        && let Err(e) = r.handle(slot, &ev, &mut ctx)
+                    {
+                        return Err(fail_after(out, &buf, e.into()));
                     }
                     stopped |= ctx.stopped();
                 }
@@ -1386,6 +1400,35 @@ impl<'d> Driver<'d> {
             skips,
             stopped: false,
         })
+    }
+}
+
+/// Writes what the analyzers produced before one of them failed, then
+/// gives that failure back. The parallel path writes every chunk before
+/// the failing one and the failing chunk's output up to the failing
+/// record; so does the sequential path with this, and a run's output does
+/// not depend on the thread count even when it fails (found by the `print`
+/// fuzz target: sequentially, the last unwritten block was lost).
+fn fail_after(out: &mut dyn Write, buf: &[u8], e: RunError) -> RunError {
+    if let RunError::Analyzer(_) = e
+        && let Err(io) = out.write_all(buf).and_then(|()| out.flush())
+    {
+        return RunError::Io(io);
+    }
+    e
+}
+
+/// Records read before `fault`, or all that `reader` read without one.
+/// A record whose arguments fail to decode has already been counted by the
+/// reader, a record the reader rejects has not; the fault's own index
+/// counts the records before it either way, so every path (sequential,
+/// chunk-parallel, one analyzer or several) reports the same counts and
+/// the mapping records (records read minus event records) come out right
+/// (found by the `print` fuzz target: the paths disagreed by one).
+fn records_before(reader: &TraceReader<'_>, fault: Option<&format::Error>) -> u64 {
+    match fault.and_then(format::Error::at) {
+        Some(at) => at.record.0,
+        None => reader.records_read(),
     }
 }
 
@@ -1430,7 +1473,7 @@ fn work_chunk<'r>(
             partials,
             batch: Vec::new(),
             records,
-            records_read: reader.records_read(),
+            records_read: records_before(&reader, fault.as_ref()),
             fault,
             skips: reader.take_skips(),
             error,
@@ -1489,9 +1532,206 @@ fn work_chunk<'r>(
             break;
         }
     }
-    work.records_read = reader.records_read();
+    work.records_read = records_before(&reader, work.fault.as_ref());
     work.skips = reader.take_skips();
     work.text = text;
     work.partials = partials;
     work
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::print::Parallelism;
+    use crate::analyzers::{Handlers, ParallelAnalyzer};
+    use crate::format::{ArgValue, encode};
+
+    /// Writes `n=N` per record and fails on the record whose argument is
+    /// `fail_at`.
+    #[derive(Clone)]
+    struct FailAt {
+        fail_at: u64,
+    }
+
+    impl FailAt {
+        fn on(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+            let n = ev.u64("n").unwrap_or(0);
+            if n == self.fail_at {
+                return Err(AnalyzerError::new("fail", format!("record {n}")));
+            }
+            ctx.out().extend_from_slice(format!("n={n}\n").as_bytes());
+            Ok(())
+        }
+    }
+
+    impl Analyzer for FailAt {
+        fn name(&self) -> &str {
+            "fail"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            let mut h = Handlers::new();
+            h.catchall(Self::on);
+            h
+        }
+        fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            Ok(Report::none())
+        }
+    }
+
+    impl ParallelAnalyzer for FailAt {
+        fn fork(&self, _: &ChunkStart) -> Self {
+            self.clone()
+        }
+        fn merge(&mut self, _: Self) -> Result<(), AnalyzerError> {
+            Ok(())
+        }
+    }
+
+    /// Reports nothing and wants nothing: a second analyzer, so the
+    /// driver takes its multi-analyzer loops.
+    struct Idle;
+
+    impl Analyzer for Idle {
+        fn name(&self) -> &str {
+            "idle"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            Handlers::new()
+        }
+        fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            Ok(Report::none())
+        }
+    }
+
+    /// Wants every record and reports the counts `end` is given.
+    #[derive(Clone)]
+    struct Counts;
+
+    impl Analyzer for Counts {
+        fn name(&self) -> &str {
+            "counts"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            let mut h = Handlers::new();
+            h.catchall(|_: &mut Self, _: &Event<'_>, _: &mut Context<'_>| Ok(()));
+            h
+        }
+        fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            let text = format!("{} {}", info.records_read, info.event_records);
+            Ok(Report::new(text, serde_json::Value::Null))
+        }
+    }
+
+    impl ParallelAnalyzer for Counts {
+        fn fork(&self, _: &ChunkStart) -> Self {
+            Counts
+        }
+        fn merge(&mut self, _: Self) -> Result<(), AnalyzerError> {
+            Ok(())
+        }
+    }
+
+    /// Found by the `print` fuzz target: with several analyzers, the
+    /// sequential loop counted a record whose arguments do not decode as
+    /// an event record and the chunk-parallel one did not, so `stats`
+    /// told them apart ("the filters kept 7 of 8 event records" against
+    /// one mapping record too many).
+    #[test]
+    fn a_record_whose_arguments_fail_is_not_counted_on_any_path() {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\nname(const char *s)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"tick");
+        encode::mapping(&mut trace, 1, b"name");
+        for n in 0..20 {
+            encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
+        }
+        // A string whose length runs 1000 bytes past its record.
+        encode::event_with_payload(&mut trace, 1, 500, 1, &1000u32.to_le_bytes());
+        // 2 mappings and 20 events before the fault.
+        let want = "22 20";
+        for layout in 0..3 {
+            for threads in [1, 2] {
+                let mut driver = Driver::new();
+                match layout {
+                    0 => driver.add_parallel(Counts),
+                    1 => driver.add(Counts),
+                    _ => {
+                        driver.add_parallel(Counts);
+                        driver.add(Idle);
+                    }
+                }
+                let options = RunOptions {
+                    parallelism: Parallelism {
+                        threads,
+                        chunk_bytes: 64,
+                    },
+                    ..RunOptions::default()
+                };
+                let reader = TraceReader::new(&trace, &events).unwrap();
+                let outcome = driver.run(reader, &mut Vec::new(), options).unwrap();
+                match &outcome.fault {
+                    Some(format::Error::StringPastRecord { at, .. }) => {
+                        assert_eq!(at.record, RecordIndex(22));
+                    }
+                    otherwise => panic!("{otherwise:?}"),
+                }
+                assert_eq!(outcome.records, 20, "layout {layout}, {threads} threads");
+                assert_eq!(
+                    outcome.reports[0].text, want,
+                    "layout {layout}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_analyzer_failure_writes_what_came_before_on_any_thread_count() {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"tick");
+        for n in 0..100 {
+            encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
+        }
+        let want: String = (0..70).map(|n| format!("n={n}\n")).collect();
+        // Alone, with a sequential companion, as the sequential one.
+        for layout in 0..3 {
+            for threads in [1, 2] {
+                let mut driver = Driver::new();
+                match layout {
+                    0 => driver.add_parallel(FailAt { fail_at: 70 }),
+                    1 => {
+                        driver.add_parallel(FailAt { fail_at: 70 });
+                        driver.add(Idle);
+                    }
+                    _ => {
+                        driver.add(FailAt { fail_at: 70 });
+                        driver.add_parallel(FailAt { fail_at: u64::MAX });
+                    }
+                }
+                let options = RunOptions {
+                    parallelism: Parallelism {
+                        threads,
+                        chunk_bytes: 200,
+                    },
+                    ..RunOptions::default()
+                };
+                let mut out = Vec::new();
+                let reader = TraceReader::new(&trace, &events).unwrap();
+                match driver.run(reader, &mut out, options) {
+                    Err(RunError::Analyzer(e)) => assert_eq!(e.message, "record 70"),
+                    otherwise => panic!("{otherwise:?}"),
+                }
+                let out = String::from_utf8(out).unwrap();
+                if layout == 2 {
+                    // Both print the first 70 records, interleaved per
+                    // record sequentially and per chunk in parallel.
+                    assert_eq!(out.lines().filter(|l| *l == "n=69").count(), 2, "{out}");
+                } else {
+                    assert_eq!(out, want, "layout {layout}, {threads} threads");
+                }
+            }
+        }
+    }
 }

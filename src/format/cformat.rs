@@ -62,7 +62,12 @@
 //! rebuilds it: flags, width and precision, without length modifiers) and
 //! consumes no argument; `%b`/`%B` print binary (glibc 2.35 and later); `%n`
 //! prints nothing; a format that ends inside a conversion stops there (glibc
-//! returns an error after printing the text before it); a NUL byte ends the
+//! returns an error after printing the text before it), unless an unknown
+//! conversion, a `$`, or a conversion glibc's fast loop lacks (`%hc`, `%hs`,
+//! `%hp`) came before it (glibc has then switched to its loop
+//! for positional arguments, which prints it back like an unknown
+//! conversion: `%y %-5` prints `%y %-5`; that loop also prints `%qd` and
+//! `%Ld` as `%d`); a NUL byte ends the
 //! format, and a `%s` string at its first NUL. Positional arguments (`%2$d`,
 //! `%*1$d`) index the declared arguments; mixing them with sequential ones
 //! is undefined in C and here simply continues the sequential count.
@@ -136,8 +141,9 @@ enum Conv {
     Written,
     /// Floating point and `%m`: undefined here, consume no argument.
     Undefined,
-    /// Anything else: glibc prints the conversion back.
-    Unknown(u8),
+    /// Anything else: glibc prints the conversion back. `None`: the
+    /// format ends before the conversion character.
+    Unknown(Option<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +155,11 @@ struct Spec {
     conv: Conv,
     /// `N$`: the argument N-1 instead of the next one.
     position: Option<usize>,
+    /// The length modifier was `q` or `L`.
+    quad: bool,
+    /// glibc's fast loop does not know this conversion and hands it, and
+    /// the rest of the format, to its loop for positional arguments.
+    switches: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,9 +276,9 @@ impl Cursor<'_> {
     }
 }
 
-/// Parses the conversion after the `%` at `offset`; `None` when the format
-/// ends inside it.
-fn parse_spec(cur: &mut Cursor<'_>, offset: usize) -> Result<Option<Spec>, CFormatError> {
+/// Parses the conversion after the `%` at `offset`; one the format ends
+/// inside is `Conv::Unknown(None)`.
+fn parse_spec(cur: &mut Cursor<'_>, offset: usize) -> Result<Spec, CFormatError> {
     let position = cur.position();
     let mut flags = 0;
     loop {
@@ -298,6 +309,7 @@ fn parse_spec(cur: &mut Cursor<'_>, offset: usize) -> Result<Option<Spec>, CForm
     } else {
         Count::Absent
     };
+    let quad = matches!(cur.peek(), Some(b'q' | b'L'));
     let mut length = match cur.peek() {
         Some(b'h') => {
             cur.pos += 1;
@@ -319,9 +331,19 @@ fn parse_spec(cur: &mut Cursor<'_>, offset: usize) -> Result<Option<Spec>, CForm
         _ => Length::Int,
     };
     let Some(c) = cur.peek() else {
-        return Ok(None);
+        return Ok(Spec {
+            flags,
+            width,
+            precision,
+            length,
+            conv: Conv::Unknown(None),
+            position,
+            quad,
+            switches: false,
+        });
     };
     cur.pos += 1;
+    let single_h = length == Length::Short;
     let unsigned = |base, upper| Conv::Unsigned { base, upper };
     let conv = match c {
         b'd' | b'i' => Conv::Signed,
@@ -341,16 +363,22 @@ fn parse_spec(cur: &mut Cursor<'_>, offset: usize) -> Result<Option<Spec>, CForm
         b'%' => Conv::Percent,
         b'n' => Conv::Written,
         b'm' | b'f' | b'F' | b'e' | b'E' | b'g' | b'G' | b'a' | b'A' => Conv::Undefined,
-        other => Conv::Unknown(other),
+        other => Conv::Unknown(Some(other)),
     };
-    Ok(Some(Spec {
+    // Besides unknown conversions, glibc 2.36's fast loop has no entry for
+    // these after a single `h` (probed: `%hc %-` prints `%-` where `%c %-`
+    // fails).
+    let switches = matches!(conv, Conv::Unknown(_)) || (single_h && b"cspmSfFeEgGaA".contains(&c));
+    Ok(Spec {
         flags,
         width,
         precision,
         length,
         conv,
         position,
-    }))
+        quad,
+        switches,
+    })
 }
 
 impl CFormat {
@@ -388,6 +416,12 @@ impl CFormat {
         };
         let mut items = Vec::new();
         let mut text = Vec::new();
+        // Whether glibc has left its fast loop for the one that handles
+        // positional arguments: it does at the first unknown conversion
+        // or `$`, and from there prints a conversion the format ends in
+        // back, as it prints an unknown one (found by the cformat fuzz
+        // target against glibc).
+        let mut positional_loop = false;
         while let Some(b) = cur.peek() {
             cur.pos += 1;
             if b != b'%' {
@@ -399,11 +433,23 @@ impl CFormat {
                 continue;
             }
             let offset = cur.pos - 1;
-            let Some(spec) = parse_spec(&mut cur, offset)? else {
-                // glibc stops with an error at a conversion the format ends
-                // in, after printing everything before it.
+            let mut spec = parse_spec(&mut cur, offset)?;
+            // A `$` switches before its own conversion is handled.
+            positional_loop |= spec.position.is_some()
+                || matches!(spec.width, Count::Arg(_))
+                || matches!(spec.precision, Count::Arg(_));
+            if spec.conv == Conv::Unknown(None) && !positional_loop {
+                // glibc's fast loop stops with an error at a conversion
+                // the format ends in, after printing everything before it.
                 break;
-            };
+            }
+            positional_loop |= spec.switches;
+            if positional_loop && spec.quad {
+                // That loop reads `q` and `L` integers as 64-bit slots but
+                // prints them as `int`s (it sets glibc's `is_long_double`
+                // without `is_long`), and `%Lc`, `%Ls` as narrow.
+                spec.length = Length::Int;
+            }
             if !text.is_empty() {
                 items.push(Item::Text(core::mem::take(&mut text).into_boxed_slice()));
             }
@@ -781,14 +827,14 @@ fn number(
 
 /// Writes an unknown conversion back as glibc rebuilds it: `%`, the flags
 /// in its order (`0` when `zero`), the width and precision, the conversion
-/// character (length modifiers are dropped).
+/// character if there is one (length modifiers are dropped).
 fn unknown(
     out: &mut Vec<u8>,
     flags: u8,
     zero: bool,
     width: usize,
     precision: Option<usize>,
-    c: u8,
+    c: Option<u8>,
 ) {
     out.push(b'%');
     if flags & ALT != 0 {
@@ -818,7 +864,9 @@ fn unknown(
         out.push(b'.');
         decimal(out, p as u64);
     }
-    out.push(c);
+    if let Some(c) = c {
+        out.push(c);
+    }
 }
 
 #[cfg(test)]
@@ -1284,6 +1332,38 @@ mod tests {
         int_ok("%d then %", "int", 3, "3 then ");
         int_ok("%d then %-5", "int", 3, "3 then ");
         int_ok("%d then %-5.2l", "int", 3, "3 then ");
+        // After an unknown conversion, a `$`, or a conversion glibc's fast
+        // loop lacks (`%hc`), glibc has switched to its loop for
+        // positional arguments, which prints an unfinished conversion back
+        // as it prints an unknown one.
+        int_ok("%y %d %-5.2l", "int", 3, "%y 3 %-5.2");
+        int_ok("%y %", "int", 3, "%y %");
+        int_ok("%1$d %3", "int", 3, "3 %3");
+        int_ok("%hc %-", "int", 0x41, "A %-");
+        int_ok("%hhc %-", "int", 0x41, "A ");
+        int_ok("%hS %-", "int", 0x41, "<?> %-");
+        int_ok("%*1$d %-4", "int", 3, "  3 %-4");
+        assert_eq!(
+            render(
+                "%y %*.*",
+                &["int", "int"],
+                &[ArgValue::Int(7), ArgValue::Int(8)]
+            ),
+            "%y %7.8"
+        );
+        // That loop also prints `q` and `L` integers as `int`s, and `%Lc`
+        // as a narrow character.
+        let v = ArgValue::Int(0xffff_00ff_0000_0041);
+        let t = ["uint64_t"; 3];
+        assert_eq!(
+            render("%qd|%Lx|%llx", &t, &[v; 3]),
+            "-280379760050111|ffff00ff00000041|ffff00ff00000041"
+        );
+        assert_eq!(
+            render("%y %qd|%Lx|%llx", &t, &[v; 3]),
+            "%y 65|41|ffff00ff00000041"
+        );
+        assert_eq!(render("%1$qd|%1$Lc", &t, &[v]), "65|A");
         // A NUL ends the format.
         int_ok("%d\0 %d", "int", 3, "3");
     }

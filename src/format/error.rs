@@ -240,8 +240,8 @@ impl Error {
         self.at().map(|at| at.offset)
     }
 
-    /// The record the error is about, if it is about one (header faults
-    /// are not).
+    /// The record the error is about (its index and offset), if it is
+    /// about one. Its index is also the number of records before it.
     pub fn at(&self) -> Option<At> {
         match self {
             Error::TruncatedHeader { .. }

@@ -73,15 +73,20 @@ impl core::fmt::Debug for Slot<'_> {
     }
 }
 
-/// Ids below this live in a vector; QEMU numbers its events from 0, so
+/// Ids below this may live in a vector; QEMU numbers its events from 0, so
 /// every real id does. Larger ids (the dropped id, corrupt data) go to a map.
 const DENSE_IDS: u64 = 1 << 16;
+
+/// How far past twice the number of ids set so far the vector may grow.
+const DENSE_SLACK: u64 = 1024;
 
 /// The id -> event table, as mapping records have built it so far.
 #[derive(Debug, Clone)]
 struct IdMap<'a> {
     dense: Vec<Slot<'a>>,
     sparse: HashMap<u64, Slot<'a>>,
+    /// How many times an id was set: the vector grows in proportion.
+    sets: u64,
 }
 
 impl<'a> IdMap<'a> {
@@ -91,30 +96,43 @@ impl<'a> IdMap<'a> {
         IdMap {
             dense: Vec::new(),
             sparse,
+            sets: 0,
         }
     }
 
     fn set(&mut self, id: u64, slot: Slot<'a>) {
-        if id < DENSE_IDS {
-            let i = id as usize;
-            if i >= self.dense.len() {
+        self.sets = self.sets.saturating_add(1);
+        if let Some(dense) = usize::try_from(id).ok().and_then(|i| self.dense.get_mut(i)) {
+            *dense = slot;
+            return;
+        }
+        // The vector only grows in proportion to the ids set (each from a
+        // mapping record of at least 20 bytes, or a declaration): a lone
+        // mapping of id 65,535 in a 50-byte file would otherwise make a
+        // 1.5 MiB table, cloned again for every chunk in flight when
+        // reading in parallel. Such an id goes to the map, where `get`
+        // still finds it if the vector grows past it later.
+        let limit = DENSE_IDS.min(self.sets.saturating_mul(2).saturating_add(DENSE_SLACK));
+        match usize::try_from(id) {
+            Ok(i) if id < limit => {
                 self.dense.resize(i + 1, Slot::Unmapped);
+                if let Some(dense) = self.dense.get_mut(i) {
+                    *dense = slot;
+                }
             }
-            self.dense[i] = slot;
-        } else {
-            self.sparse.insert(id, slot);
+            _ => {
+                self.sparse.insert(id, slot);
+            }
         }
     }
 
     #[inline(always)]
     fn get(&self, id: u64) -> Slot<'a> {
-        if id < DENSE_IDS {
-            self.dense
-                .get(id as usize)
-                .copied()
-                .unwrap_or(Slot::Unmapped)
-        } else {
-            self.sparse.get(&id).copied().unwrap_or(Slot::Unmapped)
+        // Every id set since the vector covered it is in the vector; one
+        // set before that (or never covered) is in the map.
+        match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            Some(Slot::Unmapped) | None => self.sparse.get(&id).copied().unwrap_or(Slot::Unmapped),
+            Some(&slot) => slot,
         }
     }
 }
@@ -1019,6 +1037,38 @@ mod tests {
         assert_eq!(kinds[1], "event a @45");
         assert_eq!(r.records_read(), 7);
         assert_eq!(r.position().0, t.len() as u64);
+    }
+
+    #[test]
+    fn a_large_id_does_not_size_the_id_table() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        // Far past the vector: to the map.
+        encode::mapping(&mut t, 65_535, b"a");
+        encode::mapping(&mut t, 3_000, b"c");
+        encode::event(&mut t, 65_535, 1, 1, &[ArgValue::Int(1)]);
+        let mut r = TraceReader::new(&t, &ev).unwrap();
+        assert_eq!(r.next().unwrap().unwrap().name(), "a");
+        assert!(r.ids.dense.is_empty(), "{}", r.ids.dense.len());
+        assert_eq!(r.ids.sparse.len(), 3);
+        // The vector grows past id 3,000 (set while it lay outside) with
+        // ids in order; 3,000 is still found, and a later mapping of it
+        // wins.
+        let mut u = t.clone();
+        for id in 0..3_500 {
+            encode::mapping(&mut u, id, b"b");
+        }
+        encode::mapping(&mut u, 3_000, b"c");
+        encode::event(&mut u, 3_000, 2, 1, &[]);
+        encode::mapping(&mut u, 4_000, b"a");
+        encode::event(&mut u, 4_000, 3, 1, &[ArgValue::Int(2)]);
+        encode::event(&mut t, 3_000, 2, 1, &[]);
+        assert_eq!(names(&t, &ev), ["a", "c"]);
+        assert_eq!(names(&u, &ev), ["a", "c", "a"]);
+        let mut r = TraceReader::new(&u, &ev).unwrap();
+        r.by_ref().for_each(drop);
+        assert_eq!(r.ids.dense.len(), 4_001);
     }
 
     #[test]
