@@ -712,10 +712,13 @@ pub const MAX_EVENTS_TEXT: usize = 1024;
 /// the input); bit 2: headerless; bit 3: a valid little-endian version-4
 /// header goes before the trace; bits 5-6: the analyzers (the drop-in
 /// printer, `--format log` with timestamps, JSON Lines, or all of those
-/// with stats and locks in one pass); `CHUNK`: chunk size minus one.
+/// with stats and locks in one pass); bit 7: `--resync`; `CHUNK`: chunk
+/// size minus one (and the stream's block size minus 64).
 ///
-/// Oracle: parallel output equals sequential output byte for byte, with
-/// the same fault, record count, reports or error.
+/// Oracle: parallel output, and the output of the same bytes read as a
+/// stream in small blocks ([`Driver::run_stream`]), equal sequential
+/// output byte for byte, with the same fault, record count, skipped
+/// regions, reports or error.
 pub fn print(data: &[u8]) {
     let mut cur = Bytes(data);
     let (Some(mode), Some(chunk)) = (cur.byte(), cur.byte()) else {
@@ -782,15 +785,17 @@ pub fn print(data: &[u8]) {
     };
     let headerless = mode & 4 != 0;
     let analyzers = (mode >> 5) & 3;
+    let resync = mode & 0x80 != 0;
     if analyzers == 1 && !log_ok {
         return;
     }
+    // 0 threads: read as a stream.
     let run = |threads: usize| {
-        let reader = if headerless {
-            TraceReader::headerless(trace, events)
+        let kind = if headerless {
+            TraceKind::headerless()
         } else {
-            match TraceReader::new(trace, events) {
-                Ok(r) => r,
+            match TraceKind::detect(trace) {
+                Ok(kind) => kind,
                 Err(e) => return Err(e.to_string()),
             }
         };
@@ -818,26 +823,38 @@ pub fn print(data: &[u8]) {
             ..RunOptions::default()
         };
         let mut out = Vec::new();
-        let outcome = driver.run(reader, &mut out, options);
+        let outcome = if threads == 0 {
+            driver.stream_block(64 + usize::from(chunk));
+            driver.stream_resync(resync);
+            let mut input = trace;
+            driver.run_stream(&mut input, kind, events, &mut out, options)
+        } else {
+            let reader = TraceReader::with_kind(trace, events, kind).with_resync(resync);
+            driver.run(reader, &mut out, options)
+        };
         Ok(match outcome {
-            Ok(o) => (out, Ok((o.records, o.fault, o.stopped, o.reports))),
+            Ok(o) => {
+                assert!(o.stream_error.is_none(), "{:?}", o.stream_error);
+                (out, Ok((o.records, o.fault, o.skips, o.stopped, o.reports)))
+            }
             Err(e) => (out, Err(e.to_string())),
         })
     };
     let sequential = run(1);
-    let parallel = run(2);
-    match (&sequential, &parallel) {
-        (Ok((seq_out, seq)), Ok((par_out, par))) => {
-            if seq_out != par_out {
-                panic!(
-                    "parallel output differs:\n--- sequential\n{}\n--- parallel\n{}",
-                    String::from_utf8_lossy(seq_out),
-                    String::from_utf8_lossy(par_out)
-                );
+    for (name, other) in [("parallel", run(2)), ("streamed", run(0))] {
+        match (&sequential, &other) {
+            (Ok((seq_out, seq)), Ok((other_out, other))) => {
+                if seq_out != other_out {
+                    panic!(
+                        "{name} output differs:\n--- sequential\n{}\n--- {name}\n{}",
+                        String::from_utf8_lossy(seq_out),
+                        String::from_utf8_lossy(other_out)
+                    );
+                }
+                assert_eq!(seq, other, "{name} outcome differs");
             }
-            assert_eq!(seq, par, "parallel outcome differs");
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            _ => panic!("{sequential:?} vs {name} {other:?}"),
         }
-        (Err(a), Err(b)) => assert_eq!(a, b),
-        _ => panic!("{sequential:?} vs {parallel:?}"),
     }
 }
