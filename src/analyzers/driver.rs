@@ -295,16 +295,29 @@ fn first_timestamp(
     stream: &mut StreamBuf<'_>,
     events: &TraceEvents,
     kind: TraceKind,
+    resync: bool,
 ) -> Result<Option<u64>, StreamError> {
     loop {
-        let first = TraceReader::with_kind(stream.bytes(), events, kind).next();
-        // The block ends before an event record, inside a record or
-        // between two: the trace goes on, so the block grows for more.
-        let block_too_short = match &first {
-            Some(Ok(record)) => return Ok(Some(record.timestamp_ns)),
-            Some(Err(e)) => e.is_truncation(),
-            None => true,
-        };
+        // The first event record a reader of the whole trace returns: the
+        // first before any fault, or with resyncing after the regions
+        // skipped before it.
+        let reader = TraceReader::with_kind(stream.bytes(), events, kind)
+            .with_resync(resync)
+            .with_more_to_come(!stream.end);
+        let mut block_too_short = true;
+        for record in reader {
+            match record {
+                Ok(record) => return Ok(Some(record.timestamp_ns)),
+                // The block ends inside a record, or before a resync point
+                // can be told: the trace goes on, so the block grows.
+                Err(e) if e.is_truncation() => break,
+                Err(_) => {
+                    block_too_short = false;
+                    break;
+                }
+            }
+        }
+        // (Or the block ends between two records, before any event.)
         if !block_too_short || stream.end {
             return Ok(None);
         }
@@ -989,7 +1002,7 @@ impl<'d> Driver<'d> {
         let mut stream_error = None;
         let mut first_ts = None;
         if self.relative_times() {
-            match first_timestamp(&mut stream, events, kind) {
+            match first_timestamp(&mut stream, events, kind, self.stream_resync) {
                 Ok(ts) => first_ts = ts,
                 Err(e) => stream_error = Some(e),
             }
