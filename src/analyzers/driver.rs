@@ -301,23 +301,18 @@ fn first_timestamp(
         // The first event record a reader of the whole trace returns: the
         // first before any fault, or with resyncing after the regions
         // skipped before it.
-        let reader = TraceReader::with_kind(stream.bytes(), events, kind)
+        let first = TraceReader::with_kind(stream.bytes(), events, kind)
             .with_resync(resync)
-            .with_more_to_come(!stream.end);
-        let mut block_too_short = true;
-        for record in reader {
-            match record {
-                Ok(record) => return Ok(Some(record.timestamp_ns)),
-                // The block ends inside a record, or before a resync point
-                // can be told: the trace goes on, so the block grows.
-                Err(e) if e.is_truncation() => break,
-                Err(_) => {
-                    block_too_short = false;
-                    break;
-                }
-            }
-        }
-        // (Or the block ends between two records, before any event.)
+            .with_more_to_come(!stream.end)
+            .next();
+        let block_too_short = match first {
+            Some(Ok(record)) => return Ok(Some(record.timestamp_ns)),
+            // The block ends inside a record, or before a resync point can
+            // be told: the trace goes on, so the block grows for more.
+            Some(Err(e)) => e.is_truncation(),
+            // Or it ends between two records, before any event.
+            None => true,
+        };
         if !block_too_short || stream.end {
             return Ok(None);
         }
