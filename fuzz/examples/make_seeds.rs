@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use simpletrace::format::events::{ArgKind, FormatPiece};
 use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
 use simpletrace::format::{ByteOrder, TraceEvents, Version};
-use simpletrace_fuzz::harness::{FUZZ_EVENTS, fuzz_events};
+use simpletrace_fuzz::harness::{FUZZ_EVENTS, TYPES, fuzz_events};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -154,37 +154,13 @@ fn main() {
     );
 
     // cformat: every declaration's format with matching types and values.
-    let types = [
-        "int",
-        "unsigned",
-        "long",
-        "unsigned long long",
-        "short",
-        "unsigned char",
-        "char",
-        "bool",
-        "int8_t",
-        "uint8_t",
-        "int16_t",
-        "uint16_t",
-        "int32_t",
-        "uint32_t",
-        "int64_t",
-        "uint64_t",
-        "size_t",
-        "ssize_t",
-        "void *",
-        "const char *",
-        "char *",
-        "const uint8_t *",
-    ];
     let mut n = 0;
     for events in [&sample, fuzz] {
         for decl in events.iter() {
             let Some(format) = &decl.format else { continue };
             let mut seed = vec![decl.args.len() as u8, decl.args.len() as u8];
             for a in &decl.args {
-                let t = types.iter().position(|t| *t == a.ty.trim()).unwrap_or(0);
+                let t = TYPES.iter().position(|t| *t == a.ty.trim()).unwrap_or(0);
                 seed.push(t as u8);
             }
             for (i, a) in decl.args.iter().enumerate() {

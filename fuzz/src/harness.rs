@@ -437,7 +437,7 @@ fn check_chunks(
 /// Declared types the `cformat` target picks from, with an odd kind no
 /// parser makes (a zero-bit integer) to check the renderer never trusts
 /// its declarations.
-const TYPES: &[&str] = &[
+pub const TYPES: &[&str] = &[
     "int",
     "unsigned",
     "long",
