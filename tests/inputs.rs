@@ -330,18 +330,23 @@ fn corrupt_and_cut_compressed_data() {
             let path = dir.join(format!("{damage}.{ext}"));
             std::fs::write(&path, &data).unwrap();
             let what = format!("{damage} {name}");
+            // Damaged data can decompress to wrong bytes before the decoder
+            // notices (it does for the small sample); only bytes that came
+            // out right must print as the trace does.
+            let decoded = decoded_until_error(&data);
+            let intact = bytes.starts_with(&decoded);
+            assert!(intact || damage == "corrupt", "{what}: wrong bytes");
+            // Every whole record of the bytes that came out (up to the
+            // record fault that wrong bytes made, if they did).
+            let prefix = dir.join("prefix");
+            std::fs::write(&prefix, &decoded).unwrap();
+            let want = support::run(with(&[], &events, s(&prefix)));
             for (how, out) in [
                 ("file", support::run(with(&[], &events, s(&path)))),
                 ("pipe", piped(&strs(&with(&[], &events, "-")), &data)),
             ] {
                 let err = support::stderr(&out);
                 assert_eq!(out.status.code(), Some(1), "{what} {how}: {err}");
-                // Damaged data can decompress to wrong bytes before the
-                // decoder notices (it does for the small sample); only
-                // bytes that came out right must print as the trace does.
-                let decoded = decoded_until_error(&data);
-                let intact = bytes.starts_with(&decoded);
-                assert!(intact || damage == "corrupt", "{what}: wrong bytes");
                 if intact {
                     assert!(
                         full.stdout.starts_with(&out.stdout),
@@ -375,11 +380,6 @@ fn corrupt_and_cut_compressed_data() {
                         .unwrap_or_else(|| panic!("{err}"));
                     assert_eq!(received, decoded.len(), "{what} {how}: {err}");
                 }
-                // Every whole record of the bytes that came out (up to the
-                // record fault that wrong bytes made, if they did).
-                let prefix = dir.join("prefix");
-                std::fs::write(&prefix, &decoded).unwrap();
-                let want = support::run(with(&[], &events, s(&prefix)));
                 support::assert_same_output(&what, &out.stdout, &want.stdout);
             }
         }

@@ -198,8 +198,9 @@ fn hostile_lengths_allocate_in_proportion_to_the_file() {
                 };
                 let mut out = Vec::new();
                 let r = reader(&trace, &events, headerless);
-                let result = print_trace(r, &mut out, Buffering::Block, par, &mut |_| {});
-                faults.push(format!("{result:?}"));
+                if let Err(e) = print_trace(r, &mut out, Buffering::Block, par, &mut |_| {}) {
+                    faults.push(e.to_string());
+                }
             });
             check(&format!("print, {threads} threads"), peak);
             let peak = peak_of(|| {
@@ -214,13 +215,16 @@ fn hostile_lengths_allocate_in_proportion_to_the_file() {
                     ..RunOptions::default()
                 };
                 let mut out = Vec::new();
-                let outcome = driver.run(reader(&trace, &events, headerless), &mut out, options);
-                faults.push(format!("{:?}", outcome.map(|o| o.fault)));
+                match driver.run(reader(&trace, &events, headerless), &mut out, options) {
+                    Ok(outcome) => faults.extend(outcome.fault.map(|e| e.to_string())),
+                    Err(e) => faults.push(e.to_string()),
+                }
             });
             check(&format!("log and json, {threads} threads"), peak);
         }
         // Every case but the large ids is a fault, reported, not a panic.
-        assert!(!faults.is_empty(), "{name}");
+        let large_id = name.starts_with("mapping id");
+        assert_eq!(faults.is_empty(), large_id, "{name}: {faults:?}");
     }
     // Shown with --nocapture.
     println!("{}", report.join("\n"));
