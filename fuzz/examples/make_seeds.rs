@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use simpletrace::format::events::{ArgKind, FormatPiece};
 use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
 use simpletrace::format::{ByteOrder, TraceEvents, Version};
-use simpletrace_fuzz::harness::{FUZZ_EVENTS, TYPES, fuzz_events};
+use simpletrace_fuzz::harness::{FUZZ_EVENTS, TYPES, fuzz_events, sample_events};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -22,10 +22,6 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 fn project_file(name: &str) -> Vec<u8> {
     std::fs::read(root().join("../testdata").join(name)).unwrap()
-}
-
-fn sample_events() -> TraceEvents {
-    TraceEvents::parse("sample", &project_file("sample.trace-events")).unwrap()
 }
 
 /// An argument value of each kind the declarations use.
@@ -83,13 +79,7 @@ fn trace(events: &TraceEvents, version: Version, order: ByteOrder) -> (Vec<u8>, 
             w.dropped(ts + 10, 4242, 17).unwrap();
         }
     }
-    let bytes = w.finish().unwrap();
-    let header = if header == 0 {
-        if version == Version::V0 { 64 } else { 24 }
-    } else {
-        header
-    };
-    (bytes, header)
+    (w.finish().unwrap(), header)
 }
 
 fn main() {
@@ -112,7 +102,7 @@ fn main() {
     // decode: every version and byte order, whole, behind a header the
     // harness adds, and headerless; plus the project's sample traces.
     let versions = [Version::V4, Version::V3, Version::V2, Version::V0];
-    for (e, events) in [(0u8, &sample), (1, fuzz)] {
+    for (e, events) in [(0u8, sample), (1, fuzz)] {
         for (v, &version) in versions.iter().enumerate() {
             for (b, order) in [(0u8, ByteOrder::Little), (1, ByteOrder::Big)] {
                 let (bytes, header) = trace(events, version, order);
@@ -155,7 +145,7 @@ fn main() {
 
     // cformat: every declaration's format with matching types and values.
     let mut n = 0;
-    for events in [&sample, fuzz] {
+    for events in [sample, fuzz] {
         for decl in events.iter() {
             let Some(format) = &decl.format else { continue };
             let mut seed = vec![decl.args.len() as u8, decl.args.len() as u8];
@@ -221,7 +211,7 @@ fn main() {
 
     // print: each set of analyzers, both fixed events files, a selection,
     // and declarations from the input.
-    let (sample_trace, _) = trace(&sample, Version::V4, ByteOrder::Little);
+    let (sample_trace, _) = trace(sample, Version::V4, ByteOrder::Little);
     let (fuzz_trace, _) = trace(fuzz, Version::V4, ByteOrder::Little);
     for analyzers in 0..4u8 {
         for (e, t) in [(0u8, &sample_trace), (1, &fuzz_trace)] {

@@ -55,7 +55,8 @@ dropped(int x) "never"
 e11(uint64_t a) "%#o %#x %#b %+d % d %08.3d %-5c %f %5y"
 "#;
 
-fn sample_events() -> &'static TraceEvents {
+/// The project's `testdata/sample.trace-events`, parsed.
+pub fn sample_events() -> &'static TraceEvents {
     static EVENTS: OnceLock<TraceEvents> = OnceLock::new();
     EVENTS.get_or_init(
         || match TraceEvents::parse("sample.trace-events", SAMPLE_EVENTS) {

@@ -22,18 +22,17 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// everything live, passes [`HEAP_LIMIT`].
 struct Limited;
 
-fn over_limit(size: usize) -> ! {
+fn over_limit() -> ! {
     // No formatting: that could allocate.
     let _ = std::io::stderr()
         .write_all(b"\n*** heap limit: an allocation would pass HEAP_LIMIT (64 MiB) ***\n");
-    let _ = size;
     std::process::abort();
 }
 
 fn grow(size: usize) {
     let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
     if size > HEAP_LIMIT || live > HEAP_LIMIT {
-        over_limit(size);
+        over_limit();
     }
 }
 
