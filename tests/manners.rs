@@ -225,3 +225,46 @@ fn files_given_the_wrong_way_round() {
         "{err}"
     );
 }
+
+/// The hints look at regular files only: a FIFO given as the trace has
+/// been read once, and opening it again for a hint would wait forever for
+/// a writer that is gone.
+#[cfg(unix)]
+#[test]
+fn hints_do_not_reopen_a_fifo() {
+    let [events, _] = sample();
+    let dir = support::scratch("hint_fifo");
+    let fifo = dir.join("trace");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    // Text where the trace goes: a header error, after which the trace
+    // hint would read the file again.
+    let text = std::fs::read(&events).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, text))
+    };
+    let mut child = support::bin()
+        .args([events.as_os_str(), fifo.as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("simpletrace still running after 20 s: it waits on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    writer.join().unwrap().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("not a simple trace"), "{err}");
+}

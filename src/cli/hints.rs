@@ -9,13 +9,14 @@ use std::path::Path;
 use crate::format::header::{HEADER_EVENT_ID, HEADER_MAGIC};
 
 /// The first `n` bytes of `path` (fewer if it is shorter; none if it
-/// cannot be read or is standard input).
+/// cannot be read or is not a regular file). Only regular files are
+/// opened again: a pipe or FIFO (`-`, `<(...)`, `mkfifo`) has already been
+/// read, and opening it a second time would wait for a writer that is gone.
 fn head(path: &Path, n: usize) -> Vec<u8> {
-    if path.as_os_str() == "-" {
-        return Vec::new();
-    }
     let mut buf = Vec::new();
-    if let Ok(file) = std::fs::File::open(path) {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && let Ok(file) = std::fs::File::open(path)
+    {
         let _ = file.take(n as u64).read_to_end(&mut buf);
     }
     buf
