@@ -876,26 +876,6 @@ pub fn command(extras: &[AnalyzerEntry]) -> clap::Command {
 }
 
 fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Failure> {
-    match matches.subcommand() {
-        Some(("completions", sub)) => {
-            let shell = sub
-                .get_one::<clap_complete::Shell>("shell")
-                .copied()
-                .ok_or_else(|| Failure::Input("completions: which shell?".into()))?;
-            generate::completions(shell, command(extras), &mut io::stdout().lock())?;
-            return Ok(Vec::new());
-        }
-        Some(("man", sub)) => {
-            let dir = sub.get_one::<PathBuf>("dir");
-            generate::man(
-                command(extras),
-                dir.map(PathBuf::as_path),
-                &mut io::stdout().lock(),
-            )?;
-            return Ok(Vec::new());
-        }
-        _ => {}
-    }
     if let Some((name, sub)) = matches.subcommand()
         && let Some(entry) = extras.iter().find(|e| e.name == name)
     {
@@ -909,8 +889,14 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     }
     let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
     match cli.command {
-        // Handled above, where the extra commands are known.
-        Some(Command::Completions { .. } | Command::Man { .. }) => Ok(Vec::new()),
+        Some(Command::Completions { shell }) => {
+            generate::completions(shell, command(extras), &mut io::stdout().lock())?;
+            Ok(Vec::new())
+        }
+        Some(Command::Man { dir }) => {
+            generate::man(command(extras), dir.as_deref(), &mut io::stdout().lock())?;
+            Ok(Vec::new())
+        }
         None => print(&cli.print),
         Some(Command::Print(args)) => print(&args),
         Some(Command::Stats {
