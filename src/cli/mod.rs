@@ -603,10 +603,7 @@ impl Config {
     fn trace_message(&self, e: impl std::fmt::Display) -> String {
         let path = self.trace_path.display();
         match self.compression {
-            Some(c) => format!(
-                "{path}: {e} ({c}-compressed trace: offsets and sizes count bytes of the \
-                 decompressed trace)"
-            ),
+            Some(c) => format!("{path}: {e}{}", c.offsets_note()),
             None => format!("{path}: {e}"),
         }
     }

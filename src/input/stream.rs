@@ -74,6 +74,14 @@ impl Compression {
         }
     }
 
+    /// What a message about a trace compressed so ends with: its offsets
+    /// and sizes are those of the decompressed bytes.
+    pub fn offsets_note(self) -> String {
+        format!(
+            " ({self}-compressed trace: offsets and sizes count bytes of the decompressed trace)"
+        )
+    }
+
     /// The Cargo feature that reads it.
     fn feature(self) -> &'static str {
         self.name()
@@ -153,11 +161,7 @@ impl fmt::Display for StreamSetupError {
                     "reading the trace failed after {received} bytes: {source}"
                 )?;
                 match compression {
-                    Some(c) => write!(
-                        f,
-                        " ({c}-compressed trace: offsets and sizes count bytes of the \
-                         decompressed trace)"
-                    ),
+                    Some(c) => f.write_str(&c.offsets_note()),
                     None => Ok(()),
                 }
             }
