@@ -19,7 +19,7 @@ use crate::format::{EventsError, TraceEvents};
 
 mod stream;
 
-pub use stream::{Compression, MAGIC_LEN, StreamSetupError, TraceStream};
+pub use stream::{Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.
 #[derive(Debug)]
@@ -138,31 +138,15 @@ impl TraceInput {
         Self::pipe(io::stdin(), path)
     }
 
-    /// A regular file is sniffed, then mapped or streamed; anything else
-    /// is a stream.
-    fn from_file(mut file: File, path: &Path) -> Result<TraceInput, InputError> {
-        use std::io::Seek;
-        let meta = file.metadata().map_err(io_error(path))?;
-        if !meta.is_file() {
-            return Self::pipe(file, path);
+    /// A regular file that is not compressed is mapped; anything else is
+    /// a stream, which recognizes a compression by the first bytes.
+    fn from_file(file: File, path: &Path) -> Result<TraceInput, InputError> {
+        match map_file(&file) {
+            Some(map) if Compression::detect(&map).is_none() => {
+                Ok(TraceInput::Data(TraceData::Mapped(map)))
+            }
+            _ => Self::pipe(file, path),
         }
-        let mut magic = Vec::with_capacity(MAGIC_LEN);
-        (&mut file)
-            .take(MAGIC_LEN as u64)
-            .read_to_end(&mut magic)
-            .map_err(io_error(path))?;
-        file.rewind().map_err(io_error(path))?;
-        let compression = Compression::detect(&magic);
-        if compression.is_none()
-            && meta.len() > 0
-            && let Some(map) = map_file(&file)
-        {
-            return Ok(TraceInput::Data(TraceData::Mapped(map)));
-        }
-        let source = io::BufReader::with_capacity(256 * 1024, file);
-        TraceStream::with_compression(source, compression)
-            .map(TraceInput::Stream)
-            .map_err(stream_error(path))
     }
 
     fn pipe(source: impl Read + Send + 'static, path: &Path) -> Result<TraceInput, InputError> {
@@ -223,14 +207,10 @@ impl TraceData {
             return Self::from_reader(io::stdin().lock()).map_err(io_error(path));
         }
         let file = File::open(path).map_err(io_error(path))?;
-        let meta = file.metadata().map_err(io_error(path))?;
-        if meta.is_file()
-            && meta.len() > 0
-            && let Some(map) = map_file(&file)
-        {
-            return Ok(TraceData::Mapped(map));
+        match map_file(&file) {
+            Some(map) => Ok(TraceData::Mapped(map)),
+            None => Self::from_reader(file).map_err(io_error(path)),
         }
-        Self::from_reader(file).map_err(io_error(path))
     }
 
     /// Reads a whole trace from `reader` into memory.
@@ -278,8 +258,13 @@ fn release_pages(map: &Mmap, len: usize) {
     let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
 }
 
+/// A map of `file` if it is a regular file that is not empty (an empty
+/// map is an error on some systems) and can be mapped.
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> Option<Mmap> {
+    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+        return None;
+    }
     // SAFETY: the map is read-only and private to this process, and every
     // byte of it is treated as untrusted input: the decoder checks all
     // lengths against the slice. What the map cannot guard against is

@@ -34,7 +34,7 @@ const MAGICS: [(Compression, &[u8]); 3] = [
 ];
 
 /// The longest magic: how many bytes [`Compression::detect`] looks at.
-pub const MAGIC_LEN: usize = 6;
+const MAGIC_LEN: usize = 6;
 
 impl Compression {
     /// The compression whose magic bytes `head` starts with, if any.
@@ -233,24 +233,6 @@ impl TraceStream {
                     feature: c.feature(),
                 })?
             }
-        };
-        Self::with_head(reader, compression)
-    }
-
-    /// A stream of `source`, decompressed as `compression` says (`None`:
-    /// not compressed). Reads the first bytes.
-    pub fn with_compression(
-        source: impl BufRead + Send + 'static,
-        compression: Option<Compression>,
-    ) -> Result<TraceStream, StreamSetupError> {
-        let reader: Box<dyn Read + Send> = match compression {
-            None => Box::new(source),
-            Some(c) => c
-                .decoder(Box::new(source))
-                .ok_or(StreamSetupError::Unsupported {
-                    compression: c,
-                    feature: c.feature(),
-                })?,
         };
         Self::with_head(reader, compression)
     }
