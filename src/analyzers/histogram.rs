@@ -391,19 +391,16 @@ impl Histogram {
     /// percentile.
     pub fn median(&self) -> Option<f64> {
         match &self.samples {
-            Samples::Exact(values) if !values.is_empty() => {
-                let mut sorted: Vec<i128> = values.iter().map(|&r| self.value(r)).collect();
-                sorted.sort_unstable();
-                let n = sorted.len();
-                let high = *sorted.get(n / 2)?;
-                Some(if n % 2 == 1 {
-                    high as f64
-                } else {
-                    (*sorted.get(n / 2 - 1)? as f64 + high as f64) / 2.0
-                })
-            }
+            Samples::Exact(values) if !values.is_empty() => median_of_sorted(&self.sorted(values)),
             _ => self.percentile(0.5),
         }
+    }
+
+    /// The exact samples' values, sorted.
+    fn sorted(&self, values: &[u64]) -> Vec<i128> {
+        let mut sorted: Vec<i128> = values.iter().map(|&r| self.value(r)).collect();
+        sorted.sort_unstable();
+        sorted
     }
 
     /// Several quantiles at once (one sort).
@@ -418,8 +415,7 @@ impl Histogram {
         };
         match &self.samples {
             Samples::Exact(values) => {
-                let mut sorted: Vec<i128> = values.iter().map(|&r| self.value(r)).collect();
-                sorted.sort_unstable();
+                let sorted = self.sorted(values);
                 qs.iter()
                     .map(|&q| {
                         let i = usize::try_from(rank(q) - 1).unwrap_or(usize::MAX);
@@ -643,6 +639,18 @@ pub const PERCENTILES: [(&str, f64); 4] =
 
 /// An integer as a JSON number (exact for any `i64` or `u64`; larger
 /// values, such as a sum, become floating point).
+/// The median of sorted values: the middle one, or the mean of the two
+/// middle ones for an even count; `None` when there are none.
+pub(crate) fn median_of_sorted<T: Copy + Into<i128>>(sorted: &[T]) -> Option<f64> {
+    let n = sorted.len();
+    let high = (*sorted.get(n / 2)?).into() as f64;
+    Some(if n % 2 == 1 {
+        high
+    } else {
+        ((*sorted.get(n / 2 - 1)?).into() as f64 + high) / 2.0
+    })
+}
+
 fn int_json(v: i128) -> Value {
     if let Ok(v) = i64::try_from(v) {
         json!(v)

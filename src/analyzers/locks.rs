@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::histogram::{Domain, Histogram, Scale};
+use super::histogram::{Domain, Histogram, Scale, median_of_sorted};
 use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
 
 /// The events the analyzer reads.
@@ -131,15 +131,10 @@ impl Summary {
         values.sort_unstable();
         let n = values.len();
         let total: i128 = values.iter().map(|&v| i128::from(v)).sum();
-        let median = if n % 2 == 1 {
-            values[n / 2] as f64
-        } else {
-            (values[n / 2 - 1] as f64 + values[n / 2] as f64) / 2.0
-        };
         Some(Summary {
             count: n,
             min: values[0],
-            median,
+            median: median_of_sorted(values)?,
             mean: total as f64 / n as f64,
             max: values[n - 1],
             total,
