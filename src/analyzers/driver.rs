@@ -833,6 +833,31 @@ struct ChunkWork<'r> {
 
 const BLOCK: usize = 256 * 1024;
 
+/// Calls the release hook as a sequential pass goes, about every 8 MiB of
+/// input rather than at every block written.
+struct ReleasePace {
+    next: usize,
+}
+
+impl ReleasePace {
+    const STEP: usize = 8 << 20;
+
+    fn reached(&mut self, pos: usize, release: &mut Option<Box<dyn FnMut(usize) + '_>>) {
+        if pos >= self.next {
+            if let Some(r) = release.as_mut() {
+                r(pos);
+            }
+            self.next = pos.saturating_add(Self::STEP);
+        }
+    }
+}
+
+impl Default for ReleasePace {
+    fn default() -> Self {
+        ReleasePace { next: Self::STEP }
+    }
+}
+
 /// How a pass over the records ended.
 #[derive(Default)]
 struct Ran {
@@ -1179,17 +1204,12 @@ impl<'d> Driver<'d> {
         let events = reader.events().len();
         let mut buf = Vec::with_capacity(BLOCK + 4096);
         if let [only] = self.runners.as_mut_slice() {
-            let mut next_release = 8 << 20;
+            let mut pace = ReleasePace::default();
             let release = &mut self.release;
             let mut block = |buf: &mut Vec<u8>, pos: usize| -> Result<(), RunError> {
                 out.write_all(buf).map_err(RunError::Io)?;
                 buf.clear();
-                if pos >= next_release {
-                    if let Some(r) = release.as_mut() {
-                        r(pos);
-                    }
-                    next_release = pos.saturating_add(8 << 20);
-                }
+                pace.reached(pos, release);
                 Ok(())
             };
             let end = match only.run_alone(sel, reader, &mut buf, threshold, &mut block) {
@@ -1209,7 +1229,7 @@ impl<'d> Driver<'d> {
         let mut records = 0u64;
         let mut fault = None;
         let mut stopped = false;
-        let mut next_release = 8 << 20;
+        let mut pace = ReleasePace::default();
         let mut ev = Event::placeholder(reader.events().dropped());
         while let Some(read) = reader.next_into(ev.record_mut()) {
             if let Err(e) = read {
@@ -1245,11 +1265,7 @@ impl<'d> Driver<'d> {
             if buf.len() > threshold || records.trailing_zeros() >= 16 {
                 out.write_all(&buf).map_err(RunError::Io)?;
                 buf.clear();
-                let pos = release_offset(reader);
-                if pos >= next_release {
-                    self.release(pos);
-                    next_release = pos.saturating_add(8 << 20);
-                }
+                pace.reached(release_offset(reader), &mut self.release);
             }
             if stopped {
                 break;
