@@ -41,6 +41,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::print::NAME_COLOR;
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
     TraceInfo,
@@ -132,9 +133,9 @@ impl LogPrinter {
             out.push(b':');
         }
         if self.color {
-            out.extend_from_slice(b"\x1b[1;36m");
+            out.extend_from_slice(NAME_COLOR.0);
             out.extend_from_slice(decl.name.as_bytes());
-            out.extend_from_slice(b"\x1b[0m");
+            out.extend_from_slice(NAME_COLOR.1);
         } else {
             out.extend_from_slice(decl.name.as_bytes());
         }

@@ -80,8 +80,9 @@ struct Layout {
     args: Vec<(Piece, bool)>,
 }
 
-/// The escape sequences around event names in colour (bold cyan).
-const NAME_COLOR: (&[u8], &[u8]) = (b"\x1b[1;36m", b"\x1b[0m");
+/// The escape sequences around event names in colour (bold cyan), in
+/// every output that colours them.
+pub(crate) const NAME_COLOR: (&[u8], &[u8]) = (b"\x1b[1;36m", b"\x1b[0m");
 
 impl Layout {
     fn new(decl: &EventDecl, color: bool) -> Layout {
