@@ -818,18 +818,13 @@ fn write_long_trace(mut sink: impl Write, total: usize) -> std::io::Result<()> {
 fn wait_sampling_peak_rss(
     mut child: std::process::Child,
 ) -> (std::process::ExitStatus, u64, usize) {
-    let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     let mut samples = 0;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return (status, peak, samples);
         }
-        let hwm = std::fs::read_to_string(&status_file).ok().and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        });
-        if let Some(kib) = hwm {
+        if let Some(kib) = support::peak_rss_kib(child.id()) {
             peak = peak.max(kib);
             samples += 1;
         }

@@ -79,19 +79,6 @@ fn generate(dir: &Path, size: u64) -> (PathBuf, PathBuf) {
     (events, trace)
 }
 
-/// The peak resident set of a running process, from /proc (0 when not
-/// available).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 struct Run {
     hash: u64,
     bytes: u64,
@@ -129,7 +116,10 @@ fn run(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Run {
         let (peak, done) = (peak.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak.fetch_max(peak_rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                peak.fetch_max(
+                    support::peak_rss_kib(pid).unwrap_or(0),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         })
@@ -144,7 +134,10 @@ fn run(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Run {
             break;
         }
         // Before the process exits, its peak is still readable.
-        peak.fetch_max(peak_rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+        peak.fetch_max(
+            support::peak_rss_kib(pid).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         hasher.write(&buf[..n]);
         bytes += n as u64;
     }

@@ -45,6 +45,14 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     out
 }
 
+/// The peak resident set of a running process in KiB (`VmHWM` in
+/// `/proc/PID/status`), if it can be read.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 /// A file in the project's `testdata/`.
 pub fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
