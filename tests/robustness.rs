@@ -256,18 +256,26 @@ fn header_fault(test: &str, trace: &[u8], message: &str) {
 /// exit 1 after the lines before it; with it exit 3, the region `at..end`
 /// reported and the suffix printed too.
 #[track_caller]
-fn record_fault(test: &str, t: &Trace, before: &str, at: usize, end: usize, message: &str) {
+fn record_fault(
+    test: &str,
+    flags: &[&str],
+    t: &Trace,
+    before: &str,
+    at: usize,
+    end: usize,
+    message: &str,
+) {
     check(
         test,
         &t.bytes,
-        &[],
+        flags,
         false,
         (1, before, &[format!("{{trace}}: {message}")]),
     );
     check(
         test,
         &t.bytes,
-        &[],
+        flags,
         true,
         (
             3,
@@ -289,7 +297,33 @@ fn record_fault(test: &str, t: &Trace, before: &str, at: usize, end: usize, mess
 
 /// `record R at byte offset O (0xO)`.
 fn at(record: u64, offset: usize) -> String {
-    format!("record {record} at byte offset {offset} (0x{offset:x})")
+    format!("record {record} at {}", byte_offset(offset))
+}
+
+/// `byte offset O (0xO)`.
+fn byte_offset(offset: usize) -> String {
+    format!("byte offset {offset} (0x{offset:x})")
+}
+
+/// `t`, then the record `bad`, then good records: a [`record_fault`] at
+/// `bad`, with the message `message(at, left)` gets from where the record
+/// stands ([`at`]) and how many bytes the file has from it on.
+#[track_caller]
+fn one_bad_record(
+    test: &str,
+    flags: &[&str],
+    mut t: Trace,
+    bad: &[u8],
+    message: impl FnOnce(&str, usize) -> String,
+) {
+    let before = t.lines.clone();
+    let start = t.offset();
+    let record = t.records;
+    t.faulty(bad);
+    let end = t.offset();
+    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
+    let message = message(&at(record, start), t.bytes.len() - start);
+    record_fault(test, flags, &t, &before, start, end, &message);
 }
 
 #[test]
@@ -383,82 +417,30 @@ fn truncated_tail() {
 
 #[test]
 fn record_length_too_small() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event_header(&mut bad, HELLO, 1, 8, 42);
     bad.extend([0; 8]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "length_too_small",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: record length 8 is shorter than the 24-byte event header",
-            at(record, start)
-        ),
-    );
+    one_bad_record("length_too_small", &[], t, &bad, |at, _| {
+        format!("{at}: record length 8 is shorter than the 24-byte event header")
+    });
 }
 
 /// A length larger than any record, running past the end: corrupt, not a
 /// cut tail, so exit 1 (not a warning).
 #[test]
 fn record_length_past_the_end() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event_header(&mut bad, HELLO, 1, 0x7fff_0000, 42);
     bad.extend(7u64.to_le_bytes());
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    let left = t.bytes.len() - start;
-    check(
-        "length_past_end",
-        &t.bytes,
-        &[],
-        false,
-        (
-            1,
-            &before,
-            &[format!(
-                "{{trace}}: {}: the record claims {} bytes but only {left} are left in the file, \
-                 and no record is that long: a corrupt length, not a trace cut short",
-                at(record, start),
-                8 + 0x7fff_0000u64
-            )],
-        ),
-    );
-    check(
-        "length_past_end",
-        &t.bytes,
-        &[],
-        true,
-        (
-            3,
-            &t.lines,
-            &[
-                format!(
-                    "{{trace}}: skipped bytes {start}..{end} (40 bytes), starting with {}: \
-                     the record claims {} bytes but only {left} are left in the file, \
-                     and no record is that long: a corrupt length, not a trace cut short",
-                    at(record, start),
-                    8 + 0x7fff_0000u64
-                ),
-                "{trace}: --resync skipped 1 corrupt region (40 bytes in all); \
-                 every record outside them was read"
-                    .to_owned(),
-            ],
-        ),
-    );
+    one_bad_record("length_past_end", &[], t, &bad, |at, left| {
+        format!(
+            "{at}: the record claims {} bytes but only {left} are left in the file, \
+             and no record is that long: a corrupt length, not a trace cut short",
+            8 + 0x7fff_0000u64
+        )
+    });
 }
 
 /// A length a record could have, past the end of the file, but with good
@@ -466,83 +448,38 @@ fn record_length_past_the_end() {
 /// cut tail's warning and exit 0 (which would lose the records silently).
 #[test]
 fn record_length_past_the_end_with_records_after() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event_header(&mut bad, HELLO, 1, 100_000, 42);
     bad.extend(7u64.to_le_bytes());
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    let left = t.bytes.len() - start;
-    record_fault(
-        "length_past_end_records_after",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: the record claims 100008 bytes but only {left} are left in the file, \
+    let end = t.offset() + bad.len();
+    one_bad_record("length_past_end_records_after", &[], t, &bad, |at, left| {
+        format!(
+            "{at}: the record claims 100008 bytes but only {left} are left in the file, \
              and a plausible record follows at {}: a corrupt length, not a trace cut short",
-            at(record, start),
-            support_offset(end)
-        ),
-    );
-}
-
-/// `byte offset O (0xO)`.
-fn support_offset(offset: usize) -> String {
-    format!("byte offset {offset} (0x{offset:x})")
+            byte_offset(end)
+        )
+    });
 }
 
 #[test]
 fn unknown_record_type() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = 2u64.to_le_bytes().to_vec();
     bad.extend([0x55; 40]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "unknown_record_type",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: unknown record type 0x2 (expected 0 for a mapping or 1 for an event)",
-            at(record, start)
-        ),
-    );
+    one_bad_record("unknown_record_type", &[], t, &bad, |at, _| {
+        format!("{at}: unknown record type 0x2 (expected 0 for a mapping or 1 for an event)")
+    });
 }
 
 #[test]
 fn unknown_id() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event(&mut bad, 77, 1, 42, &[ArgValue::Int(1)]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "unknown_id",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: event id 77 has no mapping record naming it",
-            at(record, start)
-        ),
-    );
+    one_bad_record("unknown_id", &[], t, &bad, |at, _| {
+        format!("{at}: event id 77 has no mapping record naming it")
+    });
 }
 
 /// Without a header, ids are positions in the trace-events file: an id
@@ -552,44 +489,19 @@ fn unknown_id_without_header() {
     let mut t = prefix();
     // The same records, without the header.
     t.bytes.drain(..24);
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
     let mut bad = Vec::new();
     encode::event(&mut bad, 7, 1, 42, &[]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    let message = format!(
-        "{}: event id 7 names no event: no mapping record names it and the trace-events file \
-         declares 7 events (ids 0 to 6)",
-        at(record, start)
-    );
-    check(
+    one_bad_record(
         "unknown_id_headerless",
-        &t.bytes,
         &["--no-header"],
-        false,
-        (1, &before, &[format!("{{trace}}: {message}")]),
-    );
-    check(
-        "unknown_id_headerless",
-        &t.bytes,
-        &["--no-header"],
-        true,
-        (
-            3,
-            &t.lines,
-            &[
-                format!(
-                    "{{trace}}: skipped bytes {start}..{end} ({} bytes), starting with {message}",
-                    end - start
-                ),
-                "{trace}: --resync skipped 1 corrupt region (32 bytes in all); \
-                 every record outside them was read"
-                    .to_owned(),
-            ],
-        ),
+        t,
+        &bad,
+        |at, _| {
+            format!(
+                "{at}: event id 7 names no event: no mapping record names it and the trace-events \
+             file declares 7 events (ids 0 to 6)"
+            )
+        },
     );
 }
 
@@ -600,82 +512,44 @@ fn unknown_id_without_header() {
 fn undeclared_event() {
     let mut t = prefix();
     t.mapping(9, b"qcow2_writev");
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
     let mut bad = Vec::new();
     encode::event(&mut bad, 9, 1, 42, &[ArgValue::Int(1)]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "undeclared_event",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: event 'qcow2_writev' (id 9) is in the trace but not declared in the \
+    one_bad_record("undeclared_event", &[], t, &bad, |at, _| {
+        format!(
+            "{at}: event 'qcow2_writev' (id 9) is in the trace but not declared in the \
              trace-events file; pass the trace-events-all file of the QEMU build that wrote \
-             the trace",
-            at(record, start)
-        ),
-    );
+             the trace"
+        )
+    });
 }
 
 #[test]
 fn string_past_the_record() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event_header(&mut bad, GREET, 1, 24 + 4 + 3 + 8, 42);
     bad.extend(200u32.to_le_bytes());
     bad.extend(b"bob");
     bad.extend(5u64.to_le_bytes());
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "string_past_record",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: event 'greet': string argument 1 is 200 bytes long but only 11 bytes of the \
-             record are left",
-            at(record, start)
-        ),
-    );
+    one_bad_record("string_past_record", &[], t, &bad, |at, _| {
+        format!(
+            "{at}: event 'greet': string argument 1 is 200 bytes long but only 11 bytes of the \
+             record are left"
+        )
+    });
 }
 
 #[test]
 fn argument_past_the_record() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::event_header(&mut bad, GREET, 1, 24 + 4 + 3 + 4, 42);
     bad.extend(3u32.to_le_bytes());
     bad.extend(b"bob");
     bad.extend([0; 4]);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "argument_past_record",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: event 'greet': the record (35 bytes) ends before argument 2 is complete",
-            at(record, start)
-        ),
-    );
+    one_bad_record("argument_past_record", &[], t, &bad, |at, _| {
+        format!("{at}: event 'greet': the record (35 bytes) ends before argument 2 is complete")
+    });
 }
 
 /// Bytes after the last argument: ignored as `simpletrace.py` ignores them
@@ -735,57 +609,33 @@ fn bytes_after_the_arguments() {
 
 #[test]
 fn garbage_mapping_name() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut bad = Vec::new();
     encode::mapping(&mut bad, 5, b"g_malloc(); rm -rf");
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "garbage_mapping_name",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: mapping record for id 5: the name b'g_malloc(); rm -rf' (18 bytes) is not an \
-             event name (expected 1 to 1024 ASCII letters, digits or '_')",
-            at(record, start)
-        ),
-    );
+    one_bad_record("garbage_mapping_name", &[], t, &bad, |at, _| {
+        format!(
+            "{at}: mapping record for id 5: the name b'g_malloc(); rm -rf' (18 bytes) is not an \
+             event name (expected 1 to 1024 ASCII letters, digits or '_')"
+        )
+    });
 }
 
 /// A name that is not UTF-8 shows as a Python bytes literal; a long one
 /// only its start.
 #[test]
 fn non_utf8_mapping_name() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut name = b"hel\xfflo\x00".to_vec();
     name.extend([b'x'; 60]);
     let mut bad = Vec::new();
     encode::mapping(&mut bad, 0, &name);
-    t.faulty(&bad);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
-    record_fault(
-        "non_utf8_mapping_name",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: mapping record for id 0: the name b'hel\\xfflo\\x00{}'... (67 bytes) is not an \
+    one_bad_record("non_utf8_mapping_name", &[], t, &bad, |at, _| {
+        format!(
+            "{at}: mapping record for id 0: the name b'hel\\xfflo\\x00{}'... (67 bytes) is not an \
              event name (expected 1 to 1024 ASCII letters, digits or '_')",
-            at(record, start),
             "x".repeat(48 - 7)
-        ),
-    );
+        )
+    });
 }
 
 /// Not a fault: a later mapping replaces an earlier one, in every chunk.
@@ -814,27 +664,15 @@ fn ids_remapped_mid_file() {
 /// garbage byte to the next good record.
 #[test]
 fn garbage_between_records() {
-    let mut t = prefix();
-    let before = t.lines.clone();
-    let start = t.offset();
-    let record = t.records;
+    let t = prefix();
     let mut rng = support::samples::Rng::new(8);
     let junk: Vec<u8> = (0..3000).map(|_| rng.next() as u8).collect();
-    t.faulty(&junk);
-    let end = t.offset();
-    t.filler(PREFIX_RECORDS, SUFFIX_RECORDS);
     let found = u64::from_le_bytes(junk[..8].try_into().unwrap());
-    record_fault(
-        "garbage",
-        &t,
-        &before,
-        start,
-        end,
-        &format!(
-            "{}: unknown record type 0x{found:x} (expected 0 for a mapping or 1 for an event)",
-            at(record, start)
-        ),
-    );
+    one_bad_record("garbage", &[], t, &junk, |at, _| {
+        format!(
+            "{at}: unknown record type 0x{found:x} (expected 0 for a mapping or 1 for an event)"
+        )
+    });
 }
 
 /// The skip log lists the first hundred regions and sums up the rest.
