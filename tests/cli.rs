@@ -39,13 +39,13 @@ fn trace_from_stdin() {
     assert_eq!(from_stdin.stdout, from_file.stdout);
 }
 
-/// `simpletrace ... | head -1`: the reader goes away, we exit 0 without a
-/// word.
+/// `simpletrace ... | head -1`, for the drop-in printer and every command
+/// that streams records: the reader goes away, we exit 0 without a word.
 #[test]
 fn closed_pipe_is_quiet_success() {
     let dir = support::scratch("closed_pipe");
     let events = dir.join("te");
-    std::fs::write(&events, "tick(uint64_t n, const char *s)\n").unwrap();
+    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
     let mut t = Vec::new();
     encode::header(&mut t, 4);
     encode::mapping(&mut t, 0, b"tick");
@@ -60,21 +60,34 @@ fn closed_pipe_is_quiet_success() {
     }
     let trace = dir.join("trace");
     std::fs::write(&trace, t).unwrap();
-    let mut child = support::bin()
-        .args([&events, &trace])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert_eq!(first, "tick 0.000 pid=1 n=0x0 s=b'some text'\n");
-    // The reader is dropped here, closing the pipe.
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(support::stderr(&out), "");
+    for cmd in [
+        &[][..],
+        &["print", "--format", "log"][..],
+        &["json"][..],
+        &["json", "--format", "chrome"][..],
+        &["filter", "-o", "-"][..],
+    ] {
+        let mut child = support::bin()
+            .args(cmd)
+            .args([&events, &trace])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = Vec::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_until(b'\n', &mut first)
+            .unwrap();
+        if cmd.is_empty() {
+            assert_eq!(first, b"tick 0.000 pid=1 n=0x0 s=b'some text'\n");
+        } else {
+            assert!(!first.is_empty(), "{cmd:?}");
+        }
+        // The reader is dropped here, closing the pipe.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        assert_eq!(support::stderr(&out), "", "{cmd:?}");
+    }
 }
 
 #[test]

@@ -1,12 +1,10 @@
 //! Command-line manners: help with examples everywhere, completions and
 //! manual pages, colour only when asked or on a terminal, no progress bar
-//! off a terminal, quiet success on a closed pipe for every command that
-//! streams, and the two file arguments given the wrong way round.
+//! off a terminal, and the two file arguments given the wrong way round.
+//! (Quiet success on a closed pipe, for every command that streams, is in
+//! `cli.rs`.)
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-
-use simpletrace::format::{ArgValue, encode};
 
 use crate::support;
 
@@ -149,50 +147,6 @@ fn no_progress_bar_off_a_terminal() {
         ]);
         assert!(out.status.success());
         assert_eq!(support::stderr(&out), "", "--progress {when}");
-    }
-}
-
-/// `simpletrace ... | head -1` for every command that streams records.
-#[test]
-fn closed_pipe_is_quiet_success_for_every_streaming_command() {
-    let dir = support::scratch("closed_pipe_all");
-    let events = dir.join("te");
-    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
-    let mut t = Vec::new();
-    encode::header(&mut t, 4);
-    encode::mapping(&mut t, 0, b"tick");
-    for i in 0..100_000u64 {
-        encode::event(
-            &mut t,
-            0,
-            i * 10,
-            1,
-            &[ArgValue::Int(i), ArgValue::Str(b"text")],
-        );
-    }
-    let trace = dir.join("trace");
-    std::fs::write(&trace, t).unwrap();
-    for cmd in [
-        &["print", "--format", "log"][..],
-        &["json"][..],
-        &["json", "--format", "chrome"][..],
-        &["filter", "-o", "-"][..],
-    ] {
-        let mut child = support::bin()
-            .args(cmd)
-            .args([&events, &trace])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = Vec::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_until(b'\n', &mut first)
-            .unwrap();
-        assert!(!first.is_empty(), "{cmd:?}");
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
-        assert_eq!(support::stderr(&out), "", "{cmd:?}");
     }
 }
 
