@@ -30,7 +30,7 @@ fn trace_from_stdin() {
     let [events, trace] = sample_args();
     let bytes = std::fs::read(&trace).unwrap();
     let from_file = support::run([&events, &trace]);
-    let from_stdin = support::run_with_stdin(&[events.to_str().unwrap(), "-"], &bytes);
+    let from_stdin = support::run_with_stdin([events.to_str().unwrap(), "-"], &bytes);
     assert!(
         from_stdin.status.success(),
         "{}",

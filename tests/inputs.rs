@@ -12,14 +12,12 @@ use simpletrace::input::TraceStream;
 
 use crate::support;
 
-/// Runs the binary with `args`, `input` written to its standard input
-/// from another thread (a pipe).
-fn piped(args: &[&str], input: &[u8]) -> Output {
-    support::run_with_stdin(args, input)
-}
-
 /// Runs the binary with the file `path` as its standard input.
-fn redirected(args: &[&str], path: &Path) -> Output {
+fn redirected<I, S>(args: I, path: &Path) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     support::bin()
         .args(args)
         .stdin(Stdio::from(std::fs::File::open(path).unwrap()))
@@ -37,10 +35,6 @@ fn with(args: &[&str], events: &Path, trace: &str) -> Vec<String> {
     v.push(s(events).to_owned());
     v.push(trace.to_owned());
     v
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// The same status, output and messages; messages name the trace as
@@ -135,11 +129,11 @@ fn stdin_pipe_equals_file_for_every_command() {
             let what = format!("{} {cmd:?}", trace.display());
             let file = support::run(with(&small, &events, s(&trace)));
             assert!(file.status.success(), "{what}: {}", support::stderr(&file));
-            let pipe = piped(&strs(&with(&small, &events, "-")), &bytes);
+            let pipe = support::run_with_stdin(with(&small, &events, "-"), &bytes);
             assert_same(&what, &file, &pipe, s(&trace), "-");
         }
         let file = support::run(with(&[], &events, s(&trace)));
-        let pipe = piped(&strs(&with(&[], &events, "-")), &bytes);
+        let pipe = support::run_with_stdin(with(&[], &events, "-"), &bytes);
         assert_same(
             &format!("{} default blocks", trace.display()),
             &file,
@@ -157,7 +151,7 @@ fn stdin_redirected_from_a_file() {
     let events = support::testdata("sample.trace-events");
     let trace = support::testdata("sample.trace");
     let file = support::run(with(&["stats"], &events, s(&trace)));
-    let redirect = redirected(&strs(&with(&["stats"], &events, "-")), &trace);
+    let redirect = redirected(with(&["stats"], &events, "-"), &trace);
     assert_same("redirected", &file, &redirect, s(&trace), "-");
 }
 
@@ -169,10 +163,7 @@ fn headerless_stream() {
     let args = ["--no-header", "--chunk-size", "4096"];
     let file = support::run(with(&args, &events, s(&trace)));
     assert!(file.status.success());
-    let pipe = piped(
-        &strs(&with(&args, &events, "-")),
-        &std::fs::read(&trace).unwrap(),
-    );
+    let pipe = support::run_with_stdin(with(&args, &events, "-"), &std::fs::read(&trace).unwrap());
     assert_same("no-header", &file, &pipe, s(&trace), "-");
 }
 
@@ -248,7 +239,7 @@ fn compressed_traces_equal_the_uncompressed() {
                     s(path),
                 );
             }
-            let got = piped(&strs(&with(args, &events, "-")), &packed);
+            let got = support::run_with_stdin(with(args, &events, "-"), &packed);
             assert_same(
                 &format!("{name} {args:?} pipe"),
                 &want,
@@ -256,7 +247,7 @@ fn compressed_traces_equal_the_uncompressed() {
                 s(&trace),
                 "-",
             );
-            let got = redirected(&strs(&with(args, &events, "-")), &renamed);
+            let got = redirected(with(args, &events, "-"), &renamed);
             assert_same(
                 &format!("{name} {args:?} redirected"),
                 &want,
@@ -343,7 +334,10 @@ fn corrupt_and_cut_compressed_data() {
             let want = support::run(with(&[], &events, s(&prefix)));
             for (how, out) in [
                 ("file", support::run(with(&[], &events, s(&path)))),
-                ("pipe", piped(&strs(&with(&[], &events, "-")), &data)),
+                (
+                    "pipe",
+                    support::run_with_stdin(with(&[], &events, "-"), &data),
+                ),
             ] {
                 let err = support::stderr(&out);
                 assert_eq!(out.status.code(), Some(1), "{what} {how}: {err}");
@@ -397,7 +391,7 @@ fn corrupt_compressed_data_keeps_what_came_before() {
     let mut bytes = Vec::new();
     write_long_trace(&mut bytes, 2 << 20).unwrap();
     let full_lines = {
-        let out = piped(&strs(&with(&[], &events, "-")), &bytes);
+        let out = support::run_with_stdin(with(&[], &events, "-"), &bytes);
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
@@ -407,7 +401,7 @@ fn corrupt_compressed_data_keeps_what_came_before() {
         for b in &mut packed[at..at + 8] {
             *b ^= 0xa5;
         }
-        let out = piped(&strs(&with(&[], &events, "-")), &packed);
+        let out = support::run_with_stdin(with(&[], &events, "-"), &packed);
         assert_eq!(out.status.code(), Some(1), "{name}");
         let lines = String::from_utf8_lossy(&out.stdout).lines().count();
         assert!(
@@ -444,7 +438,7 @@ fn truncated_stream_warns_and_succeeds() {
                     && warning.lines().count() == 1,
                 "{warning}"
             );
-            let pipe = piped(&strs(&with(args, &events, "-")), &bytes[..end]);
+            let pipe = support::run_with_stdin(with(args, &events, "-"), &bytes[..end]);
             assert_same(
                 &format!("cut at {end} {args:?}"),
                 &file,
@@ -499,7 +493,7 @@ fn record_longer_than_a_block() {
     let args = ["--chunk-size", "4096"];
     let file = support::run(with(&args, &events, s(&trace)));
     assert!(file.status.success());
-    let pipe = piped(&strs(&with(&args, &events, "-")), &t);
+    let pipe = support::run_with_stdin(with(&args, &events, "-"), &t);
     assert_same("long record", &file, &pipe, s(&trace), "-");
 }
 
@@ -541,13 +535,13 @@ fn empty_stdin() {
     let events = support::testdata("sample.trace-events");
     let want = "simpletrace: -: not a simple trace: the file is 0 bytes long, shorter than \
                 the 24-byte header\n";
-    let out = piped(&strs(&with(&[], &events, "-")), b"");
+    let out = support::run_with_stdin(with(&[], &events, "-"), b"");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(support::stderr(&out), want);
     let empty = support::scratch("empty_stdin").join("empty");
     std::fs::write(&empty, b"").unwrap();
     for file in [Path::new("/dev/null"), &empty] {
-        let out = redirected(&strs(&with(&[], &events, "-")), file);
+        let out = redirected(with(&[], &events, "-"), file);
         assert_eq!(out.status.code(), Some(1), "{}", file.display());
         assert_eq!(support::stderr(&out), want, "{}", file.display());
     }
@@ -575,10 +569,7 @@ fn bad_record_on_a_pipe() {
         )
     );
     assert_eq!(String::from_utf8_lossy(&file.stdout).lines().count(), 1);
-    let pipe = piped(
-        &strs(&with(&["--chunk-size", "4096"], &events, "-")),
-        &bytes,
-    );
+    let pipe = support::run_with_stdin(with(&["--chunk-size", "4096"], &events, "-"), &bytes);
     assert_same("bad record", &file, &pipe, s(&path), "-");
 }
 
@@ -595,7 +586,7 @@ fn unreadable_input() {
              (os error 21)\n"
         )
     };
-    let out = redirected(&strs(&with(&[], &events, "-")), &dir);
+    let out = redirected(with(&[], &events, "-"), &dir);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(support::stderr(&out), want("-"));
     let out = support::run(with(&[], &events, s(&dir)));
@@ -633,27 +624,6 @@ fn compressed_data_that_fails_at_once() {
     assert!(received.is_some_and(|n| n < 64), "{err}");
 }
 
-/// Runs the binary with `head` and then `zeros` zero bytes on a pipe.
-fn piped_with_zeros(args: &[&str], head: Vec<u8>, zeros: usize) -> Output {
-    let mut child = support::bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        // The binary may stop reading early; the write then fails.
-        let _ = stdin
-            .write_all(&head)
-            .and_then(|()| std::io::copy(&mut std::io::repeat(0).take(zeros as u64), &mut stdin));
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
 /// A record whose length field says more than a stream holds (64 MiB),
 /// with that many bytes after it: refused, with its record number and
 /// offset. (The same record in a file is read: a map costs nothing.)
@@ -664,7 +634,10 @@ fn record_longer_than_a_stream_holds() {
     encode::header(&mut head, 4);
     encode::event_header(&mut head, 1, 0, u32::MAX, 1);
     let args = with(&[], &events, "-");
-    let out = piped_with_zeros(&strs(&args), head, 65 << 20);
+    let out = support::run_with_stdin_from(
+        &args,
+        std::io::Cursor::new(head).chain(std::io::repeat(0).take(65 << 20)),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         support::stderr(&out),
@@ -688,7 +661,7 @@ fn no_first_event_within_reach_of_a_stream() {
     }
     encode::mapping(&mut head, 0, b"mem_alloc");
     let args = with(&["--start", "1us"], &events, "-");
-    let out = piped(&strs(&args), &head);
+    let out = support::run_with_stdin(args, &head);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert_eq!(
@@ -731,7 +704,7 @@ fn first_event_after_a_block_that_ends_between_records() {
     let file = support::run(with(&args, &events, s(&trace)));
     assert!(file.status.success(), "{}", support::stderr(&file));
     assert_eq!(String::from_utf8_lossy(&file.stdout).lines().count(), 30);
-    let pipe = piped(&strs(&with(&args, &events, "-")), &t);
+    let pipe = support::run_with_stdin(with(&args, &events, "-"), &t);
     assert_same("first event after a block", &file, &pipe, s(&trace), "-");
 }
 

@@ -4,7 +4,7 @@
 
 pub mod samples;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -26,8 +26,23 @@ where
         .expect("running simpletrace")
 }
 
-/// Runs the binary with `args` and `input` on standard input.
-pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+/// Runs the binary with `args` and `input` on standard input (a pipe).
+pub fn run_with_stdin<I, S>(args: I, input: &[u8]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_with_stdin_from(args, std::io::Cursor::new(input.to_vec()))
+}
+
+/// Runs the binary with `args`, copying `input` into its standard input (a
+/// pipe) from another thread. The binary may stop reading early; the
+/// write then fails, and that is not an error.
+pub fn run_with_stdin_from<I, S>(args: I, mut input: impl Read + Send + 'static) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let mut child = bin()
         .args(args)
         .stdin(Stdio::piped())
@@ -36,9 +51,8 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
         .spawn()
         .expect("running simpletrace");
     let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
+        let _ = std::io::copy(&mut input, &mut stdin);
     });
     let out = child.wait_with_output().expect("waiting for simpletrace");
     writer.join().unwrap();
