@@ -102,10 +102,6 @@ impl<'a> IdMap<'a> {
 
     fn set(&mut self, id: u64, slot: Slot<'a>) {
         self.sets = self.sets.saturating_add(1);
-        if let Some(dense) = usize::try_from(id).ok().and_then(|i| self.dense.get_mut(i)) {
-            *dense = slot;
-            return;
-        }
         // The vector only grows in proportion to the ids set (each from a
         // mapping record of at least 20 bytes, or a declaration): a lone
         // mapping of id 65,535 in a 50-byte file would otherwise make a
@@ -113,14 +109,23 @@ impl<'a> IdMap<'a> {
         // reading in parallel. Such an id goes to the map, where `get`
         // still finds it if the vector grows past it later.
         let limit = DENSE_IDS.min(self.sets.saturating_mul(2).saturating_add(DENSE_SLACK));
-        match usize::try_from(id) {
+        let dense = match usize::try_from(id) {
+            Ok(i) if i < self.dense.len() => self.dense.get_mut(i),
             Ok(i) if id < limit => {
                 self.dense.resize(i + 1, Slot::Unmapped);
-                if let Some(dense) = self.dense.get_mut(i) {
-                    *dense = slot;
-                }
+                self.dense.get_mut(i)
             }
-            _ => {
+            _ => None,
+        };
+        match dense {
+            Some(dense) => {
+                *dense = slot;
+                // Each id lives in one table: an older mapping left in the
+                // map would come back when the table is carried to the next
+                // block of a stream ([`TraceReader::suspend`]).
+                self.sparse.remove(&id);
+            }
+            None => {
                 self.sparse.insert(id, slot);
             }
         }
@@ -1193,6 +1198,32 @@ mod tests {
             })) if needed == 8 + u64::from(u32::MAX) && available == 32 => {}
             otherwise => panic!("{otherwise:?}"),
         }
+    }
+
+    /// An id mapped before the table's vector reached it, then mapped again
+    /// once the vector covers it: the later mapping holds, also in the
+    /// state carried to the next block of a stream.
+    #[test]
+    fn remapped_id_survives_suspend() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 3000, b"c");
+        for id in 0..3500 {
+            encode::mapping(&mut t, id, b"a");
+        }
+        let mappings = t.len();
+        encode::event(&mut t, 3000, 5, 1, &[ArgValue::Int(7)]);
+        let whole: Vec<_> = TraceReader::new(&t, &ev)
+            .unwrap()
+            .map(|r| r.unwrap().name().to_owned())
+            .collect();
+        assert_eq!(whole, ["a"]);
+        let mut first = TraceReader::new(&t[..mappings], &ev).unwrap();
+        assert!(first.next().is_none());
+        let state = first.suspend();
+        let mut rest = TraceReader::resume(&t[mappings..], &ev, &state);
+        assert_eq!(rest.next().unwrap().unwrap().name(), "a");
     }
 
     /// A trace read in blocks, each from the state the one before left:
