@@ -966,7 +966,9 @@ impl<'a> TraceReader<'a> {
     /// This reader, stopping at `end` (an offset where a record starts)
     /// instead of the end of the data.
     pub fn until(mut self, end: usize) -> Self {
-        let end = end.clamp(self.pos, self.data.len());
+        // Not `clamp`: a reader that stepped over a record running past its
+        // data stands beyond the data's end, and clamp would panic.
+        let end = end.max(self.pos).min(self.data.len());
         self.data = self.data.get(..end).unwrap_or(self.data);
         self
     }
@@ -1198,6 +1200,25 @@ mod tests {
             })) if needed == 8 + u64::from(u32::MAX) && available == 32 => {}
             otherwise => panic!("{otherwise:?}"),
         }
+    }
+
+    /// `until` on a reader whose position is past the end of its data (it
+    /// stepped over a record cut by an earlier `until`) keeps the data as
+    /// it is rather than panicking.
+    #[test]
+    fn until_past_the_position() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        encode::event(&mut t, 0, 1, 1, &[ArgValue::Int(1)]);
+        let mut r = TraceReader::new(&t, &ev)
+            .unwrap()
+            .with_resync(true)
+            .until(t.len() - 3);
+        while r.next().is_some() {}
+        let len = r.data_len();
+        assert_eq!(r.until(4).data_len(), len);
     }
 
     /// An id mapped before the table's vector reached it, then mapped again
