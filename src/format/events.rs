@@ -429,8 +429,10 @@ fn dropped_decl() -> EventDecl {
     }
 }
 
-fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+/// Whether `s` is an identifier as event and argument names are: ASCII
+/// letters, digits and `_`, at least one.
+pub(super) fn is_ident(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Parses one non-blank, non-comment line, already trimmed.
@@ -445,7 +447,7 @@ fn parse_declaration(line: &str) -> Result<EventDecl, EventsErrorKind> {
     }
     let mut words: Vec<&str> = head.split_whitespace().collect();
     let name = words.pop().ok_or(Syntax("no event name before '('"))?;
-    if !is_ident(name) {
+    if !is_ident(name.as_bytes()) {
         return Err(Syntax("the event name is not a C identifier"));
     }
     let mut properties = Properties::default();
@@ -505,7 +507,7 @@ fn parse_args(list: &str) -> Result<Vec<ArgDecl>, EventsErrorKind> {
         if name.is_empty() {
             return Err(UnnamedArgument(arg.to_owned()));
         }
-        if !is_ident(name) {
+        if !is_ident(name.as_bytes()) {
             return Err(BadArgumentName(name.to_owned()));
         }
         validate_type(ty)?;
