@@ -506,13 +506,11 @@ impl<'a> TraceReader<'a> {
     #[cold]
     #[inline(never)]
     fn fault(&mut self, e: Error) -> Option<Error> {
-        if self.more_follows
-            && let Some(cut) = cut_by_block_end(&e)
-        {
+        if self.more_follows && e.is_truncation() {
             // The data ends inside the record, but the trace goes on: it is
             // read again, and judged, from a longer block.
             self.state = State::Done;
-            return Some(cut);
+            return Some(e);
         }
         if self.resync
             && let Some(at) = e.at()
@@ -559,7 +557,7 @@ impl<'a> TraceReader<'a> {
         };
         let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
             Ok(parsed) => parsed,
-            Err(fault) => return Some(Err(fault.at(at, rest.len()))),
+            Err(fault) => return Some(Err(fault.at(at, rest.len(), self.more_follows))),
         };
         let step = match raw {
             Raw::Event { header: h, payload } => {
@@ -706,8 +704,16 @@ enum Fault {
 impl Fault {
     #[cold]
     #[inline(never)]
-    fn at(self, at: At, available: usize) -> Error {
-        match self {
+    /// The error this fault is for the record at `at`, with `available`
+    /// bytes of data from it on. A length past the end is only known to be
+    /// wrong when no more of the trace follows: otherwise the record is
+    /// cut by the block, to be read again from a longer one.
+    fn at(self, at: At, available: usize, more_follows: bool) -> Error {
+        let fault = match self {
+            Fault::PastEnd(needed) if more_follows => Fault::Truncated(needed),
+            fault => fault,
+        };
+        match fault {
             Fault::Truncated(needed) => Error::Truncated {
                 at,
                 available: available as u64,
@@ -772,27 +778,6 @@ fn raw_record<O: Order>(
             };
             Ok((after, Raw::Event { header, payload }))
         }
-    }
-}
-
-/// `e` as the [`Error::Truncated`] it is when the end of the data is not
-/// the end of the trace: a record running past the end of the data, cut
-/// short or with a length no writer makes (which a longer block may still
-/// hold). `None` for any other fault.
-fn cut_by_block_end(e: &Error) -> Option<Error> {
-    match *e {
-        Error::Truncated { .. } => Some(e.clone()),
-        Error::RecordPastEnd {
-            at,
-            needed,
-            available,
-            next: None,
-        } => Some(Error::Truncated {
-            at,
-            available,
-            needed,
-        }),
-        _ => None,
     }
 }
 
