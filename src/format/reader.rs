@@ -63,6 +63,15 @@ enum Slot<'a> {
     Undeclared(&'a [u8]),
 }
 
+impl<'a> Slot<'a> {
+    /// What a mapping record naming `name` makes its id refer to.
+    fn named(events: &'a TraceEvents, name: &'a [u8]) -> Self {
+        events
+            .by_name(name)
+            .map_or(Slot::Undeclared(name), Slot::Decl)
+    }
+}
+
 impl core::fmt::Debug for Slot<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -731,6 +740,15 @@ impl Fault {
     }
 }
 
+/// Whether an event record's length is one a writer makes (at most
+/// [`MAX_RECORD_LEN`]; QEMU's records are a few KiB at most). A longer one
+/// past the end of the data is a corrupt length, not a cut; a resync point
+/// is never one, so that a stray type word followed by a huge length never
+/// has the scan wait for that many bytes.
+fn sane_length(len: u32) -> bool {
+    u64::from(len) <= MAX_RECORD_LEN
+}
+
 /// Length of a version-0 record: id, timestamp, six u64 arguments.
 pub(crate) const V0_RECORD_LEN: usize = 64;
 
@@ -794,12 +812,8 @@ fn sized_event<O: Order>(
         .checked_sub(wire::EVENT_HEADER_LEN)
         .ok_or(Fault::BadLength(header.len))?;
     // A length no writer makes cannot be a record cut short.
-    let (after, payload) = wire::bytes(after_header, payload_len).map_err(|_| {
-        short(
-            u64::from(header.len) > MAX_RECORD_LEN,
-            before + u64::from(header.len),
-        )
-    })?;
+    let (after, payload) = wire::bytes(after_header, payload_len)
+        .map_err(|_| short(!sane_length(header.len), before + u64::from(header.len)))?;
     Ok((after, Raw::Event { header, payload }))
 }
 
@@ -935,9 +949,7 @@ impl<'a> TraceReader<'a> {
                     }
                 }
                 Raw::Mapping { id, name } => {
-                    let decl = self.events.by_name(name);
-                    self.ids
-                        .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
+                    self.ids.set(id, Slot::named(self.events, name));
                 }
             }
             self.pos = self.full.len() - after.len();

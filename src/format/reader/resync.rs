@@ -27,9 +27,9 @@ use core::fmt;
 
 use super::{
     KeepFn, Raw, Skipped, Slot, State, Step, TraceReader, V0_RECORD_LEN, Version, is_event_name,
-    raw_record,
+    raw_record, sane_length,
 };
-use crate::format::error::{At, Error, FileOffset, MAX_RECORD_LEN};
+use crate::format::error::{At, Error, FileOffset};
 use crate::format::events::EventDecl;
 use crate::format::header::ByteOrder;
 use crate::format::record::Record;
@@ -311,10 +311,7 @@ impl<'a> TraceReader<'a> {
                 if !is_event_name(name) {
                     return Err(Judged::No);
                 }
-                let slot = self
-                    .events
-                    .by_name(name)
-                    .map_or(Slot::Undeclared(name), Slot::Decl);
+                let slot = Slot::named(self.events, name);
                 verdict(true, Some((id, slot)))
             }
             Raw::Event { header, payload } => {
@@ -385,14 +382,6 @@ enum Judged {
     No,
     /// It depends on bytes past the end of a block more of the trace follows.
     Unknown,
-}
-
-/// Whether an event record's length is one a writer makes: a resync point
-/// is never a record longer than [`MAX_RECORD_LEN`] (QEMU's records are
-/// at most a few KiB), so that a stray type word followed by a huge length
-/// never has the scan wait for that many bytes.
-fn sane_length(len: u32) -> bool {
-    u64::from(len) <= MAX_RECORD_LEN
 }
 
 /// `fault` as the corrupt length it turns out to be when a plausible
