@@ -1,5 +1,6 @@
 //! Errors of the read side: what went wrong in a binary trace, and where.
 
+use super::header::V0_HEADER_LEN;
 use core::fmt;
 
 /// A byte offset from the start of the trace file.
@@ -271,7 +272,7 @@ impl fmt::Display for Error {
                     f,
                     "not a simple trace: the file is {len} bytes long, shorter than the {needed}-byte header"
                 )?;
-                if *needed != 24 {
+                if *needed == V0_HEADER_LEN as u64 {
                     f.write_str(" of a version-0 trace")?;
                 }
                 Ok(())

@@ -71,6 +71,13 @@ pub struct TraceKind {
 }
 
 impl TraceKind {
+    /// Whether event ids are positions in the trace-events file: in
+    /// headerless traces and before version 4, which have no mapping
+    /// records.
+    pub(crate) fn ids_are_positions(&self) -> bool {
+        self.records_start == 0 || self.version != Version::V4
+    }
+
     /// Reads the header at the start of `data` and checks it.
     ///
     /// ```

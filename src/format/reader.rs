@@ -241,7 +241,7 @@ impl<'a> TraceReader<'a> {
     /// Reads `data` as a trace of the given kind.
     pub fn with_kind(data: &'a [u8], events: &'a TraceEvents, kind: TraceKind) -> Self {
         let mut ids = IdMap::new(events);
-        if kind.records_start == 0 || kind.version != Version::V4 {
+        if kind.ids_are_positions() {
             for (position, decl) in events.iter().enumerate() {
                 // The name decides, as in QEMU's tool: a later declaration
                 // of the same name wins.
@@ -534,8 +534,7 @@ impl<'a> TraceReader<'a> {
     #[cold]
     #[inline(never)]
     fn unmapped(&self, at: At, id: EventId) -> Error {
-        // Without mapping records (or a header), ids are positions.
-        if self.kind.records_start == 0 || self.kind.version != Version::V4 {
+        if self.kind.ids_are_positions() {
             Error::UnknownEventId {
                 at,
                 id,
