@@ -895,7 +895,10 @@ impl<'a> TraceReader<'a> {
     /// arguments, until the next record starts at or after `offset`.
     /// Mapping records on the way are applied, so reading on from the new
     /// position resolves ids exactly as reading every record would. Returns
-    /// how it ended and the timestamp of the last event record passed.
+    /// how it ended and the timestamp of the last event record passed. A
+    /// resyncing reader steps over corrupt regions on the way without
+    /// noting them in [`TraceReader::skips`] (the regions noted before are
+    /// kept).
     pub fn skip_to(&mut self, offset: usize) -> (Skipped, Option<u64>) {
         self.skip_to_where(offset, None)
     }

@@ -146,6 +146,9 @@ impl<'a> TraceReader<'a> {
         offset: usize,
         keep: Option<KeepFn<'_>>,
     ) -> (Skipped, Option<u64>) {
+        // The regions passed here are not noted (the reader of the chunk
+        // where each starts notes it); those noted before are kept.
+        let noted = core::mem::take(&mut self.skips);
         let mut last_timestamp = None;
         let mut scratch = Record::placeholder(self.events.dropped());
         let mut how = Skipped::Reached;
@@ -166,7 +169,7 @@ impl<'a> TraceReader<'a> {
                 }
             }
         }
-        self.skips = Skips::default();
+        self.skips = noted;
         (how, last_timestamp)
     }
 
@@ -447,6 +450,37 @@ mod tests {
             .map(|s| (s.start.0, s.end.0))
             .collect();
         (xs, skips, fault)
+    }
+
+    /// Skipping ahead does not note the regions it passes, and keeps those
+    /// read before it.
+    #[test]
+    fn skip_to_keeps_the_regions_noted_before() {
+        let ev = events();
+        let mut t = start();
+        a(&mut t, 1);
+        let first = t.len() as u64;
+        t.extend([0xee; 10]);
+        for x in 2..5 {
+            a(&mut t, x);
+        }
+        let second = t.len();
+        t.extend([0xee; 10]);
+        for x in 5..8 {
+            a(&mut t, x);
+        }
+        let mut r = TraceReader::new(&t, &ev).unwrap().with_resync(true);
+        for _ in 0..2 {
+            r.next().unwrap().unwrap();
+        }
+        r.skip_to(second + 20);
+        let skips: Vec<_> = r
+            .skips()
+            .listed()
+            .iter()
+            .map(|s| (s.start.0, s.end.0))
+            .collect();
+        assert_eq!(skips, [(first, first + 10)]);
     }
 
     #[test]
