@@ -11,7 +11,9 @@
  * in file order and in batches, calls `finish` for its results, and then
  * `destroy`. All strings handed to the plugin are byte arrays with a
  * length, not NUL-terminated, and are valid only during the call that
- * passes them. Every call comes from one thread.
+ * passes them (for that whole call they stay in place, unchanged: they
+ * belong to the batch, not to the buffer the trace is read into). Every
+ * call comes from one thread.
  *
  * See docs/plugins.md.
  */

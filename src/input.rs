@@ -17,8 +17,10 @@ use memmap2::Mmap;
 
 use crate::format::{EventsError, TraceEvents};
 
+mod file_id;
 mod stream;
 
+pub use file_id::FileId;
 pub use stream::{Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.

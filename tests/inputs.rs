@@ -11,6 +11,7 @@ use simpletrace::format::{ArgValue, encode};
 use simpletrace::input::TraceStream;
 
 use crate::support;
+use crate::support::compress::{compressors, gzip};
 
 /// Runs the binary with the file `path` as its standard input.
 fn redirected<I, S>(args: I, path: &Path) -> Output
@@ -165,41 +166,6 @@ fn headerless_stream() {
     assert!(file.status.success());
     let pipe = support::run_with_stdin(with(&args, &events, "-"), &std::fs::read(&trace).unwrap());
     assert_same("no-header", &file, &pipe, s(&trace), "-");
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zstd(data: &[u8]) -> Vec<u8> {
-    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let options = lzma_rust2::XzOptions::with_preset(1);
-    let mut w = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
-    w.write_all(data).unwrap();
-    w.finish().unwrap()
-}
-
-type Compressor = fn(&[u8]) -> Vec<u8>;
-
-/// Each compressor, its extension, and whether this build has its
-/// decoder (all do, by default).
-const COMPRESSORS: [(&str, &str, Compressor, bool); 3] = [
-    ("gzip", "gz", gzip, cfg!(feature = "gzip")),
-    ("zstd", "zst", zstd, cfg!(feature = "zstd")),
-    ("xz", "xz", xz, cfg!(feature = "xz")),
-];
-
-/// The compressors whose decoder this build has.
-fn compressors() -> impl Iterator<Item = (&'static str, &'static str, Compressor)> {
-    COMPRESSORS
-        .into_iter()
-        .filter(|&(_, _, _, built_in)| built_in)
-        .map(|(name, ext, compress, _)| (name, ext, compress))
 }
 
 /// The corpus's medium-io trace, or the sample when the corpus is absent.
@@ -735,7 +701,7 @@ fn missing_decoder_end_to_end() {
     let path = dir.join("trace.xz");
     std::fs::write(
         &path,
-        xz(&std::fs::read(support::testdata("sample.trace")).unwrap()),
+        crate::support::compress::xz(&std::fs::read(support::testdata("sample.trace")).unwrap()),
     )
     .unwrap();
     let out = support::run(with(

@@ -12,6 +12,7 @@ use serde_json::Value;
 use simpletrace::format::TraceReader;
 
 use crate::support;
+use crate::support::compress::compressors;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -277,7 +278,24 @@ fn broken_plugins_are_refused_clearly() {
         ),
         (
             plugin_dir().join("libdoes_not_exist.so"),
-            "cannot load the plugin",
+            "cannot load the plugin: cannot open shared object file: No such file or directory",
+        ),
+        // The dynamic loader's own words, for each way a library fails.
+        (
+            build_c(
+                &fixtures.join("plugin_undefined_symbol.c"),
+                "undefined_symbol",
+                &[],
+            ),
+            "cannot load the plugin: undefined symbol: simpletrace_test_no_such_function",
+        ),
+        (
+            fixtures.join("plugin_no_symbol.c"),
+            "cannot load the plugin: invalid ELF header",
+        ),
+        (
+            fixtures.clone(),
+            "cannot load the plugin: cannot read file data: Is a directory",
         ),
     ];
     for (lib, needle) in cases {
@@ -415,4 +433,211 @@ fn custom_analyzer_example() {
         help.contains("rate") && help.contains("locks") && help.contains("print"),
         "{help}"
     );
+}
+
+/// The string-digest test plugin, under its own name or another.
+fn digest_plugin(name: &str) -> PathBuf {
+    let define = format!("-DPLUGIN_NAME=\"{name}\"");
+    build_c(
+        &root().join("tests/fixtures/plugin_string_digest.c"),
+        &format!("digest_{name}").replace('-', "_"),
+        &[&define],
+    )
+}
+
+/// What the string-digest plugin reports for `trace`, computed here with
+/// the library from the same bytes.
+fn string_digest(events: &simpletrace::format::TraceEvents, trace: &[u8]) -> String {
+    fn mix(h: &mut u64, bytes: &[u8]) {
+        for &b in bytes {
+            *h = (*h ^ u64::from(b)).wrapping_mul(1_099_511_628_211);
+        }
+    }
+    let mut digest = 1_469_598_103_934_665_603u64;
+    let (mut records, mut strings, mut bytes) = (0u64, 0u64, 0u64);
+    for r in TraceReader::new(trace, events).unwrap() {
+        let r = r.unwrap();
+        mix(&mut digest, r.name().as_bytes());
+        mix(&mut digest, &r.at.offset.0.to_le_bytes());
+        for (value, decl) in r.args().zip(&r.decl.args) {
+            if let simpletrace::format::ArgValue::Str(s) = value.unwrap() {
+                mix(&mut digest, decl.name.as_bytes());
+                mix(&mut digest, &(s.len() as u64).to_le_bytes());
+                mix(&mut digest, s);
+                strings += 1;
+                bytes += s.len() as u64;
+            }
+        }
+        records += 1;
+    }
+    format!("records {records} strings {strings} bytes {bytes} digest {digest:016x}\n")
+}
+
+/// A trace of string records of every length, some far longer than a
+/// stream block (the block grows for them) and longer than a batch's
+/// string budget.
+fn stringy_trace() -> (String, Vec<u8>) {
+    use simpletrace::format::{ArgValue, encode};
+    let events = "tick(uint64_t n) \"n %lu\"\n\
+                  say(const char *who, int n, const char *what) \"%s %d %s\"\n";
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    encode::mapping(&mut t, 7, b"tick");
+    encode::mapping(&mut t, 3, b"say");
+    let text = |seed: u64, len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|i| (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8)
+            .collect()
+    };
+    for i in 0..3000u64 {
+        if i % 3 == 0 {
+            encode::event(&mut t, 7, i * 100, 1, &[ArgValue::Int(i)]);
+            continue;
+        }
+        let len = match i {
+            500 => 20_000,
+            1500 => 300_000,
+            2000..=2010 => 200_000,
+            _ => (i as usize * 37) % 700,
+        };
+        let who = text(i, len);
+        let what = text(i + 1, (i as usize * 11) % 90);
+        let args = [ArgValue::Str(&who), ArgValue::Int(i), ArgValue::Str(&what)];
+        encode::event(&mut t, 3, i * 100, (i % 5) as u32, &args);
+    }
+    (events.to_owned(), t)
+}
+
+/// Issue 13: a plugin reading string arguments gets the same bytes from a
+/// mapped file, standard input (mapped and piped), and every compressed
+/// form, on one thread and two, with and without --resync, with stream
+/// blocks far smaller than some records. Before, the pointers of a batch
+/// pointed into a stream buffer that had since been shifted or grown.
+#[test]
+fn plugins_see_the_same_bytes_from_every_input() {
+    let dir = support::scratch("plugin_string_bytes");
+    let (events_text, trace) = stringy_trace();
+    let events = dir.join("events");
+    std::fs::write(&events, &events_text).unwrap();
+    let parsed = simpletrace::format::TraceEvents::parse("events", events_text.as_bytes()).unwrap();
+    let want = string_digest(&parsed, &trace);
+    let path = dir.join("trace");
+    std::fs::write(&path, &trace).unwrap();
+    let mut inputs = vec![("file".to_owned(), path.clone())];
+    for (name, ext, compress) in compressors() {
+        let p = dir.join(format!("trace.{ext}"));
+        std::fs::write(&p, compress(&trace)).unwrap();
+        inputs.push((name.to_owned(), p));
+    }
+    let lib = digest_plugin("string-digest");
+    for threads in ["1", "2"] {
+        for resync in [false, true] {
+            let args = |trace: &Path| -> Vec<std::ffi::OsString> {
+                let mut a: Vec<std::ffi::OsString> = vec![
+                    "run".into(),
+                    "--plugin".into(),
+                    lib.clone().into(),
+                    "-j".into(),
+                    threads.into(),
+                    "--chunk-size".into(),
+                    "4096".into(),
+                ];
+                if resync {
+                    a.push("--resync".into());
+                }
+                a.push(events.clone().into());
+                a.push(trace.into());
+                a
+            };
+            let what = format!("-j{threads}, resync {resync}");
+            for (name, input) in &inputs {
+                let out = support::run(args(input));
+                assert!(
+                    out.status.success(),
+                    "{name}, {what}: {}",
+                    support::stderr(&out)
+                );
+                assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{name}, {what}");
+            }
+            let piped = support::run_with_stdin(args(Path::new("-")), &trace);
+            assert!(piped.status.success(), "{}", support::stderr(&piped));
+            assert_eq!(String::from_utf8_lossy(&piped.stdout), want, "pipe, {what}");
+            let redirected = support::bin()
+                .args(args(Path::new("-")))
+                .stdin(std::fs::File::open(&path).unwrap())
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&redirected.stdout),
+                want,
+                "redirected, {what}"
+            );
+        }
+    }
+}
+
+/// Issue 13: two analyzers of one name both report (the later one under
+/// `NAME#2`, with a warning); the same analyzer twice is a usage error.
+#[test]
+fn analyzers_of_one_name_never_hide_a_report() {
+    let [events, trace] = sample();
+    let namesake = digest_plugin("stats");
+    let out = support::run([
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        "stats".as_ref(),
+        "--plugin".as_ref(),
+        namesake.as_os_str(),
+        "--json".as_ref(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["stats"]["event_records_read"].is_u64(), "{v}");
+    assert!(v["stats#2"]["digest"].is_string(), "{v}");
+    assert!(
+        support::stderr(&out).contains(
+            "warning: two analyzers are called 'stats': the report of the one given later is 'stats#2'"
+        ),
+        "{}",
+        support::stderr(&out)
+    );
+    // The same analyzer twice: by name, by path, through a hard link.
+    let link = plugin_dir().join("libdigest_link.so");
+    let _ = std::fs::remove_file(&link);
+    std::fs::hard_link(&namesake, &link).unwrap();
+    let dotted = namesake
+        .parent()
+        .unwrap()
+        .join(".")
+        .join(namesake.file_name().unwrap());
+    for (first, second) in [
+        ("stats".into(), "stats".into()),
+        (namesake.clone(), dotted),
+        (namesake.clone(), link),
+    ] {
+        let first: PathBuf = first;
+        let second: PathBuf = second;
+        let out = support::run([
+            "run".as_ref(),
+            "--plugin".as_ref(),
+            first.as_os_str(),
+            "--plugin".as_ref(),
+            second.as_os_str(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+        assert!(
+            support::stderr(&out).contains(&format!(
+                "--plugin {}: the same analyzer as --plugin {}; each analyzer runs once in a pass",
+                second.display(),
+                first.display()
+            )),
+            "{}",
+            support::stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
 }

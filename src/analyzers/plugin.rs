@@ -242,16 +242,18 @@ unsafe fn c_string(p: *const c_char) -> Option<String> {
 
 impl Plugin {
     /// Loads the plugin at `path` and checks its descriptor.
+    ///
+    /// The path is a file, never a name for the dynamic loader to search
+    /// for: a bare `libfoo.so` is `./libfoo.so`. Every symbol the library
+    /// needs is bound now, so that a library built against something this
+    /// process lacks is refused here, with the loader's message, instead
+    /// of ending the process when the missing function is first called.
     pub fn load(path: impl AsRef<Path>) -> Result<Plugin, PluginError> {
         let path = path.as_ref().to_owned();
-        // SAFETY: loading a library runs its initialisers; loading a
-        // plugin means trusting its code, which the user asked for by
-        // naming it.
-        let library =
-            unsafe { libloading::Library::new(&path) }.map_err(|e| PluginError::Open {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+        let library = open_library(&path).map_err(|e| PluginError::Open {
+            message: loader_message(&e, &path),
+            path: path.clone(),
+        })?;
         // SAFETY: the symbol's type is the one the header declares.
         let entry: libloading::Symbol<'_, unsafe extern "C" fn() -> *const StPlugin> =
             unsafe { library.get(ENTRY_SYMBOL.as_bytes()) }
@@ -326,10 +328,60 @@ impl Plugin {
     }
 }
 
+/// Opens the library at `path` with every symbol bound at once.
+#[cfg(unix)]
+fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
+    use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+    // A name without a directory would be searched for in the loader's
+    // paths: name the file in the current directory instead.
+    let path = if path.parent().is_some_and(|p| p.as_os_str().is_empty()) {
+        Path::new(".").join(path)
+    } else {
+        path.to_owned()
+    };
+    // SAFETY: loading a library runs its initialisers; loading a plugin
+    // means trusting its code, which the user asked for by naming it.
+    unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_LOCAL) }.map(Into::into)
+}
+
+/// Opens the library at `path`.
+#[cfg(not(unix))]
+fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
+    // SAFETY: as above.
+    unsafe { libloading::Library::new(path) }
+}
+
+/// What the dynamic loader said (`dlerror`), without the path it starts
+/// with when it names the file (the message names it already).
+fn loader_message(e: &libloading::Error, path: &Path) -> String {
+    use std::error::Error as _;
+    // libloading's own text is a summary ("dlopen failed"); the loader's
+    // words are its source.
+    let said = match e.source() {
+        Some(source) => source.to_string(),
+        None => e.to_string(),
+    };
+    let shown = path.display().to_string();
+    let dotted = Path::new(".").join(path).display().to_string();
+    [shown, dotted]
+        .iter()
+        .find_map(|p| said.strip_prefix(p.as_str())?.strip_prefix(": "))
+        .map_or(said.clone(), str::to_owned)
+}
+
 /// Records handed to the plugin at once.
 const BATCH: usize = 256;
 
+/// String bytes a batch holds before it is handed over early: a batch of
+/// long strings (a stream may carry records of up to 64 MiB) stays small.
+const BATCH_STRING_BYTES: usize = 1 << 20;
+
 /// A loaded plugin as an [`Analyzer`] (fed in file order).
+///
+/// Every byte a batch points to belongs to the batch: the string
+/// arguments are copied into it as records arrive, because the trace bytes
+/// they come from need not outlive the record (a stream's buffer is
+/// reused, moved and grown between blocks, and a batch spans blocks).
 pub struct PluginAnalyzer {
     plugin: Arc<Plugin>,
     state: *mut c_void,
@@ -337,6 +389,12 @@ pub struct PluginAnalyzer {
     records: Vec<StRecord>,
     arg_starts: Vec<usize>,
     args: Vec<StArg>,
+    /// The string arguments' bytes, one after the other.
+    strings: Vec<u8>,
+    /// For each string argument: its index in `args` and where its bytes
+    /// start in `strings`. The pointers are set when the batch is complete,
+    /// so that `strings` may grow meanwhile.
+    string_starts: Vec<(usize, usize)>,
     stopped: bool,
 }
 
@@ -348,9 +406,10 @@ impl fmt::Debug for PluginAnalyzer {
     }
 }
 
-// SAFETY: the raw pointers are the plugin's state and views of the trace
-// being read; the driver calls a sequential analyzer from one thread only
-// (the one running the driver), and the ABI promises plugins exactly that.
+// SAFETY: the raw pointers are the plugin's state and the batch's views of
+// memory the analyzer owns or the declarations it is run with; the driver
+// calls a sequential analyzer from one thread only (the one running the
+// driver), and the ABI promises plugins exactly that.
 unsafe impl Send for PluginAnalyzer {}
 
 impl PluginAnalyzer {
@@ -363,6 +422,8 @@ impl PluginAnalyzer {
             records: Vec::with_capacity(BATCH),
             arg_starts: Vec::with_capacity(BATCH),
             args: Vec::with_capacity(BATCH * 4),
+            strings: Vec::new(),
+            string_starts: Vec::new(),
             stopped: false,
         }
     }
@@ -392,7 +453,12 @@ impl PluginAnalyzer {
         self.arg_starts.push(self.args.len());
         for (value, d) in ev.args().zip(&decl.args) {
             let (kind, value, bytes, len) = match (value, d.kind) {
-                (ArgValue::Str(s), _) => (4, 0, s.as_ptr(), s.len() as u64),
+                (ArgValue::Str(s), _) => {
+                    self.string_starts
+                        .push((self.args.len(), self.strings.len()));
+                    self.strings.extend_from_slice(s);
+                    (4, 0, core::ptr::null(), s.len() as u64)
+                }
                 (ArgValue::Int(v), ArgKind::Pointer) => (2, v, core::ptr::null(), 0),
                 (ArgValue::Int(v), ArgKind::Bool) => (3, v, core::ptr::null(), 0),
                 (ArgValue::Int(v), ArgKind::Int { signed: true, .. }) => {
@@ -425,7 +491,7 @@ impl PluginAnalyzer {
                 0
             },
         });
-        if self.records.len() >= BATCH {
+        if self.records.len() >= BATCH || self.strings.len() >= BATCH_STRING_BYTES {
             self.flush(ctx)?;
         }
         Ok(())
@@ -435,20 +501,33 @@ impl PluginAnalyzer {
         if self.records.is_empty() {
             return Ok(());
         }
-        // The argument array is complete: point each record at its part.
+        // The batch is complete and nothing is added to it until the call
+        // returns: point each string at its bytes, each record at its
+        // arguments.
+        let strings = self.strings.as_ptr();
+        for &(arg, start) in &self.string_starts {
+            if let Some(a) = self.args.get_mut(arg) {
+                a.bytes = strings.wrapping_add(start);
+            }
+        }
         let base = self.args.as_ptr();
         for (r, &start) in self.records.iter_mut().zip(&self.arg_starts) {
             r.args = base.wrapping_add(start);
         }
-        // SAFETY: `records` and `args` are valid for the call, and the
-        // bytes they point to (declaration names, trace data) outlive the
-        // run; the plugin only reads them during the call.
+        // SAFETY: every pointer in the batch points into memory that stays
+        // where it is, unchanged, for the whole call: `records`, `args` and
+        // `strings` belong to this analyzer and are not touched until the
+        // call returns, and the names point into the trace-events
+        // declarations, which outlive the run. No pointer leads into the
+        // trace's bytes. The plugin only reads them during the call.
         let status = unsafe {
             (self.plugin.callbacks.records)(self.state, self.records.as_ptr(), self.records.len())
         };
         self.records.clear();
         self.arg_starts.clear();
         self.args.clear();
+        self.strings.clear();
+        self.string_starts.clear();
         match status {
             ST_OK => Ok(()),
             ST_STOP => {

@@ -429,6 +429,7 @@ mod tests {
             Err(Failure::Input(m)) => panic!("{m}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
+            Err(Failure::Usage(m)) => panic!("{m}"),
         }
     }
 
@@ -438,6 +439,7 @@ mod tests {
             Ok(s) => panic!("accepted {s:?}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
+            Err(Failure::Usage(m)) => panic!("{m}"),
         }
     }
 
@@ -550,6 +552,7 @@ mod tests {
                     Failure::Input(m) => m,
                     Failure::Output(e) => e.to_string(),
                     Failure::Resynced(m) => m.join("\n"),
+                    Failure::Usage(m) => m,
                 })
         };
         let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();

@@ -481,11 +481,17 @@ enum Failure {
     Output(io::Error),
     /// Bad input or a failed analysis: the message, exit status 1.
     Input(String),
+    /// Arguments that clap accepts but that make no sense together: the
+    /// message, exit status 2 like clap's own usage errors.
+    Usage(String),
     /// `--resync` stepped over corrupt regions and read on: the messages
     /// (each region, any warnings, a summary), exit status
     /// [`EXIT_RESYNCED`].
     Resynced(Vec<String>),
 }
+
+/// The exit status of a usage error (clap's, and ours).
+pub const EXIT_USAGE: u8 = 2;
 
 /// The exit status when `--resync` skipped corrupt data: everything
 /// outside the reported byte ranges was read, but not the whole trace.
@@ -704,18 +710,19 @@ fn analyze<'c>(
         RunError::Io(e) => Failure::Output(e),
         RunError::Analyzer(e) => Failure::Input(e.to_string()),
     })?;
+    let (keys, renamed) = report_keys(driver.names());
     match reports {
         Reports::Stderr => {
             drop(out);
             let mut err = io::stderr().lock();
             let color = config.term.color_stderr();
-            write_reports(&mut err, &outcome.reports, &driver.names(), None, color)
+            write_reports(&mut err, &outcome.reports, &keys, None, color)
                 .map_err(Failure::Output)?;
         }
         _ => write_reports(
             &mut out,
             &outcome.reports,
-            &driver.names(),
+            &keys,
             match reports {
                 Reports::Json => Some(false),
                 Reports::JsonByName => Some(true),
@@ -726,7 +733,7 @@ fn analyze<'c>(
         .map_err(Failure::Output)?,
     }
     let path = config.trace_path.display();
-    let mut warnings = Vec::new();
+    let mut warnings = renamed;
     match outcome.fault {
         None => {}
         Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
@@ -762,6 +769,31 @@ fn analyze<'c>(
         skips.bytes()
     ));
     Err(Failure::Resynced(messages))
+}
+
+/// The keys of the reports (JSON keys, text headings): the analyzers'
+/// names, where two analyzers share a name (a plugin called like a
+/// built-in, two plugins of one name) the later ones numbered `NAME#2`,
+/// `NAME#3`... so that no report hides another. Also says which were
+/// renamed.
+fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut keys: Vec<String> = Vec::with_capacity(names.len());
+    let mut renamed = Vec::new();
+    for name in names {
+        let mut key = name.clone();
+        let mut n = 1;
+        while keys.contains(&key) {
+            n += 1;
+            key = format!("{name}#{n}");
+        }
+        if key != name {
+            renamed.push(format!(
+                "two analyzers are called '{name}': the report of the one given later is '{key}'"
+            ));
+        }
+        keys.push(key);
+    }
+    (keys, renamed)
 }
 
 /// Writes the reports: their texts one after the other (under a heading
@@ -815,8 +847,22 @@ fn write_reports(
     out.flush()
 }
 
+/// Which analyzer a `--plugin` argument named: the same one twice is a
+/// mistake; two that only share a name both run.
+#[derive(Debug, PartialEq, Eq)]
+enum Given {
+    /// A built-in analyzer (or one of `main_with`'s), by name.
+    Named(String),
+    /// A plugin library, by file identity (whatever path led to it).
+    Library(crate::input::FileId),
+}
+
 /// Adds the analyzer called `name`, or the plugin at the path `name`.
-fn add_named(driver: &mut Driver<'_>, name: &str, extras: &[AnalyzerEntry]) -> Result<(), Failure> {
+fn add_named(
+    driver: &mut Driver<'_>,
+    name: &str,
+    extras: &[AnalyzerEntry],
+) -> Result<Given, Failure> {
     let looks_like_path = name.contains('/') || name.contains(std::path::MAIN_SEPARATOR);
     if looks_like_path {
         return add_plugin(driver, name);
@@ -825,7 +871,7 @@ fn add_named(driver: &mut Driver<'_>, name: &str, extras: &[AnalyzerEntry]) -> R
     match builtins.iter().chain(extras).find(|e| e.name == name) {
         Some(entry) => {
             entry.add_to(driver);
-            Ok(())
+            Ok(Given::Named(name.to_owned()))
         }
         None => {
             let known: Vec<&str> = builtins
@@ -842,15 +888,18 @@ fn add_named(driver: &mut Driver<'_>, name: &str, extras: &[AnalyzerEntry]) -> R
 }
 
 #[cfg(feature = "plugins")]
-fn add_plugin(driver: &mut Driver<'_>, path: &str) -> Result<(), Failure> {
+fn add_plugin(driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
     use crate::analyzers::plugin::{Plugin, PluginAnalyzer};
     let plugin = Plugin::load(path).map_err(|e| Failure::Input(e.to_string()))?;
+    // Loaded, so it exists; its identity is read from the same path.
+    let id =
+        crate::input::FileId::of_path(path).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
     driver.add(PluginAnalyzer::new(std::sync::Arc::new(plugin)));
-    Ok(())
+    Ok(Given::Library(id))
 }
 
 #[cfg(not(feature = "plugins"))]
-fn add_plugin(_driver: &mut Driver<'_>, path: &str) -> Result<(), Failure> {
+fn add_plugin(_driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
     Err(Failure::Input(format!(
         "{path}: this simpletrace was built without plugin support (the 'plugins' feature)"
     )))
@@ -970,8 +1019,16 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             // Analyzers (and plugin libraries) are checked before any file
             // is opened.
             let mut driver = Driver::new();
+            let mut given: Vec<(Given, &String)> = Vec::new();
             for p in &plugins {
-                add_named(&mut driver, p, extras)?;
+                let this = add_named(&mut driver, p, extras)?;
+                if let Some((_, first)) = given.iter().find(|(g, _)| *g == this) {
+                    return Err(Failure::Usage(format!(
+                        "--plugin {p}: the same analyzer as --plugin {first}; each analyzer \
+                         runs once in a pass"
+                    )));
+                }
+                given.push((this, p));
             }
             let config = Config::from_args(&trace)?;
             let reports = if output.json {
@@ -1073,6 +1130,10 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         Err(Failure::Input(message)) => {
             let _ = writeln!(stderr, "{error} {message}");
             ExitCode::FAILURE
+        }
+        Err(Failure::Usage(message)) => {
+            let _ = writeln!(stderr, "{error} {message}");
+            ExitCode::from(EXIT_USAGE)
         }
         Err(Failure::Resynced(messages)) => {
             for m in messages {

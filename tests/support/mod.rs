@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod compress;
 pub mod samples;
 
 use std::io::{Read, Write};
