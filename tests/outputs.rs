@@ -620,7 +620,7 @@ fn filter_writes_a_trace_that_prints_like_the_filtered_original() {
         os(&copy),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(support::stderr(&o).contains("refusing to write over the trace being read"));
+    assert!(support::stderr(&o).contains("refusing to write over an input of this run"));
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         std::fs::read(&trace).unwrap()

@@ -18,6 +18,7 @@ mod parallel;
 mod plugins;
 mod robustness;
 mod roundtrip;
+mod safety;
 mod soak;
 mod stats;
 mod testdata;

@@ -8,6 +8,7 @@ use std::path::Path;
 use clap_complete::Shell;
 
 use super::Failure;
+use crate::output::{OutputError, OutputFile};
 
 /// Writes the completion script for `shell` to `out`.
 pub(super) fn completions(
@@ -25,6 +26,19 @@ pub(super) fn completions(
 /// generated `help`.
 fn subcommands(cmd: &clap::Command) -> impl Iterator<Item = &clap::Command> {
     cmd.get_subcommands().filter(|s| s.get_name() != "help")
+}
+
+/// Writes one page file, whole or not at all.
+fn write_page(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let file = OutputFile::create(path, &[])?;
+    file.writer()?
+        .write_all(bytes)
+        .map_err(|source| OutputError::Io {
+            path: path.to_owned(),
+            doing: "writing",
+            source,
+        })?;
+    file.commit()
 }
 
 /// Renders the page of `cmd` (called `name`, as `man` shows it).
@@ -56,8 +70,7 @@ pub(super) fn man(
     for (name, page_cmd) in pages {
         let bytes = page(page_cmd, name.clone()).map_err(Failure::Output)?;
         let path = dir.join(format!("{name}.1"));
-        std::fs::write(&path, bytes)
-            .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        write_page(&path, &bytes).map_err(|e| Failure::Input(e.to_string()))?;
         writeln!(out, "{}", path.display()).map_err(Failure::Output)?;
     }
     out.flush().map_err(Failure::Output)

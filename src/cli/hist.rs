@@ -3,7 +3,7 @@
 
 use core::fmt;
 use core::str::FromStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
@@ -343,15 +343,22 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let mut config = Config::from_args(&args.trace)?;
     let mut hist = Hist::new(spec, &config.events).map_err(|e| Failure::Input(e.to_string()))?;
     keep_what_hist_reads(&mut config, &hist)?;
-    if let Some(path) = &args.svg {
-        hist = hist.with_svg(
-            open_plot(path, &config, &args.trace)?,
-            path.display().to_string(),
-        );
-    }
+    let plot = match &args.svg {
+        Some(path) => {
+            let file = config.create_output(path)?;
+            let out = std::io::BufWriter::new(super::file_writer(&file)?);
+            hist = hist.with_svg(Box::new(out), path.display().to_string());
+            Some(file)
+        }
+        None => None,
+    };
     let mut driver = Driver::new();
     hist.add_to(&mut driver);
-    analyze(&config, Reports::json(args.output.json), driver)
+    let result = analyze(&config, Reports::json(args.output.json), driver);
+    match plot {
+        Some(file) => super::put_in_place(file, result),
+        None => result,
+    }
 }
 
 /// Refuses an `--events` filter that leaves out an event the histogram
@@ -382,27 +389,6 @@ fn keep_what_hist_reads(config: &mut Config, hist: &Hist) -> Result<(), Failure>
     Ok(())
 }
 
-/// Creates the `--svg` file, which must be neither input.
-fn open_plot(
-    path: &Path,
-    config: &Config,
-    trace: &TraceArgs,
-) -> Result<Box<dyn std::io::Write + Send>, Failure> {
-    let target = std::fs::canonicalize(path).ok();
-    let inputs = [Some(&config.trace_path), trace.trace_events.as_ref()];
-    for input in inputs.into_iter().flatten() {
-        if target.is_some() && target == std::fs::canonicalize(input).ok() {
-            return Err(Failure::Input(format!(
-                "--svg {}: refusing to write over an input",
-                path.display()
-            )));
-        }
-    }
-    let file = std::fs::File::create(path)
-        .map_err(|e| Failure::Input(format!("--svg {}: {e}", path.display())))?;
-    Ok(Box::new(std::io::BufWriter::new(file)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +415,7 @@ mod tests {
             Err(Failure::Input(m)) => panic!("{m}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m)) => panic!("{m}"),
+            Err(Failure::Usage(m) | Failure::Fault(m)) => panic!("{m}"),
         }
     }
 
@@ -439,7 +425,7 @@ mod tests {
             Ok(s) => panic!("accepted {s:?}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m)) => panic!("{m}"),
+            Err(Failure::Usage(m) | Failure::Fault(m)) => panic!("{m}"),
         }
     }
 
@@ -552,7 +538,7 @@ mod tests {
                     Failure::Input(m) => m,
                     Failure::Output(e) => e.to_string(),
                     Failure::Resynced(m) => m.join("\n"),
-                    Failure::Usage(m) => m,
+                    Failure::Usage(m) | Failure::Fault(m) => m,
                 })
         };
         let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();

@@ -32,7 +32,7 @@ mod term;
 
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -47,7 +47,8 @@ use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
 use crate::format::{TraceEvents, TraceKind, TraceReader};
-use crate::input::{self, Compression, InputError, TraceData, TraceInput, TraceStream};
+use crate::input::{self, Compression, FileId, InputError, TraceData, TraceInput, TraceStream};
+use crate::output::{ClosedStreams, OutputFile};
 use crate::pattern::EventPatterns;
 
 mod hist;
@@ -481,6 +482,10 @@ enum Failure {
     Output(io::Error),
     /// Bad input or a failed analysis: the message, exit status 1.
     Input(String),
+    /// The trace stopped being readable part way (a corrupt record, a
+    /// failed read): every result covers the records before that point.
+    /// The message, exit status 1.
+    Fault(String),
     /// Arguments that clap accepts but that make no sense together: the
     /// message, exit status 2 like clap's own usage errors.
     Usage(String),
@@ -523,6 +528,9 @@ pub struct Config {
     stream_block: Option<usize>,
     selection: Selection,
     term: term::TermArgs,
+    /// The files this run reads (trace, trace-events file, events file,
+    /// plugins), which no output may overwrite.
+    inputs: Vec<FileId>,
 }
 
 impl Config {
@@ -537,6 +545,16 @@ impl Config {
                 None => input_failure(e),
             }
         })?;
+        let mut inputs = vec![FileId::of_path(events_path)];
+        inputs.extend(args.filters.events_file.iter().map(FileId::of_path));
+        inputs.push(if trace_path.as_os_str() == "-" {
+            FileId::of_stdin()
+        } else {
+            FileId::of_path(trace_path)
+        });
+        // Read already, so they exist; an identity that cannot be known
+        // cannot be matched either.
+        let inputs = inputs.into_iter().flatten().collect();
         let (trace, compression) = match TraceInput::open(trace_path).map_err(input_failure)? {
             TraceInput::Data(data) => (Trace::Data(data), None),
             TraceInput::Stream(stream) => {
@@ -564,7 +582,13 @@ impl Config {
             stream_block,
             selection,
             term: args.term.clone(),
+            inputs,
         })
+    }
+
+    /// Starts writing the output file `path` (never one of the inputs).
+    fn create_output(&self, path: &Path) -> Result<OutputFile, Failure> {
+        OutputFile::create(path, &self.inputs).map_err(|e| Failure::Input(e.to_string()))
     }
 
     fn reader<'c>(&'c self, data: &'c TraceData) -> Result<TraceReader<'c>, Failure> {
@@ -737,10 +761,10 @@ fn analyze<'c>(
     match outcome.fault {
         None => {}
         Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
-        Some(e) => return Err(config.trace_failure(e)),
+        Some(e) => return Err(Failure::Fault(config.trace_message(e))),
     }
     if let Some(e) = outcome.stream_error {
-        return Err(config.trace_failure(e));
+        return Err(Failure::Fault(config.trace_message(e)));
     }
     let skips = &outcome.skips;
     if skips.is_empty() {
@@ -1004,12 +1028,18 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
         }
         Some(Command::Filter { output, trace }) => {
             let config = Config::from_args(&trace)?;
+            let destination = output.display().to_string();
             let mut driver = Driver::new();
-            driver.add(SubsetWriter::new(
-                open_output(&output, &config)?,
-                output.display().to_string(),
-            ));
-            analyze(&config, Reports::Stderr, driver)
+            if output.as_os_str() == "-" {
+                let out = Box::new(io::BufWriter::new(io::stdout()));
+                driver.add(SubsetWriter::new(out, destination));
+                return analyze(&config, Reports::Stderr, driver);
+            }
+            let file = config.create_output(&output)?;
+            let out = io::BufWriter::with_capacity(1 << 20, file_writer(&file)?);
+            driver.add(SubsetWriter::new(Box::new(out), destination));
+            let result = analyze(&config, Reports::Stderr, driver);
+            put_in_place(file, result)
         }
         Some(Command::Run {
             plugins,
@@ -1057,28 +1087,41 @@ fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
     analyze(&config, Reports::Text, driver)
 }
 
-/// Opens the output of `filter`: standard output for `-`, else a new file
-/// that must not be the input.
-fn open_output(path: &std::path::Path, config: &Config) -> Result<Box<dyn Write + Send>, Failure> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::BufWriter::new(io::stdout())));
+/// A handle to write `file` through.
+fn file_writer(file: &OutputFile) -> Result<std::fs::File, Failure> {
+    file.writer().map_err(|e| Failure::Input(e.to_string()))
+}
+
+/// Puts an output file in place as the run that wrote it ended: renamed
+/// over its target on success (also after `--resync` read on); after a
+/// fault in the trace, what was written before it set apart as
+/// `TARGET.partial` (it must not look like the whole result); after any
+/// other failure (writing failed, an analyzer failed, nothing was
+/// written) removed.
+fn put_in_place(
+    file: OutputFile,
+    result: Result<Vec<String>, Failure>,
+) -> Result<Vec<String>, Failure> {
+    let placed = |e: crate::output::OutputError| Failure::Input(e.to_string());
+    match result {
+        Ok(warnings) => {
+            file.commit().map_err(placed)?;
+            Ok(warnings)
+        }
+        Err(Failure::Resynced(messages)) => {
+            file.commit().map_err(placed)?;
+            Err(Failure::Resynced(messages))
+        }
+        Err(Failure::Fault(message)) if file.written().unwrap_or(0) > 0 => {
+            let target = file.path().display().to_string();
+            let partial = file.keep_partial().map_err(placed)?;
+            Err(Failure::Input(format!(
+                "{message}; what was written before that is in {}, not in {target}",
+                partial.display()
+            )))
+        }
+        Err(e) => Err(e),
     }
-    let same = match (
-        std::fs::canonicalize(path),
-        std::fs::canonicalize(&config.trace_path),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
-        return Err(Failure::Input(format!(
-            "{}: refusing to write over the trace being read",
-            path.display()
-        )));
-    }
-    let file = std::fs::File::create(path)
-        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-    Ok(Box::new(io::BufWriter::with_capacity(1 << 20, file)))
 }
 
 /// The `simpletrace` command with only the built-in analyzers.
@@ -1094,14 +1137,18 @@ pub fn main() -> ExitCode {
 /// 2 for a usage error, [`EXIT_RESYNCED`] (3) when `--resync` skipped
 /// corrupt data.
 pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
+    // Before any file is opened, so that none gets a standard stream's
+    // number.
+    let closed = crate::output::claim_standard_streams();
     let matches = match command(&extras).try_get_matches() {
         Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
-        }
+        Err(e) => return clap_exit(&e, closed),
     };
-    let result = run(&matches, &extras);
+    let result = if closed.stdout && writes_to_stdout(&matches) {
+        Err(Failure::Output(stdout_closed()))
+    } else {
+        run(&matches, &extras)
+    };
     let color = term::color_stderr_of(&matches);
     let (error, warning) = if color {
         (
@@ -1127,7 +1174,7 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
             let _ = writeln!(stderr, "{error} writing the output failed: {e}");
             ExitCode::FAILURE
         }
-        Err(Failure::Input(message)) => {
+        Err(Failure::Input(message) | Failure::Fault(message)) => {
             let _ = writeln!(stderr, "{error} {message}");
             ExitCode::FAILURE
         }
@@ -1142,6 +1189,50 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
             ExitCode::from(EXIT_RESYNCED)
         }
     }
+}
+
+/// What clap stopped with: a usage error on standard error (exit status
+/// 2), or `--help` or `--version` on standard output (0), which, like any
+/// output, fails with status 1 when it cannot be written (a closed
+/// standard output, a full disk).
+fn clap_exit(e: &clap::Error, closed: ClosedStreams) -> ExitCode {
+    let printed = if e.use_stderr() {
+        let _ = e.print();
+        Ok(())
+    } else if closed.stdout {
+        Err(stdout_closed())
+    } else {
+        e.print().and_then(|()| io::stdout().flush())
+    };
+    match printed {
+        Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
+        Err(err) => {
+            let _ = writeln!(
+                io::stderr(),
+                "simpletrace: writing the output failed: {err}"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the command writes to standard output: every one but
+/// `filter -o FILE`, whose summary goes to standard error.
+fn writes_to_stdout(matches: &ArgMatches) -> bool {
+    match matches.subcommand() {
+        Some(("filter", sub)) => sub
+            .get_one::<PathBuf>("output")
+            .is_none_or(|p| p.as_os_str() == "-"),
+        _ => true,
+    }
+}
+
+/// The error of a standard output that was closed when the process
+/// started: the results would go nowhere.
+fn stdout_closed() -> io::Error {
+    io::Error::other(
+        "standard output is closed (redirect it to a file, or to /dev/null to discard the results)",
+    )
 }
 
 #[cfg(test)]
