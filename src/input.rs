@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::format::{EventsError, TraceEvents};
+use crate::format::{EventsError, TraceEvents, TraceReader};
 
 mod file_id;
+mod mapped;
 mod stream;
 
 pub use file_id::FileId;
+pub use mapped::{MappedFile, Shrink};
 pub use stream::{Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.
@@ -143,11 +145,13 @@ impl TraceInput {
     /// A regular file that is not compressed is mapped; anything else is
     /// a stream, which recognizes a compression by the first bytes.
     fn from_file(file: File, path: &Path) -> Result<TraceInput, InputError> {
-        match map_file(&file) {
-            Some(map) if Compression::detect(&map).is_none() => {
+        match MappedFile::open(file) {
+            Ok(map) if Compression::detect(&map).is_none() => {
                 Ok(TraceInput::Data(TraceData::Mapped(map)))
             }
-            _ => Self::pipe(file, path),
+            // A compressed file: streamed from its first byte.
+            Ok(map) => Self::pipe(map.into_file(), path),
+            Err(file) => Self::pipe(file, path),
         }
     }
 
@@ -162,8 +166,9 @@ impl TraceInput {
 ///
 /// Dereferences to `&[u8]`, the input of [`crate::format::TraceReader`].
 pub enum TraceData {
-    /// A memory-mapped regular file.
-    Mapped(Mmap),
+    /// A memory-mapped regular file, guarded against shrinking under the
+    /// reader ([`MappedFile`]).
+    Mapped(MappedFile),
     /// Bytes read into memory.
     Owned(Vec<u8>),
 }
@@ -200,18 +205,45 @@ impl TraceData {
     /// whole. Compressed data is not decompressed: see [`TraceInput::open`]
     /// for that, and for pipes in bounded memory.
     ///
-    /// The map is read-only. As with any memory-mapped reader, a program
-    /// that truncates the file while it is being read can make this process
-    /// fail with `SIGBUS`; QEMU only ever appends to its trace files.
+    /// The map is read-only. A program that truncates the file while it
+    /// is being read does not end this process (as it would with a plain
+    /// map, by `SIGBUS`): read with [`TraceData::reader`], the records stop
+    /// with [`Error::Cut`](crate::format::Error::Cut) where the file was
+    /// cut, and [`TraceData::shrink`] says how it changed.
     pub fn open(path: impl AsRef<Path>) -> Result<TraceData, InputError> {
         let path = path.as_ref();
         if path.as_os_str() == "-" {
             return Self::from_reader(io::stdin().lock()).map_err(io_error(path));
         }
         let file = File::open(path).map_err(io_error(path))?;
-        match map_file(&file) {
-            Some(map) => Ok(TraceData::Mapped(map)),
-            None => Self::from_reader(file).map_err(io_error(path)),
+        match MappedFile::open(file) {
+            Ok(map) => Ok(TraceData::Mapped(map)),
+            Err(file) => Self::from_reader(file).map_err(io_error(path)),
+        }
+    }
+
+    /// A reader of these bytes (checking the header), which stops where
+    /// a mapped file was found cut short while it was read.
+    pub fn reader<'a>(&'a self, events: &'a TraceEvents) -> crate::format::Result<TraceReader<'a>> {
+        TraceReader::new(self, events).map(|r| self.guard(r))
+    }
+
+    /// `reader`, stopping where a mapped file was found cut short while it
+    /// was read ([`TraceReader::with_valid_len`]); unchanged for bytes in
+    /// memory.
+    pub fn guard<'a>(&'a self, reader: TraceReader<'a>) -> TraceReader<'a> {
+        match self {
+            TraceData::Mapped(map) => reader.with_valid_len(map.valid_len()),
+            TraceData::Owned(_) => reader,
+        }
+    }
+
+    /// How a mapped file changed while it was read, if it shrank
+    /// ([`MappedFile::shrink`]); `None` for bytes in memory.
+    pub fn shrink(&self) -> Option<Shrink> {
+        match self {
+            TraceData::Mapped(map) => map.shrink(),
+            TraceData::Owned(_) => None,
         }
     }
 
@@ -237,7 +269,7 @@ impl TraceData {
         if let TraceData::Mapped(map) = self {
             let len = offset.min(map.len()) & !(page_size() - 1);
             if len > 0 {
-                release_pages(map, len);
+                release_pages(map.map(), len);
             }
         }
     }
@@ -258,25 +290,4 @@ fn release_pages(map: &Mmap, len: usize) {
     // the same bytes back in from the file, so any slice still borrowing
     // the range keeps seeing identical contents. `len` is within the map.
     let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
-}
-
-/// A map of `file` if it is a regular file that is not empty (an empty
-/// map is an error on some systems) and can be mapped.
-#[allow(unsafe_code)]
-fn map_file(file: &File) -> Option<Mmap> {
-    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
-        return None;
-    }
-    // SAFETY: the map is read-only and private to this process, and every
-    // byte of it is treated as untrusted input: the decoder checks all
-    // lengths against the slice. What the map cannot guard against is
-    // another process truncating the file underneath it (SIGBUS), which is
-    // documented on `TraceData::open`.
-    let map = unsafe { Mmap::map(file) }.ok()?;
-    #[cfg(unix)]
-    {
-        // Records are read front to back; let the kernel read ahead.
-        let _ = map.advise(memmap2::Advice::Sequential);
-    }
-    Some(map)
 }

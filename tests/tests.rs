@@ -19,6 +19,7 @@ mod plugins;
 mod robustness;
 mod roundtrip;
 mod safety;
+mod shrinking;
 mod soak;
 mod stats;
 mod testdata;

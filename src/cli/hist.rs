@@ -415,7 +415,7 @@ mod tests {
             Err(Failure::Input(m)) => panic!("{m}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m) | Failure::Fault(m)) => panic!("{m}"),
+            Err(Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m)) => panic!("{m}"),
         }
     }
 
@@ -425,7 +425,7 @@ mod tests {
             Ok(s) => panic!("accepted {s:?}"),
             Err(Failure::Output(e)) => panic!("{e}"),
             Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m) | Failure::Fault(m)) => panic!("{m}"),
+            Err(Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m)) => panic!("{m}"),
         }
     }
 
@@ -538,7 +538,7 @@ mod tests {
                     Failure::Input(m) => m,
                     Failure::Output(e) => e.to_string(),
                     Failure::Resynced(m) => m.join("\n"),
-                    Failure::Usage(m) | Failure::Fault(m) => m,
+                    Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m) => m,
                 })
         };
         let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();

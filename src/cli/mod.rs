@@ -486,6 +486,10 @@ enum Failure {
     /// failed read): every result covers the records before that point.
     /// The message, exit status 1.
     Fault(String),
+    /// The trace file was cut short while it was read (another program
+    /// truncated or rewrote it): the results cover the records before the
+    /// cut. The message, exit status [`EXIT_CHANGED`].
+    Changed(String),
     /// Arguments that clap accepts but that make no sense together: the
     /// message, exit status 2 like clap's own usage errors.
     Usage(String),
@@ -494,6 +498,12 @@ enum Failure {
     /// [`EXIT_RESYNCED`].
     Resynced(Vec<String>),
 }
+
+/// The exit status when the trace file shrank while it was read (another
+/// program truncated or rewrote it): every record before the cut was read
+/// and the results cover them, but not the whole trace as it was. Distinct
+/// from 1 (a bad trace) because reading it again may well succeed.
+pub const EXIT_CHANGED: u8 = 4;
 
 /// The exit status of a usage error (clap's, and ours).
 pub const EXIT_USAGE: u8 = 2;
@@ -595,9 +605,10 @@ impl Config {
         let reader = if self.no_header {
             TraceReader::headerless(data, &self.events)
         } else {
-            TraceReader::new(data, &self.events).map_err(|e| self.header_failure(e))?
+            TraceReader::new(data, &self.events)
+                .map_err(|e| self.changed(None).unwrap_or_else(|| self.header_failure(e)))?
         };
-        Ok(reader.with_resync(self.resync))
+        Ok(data.guard(reader).with_resync(self.resync))
     }
 
     /// The kind of a streamed trace, from its first bytes.
@@ -622,6 +633,37 @@ impl Config {
                 None => self.trace_failure(e),
             },
         }
+    }
+
+    /// How the mapped trace shrank while it was read, if it did.
+    fn shrink(&self) -> Option<input::Shrink> {
+        match &self.trace {
+            Trace::Data(data) => data.shrink(),
+            Trace::Stream(_) => None,
+        }
+    }
+
+    /// The failure of a run that stopped (at `fault`, or failing with no
+    /// fault) while the mapped trace was cut short under it, if it was:
+    /// what is past the cut is no longer the file's, so the stop is the
+    /// cut's doing. The message says how the file changed and where
+    /// reading stopped; a fault other than the cut itself (the reader
+    /// found zeros where the file had been cut, or a real fault just
+    /// before the cut) is quoted too.
+    fn changed(&self, fault: Option<&crate::format::Error>) -> Option<Failure> {
+        let shrink = self.shrink()?;
+        let mut message = shrink.to_string();
+        if let Some(e) = fault
+            && let Some(at) = e.at()
+        {
+            message.push_str(&format!(
+                "; reading stopped at {at}, and every record before it was read"
+            ));
+            if !matches!(e, crate::format::Error::Cut { .. }) {
+                message.push_str(&format!(" (the reader found there: {e})"));
+            }
+        }
+        Some(Failure::Changed(self.trace_message(message)))
     }
 
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
@@ -730,10 +772,24 @@ fn analyze<'c>(
     if let Some(p) = progress.borrow().as_ref() {
         p.finish();
     }
-    let outcome = outcome.map_err(|e| match e {
-        RunError::Io(e) => Failure::Output(e),
-        RunError::Analyzer(e) => Failure::Input(e.to_string()),
-    })?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        // A failure while the file was being cut short is the cut's doing
+        // (an analyzer fed what the vanished pages left, or a write of
+        // them).
+        Err(RunError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Err(Failure::Output(e));
+        }
+        Err(e) => match config.changed(None) {
+            Some(changed) => return Err(changed),
+            None => {
+                return Err(match e {
+                    RunError::Io(e) => Failure::Output(e),
+                    RunError::Analyzer(e) => Failure::Input(e.to_string()),
+                });
+            }
+        },
+    };
     let (keys, renamed) = report_keys(driver.names());
     match reports {
         Reports::Stderr => {
@@ -758,6 +814,17 @@ fn analyze<'c>(
     }
     let path = config.trace_path.display();
     let mut warnings = renamed;
+    if let Some(fault) = &outcome.fault
+        && let Some(changed) = config.changed(Some(fault))
+    {
+        return Err(changed);
+    }
+    if let Some(shrink) = config.shrink() {
+        // Read whole before it shrank: the results stand.
+        warnings.push(config.trace_message(format!(
+            "{shrink}, after the records this command needed had been read"
+        )));
+    }
     match outcome.fault {
         None => {}
         Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
@@ -1112,13 +1179,22 @@ fn put_in_place(
             file.commit().map_err(placed)?;
             Err(Failure::Resynced(messages))
         }
-        Err(Failure::Fault(message)) if file.written().unwrap_or(0) > 0 => {
+        Err(failure @ (Failure::Fault(_) | Failure::Changed(_)))
+            if file.written().unwrap_or(0) > 0 =>
+        {
             let target = file.path().display().to_string();
             let partial = file.keep_partial().map_err(placed)?;
-            Err(Failure::Input(format!(
-                "{message}; what was written before that is in {}, not in {target}",
-                partial.display()
-            )))
+            let note = |message: String| {
+                format!(
+                    "{message}; what was written before that is in {}, not in {target}",
+                    partial.display()
+                )
+            };
+            Err(match failure {
+                Failure::Changed(message) => Failure::Changed(note(message)),
+                Failure::Fault(message) => Failure::Fault(note(message)),
+                other => other,
+            })
         }
         Err(e) => Err(e),
     }
@@ -1181,6 +1257,10 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         Err(Failure::Usage(message)) => {
             let _ = writeln!(stderr, "{error} {message}");
             ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Changed(message)) => {
+            let _ = writeln!(stderr, "{error} {message}");
+            ExitCode::from(EXIT_CHANGED)
         }
         Err(Failure::Resynced(messages)) => {
             for m in messages {

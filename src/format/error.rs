@@ -209,6 +209,18 @@ pub enum Error {
         /// (`b'\xff\x00ab'`), at most [`SHOWN_NAME_BYTES`] bytes of it.
         shown: Box<str>,
     },
+    /// The record runs past the point where the data stopped being
+    /// readable while it was read: a memory-mapped file that another
+    /// program truncated or rewrote shorter (see
+    /// [`TraceReader::with_valid_len`](super::TraceReader::with_valid_len)).
+    /// Every record before it was read whole.
+    Cut {
+        /// The record.
+        at: At,
+        /// The offset the data stayed readable up to (from the start of
+        /// the trace).
+        valid: FileOffset,
+    },
 }
 
 /// The longest record (type word excluded) a length field may claim when
@@ -259,7 +271,8 @@ impl Error {
             | Error::ArgumentPastRecord { at, .. }
             | Error::StringPastRecord { at, .. }
             | Error::TrailingBytes { at, .. }
-            | Error::BadMappingName { at, .. } => Some(*at),
+            | Error::BadMappingName { at, .. }
+            | Error::Cut { at, .. } => Some(*at),
         }
     }
 }
@@ -381,6 +394,11 @@ impl fmt::Display for Error {
                 f,
                 "{at}: mapping record for id {id}: the name {shown} ({len} bytes) is not an event name \
                  (expected 1 to {MAX_NAME_LEN} ASCII letters, digits or '_')"
+            ),
+            Error::Cut { at, valid } => write!(
+                f,
+                "{at}: the record runs past {valid}, where the trace stopped being readable \
+                 while it was read"
             ),
         }
     }

@@ -1,5 +1,6 @@
 //! [`TraceReader`]: walks the records of a trace held in memory.
 
+use core::sync::atomic::{AtomicUsize, Ordering, compiler_fence};
 use std::collections::HashMap;
 
 use super::error::{
@@ -206,6 +207,9 @@ pub struct TraceReader<'a> {
     /// Whether reading stopped because a resync needs bytes past the end
     /// of `data` (only with `more_follows`).
     resync_put_off: bool,
+    /// How much of `data` is still readable, when another party may lower
+    /// it while this reader reads ([`TraceReader::with_valid_len`]).
+    valid_len: Option<&'a AtomicUsize>,
 }
 
 impl core::fmt::Debug for TraceReader<'_> {
@@ -263,6 +267,7 @@ impl<'a> TraceReader<'a> {
             skips: Skips::default(),
             more_follows: false,
             resync_put_off: false,
+            valid_len: None,
         }
     }
 
@@ -313,6 +318,22 @@ impl<'a> TraceReader<'a> {
     /// block then reads what one reader of the whole trace would.
     pub fn with_more_to_come(mut self, more: bool) -> Self {
         self.more_follows = more;
+        self
+    }
+
+    /// This reader, told that only the first `valid_len` bytes of its
+    /// data can still be trusted, a figure another party may lower at any
+    /// moment while it reads: the bytes of a memory-mapped file that
+    /// another program truncates come back as zeros once the mapping's
+    /// guard has caught the fault (`input::TraceData`), and the guard
+    /// lowers the figure to where they start. A record that ends past it
+    /// is the [`Error::Cut`] fault, which ends reading even when resyncing;
+    /// every record before it was read from bytes that were still the
+    /// file's. The reader touches each record's last byte before it
+    /// compares, so that a record reaching into a vanished page is caught
+    /// on that record.
+    pub fn with_valid_len(mut self, valid_len: &'a AtomicUsize) -> Self {
+        self.valid_len = Some(valid_len);
         self
     }
 
@@ -389,6 +410,7 @@ impl<'a> TraceReader<'a> {
             skips: Skips::default(),
             more_follows: false,
             resync_put_off: false,
+            valid_len: None,
         }
         .with_resync(state.resync)
     }
@@ -515,6 +537,26 @@ impl<'a> TraceReader<'a> {
     #[cold]
     #[inline(never)]
     fn fault(&mut self, e: Error) -> Option<Error> {
+        // A record starting where the data stopped being the trace's is
+        // faulty because of that: it is the cut, whatever it looked like.
+        let e = match (self.valid_len, e.at()) {
+            (Some(valid), Some(at)) if at.offset.0 >= self.base => {
+                let valid = valid.load(Ordering::Relaxed);
+                let start = at.offset.0 - self.base;
+                if start >= valid as u64 {
+                    cut_at(at, self.base, valid)
+                } else {
+                    e
+                }
+            }
+            _ => e,
+        };
+        if let Error::Cut { .. } = e {
+            // Nothing past it is the trace's any more: no region to step
+            // over, nothing to confirm.
+            self.state = State::Done;
+            return Some(e);
+        }
         if self.more_follows && e.is_truncation() {
             // The data ends inside the record, but the trace goes on: it is
             // read again, and judged, from a longer block.
@@ -606,9 +648,40 @@ impl<'a> TraceReader<'a> {
                 })
             }
         };
-        self.pos = self.full.len() - after.len();
+        let end = self.full.len() - after.len();
+        if let Some(valid) = self.valid_len
+            && let Some(e) = self.cut(valid, at, end)
+        {
+            return Some(Err(e));
+        }
+        self.pos = end;
         self.record += 1;
         Some(Ok(step))
+    }
+
+    /// [`Error::Cut`] if the record at `at`, ending at `end`, runs past
+    /// the data still readable.
+    #[inline(always)]
+    fn cut(&self, valid: &AtomicUsize, at: At, end: usize) -> Option<Error> {
+        // Touch the record's last byte first: if its page has vanished,
+        // the fault is caught now and lowers `valid` before it is read.
+        // The fence keeps the compiler from reading `valid` before that
+        // (the guard runs in this thread, as a signal handler).
+        let last = end.checked_sub(1).and_then(|i| self.full.get(i));
+        core::hint::black_box(last.copied());
+        compiler_fence(Ordering::SeqCst);
+        let valid = valid.load(Ordering::Relaxed);
+        (end > valid).then(|| cut_at(at, self.base, valid))
+    }
+}
+
+/// The fault of a record past the data still readable.
+#[cold]
+#[inline(never)]
+fn cut_at(at: At, base: u64, valid: usize) -> Error {
+    Error::Cut {
+        at,
+        valid: FileOffset(base + valid as u64),
     }
 }
 
@@ -1216,6 +1289,58 @@ mod tests {
         while r.next().is_some() {}
         let len = r.data_len();
         assert_eq!(r.until(4).data_len(), len);
+    }
+
+    /// A valid length lowered while reading (a mapped file cut short):
+    /// the record reaching past it, or starting past it whatever it holds,
+    /// is `Error::Cut`, which ends reading even when resyncing.
+    #[test]
+    fn valid_len_cuts_reading() {
+        let ev = events();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"a");
+        let mut starts = Vec::new();
+        for n in 0..10 {
+            starts.push(t.len());
+            encode::event(&mut t, 0, n, 1, &[ArgValue::Int(n)]);
+        }
+        for resync in [false, true] {
+            // Lowered to the middle of the fifth record.
+            let valid = AtomicUsize::new(t.len());
+            let mut r = TraceReader::new(&t, &ev)
+                .unwrap()
+                .with_resync(resync)
+                .with_valid_len(&valid);
+            assert!(r.next().unwrap().is_ok());
+            valid.store(starts[4] + 3, Ordering::Relaxed);
+            for _ in 1..4 {
+                assert!(r.next().unwrap().is_ok());
+            }
+            match r.next() {
+                Some(Err(Error::Cut { at, valid })) => {
+                    assert_eq!(at.offset.0 as usize, starts[4]);
+                    assert_eq!(valid.0 as usize, starts[4] + 3);
+                }
+                otherwise => panic!("{otherwise:?}"),
+            }
+            assert!(r.next().is_none(), "resync {resync}");
+        }
+        // Zeros where the data was cut: a record starting at or past the
+        // valid length is the cut, not the bad mapping it reads as.
+        let mut z = t.clone();
+        let from = starts[6];
+        z[from..].fill(0);
+        let valid = AtomicUsize::new(from);
+        let faults: Vec<_> = TraceReader::new(&z, &ev)
+            .unwrap()
+            .with_valid_len(&valid)
+            .filter_map(Result::err)
+            .collect();
+        match faults.as_slice() {
+            [Error::Cut { at, .. }] => assert_eq!(at.offset.0 as usize, from),
+            otherwise => panic!("{otherwise:?}"),
+        }
     }
 
     /// An id mapped before the table's vector reached it, then mapped again
