@@ -75,9 +75,12 @@ Examples:
 Exit status:
   0  success; also when the output pipe closes early (| head), and for a trace
      cut off in the middle of a record (a warning says where)
-  1  a bad or missing trace or trace-events file, or a failed analyzer
+  1  a bad or missing trace or trace-events file, a failed analyzer, or output
+     that cannot be written (a full disk, a closed standard output)
   2  a usage error
-  3  --resync skipped corrupt data (each skipped byte range is listed)";
+  3  --resync skipped corrupt data (each skipped byte range is listed)
+  4  the trace file shrank while it was read (another program truncated it);
+     every record before the cut was read";
 
 const PRINT_EXAMPLES: &str = "\
 Examples:

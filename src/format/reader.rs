@@ -208,9 +208,14 @@ pub struct TraceReader<'a> {
     /// of `data` (only with `more_follows`).
     resync_put_off: bool,
     /// How much of `data` is still readable, when another party may lower
-    /// it while this reader reads ([`TraceReader::with_valid_len`]).
-    valid_len: Option<&'a AtomicUsize>,
+    /// it while this reader reads ([`TraceReader::with_valid_len`]);
+    /// [`UNBOUNDED`] otherwise (not an `Option`: the record loop tests one
+    /// thing fewer).
+    valid_len: &'a AtomicUsize,
 }
+
+/// The valid length of data that nobody cuts short.
+static UNBOUNDED: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 impl core::fmt::Debug for TraceReader<'_> {
     /// The position and state, never the trace's bytes (a whole file).
@@ -267,7 +272,7 @@ impl<'a> TraceReader<'a> {
             skips: Skips::default(),
             more_follows: false,
             resync_put_off: false,
-            valid_len: None,
+            valid_len: &UNBOUNDED,
         }
     }
 
@@ -333,7 +338,7 @@ impl<'a> TraceReader<'a> {
     /// compares, so that a record reaching into a vanished page is caught
     /// on that record.
     pub fn with_valid_len(mut self, valid_len: &'a AtomicUsize) -> Self {
-        self.valid_len = Some(valid_len);
+        self.valid_len = valid_len;
         self
     }
 
@@ -410,7 +415,7 @@ impl<'a> TraceReader<'a> {
             skips: Skips::default(),
             more_follows: false,
             resync_put_off: false,
-            valid_len: None,
+            valid_len: &UNBOUNDED,
         }
         .with_resync(state.resync)
     }
@@ -539,9 +544,9 @@ impl<'a> TraceReader<'a> {
     fn fault(&mut self, e: Error) -> Option<Error> {
         // A record starting where the data stopped being the trace's is
         // faulty because of that: it is the cut, whatever it looked like.
-        let e = match (self.valid_len, e.at()) {
-            (Some(valid), Some(at)) if at.offset.0 >= self.base => {
-                let valid = valid.load(Ordering::Relaxed);
+        let e = match e.at() {
+            Some(at) if at.offset.0 >= self.base => {
+                let valid = self.valid_len.load(Ordering::Relaxed);
                 let start = at.offset.0 - self.base;
                 if start >= valid as u64 {
                     cut_at(at, self.base, valid)
@@ -649,9 +654,7 @@ impl<'a> TraceReader<'a> {
             }
         };
         let end = self.full.len() - after.len();
-        if let Some(valid) = self.valid_len
-            && let Some(e) = self.cut(valid, at, end)
-        {
+        if let Some(e) = self.cut(self.valid_len, at, end) {
             return Some(Err(e));
         }
         self.pos = end;
@@ -663,10 +666,28 @@ impl<'a> TraceReader<'a> {
     /// the data still readable.
     #[inline(always)]
     fn cut(&self, valid: &AtomicUsize, at: At, end: usize) -> Option<Error> {
-        // Touch the record's last byte first: if its page has vanished,
-        // the fault is caught now and lowers `valid` before it is read.
-        // The fence keeps the compiler from reading `valid` before that
-        // (the guard runs in this thread, as a signal handler).
+        if end > valid.load(Ordering::Relaxed) {
+            return Some(cut_at(at, self.base, valid.load(Ordering::Relaxed)));
+        }
+        // A record within one page was read from that page, which a cut
+        // would have made fault as soon as it was touched (then the record
+        // reads as zeros, which the fault path tells to be the cut). One
+        // that runs on into a later page may have only its start read so
+        // far: touch its last byte to find out.
+        let last_page = (end.wrapping_sub(1) ^ self.pos) >= PAGE_GRAIN;
+        if last_page {
+            return self.cut_touching(valid, at, end);
+        }
+        None
+    }
+
+    /// [`TraceReader::cut`] for a record that crosses a page boundary.
+    #[inline(never)]
+    fn cut_touching(&self, valid: &AtomicUsize, at: At, end: usize) -> Option<Error> {
+        // If the last byte's page has vanished, touching it faults now and
+        // the guard lowers `valid` before it is read. The fence keeps the
+        // compiler from reading `valid` first (the guard runs in this
+        // thread, as a signal handler).
         let last = end.checked_sub(1).and_then(|i| self.full.get(i));
         core::hint::black_box(last.copied());
         compiler_fence(Ordering::SeqCst);
@@ -674,6 +695,10 @@ impl<'a> TraceReader<'a> {
         (end > valid).then(|| cut_at(at, self.base, valid))
     }
 }
+
+/// The smallest page size of the systems we run on: a record whose first
+/// and last bytes differ in the bits above it may lie on two pages.
+const PAGE_GRAIN: usize = 4096;
 
 /// The fault of a record past the data still readable.
 #[cold]
