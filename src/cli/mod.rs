@@ -46,6 +46,7 @@ use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
+use crate::format::excerpt::Excerpt;
 use crate::format::{TraceEvents, TraceKind, TraceReader};
 use crate::input::{self, Compression, InputError, TraceData, TraceInput, TraceStream};
 use crate::pattern::EventPatterns;
@@ -438,8 +439,9 @@ impl FilterArgs {
                 }
                 EndArg::Event(name) => {
                     return Err(Failure::Input(format!(
-                        "--end {name}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
-                         an event name only in hist --begin EVENT --end EVENT"
+                        "--end {}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
+                         an event name only in hist --begin EVENT --end EVENT",
+                        Excerpt::new(name)
                     )));
                 }
             }
@@ -833,8 +835,10 @@ fn add_named(driver: &mut Driver<'_>, name: &str, extras: &[AnalyzerEntry]) -> R
                 .chain(extras)
                 .map(|e| e.name.as_str())
                 .collect();
+            let name = Excerpt::new(name);
+            let example = if name.is_cut() { "NAME" } else { name.as_str() };
             Err(Failure::Input(format!(
-                "no analyzer called '{name}' (built in: {}; a plugin library is given by its path, e.g. ./lib{name}.so)",
+                "no analyzer called {name} (built in: {}; a plugin library is given by its path, e.g. ./lib{example}.so)",
                 known.join(", ")
             )))
         }
