@@ -453,9 +453,15 @@ impl FilterArgs {
     fn selection(&self) -> Result<Selection, Failure> {
         let mut patterns: Option<EventPatterns> = None;
         if let Some(path) = &self.events_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-            let p = EventPatterns::parse_file(&text)
+            let text = input::read_text(path).map_err(input_failure)?;
+            let text = core::str::from_utf8(&text).map_err(|e| {
+                Failure::Input(format!(
+                    "{}: not UTF-8 text (an invalid byte at offset {})",
+                    path.display(),
+                    e.valid_up_to()
+                ))
+            })?;
+            let p = EventPatterns::parse_file(text)
                 .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
             patterns
                 .get_or_insert_with(EventPatterns::default)
