@@ -1319,3 +1319,42 @@ fn text_inputs_are_read_to_a_bound() {
     assert!(out.status.success(), "{}", support::stderr(&out));
     support::assert_same_output("FIFO", &out.stdout, &golden);
 }
+
+/// What else a text input can be: an events file that is not UTF-8, and a
+/// trace longer than the bound given as TRACE_EVENTS (the files swapped:
+/// refused unread, with the hint that says so).
+#[test]
+fn text_input_faults_say_what_is_wrong() {
+    let dir = support::scratch("text_faults");
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let patterns = dir.join("patterns");
+    std::fs::write(&patterns, b"ok_*\n\xff\n").unwrap();
+    let out = support::run(["--events-file", s(&patterns), s(&events), s(&trace)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        support::stderr(&out),
+        format!(
+            "simpletrace: {}: not UTF-8 text (an invalid byte at offset 5)\n",
+            patterns.display()
+        )
+    );
+    let big = dir.join("big-trace");
+    let mut header = Vec::new();
+    encode::header(&mut header, 4);
+    std::fs::write(&big, &header).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let out = support::run([s(&big), s(&events)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = support::stderr(&out);
+    assert!(
+        err.starts_with(too_long(s(&big)).trim_end())
+            && err.contains("; the two files seem swapped"),
+        "{err}"
+    );
+}
