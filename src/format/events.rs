@@ -44,7 +44,7 @@ pub const MAX_EVENT_ARGS: usize = MAX_ARGS + 1;
 pub const VCPU_ARG_NAME: &str = "__cpu";
 
 /// The type of the implicit `vcpu` argument, as QEMU's tracetool declared
-/// it from QEMU 5.1 on (earlier, `CPUState *`; both are pointers).
+/// it from 2020 on (earlier, `CPUState *`; both are pointers).
 pub const VCPU_ARG_TYPE: &str = "void *";
 
 /// The literal QEMU's tracetool put before the format of a `vcpu` event,
@@ -271,12 +271,12 @@ pub enum EventsErrorKind {
     /// macros. Not produced by [`TraceEvents::parse`], which reads such a
     /// declaration as QEMU's tracetool does ([`EventDecl::format_error`]).
     BadFormat(&'static str),
-    /// A format uses `%m`. Not produced: QEMU's tracetool refuses it since
-    /// 2017, but older declarations have it, and it only matters to `log`.
+    /// A format uses `%m`. Not produced: QEMU's tracetool refuses it now,
+    /// but older declarations can have it, and it only matters to `log`.
     PercentM,
     /// A format contains a newline escape. Not produced: QEMU's tracetool
-    /// refuses it since 2024 (at the end of a format since 2017), but older
-    /// declarations have it, and it only matters to `log`.
+    /// refuses it since QEMU 9.1 (at the end of a format, long before), but
+    /// older declarations can have it, and it only matters to `log`.
     NewlineInFormat,
 }
 
@@ -1117,8 +1117,9 @@ mod tests {
             ("a(int x) junk", (args(&[("int", "x")]), None, None)),
             ("a(int x))", (args(&[("int", "x")]), None, None)),
             // QEMU 10 refuses these; the QEMU that wrote older traces did not
-            // (a newline inside a format until 9.1, `%m` and a final newline
-            // until 2017), and they only matter to `print --format log`.
+            // always (a newline inside a format until 9.1; `%m` and a final
+            // newline in older versions still), and they only matter to
+            // `print --format log`.
             (
                 "a(int x) \"%d\\n more\"",
                 (args(&[("int", "x")]), None, s("\"%d\\n more\"")),
