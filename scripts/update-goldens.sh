@@ -11,6 +11,8 @@ events=testdata/sample.trace-events
 for trace in testdata/*.trace; do
   golden=${trace%.trace}.simpletrace.txt
   case $trace in
+    # vcpu events need a QEMU whose tracetool still knew the property.
+    *vcpu*) echo "$golden: skipped (scripts/vcpu-goldens.sh, from QEMU 7.2)"; continue ;;
     *no-header*) "${py[@]}" --no-header "$events" "$trace" >"$golden" ;;
     *) "${py[@]}" "$events" "$trace" >"$golden" ;;
   esac

@@ -45,6 +45,14 @@ pub enum InputError {
         /// What went wrong.
         source: StreamSetupError,
     },
+    /// A text input (a trace-events file, an events file) is longer than
+    /// the bound it is read to ([`MAX_TEXT_LEN`], see [`read_text`]).
+    TextTooLong {
+        /// The path as given.
+        path: PathBuf,
+        /// The bound, in bytes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -53,6 +61,13 @@ impl fmt::Display for InputError {
             InputError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             InputError::Events(e) => e.fmt(f),
             InputError::Stream { path, source } => write!(f, "{}: {source}", path.display()),
+            InputError::TextTooLong { path, limit } => write!(
+                f,
+                "{}: the file has more than {limit} bytes ({} MiB), the most read of a text \
+                 input such as a trace-events file: is it the right file?",
+                path.display(),
+                limit >> 20
+            ),
         }
     }
 }
@@ -63,6 +78,7 @@ impl std::error::Error for InputError {
             InputError::Io { source, .. } => Some(source),
             InputError::Events(e) => Some(e),
             InputError::Stream { source, .. } => Some(source),
+            InputError::TextTooLong { .. } => None,
         }
     }
 }
@@ -74,12 +90,104 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
     }
 }
 
-/// Reads and parses a trace-events file (such as `trace-events-all`).
-/// Errors name the path and line.
+/// Reads and parses a trace-events file (such as `trace-events-all`),
+/// through [`read_text`]. Errors name the path and line.
 pub fn read_trace_events(path: impl AsRef<Path>) -> Result<TraceEvents, InputError> {
     let path = path.as_ref();
-    let text = std::fs::read(path).map_err(io_error(path))?;
+    let text = read_text(path)?;
     TraceEvents::parse(&path.display().to_string(), &text).map_err(InputError::Events)
+}
+
+/// The most bytes a text input (a trace-events file, an events file) may
+/// have: 16 MiB. QEMU's `trace-events-all` is a few hundred KiB (527 KB for
+/// a QEMU 10 system build for AVR); the bound stops a wrong file (a disk
+/// image, `/dev/zero`, a FIFO that never ends) with an error before it
+/// fills the memory.
+pub const MAX_TEXT_LEN: usize = 16 << 20;
+
+/// Reads a whole text input: a trace-events file or an events file, or
+/// anything else read whole as text (a regular file, a FIFO, a device,
+/// `/dev/stdin`). At most [`MAX_TEXT_LEN`] bytes: a regular file known to
+/// be longer is refused before it is read, and any other input is read to
+/// the bound plus one byte, and refused if it has that byte
+/// ([`InputError::TextTooLong`]). An input that ends within the bound
+/// (a FIFO whose writer closes it) is read whole.
+pub fn read_text(path: impl AsRef<Path>) -> Result<Vec<u8>, InputError> {
+    read_text_within(path.as_ref(), MAX_TEXT_LEN)
+}
+
+/// [`read_text`] with the bound `limit`.
+fn read_text_within(path: &Path, limit: usize) -> Result<Vec<u8>, InputError> {
+    let too_long = || InputError::TextTooLong {
+        path: path.to_owned(),
+        limit,
+    };
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let known = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    if known.is_some_and(|len| len > limit as u64) {
+        return Err(too_long());
+    }
+    let hint = known.map_or(0, |len| len as usize);
+    match read_within(&mut file, limit, hint).map_err(io_error(path))? {
+        Some(text) => Ok(text),
+        None => Err(too_long()),
+    }
+}
+
+/// Reads `reader` to its end, or `None` if it has more than `limit` bytes,
+/// holding at most `limit` bytes: the buffer starts at `hint` bytes (the
+/// size of a regular file) and grows by doubling but never past `limit`,
+/// and a full buffer is only grown once a few more bytes have been read
+/// aside, so an input that ends there costs no more room.
+fn read_within(reader: &mut impl Read, limit: usize, hint: usize) -> io::Result<Option<Vec<u8>>> {
+    /// The most bytes made ready (zeroed) for reading at a time.
+    const STEP: usize = 64 << 10;
+    let oom = |_| io::Error::from(io::ErrorKind::OutOfMemory);
+    let mut text = Vec::new();
+    text.try_reserve_exact(hint.min(limit)).map_err(oom)?;
+    // `text[..len]` has been read; `text[len..]` is zeroed room for more,
+    // each byte zeroed once however little each read returns.
+    let mut len = 0;
+    let mut probe = [0u8; 32];
+    loop {
+        if len == text.capacity() {
+            let n = read_some(reader, &mut probe)?;
+            if n == 0 {
+                return Ok(Some(text));
+            }
+            if n > limit - len {
+                return Ok(None);
+            }
+            let grow = text.capacity().max(8 << 10).min(limit - len).max(n);
+            text.try_reserve_exact(grow).map_err(oom)?;
+            text.extend_from_slice(&probe[..n]);
+            len += n;
+            continue;
+        }
+        if len == text.len() {
+            text.resize(text.capacity().min(len + STEP), 0);
+        }
+        let n = read_some(reader, &mut text[len..])?;
+        if n == 0 {
+            text.truncate(len);
+            return Ok(Some(text));
+        }
+        len += n;
+    }
+}
+
+/// One `read`, retried when interrupted.
+fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 fn stream_error(path: &Path) -> impl FnOnce(StreamSetupError) -> InputError + '_ {
@@ -290,4 +398,47 @@ fn release_pages(map: &Mmap, len: usize) {
     // the same bytes back in from the file, so any slice still borrowing
     // the range keeps seeing identical contents. `len` is within the map.
     let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader of `len` bytes handing out at most `step` per read.
+    struct Trickle {
+        left: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.left);
+            buf[..n].fill(b'x');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn text_is_read_to_the_bound_and_no_further() {
+        let limit = 100_000;
+        for step in [1, 7, 4096, 1 << 20] {
+            for (len, hint) in [(0, 0), (99_999, 0), (limit, 0), (limit, limit), (50, 50)] {
+                let mut r = Trickle { left: len, step };
+                let text = read_within(&mut r, limit, hint).unwrap().unwrap();
+                assert_eq!(text.len(), len, "{step} {len}");
+                assert!(
+                    text.capacity() <= limit,
+                    "{step} {len}: {}",
+                    text.capacity()
+                );
+            }
+            for len in [limit + 1, 10 * limit] {
+                let mut r = Trickle { left: len, step };
+                assert!(read_within(&mut r, limit, 0).unwrap().is_none());
+                // Read to the bound and at most one probe further.
+                assert!(len - r.left <= limit + 32, "{step} {len}: {}", len - r.left);
+            }
+        }
+    }
 }

@@ -16,6 +16,8 @@
 
 use core::fmt;
 
+use crate::format::excerpt::Excerpt;
+
 /// Whether `name` matches the glob `pattern` (`*` any run, `?` one
 /// character; everything else literal).
 pub fn glob_match(pattern: &str, name: &str) -> bool {
@@ -60,8 +62,8 @@ pub struct EventPattern {
 pub struct PatternError {
     /// The 1-based line (0 for a comma-separated list).
     pub line: u32,
-    /// The offending text.
-    pub text: String,
+    /// The offending text (an excerpt of it, when it is long).
+    pub text: Excerpt,
 }
 
 impl fmt::Display for PatternError {
@@ -71,7 +73,7 @@ impl fmt::Display for PatternError {
         }
         write!(
             f,
-            "'{}' is not an event pattern (letters, digits, '_', '*', '?', and a leading '-')",
+            "{} is not an event pattern (letters, digits, '_', '*', '?', and a leading '-')",
             self.text
         )
     }
@@ -98,7 +100,7 @@ fn parse_one(text: &str, line: u32) -> Result<EventPattern, PatternError> {
     if !valid {
         return Err(PatternError {
             line,
-            text: text.to_owned(),
+            text: Excerpt::new(text),
         });
     }
     Ok(EventPattern {
@@ -198,6 +200,10 @@ mod tests {
         assert_eq!(p.decide("bdrv_co_preadv"), Some(false));
         let e = EventPatterns::parse_file("ok\nnot ok\n").unwrap_err();
         assert_eq!((e.line, e.text.as_str()), (2, "not ok"));
+        assert_eq!(
+            e.to_string(),
+            "line 2: 'not ok' is not an event pattern (letters, digits, '_', '*', '?', and a leading '-')"
+        );
         assert!(EventPatterns::parse_list("a,-").is_err());
         assert!(EventPatterns::parse_list("a.b").is_err());
     }

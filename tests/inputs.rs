@@ -1197,3 +1197,130 @@ fn read_error_in_the_middle_of_a_stream() {
         otherwise => panic!("{otherwise:?}"),
     }
 }
+
+/// The message for a text input past the bound (issue 13).
+fn too_long(path: &str) -> String {
+    format!(
+        "simpletrace: {path}: the file has more than 16777216 bytes (16 MiB), the most read of a \
+         text input such as a trace-events file: is it the right file?\n"
+    )
+}
+
+/// Text inputs (the trace-events file, `--events-file`) are read to a
+/// bound, 16 MiB, with a clear error past it, whatever they are: a device
+/// that never ends (`/dev/zero`), a pipe that never ends, a regular file
+/// one byte too long (refused by its size, unread). Before, each was read
+/// until memory ran out. A pipe, a FIFO or `/dev/stdin` that ends within
+/// the bound is read whole, as before.
+#[test]
+fn text_inputs_are_read_to_a_bound() {
+    assert_eq!(simpletrace::input::MAX_TEXT_LEN, 16 << 20);
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let refused = |args: &[&str], path: &str, input: Option<Box<dyn Read + Send>>| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(s(&trace));
+        let out = match input {
+            Some(input) => support::run_with_stdin_from(&all, input),
+            None => support::run(&all),
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            support::stderr(&out)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(support::stderr(&out), too_long(path), "{args:?}");
+    };
+    refused(&["/dev/zero"], "/dev/zero", None);
+    refused(
+        &["--events-file", "/dev/zero", s(&events)],
+        "/dev/zero",
+        None,
+    );
+    // A pipe that never ends, as either file.
+    let endless = || Some(Box::new(std::io::repeat(b'#')) as Box<dyn Read + Send>);
+    refused(&["/dev/stdin"], "/dev/stdin", endless());
+    refused(
+        &["--events-file", "/dev/stdin", s(&events)],
+        "/dev/stdin",
+        endless(),
+    );
+    // A regular file one byte over the bound (sparse: no disk written).
+    let dir = support::scratch("text_bound");
+    let big = dir.join("big-events");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((16 << 20) + 1)
+        .unwrap();
+    refused(&[s(&big)], s(&big), None);
+    // At the bound exactly, it is read: the error is then the parser's.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let out = support::run([&big, &trace]);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains("the last line does not end with a newline"),
+        "{err}"
+    );
+    // Pipes and FIFOs that end are read whole.
+    let text = std::fs::read(&events).unwrap();
+    let golden = std::fs::read(support::testdata("sample.simpletrace.txt")).unwrap();
+    let out = support::run_with_stdin(["/dev/stdin", s(&trace)], &text);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    support::assert_same_output("/dev/stdin", &out.stdout, &golden);
+    let fifo = dir.join("events-fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, text))
+    };
+    let out = support::run([&fifo, &trace]);
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    support::assert_same_output("FIFO", &out.stdout, &golden);
+}
+
+/// What else a text input can be: an events file that is not UTF-8, and a
+/// trace longer than the bound given as TRACE_EVENTS (the files swapped:
+/// refused unread, with the hint that says so).
+#[test]
+fn text_input_faults_say_what_is_wrong() {
+    let dir = support::scratch("text_faults");
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let patterns = dir.join("patterns");
+    std::fs::write(&patterns, b"ok_*\n\xff\n").unwrap();
+    let out = support::run(["--events-file", s(&patterns), s(&events), s(&trace)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        support::stderr(&out),
+        format!(
+            "simpletrace: {}: not UTF-8 text (an invalid byte at offset 5)\n",
+            patterns.display()
+        )
+    );
+    let big = dir.join("big-trace");
+    let mut header = Vec::new();
+    encode::header(&mut header, 4);
+    std::fs::write(&big, &header).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let out = support::run([s(&big), s(&events)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = support::stderr(&out);
+    assert!(
+        err.starts_with(too_long(s(&big)).trim_end())
+            && err.contains("; the two files seem swapped"),
+        "{err}"
+    );
+}

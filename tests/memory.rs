@@ -1,3 +1,8 @@
+//! Hostile text inputs cost no more than they must: a declaration of 8
+//! million arguments, multi-megabyte bad tokens (whose messages quote a
+//! short excerpt), millions of words in one declaration, a trace-events
+//! file of 1 GiB or `/dev/zero` (read to the 16 MiB bound and no further).
+//!
 //! Hostile lengths never allocate beyond what the file holds: a record
 //! length of 0 or 2^32-1, a string length of 4 GiB, a mapping name length
 //! of 2^32-1, each in a file of a few hundred bytes, decoded and printed
@@ -17,6 +22,8 @@ use simpletrace::analyzers::log::LogPrinter;
 use simpletrace::analyzers::print::{Buffering, Parallelism, print_trace};
 use simpletrace::analyzers::{Driver, Event, RunOptions};
 use simpletrace::format::{ArgValue, TraceEvents, TraceKind, TraceReader, encode};
+use simpletrace::input::{self, MAX_TEXT_LEN};
+use simpletrace::pattern::EventPatterns;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -156,10 +163,124 @@ fn reader<'a>(trace: &'a [u8], events: &'a TraceEvents, headerless: bool) -> Tra
     }
 }
 
+/// The most a refused hostile text line may cost at its peak (measured:
+/// at most a few hundred bytes; an accepted one keeps its text, once).
+const TEXT_CONSTANT: usize = 64 << 10;
+
+/// Hostile text inputs (issue 13): each parsed or read under the counting
+/// allocator; `report` gets the peaks.
+fn hostile_text_inputs(report: &mut Vec<String>) {
+    let mut check = |name: &str, peak: usize, bound: usize| {
+        report.push(format!("{name}: peak {peak} bytes"));
+        assert!(
+            peak <= bound,
+            "{name}: {peak} bytes at the peak, bound {bound}"
+        );
+    };
+    // One declaration of 8 million arguments: refused at the eleventh,
+    // the rest counted, not collected (it took 1 GB).
+    let text = format!("e({}int z)\n", "int a, ".repeat(8 << 20));
+    let mut message = String::new();
+    let peak = peak_of(|| match TraceEvents::parse("te", text.as_bytes()) {
+        Ok(_) => message.push_str("parsed"),
+        Err(e) => message = e.to_string(),
+    });
+    assert_eq!(
+        message,
+        "te:1: 8388609 arguments declared, at most 10 are allowed"
+    );
+    check("8 M arguments", peak, TEXT_CONSTANT);
+    // Multi-megabyte bad tokens: the message quotes a short excerpt, and
+    // no copy of the token is made.
+    let token = "x".repeat(20 << 20);
+    for (name, text) in [
+        ("a 20 MB property", format!("{token} e(int a)\n")),
+        ("a 20 MB argument name", format!("e(int a-{token})\n")),
+        ("a 20 MB type", format!("e({token} a)\n")),
+        ("a 20 MB unnamed argument", format!("e({token})\n")),
+    ] {
+        let mut message = String::new();
+        let peak = peak_of(|| {
+            if let Err(e) = TraceEvents::parse("te", text.as_bytes()) {
+                message = e.to_string();
+            }
+        });
+        assert!(
+            message.contains("...' (2097") && message.len() < 400,
+            "{name}: {}",
+            &message[..message.len().min(400)]
+        );
+        check(name, peak, TEXT_CONSTANT);
+    }
+    let mut message = String::new();
+    let text = format!("ok_*\n{token}!\n");
+    let peak = peak_of(|| {
+        if let Err(e) = EventPatterns::parse_file(&text) {
+            message = e.to_string();
+        }
+    });
+    assert!(
+        message.starts_with("line 2: 'xxx") && message.len() < 300,
+        "{message}"
+    );
+    check("a 20 MB bad event pattern", peak, TEXT_CONSTANT);
+    // Millions of words, pieces or properties in a declaration that is
+    // accepted: walked, not collected; the declaration keeps its text.
+    for (name, text) in [
+        (
+            "a type of 4 M words",
+            format!("e({}a)\n", "int ".repeat(4 << 20)),
+        ),
+        (
+            "a format of 4 M macros",
+            format!("e(int a) \"x\"{}\n", " PRIx64".repeat(4 << 20)),
+        ),
+        (
+            "4 M properties",
+            format!("{}e(int a)\n", "disable ".repeat(4 << 20)),
+        ),
+    ] {
+        let peak = peak_of(|| {
+            assert!(TraceEvents::parse("te", text.as_bytes()).is_ok(), "{name}");
+        });
+        check(name, peak, TEXT_CONSTANT + text.len());
+    }
+    // Text files past the bound: a regular file is refused by its size,
+    // unread; a device that never ends is read to the bound and no further
+    // (its buffer doubles up to the bound, and while it moves from 8 to 16
+    // MiB both count: 24 MiB at the peak).
+    let dir = std::env::temp_dir().join(format!("simpletrace-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("events");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(1 << 30).unwrap();
+    drop(file);
+    for (name, path, bound) in [
+        ("a 1 GiB trace-events file", big.as_path(), TEXT_CONSTANT),
+        (
+            "/dev/zero as the trace-events file",
+            std::path::Path::new("/dev/zero"),
+            TEXT_CONSTANT + MAX_TEXT_LEN + MAX_TEXT_LEN / 2,
+        ),
+    ] {
+        let mut result = None;
+        let peak = peak_of(|| result = Some(input::read_trace_events(path)));
+        match result {
+            Some(Err(input::InputError::TextTooLong { limit, .. })) => {
+                assert_eq!(limit, MAX_TEXT_LEN)
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        check(name, peak, bound);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn hostile_lengths_allocate_in_proportion_to_the_file() {
-    let events = TraceEvents::parse("te", EVENTS).unwrap();
     let mut report = Vec::new();
+    hostile_text_inputs(&mut report);
+    let events = TraceEvents::parse("te", EVENTS).unwrap();
     for (name, trace, headerless) in hostile() {
         let mut faults = Vec::new();
         let mut check = |how: &str, peak: usize| {

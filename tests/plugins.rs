@@ -641,3 +641,100 @@ fn analyzers_of_one_name_never_hide_a_report() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// A C plugin that lists every record's arguments by name, as it receives
+/// them (`name=0x...`, strings as their bytes).
+const ARGS_PLUGIN: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "simpletrace_plugin.h"
+
+struct text { char *buf; size_t len, cap; };
+
+static void put(struct text *t, const void *p, size_t n) {
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->buf = realloc(t->buf, t->cap);
+    }
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+}
+
+static void *create(const st_trace_info *info) { (void)info; return calloc(1, sizeof(struct text)); }
+
+static st_status records(void *state, const st_record *recs, size_t count) {
+    struct text *t = state;
+    char num[32];
+    for (size_t i = 0; i < count; i++) {
+        put(t, recs[i].name, recs[i].name_len);
+        for (uint32_t a = 0; a < recs[i].nargs; a++) {
+            const st_arg *arg = &recs[i].args[a];
+            put(t, " ", 1);
+            put(t, arg->name, arg->name_len);
+            if (arg->kind == ST_ARG_STRING) {
+                put(t, "=", 1);
+                put(t, arg->bytes, arg->len);
+            } else {
+                int n = snprintf(num, sizeof num, "=0x%llx", (unsigned long long)arg->value);
+                put(t, num, (size_t)n);
+            }
+        }
+        put(t, "\n", 1);
+    }
+    return ST_OK;
+}
+
+static st_status finish(void *state, st_output *out) {
+    struct text *t = state;
+    out->text = t->buf;
+    out->text_len = t->len;
+    return ST_OK;
+}
+
+static const char *last_error(void *state) { (void)state; return NULL; }
+static void destroy(void *state) { struct text *t = state; free(t->buf); free(t); }
+
+static const st_plugin plugin = {
+    SIMPLETRACE_PLUGIN_ABI_MAJOR, SIMPLETRACE_PLUGIN_ABI_MINOR, "args",
+    "every record's arguments by name", NULL, create, records, finish, last_error, destroy,
+};
+
+const st_plugin *simpletrace_plugin_v1(void) { return &plugin; }
+"#;
+
+/// A plugin sees a `vcpu` event's implicit first argument (QEMU 2.8 to 8.0)
+/// like any declared one: `__cpu` first, then the declared arguments, the
+/// same names and values `print` shows.
+#[test]
+fn plugins_see_the_implicit_vcpu_argument() {
+    let source = plugin_dir().join("args.c");
+    std::fs::write(&source, ARGS_PLUGIN).unwrap();
+    let lib = build_c(&source, "args", &[]);
+    let events = support::testdata("vcpu.trace-events");
+    let trace = support::testdata("vcpu.trace");
+    let text = run_ok(&[
+        "run".as_ref(),
+        "--plugin".as_ref(),
+        lib.as_os_str(),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    let printed = run_ok(&[events.as_os_str(), trace.as_os_str()]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), printed.lines().count(), "{text}");
+    assert_eq!(lines[0], "vcpu_plug __cpu=0x55d0c8a4e010");
+    assert_eq!(
+        lines[2],
+        "vcpu_note __cpu=0x55d0c8a4e010 what=online level=0x0"
+    );
+    assert_eq!(lines[7], "io_submit req=0x7f3a1000 fd=0x3 len=0x0");
+    // Every argument `print` shows, by the same name and value (strings
+    // aside, which `print` shows as Python bytes literals).
+    for (got, want) in lines.iter().zip(printed.lines()) {
+        let want: Vec<&str> = want.split(' ').filter(|f| f.contains("=0x")).collect();
+        let got: Vec<&str> = got.split(' ').filter(|f| f.contains("=0x")).collect();
+        assert_eq!(got, want);
+    }
+}

@@ -6,7 +6,8 @@ use crate::support::{self, samples};
 #[test]
 fn testdata_is_current() {
     let regenerate = std::env::var_os("SIMPLETRACE_REGENERATE").is_some();
-    for (name, bytes, _) in samples::all() {
+    let vcpu = ("vcpu.trace", samples::vcpu_trace(), false);
+    for (name, bytes, _) in samples::all().into_iter().chain([vcpu]) {
         let path = support::testdata(name);
         if regenerate {
             std::fs::write(&path, &bytes).unwrap();

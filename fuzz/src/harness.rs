@@ -23,7 +23,9 @@ use simpletrace::analyzers::stats::{StatsAnalyzer, StatsSort};
 use simpletrace::analyzers::{Driver, Event, RunOptions};
 use simpletrace::format::cformat::{CFormat, MAX_FIELD};
 use simpletrace::format::chunks::Chunks;
-use simpletrace::format::events::{ArgKind, FormatPiece, FormatString, MAX_ARGS, is_string_type};
+use simpletrace::format::events::{
+    ArgKind, FormatPiece, FormatString, MAX_ARGS, VCPU_ARG_NAME, is_string_type,
+};
 use simpletrace::format::header::{HEADER_EVENT_ID, HEADER_MAGIC, V0_HEADER_LEN};
 use simpletrace::format::{
     ArgDecl, ArgValue, ByteOrder, Error, Item, TraceEvents, TraceKind, TraceReader, Version, pyfmt,
@@ -35,9 +37,10 @@ const SAMPLE_EVENTS: &[u8] = include_bytes!("../../testdata/sample.trace-events"
 
 /// A small trace-events file made for fuzzing: every argument kind, ten
 /// arguments, two strings in a row, a duplicate name (the later wins), an
-/// event called `dropped`, a `tcg` two-format declaration, positional and
-/// `*` conversions, and a format that does not parse (`%99999d`, so the
-/// `log` printer fails on its records).
+/// event called `dropped`, a `tcg` two-format declaration, a `vcpu` event
+/// (its implicit first argument), positional and `*` conversions, and two
+/// formats the `log` printer fails on: one with a width too large
+/// (`%99999d`), one that is not quoted literals and macros (`e12`).
 pub const FUZZ_EVENTS: &str = r#"# simpletrace fuzzing declarations
 e0(void)
 e1(int x) "x=%d"
@@ -53,6 +56,7 @@ vcpu e10(const char *s, const char *t) "%s%s%%%n"
 e1(int x, int y) "x=%d y=%d"
 dropped(int x) "never"
 e11(uint64_t a) "%#o %#x %#b %+d % d %08.3d %-5c %f %5y"
+e12(int x) "x=%d" ;
 "#;
 
 /// The project's `testdata/sample.trace-events`, parsed.
@@ -134,7 +138,22 @@ pub fn trace_events(data: &[u8]) {
     for (i, decl) in decls.iter().enumerate() {
         assert_eq!(decl.position, i);
         assert!(!decl.is_dropped_pseudo());
-        assert!(decl.args.len() <= MAX_ARGS, "{} arguments", decl.args.len());
+        // At most ten declared, and a `vcpu` event's implicit one first.
+        let vcpu = decl.properties.vcpu;
+        assert!(
+            decl.args.len() <= MAX_ARGS + usize::from(vcpu),
+            "{} arguments",
+            decl.args.len()
+        );
+        assert_eq!(
+            decl.args.first().map(|a| a.name.as_str()) == Some(VCPU_ARG_NAME) && vcpu,
+            vcpu
+        );
+        // A format that does not parse is no format.
+        assert!(
+            decl.format_error.is_none()
+                || (decl.format.is_none() && decl.tcg_trans_format.is_none())
+        );
         // The name resolves to a declaration of that name (the last one;
         // `dropped` always means the dropped-events pseudo event).
         let by_name = events.by_name(decl.name.as_bytes());

@@ -84,6 +84,7 @@ use super::histogram::{Domain, Histogram, Scale, Unit, human};
 use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
 use crate::format::ArgValue;
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
+use crate::format::excerpt::Excerpt;
 
 /// How many freed pointers are remembered by default for telling double
 /// frees from unknown ones. Each costs up to about 200 bytes (a 56-byte
@@ -294,7 +295,10 @@ impl RuleSpec {
             return Err(syntax("the event name is empty".into()));
         }
         if !is_identifier(event) {
-            return Err(syntax(format!("'{event}' is not an event name")));
+            return Err(syntax(format!(
+                "{} is not an event name",
+                Excerpt::new(event)
+            )));
         }
         let mut args: Vec<(String, String)> = Vec::new();
         for item in list.split(',') {
@@ -304,19 +308,21 @@ impl RuleSpec {
             }
             let (key, arg) = item
                 .split_once('=')
-                .ok_or_else(|| syntax(format!("'{item}' is not KEY=ARG")))?;
+                .ok_or_else(|| syntax(format!("{} is not KEY=ARG", Excerpt::new(item))))?;
             let (key, arg) = (key.trim(), arg.trim());
             if !kind.keys().iter().any(|(k, _)| *k == key) {
                 let known: Vec<&str> = kind.keys().iter().map(|(k, _)| *k).collect();
                 return Err(syntax(format!(
-                    "unknown key '{key}' (a {} rule takes {})",
+                    "unknown key {} (a {} rule takes {})",
+                    Excerpt::new(key),
                     kind.name(),
                     known.join(", ")
                 )));
             }
             if !is_identifier(arg) {
                 return Err(syntax(format!(
-                    "'{arg}' given to {key} is not an argument name"
+                    "{} given to {key} is not an argument name",
+                    Excerpt::new(arg)
                 )));
             }
             if args.iter().any(|(k, _)| k == key) {
@@ -450,8 +456,9 @@ impl fmt::Display for RuleError {
                 problem,
             } => write!(
                 f,
-                "{} '{spec}': {problem}; expected {}",
+                "{} {}: {problem}; expected {}",
                 kind.option(),
+                Excerpt::new(spec),
                 kind.syntax()
             ),
             RuleError::UnknownEvent {

@@ -28,6 +28,7 @@ use super::{
     TraceInfo,
 };
 use crate::format::ArgValue;
+use crate::format::excerpt::Excerpt;
 use crate::format::pyfmt;
 
 /// One `--span`: which events begin and end a span, and the arguments
@@ -52,8 +53,8 @@ impl fmt::Display for SpanSpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "'{}' is not a span: give BEGIN_EVENT[:KEY],END_EVENT[:KEY], e.g. thread_pool_submit_aio:req,thread_pool_complete_aio:req",
-            self.0
+            "{} is not a span: give BEGIN_EVENT[:KEY],END_EVENT[:KEY], e.g. thread_pool_submit_aio:req,thread_pool_complete_aio:req",
+            Excerpt::new(&self.0)
         )
     }
 }

@@ -81,6 +81,7 @@ use super::{
 };
 use crate::format::ArgValue;
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
+use crate::format::excerpt::Excerpt;
 
 /// Most parts a group key has (`--by pid,mutex,file`).
 pub const MAX_BY: usize = 3;
@@ -170,7 +171,12 @@ pub struct SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "'{}': expected {}", self.text, self.expected)
+        write!(
+            f,
+            "{}: expected {}",
+            Excerpt::new(&self.text),
+            self.expected
+        )
     }
 }
 

@@ -47,7 +47,7 @@ use super::{
     TraceInfo,
 };
 use crate::format::cformat::{CFormat, CFormatError};
-use crate::format::events::MAX_ARGS;
+use crate::format::events::MAX_EVENT_ARGS;
 use crate::format::{ArgValue, EventDecl, pyfmt};
 
 /// How one declaration's messages are rendered.
@@ -58,10 +58,17 @@ enum Message {
     Empty,
     /// The format cannot be used; printing a record of it is an error.
     Bad(CFormatError),
+    /// The text after the argument list is not a format string (the
+    /// trace-events parser reads such a declaration, as QEMU's tracetool
+    /// does); printing a record of it is an error.
+    Unparsed(&'static str),
 }
 
 impl Message {
     fn of(decl: &EventDecl) -> Message {
+        if let Some(what) = decl.format_error {
+            return Message::Unparsed(what);
+        }
         match &decl.format {
             None => Message::Empty,
             Some(format) => match CFormat::parse(format) {
@@ -73,7 +80,7 @@ impl Message {
 }
 
 /// Arguments rendered without a heap allocation: every declaration's.
-const INLINE_ARGS: usize = MAX_ARGS;
+const INLINE_ARGS: usize = MAX_EVENT_ARGS;
 
 /// The `log` printer: one line per record, as QEMU's `log` backend prints
 /// it. Runs chunk-parallel; lines come out in file order.
@@ -158,15 +165,11 @@ impl LogPrinter {
                 Message::Empty => None,
                 Message::Bad(e) => {
                     out.truncate(start);
-                    return Err(AnalyzerError::new(
-                        "log",
-                        format!(
-                            "{}: event {} (trace-events line {}): {e}",
-                            ev.record().at,
-                            decl.name,
-                            decl.line
-                        ),
-                    ));
+                    return Err(bad_format(ev, e));
+                }
+                Message::Unparsed(what) => {
+                    out.truncate(start);
+                    return Err(bad_format(ev, format_args!("bad format string: {what}")));
                 }
             }
         };
@@ -186,6 +189,21 @@ impl LogPrinter {
         out.push(b'\n');
         Ok(())
     }
+}
+
+/// Why a record's message cannot be printed: its declaration's format.
+#[cold]
+fn bad_format(ev: &Event<'_>, what: impl core::fmt::Display) -> AnalyzerError {
+    let decl = ev.decl();
+    AnalyzerError::new(
+        "log",
+        format!(
+            "{}: event {} (trace-events line {}): {what}",
+            ev.record().at,
+            decl.name,
+            decl.line
+        ),
+    )
 }
 
 /// The message of dropped-events records.

@@ -76,7 +76,7 @@
 use core::fmt;
 use std::borrow::Cow;
 
-use crate::format::events::{ArgKind, EventDecl, MAX_ARGS, TraceEvents};
+use crate::format::events::{ArgKind, EventDecl, MAX_EVENT_ARGS, TraceEvents};
 use crate::format::{self, ArgValue, EventId, Record, TraceKind};
 use crate::pattern::{EventPatterns, PatternError};
 
@@ -361,7 +361,7 @@ pub trait ParallelAnalyzer: Analyzer + Sized + Sync {
 pub struct Event<'a> {
     record: Record<'a>,
     /// One word per argument, as [`Record::decode_words`] makes them.
-    words: [u64; MAX_ARGS],
+    words: [u64; MAX_EVENT_ARGS],
     len: u8,
 }
 
@@ -380,7 +380,7 @@ impl<'a> Event<'a> {
     pub fn decode(record: Record<'a>) -> format::Result<Self> {
         let mut ev = Event {
             record,
-            words: [0; MAX_ARGS],
+            words: [0; MAX_EVENT_ARGS],
             len: 0,
         };
         ev.redecode(record)?;
@@ -399,7 +399,7 @@ impl<'a> Event<'a> {
     pub fn placeholder(decl: &'a EventDecl) -> Self {
         Event {
             record: Record::placeholder(decl),
-            words: [0; MAX_ARGS],
+            words: [0; MAX_EVENT_ARGS],
             len: 0,
         }
     }

@@ -21,6 +21,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::format::events::{EventDecl, TraceEvents};
+use crate::format::excerpt::Excerpt;
 use crate::pattern::EventPatterns;
 
 /// A time limit of `--start` / `--end`.
@@ -40,8 +41,8 @@ impl fmt::Display for TimeBoundError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "'{}' is not a time: give nanoseconds of the trace clock (1731000000000), or a time after the first record with a unit (1.5s, 200ms, 30us, 500ns, or +30us)",
-            self.0
+            "{} is not a time: give nanoseconds of the trace clock (1731000000000), or a time after the first record with a unit (1.5s, 200ms, 30us, 500ns, or +30us)",
+            Excerpt::new(&self.0)
         )
     }
 }

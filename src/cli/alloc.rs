@@ -7,6 +7,7 @@ use crate::analyzers::Driver;
 use crate::analyzers::alloc::{
     AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSet, RuleSpec,
 };
+use crate::format::excerpt::Excerpt;
 
 pub(super) const ALLOC_EXAMPLES: &str = "\
 Built-in rules (used when the trace-events file declares the event with these arguments):
@@ -82,7 +83,7 @@ fn parse_top(s: &str) -> Result<usize, String> {
         return Ok(usize::MAX);
     }
     s.parse()
-        .map_err(|_| format!("'{s}' is not a number of entries (or 'all')"))
+        .map_err(|_| format!("{} is not a number of entries (or 'all')", Excerpt::new(s)))
 }
 
 /// Runs `alloc`: checks the rules against the trace-events file before

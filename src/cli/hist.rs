@@ -11,6 +11,7 @@ use super::{Config, EndArg, Failure, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
+use crate::format::excerpt::Excerpt;
 use crate::pattern::EventPattern;
 
 /// The `--help` examples.
@@ -166,8 +167,8 @@ impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "'{}' is not a bucket width: give a positive whole number, or one with a unit (ns, us, ms, s, B, KiB, MiB, GiB): 100us, 1.5ms, 4KiB",
-            self.0
+            "{} is not a bucket width: give a positive whole number, or one with a unit (ns, us, ms, s, B, KiB, MiB, GiB): 100us, 1.5ms, 4KiB",
+            Excerpt::new(&self.0)
         )
     }
 }

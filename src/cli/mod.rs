@@ -46,6 +46,7 @@ use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
+use crate::format::excerpt::Excerpt;
 use crate::format::{TraceEvents, TraceKind, TraceReader};
 use crate::input::{self, Compression, FileId, InputError, TraceData, TraceInput, TraceStream};
 use crate::output::{ClosedStreams, OutputFile};
@@ -442,8 +443,9 @@ impl FilterArgs {
                 }
                 EndArg::Event(name) => {
                     return Err(Failure::Input(format!(
-                        "--end {name}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
-                         an event name only in hist --begin EVENT --end EVENT"
+                        "--end {}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
+                         an event name only in hist --begin EVENT --end EVENT",
+                        Excerpt::new(name)
                     )));
                 }
             }
@@ -455,9 +457,15 @@ impl FilterArgs {
     fn selection(&self) -> Result<Selection, Failure> {
         let mut patterns: Option<EventPatterns> = None;
         if let Some(path) = &self.events_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-            let p = EventPatterns::parse_file(&text)
+            let text = input::read_text(path).map_err(input_failure)?;
+            let text = core::str::from_utf8(&text).map_err(|e| {
+                Failure::Input(format!(
+                    "{}: not UTF-8 text (an invalid byte at offset {})",
+                    path.display(),
+                    e.valid_up_to()
+                ))
+            })?;
+            let p = EventPatterns::parse_file(text)
                 .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
             patterns
                 .get_or_insert_with(EventPatterns::default)
@@ -973,8 +981,10 @@ fn add_named(
                 .chain(extras)
                 .map(|e| e.name.as_str())
                 .collect();
+            let name = Excerpt::new(name);
+            let example = if name.is_cut() { "NAME" } else { name.as_str() };
             Err(Failure::Input(format!(
-                "no analyzer called '{name}' (built in: {}; a plugin library is given by its path, e.g. ./lib{name}.so)",
+                "no analyzer called {name} (built in: {}; a plugin library is given by its path, e.g. ./lib{example}.so)",
                 known.join(", ")
             )))
         }

@@ -32,6 +32,7 @@
 //!   the corrupt regions a resyncing reader stepped over
 //!   ([`TraceReader::with_resync`]).
 //! - [`pyfmt`]: text exactly as QEMU's `simpletrace.py` prints it.
+//! - [`excerpt`]: input quoted in error messages, cut short.
 //! - [`cformat`]: an event's message as C's `printf` formats it, the way
 //!   QEMU's `log` backend prints it.
 //! - [`writer`]: [`writer::TraceWriter`] writes traces of any version,
@@ -45,6 +46,7 @@ pub mod chunks;
 pub mod encode;
 mod error;
 pub mod events;
+pub mod excerpt;
 pub mod header;
 pub mod pyfmt;
 mod reader;

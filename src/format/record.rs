@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::error::{At, Error, EventId, Result};
-use super::events::{ArgKind, EventDecl, MAX_ARGS};
+use super::events::{ArgKind, EventDecl, MAX_EVENT_ARGS};
 use super::header::ByteOrder;
 use super::wire::{self, Big, Little, Order};
 
@@ -193,7 +193,7 @@ impl<'a> Record<'a> {
     /// with bytes left over for one with a corrupt length. Allocates
     /// nothing.
     pub(crate) fn fills_payload(&self) -> bool {
-        let mut words = [0u64; MAX_ARGS];
+        let mut words = [0u64; MAX_EVENT_ARGS];
         let decoded = match self.order {
             ByteOrder::Little => self.decode_in::<Little>(&mut words),
             ByteOrder::Big => self.decode_in::<Big>(&mut words),
@@ -233,11 +233,11 @@ impl<'a> Record<'a> {
             }
         }
         let len = (self.payload.len() + wire::EVENT_HEADER_LEN) as u32;
-        if self.decl.args.len() > MAX_ARGS {
+        if self.decl.args.len() > MAX_EVENT_ARGS {
             return Error::ArgumentPastRecord {
                 at: self.at,
                 event: self.decl.name.as_str().into(),
-                arg: MAX_ARGS as u8,
+                arg: MAX_EVENT_ARGS as u8,
                 len,
             };
         }

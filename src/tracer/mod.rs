@@ -279,7 +279,7 @@ thread_local! {
 }
 
 /// The most arguments an event has.
-const MAX_ARGS: usize = crate::format::events::MAX_ARGS;
+const MAX_ARGS: usize = crate::format::events::MAX_EVENT_ARGS;
 
 /// Payloads up to this size are encoded on the stack.
 const STACK_PAYLOAD: usize = 256;
