@@ -802,7 +802,7 @@ fn write_reports(
                 if i > 0 {
                     painted.write_all(b"\n")?;
                 }
-                write!(painted, "== {name} ==\n")?;
+                writeln!(painted, "== {name} ==")?;
             }
             r.write_text(&mut painted)?;
         }
