@@ -65,7 +65,7 @@ fn locks_by_hand() {
         )
         .unwrap();
     assert!(outcome.fault.is_none());
-    let report = &outcome.reports[0];
+    let report = &outcome.reports[0].clone().complete();
     let j = &report.json;
     assert_eq!(
         (
