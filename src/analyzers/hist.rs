@@ -824,7 +824,11 @@ fn arg_word(ev: &Event<'_>, pos: usize, kind: ArgKind, strings: &mut Strings) ->
 struct Groups {
     domain: Domain,
     scale: Scale,
-    map: HashMap<GroupKey, Histogram>,
+    /// Where each group is in `list`.
+    index: HashMap<GroupKey, usize>,
+    /// The groups, in the order they came (largest first once
+    /// [`Groups::keep_shown`] has run).
+    list: Vec<(GroupKey, Histogram)>,
     strings: Strings,
     /// Which key parts hold interned strings (string arguments, except in
     /// version-0 traces, which record strings as their addresses).
@@ -836,7 +840,8 @@ impl Groups {
         Groups {
             domain: plan.domain,
             scale: plan.spec.scale,
-            map: HashMap::new(),
+            index: HashMap::new(),
+            list: Vec::new(),
             strings: Strings::default(),
             interned: [false; MAX_BY],
         }
@@ -864,12 +869,20 @@ impl Groups {
         }
     }
 
+    /// The histogram of group `key` (created empty on first use).
+    fn histogram(&mut self, key: GroupKey) -> &mut Histogram {
+        let next = self.list.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.list
+                .push((key, Histogram::new(self.domain, self.scale)));
+        }
+        // In range: the index holds positions of pushed groups only.
+        &mut self.list[i].1
+    }
+
     fn record(&mut self, key: GroupKey, raw: u64) {
-        let (domain, scale) = (self.domain, self.scale);
-        self.map
-            .entry(key)
-            .or_insert_with(|| Histogram::new(domain, scale))
-            .record(raw);
+        self.histogram(key).record(raw);
     }
 
     /// Maps the keys of a fork's groups (its own string ids) to ours.
@@ -890,13 +903,8 @@ impl Groups {
     }
 
     fn merge(&mut self, other: Groups, remap: &Remap) -> Result<(), AnalyzerError> {
-        for (key, h) in other.map {
-            let (domain, scale) = (self.domain, self.scale);
-            let mine = self
-                .map
-                .entry(remap.key(key))
-                .or_insert_with(|| Histogram::new(domain, scale));
-            if !mine.merge(h) {
+        for (key, h) in other.list {
+            if !self.histogram(remap.key(key)).merge(h) {
                 return Err(AnalyzerError::new(
                     NAME,
                     "internal error: histograms of different kinds",
@@ -907,7 +915,7 @@ impl Groups {
     }
 
     fn total(&self) -> u64 {
-        self.map.values().map(Histogram::count).sum()
+        self.list.iter().map(|(_, h)| h.count()).sum()
     }
 
     /// The order of keys within a count: part by part, numbers as
@@ -938,26 +946,29 @@ impl Groups {
         Ordering::Equal
     }
 
-    /// The keys of the `top` largest groups (all when `None`), largest
-    /// first, ties in key order. Picks the top ones without sorting the
-    /// rest; holds 16 bytes per group while it picks.
-    fn order(&self, plan: &Plan, top: Option<usize>) -> Vec<GroupKey> {
-        let mut all: Vec<(&GroupKey, u64)> = self.map.iter().map(|(k, h)| (k, h.count())).collect();
-        let cmp = |a: &(&GroupKey, u64), b: &(&GroupKey, u64)| {
-            b.1.cmp(&a.1).then_with(|| self.cmp_keys(plan, a.0, b.0))
+    /// Keeps the `top` largest groups (all when `None`), largest first,
+    /// ties in key order, and lets go of the others and of the index.
+    /// Picks the top ones in place, without sorting the rest.
+    fn keep_shown(&mut self, plan: &Plan, top: Option<usize>) {
+        self.index = HashMap::new();
+        let mut list = std::mem::take(&mut self.list);
+        let cmp = |a: &(GroupKey, Histogram), b: &(GroupKey, Histogram)| {
+            b.1.count()
+                .cmp(&a.1.count())
+                .then_with(|| self.cmp_keys(plan, &a.0, &b.0))
         };
         if let Some(n) = top
-            && n < all.len()
+            && n < list.len()
         {
-            if n == 0 {
-                return Vec::new();
+            if n > 0 {
+                list.select_nth_unstable_by(n - 1, cmp);
             }
-            all.select_nth_unstable_by(n - 1, cmp);
-            all.truncate(n);
+            list.truncate(n);
+            list.shrink_to_fit();
         }
         // Keys are distinct and compare distinct: unstable is stable here.
-        all.sort_unstable_by(cmp);
-        all.into_iter().map(|(k, _)| *k).collect()
+        list.sort_unstable_by(cmp);
+        self.list = list;
     }
 
     /// `pid=4242, mutex=0x55d0c8a0` and the same as a JSON object.
@@ -1518,23 +1529,17 @@ fn report(
     latency: Option<LatencyTotals>,
     svg: &PlotSink,
 ) -> Result<Report, AnalyzerError> {
-    let groups_total = groups.map.len();
+    let groups_total = groups.list.len();
     let samples = groups.total();
-    let order = groups.order(plan, plan.spec.top);
-    if order.len() < groups_total {
-        // Only the groups shown are kept past here.
-        let keep: HashSet<GroupKey> = order.iter().copied().collect();
-        groups.map.retain(|k, _| keep.contains(k));
-        groups.map.shrink_to_fit();
-    }
-    for h in groups.map.values_mut() {
+    // Only the groups shown are kept past here.
+    groups.keep_shown(plan, plan.spec.top);
+    for (_, h) in &mut groups.list {
         h.sort_samples();
     }
-    let shown_samples: u64 = groups.map.values().map(Histogram::count).sum();
+    let shown_samples = groups.total();
     let body = HistReport {
         plan: Arc::clone(plan),
         groups,
-        order,
         groups_total,
         samples,
         rest_samples: samples - shown_samples,
@@ -1554,10 +1559,8 @@ fn report(
 #[derive(Debug)]
 struct HistReport {
     plan: Arc<Plan>,
-    /// The groups shown (all of them without `--top`).
+    /// The groups shown (all of them without `--top`), largest first.
     groups: Groups,
-    /// Their keys, largest group first.
-    order: Vec<GroupKey>,
     /// Groups in all.
     groups_total: usize,
     /// Samples in all, and in the groups not shown.
@@ -1568,11 +1571,9 @@ struct HistReport {
 }
 
 impl HistReport {
-    /// The groups shown, in order, with their labels.
+    /// The groups shown, in order.
     fn shown(&self) -> impl Iterator<Item = (&GroupKey, &Histogram)> + '_ {
-        self.order
-            .iter()
-            .filter_map(|k| Some((k, self.groups.map.get(k)?)))
+        self.groups.list.iter().map(|(k, h)| (k, h))
     }
 
     fn write_svg(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -1650,11 +1651,11 @@ impl ReportBody for HistReport {
                 Style::Table => write_bucket_table(out, h, unit)?,
             }
         }
-        if self.order.len() < self.groups_total {
+        if self.groups.list.len() < self.groups_total {
             writeln!(
                 out,
                 "\n({} more groups with {} samples not shown)",
-                self.groups_total - self.order.len(),
+                self.groups_total - self.groups.list.len(),
                 self.rest_samples
             )?;
         }
