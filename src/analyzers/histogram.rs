@@ -32,6 +32,15 @@
 //! memory stays bounded on any trace, and a percentile is the middle of
 //! its sub-bucket: within [`APPROX_RELATIVE_ERROR`] of the exact value.
 //! [`Histogram::is_exact`] says which.
+//!
+//! Memory: a histogram is under 100 bytes plus its samples (8 bytes each)
+//! while exact, then a count per sub-bucket in use (and, for a linear
+//! scale, per linear bucket in use). The counts per bucket are worked out
+//! from those when the histogram is drawn, so many small histograms (one
+//! per `--by` group, two per mutex) cost little, and a linear histogram
+//! of millions of buckets is drawn a row at a time
+//! ([`Histogram::write_bars`], [`Histogram::iter_buckets`],
+//! [`Histogram::to_lazy_json`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, btree_map};
