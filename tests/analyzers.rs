@@ -477,8 +477,11 @@ fn streamed_reports_write_what_they_hold_when_completed() {
         report.write_text(&mut text).unwrap();
         report.write_json(&mut json, 0).unwrap();
         report.write_json(&mut nested, 1).unwrap();
-        let whole = report.complete();
+        let whole = report.clone().complete();
         assert!(whole.body.is_none() && !whole.text.is_empty(), "{name}");
+        // Equal as reports: a streamed one is compared by what it writes.
+        assert_eq!(report, whole, "{name}");
+        assert_ne!(report, Report::none(), "{name}");
         assert_eq!(String::from_utf8(text).unwrap(), whole.text, "{name}");
         let pretty = serde_json::to_string_pretty(&whole.json).unwrap();
         assert_eq!(String::from_utf8(json).unwrap(), pretty, "{name}");
