@@ -65,7 +65,7 @@ fn locks_by_hand() {
         )
         .unwrap();
     assert!(outcome.fault.is_none());
-    let report = &outcome.reports[0];
+    let report = &outcome.reports[0].clone().complete();
     let j = &report.json;
     assert_eq!(
         (
@@ -402,5 +402,94 @@ fn a_fault_still_yields_reports_for_what_came_before() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         assert!(counted > 100);
+    }
+}
+
+/// A streamed report (`stats`, `locks`, `hist`) writes, row by row, the
+/// same bytes as its in-memory form printed the usual way: its text, and
+/// its JSON as `serde_json::to_string_pretty` prints it, alone or nested
+/// in an object as `run --json` nests it.
+#[test]
+fn streamed_reports_write_what_they_hold_when_completed() {
+    use simpletrace::analyzers::hist::{GroupBy, Hist, HistSpec, Measure, Style};
+    use simpletrace::analyzers::histogram::Scale;
+    use simpletrace::analyzers::stats::{StatsAnalyzer, StatsSort};
+
+    let (events, data) = big_sample();
+    let lock_events = TraceEvents::parse("te", LOCK_EVENTS).unwrap();
+    let locks_trace = crafted_locks_trace(&lock_events);
+    let hist = |by: &[&str], scale, top, style| {
+        let mut spec = HistSpec::new(Measure::Value {
+            event: "mem_alloc".into(),
+            arg: "size".into(),
+        });
+        spec.by = by.iter().map(|b| b.parse::<GroupBy>().unwrap()).collect();
+        spec.scale = scale;
+        spec.top = top;
+        spec.style = style;
+        Hist::new(spec, &events).unwrap()
+    };
+    let mut cases: Vec<(&str, Driver<'_>, bool)> = Vec::new();
+    for (sort, top, by_pid) in [
+        (StatsSort::Count, None, false),
+        (StatsSort::Name, Some(3), true),
+        (StatsSort::Last, None, true),
+    ] {
+        let mut d = Driver::new();
+        d.add_parallel(StatsAnalyzer::new(sort, top, by_pid));
+        cases.push(("stats", d, false));
+    }
+    for (by, scale, top, style) in [
+        (&["ptr"][..], Scale::Log2, Some(4), Style::Bars),
+        (
+            &["pid"][..],
+            Scale::Linear { step: 100 },
+            None,
+            Style::Table,
+        ),
+        (&[][..], Scale::Linear { step: 1 }, None, Style::Bars),
+    ] {
+        let mut d = Driver::new();
+        hist(by, scale, top, style).add_to(&mut d);
+        cases.push(("hist", d, false));
+    }
+    for top in [None, Some(1)] {
+        let mut d = Driver::new();
+        d.add(LocksAnalyzer::new(SortBy::Hold, top));
+        cases.push(("locks", d, true));
+    }
+    for (name, mut driver, locks) in cases {
+        let (trace, events) = if locks {
+            (&locks_trace, &lock_events)
+        } else {
+            (&data, &events)
+        };
+        let outcome = driver
+            .run(
+                TraceReader::new(trace, events).unwrap(),
+                &mut std::io::sink(),
+                RunOptions::default(),
+            )
+            .unwrap();
+        let report = outcome.reports.into_iter().next().unwrap();
+        assert!(report.body.is_some(), "{name}");
+        let (mut text, mut json, mut nested) = (Vec::new(), Vec::new(), Vec::new());
+        report.write_text(&mut text).unwrap();
+        report.write_json(&mut json, 0).unwrap();
+        report.write_json(&mut nested, 1).unwrap();
+        let whole = report.clone().complete();
+        assert!(whole.body.is_none() && !whole.text.is_empty(), "{name}");
+        // Equal as reports: a streamed one is compared by what it writes.
+        assert_eq!(report, whole, "{name}");
+        assert_ne!(report, Report::none(), "{name}");
+        assert_eq!(String::from_utf8(text).unwrap(), whole.text, "{name}");
+        let pretty = serde_json::to_string_pretty(&whole.json).unwrap();
+        assert_eq!(String::from_utf8(json).unwrap(), pretty, "{name}");
+        let outer = serde_json::to_string_pretty(&json!({ "a": whole.json })).unwrap();
+        let inner = outer
+            .strip_prefix("{\n  \"a\": ")
+            .and_then(|s| s.strip_suffix("\n}"))
+            .unwrap();
+        assert_eq!(String::from_utf8(nested).unwrap(), inner, "{name}");
     }
 }

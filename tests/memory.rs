@@ -10,11 +10,18 @@
 //! JSON Lines) under a counting global allocator whose peak must stay
 //! within a small constant plus a multiple of the file size.
 //!
+//! The analyzers that keep something per key (a mutex, a pid, a `--by`
+//! group, a linear bucket) are run over traces with tens of thousands of
+//! distinct keys: their peak must stay within a constant plus about 1 KiB
+//! per key, writing a report must not build its listing in memory, and
+//! `hist --top N` must keep only N groups for its report.
+//!
 //! Its own test binary (`[[test]] name = "memory"`), because a global
-//! allocator counts the whole process; one `#[test]`, so no other test
-//! allocates while it measures.
+//! allocator counts the whole process; each `#[test]` takes [`MEASURE`]
+//! first, so no other test allocates while one measures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use simpletrace::analyzers::json::JsonLines;
@@ -24,6 +31,9 @@ use simpletrace::analyzers::{Driver, Event, RunOptions};
 use simpletrace::format::{ArgValue, TraceEvents, TraceKind, TraceReader, encode};
 use simpletrace::input::{self, MAX_TEXT_LEN};
 use simpletrace::pattern::EventPatterns;
+
+/// Held by each test while it measures.
+static MEASURE: Mutex<()> = Mutex::new(());
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -278,6 +288,7 @@ fn hostile_text_inputs(report: &mut Vec<String>) {
 
 #[test]
 fn hostile_lengths_allocate_in_proportion_to_the_file() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let mut report = Vec::new();
     hostile_text_inputs(&mut report);
     let events = TraceEvents::parse("te", EVENTS).unwrap();
@@ -349,4 +360,277 @@ fn hostile_lengths_allocate_in_proportion_to_the_file() {
     }
     // Shown with --nocapture.
     println!("{}", report.join("\n"));
+}
+
+// Many keys (issue 13, section 4): locks per mutex, hist per `--by` group
+// and per linear bucket, stats per pid.
+
+use simpletrace::analyzers::Report;
+use simpletrace::analyzers::hist::{GroupBy, Hist, HistSpec, Measure};
+use simpletrace::analyzers::histogram::Scale;
+use simpletrace::analyzers::locks::{LocksAnalyzer, SortBy};
+use simpletrace::analyzers::stats::{StatsAnalyzer, StatsSort};
+
+/// The declarations of `trace-events-all` the key traces use, ids 0-4.
+const KEY_EVENTS: &[u8] = b"\
+qemu_mutex_lock(void *mutex, const char *file, const int line) \"waiting on mutex %p (%s:%d)\"
+qemu_mutex_locked(void *mutex, const char *file, const int line) \"taken mutex %p (%s:%d)\"
+qemu_mutex_unlock(void *mutex, const char *file, const int line) \"released mutex %p (%s:%d)\"
+qemu_memalign(size_t alignment, size_t size, void *ptr) \"alignment %zu size %zu ptr %p\"
+qemu_vfree(void *ptr) \"ptr %p\"
+";
+
+/// Distinct keys per trace: past a power of two, where vectors and hash
+/// tables have just grown.
+const KEYS: u64 = 12_288;
+
+/// What a run over a trace of [`KEYS`] keys may hold at its peak, on top of
+/// what was live before: a constant (the driver's output block, a thread
+/// pool, chunks in flight) and 1 KiB per key. Measured (counting every
+/// byte asked for, a vector's old and new block both while it grows):
+/// locks 770 bytes per mutex, hist 340-620 per group (two threads the
+/// more), 110-150 per linear bucket, stats 150-370 per pid; before the
+/// fix 1.5-9.5 KiB per key.
+const KEY_CONSTANT: usize = 2 << 20;
+const PER_KEY: usize = 1 << 10;
+
+/// What writing a report (text and JSON) may allocate on top of the
+/// report: rows are written one at a time.
+const WRITE_CONSTANT: usize = 256 << 10;
+
+fn key_trace(write: impl Fn(&mut Vec<u8>, u64)) -> Vec<u8> {
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    for (id, name) in [
+        "qemu_mutex_lock",
+        "qemu_mutex_locked",
+        "qemu_mutex_unlock",
+        "qemu_memalign",
+        "qemu_vfree",
+    ]
+    .iter()
+    .enumerate()
+    {
+        encode::mapping(&mut t, id as u64, name.as_bytes());
+    }
+    for k in 0..KEYS {
+        write(&mut t, k);
+    }
+    t
+}
+
+/// KEYS mutexes, each locked, acquired and released once.
+fn mutex_trace() -> Vec<u8> {
+    key_trace(|t, k| {
+        let ts = 1000 + k * 100;
+        for (id, at) in [(0, ts), (1, ts + 10 + k % 50), (2, ts + 80)] {
+            let args = [
+                ArgValue::Int(0x5500_0000_0000 + k * 64),
+                ArgValue::Str(b"../util/qemu-thread-posix.c"),
+                ArgValue::Int(90 + k % 4),
+            ];
+            encode::event(t, id, at, 1, &args);
+        }
+    })
+}
+
+/// KEYS allocations with distinct pointers (and sizes: distinct `--linear
+/// 1` buckets), or from distinct pids with a free each.
+fn alloc_trace(distinct_pids: bool) -> Vec<u8> {
+    key_trace(|t, k| {
+        let ptr = 0x7f00_0000_0000 + k * 4096;
+        let pid = if distinct_pids { 1000 + k as u32 } else { 1 };
+        let args = [ArgValue::Int(64), ArgValue::Int(k * 2), ArgValue::Int(ptr)];
+        encode::event(t, 3, 1000 + k * 100, pid, &args);
+        if distinct_pids {
+            encode::event(t, 4, 1050 + k * 100, pid, &[ArgValue::Int(ptr)]);
+        }
+    })
+}
+
+/// What one run over a key trace held.
+struct KeyPeaks {
+    /// The peak of the run and of writing its report, above the start.
+    peak: usize,
+    /// What the report holds once the run is over.
+    retained: usize,
+    /// What writing the report held on top of it.
+    writing: usize,
+}
+
+/// Runs the analyzer `add` puts in a driver over `trace` (one thread, or
+/// two with small chunks), then writes its report as text and as JSON.
+fn run_keys(trace: &[u8], threads: usize, add: impl FnOnce(&mut Driver<'_>)) -> KeyPeaks {
+    let events = TraceEvents::parse("te", KEY_EVENTS).unwrap();
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let mut driver = Driver::new();
+    add(&mut driver);
+    let options = RunOptions {
+        parallelism: Parallelism {
+            threads,
+            chunk_bytes: 256 << 10,
+        },
+        ..RunOptions::default()
+    };
+    let outcome = driver
+        .run(
+            TraceReader::new(trace, &events).unwrap(),
+            &mut std::io::sink(),
+            options,
+        )
+        .unwrap();
+    assert!(outcome.fault.is_none());
+    let run_peak = PEAK.load(Ordering::Relaxed);
+    let reports: Vec<Report> = outcome.reports;
+    let held = LIVE.load(Ordering::Relaxed);
+    PEAK.store(held, Ordering::Relaxed);
+    let mut text = CountingSink::default();
+    let mut json = CountingSink::default();
+    for r in &reports {
+        write_report(r, &mut text, &mut json);
+    }
+    let write_peak = PEAK.load(Ordering::Relaxed);
+    assert!(text.0 > 0 && json.0 > 0);
+    drop(reports);
+    KeyPeaks {
+        peak: run_peak.max(write_peak).saturating_sub(base),
+        retained: held.saturating_sub(base),
+        writing: write_peak.saturating_sub(held),
+    }
+}
+
+/// Writes a report as the command line does.
+fn write_report(r: &Report, text: &mut CountingSink, json: &mut CountingSink) {
+    r.write_text(text).unwrap();
+    r.write_json(json, 0).unwrap();
+}
+
+/// A writer that keeps nothing: counts bytes.
+#[derive(Default)]
+struct CountingSink(usize);
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn check_per_key(what: &str, p: &KeyPeaks) {
+    let keys = KEYS as usize;
+    println!(
+        "{what}: peak {} bytes ({} per key), report {} bytes, writing {} bytes",
+        p.peak,
+        p.peak / keys,
+        p.retained,
+        p.writing
+    );
+    assert!(
+        p.peak <= KEY_CONSTANT + PER_KEY * keys,
+        "{what}: {} bytes at the peak for {keys} keys ({} per key)",
+        p.peak,
+        p.peak / keys
+    );
+    assert!(
+        p.writing <= WRITE_CONSTANT,
+        "{what}: writing the report held {} bytes",
+        p.writing
+    );
+}
+
+#[test]
+fn locks_keep_under_1_kib_per_mutex() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let trace = mutex_trace();
+    let p = run_keys(&trace, 1, |d| d.add(LocksAnalyzer::new(SortBy::Wait, None)));
+    check_per_key("locks", &p);
+    let p = run_keys(&trace, 1, |d| {
+        d.add(LocksAnalyzer::new(SortBy::Count, Some(5)))
+    });
+    check_per_key("locks --top 5", &p);
+}
+
+fn hist_spec(by: &[&str], scale: Scale, top: Option<usize>) -> HistSpec {
+    let mut spec = HistSpec::new(Measure::Value {
+        event: "qemu_memalign".into(),
+        arg: "size".into(),
+    });
+    spec.by = by.iter().map(|b| GroupBy::Arg((*b).into())).collect();
+    spec.scale = scale;
+    spec.top = top;
+    spec
+}
+
+fn add_hist(spec: HistSpec) -> impl FnOnce(&mut Driver<'_>) {
+    move |d| {
+        let events = TraceEvents::parse("te", KEY_EVENTS).unwrap();
+        Hist::new(spec, &events).unwrap().add_to(d);
+    }
+}
+
+#[test]
+fn hist_keeps_under_1_kib_per_group_and_bucket() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let trace = alloc_trace(false);
+    for threads in [1, 2] {
+        let p = run_keys(
+            &trace,
+            threads,
+            add_hist(hist_spec(&["ptr"], Scale::Log2, None)),
+        );
+        check_per_key(&format!("hist --by ptr, {threads} threads"), &p);
+    }
+    let linear = hist_spec(&[], Scale::Linear { step: 1 }, None);
+    let p = run_keys(&trace, 2, add_hist(linear));
+    check_per_key("hist --linear 1, 2 threads", &p);
+    // A latency by mutex: a group per mutex, pairs open one at a time.
+    let trace = mutex_trace();
+    let mut spec = HistSpec::new(Measure::Latency {
+        begin: "qemu_mutex_lock:mutex".parse().unwrap(),
+        end: "qemu_mutex_unlock".parse().unwrap(),
+        pairing: Default::default(),
+    });
+    spec.by = vec![GroupBy::Arg("mutex".into())];
+    let p = run_keys(&trace, 1, add_hist(spec));
+    check_per_key("hist --latency ... --by mutex", &p);
+}
+
+#[test]
+fn hist_top_keeps_only_the_groups_it_shows() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let trace = alloc_trace(false);
+    for threads in [1, 2] {
+        let spec = hist_spec(&["ptr"], Scale::Log2, Some(5));
+        let p = run_keys(&trace, threads, add_hist(spec));
+        let what = format!("hist --by ptr --top 5, {threads} threads");
+        check_per_key(&what, &p);
+        // Five groups of one sample and a few words of totals (measured:
+        // 2 KiB; up to 21 KiB with what the thread pool keeps), where a
+        // histogram per group would be over 1 MiB.
+        assert!(
+            p.retained <= 256 << 10,
+            "{what}: the report holds {} bytes",
+            p.retained
+        );
+    }
+}
+
+#[test]
+fn stats_keep_under_1_kib_per_pid() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let trace = alloc_trace(true);
+    for (by_pid, top, threads) in [(false, None, 2), (true, None, 1), (true, Some(5), 2)] {
+        let p = run_keys(&trace, threads, |d| {
+            d.add_parallel(StatsAnalyzer::new(StatsSort::Count, top, by_pid));
+        });
+        check_per_key(
+            &format!("stats, by pid {by_pid}, top {top:?}, {threads} threads"),
+            &p,
+        );
+    }
 }

@@ -109,7 +109,11 @@ fn run(name: &str, reader: TraceReader<'_>, threads: usize) -> (Seen, Option<Err
         reports: outcome
             .reports
             .into_iter()
-            .map(|r| (r.text, r.json))
+            .map(|r| {
+                // A streamed report (stats, locks...) written out whole.
+                let r = r.complete();
+                (r.text, r.json)
+            })
             .collect(),
         records: outcome.records,
     };

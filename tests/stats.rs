@@ -447,3 +447,43 @@ fn stats_run_as_a_plugin_name_too() {
     // One analyzer or several: always keyed by name.
     assert_eq!(j.as_object().unwrap().len(), 1);
 }
+
+/// `run` writes several streamed reports as one JSON object keyed by
+/// analyzer name (in serde_json's order of keys), or their texts under
+/// headings: the same as each command alone.
+#[test]
+fn run_writes_streamed_reports_together() {
+    let (trace, _) = crafted();
+    let f = write("run_writes_streamed_reports_together", EVENTS, &trace);
+    let command = |args: &[&str]| -> String {
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        all.push(f.events.as_os_str());
+        all.push(f.trace.as_os_str());
+        let out = support::run(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let parse =
+        |s: &str| -> Value { serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}")) };
+    let both = command(&["run", "--plugin", "stats", "--plugin", "locks", "--json"]);
+    let whole = parse(&both);
+    assert_eq!(
+        whole,
+        json!({
+            "stats": parse(&command(&["stats", "--json"])),
+            "locks": parse(&command(&["locks", "--json"])),
+        })
+    );
+    assert_eq!(both, serde_json::to_string_pretty(&whole).unwrap() + "\n");
+    let alone = command(&["run", "--plugin", "stats", "--json"]);
+    assert_eq!(parse(&alone), json!({ "stats": whole["stats"] }));
+    let text = command(&["run", "--plugin", "stats", "--plugin", "locks"]);
+    assert_eq!(
+        text,
+        format!(
+            "== stats ==\n{}\n== locks ==\n{}",
+            command(&["stats"]),
+            command(&["locks"])
+        )
+    );
+}

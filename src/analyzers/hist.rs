@@ -32,7 +32,9 @@
 //! let mut driver = Driver::new();
 //! Hist::new(spec, &events)?.add_to(&mut driver);
 //! let outcome = driver.run(TraceReader::new(&trace, &events)?, &mut std::io::sink(), Default::default())?;
-//! let report = &outcome.reports[0];
+//! // The report is written as it goes out (a listing can be millions of
+//! // groups long); `complete` renders it in memory.
+//! let report = outcome.reports[0].clone().complete();
 //! // `bytes` is a size: the unit is bytes.
 //! assert!(report.text.contains("[4KiB, 8KiB)"));
 //! assert_eq!(report.json["groups"][0]["histogram"]["max"], 4096);
@@ -65,19 +67,20 @@
 //! the declarations ([`HistError`]) and gives the analyzer, which
 //! [`Hist::add_to`] adds to a [`Driver`] the right way (parallel or not).
 
+use core::cmp::Ordering;
 use core::fmt;
 use core::str::FromStr;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::histogram::{Bucket, Domain, Histogram, Scale, Unit, human};
+use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
-    ParallelAnalyzer, Report, TraceInfo,
+    ParallelAnalyzer, Report, ReportBody, TraceInfo,
 };
 use crate::format::ArgValue;
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
@@ -827,7 +830,11 @@ fn arg_word(ev: &Event<'_>, pos: usize, kind: ArgKind, strings: &mut Strings) ->
 struct Groups {
     domain: Domain,
     scale: Scale,
-    map: HashMap<GroupKey, Histogram>,
+    /// Where each group is in `list`.
+    index: HashMap<GroupKey, usize>,
+    /// The groups, in the order they came (largest first once
+    /// [`Groups::keep_shown`] has run).
+    list: Vec<(GroupKey, Histogram)>,
     strings: Strings,
     /// Which key parts hold interned strings (string arguments, except in
     /// version-0 traces, which record strings as their addresses).
@@ -839,7 +846,8 @@ impl Groups {
         Groups {
             domain: plan.domain,
             scale: plan.spec.scale,
-            map: HashMap::new(),
+            index: HashMap::new(),
+            list: Vec::new(),
             strings: Strings::default(),
             interned: [false; MAX_BY],
         }
@@ -867,12 +875,20 @@ impl Groups {
         }
     }
 
+    /// The histogram of group `key` (created empty on first use).
+    fn histogram(&mut self, key: GroupKey) -> &mut Histogram {
+        let next = self.list.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.list
+                .push((key, Histogram::new(self.domain, self.scale)));
+        }
+        // In range: the index holds positions of pushed groups only.
+        &mut self.list[i].1
+    }
+
     fn record(&mut self, key: GroupKey, raw: u64) {
-        let (domain, scale) = (self.domain, self.scale);
-        self.map
-            .entry(key)
-            .or_insert_with(|| Histogram::new(domain, scale))
-            .record(raw);
+        self.histogram(key).record(raw);
     }
 
     /// Maps the keys of a fork's groups (its own string ids) to ours.
@@ -893,13 +909,8 @@ impl Groups {
     }
 
     fn merge(&mut self, other: Groups, remap: &Remap) -> Result<(), AnalyzerError> {
-        for (key, h) in other.map {
-            let (domain, scale) = (self.domain, self.scale);
-            let mine = self
-                .map
-                .entry(remap.key(key))
-                .or_insert_with(|| Histogram::new(domain, scale));
-            if !mine.merge(h) {
+        for (key, h) in other.list {
+            if !self.histogram(remap.key(key)).merge(h) {
                 return Err(AnalyzerError::new(
                     NAME,
                     "internal error: histograms of different kinds",
@@ -910,38 +921,60 @@ impl Groups {
     }
 
     fn total(&self) -> u64 {
-        self.map.values().map(Histogram::count).sum()
+        self.list.iter().map(|(_, h)| h.count()).sum()
     }
 
-    /// The value of key part `i` for sorting: numbers as numbers, strings
-    /// as bytes.
-    fn sort_part(&self, plan: &Plan, i: usize, word: u64) -> SortPart {
-        if self.interned.get(i).copied().unwrap_or(false) {
-            return SortPart::Bytes(self.strings.get(word).to_vec());
+    /// The order of keys within a count: part by part, numbers as
+    /// numbers (signed arguments with their sign), strings as bytes.
+    fn cmp_keys(&self, plan: &Plan, a: &GroupKey, b: &GroupKey) -> Ordering {
+        for (i, part) in plan.parts.iter().enumerate() {
+            let (x, y) = (
+                a.get(i).copied().unwrap_or(0),
+                b.get(i).copied().unwrap_or(0),
+            );
+            let order = if self.interned.get(i).copied().unwrap_or(false) {
+                self.strings.get(x).cmp(self.strings.get(y))
+            } else if matches!(
+                part,
+                Part::Arg {
+                    kind: ArgKind::Int { signed: true, .. },
+                    ..
+                }
+            ) {
+                (x as i64).cmp(&(y as i64))
+            } else {
+                x.cmp(&y)
+            };
+            if order != Ordering::Equal {
+                return order;
+            }
         }
-        match plan.parts.get(i) {
-            Some(Part::Arg {
-                kind: ArgKind::Int { signed: true, .. },
-                ..
-            }) => SortPart::Int(i128::from(word as i64)),
-            _ => SortPart::Int(i128::from(word)),
-        }
+        Ordering::Equal
     }
 
-    /// The groups, largest first (ties by key), with their labels.
-    fn sorted(&self, plan: &Plan) -> Vec<(GroupKey, &Histogram)> {
-        let mut rows: Vec<(GroupKey, &Histogram, Vec<SortPart>)> = self
-            .map
-            .iter()
-            .map(|(k, h)| {
-                let sort = (0..plan.parts.len())
-                    .map(|i| self.sort_part(plan, i, k.get(i).copied().unwrap_or(0)))
-                    .collect();
-                (*k, h, sort)
-            })
-            .collect();
-        rows.sort_by(|a, b| b.1.count().cmp(&a.1.count()).then_with(|| a.2.cmp(&b.2)));
-        rows.into_iter().map(|(k, h, _)| (k, h)).collect()
+    /// Keeps the `top` largest groups (all when `None`), largest first,
+    /// ties in key order, and lets go of the others and of the index.
+    /// Picks the top ones in place, without sorting the rest.
+    fn keep_shown(&mut self, plan: &Plan, top: Option<usize>) {
+        self.index = HashMap::new();
+        let mut list = std::mem::take(&mut self.list);
+        let cmp = |a: &(GroupKey, Histogram), b: &(GroupKey, Histogram)| {
+            b.1.count()
+                .cmp(&a.1.count())
+                .then_with(|| self.cmp_keys(plan, &a.0, &b.0))
+        };
+        if let Some(n) = top
+            && n < list.len()
+        {
+            if n > 0 {
+                list.select_nth_unstable_by(n - 1, cmp);
+            }
+            list.truncate(n);
+            list.shrink_to_fit();
+        }
+        // Keys are distinct and compare distinct: unstable is stable here.
+        list.sort_unstable_by(cmp);
+        self.list = list;
     }
 
     /// `pid=4242, mutex=0x55d0c8a0` and the same as a JSON object.
@@ -979,12 +1012,6 @@ fn show_word(word: u64, kind: ArgKind, strings: Option<&Strings>) -> (String, Va
         // Pointers, and strings of version-0 traces (their addresses).
         ArgKind::Pointer | ArgKind::String => (format!("0x{word:x}"), json!(format!("0x{word:x}"))),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum SortPart {
-    Int(i128),
-    Bytes(Vec<u8>),
 }
 
 /// String ids of a fork, mapped to the merged analyzer's.
@@ -1198,7 +1225,8 @@ impl Analyzer for SampleHist {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        report(&self.plan, &self.groups, self.loss, None, &self.svg)
+        let groups = std::mem::replace(&mut self.groups, Groups::new(&self.plan));
+        report(&self.plan, groups, self.loss, None, &self.svg)
     }
 }
 
@@ -1434,7 +1462,8 @@ impl Analyzer for LatencyHist {
             pairs_across_loss: self.pairs_across_loss,
             open_shown,
         };
-        report(&self.plan, &self.groups, self.loss, Some(totals), &self.svg)
+        let groups = std::mem::replace(&mut self.groups, Groups::new(&self.plan));
+        report(&self.plan, groups, self.loss, Some(totals), &self.svg)
     }
 }
 
@@ -1496,273 +1525,264 @@ fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
     }
 }
 
-/// The report: text, JSON and the optional SVG plot.
+/// The report: everything but the groups is small; the groups shown are
+/// written from their histograms as the report goes out, and the SVG plot
+/// (if asked for) is written now.
 fn report(
-    plan: &Plan,
-    groups: &Groups,
+    plan: &Arc<Plan>,
+    mut groups: Groups,
     loss: Loss,
     latency: Option<LatencyTotals>,
     svg: &PlotSink,
 ) -> Result<Report, AnalyzerError> {
-    let unit = plan.unit;
-    let sorted = groups.sorted(plan);
-    let shown = plan.spec.top.unwrap_or(sorted.len()).min(sorted.len());
+    let groups_total = groups.list.len();
     let samples = groups.total();
-    let mut text = headline(plan, samples, sorted.len());
-    text.push('\n');
+    // Only the groups shown are kept past here.
+    groups.keep_shown(plan, plan.spec.top);
+    for (_, h) in &mut groups.list {
+        h.sort_samples();
+    }
+    let shown_samples = groups.total();
+    let body = HistReport {
+        plan: Arc::clone(plan),
+        groups,
+        groups_total,
+        samples,
+        rest_samples: samples - shown_samples,
+        loss,
+        latency,
+    };
+    if let Some((out, name)) = svg.take() {
+        let mut out = std::io::BufWriter::new(out);
+        body.write_svg(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
+    }
+    Ok(Report::streamed(body))
+}
 
-    if let Some(l) = &latency {
-        let replaced = if l.replaced > 0 {
-            format!(
-                ", {} begins replaced by a later begin of their key",
-                l.replaced
-            )
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            text,
-            "{} begins, {} ends; unmatched: {} begins still open at the end{replaced}, {} ends without a begin",
-            l.begins, l.ends, l.open, l.unmatched_ends
-        );
-    }
-    if loss.records > 0 {
-        let consequence = match (&plan.resolved, &latency) {
-            (Resolved::Latency { .. }, Some(l)) => format!(
-                "{} pairs span a loss, and lost records can leave begins and ends unmatched",
-                l.pairs_across_loss
-            ),
-            (Resolved::Interval { .. }, _) => {
-                "no interval is measured across a loss of its pid".to_owned()
-            }
-            _ => "their values are missing".to_owned(),
-        };
-        let _ = writeln!(
-            text,
-            "Events were lost: {} dropped-events records, {} events dropped; {consequence}",
-            loss.records, loss.events
-        );
-    }
-    if sorted.is_empty() {
-        let why = match &plan.resolved {
-            Resolved::Value { event, .. } => format!("no {event} record"),
-            Resolved::Interval { event } => {
-                format!("no two {event} records of one pid in a row")
-            }
-            Resolved::Latency { begin, end, .. } => {
-                format!("no {begin} record paired with a {end} record")
-            }
-        };
-        let _ = writeln!(text, "No samples: {why} among the records read.");
+/// A `hist` report, written as it goes out (see [`ReportBody`]).
+#[derive(Debug)]
+struct HistReport {
+    plan: Arc<Plan>,
+    /// The groups shown (all of them without `--top`), largest first.
+    groups: Groups,
+    /// Groups in all.
+    groups_total: usize,
+    /// Samples in all, and in the groups not shown.
+    samples: u64,
+    rest_samples: u64,
+    loss: Loss,
+    latency: Option<LatencyTotals>,
+}
+
+impl HistReport {
+    /// The groups shown, in order.
+    fn shown(&self) -> impl Iterator<Item = (&GroupKey, &Histogram)> + '_ {
+        self.groups.list.iter().map(|(k, h)| (k, h))
     }
 
-    let mut panels = Vec::new();
-    let mut json_groups = Vec::new();
-    let mut approx = false;
-    for (key, h) in sorted.iter().take(shown) {
-        let (label, key_json) = groups.label(plan, key);
-        let summary = h.summary(unit);
-        approx |= !h.is_exact();
-        text.push('\n');
-        if !plan.spec.by.is_empty() {
-            let _ = writeln!(text, "{label}");
-        }
-        let _ = writeln!(text, "{summary}");
-        match plan.spec.style {
-            Style::Bars => text.push_str(&h.render(unit)),
-            Style::Table => {
-                let _ = writeln!(text, "{}", bucket_table(h, unit));
-            }
-        }
-        json_groups.push(json!({ "key": key_json, "histogram": h.to_json(unit) }));
-        panels.push((label, summary, *h));
-    }
-    if shown < sorted.len() {
-        let rest: u64 = sorted.iter().skip(shown).map(|(_, h)| h.count()).sum();
-        let _ = writeln!(
-            text,
-            "\n({} more groups with {rest} samples not shown)",
-            sorted.len() - shown
-        );
-    }
-    if approx {
-        let _ = writeln!(
-            text,
-            "\n~ percentiles of histograms past {} samples come from sub-buckets: within {:.3}% of the exact value.",
-            super::histogram::EXACT_SAMPLES,
-            super::histogram::APPROX_RELATIVE_ERROR * 100.0
-        );
-    }
-
-    let mut json = serde_json::Map::new();
-    match &plan.resolved {
-        Resolved::Value { event, arg, .. } => {
-            json.insert("measure".into(), json!("value"));
-            json.insert("event".into(), json!(event));
-            json.insert("arg".into(), json!(arg));
-        }
-        Resolved::Interval { event } => {
-            json.insert("measure".into(), json!("interval"));
-            json.insert("event".into(), json!(event));
-        }
-        Resolved::Latency {
-            begin,
-            end,
-            begin_key,
-            end_key,
-            pairing,
-        } => {
-            json.insert("measure".into(), json!("latency"));
-            json.insert(
-                "begin".into(),
-                json!({"event": begin, "key": begin_key.as_ref().map(|k| &k.name)}),
-            );
-            json.insert(
-                "end".into(),
-                json!({"event": end, "key": end_key.as_ref().map(|k| &k.name)}),
-            );
-            json.insert("pairing".into(), json!(pairing.json_name()));
-        }
-    }
-    let by: Vec<String> = plan.spec.by.iter().map(ToString::to_string).collect();
-    json.insert("by".into(), json!(by));
-    json.insert("unit".into(), json!(unit.json_name()));
-    json.insert("samples".into(), json!(samples));
-    json.insert("groups_total".into(), json!(sorted.len()));
-    json.insert("groups".into(), Value::Array(json_groups));
-    if let Some(l) = &latency {
-        json.insert("begins".into(), json!(l.begins));
-        json.insert("ends".into(), json!(l.ends));
-        json.insert(
-            "unmatched".into(),
-            json!({
-                "begins": l.open + l.replaced,
-                "open_at_end": l.open,
-                "replaced": l.replaced,
-                "ends": l.unmatched_ends,
-            }),
-        );
-        json.insert("pairs_across_loss".into(), json!(l.pairs_across_loss));
-        let open: Vec<Value> = l
-            .open_shown
-            .iter()
-            .map(|o| {
-                let mut v = json!({"pid": o.pid, "begin_ns": o.ts, "open_ns": o.open_ns});
-                if let (Some((name, (_, value))), Some(obj)) = (&o.key, v.as_object_mut()) {
-                    obj.insert("key".into(), json!({ name.clone(): value.clone() }));
-                }
-                v
+    fn write_svg(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let title = headline(&self.plan, self.samples, self.groups_total);
+        let unit = self.plan.unit;
+        let panels = || {
+            self.shown().map(move |(key, h)| {
+                let (label, _) = self.groups.label(&self.plan, key);
+                (label, h.summary(unit), h)
             })
-            .collect();
-        json.insert("oldest_open".into(), Value::Array(open));
-        if !l.open_shown.is_empty() {
-            let _ = writeln!(text, "\nStill open at the end (oldest first):");
+        };
+        write_svg(out, &title, panels, unit)
+    }
+}
+
+impl ReportBody for HistReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let plan = &self.plan;
+        let unit = plan.unit;
+        writeln!(out, "{}", headline(plan, self.samples, self.groups_total))?;
+        if let Some(l) = &self.latency {
+            let replaced = if l.replaced > 0 {
+                format!(
+                    ", {} begins replaced by a later begin of their key",
+                    l.replaced
+                )
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{} begins, {} ends; unmatched: {} begins still open at the end{replaced}, {} ends without a begin",
+                l.begins, l.ends, l.open, l.unmatched_ends
+            )?;
+        }
+        if self.loss.records > 0 {
+            let consequence = match (&plan.resolved, &self.latency) {
+                (Resolved::Latency { .. }, Some(l)) => format!(
+                    "{} pairs span a loss, and lost records can leave begins and ends unmatched",
+                    l.pairs_across_loss
+                ),
+                (Resolved::Interval { .. }, _) => {
+                    "no interval is measured across a loss of its pid".to_owned()
+                }
+                _ => "their values are missing".to_owned(),
+            };
+            writeln!(
+                out,
+                "Events were lost: {} dropped-events records, {} events dropped; {consequence}",
+                self.loss.records, self.loss.events
+            )?;
+        }
+        if self.groups_total == 0 {
+            let why = match &plan.resolved {
+                Resolved::Value { event, .. } => format!("no {event} record"),
+                Resolved::Interval { event } => {
+                    format!("no two {event} records of one pid in a row")
+                }
+                Resolved::Latency { begin, end, .. } => {
+                    format!("no {begin} record paired with a {end} record")
+                }
+            };
+            writeln!(out, "No samples: {why} among the records read.")?;
+        }
+        let mut approx = false;
+        for (key, h) in self.shown() {
+            approx |= !h.is_exact();
+            out.write_all(b"\n")?;
+            if !plan.spec.by.is_empty() {
+                writeln!(out, "{}", self.groups.label(plan, key).0)?;
+            }
+            writeln!(out, "{}", h.summary(unit))?;
+            match plan.spec.style {
+                Style::Bars => h.write_bars(out, unit)?,
+                Style::Table => write_bucket_table(out, h, unit)?,
+            }
+        }
+        if self.groups.list.len() < self.groups_total {
+            writeln!(
+                out,
+                "\n({} more groups with {} samples not shown)",
+                self.groups_total - self.groups.list.len(),
+                self.rest_samples
+            )?;
+        }
+        if approx {
+            writeln!(
+                out,
+                "\n~ percentiles of histograms past {} samples come from sub-buckets: within {:.3}% of the exact value.",
+                super::histogram::EXACT_SAMPLES,
+                super::histogram::APPROX_RELATIVE_ERROR * 100.0
+            )?;
+        }
+        if let Some(l) = &self.latency
+            && !l.open_shown.is_empty()
+        {
+            writeln!(out, "\nStill open at the end (oldest first):")?;
             for o in &l.open_shown {
                 let key = o
                     .key
                     .as_ref()
                     .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
-                let _ = writeln!(
-                    text,
+                writeln!(
+                    out,
                     "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
                     o.pid,
                     o.ts,
                     super::histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
-                );
+                )?;
             }
             if l.open > l.open_shown.len() as u64 {
-                let _ = writeln!(text, "  ({} more)", l.open - l.open_shown.len() as u64);
+                writeln!(out, "  ({} more)", l.open - l.open_shown.len() as u64)?;
             }
         }
+        Ok(())
     }
-    json.insert(
-        "dropped".into(),
-        json!({"records": loss.records, "events": loss.events}),
-    );
 
-    if let Some((mut out, name)) = svg.take() {
-        let title = headline(plan, samples, sorted.len());
-        let plot = svg_plot(&title, &panels, unit);
-        out.write_all(plot.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
-    }
-    Ok(Report::new(text, Value::Object(json)))
-}
-
-/// Buckets beyond which plots and tables list only the non-empty ones.
-const MAX_FILLED: i128 = 200;
-
-/// The bucket index of `v` (as [`Histogram`] numbers them).
-fn bucket_index(scale: Scale, v: i128) -> i128 {
-    match scale {
-        Scale::Log2 => {
-            let k = i128::from(128 - v.unsigned_abs().leading_zeros());
-            if v < 0 { -k } else { k }
-        }
-        Scale::Linear { step } => v.div_euclid(i128::from(step.max(1))),
-    }
-}
-
-/// The values of bucket `index`: `[low, high)`.
-fn bucket_range(scale: Scale, index: i128) -> (i128, i128) {
-    match scale {
-        Scale::Log2 => {
-            let k = index.unsigned_abs().min(127) as u32;
-            if k == 0 {
-                return (0, 1);
+    fn json(&self) -> LazyJson<'_> {
+        let plan = &self.plan;
+        let unit = plan.unit;
+        let mut json = serde_json::Map::new();
+        match &plan.resolved {
+            Resolved::Value { event, arg, .. } => {
+                json.insert("measure".into(), json!("value"));
+                json.insert("event".into(), json!(event));
+                json.insert("arg".into(), json!(arg));
             }
-            let (low, high) = (1i128 << (k - 1), 1i128 << k.min(126));
-            if index > 0 {
-                (low, high)
-            } else {
-                (-high + 1, -low + 1)
+            Resolved::Interval { event } => {
+                json.insert("measure".into(), json!("interval"));
+                json.insert("event".into(), json!(event));
+            }
+            Resolved::Latency {
+                begin,
+                end,
+                begin_key,
+                end_key,
+                pairing,
+            } => {
+                json.insert("measure".into(), json!("latency"));
+                json.insert(
+                    "begin".into(),
+                    json!({"event": begin, "key": begin_key.as_ref().map(|k| &k.name)}),
+                );
+                json.insert(
+                    "end".into(),
+                    json!({"event": end, "key": end_key.as_ref().map(|k| &k.name)}),
+                );
+                json.insert("pairing".into(), json!(pairing.json_name()));
             }
         }
-        Scale::Linear { step } => {
-            let step = i128::from(step.max(1));
-            (index * step, index * step + step)
+        let by: Vec<String> = plan.spec.by.iter().map(ToString::to_string).collect();
+        json.insert("by".into(), json!(by));
+        json.insert("unit".into(), json!(unit.json_name()));
+        json.insert("samples".into(), json!(self.samples));
+        json.insert("groups_total".into(), json!(self.groups_total));
+        if let Some(l) = &self.latency {
+            json.insert("begins".into(), json!(l.begins));
+            json.insert("ends".into(), json!(l.ends));
+            json.insert(
+                "unmatched".into(),
+                json!({
+                    "begins": l.open + l.replaced,
+                    "open_at_end": l.open,
+                    "replaced": l.replaced,
+                    "ends": l.unmatched_ends,
+                }),
+            );
+            json.insert("pairs_across_loss".into(), json!(l.pairs_across_loss));
+            let open: Vec<Value> = l
+                .open_shown
+                .iter()
+                .map(|o| {
+                    let mut v = json!({"pid": o.pid, "begin_ns": o.ts, "open_ns": o.open_ns});
+                    if let (Some((name, (_, value))), Some(obj)) = (&o.key, v.as_object_mut()) {
+                        obj.insert("key".into(), json!({ name.clone(): value.clone() }));
+                    }
+                    v
+                })
+                .collect();
+            json.insert("oldest_open".into(), Value::Array(open));
         }
+        json.insert(
+            "dropped".into(),
+            json!({"records": self.loss.records, "events": self.loss.events}),
+        );
+        let groups = self.shown().map(move |(key, h)| {
+            let (_, key_json) = self.groups.label(plan, key);
+            LazyJson::Object(vec![
+                ("key".to_owned(), LazyJson::Value(key_json)),
+                ("histogram".to_owned(), h.to_lazy_json(unit)),
+            ])
+        });
+        let mut fields: Vec<(String, LazyJson<'_>)> = json
+            .into_iter()
+            .map(|(k, v)| (k, LazyJson::Value(v)))
+            .collect();
+        fields.push(("groups".to_owned(), LazyJson::Array(Box::new(groups))));
+        LazyJson::Object(fields)
     }
 }
 
-/// The buckets from the lowest non-empty one to the highest, empty ones
-/// included, or only the non-empty ones (`None` marking each gap) when
-/// that would be too many.
-fn filled(h: &Histogram) -> Vec<Option<Bucket>> {
-    let buckets = h.buckets();
-    let scale = h.scale();
-    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
-        return Vec::new();
-    };
-    let (lo, hi) = (
-        bucket_index(scale, first.low),
-        bucket_index(scale, last.low),
-    );
-    let fill = hi - lo < MAX_FILLED;
-    let mut rows = Vec::new();
-    let mut prev: Option<i128> = None;
-    for b in buckets {
-        let i = bucket_index(scale, b.low);
-        if let Some(p) = prev {
-            if fill {
-                for empty in p + 1..i {
-                    let (low, high) = bucket_range(scale, empty);
-                    rows.push(Some(Bucket {
-                        low,
-                        high,
-                        count: 0,
-                    }));
-                }
-            } else if i > p + 1 {
-                rows.push(None);
-            }
-        }
-        rows.push(Some(b));
-        prev = Some(i);
-    }
-    rows
-}
+/// Buckets beyond which plots list only the non-empty ones.
+const MAX_FILLED: usize = 200;
 
 /// A bucket's label, as the bars write it: `[0]`, `[4KiB, 8KiB)`,
 /// `(-8ns, -4ns]`.
@@ -1784,28 +1804,26 @@ fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
 
 /// `--table`: the non-empty buckets with counts, percentages and
 /// cumulative percentages (data to read, not a shape to see: the empty
-/// buckets the bars show are left out).
-fn bucket_table(h: &Histogram, unit: Unit) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::ASCII_MARKDOWN);
-    table.set_header(["bucket", "count", "%", "cumulative %"]);
+/// buckets the bars show are left out), a row at a time.
+fn write_bucket_table(out: &mut dyn Write, h: &Histogram, unit: Unit) -> std::io::Result<()> {
+    let mut table = TextTable::new(
+        TableStyle::Markdown,
+        ["bucket", "count", "%", "cumulative %"],
+    );
+    table.align_right(1).align_right(2).align_right(3);
     let total = h.count().max(1) as f64;
-    let mut cumulative = 0u64;
-    for b in h.buckets() {
-        cumulative += b.count;
-        table.add_row([
-            bucket_label(h.scale(), &b, unit),
-            b.count.to_string(),
-            format!("{:.2}", b.count as f64 * 100.0 / total),
-            format!("{:.2}", cumulative as f64 * 100.0 / total),
-        ]);
-    }
-    for i in 1..4 {
-        if let Some(c) = table.column_mut(i) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
-        }
-    }
-    table.trim_fmt()
+    table.write(out, || {
+        let mut cumulative = 0u64;
+        h.iter_buckets().map(move |b| {
+            cumulative += b.count;
+            vec![
+                bucket_label(h.scale(), &b, unit),
+                b.count.to_string(),
+                format!("{:.2}", b.count as f64 * 100.0 / total),
+                format!("{:.2}", cumulative as f64 * 100.0 / total),
+            ]
+        })
+    })
 }
 
 /// Escapes text for SVG content and attribute values.
@@ -1828,8 +1846,17 @@ fn xml_escape(s: &str) -> String {
 
 /// A bar chart per panel (label, summary, histogram), stacked, in one SVG
 /// document: a title, each panel's heading and summary, a count axis, the
-/// bars with their counts above, bucket labels below.
-fn svg_plot(title: &str, panels: &[(String, String, &Histogram)], unit: Unit) -> String {
+/// bars with their counts above, bucket labels below. `panels` is called
+/// twice (for the size, then to draw), so no panel is held.
+fn write_svg<'h, I>(
+    out: &mut dyn Write,
+    title: &str,
+    panels: impl Fn() -> I,
+    unit: Unit,
+) -> std::io::Result<()>
+where
+    I: Iterator<Item = (String, String, &'h Histogram)>,
+{
     const LEFT: usize = 70;
     const RIGHT: usize = 20;
     const TITLE: usize = 36;
@@ -1837,119 +1864,119 @@ fn svg_plot(title: &str, panels: &[(String, String, &Histogram)], unit: Unit) ->
     const PLOT: usize = 200;
     const LABELS: usize = 90;
     const PANEL: usize = HEAD + PLOT + LABELS;
-    let rows: Vec<Vec<Option<Bucket>>> = panels.iter().map(|(_, _, h)| filled(h)).collect();
-    let most_bars = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let (mut count, mut most_bars, mut longest) = (0usize, 0usize, 0usize);
+    for (label, summary, h) in panels() {
+        count += 1;
+        most_bars = most_bars.max(h.rows(MAX_FILLED).count());
+        longest = longest
+            .max(label.chars().count())
+            .max(summary.chars().count());
+    }
+    let most_bars = most_bars.max(1);
     let bar = (720 / most_bars).clamp(4, 40);
     // Wide enough for the bars and the longest line of text (monospace:
     // about 0.62 em per character).
-    let longest = panels
-        .iter()
-        .flat_map(|(l, s, _)| [l.chars().count(), s.chars().count()])
-        .max()
-        .unwrap_or(0);
     let text_width = (title.chars().count() * 81 / 10).max(longest * 7) + 20;
     let width = (LEFT + most_bars * bar + RIGHT).max(640).max(text_width);
-    let height = TITLE + PANEL * panels.len().max(1);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
+    let height = TITLE + PANEL * count.max(1);
+    writeln!(
+        out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">"#
-    );
-    let _ = writeln!(s, "<title>{}</title>", xml_escape(title));
-    let _ = writeln!(
-        s,
+    )?;
+    writeln!(out, "<title>{}</title>", xml_escape(title))?;
+    writeln!(
+        out,
         r#"<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>"#
-    );
-    let _ = writeln!(
-        s,
+    )?;
+    writeln!(
+        out,
         r#"<text x="10" y="22" font-size="13" font-weight="bold">{}</text>"#,
         xml_escape(title)
-    );
-    if panels.is_empty() {
-        let _ = writeln!(s, r#"<text x="10" y="60">no samples</text>"#);
+    )?;
+    if count == 0 {
+        writeln!(out, r#"<text x="10" y="60">no samples</text>"#)?;
     }
-    for (p, ((label, summary, h), rows)) in panels.iter().zip(&rows).enumerate() {
+    for (p, (label, summary, h)) in panels().enumerate() {
         let top = TITLE + p * PANEL;
         let plot_top = top + HEAD;
         let base = plot_top + PLOT;
-        let most = rows
-            .iter()
-            .flatten()
-            .map(|b| b.count)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let _ = writeln!(s, "<g>");
+        let (mut rows, mut most) = (0usize, 0u64);
+        for row in h.rows(MAX_FILLED) {
+            rows += 1;
+            most = most.max(row.map_or(0, |b| b.count));
+        }
+        let most = most.max(1);
+        writeln!(out, "<g>")?;
         if !label.is_empty() {
-            let _ = writeln!(
-                s,
+            writeln!(
+                out,
                 r#"<text x="10" y="{}" font-weight="bold">{}</text>"#,
                 top + 14,
-                xml_escape(label)
-            );
+                xml_escape(&label)
+            )?;
         }
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             r##"<text x="10" y="{}" fill="#444">{}</text>"##,
             top + 30,
-            xml_escape(summary)
-        );
+            xml_escape(&summary)
+        )?;
         // Axes, with the count scale at 0, half and the most.
-        let right = LEFT + rows.len() * bar;
-        let _ = writeln!(
-            s,
+        let right = LEFT + rows * bar;
+        writeln!(
+            out,
             r#"<line x1="{LEFT}" y1="{plot_top}" x2="{LEFT}" y2="{base}" stroke="black"/>"#
-        );
-        let _ = writeln!(
-            s,
+        )?;
+        writeln!(
+            out,
             r#"<line x1="{LEFT}" y1="{base}" x2="{right}" y2="{base}" stroke="black"/>"#
-        );
+        )?;
         for (frac, value) in [(0.0, 0), (0.5, most / 2), (1.0, most)] {
             let y = base as f64 - frac * PLOT as f64;
-            let _ = writeln!(
-                s,
+            writeln!(
+                out,
                 r#"<text x="{}" y="{:.1}" text-anchor="end">{value}</text>"#,
                 LEFT - 6,
                 y + 4.0
-            );
+            )?;
             if frac > 0.0 {
-                let _ = writeln!(
-                    s,
+                writeln!(
+                    out,
                     r##"<line x1="{LEFT}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#ddd"/>"##
-                );
+                )?;
             }
         }
-        let _ = writeln!(
-            s,
+        writeln!(
+            out,
             r#"<text x="14" y="{}" transform="rotate(-90 14 {})" text-anchor="middle">count</text>"#,
             plot_top + PLOT / 2,
             plot_top + PLOT / 2
-        );
+        )?;
         // Label every bar when they fit, else every k-th.
-        let every = rows.len().div_ceil(48).max(1);
-        for (i, row) in rows.iter().enumerate() {
+        let every = rows.div_ceil(48).max(1);
+        for (i, row) in h.rows(MAX_FILLED).enumerate() {
             let x = LEFT + i * bar;
             let cx = x as f64 + bar as f64 / 2.0;
             let label_text = match row {
                 Some(b) => {
                     let height = (b.count as f64 / most as f64) * PLOT as f64;
-                    let range = bucket_label(h.scale(), b, unit);
-                    let _ = writeln!(
-                        s,
+                    let range = bucket_label(h.scale(), &b, unit);
+                    writeln!(
+                        out,
                         r##"<rect x="{}" y="{:.1}" width="{}" height="{height:.1}" fill="#4c78a8"><title>{}: {}</title></rect>"##,
                         x + 1,
                         base as f64 - height,
                         bar.saturating_sub(2).max(1),
                         xml_escape(&range),
                         b.count
-                    );
+                    )?;
                     if b.count > 0 && bar >= 14 {
-                        let _ = writeln!(
-                            s,
+                        writeln!(
+                            out,
                             r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="9">{}</text>"#,
                             base as f64 - height - 3.0,
                             b.count
-                        );
+                        )?;
                     }
                     range
                 }
@@ -1957,17 +1984,16 @@ fn svg_plot(title: &str, panels: &[(String, String, &Histogram)], unit: Unit) ->
             };
             if i % every == 0 {
                 let ly = base + 12;
-                let _ = writeln!(
-                    s,
+                writeln!(
+                    out,
                     r#"<text x="{cx:.1}" y="{ly}" transform="rotate(-45 {cx:.1} {ly})" text-anchor="end" font-size="9">{}</text>"#,
                     xml_escape(&label_text)
-                );
+                )?;
             }
         }
-        let _ = writeln!(s, "</g>");
+        writeln!(out, "</g>")?;
     }
-    s.push_str("</svg>\n");
-    s
+    out.write_all(b"</svg>\n")
 }
 
 #[cfg(test)]
@@ -2118,7 +2144,7 @@ tick(int delta_ns) \"t\"
                 Default::default(),
             )
             .unwrap();
-        outcome.reports.into_iter().next().unwrap()
+        outcome.reports.into_iter().next().unwrap().complete()
     }
 
     #[test]
@@ -2164,7 +2190,7 @@ tick(int delta_ns) \"t\"
         for v in [-5i64, 0, 3, 100] {
             h.record_i64(v);
         }
-        let rows = filled(&h);
+        let rows: Vec<Option<Bucket>> = h.rows(MAX_FILLED).collect();
         let labels: Vec<String> = rows
             .iter()
             .map(|r| bucket_label(Scale::Log2, r.as_ref().unwrap(), Unit::Count))
@@ -2199,8 +2225,9 @@ tick(int delta_ns) \"t\"
         let mut sparse = Histogram::new(Domain::Unsigned, Scale::Linear { step: 1 });
         sparse.record(1);
         sparse.record(5000);
-        assert_eq!(filled(&sparse).len(), 3);
-        assert!(filled(&sparse)[1].is_none());
+        let rows: Vec<Option<Bucket>> = sparse.rows(MAX_FILLED).collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1].is_none());
         let close = Bucket {
             low: 1_000_000,
             high: 1_000_001 + 9,
@@ -2249,5 +2276,11 @@ tick(int delta_ns) \"t\"
         assert_eq!(height(0), 100.0);
         assert_eq!(height(2), 0.0);
         assert!(roxmltree::Document::parse(&svg_plot("empty", &[], Unit::Count)).is_ok());
+    }
+
+    fn svg_plot(title: &str, panels: &[(String, String, &Histogram)], unit: Unit) -> String {
+        let mut out = Vec::new();
+        write_svg(&mut out, title, || panels.iter().cloned(), unit).unwrap();
+        String::from_utf8(out).unwrap()
     }
 }

@@ -32,11 +32,24 @@
 //! memory stays bounded on any trace, and a percentile is the middle of
 //! its sub-bucket: within [`APPROX_RELATIVE_ERROR`] of the exact value.
 //! [`Histogram::is_exact`] says which.
+//!
+//! Memory: a histogram is under 100 bytes plus its samples (8 bytes each)
+//! while exact, then a count per sub-bucket in use (and, for a linear
+//! scale, per linear bucket in use). The counts per bucket are worked out
+//! from those when the histogram is drawn, so many small histograms (one
+//! per `--by` group, two per mutex) cost little, and a linear histogram
+//! of millions of buckets is drawn a row at a time
+//! ([`Histogram::write_bars`], [`Histogram::iter_buckets`],
+//! [`Histogram::to_lazy_json`]).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, btree_map};
 use std::fmt::Write as _;
+use std::io;
 
 use serde_json::{Value, json};
+
+use super::listing::LazyJson;
 
 /// Samples kept for exact percentiles before switching to sub-buckets
 /// (8 MiB of samples per histogram).
@@ -112,78 +125,70 @@ pub struct Bucket {
     pub count: u64,
 }
 
-/// Log2 bucket indices run from -128 to 128 (i128 values).
-const LOG2_BUCKETS: usize = 257;
-
-/// Counts per display bucket index: a fixed array for log2 scales (every
-/// record is one increment, no search), a sorted map for linear ones
-/// (whose indices are unbounded).
-#[derive(Debug, Clone)]
-enum BucketCounts {
-    Log2(Box<[u64; LOG2_BUCKETS]>),
-    Linear(BTreeMap<i128, u64>),
-}
-
-impl BucketCounts {
-    fn new(scale: Scale) -> BucketCounts {
-        match scale {
-            Scale::Log2 => BucketCounts::Log2(Box::new([0; LOG2_BUCKETS])),
-            Scale::Linear { .. } => BucketCounts::Linear(BTreeMap::new()),
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, index: i128, n: u64) {
-        match self {
-            BucketCounts::Log2(counts) => {
-                // Log2 indices are within -128..=128 by construction.
-                let slot = usize::try_from(index + 128).unwrap_or(0);
-                if let Some(c) = counts.get_mut(slot) {
-                    *c += n;
-                }
-            }
-            BucketCounts::Linear(map) => *map.entry(index).or_insert(0) += n,
-        }
-    }
-
-    /// The non-empty buckets, lowest index first.
-    fn iter(&self) -> Box<dyn Iterator<Item = (i128, u64)> + '_> {
-        match self {
-            BucketCounts::Log2(counts) => Box::new(
-                counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c > 0)
-                    .map(|(i, &c)| (i as i128 - 128, c)),
-            ),
-            BucketCounts::Linear(map) => Box::new(map.iter().map(|(&i, &c)| (i, c))),
-        }
-    }
-}
-
-/// Samples kept for percentiles.
+/// Samples kept for percentiles; while exact, the display buckets are
+/// counted from them when drawn, so a histogram holds nothing per bucket.
 #[derive(Debug, Clone)]
 enum Samples {
-    /// Every sample (raw bits), until there are [`EXACT_SAMPLES`].
+    /// Every sample (raw bits), until there are more than the exact limit.
     Exact(Vec<u64>),
-    /// Counts per log-linear sub-bucket (see [`sub_key`]).
-    Approx(BTreeMap<i64, u64>),
+    /// Counts per sub-bucket (and per linear bucket).
+    Approx(Box<Approx>),
+}
+
+/// What a histogram past its exact limit keeps.
+#[derive(Debug, Clone, Default)]
+struct Approx {
+    /// Counts per log-linear sub-bucket (see [`sub_key`]); each lies in
+    /// one log2 bucket, so they also give the log2 bars.
+    sub: BTreeMap<i64, u64>,
+    /// Counts per linear display bucket (linear scales only: sub-buckets
+    /// straddle linear buckets).
+    linear: BTreeMap<i128, u64>,
+}
+
+impl Approx {
+    #[inline]
+    fn add(&mut self, v: i128, scale: Scale, n: u64) {
+        *self.sub.entry(sub_key(v)).or_insert(0) += n;
+        if let Scale::Linear { step } = scale {
+            *self
+                .linear
+                .entry(v.div_euclid(i128::from(step.max(1))))
+                .or_insert(0) += n;
+        }
+    }
+
+    fn merge(&mut self, other: &Approx) {
+        for (&k, &c) in &other.sub {
+            *self.sub.entry(k).or_insert(0) += c;
+        }
+        for (&k, &c) in &other.linear {
+            *self.linear.entry(k).or_insert(0) += c;
+        }
+    }
 }
 
 /// A histogram: see the [module documentation](self).
+///
+/// What it holds: a fixed part (under 100 bytes) and, until the exact
+/// limit, 8 bytes per sample; past it, a count per sub-bucket (and per
+/// linear bucket) in use. Bucket counts are worked out when the histogram
+/// is drawn, so a histogram of one sample costs one sample, whatever its
+/// scale.
 #[derive(Debug, Clone)]
 pub struct Histogram {
-    domain: Domain,
-    scale: Scale,
     count: u64,
     sum: i128,
-    min: i128,
-    max: i128,
-    /// Count per display bucket index (see [`Histogram::bucket_index`]).
-    buckets: BucketCounts,
+    /// Smallest and largest sample, raw (read through `domain`).
+    min: u64,
+    max: u64,
     samples: Samples,
     /// Samples kept exactly before switching to sub-buckets.
     exact_limit: usize,
+    scale: Scale,
+    domain: Domain,
+    /// Whether the exact samples are sorted by value.
+    sorted: bool,
 }
 
 impl Histogram {
@@ -194,15 +199,15 @@ impl Histogram {
             s => s,
         };
         Histogram {
-            domain,
-            scale,
             count: 0,
             sum: 0,
             min: 0,
             max: 0,
-            buckets: BucketCounts::new(scale),
             samples: Samples::Exact(Vec::new()),
             exact_limit: EXACT_SAMPLES,
+            scale,
+            domain,
+            sorted: true,
         }
     }
 
@@ -228,6 +233,7 @@ impl Histogram {
     }
 
     /// The value of a raw sample.
+    #[inline]
     fn value(&self, raw: u64) -> i128 {
         match self.domain {
             Domain::Unsigned => i128::from(raw),
@@ -237,27 +243,28 @@ impl Histogram {
 
     /// Adds a sample: a `u64`, or an `i64` cast to `u64` for
     /// [`Domain::Signed`].
+    #[inline]
     pub fn record(&mut self, raw: u64) {
         let v = self.value(raw);
         if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
+            self.min = raw;
+            self.max = raw;
+        } else if v < self.value(self.min) {
+            self.min = raw;
+        } else if v > self.value(self.max) {
+            self.max = raw;
         }
         self.count += 1;
         self.sum += v;
-        let index = self.bucket_index(v);
-        self.buckets.add(index, 1);
         match &mut self.samples {
             Samples::Exact(values) => {
                 values.push(raw);
+                self.sorted = false;
                 if values.len() > self.exact_limit {
                     self.switch_to_approx();
                 }
             }
-            Samples::Approx(map) => *map.entry(sub_key(v)).or_insert(0) += 1,
+            Samples::Approx(a) => a.add(v, self.scale, 1),
         }
     }
 
@@ -268,11 +275,11 @@ impl Histogram {
 
     fn switch_to_approx(&mut self) {
         if let Samples::Exact(values) = &self.samples {
-            let mut map = BTreeMap::new();
+            let mut a = Approx::default();
             for &raw in values {
-                *map.entry(sub_key(self.value(raw))).or_insert(0) += 1;
+                a.add(self.value(raw), self.scale, 1);
             }
-            self.samples = Samples::Approx(map);
+            self.samples = Samples::Approx(Box::new(a));
         }
     }
 
@@ -304,44 +311,67 @@ impl Histogram {
             }
             return true;
         }
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
+        if self.value(other.min) < self.value(self.min) {
+            self.min = other.min;
+        }
+        if self.value(other.max) > self.value(self.max) {
+            self.max = other.max;
+        }
         self.count += other.count;
         self.sum += other.sum;
-        for (k, c) in other.buckets.iter() {
-            self.buckets.add(k, c);
-        }
-        match (&mut self.samples, other.samples) {
-            (Samples::Exact(a), Samples::Exact(b)) => {
-                a.extend(b);
-                if a.len() > self.exact_limit {
-                    self.switch_to_approx();
-                }
-            }
-            (Samples::Exact(_), Samples::Approx(b)) => {
-                self.switch_to_approx();
-                if let Samples::Approx(a) = &mut self.samples {
-                    for (k, c) in b {
-                        *a.entry(k).or_insert(0) += c;
+        match other.samples {
+            Samples::Exact(b) => match &mut self.samples {
+                Samples::Exact(a) => {
+                    a.extend(b);
+                    self.sorted = false;
+                    if a.len() > self.exact_limit {
+                        self.switch_to_approx();
                     }
                 }
-            }
-            (Samples::Approx(a), Samples::Exact(b)) => {
-                for raw in b {
-                    let v = match self.domain {
-                        Domain::Unsigned => i128::from(raw),
-                        Domain::Signed => i128::from(raw as i64),
-                    };
-                    *a.entry(sub_key(v)).or_insert(0) += 1;
+                Samples::Approx(a) => {
+                    for raw in b {
+                        let v = match self.domain {
+                            Domain::Unsigned => i128::from(raw),
+                            Domain::Signed => i128::from(raw as i64),
+                        };
+                        a.add(v, self.scale, 1);
+                    }
                 }
-            }
-            (Samples::Approx(a), Samples::Approx(b)) => {
-                for (k, c) in b {
-                    *a.entry(k).or_insert(0) += c;
+            },
+            Samples::Approx(b) => {
+                self.switch_to_approx();
+                if let Samples::Approx(a) = &mut self.samples {
+                    a.merge(&b);
                 }
             }
         }
         true
+    }
+
+    /// Sorts the samples kept for exact percentiles. Nothing it reports
+    /// changes; the summaries, bars and JSON made afterwards (until the
+    /// next sample) then work on them in place instead of on a sorted copy.
+    pub fn sort_samples(&mut self) {
+        if let Samples::Exact(values) = &mut self.samples
+            && !self.sorted
+        {
+            sort_by_value(self.domain, values);
+            self.sorted = true;
+        }
+    }
+
+    /// The exact samples sorted by value (borrowed when they are, else a
+    /// sorted copy); empty past the exact limit.
+    fn sorted_samples(&self) -> Cow<'_, [u64]> {
+        match &self.samples {
+            Samples::Exact(values) if self.sorted => Cow::Borrowed(values),
+            Samples::Exact(values) => {
+                let mut copy = values.clone();
+                sort_by_value(self.domain, &mut copy);
+                Cow::Owned(copy)
+            }
+            Samples::Approx(_) => Cow::Borrowed(&[]),
+        }
     }
 
     /// Number of samples.
@@ -361,12 +391,12 @@ impl Histogram {
 
     /// Smallest sample.
     pub fn min(&self) -> Option<i128> {
-        (self.count > 0).then_some(self.min)
+        (self.count > 0).then(|| self.value(self.min))
     }
 
     /// Largest sample.
     pub fn max(&self) -> Option<i128> {
-        (self.count > 0).then_some(self.max)
+        (self.count > 0).then(|| self.value(self.max))
     }
 
     /// Mean of the samples.
@@ -391,16 +421,18 @@ impl Histogram {
     /// percentile.
     pub fn median(&self) -> Option<f64> {
         match &self.samples {
-            Samples::Exact(values) if !values.is_empty() => median_of_sorted(&self.sorted(values)),
+            Samples::Exact(values) if !values.is_empty() => {
+                let sorted = self.sorted_samples();
+                let n = sorted.len();
+                let high = self.value(*sorted.get(n / 2)?) as f64;
+                Some(if n % 2 == 1 {
+                    high
+                } else {
+                    (self.value(*sorted.get(n / 2 - 1)?) as f64 + high) / 2.0
+                })
+            }
             _ => self.percentile(0.5),
         }
-    }
-
-    /// The exact samples' values, sorted.
-    fn sorted(&self, values: &[u64]) -> Vec<i128> {
-        let mut sorted: Vec<i128> = values.iter().map(|&r| self.value(r)).collect();
-        sorted.sort_unstable();
-        sorted
     }
 
     /// Several quantiles at once (one sort).
@@ -414,30 +446,31 @@ impl Histogram {
             r.clamp(1, self.count)
         };
         match &self.samples {
-            Samples::Exact(values) => {
-                let sorted = self.sorted(values);
+            Samples::Exact(_) => {
+                let sorted = self.sorted_samples();
                 qs.iter()
                     .map(|&q| {
                         let i = usize::try_from(rank(q) - 1).unwrap_or(usize::MAX);
-                        sorted.get(i).map(|&v| v as f64)
+                        sorted.get(i).map(|&r| self.value(r) as f64)
                     })
                     .collect()
             }
-            Samples::Approx(map) => qs
+            Samples::Approx(a) => qs
                 .iter()
                 .map(|&q| {
                     let want = rank(q);
                     let mut seen = 0u64;
-                    for (&key, &c) in map {
+                    let (min, max) = (self.value(self.min) as f64, self.value(self.max) as f64);
+                    for (&key, &c) in &a.sub {
                         seen += c;
                         if seen >= want {
                             let (low, high) = sub_range(key);
                             // Within the recorded extremes.
                             let mid = (low as f64 + (high - 1) as f64) / 2.0;
-                            return Some(mid.clamp(self.min as f64, self.max as f64));
+                            return Some(mid.clamp(min, max));
                         }
                     }
-                    Some(self.max as f64)
+                    Some(max)
                 })
                 .collect(),
         }
@@ -446,12 +479,7 @@ impl Histogram {
     /// The display bucket of `v`.
     fn bucket_index(&self, v: i128) -> i128 {
         match self.scale {
-            Scale::Log2 => {
-                // 0 -> 0; [2^(k-1), 2^k) -> k; negatives mirrored.
-                let m = v.unsigned_abs();
-                let k = i128::from(128 - m.leading_zeros());
-                if v < 0 { -k } else { k }
-            }
+            Scale::Log2 => log2_index(v),
             Scale::Linear { step } => v.div_euclid(i128::from(step.max(1))),
         }
     }
@@ -460,12 +488,12 @@ impl Histogram {
     fn bucket_range(&self, index: i128) -> (i128, i128) {
         match self.scale {
             Scale::Log2 => {
-                let k = index.unsigned_abs();
+                let k = index.unsigned_abs().min(127) as u32;
                 if k == 0 {
                     return (0, 1);
                 }
                 let low = 1i128 << (k - 1);
-                let high = 1i128 << k;
+                let high = 1i128 << k.min(126);
                 if index > 0 {
                     (low, high)
                 } else {
@@ -480,50 +508,63 @@ impl Histogram {
         }
     }
 
+    fn bucket(&self, index: i128, count: u64) -> Bucket {
+        let (low, high) = self.bucket_range(index);
+        Bucket { low, high, count }
+    }
+
+    /// The non-empty buckets' indices and counts, lowest first, counted
+    /// from `sorted` (the exact samples in order) or the sub-buckets.
+    fn bucket_counts<'a>(&'a self, sorted: Cow<'a, [u64]>) -> BucketCounts<'a> {
+        match &self.samples {
+            Samples::Exact(_) => BucketCounts::Exact {
+                h: self,
+                sorted,
+                pos: 0,
+            },
+            Samples::Approx(a) => match self.scale {
+                Scale::Log2 => BucketCounts::Sub(a.sub.iter().peekable()),
+                Scale::Linear { .. } => BucketCounts::Linear(a.linear.iter()),
+            },
+        }
+    }
+
     /// The non-empty buckets, lowest first.
     pub fn buckets(&self) -> Vec<Bucket> {
-        self.buckets
-            .iter()
-            .map(|(i, count)| {
-                let (low, high) = self.bucket_range(i);
-                Bucket { low, high, count }
-            })
-            .collect()
+        self.iter_buckets().collect()
+    }
+
+    /// The non-empty buckets, lowest first, one at a time (nothing is
+    /// held per bucket).
+    pub fn iter_buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
+        self.bucket_counts(self.sorted_samples())
+            .map(|(i, c)| self.bucket(i, c))
     }
 
     /// The rows to draw: every bucket from the lowest to the highest
     /// non-empty one (empty ones included, as bpftrace draws them), or only
-    /// the non-empty ones when that would be more than `MAX_FILLED_ROWS`
-    /// rows; `None` marks a gap of empty buckets.
-    fn rows(&self) -> Vec<Option<Bucket>> {
-        let (Some((first, _)), Some((last, _))) =
-            (self.buckets.iter().next(), self.buckets.iter().last())
-        else {
-            return Vec::new();
-        };
-        let filled = (last - first + 1) as u128 <= MAX_FILLED_ROWS as u128;
-        let mut rows = Vec::new();
-        let mut prev: Option<i128> = None;
-        for (i, count) in self.buckets.iter() {
-            if let Some(p) = prev {
-                if filled {
-                    for empty in p + 1..i {
-                        let (low, high) = self.bucket_range(empty);
-                        rows.push(Some(Bucket {
-                            low,
-                            high,
-                            count: 0,
-                        }));
-                    }
-                } else if i > p + 1 {
-                    rows.push(None);
-                }
+    /// the non-empty ones when that would be more than `max_filled` rows;
+    /// `None` marks a gap of empty buckets. One at a time.
+    pub(crate) fn rows(&self, max_filled: usize) -> Rows<'_> {
+        self.rows_in(max_filled, self.sorted_samples())
+    }
+
+    fn rows_in<'a>(&'a self, max_filled: usize, sorted: Cow<'a, [u64]>) -> Rows<'a> {
+        let fill = match (self.min(), self.max()) {
+            (Some(min), Some(max)) => {
+                let span = self.bucket_index(max) - self.bucket_index(min) + 1;
+                u128::try_from(span).unwrap_or(u128::MAX) <= max_filled as u128
             }
-            let (low, high) = self.bucket_range(i);
-            rows.push(Some(Bucket { low, high, count }));
-            prev = Some(i);
+            _ => true,
+        };
+        Rows {
+            h: self,
+            counts: self.bucket_counts(sorted),
+            fill,
+            prev: None,
+            held: None,
+            gap_shown: false,
         }
-        rows
     }
 
     /// The label of a bucket: `[0]`, `[1]`, `[4KiB, 8KiB)`, `(-8, -4]`.
@@ -542,20 +583,33 @@ impl Histogram {
     /// The bars, bpftrace style: one row per bucket, `LABEL COUNT |@@@ |`.
     /// Empty without samples.
     pub fn render(&self, unit: Unit) -> String {
-        let rows = self.rows();
-        let labels: Vec<Option<String>> = rows
-            .iter()
-            .map(|r| r.as_ref().map(|b| self.label(b, unit)))
-            .collect();
-        let label_width = labels.iter().flatten().map(String::len).max().unwrap_or(0);
-        let most = rows.iter().flatten().map(|b| b.count).max().unwrap_or(0);
+        let mut out = Vec::new();
+        // Writing into a Vec does not fail.
+        let _ = self.write_bars(&mut out, unit);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Writes [`Histogram::render`]'s bars to `out`, a row at a time (a
+    /// linear histogram can have millions of buckets).
+    pub fn write_bars(&self, out: &mut dyn io::Write, unit: Unit) -> io::Result<()> {
+        let sorted = self.sorted_samples();
+        let rows = || self.rows_in(MAX_FILLED_ROWS, Cow::Borrowed(&sorted));
+        let (mut label_width, mut most) = (0, 0);
+        for b in rows().flatten() {
+            label_width = label_width.max(self.label(&b, unit).len());
+            most = most.max(b.count);
+        }
         let count_width = most.to_string().len().max(6);
-        let mut out = String::new();
-        for (row, label) in rows.iter().zip(&labels) {
-            let (Some(b), Some(label)) = (row, label) else {
-                let _ = writeln!(out, "{:>label_width$}", "...");
+        let mut line = String::new();
+        for row in rows() {
+            line.clear();
+            let Some(b) = row else {
+                let _ = writeln!(line, "{:>label_width$}", "...");
+                out.write_all(line.as_bytes())?;
                 continue;
             };
+            let label = self.label(&b, unit);
             let bar = if most == 0 {
                 0
             } else {
@@ -563,14 +617,15 @@ impl Histogram {
                 ((u128::from(b.count) * BAR_WIDTH as u128).div_ceil(u128::from(most))) as usize
             };
             let _ = writeln!(
-                out,
+                line,
                 "{label:<label_width$} {:>count_width$} |{}{}|",
                 b.count,
                 "@".repeat(bar),
                 " ".repeat(BAR_WIDTH - bar)
             );
+            out.write_all(line.as_bytes())?;
         }
-        out
+        Ok(())
     }
 
     /// One line of figures: `count 7, min 0ns, mean 1.04us, p50 700ns,
@@ -604,6 +659,11 @@ impl Histogram {
     /// `high` exclusive. Integers beyond JSON's exact range (2^53) are
     /// written as numbers all the same; `serde_json` keeps them exact.
     pub fn to_json(&self, unit: Unit) -> Value {
+        self.to_lazy_json(unit).into_value()
+    }
+
+    /// [`Histogram::to_json`] with its buckets made as they are written.
+    pub fn to_lazy_json(&self, unit: Unit) -> LazyJson<'_> {
         let ps = self.percentiles(&PERCENTILES.map(|(_, q)| q));
         let percentiles: serde_json::Map<String, Value> = PERCENTILES
             .iter()
@@ -614,22 +674,134 @@ impl Histogram {
             Scale::Log2 => json!("log2"),
             Scale::Linear { step } => json!({ "linear": step }),
         };
-        json!({
-            "unit": unit.json_name(),
-            "count": self.count,
-            "sum": int_json(self.sum),
-            "min": self.min().map_or(Value::Null, int_json),
-            "max": self.max().map_or(Value::Null, int_json),
-            "mean": self.mean(),
-            "percentiles": percentiles,
-            "percentiles_exact": self.is_exact(),
-            "scale": scale,
-            "buckets": self.buckets().iter().map(|b| json!({
+        let buckets = self.iter_buckets().map(|b| {
+            LazyJson::Value(json!({
                 "low": int_json(b.low),
                 "high": int_json(b.high),
                 "count": b.count,
-            })).collect::<Vec<_>>(),
-        })
+            }))
+        });
+        let fields: [(&str, Value); 9] = [
+            ("unit", json!(unit.json_name())),
+            ("count", json!(self.count)),
+            ("sum", int_json(self.sum)),
+            ("min", self.min().map_or(Value::Null, int_json)),
+            ("max", self.max().map_or(Value::Null, int_json)),
+            ("mean", json!(self.mean())),
+            ("percentiles", Value::Object(percentiles)),
+            ("percentiles_exact", json!(self.is_exact())),
+            ("scale", scale),
+        ];
+        let mut object: Vec<(String, LazyJson<'_>)> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), LazyJson::Value(v)))
+            .collect();
+        object.push(("buckets".to_owned(), LazyJson::Array(Box::new(buckets))));
+        LazyJson::Object(object)
+    }
+}
+
+/// Sorts raw samples by the value they have in `domain`.
+fn sort_by_value(domain: Domain, values: &mut [u64]) {
+    match domain {
+        Domain::Unsigned => values.sort_unstable(),
+        Domain::Signed => values.sort_unstable_by_key(|&r| r as i64),
+    }
+}
+
+/// The log2 bucket of `v`: 0 -> 0; [2^(k-1), 2^k) -> k; negatives
+/// mirrored.
+fn log2_index(v: i128) -> i128 {
+    let k = i128::from(128 - v.unsigned_abs().leading_zeros());
+    if v < 0 { -k } else { k }
+}
+
+/// The non-empty buckets of a histogram, as (index, count), lowest first.
+enum BucketCounts<'a> {
+    /// Runs of exact samples sorted by value.
+    Exact {
+        h: &'a Histogram,
+        sorted: Cow<'a, [u64]>,
+        pos: usize,
+    },
+    /// Runs of sub-buckets in one log2 bucket.
+    Sub(std::iter::Peekable<btree_map::Iter<'a, i64, u64>>),
+    /// Linear buckets past the exact limit.
+    Linear(btree_map::Iter<'a, i128, u64>),
+}
+
+impl Iterator for BucketCounts<'_> {
+    type Item = (i128, u64);
+
+    fn next(&mut self) -> Option<(i128, u64)> {
+        match self {
+            BucketCounts::Exact { h, sorted, pos } => {
+                let index = h.bucket_index(h.value(*sorted.get(*pos)?));
+                let start = *pos;
+                *pos += 1;
+                while let Some(&raw) = sorted.get(*pos)
+                    && h.bucket_index(h.value(raw)) == index
+                {
+                    *pos += 1;
+                }
+                Some((index, (*pos - start) as u64))
+            }
+            BucketCounts::Sub(iter) => {
+                let (&key, &count) = iter.next()?;
+                let index = log2_index(sub_range(key).0);
+                let mut total = count;
+                while let Some(&(&k, &c)) = iter.peek()
+                    && log2_index(sub_range(k).0) == index
+                {
+                    total += c;
+                    iter.next();
+                }
+                Some((index, total))
+            }
+            BucketCounts::Linear(iter) => iter.next().map(|(&i, &c)| (i, c)),
+        }
+    }
+}
+
+/// The rows a histogram draws: see [`Histogram::rows`].
+pub(crate) struct Rows<'a> {
+    h: &'a Histogram,
+    counts: BucketCounts<'a>,
+    /// Whether empty buckets between non-empty ones are drawn.
+    fill: bool,
+    /// The last bucket index given.
+    prev: Option<i128>,
+    /// A non-empty bucket waiting behind the empty ones or the gap.
+    held: Option<(i128, u64)>,
+    /// Whether the gap before `held` was given.
+    gap_shown: bool,
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Option<Bucket>;
+
+    fn next(&mut self) -> Option<Option<Bucket>> {
+        let (i, count) = match self.held.take() {
+            Some(next) => next,
+            None => self.counts.next()?,
+        };
+        if let Some(p) = self.prev
+            && i > p + 1
+        {
+            if self.fill {
+                self.held = Some((i, count));
+                self.prev = Some(p + 1);
+                return Some(Some(self.h.bucket(p + 1, 0)));
+            }
+            if !self.gap_shown {
+                self.held = Some((i, count));
+                self.gap_shown = true;
+                return Some(None);
+            }
+        }
+        self.gap_shown = false;
+        self.prev = Some(i);
+        Some(Some(self.h.bucket(i, count)))
     }
 }
 
@@ -1027,6 +1199,58 @@ mod tests {
         let mut empty = Histogram::with_exact_limit(Domain::Unsigned, Scale::Log2, 10);
         assert!(empty.merge(hist(Domain::Unsigned, Scale::Log2, &[1; 20])));
         assert!(!empty.is_exact());
+    }
+
+    #[test]
+    fn buckets_are_the_same_past_the_exact_limit() {
+        // Bucket counts come from the samples while exact and from the
+        // sub-buckets (log2) or linear counts past the limit: the same bars.
+        let values: Vec<i64> = (0..3000i64)
+            .map(|i| (i * 7919) % 100_003 * if i % 3 == 0 { -37 } else { 1 })
+            .chain([0, 1, -1, i64::MIN, i64::MAX, 2047, 2048, -2049])
+            .collect();
+        for domain in [Domain::Signed, Domain::Unsigned] {
+            for scale in [Scale::Log2, Scale::Linear { step: 1000 }] {
+                let mut exact = Histogram::new(domain, scale);
+                let mut approx = Histogram::with_exact_limit(domain, scale, 10);
+                let mut halves = Histogram::with_exact_limit(domain, scale, 10);
+                let mut other = Histogram::new(domain, scale);
+                for (i, &v) in values.iter().enumerate() {
+                    exact.record(v as u64);
+                    approx.record(v as u64);
+                    if i % 2 == 0 {
+                        halves.record(v as u64);
+                    } else {
+                        other.record(v as u64);
+                    }
+                }
+                assert!(exact.is_exact() && !approx.is_exact());
+                assert!(halves.merge(other));
+                for h in [&approx, &halves] {
+                    assert_eq!(h.buckets(), exact.buckets(), "{domain:?} {scale:?}");
+                    assert_eq!(h.render(Unit::Count), exact.render(Unit::Count));
+                    assert_eq!(
+                        (h.min(), h.max(), h.sum()),
+                        (exact.min(), exact.max(), exact.sum())
+                    );
+                }
+                // Sorting in place changes nothing it reports.
+                let before = (
+                    exact.render(Unit::Count),
+                    exact.to_json(Unit::Count),
+                    exact.median(),
+                );
+                exact.sort_samples();
+                assert_eq!(
+                    before,
+                    (
+                        exact.render(Unit::Count),
+                        exact.to_json(Unit::Count),
+                        exact.median()
+                    )
+                );
+            }
+        }
     }
 
     #[test]

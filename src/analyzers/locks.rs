@@ -23,12 +23,15 @@
 //! few nanoseconds negative; such values are kept as they are.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use serde_json::json;
 
 use super::histogram::{Domain, Histogram, Scale, median_of_sorted};
-use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
+use super::listing::{LazyJson, TableStyle, TextTable};
+use super::{
+    Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, ReportBody, TraceInfo,
+};
 
 /// The events the analyzer reads.
 pub const LOCK_EVENTS: [&str; 3] = ["qemu_mutex_lock", "qemu_mutex_locked", "qemu_mutex_unlock"];
@@ -59,8 +62,54 @@ struct Pending {
 /// growing (a trace of any length).
 const EXACT_PER_MUTEX: usize = 1 << 16;
 
+/// Lock requests not yet acquired, oldest first: the oldest held inline
+/// (a mutex seldom has more than one waiter in the trace at a time), the
+/// others in a queue that allocates only when needed.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// The oldest; `None` only when `rest` is empty too.
+    first: Option<Pending>,
+    rest: VecDeque<Pending>,
+}
+
+impl Waiting {
+    fn push(&mut self, p: Pending) {
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else {
+            self.rest.push_back(p);
+        }
+    }
+
+    /// Takes the oldest request from `site`.
+    fn take_from(&mut self, site: Site) -> Option<Pending> {
+        match self.first {
+            Some(f) if f.site == site => {
+                self.first = self.rest.pop_front();
+                Some(f)
+            }
+            _ => {
+                let i = self.rest.iter().position(|p| p.site == site)?;
+                self.rest.remove(i)
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Pending> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
+/// What is kept per mutex: about 300 bytes, plus 8 bytes per wait and
+/// hold up to `EXACT_PER_MUTEX` each, plus its waiters beyond the first.
 #[derive(Debug)]
 struct MutexStats {
+    pid: u32,
+    mutex: u64,
     requests: u64,
     acquisitions: u64,
     unlocks: u64,
@@ -70,15 +119,17 @@ struct MutexStats {
     /// [`Histogram::with_exact_limit`]).
     waits: Histogram,
     holds: Histogram,
-    pending: VecDeque<Pending>,
+    pending: Waiting,
     holder: Option<Pending>,
 }
 
-impl Default for MutexStats {
-    fn default() -> Self {
+impl MutexStats {
+    fn new((pid, mutex): (u32, u64)) -> Self {
         let durations =
             || Histogram::with_exact_limit(Domain::Signed, Scale::Log2, EXACT_PER_MUTEX);
         MutexStats {
+            pid,
+            mutex,
             requests: 0,
             acquisitions: 0,
             unlocks: 0,
@@ -86,7 +137,7 @@ impl Default for MutexStats {
             unlocks_without_holder: 0,
             waits: durations(),
             holds: durations(),
-            pending: VecDeque::new(),
+            pending: Waiting::default(),
             holder: None,
         }
     }
@@ -172,9 +223,13 @@ pub fn human_ns(ns: f64) -> String {
 pub struct LocksAnalyzer {
     sort: SortBy,
     top: Option<usize>,
-    mutexes: HashMap<(u32, u64), MutexStats>,
-    sites: Vec<(Vec<u8>, i64)>,
-    site_ids: HashMap<(Vec<u8>, i64), Site>,
+    /// Where each mutex's figures are in `stats`.
+    index: HashMap<(u32, u64), usize>,
+    stats: Vec<MutexStats>,
+    /// Call sites: file (interned) and line.
+    sites: Vec<(u32, i64)>,
+    site_ids: HashMap<(u32, i64), Site>,
+    files: HashMap<Box<[u8]>, u32>,
     last_ts: u64,
     totals: [u64; 3],
     declared: usize,
@@ -194,37 +249,42 @@ impl LocksAnalyzer {
     fn site(&mut self, ev: &Event<'_>) -> Site {
         let file = ev.bytes("file").unwrap_or_default();
         let line = ev.i64("line").unwrap_or(0);
-        let key = (file.to_vec(), line);
-        if let Some(&id) = self.site_ids.get(&key) {
-            return id;
+        let file = match self.files.get(file) {
+            Some(&id) => id,
+            None => {
+                let id = self.files.len() as u32;
+                self.files.insert(file.into(), id);
+                id
+            }
+        };
+        let next = self.sites.len() as Site;
+        let id = *self.site_ids.entry((file, line)).or_insert(next);
+        if id == next {
+            self.sites.push((file, line));
         }
-        let id = self.sites.len() as Site;
-        self.sites.push(key.clone());
-        self.site_ids.insert(key, id);
         id
     }
 
-    fn site_text(&self, site: Site) -> String {
-        match self.sites.get(site as usize) {
-            Some((file, line)) => format!("{}:{line}", String::from_utf8_lossy(file)),
-            None => "?".into(),
+    /// The figures of the mutex `ev` names (created on its first event).
+    fn mutex(&mut self, ev: &Event<'_>) -> &mut MutexStats {
+        let key = (ev.pid(), ev.ptr("mutex").unwrap_or(0));
+        let next = self.stats.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            self.stats.push(MutexStats::new(key));
         }
-    }
-
-    fn key(ev: &Event<'_>) -> (u32, u64) {
-        (ev.pid(), ev.ptr("mutex").unwrap_or(0))
+        // In range: every index was given for a pushed entry.
+        &mut self.stats[i]
     }
 
     fn on_lock(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         let site = self.site(ev);
         self.totals[0] += 1;
-        let m = self.mutexes.entry(Self::key(ev)).or_default();
+        let ts = ev.timestamp_ns();
+        let m = self.mutex(ev);
         m.requests += 1;
-        m.pending.push_back(Pending {
-            ts: ev.timestamp_ns(),
-            site,
-        });
-        self.last_ts = self.last_ts.max(ev.timestamp_ns());
+        m.pending.push(Pending { ts, site });
+        self.last_ts = self.last_ts.max(ts);
         Ok(())
     }
 
@@ -232,13 +292,10 @@ impl LocksAnalyzer {
         let site = self.site(ev);
         self.totals[1] += 1;
         let ts = ev.timestamp_ns();
-        let m = self.mutexes.entry(Self::key(ev)).or_default();
+        let m = self.mutex(ev);
         m.acquisitions += 1;
-        match m.pending.iter().position(|p| p.site == site) {
-            Some(i) => {
-                let request = m.pending.remove(i).unwrap_or(Pending { ts, site });
-                m.waits.record_i64(ts.wrapping_sub(request.ts) as i64);
-            }
+        match m.pending.take_from(site) {
+            Some(request) => m.waits.record_i64(ts.wrapping_sub(request.ts) as i64),
             None => m.untimed_acquisitions += 1,
         }
         m.holder = Some(Pending { ts, site });
@@ -249,7 +306,7 @@ impl LocksAnalyzer {
     fn on_unlock(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         self.totals[2] += 1;
         let ts = ev.timestamp_ns();
-        let m = self.mutexes.entry(Self::key(ev)).or_default();
+        let m = self.mutex(ev);
         m.unlocks += 1;
         match m.holder.take() {
             Some(h) => m.holds.record_i64(ts.wrapping_sub(h.ts) as i64),
@@ -286,137 +343,202 @@ impl Analyzer for LocksAnalyzer {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        let mut rows = Vec::new();
-        for (&(pid, mutex), m) in self.mutexes.iter_mut() {
-            let wait = Summary::of_histogram(&m.waits);
-            let hold = Summary::of_histogram(&m.holds);
-            rows.push((pid, mutex, wait, hold));
+        // The index goes; the figures stay, in the table's order.
+        self.index = HashMap::new();
+        self.site_ids = HashMap::new();
+        let mut rows = std::mem::take(&mut self.stats);
+        for m in &mut rows {
+            m.waits.sort_samples();
+            m.holds.sort_samples();
         }
-        let total = |s: &Option<Summary>| s.map_or(0, |s| s.total);
-        let count = |k: &(u32, u64)| self.mutexes.get(k).map_or(0, |m| m.acquisitions);
-        rows.sort_by(|a, b| {
-            let key = |r: &(u32, u64, Option<Summary>, Option<Summary>)| match self.sort {
-                SortBy::Wait => (total(&r.2), i128::from(count(&(r.0, r.1)))),
-                SortBy::Hold => (total(&r.3), i128::from(count(&(r.0, r.1)))),
-                SortBy::Count => (i128::from(count(&(r.0, r.1))), total(&r.2)),
-            };
-            key(b).cmp(&key(a)).then((a.0, a.1).cmp(&(b.0, b.1)))
+        let key = |m: &MutexStats| -> (i128, i128) {
+            let count = i128::from(m.acquisitions);
+            match self.sort {
+                SortBy::Wait => (m.waits.sum(), count),
+                SortBy::Hold => (m.holds.sum(), count),
+                SortBy::Count => (count, m.waits.sum()),
+            }
+        };
+        // (pid, mutex) is unique: an unstable sort is stable here, and
+        // sorts in place.
+        rows.sort_unstable_by(|a, b| {
+            key(b)
+                .cmp(&key(a))
+                .then((a.pid, a.mutex).cmp(&(b.pid, b.mutex)))
         });
-        let shown = self.top.unwrap_or(rows.len()).min(rows.len());
+        let mut files: Vec<Box<[u8]>> = vec![Box::from(&b""[..]); self.files.len()];
+        for (name, id) in std::mem::take(&mut self.files) {
+            if let Some(slot) = files.get_mut(id as usize) {
+                *slot = name;
+            }
+        }
+        Ok(Report::streamed(LocksReport {
+            top: self.top,
+            rows,
+            sites: std::mem::take(&mut self.sites),
+            files,
+            last_ts: self.last_ts,
+            totals: self.totals,
+            declared: self.declared,
+        }))
+    }
+}
 
-        let mut text = String::new();
+/// A `locks` report, written as it goes out (see [`ReportBody`]): a row
+/// per mutex, however many.
+#[derive(Debug)]
+struct LocksReport {
+    top: Option<usize>,
+    /// Every mutex, in the table's order.
+    rows: Vec<MutexStats>,
+    sites: Vec<(u32, i64)>,
+    files: Vec<Box<[u8]>>,
+    last_ts: u64,
+    totals: [u64; 3],
+    declared: usize,
+}
+
+impl LocksReport {
+    fn site_text(&self, site: Site) -> String {
+        match self.sites.get(site as usize) {
+            Some(&(file, line)) => {
+                let file = self.files.get(file as usize).map_or(&[][..], |f| &f[..]);
+                format!("{}:{line}", String::from_utf8_lossy(file))
+            }
+            None => "?".into(),
+        }
+    }
+
+    fn shown(&self) -> usize {
+        self.top.unwrap_or(self.rows.len()).min(self.rows.len())
+    }
+
+    /// The table's cells for a mutex.
+    fn cells(m: &MutexStats) -> Vec<String> {
+        let mut row = vec![
+            format!("0x{:x}", m.mutex),
+            m.pid.to_string(),
+            m.acquisitions.to_string(),
+            m.untimed_acquisitions.to_string(),
+        ];
+        for h in [&m.waits, &m.holds] {
+            match Summary::of_histogram(h) {
+                Some(s) => row.extend([
+                    human_ns(s.min as f64),
+                    human_ns(s.median),
+                    human_ns(s.mean),
+                    human_ns(s.max as f64),
+                ]),
+                None => row.extend(["-".to_string(), "-".into(), "-".into(), "-".into()]),
+            }
+        }
+        row
+    }
+
+    fn row_json(&self, m: &MutexStats) -> serde_json::Value {
+        let held_at_end = m.holder.map(|h| {
+            let since = self.last_ts.wrapping_sub(h.ts) as i64;
+            json!({ "site": self.site_text(h.site), "since_ns": h.ts, "held_ns": since })
+        });
+        let waiting_at_end: Vec<_> = m
+            .pending
+            .iter()
+            .map(|p| {
+                let since = self.last_ts.wrapping_sub(p.ts) as i64;
+                json!({ "site": self.site_text(p.site), "since_ns": p.ts, "waiting_ns": since })
+            })
+            .collect();
+        json!({
+            "mutex": format!("0x{:x}", m.mutex),
+            "pid": m.pid,
+            "lock_requests": m.requests,
+            "acquisitions": m.acquisitions,
+            "acquisitions_without_wait_record": m.untimed_acquisitions,
+            "unlocks": m.unlocks,
+            "unlocks_without_holder": m.unlocks_without_holder,
+            "wait_ns": Summary::of_histogram(&m.waits).map(|s| s.json()),
+            "hold_ns": Summary::of_histogram(&m.holds).map(|s| s.json()),
+            "held_at_end": held_at_end,
+            "waiting_at_end": waiting_at_end,
+        })
+    }
+}
+
+impl ReportBody for LocksReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let [requests, acquisitions, unlocks] = self.totals;
         if self.declared == 0 {
-            text.push_str(
-                "The trace-events file declares none of qemu_mutex_lock, qemu_mutex_locked, qemu_mutex_unlock.\n",
-            );
+            out.write_all(
+                b"The trace-events file declares none of qemu_mutex_lock, qemu_mutex_locked, qemu_mutex_unlock.\n",
+            )?;
         }
-        let _ = writeln!(
-            text,
+        writeln!(
+            out,
             "{} mutexes: {requests} lock requests, {acquisitions} acquisitions, {unlocks} unlocks",
-            rows.len()
-        );
-        if !rows.is_empty() {
-            let mut table = comfy_table::Table::new();
-            table.load_style(comfy_table::presets::NOTHING);
-            table.set_header([
-                "mutex", "pid", "acquired", "untimed", "wait min", "median", "mean", "max",
-                "hold min", "median", "mean", "max",
-            ]);
-            for (pid, mutex, wait, hold) in rows.iter().take(shown) {
-                let m = &self.mutexes[&(*pid, *mutex)];
-                let mut row = vec![
-                    format!("0x{mutex:x}"),
-                    pid.to_string(),
-                    m.acquisitions.to_string(),
-                    m.untimed_acquisitions.to_string(),
-                ];
-                for s in [wait, hold] {
-                    match s {
-                        Some(s) => row.extend([
-                            human_ns(s.min as f64),
-                            human_ns(s.median),
-                            human_ns(s.mean),
-                            human_ns(s.max as f64),
-                        ]),
-                        None => row.extend(["-".to_string(), "-".into(), "-".into(), "-".into()]),
-                    }
-                }
-                table.add_row(row);
-            }
+            self.rows.len()
+        )?;
+        let shown = self.shown();
+        if !self.rows.is_empty() {
+            let mut table = TextTable::new(
+                TableStyle::Plain,
+                [
+                    "mutex", "pid", "acquired", "untimed", "wait min", "median", "mean", "max",
+                    "hold min", "median", "mean", "max",
+                ],
+            );
             for i in 2..12 {
-                if let Some(c) = table.column_mut(i) {
-                    c.set_cell_alignment(comfy_table::CellAlignment::Right);
-                }
+                table.align_right(i);
             }
-            let _ = writeln!(text, "\n{}", table.trim_fmt());
-            if shown < rows.len() {
-                let _ = writeln!(text, "({} more mutexes not shown)", rows.len() - shown);
+            out.write_all(b"\n")?;
+            table.write(out, || self.rows.iter().take(shown).map(Self::cells))?;
+            if shown < self.rows.len() {
+                writeln!(out, "({} more mutexes not shown)", self.rows.len() - shown)?;
             }
         }
-
-        let mut held = Vec::new();
-        let mut waiting = Vec::new();
-        let mut json_rows = Vec::new();
-        for (pid, mutex, wait, hold) in &rows {
-            let m = &self.mutexes[&(*pid, *mutex)];
-            let held_at_end = m.holder.map(|h| {
-                let since = self.last_ts.wrapping_sub(h.ts) as i64;
-                held.push(format!(
-                    "  0x{mutex:x} (pid {pid}) taken at {}, held for {} until the end",
-                    self.site_text(h.site),
-                    human_ns(since as f64)
-                ));
-                json!({ "site": self.site_text(h.site), "since_ns": h.ts, "held_ns": since })
-            });
-            let waiting_at_end: Vec<_> = m
-                .pending
-                .iter()
-                .map(|p| {
+        if self.rows.iter().any(|m| m.holder.is_some()) {
+            out.write_all(b"\nStill held when the trace ends:\n")?;
+            for m in &self.rows {
+                if let Some(h) = m.holder {
+                    let since = self.last_ts.wrapping_sub(h.ts) as i64;
+                    writeln!(
+                        out,
+                        "  0x{:x} (pid {}) taken at {}, held for {} until the end",
+                        m.mutex,
+                        m.pid,
+                        self.site_text(h.site),
+                        human_ns(since as f64)
+                    )?;
+                }
+            }
+        }
+        if self.rows.iter().any(|m| !m.pending.is_empty()) {
+            out.write_all(b"\nStill waited for when the trace ends:\n")?;
+            for m in &self.rows {
+                for p in m.pending.iter() {
                     let since = self.last_ts.wrapping_sub(p.ts) as i64;
-                    waiting.push(format!(
-                        "  0x{mutex:x} (pid {pid}) requested at {}, waiting for {} at the end",
+                    writeln!(
+                        out,
+                        "  0x{:x} (pid {}) requested at {}, waiting for {} at the end",
+                        m.mutex,
+                        m.pid,
                         self.site_text(p.site),
                         human_ns(since as f64)
-                    ));
-                    json!({ "site": self.site_text(p.site), "since_ns": p.ts, "waiting_ns": since })
-                })
-                .collect();
-            json_rows.push(json!({
-                "mutex": format!("0x{mutex:x}"),
-                "pid": pid,
-                "lock_requests": m.requests,
-                "acquisitions": m.acquisitions,
-                "acquisitions_without_wait_record": m.untimed_acquisitions,
-                "unlocks": m.unlocks,
-                "unlocks_without_holder": m.unlocks_without_holder,
-                "wait_ns": wait.map(|s| s.json()),
-                "hold_ns": hold.map(|s| s.json()),
-                "held_at_end": held_at_end,
-                "waiting_at_end": waiting_at_end,
-            }));
+                    )?;
+                }
+            }
         }
-        if !held.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nStill held when the trace ends:\n{}",
-                held.join("\n")
-            );
-        }
-        if !waiting.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nStill waited for when the trace ends:\n{}",
-                waiting.join("\n")
-            );
-        }
-        let json = json!({
-            "lock_requests": requests,
-            "acquisitions": acquisitions,
-            "unlocks": unlocks,
-            "mutexes": json_rows,
-        });
-        Ok(Report::new(text, json))
+        Ok(())
+    }
+
+    fn json(&self) -> LazyJson<'_> {
+        let [requests, acquisitions, unlocks] = self.totals;
+        let rows = self.rows.iter().map(|m| LazyJson::Value(self.row_json(m)));
+        LazyJson::Object(vec![
+            ("lock_requests".into(), LazyJson::Value(json!(requests))),
+            ("acquisitions".into(), LazyJson::Value(json!(acquisitions))),
+            ("unlocks".into(), LazyJson::Value(json!(unlocks))),
+            ("mutexes".into(), LazyJson::Array(Box::new(rows))),
+        ])
     }
 }
 

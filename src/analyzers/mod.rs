@@ -72,9 +72,13 @@
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
 //!   ASCII bars, for analyzers that report distributions.
+//! - [`Report`]: what an analyzer produces, in memory or (a
+//!   [`ReportBody`], helped by [`listing`]) written out as it goes.
 
 use core::fmt;
 use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
 
 use crate::format::events::{ArgKind, EventDecl, MAX_EVENT_ARGS, TraceEvents};
 use crate::format::{self, ArgValue, EventId, Record, TraceKind};
@@ -86,6 +90,7 @@ mod driver;
 pub mod hist;
 pub mod histogram;
 pub mod json;
+pub mod listing;
 pub mod locks;
 pub mod log;
 #[cfg(feature = "plugins")]
@@ -176,14 +181,57 @@ impl fmt::Display for AnalyzerError {
 
 impl std::error::Error for AnalyzerError {}
 
-/// What an analyzer produced: text for people and the same as JSON.
-#[derive(Debug, Clone, PartialEq)]
+/// What an analyzer produced: text for people and the same as JSON, held
+/// in memory; or, for a report whose listing can run to millions of rows,
+/// a [`ReportBody`] that writes it out from the analyzer's data as it goes
+/// (then `text` is empty and `json` null: [`Report::write_text`] and
+/// [`Report::write_json`] write either kind, and [`Report::complete`]
+/// turns a streamed report into text and JSON in memory).
+#[derive(Clone)]
 pub struct Report {
     /// Human-readable output (tables, histograms), newline-terminated, or
     /// empty.
     pub text: String,
     /// The same results as JSON (`null` when there are none).
     pub json: serde_json::Value,
+    /// The report written as it goes out, when it has one (see
+    /// [`ReportBody`]).
+    pub body: Option<Arc<dyn ReportBody>>,
+}
+
+/// A report written from the analyzer's data when it goes out, so that a
+/// listing of millions of rows is never built whole in memory. It owns
+/// the data (the analyzer hands it over at [`Analyzer::end`]); each write
+/// renders one row at a time. [`listing`] has the helpers that keep the
+/// bytes the same as the in-memory forms.
+pub trait ReportBody: Send + Sync {
+    /// Writes the text form (what [`Report::text`] would hold).
+    fn write_text(&self, out: &mut dyn io::Write) -> io::Result<()>;
+
+    /// The JSON form (what [`Report::json`] would hold), its long arrays
+    /// made as they are written.
+    fn json(&self) -> listing::LazyJson<'_>;
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("text", &self.text)
+            .field("json", &self.json)
+            .field("body", &self.body.as_ref().map(|_| "streamed"))
+            .finish()
+    }
+}
+
+impl PartialEq for Report {
+    /// The same text and JSON; a streamed report is compared by what it
+    /// writes.
+    fn eq(&self, other: &Report) -> bool {
+        match (&self.body, &other.body) {
+            (None, None) => self.text == other.text && self.json == other.json,
+            _ => self.rendered() == other.rendered(),
+        }
+    }
 }
 
 impl Report {
@@ -192,15 +240,72 @@ impl Report {
         Report {
             text: text.into(),
             json,
+            body: None,
         }
     }
 
     /// No report (streaming analyzers write as they go).
     pub fn none() -> Self {
+        Report::new(String::new(), serde_json::Value::Null)
+    }
+
+    /// A report written out by `body` (see [`ReportBody`]).
+    pub fn streamed(body: impl ReportBody + 'static) -> Self {
         Report {
             text: String::new(),
             json: serde_json::Value::Null,
+            body: Some(Arc::new(body)),
         }
+    }
+
+    /// Whether there is nothing to show (no text, no JSON, no body).
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.json.is_null() && self.body.is_none()
+    }
+
+    /// Writes the text form.
+    pub fn write_text(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        out.write_all(self.text.as_bytes())?;
+        match &self.body {
+            Some(body) => body.write_text(out),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the JSON form as `serde_json::to_string_pretty` writes it,
+    /// nested `depth` levels deep (every line after the first indented by
+    /// two spaces a level), with no newline after it.
+    pub fn write_json(&self, out: &mut dyn io::Write, depth: usize) -> io::Result<()> {
+        match &self.body {
+            Some(body) => body.json().write_pretty(out, depth),
+            None => listing::write_pretty_value(out, &self.json, depth),
+        }
+    }
+
+    /// Its text and JSON as written out.
+    fn rendered(&self) -> (Vec<u8>, Vec<u8>) {
+        let (mut text, mut json) = (Vec::new(), Vec::new());
+        // Writing into a Vec fails only if the body does.
+        let _ = self.write_text(&mut text);
+        let _ = self.write_json(&mut json, 0);
+        (text, json)
+    }
+
+    /// The report with its text and JSON in memory (a streamed report
+    /// rendered whole; others as they are).
+    pub fn complete(self) -> Report {
+        let Some(body) = self.body else {
+            return self;
+        };
+        let mut text = self.text.into_bytes();
+        // Writing into a Vec fails only if the body does, and ours fail
+        // only with their writer.
+        let _ = body.write_text(&mut text);
+        Report::new(
+            String::from_utf8(text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            body.json().into_value(),
+        )
     }
 }
 

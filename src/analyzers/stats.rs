@@ -25,13 +25,14 @@
 //! dropped-events records' counts.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
-    TraceInfo,
+    ReportBody, TraceInfo,
 };
 use crate::format::{EventDecl, FileOffset, RecordIndex, TraceEvents};
 
@@ -120,7 +121,7 @@ pub struct StatsAnalyzer {
     /// The index in `pids` of the last record's pid.
     last: usize,
     /// Records of further pids, by (pid, slot).
-    sparse: HashMap<(u32, usize), Tally>,
+    sparse: HashMap<(u32, u32), Tally>,
     prev_ns: Option<u64>,
     steps_back: u64,
     largest_step: Option<StepBack>,
@@ -201,29 +202,45 @@ impl StatsAnalyzer {
     fn tally_slow(&mut self, pid: u32, slot: usize, ts: u64) {
         match self.pid_tallies(pid).and_then(|p| p.by_slot.get_mut(slot)) {
             Some(t) => t.add(ts),
-            None => self.sparse.entry((pid, slot)).or_default().add(ts),
+            None => self.sparse.entry((pid, slot as u32)).or_default().add(ts),
         }
     }
 
-    /// Every pid's records by slot: (pid, slot) -> tally.
-    fn per_pid(&self) -> HashMap<u32, HashMap<usize, Tally>> {
-        let mut pids: HashMap<u32, HashMap<usize, Tally>> = HashMap::new();
-        for p in &self.pids {
-            let slots = pids.entry(p.pid).or_default();
+    /// Every (pid, slot) tally, each once, sorted by pid then slot.
+    fn entries(&mut self) -> Vec<Entry> {
+        let sparse = std::mem::take(&mut self.sparse);
+        let dense: usize = self
+            .pids
+            .iter()
+            .map(|p| p.by_slot.iter().filter(|t| t.count > 0).count())
+            .sum();
+        let mut entries = Vec::with_capacity(dense + sparse.len());
+        for p in std::mem::take(&mut self.pids) {
             for (slot, t) in p.by_slot.iter().enumerate() {
                 if t.count > 0 {
-                    slots.entry(slot).or_default().merge(t);
+                    entries.push(Entry {
+                        pid: p.pid,
+                        slot: slot as u32,
+                        tally: *t,
+                    });
                 }
             }
         }
-        for (&(pid, slot), t) in &self.sparse {
-            pids.entry(pid)
-                .or_default()
-                .entry(slot)
-                .or_default()
-                .merge(t);
-        }
-        pids
+        entries.extend(
+            sparse
+                .into_iter()
+                .map(|((pid, slot), tally)| Entry { pid, slot, tally }),
+        );
+        entries.sort_unstable_by_key(|e| (e.pid, e.slot));
+        // A pid can be both in a vector and in the map after a merge.
+        entries.dedup_by(|later, kept| {
+            let same = (later.pid, later.slot) == (kept.pid, kept.slot);
+            if same {
+                kept.tally.merge(&later.tally);
+            }
+            same
+        });
+        entries
     }
 
     fn name<'e>(&self, events: &'e TraceEvents, slot: usize) -> &'e str {
@@ -237,13 +254,31 @@ impl StatsAnalyzer {
     }
 }
 
-/// One row of the event table.
-struct Row<'e> {
-    name: &'e str,
-    slot: usize,
-    pid: Option<u32>,
+/// The records of one pid and one event slot.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    pid: u32,
+    slot: u32,
     tally: Tally,
-    pids: Vec<(u32, u64)>,
+}
+
+/// One event's row (the table without `--by-pid`): its pids are
+/// `entries[start..end]`, most records first.
+#[derive(Debug, Clone, Copy)]
+struct SlotRow {
+    slot: u32,
+    tally: Tally,
+    start: usize,
+    end: usize,
+}
+
+/// One pid's row of the pid table.
+#[derive(Debug, Clone, Copy)]
+struct PidRow {
+    pid: u32,
+    /// Events it wrote.
+    events: usize,
+    tally: Tally,
 }
 
 /// Seconds with microseconds, as the trace clock shows them.
@@ -290,179 +325,250 @@ impl Analyzer for StatsAnalyzer {
 
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         let events = info.events;
-        let pids = self.per_pid();
+        let mut entries = self.entries();
         let mut total = Tally::default();
-        let mut pid_totals: HashMap<u32, Tally> = HashMap::new();
-        let mut by_slot: HashMap<usize, (Tally, Vec<(u32, u64)>)> = HashMap::new();
-        for (&pid, slots) in &pids {
-            let pid_total = pid_totals.entry(pid).or_default();
-            for (&slot, t) in slots {
-                total.merge(t);
-                pid_total.merge(t);
-                let e = by_slot
-                    .entry(slot)
-                    .or_insert((Tally::default(), Vec::new()));
-                e.0.merge(t);
-                e.1.push((pid, t.count));
+        let mut pids: Vec<PidRow> = Vec::new();
+        let mut slot_rows: Vec<SlotRow> = Vec::new();
+        for e in &entries {
+            total.merge(&e.tally);
+            match pids.last_mut() {
+                Some(p) if p.pid == e.pid => {
+                    p.events += 1;
+                    p.tally.merge(&e.tally);
+                }
+                _ => pids.push(PidRow {
+                    pid: e.pid,
+                    events: 1,
+                    tally: e.tally,
+                }),
             }
         }
+        pids.sort_unstable_by(|a, b| b.tally.count.cmp(&a.tally.count).then(a.pid.cmp(&b.pid)));
+        // Each event's pids together, most records first.
+        entries.sort_unstable_by(|a, b| {
+            a.slot
+                .cmp(&b.slot)
+                .then(b.tally.count.cmp(&a.tally.count))
+                .then(a.pid.cmp(&b.pid))
+        });
+        for (i, e) in entries.iter().enumerate() {
+            match slot_rows.last_mut() {
+                Some(r) if r.slot == e.slot => {
+                    r.tally.merge(&e.tally);
+                    r.end = i + 1;
+                }
+                _ => slot_rows.push(SlotRow {
+                    slot: e.slot,
+                    tally: e.tally,
+                    start: i,
+                    end: i + 1,
+                }),
+            }
+        }
+        let names: Vec<Box<str>> = match slot_rows.last() {
+            Some(r) => (0..=r.slot as usize)
+                .map(|slot| self.name(events, slot).into())
+                .collect(),
+            None => Vec::new(),
+        };
         let records = total.count;
-        let span = if records > 0 {
-            total.last_ns - total.first_ns
+        let dropped_records = slot_rows
+            .iter()
+            .find(|r| r.slot as usize == self.slots)
+            .map_or(0, |r| r.tally.count);
+        let mut report = StatsReport {
+            sort: self.sort,
+            top: self.top,
+            by_pid: self.by_pid,
+            names,
+            entries,
+            slot_rows,
+            pids,
+            span: if records > 0 {
+                total.last_ns - total.first_ns
+            } else {
+                0
+            },
+            total,
+            dropped_records,
+            events_lost: self.events_lost,
+            mappings: info.records_read.saturating_sub(info.event_records),
+            event_records: info.event_records,
+            records_read: info.records_read,
+            steps_back: self.steps_back,
+            largest_step: self
+                .largest_step
+                .map(|s| (s, self.name(events, s.slot).to_owned())),
+        };
+        report.order_rows();
+        Ok(Report::streamed(report))
+    }
+}
+
+/// A `stats` report, written as it goes out (see [`ReportBody`]): the
+/// pid table and the pids of each event can run to millions of rows.
+#[derive(Debug)]
+struct StatsReport {
+    sort: StatsSort,
+    top: Option<usize>,
+    by_pid: bool,
+    /// Event names by slot (the slots that have records).
+    names: Vec<Box<str>>,
+    /// With `--by-pid`, the rows in the table's order; otherwise by slot,
+    /// most records first.
+    entries: Vec<Entry>,
+    /// Without `--by-pid`, the rows in the table's order.
+    slot_rows: Vec<SlotRow>,
+    /// The pid table, most records first.
+    pids: Vec<PidRow>,
+    total: Tally,
+    span: u64,
+    dropped_records: u64,
+    events_lost: u64,
+    mappings: u64,
+    event_records: u64,
+    records_read: u64,
+    steps_back: u64,
+    largest_step: Option<(StepBack, String)>,
+}
+
+/// A row of the event table, whichever kind.
+struct Row<'r> {
+    name: &'r str,
+    pid: Option<u32>,
+    tally: Tally,
+    /// Its pids and their counts.
+    pids: &'r [Entry],
+}
+
+impl StatsReport {
+    fn name(&self, slot: u32) -> &str {
+        self.names.get(slot as usize).map_or("?", |n| n)
+    }
+
+    /// Sorts the rows into the table's order: by the sort key, then name,
+    /// then pid (and slot, for two events of one name).
+    fn order_rows(&mut self) {
+        let sort = self.sort;
+        let names = &self.names;
+        let name = |slot: u32| names.get(slot as usize).map_or("?", |n| &**n);
+        let cmp = |a: (u32, &Tally, u32), b: (u32, &Tally, u32)| {
+            let key = match sort {
+                StatsSort::Count => b.1.count.cmp(&a.1.count),
+                StatsSort::Name => name(a.0).cmp(name(b.0)),
+                StatsSort::First => a.1.first_ns.cmp(&b.1.first_ns),
+                StatsSort::Last => b.1.last_ns.cmp(&a.1.last_ns),
+                StatsSort::Declared => a.0.cmp(&b.0),
+            };
+            key.then(name(a.0).cmp(name(b.0)))
+                .then(a.2.cmp(&b.2))
+                .then(a.0.cmp(&b.0))
+        };
+        if self.by_pid {
+            self.entries
+                .sort_unstable_by(|a, b| cmp((a.slot, &a.tally, a.pid), (b.slot, &b.tally, b.pid)));
+        } else {
+            self.slot_rows
+                .sort_unstable_by(|a, b| cmp((a.slot, &a.tally, 0), (b.slot, &b.tally, 0)));
+        }
+    }
+
+    fn rows_total(&self) -> usize {
+        if self.by_pid {
+            self.entries.len()
+        } else {
+            self.slot_rows.len()
+        }
+    }
+
+    fn shown(&self) -> usize {
+        self.top.unwrap_or(usize::MAX).min(self.rows_total())
+    }
+
+    /// The rows of the event table shown, in order.
+    fn rows(&self) -> Box<dyn Iterator<Item = Row<'_>> + '_> {
+        let shown = self.shown();
+        if self.by_pid {
+            Box::new(self.entries.iter().take(shown).map(|e| Row {
+                name: self.name(e.slot),
+                pid: Some(e.pid),
+                tally: e.tally,
+                pids: std::slice::from_ref(e),
+            }))
+        } else {
+            Box::new(self.slot_rows.iter().take(shown).map(|r| Row {
+                name: self.name(r.slot),
+                pid: None,
+                tally: r.tally,
+                pids: self.entries.get(r.start..r.end).unwrap_or_default(),
+            }))
+        }
+    }
+
+    fn share(&self, count: u64) -> f64 {
+        if self.total.count > 0 {
+            count as f64 / self.total.count as f64
+        } else {
+            0.0
+        }
+    }
+
+    fn origin(&self) -> u64 {
+        if self.total.count > 0 {
+            self.total.first_ns
         } else {
             0
-        };
-        let origin = if records > 0 { total.first_ns } else { 0 };
-        let dropped_records = by_slot.get(&self.slots).map_or(0, |(t, _)| t.count);
-        let mappings = info.records_read.saturating_sub(info.event_records);
-
-        let mut rows: Vec<Row<'_>> = Vec::new();
-        for (&slot, (tally, slot_pids)) in &by_slot {
-            let mut slot_pids = slot_pids.clone();
-            slot_pids.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let name = self.name(events, slot);
-            if self.by_pid {
-                for &(pid, _) in &slot_pids {
-                    let t = pids
-                        .get(&pid)
-                        .and_then(|p| p.get(&slot))
-                        .copied()
-                        .unwrap_or_default();
-                    rows.push(Row {
-                        name,
-                        slot,
-                        pid: Some(pid),
-                        tally: t,
-                        pids: vec![(pid, t.count)],
-                    });
-                }
-            } else {
-                rows.push(Row {
-                    name,
-                    slot,
-                    pid: None,
-                    tally: *tally,
-                    pids: slot_pids,
-                });
-            }
         }
-        rows.sort_by(|a, b| {
-            let key = match self.sort {
-                StatsSort::Count => b.tally.count.cmp(&a.tally.count),
-                StatsSort::Name => a.name.cmp(b.name),
-                StatsSort::First => a.tally.first_ns.cmp(&b.tally.first_ns),
-                StatsSort::Last => b.tally.last_ns.cmp(&a.tally.last_ns),
-                StatsSort::Declared => a.slot.cmp(&b.slot),
-            };
-            key.then(a.name.cmp(b.name)).then(a.pid.cmp(&b.pid))
-        });
-        let shown = self.top.unwrap_or(usize::MAX).min(rows.len());
+    }
+}
 
-        // JSON: every figure, timestamps in ns.
-        let step_json = |s: &StepBack| {
-            json!({
-                "ns": s.ns,
-                "record": s.record.0,
-                "offset": s.offset.0,
-                "event": self.name(events, s.slot),
-            })
-        };
-        let row_json = |r: &Row<'_>| {
-            let mut o = json!({
-                "event": r.name,
-                "count": r.tally.count,
-                "share": if records > 0 { r.tally.count as f64 / records as f64 } else { 0.0 },
-                "rate_per_s": rate(r.tally.count, span),
-                "first_ns": r.tally.first_ns,
-                "last_ns": r.tally.last_ns,
-                "pids": r.pids.iter().map(|&(pid, n)| json!({"pid": pid, "count": n})).collect::<Vec<_>>(),
-            });
-            if let (Some(pid), Some(obj)) = (r.pid, o.as_object_mut()) {
-                obj.insert("pid".into(), json!(pid));
-            }
-            o
-        };
-        let mut pid_list: Vec<(u32, Tally, usize)> = pids
-            .iter()
-            .map(|(&pid, slots)| {
-                let total = pid_totals.get(&pid).copied().unwrap_or_default();
-                (pid, total, slots.len())
-            })
-            .collect();
-        pid_list.sort_unstable_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-        let json = json!({
-            "records": records,
-            "event_records_read": info.event_records,
-            "mapping_records": mappings,
-            "records_read": info.records_read,
-            "dropped_records": dropped_records,
-            "events_lost": self.events_lost,
-            "first_ns": (records > 0).then_some(total.first_ns),
-            "last_ns": (records > 0).then_some(total.last_ns),
-            "duration_ns": span,
-            "steps_back": self.steps_back,
-            "largest_step_back": self.largest_step.as_ref().map_or(Value::Null, step_json),
-            "events": rows.iter().take(shown).map(row_json).collect::<Vec<_>>(),
-            "pids": pid_list.iter().map(|(pid, t, n)| json!({
-                "pid": pid,
-                "count": t.count,
-                "share": if records > 0 { t.count as f64 / records as f64 } else { 0.0 },
-                "events": n,
-                "first_ns": t.first_ns,
-                "last_ns": t.last_ns,
-            })).collect::<Vec<_>>(),
-        });
-
-        // Text.
-        let mut text = String::new();
-        let distinct = by_slot.len();
-        let lost = if dropped_records == 0 {
+impl ReportBody for StatsReport {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let records = self.total.count;
+        let origin = self.origin();
+        let lost = if self.dropped_records == 0 {
             "no events lost".to_owned()
         } else {
             format!(
-                "{} events LOST in {dropped_records} dropped-events records",
-                self.events_lost
+                "{} events LOST in {} dropped-events records",
+                self.events_lost, self.dropped_records
             )
         };
-        let _ = writeln!(
-            text,
-            "{records} records of {distinct} events, {mappings} mapping records, {lost}"
-        );
-        if info.event_records > records {
-            let _ = writeln!(
-                text,
+        writeln!(
+            out,
+            "{records} records of {} events, {} mapping records, {lost}",
+            self.slot_rows.len(),
+            self.mappings
+        )?;
+        if self.event_records > records {
+            writeln!(
+                out,
                 "(the filters kept {records} of {} event records)",
-                info.event_records
-            );
+                self.event_records
+            )?;
         }
         if records > 0 {
-            let _ = writeln!(
-                text,
+            writeln!(
+                out,
                 "{} s, from {} s to {} s of the trace clock",
-                seconds(span),
-                seconds(total.first_ns),
-                seconds(total.last_ns)
-            );
+                seconds(self.span),
+                seconds(self.total.first_ns),
+                seconds(self.total.last_ns)
+            )?;
         }
         match &self.largest_step {
-            None => {
-                let _ = writeln!(text, "timestamps never step back");
-            }
-            Some(s) => {
-                let _ = writeln!(
-                    text,
-                    "timestamps step back {} times, at most {} ({} at byte {}, {})",
-                    self.steps_back,
-                    super::histogram::human(i128::from(s.ns), super::histogram::Unit::Nanoseconds),
-                    s.record,
-                    s.offset.0,
-                    self.name(events, s.slot)
-                );
-            }
+            None => writeln!(out, "timestamps never step back")?,
+            Some((s, name)) => writeln!(
+                out,
+                "timestamps step back {} times, at most {} ({} at byte {}, {name})",
+                self.steps_back,
+                super::histogram::human(i128::from(s.ns), super::histogram::Unit::Nanoseconds),
+                s.record,
+                s.offset.0,
+            )?,
         }
+        let shown = self.shown();
         if shown > 0 {
-            let mut table = comfy_table::Table::new();
-            table.load_style(comfy_table::presets::NOTHING);
             let mut header = vec!["event"];
             if self.by_pid {
                 header.push("pid");
@@ -471,54 +577,127 @@ impl Analyzer for StatsAnalyzer {
             if !self.by_pid {
                 header.push("pids");
             }
-            table.set_header(header);
-            for r in rows.iter().take(shown) {
-                let mut cells = vec![r.name.to_owned()];
-                if let Some(pid) = r.pid {
-                    cells.push(pid.to_string());
-                }
-                cells.extend([
-                    r.tally.count.to_string(),
-                    percent(r.tally.count, records),
-                    rate(r.tally.count, span).map_or("-".into(), |r| format!("{r:.1}")),
-                    seconds(r.tally.first_ns.saturating_sub(origin)),
-                    seconds(r.tally.last_ns.saturating_sub(origin)),
-                ]);
-                if r.pid.is_none() {
-                    cells.push(r.pids.len().to_string());
-                }
-                table.add_row(cells);
+            let mut table = TextTable::new(TableStyle::Plain, header.iter().copied());
+            for i in 1..header.len() {
+                table.align_right(i);
             }
-            for (i, c) in table.column_iter_mut().enumerate() {
-                if i > 0 {
-                    c.set_cell_alignment(comfy_table::CellAlignment::Right);
-                }
-            }
-            let _ = writeln!(text, "\n{}", table.trim_fmt());
-            if shown < rows.len() {
-                let _ = writeln!(text, "({} more rows; --top shows more)", rows.len() - shown);
+            out.write_all(b"\n")?;
+            table.write(out, || {
+                self.rows().map(|r| {
+                    let mut cells = vec![r.name.to_owned()];
+                    if let Some(pid) = r.pid {
+                        cells.push(pid.to_string());
+                    }
+                    cells.extend([
+                        r.tally.count.to_string(),
+                        percent(r.tally.count, records),
+                        rate(r.tally.count, self.span).map_or("-".into(), |r| format!("{r:.1}")),
+                        seconds(r.tally.first_ns.saturating_sub(origin)),
+                        seconds(r.tally.last_ns.saturating_sub(origin)),
+                    ]);
+                    if r.pid.is_none() {
+                        cells.push(r.pids.len().to_string());
+                    }
+                    cells
+                })
+            })?;
+            if shown < self.rows_total() {
+                writeln!(
+                    out,
+                    "({} more rows; --top shows more)",
+                    self.rows_total() - shown
+                )?;
             }
         }
-        if pid_list.len() > 1 {
-            let mut table = comfy_table::Table::new();
-            table.load_style(comfy_table::presets::NOTHING);
-            table.set_header(["pid", "count", "share", "events", "first s", "last s"]);
-            for (pid, t, n) in &pid_list {
-                table.add_row([
-                    pid.to_string(),
-                    t.count.to_string(),
-                    percent(t.count, records),
-                    n.to_string(),
-                    seconds(t.first_ns.saturating_sub(origin)),
-                    seconds(t.last_ns.saturating_sub(origin)),
-                ]);
+        if self.pids.len() > 1 {
+            let mut table = TextTable::new(
+                TableStyle::Plain,
+                ["pid", "count", "share", "events", "first s", "last s"],
+            );
+            for i in 0..6 {
+                table.align_right(i);
             }
-            for c in table.column_iter_mut() {
-                c.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
-            let _ = writeln!(text, "\n{}", table.trim_fmt());
+            out.write_all(b"\n")?;
+            table.write(out, || {
+                self.pids.iter().map(|p| {
+                    vec![
+                        p.pid.to_string(),
+                        p.tally.count.to_string(),
+                        percent(p.tally.count, records),
+                        p.events.to_string(),
+                        seconds(p.tally.first_ns.saturating_sub(origin)),
+                        seconds(p.tally.last_ns.saturating_sub(origin)),
+                    ]
+                })
+            })?;
         }
-        Ok(Report::new(text, json))
+        Ok(())
+    }
+
+    fn json(&self) -> LazyJson<'_> {
+        let records = self.total.count;
+        let span = self.span;
+        let head = json!({
+            "records": records,
+            "event_records_read": self.event_records,
+            "mapping_records": self.mappings,
+            "records_read": self.records_read,
+            "dropped_records": self.dropped_records,
+            "events_lost": self.events_lost,
+            "first_ns": (records > 0).then_some(self.total.first_ns),
+            "last_ns": (records > 0).then_some(self.total.last_ns),
+            "duration_ns": span,
+            "steps_back": self.steps_back,
+            "largest_step_back": self.largest_step.as_ref().map_or(Value::Null, |(s, name)| json!({
+                "ns": s.ns,
+                "record": s.record.0,
+                "offset": s.offset.0,
+                "event": name,
+            })),
+        });
+        let mut fields: Vec<(String, LazyJson<'_>)> = match head {
+            Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| (k, LazyJson::Value(v)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let rows = self.rows().map(move |r| {
+            let pids = r
+                .pids
+                .iter()
+                .map(|e| LazyJson::Value(json!({"pid": e.pid, "count": e.tally.count})));
+            let mut row = vec![
+                ("event".to_owned(), json!(r.name)),
+                ("count".to_owned(), json!(r.tally.count)),
+                ("share".to_owned(), json!(self.share(r.tally.count))),
+                ("rate_per_s".to_owned(), json!(rate(r.tally.count, span))),
+                ("first_ns".to_owned(), json!(r.tally.first_ns)),
+                ("last_ns".to_owned(), json!(r.tally.last_ns)),
+            ];
+            if let Some(pid) = r.pid {
+                row.push(("pid".to_owned(), json!(pid)));
+            }
+            let mut row: Vec<(String, LazyJson<'_>)> = row
+                .into_iter()
+                .map(|(k, v)| (k, LazyJson::Value(v)))
+                .collect();
+            row.push(("pids".to_owned(), LazyJson::Array(Box::new(pids))));
+            LazyJson::Object(row)
+        });
+        fields.push(("events".to_owned(), LazyJson::Array(Box::new(rows))));
+        let pids = self.pids.iter().map(move |p| {
+            LazyJson::Value(json!({
+                "pid": p.pid,
+                "count": p.tally.count,
+                "share": self.share(p.tally.count),
+                "events": p.events,
+                "first_ns": p.tally.first_ns,
+                "last_ns": p.tally.last_ns,
+            }))
+        });
+        fields.push(("pids".to_owned(), LazyJson::Array(Box::new(pids))));
+        LazyJson::Object(fields)
     }
 }
 
@@ -552,7 +731,10 @@ impl ParallelAnalyzer for StatsAnalyzer {
                 None => {
                     for (slot, t) in p.by_slot.iter().enumerate() {
                         if t.count > 0 {
-                            self.sparse.entry((p.pid, slot)).or_default().merge(t);
+                            self.sparse
+                                .entry((p.pid, slot as u32))
+                                .or_default()
+                                .merge(t);
                         }
                     }
                 }

@@ -92,7 +92,8 @@ pub(super) struct HistArgs {
     /// at most 3.
     #[arg(long, value_name = "pid|ARG,...", value_delimiter = ',')]
     by: Vec<GroupBy>,
-    /// Show only the N largest groups.
+    /// Show only the N largest groups (every group is counted; only these
+    /// N histograms are kept for the report).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
     /// Linear buckets of STEP (like bpftrace's lhist) instead of powers of

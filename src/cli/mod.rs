@@ -901,7 +901,8 @@ fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
 /// Writes the reports: their texts one after the other (under a heading
 /// each when there are several), or with `json` = `Some(keyed)` one JSON
 /// value (an object keyed by analyzer name when there are several, or
-/// always when `keyed`).
+/// always when `keyed`). A streamed report ([`Report::body`]) is written
+/// as it is rendered, through a buffer.
 fn write_reports(
     out: &mut dyn Write,
     reports: &[Report],
@@ -912,41 +913,65 @@ fn write_reports(
     let shown: Vec<(&String, &Report)> = names
         .iter()
         .zip(reports)
-        .filter(|(_, r)| !(r.text.is_empty() && r.json.is_null()))
+        .filter(|(_, r)| !r.is_empty())
         .collect();
+    let mut buffered = io::BufWriter::with_capacity(64 << 10, &mut *out);
     if let Some(keyed) = json {
-        let value = match shown.as_slice() {
-            [] if !keyed => return out.flush(),
-            [(_, r)] if !keyed => r.json.clone(),
-            many => serde_json::Value::Object(
-                many.iter()
-                    .map(|(n, r)| ((*n).clone(), r.json.clone()))
-                    .collect(),
-            ),
-        };
-        // Serialise first: a closed pipe must surface as an I/O error of
-        // its own kind, which serde_json's writer would wrap.
-        let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())?;
-        writeln!(out)?;
+        match shown.as_slice() {
+            [] if !keyed => {}
+            [(_, r)] if !keyed => {
+                r.write_json(&mut buffered, 0)?;
+                writeln!(buffered)?;
+            }
+            many => {
+                write_keyed_json(&mut buffered, many)?;
+                writeln!(buffered)?;
+            }
+        }
     } else {
         let headings = shown.len() > 1;
-        let mut text = String::new();
+        let mut painted = term::PaintLines::new(&mut buffered, color);
         for (i, (name, r)) in shown.iter().enumerate() {
             if headings {
                 if i > 0 {
-                    text.push('\n');
+                    painted.write_all(b"\n")?;
                 }
-                text.push_str(&format!("== {name} ==\n"));
+                writeln!(painted, "== {name} ==")?;
             }
-            text.push_str(&r.text);
+            r.write_text(&mut painted)?;
         }
-        if color {
-            text = term::paint_report(&text);
-        }
-        out.write_all(text.as_bytes())?;
+        painted.finish()?;
     }
+    buffered.flush()?;
+    drop(buffered);
     out.flush()
+}
+
+/// Writes `{"name": report, ...}` as `serde_json::to_string_pretty`
+/// writes the object of the reports' JSON values: keys in
+/// `serde_json::Map`'s order, a name given twice keeping its last report.
+fn write_keyed_json(out: &mut dyn Write, shown: &[(&String, &Report)]) -> io::Result<()> {
+    let order: serde_json::Map<String, serde_json::Value> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| ((*name).clone(), serde_json::json!(i)))
+        .collect();
+    if order.is_empty() {
+        return out.write_all(b"{}");
+    }
+    for (k, (name, index)) in order.iter().enumerate() {
+        out.write_all(if k == 0 { b"{\n  " } else { b",\n  " })?;
+        let key = serde_json::to_string(name).map_err(io::Error::other)?;
+        write!(out, "{key}: ")?;
+        let report = index
+            .as_u64()
+            .and_then(|i| shown.get(usize::try_from(i).ok()?));
+        match report {
+            Some((_, r)) => r.write_json(out, 1)?,
+            None => out.write_all(b"null")?,
+        }
+    }
+    out.write_all(b"\n}")
 }
 
 /// Which analyzer a `--plugin` argument named: the same one twice is a

@@ -5,7 +5,7 @@
 //! and files get plain bytes (the drop-in output must stay byte-identical to
 //! `simpletrace.py`'s).
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -156,6 +156,59 @@ pub(super) fn paint_report(text: &str) -> String {
         out.push_str(newline);
     }
     out
+}
+
+/// A writer that colours what passes through it line by line, as
+/// [`paint_report`] colours a whole text (or passes it on untouched when
+/// `color` is off): for reports written as they are rendered.
+pub(super) struct PaintLines<'w> {
+    out: &'w mut dyn Write,
+    color: bool,
+    /// The start of a line not yet ended.
+    partial: Vec<u8>,
+}
+
+impl<'w> PaintLines<'w> {
+    pub(super) fn new(out: &'w mut dyn Write, color: bool) -> Self {
+        PaintLines {
+            out,
+            color,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Writes out a last line without a newline.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.partial);
+        if !rest.is_empty() {
+            let text = String::from_utf8_lossy(&rest);
+            self.out.write_all(paint_report(&text).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for PaintLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.color {
+            return self.out.write(buf);
+        }
+        let mut rest = buf;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (line, after) = rest.split_at(end + 1);
+            self.partial.extend_from_slice(line);
+            let text = String::from_utf8_lossy(&self.partial);
+            self.out.write_all(paint_report(&text).as_bytes())?;
+            self.partial.clear();
+            rest = after;
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// How long a run goes before `--progress auto` shows the bar.
