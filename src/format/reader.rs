@@ -212,6 +212,10 @@ pub struct TraceReader<'a> {
     /// [`UNBOUNDED`] otherwise (not an `Option`: the record loop tests one
     /// thing fewer).
     valid_len: &'a AtomicUsize,
+    /// The data index up to which the pages were found readable
+    /// ([`TraceReader::check_pages`]): a record ending before it needs no
+    /// check.
+    checked_to: usize,
 }
 
 /// The valid length of data that nobody cuts short.
@@ -273,6 +277,7 @@ impl<'a> TraceReader<'a> {
             more_follows: false,
             resync_put_off: false,
             valid_len: &UNBOUNDED,
+            checked_to: 0,
         }
     }
 
@@ -331,14 +336,17 @@ impl<'a> TraceReader<'a> {
     /// moment while it reads: the bytes of a memory-mapped file that
     /// another program truncates come back as zeros once the mapping's
     /// guard has caught the fault (`input::TraceData`), and the guard
-    /// lowers the figure to where they start. A record that ends past it
-    /// is the [`Error::Cut`] fault, which ends reading even when resyncing;
-    /// every record before it was read from bytes that were still the
-    /// file's. The reader touches each record's last byte before it
-    /// compares, so that a record reaching into a vanished page is caught
-    /// on that record.
+    /// lowers the figure to where they start. A record that ends past it,
+    /// or starts past it whatever it reads as, is the [`Error::Cut`]
+    /// fault, which ends reading even when resyncing; every record before
+    /// it was read from bytes that were still the file's (but for a page
+    /// that vanishes in the very instant its records are read). The
+    /// reader checks once per page of data: it touches the last byte of
+    /// the first record that reaches into a new page, so that a record
+    /// reaching into a vanished page is caught on that record.
     pub fn with_valid_len(mut self, valid_len: &'a AtomicUsize) -> Self {
         self.valid_len = valid_len;
+        self.checked_to = 0;
         self
     }
 
@@ -416,6 +424,7 @@ impl<'a> TraceReader<'a> {
             more_follows: false,
             resync_put_off: false,
             valid_len: &UNBOUNDED,
+            checked_to: 0,
         }
         .with_resync(state.resync)
     }
@@ -654,7 +663,9 @@ impl<'a> TraceReader<'a> {
             }
         };
         let end = self.full.len() - after.len();
-        if let Some(e) = self.cut(self.valid_len, at, end) {
+        if end > self.checked_to
+            && let Some(e) = self.check_pages(at, end)
+        {
             return Some(Err(e));
         }
         self.pos = end;
@@ -662,42 +673,38 @@ impl<'a> TraceReader<'a> {
         Some(Ok(step))
     }
 
-    /// [`Error::Cut`] if the record at `at`, ending at `end`, runs past
-    /// the data still readable.
-    #[inline(always)]
-    fn cut(&self, valid: &AtomicUsize, at: At, end: usize) -> Option<Error> {
-        if end > valid.load(Ordering::Relaxed) {
-            return Some(cut_at(at, self.base, valid.load(Ordering::Relaxed)));
-        }
-        // A record within one page was read from that page, which a cut
-        // would have made fault as soon as it was touched (then the record
-        // reads as zeros, which the fault path tells to be the cut). One
-        // that runs on into a later page may have only its start read so
-        // far: touch its last byte to find out.
-        let last_page = (end.wrapping_sub(1) ^ self.pos) >= PAGE_GRAIN;
-        if last_page {
-            return self.cut_touching(valid, at, end);
-        }
-        None
-    }
-
-    /// [`TraceReader::cut`] for a record that crosses a page boundary.
+    /// Checks a record that ends past the pages checked so far against
+    /// the valid length: [`Error::Cut`] if it runs past it; otherwise the
+    /// pages up to the one holding its last byte are checked.
+    ///
+    /// Once per page, not per record: a page that was there when checked
+    /// stays readable (a vanished page reads as zeros, and a record that
+    /// starts in zeros is told to be the cut on the fault path); a page
+    /// that vanishes after its check, while its records are being read,
+    /// can show zeros to the records read from it in that instant.
     #[inline(never)]
-    fn cut_touching(&self, valid: &AtomicUsize, at: At, end: usize) -> Option<Error> {
+    fn check_pages(&mut self, at: At, end: usize) -> Option<Error> {
         // If the last byte's page has vanished, touching it faults now and
-        // the guard lowers `valid` before it is read. The fence keeps the
-        // compiler from reading `valid` first (the guard runs in this
-        // thread, as a signal handler).
+        // the guard lowers the valid length before it is read. The fence
+        // keeps the compiler from reading the valid length first (the
+        // guard runs in this thread, as a signal handler).
         let last = end.checked_sub(1).and_then(|i| self.full.get(i));
         core::hint::black_box(last.copied());
         compiler_fence(Ordering::SeqCst);
-        let valid = valid.load(Ordering::Relaxed);
-        (end > valid).then(|| cut_at(at, self.base, valid))
+        let valid = self.valid_len.load(Ordering::Relaxed);
+        if end > valid {
+            return Some(cut_at(at, self.base, valid));
+        }
+        // A cut takes a suffix of the file: if the last byte's page is
+        // there, every page before it is too.
+        let page_end = (end.saturating_sub(1) | (PAGE_GRAIN - 1)).saturating_add(1);
+        self.checked_to = page_end.min(valid);
+        None
     }
 }
 
-/// The smallest page size of the systems we run on: a record whose first
-/// and last bytes differ in the bits above it may lie on two pages.
+/// The smallest page size of the systems we run on: what
+/// [`TraceReader::check_pages`] counts in.
 const PAGE_GRAIN: usize = 4096;
 
 /// The fault of a record past the data still readable.
@@ -1316,9 +1323,9 @@ mod tests {
         assert_eq!(r.until(4).data_len(), len);
     }
 
-    /// A valid length lowered while reading (a mapped file cut short):
-    /// the record reaching past it, or starting past it whatever it holds,
-    /// is `Error::Cut`, which ends reading even when resyncing.
+    /// A valid length short of the data (a mapped file cut short): the
+    /// record reaching past it, or starting past it whatever it holds, is
+    /// `Error::Cut`, which ends reading even when resyncing.
     #[test]
     fn valid_len_cuts_reading() {
         let ev = events();
@@ -1331,15 +1338,13 @@ mod tests {
             encode::event(&mut t, 0, n, 1, &[ArgValue::Int(n)]);
         }
         for resync in [false, true] {
-            // Lowered to the middle of the fifth record.
-            let valid = AtomicUsize::new(t.len());
+            // Valid to the middle of the fifth record.
+            let valid = AtomicUsize::new(starts[4] + 3);
             let mut r = TraceReader::new(&t, &ev)
                 .unwrap()
                 .with_resync(resync)
                 .with_valid_len(&valid);
-            assert!(r.next().unwrap().is_ok());
-            valid.store(starts[4] + 3, Ordering::Relaxed);
-            for _ in 1..4 {
+            for _ in 0..4 {
                 assert!(r.next().unwrap().is_ok());
             }
             match r.next() {
