@@ -981,6 +981,7 @@ enum Given {
     /// A built-in analyzer (or one of `main_with`'s), by name.
     Named(String),
     /// A plugin library, by file identity (whatever path led to it).
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
     Library(crate::input::FileId),
 }
 
