@@ -103,9 +103,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes,
     };
     encode::header(&mut g.buf, 4);
-    for (id, name) in ["qemu_memalign", "qemu_vfree", "g_malloc", "g_realloc", "g_free"]
-        .iter()
-        .enumerate()
+    for (id, name) in [
+        "qemu_memalign",
+        "qemu_vfree",
+        "g_malloc",
+        "g_realloc",
+        "g_free",
+    ]
+    .iter()
+    .enumerate()
     {
         encode::mapping(&mut g.buf, id as u64, name.as_bytes());
     }
