@@ -177,13 +177,53 @@ impl fmt::Display for AnalyzerError {
 impl std::error::Error for AnalyzerError {}
 
 /// What an analyzer produced: text for people and the same as JSON.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Report {
     /// Human-readable output (tables, histograms), newline-terminated, or
     /// empty.
     pub text: String,
     /// The same results as JSON (`null` when there are none).
     pub json: serde_json::Value,
+    /// A report written out when printed: when set, the report is what it
+    /// writes, and `text` and `json` are empty (see [`ReportWriter`]).
+    pub writer: Option<std::sync::Arc<dyn ReportWriter>>,
+}
+
+/// A report written out when it is printed instead of held as text and
+/// JSON, for reports whose lists grow with the trace (a leak per line, a
+/// row per pid): they go to the output row by row and never sit in memory
+/// whole. [`Report::materialized`] turns one into text and JSON.
+pub trait ReportWriter: fmt::Debug + Send + Sync {
+    /// Writes the text form.
+    fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+
+    /// Writes the JSON form as `serde_json::to_string_pretty` prints it,
+    /// every line after the first indented by `depth` more levels (two
+    /// spaces each), for a value nested in an enclosing object; no newline
+    /// after it.
+    fn write_json(&self, out: &mut dyn std::io::Write, depth: usize) -> std::io::Result<()>;
+
+    /// The JSON form as a value. By default, what
+    /// [`ReportWriter::write_json`] writes, read back; a writer whose
+    /// numbers include floats should build the value instead (reading a
+    /// float back may give a neighbouring double).
+    fn json_value(&self) -> std::io::Result<serde_json::Value> {
+        let mut json = Vec::new();
+        self.write_json(&mut json, 0)?;
+        serde_json::from_slice(&json).map_err(std::io::Error::other)
+    }
+}
+
+impl PartialEq for Report {
+    /// Same text and JSON, and the same writer (or none).
+    fn eq(&self, other: &Report) -> bool {
+        let same_writer = match (&self.writer, &other.writer) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.text == other.text && self.json == other.json && same_writer
+    }
 }
 
 impl Report {
@@ -192,15 +232,65 @@ impl Report {
         Report {
             text: text.into(),
             json,
+            writer: None,
         }
     }
 
     /// No report (streaming analyzers write as they go).
     pub fn none() -> Self {
+        Report::new(String::new(), serde_json::Value::Null)
+    }
+
+    /// A report that `writer` writes out when printed.
+    pub fn streamed(writer: std::sync::Arc<dyn ReportWriter>) -> Self {
         Report {
-            text: String::new(),
-            json: serde_json::Value::Null,
+            writer: Some(writer),
+            ..Report::none()
         }
+    }
+
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.writer.is_none() && self.text.is_empty() && self.json.is_null()
+    }
+
+    /// Writes the text form.
+    pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.writer {
+            Some(w) => w.write_text(out),
+            None => out.write_all(self.text.as_bytes()),
+        }
+    }
+
+    /// Writes the JSON form as [`ReportWriter::write_json`] does.
+    pub fn write_json(&self, out: &mut dyn std::io::Write, depth: usize) -> std::io::Result<()> {
+        if let Some(w) = &self.writer {
+            return w.write_json(out, depth);
+        }
+        let text = serde_json::to_string_pretty(&self.json).map_err(std::io::Error::other)?;
+        if depth == 0 {
+            return out.write_all(text.as_bytes());
+        }
+        let indent = format!("\n{}", "  ".repeat(depth));
+        out.write_all(text.replace('\n', &indent).as_bytes())
+    }
+
+    /// The report with its text and JSON in memory (a streamed report
+    /// written into them; any other as it is).
+    pub fn materialized(&self) -> std::io::Result<Report> {
+        if self.writer.is_none() {
+            return Ok(self.clone());
+        }
+        let mut text = Vec::new();
+        self.write_text(&mut text)?;
+        let json = match &self.writer {
+            Some(w) => w.json_value()?,
+            None => self.json.clone(),
+        };
+        Ok(Report::new(
+            String::from_utf8(text).map_err(std::io::Error::other)?,
+            json,
+        ))
     }
 }
 

@@ -778,39 +778,52 @@ fn write_reports(
     let shown: Vec<(&String, &Report)> = names
         .iter()
         .zip(reports)
-        .filter(|(_, r)| !(r.text.is_empty() && r.json.is_null()))
+        .filter(|(_, r)| !r.is_empty())
         .collect();
+    // Reports are written piece by piece (a streamed one a row at a time):
+    // buffered, not a write per line.
+    let mut out = io::BufWriter::with_capacity(64 << 10, out);
     if let Some(keyed) = json {
-        let value = match shown.as_slice() {
+        match shown.as_slice() {
             [] if !keyed => return out.flush(),
-            [(_, r)] if !keyed => r.json.clone(),
-            many => serde_json::Value::Object(
-                many.iter()
-                    .map(|(n, r)| ((*n).clone(), r.json.clone()))
-                    .collect(),
-            ),
-        };
-        // Serialise first: a closed pipe must surface as an I/O error of
-        // its own kind, which serde_json's writer would wrap.
-        let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())?;
+            [(_, r)] if !keyed => r.write_json(&mut out, 0)?,
+            many => {
+                // An object keyed by name, as serde_json prints a map:
+                // names sorted, the last report of a name kept.
+                let by_name: std::collections::BTreeMap<&String, &Report> =
+                    many.iter().copied().collect();
+                out.write_all(b"{")?;
+                for (i, (name, r)) in by_name.iter().enumerate() {
+                    let key = serde_json::to_string(name).map_err(io::Error::other)?;
+                    write!(out, "{}\n  {key}: ", if i > 0 { "," } else { "" })?;
+                    r.write_json(&mut out, 1)?;
+                }
+                if !by_name.is_empty() {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(b"}")?;
+            }
+        }
         writeln!(out)?;
     } else {
         let headings = shown.len() > 1;
-        let mut text = String::new();
+        let mut painted;
+        let text: &mut dyn Write = if color {
+            painted = term::PaintLines::new(&mut out);
+            &mut painted
+        } else {
+            &mut out
+        };
         for (i, (name, r)) in shown.iter().enumerate() {
             if headings {
                 if i > 0 {
-                    text.push('\n');
+                    text.write_all(b"\n")?;
                 }
-                text.push_str(&format!("== {name} ==\n"));
+                writeln!(text, "== {name} ==")?;
             }
-            text.push_str(&r.text);
+            r.write_text(text)?;
         }
-        if color {
-            text = term::paint_report(&text);
-        }
-        out.write_all(text.as_bytes())?;
+        text.flush()?;
     }
     out.flush()
 }

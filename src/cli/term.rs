@@ -158,6 +158,44 @@ pub(super) fn paint_report(text: &str) -> String {
     out
 }
 
+/// A writer that colours report text as [`paint_report`] does, a line at
+/// a time as the lines come (for reports written row by row); `flush`
+/// writes a last line without a newline.
+pub(super) struct PaintLines<'w> {
+    out: &'w mut dyn std::io::Write,
+    line: Vec<u8>,
+}
+
+impl<'w> PaintLines<'w> {
+    pub(super) fn new(out: &'w mut dyn std::io::Write) -> Self {
+        PaintLines {
+            out,
+            line: Vec::new(),
+        }
+    }
+}
+
+impl std::io::Write for PaintLines<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        if let Some(end) = self.line.iter().rposition(|&b| b == b'\n') {
+            let lines = String::from_utf8_lossy(self.line.get(..=end).unwrap_or_default());
+            self.out.write_all(paint_report(&lines).as_bytes())?;
+            self.line.drain(..=end);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            let rest = String::from_utf8_lossy(&self.line);
+            self.out.write_all(paint_report(&rest).as_bytes())?;
+            self.line.clear();
+        }
+        self.out.flush()
+    }
+}
+
 /// How long a run goes before `--progress auto` shows the bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
