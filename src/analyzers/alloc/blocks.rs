@@ -7,7 +7,7 @@
 //! full) finds it: 67 to 77 bytes per entry between two growths of the
 //! index, 88 while it doubles. A realloc chain's last move (32 bytes) goes
 //! to a side table, only for blocks that moved. Freed pointers stay in the
-//! entry their block had, in free order behind a queue of 16 bytes each,
+//! entry their block had, in free order behind a queue of 8 bytes each,
 //! bounded by the free history.
 
 use std::collections::VecDeque;
@@ -24,6 +24,11 @@ const EMPTY: u64 = u64::MAX;
 /// The most entries the table holds: slab positions are `u32`, and
 /// `u32::MAX` is no position.
 const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+
+/// The most freed pointers remembered, whatever the history asked for: a
+/// stale entry of the free queue lives for fewer than `1.5 ×` this many
+/// frees, so the low 32 bits of a generation tell it from the current one.
+const MAX_HISTORY: usize = 1 << 30;
 
 /// The table is full: more live blocks and remembered freed pointers than
 /// a `u32` counts.
@@ -103,9 +108,9 @@ pub(super) struct Blocks {
     moved_vacant: Vec<u32>,
     live: usize,
     freed: usize,
-    /// Freed entries oldest first, with the generation of their free;
-    /// entries whose generation no longer matches are stale.
-    queue: VecDeque<(u32, u64)>,
+    /// Freed entries oldest first, with the generation of their free (its
+    /// low 32 bits); entries whose generation no longer matches are stale.
+    queue: VecDeque<(u32, u32)>,
     history: usize,
     generation: u64,
     forgotten: u64,
@@ -140,7 +145,7 @@ impl Blocks {
             live: 0,
             freed: 0,
             queue: VecDeque::new(),
-            history,
+            history: history.min(MAX_HISTORY),
             generation: 0,
             forgotten: 0,
         }
@@ -502,7 +507,7 @@ impl Blocks {
         if let Some(e) = self.entry_mut(pos) {
             *e = entry;
         }
-        self.queue.push_back((pos, generation));
+        self.queue.push_back((pos, generation as u32));
         while self.freed > self.history {
             let Some((old, g)) = self.queue.pop_front() else {
                 break;
@@ -526,10 +531,11 @@ impl Blocks {
         Ok(())
     }
 
-    /// The freed entry at `pos` if its free is generation `g`.
-    fn current(&self, pos: u32, g: u64) -> Option<Entry> {
+    /// The freed entry at `pos` if its free is generation `g` (modulo
+    /// 2^32: see [`MAX_HISTORY`]).
+    fn current(&self, pos: u32, g: u32) -> Option<Entry> {
         self.entry(pos)
-            .filter(|e| e.flags & FREED != 0 && e.size_or_generation == g)
+            .filter(|e| e.flags & FREED != 0 && e.size_or_generation as u32 == g)
             .copied()
     }
 
