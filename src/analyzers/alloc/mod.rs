@@ -108,8 +108,9 @@ pub const DEFAULT_TOP: usize = 10;
 pub const TIMELINE_POINTS: usize = 128;
 
 /// Points kept for each pid's live-bytes timeline (as
-/// [`TIMELINE_POINTS`]).
-pub const PID_TIMELINE_POINTS: usize = 128;
+/// [`TIMELINE_POINTS`]): few, so that a pid costs about a kilobyte at
+/// most, however many pids there are.
+pub const PID_TIMELINE_POINTS: usize = 8;
 
 /// How far from a dropped-events record, in bytes of trace, the events it
 /// reports may have been lost. QEMU's writer thread writes that record
@@ -2062,6 +2063,27 @@ pool_put(void *obj) \"\"
         for pair in points.windows(2) {
             assert_eq!(pair[0].last_ts + 1, pair[1].first_ts);
         }
+    }
+
+    #[test]
+    fn pid_timelines_are_shorter_than_the_total() {
+        let mut t = tracker(10, 100);
+        for i in 0..1000u64 {
+            t.alloc(at(i, i, 1 + (i % 2) as u32, 0), 0x1000 + i, Some(8))
+                .unwrap();
+        }
+        for pid in [1, 2] {
+            let points = t.pids.get(pid).unwrap().live.timeline.points();
+            assert!(
+                (PID_TIMELINE_POINTS / 2..=PID_TIMELINE_POINTS).contains(&points.len()),
+                "{}",
+                points.len()
+            );
+            assert_eq!(points.iter().map(|p| p.changes).sum::<u64>(), 500);
+            assert_eq!(points.last().map(|p| p.end), Some(500 * 8));
+        }
+        let total = t.total.timeline.points();
+        assert!(total.len() > PID_TIMELINE_POINTS && total.len() <= TIMELINE_POINTS);
     }
 
     #[test]
