@@ -69,25 +69,33 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// Leaks of one size (`None`: blocks of rules that give no size): a run
 /// of the leaks sorted biggest first.
+/// 24 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Group {
-    size: Option<u64>,
-    blocks: u64,
+    /// The size (0 when not `sized`).
+    size_or_0: u64,
+    blocks: u32,
     /// Where the run of the leaks of this size starts in the sorted leaks,
     /// and how long it is (blocks of size 0 with and without a size share
     /// one run).
     start: u32,
     len: u32,
+    sized: bool,
 }
 
 impl Group {
-    fn bytes(&self) -> u128 {
-        u128::from(self.size.unwrap_or(0)) * u128::from(self.blocks)
+    fn size(&self) -> Option<u64> {
+        self.sized.then_some(self.size_or_0)
     }
 
-    /// Most bytes first, then most blocks, then the larger size.
+    fn bytes(&self) -> u128 {
+        u128::from(self.size_or_0) * u128::from(self.blocks)
+    }
+
+    /// Most bytes first, then most blocks, then the larger size (a size
+    /// before none).
     fn order(a: &Group, b: &Group) -> std::cmp::Ordering {
-        (b.bytes(), b.blocks, b.size).cmp(&(a.bytes(), a.blocks, a.size))
+        (b.bytes(), b.blocks, b.size()).cmp(&(a.bytes(), a.blocks, a.size()))
     }
 }
 
@@ -191,6 +199,12 @@ impl Finished {
             if top == 0 {
                 return;
             }
+            if kept.len() == kept.capacity() {
+                // At most twice the groups shown, and no more than the
+                // leaks: no growth by doubling past what is needed.
+                let most = top.saturating_mul(2).min(order.len());
+                kept.reserve_exact(most.saturating_sub(kept.len()).max(1));
+            }
             kept.push(g);
             if kept.len() >= top.saturating_mul(2) {
                 kept.sort_unstable_by(Group::order);
@@ -205,7 +219,7 @@ impl Finished {
             while end < order.len() && size_at(end) == size {
                 end += 1;
             }
-            let (mut sized, mut sizeless) = (0u64, 0u64);
+            let (mut sized, mut sizeless) = (0u32, 0u32);
             for &pos in order.get(start..end).unwrap_or_default() {
                 match live.key(pos) {
                     Some((_, _, true, _)) => sized += 1,
@@ -213,17 +227,18 @@ impl Finished {
                     None => {}
                 }
             }
-            let run = |size, blocks| Group {
-                size,
+            let run = |sized, blocks| Group {
+                size_or_0: if sized { size.unwrap_or(0) } else { 0 },
                 blocks,
                 start: start as u32,
                 len: (end - start) as u32,
+                sized,
             };
             if sized > 0 {
-                keep(run(size, sized), &mut kept);
+                keep(run(true, sized), &mut kept);
             }
             if sizeless > 0 {
-                keep(run(None, sizeless), &mut kept);
+                keep(run(false, sizeless), &mut kept);
             }
             start = end;
         }
@@ -235,7 +250,7 @@ impl Finished {
     /// The leaks of a group: positions and blocks.
     fn group_leaks(&self, g: &Group) -> impl Iterator<Item = (u64, super::Block)> + '_ {
         let (start, len) = (g.start as usize, g.len as usize);
-        let sized = g.size.is_some();
+        let sized = g.sized;
         self.order
             .get(start..start + len)
             .unwrap_or_default()
@@ -528,7 +543,7 @@ impl Finished {
                 let (rules, near_loss) = self.group_detail(g);
                 let by: Vec<&str> = rules.iter().map(|&r| self.event(r)).collect();
                 let mut row = vec![
-                    g.size.map_or("?".into(), size_text),
+                    g.size().map_or("?".into(), size_text),
                     g.blocks.to_string(),
                     human_bytes(g.bytes()),
                     by.join(", "),
@@ -1024,7 +1039,7 @@ impl Finished {
         for g in &self.by_size {
             let (rules, near_loss) = self.group_detail(g);
             j.value(json!({
-                "size": g.size,
+                "size": g.size(),
                 "blocks": g.blocks,
                 "bytes": big(g.bytes()),
                 "events": rules.iter().map(|&r| self.event(r)).collect::<Vec<_>>(),
