@@ -2086,6 +2086,91 @@ pool_put(void *obj) \"\"
         assert!(total.len() > PID_TIMELINE_POINTS && total.len() <= TIMELINE_POINTS);
     }
 
+    /// A trace with a bit of everything: leaks of several sizes and pids,
+    /// frees of unknown and freed pointers, a block allocated twice,
+    /// anonymous RAM freed by the wrong family and with the wrong size,
+    /// sizes past `u64` in total, and lost events.
+    fn mixed_trace(events: &TraceEvents) -> Vec<u8> {
+        use crate::format::writer::{Arg, TraceWriter, WriterOptions};
+        let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), events).unwrap();
+        let memalign = |size: u64, ptr: u64| [Arg::from(4096u64), Arg::from(size), Arg::Ptr(ptr)];
+        let mut ts = 1_000_000_000;
+        for i in 0..300u64 {
+            ts += 1000;
+            let pid = 1 + (i % 3) as u32;
+            let ptr = 0x1000 + 16 * (i % 97);
+            match i % 7 {
+                0..=2 => w.event_by_name("qemu_memalign", ts, pid, &memalign(i % 5 * 100, ptr)),
+                3 | 4 => w.event_by_name("qemu_vfree", ts, pid, &[Arg::Ptr(ptr)]),
+                5 => w.event_by_name(
+                    "qemu_anon_ram_alloc",
+                    ts,
+                    pid,
+                    &[Arg::from(u64::MAX - i), Arg::Ptr(ptr)],
+                ),
+                _ => w.event_by_name(
+                    "qemu_anon_ram_free",
+                    ts,
+                    pid,
+                    &[Arg::Ptr(ptr), Arg::from(i)],
+                ),
+            }
+            .unwrap();
+            if i % 101 == 0 {
+                w.dropped(ts, pid, i).unwrap();
+            }
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn streamed_and_materialized_reports_agree() {
+        use crate::analyzers::Driver;
+        use crate::format::TraceReader;
+        let events = TraceEvents::parse(
+            "te",
+            b"qemu_memalign(size_t alignment, size_t size, void *ptr)\n\
+              qemu_vfree(void *ptr)\n\
+              qemu_anon_ram_alloc(size_t size, void *ptr)\n\
+              qemu_anon_ram_free(void *ptr, size_t size)\n",
+        )
+        .unwrap();
+        let trace = mixed_trace(&events);
+        for top in [0, 3, usize::MAX] {
+            let report = |streamed: bool| {
+                let mut driver = Driver::new();
+                driver.add(AllocAnalyzer::new(AllocOptions {
+                    top,
+                    streamed,
+                    ..AllocOptions::default()
+                }));
+                let reader = TraceReader::new(&trace, &events).unwrap();
+                let outcome = driver
+                    .run(reader, &mut std::io::sink(), Default::default())
+                    .unwrap();
+                outcome.reports.into_iter().next().unwrap()
+            };
+            let (streamed, built) = (report(true), report(false));
+            assert!(streamed.writer.is_some() && built.writer.is_none());
+            let mut text = Vec::new();
+            streamed.write_text(&mut text).unwrap();
+            assert_eq!(String::from_utf8(text).unwrap(), built.text);
+            assert!(built.text.contains("Freed by another allocator's free"));
+            // The JSON written piece by piece is the value pretty-printed,
+            // at any depth.
+            for depth in [0, 1] {
+                let mut json = Vec::new();
+                streamed.write_json(&mut json, depth).unwrap();
+                assert_eq!(
+                    String::from_utf8(json).unwrap(),
+                    write::pretty(&built.json, depth).unwrap()
+                );
+            }
+            assert_eq!(streamed.materialized().unwrap(), built);
+            assert!(built.json["totals"]["allocated_bytes"].is_f64());
+        }
+    }
+
     #[test]
     fn formatting() {
         assert_eq!(seconds(471_478_372_999), "471.478372");
