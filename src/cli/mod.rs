@@ -781,7 +781,9 @@ fn write_reports(
         .filter(|(_, r)| !r.is_empty())
         .collect();
     // Reports are written piece by piece (a streamed one a row at a time):
-    // buffered, not a write per line.
+    // buffered, not a write per line. Each piece is serialised before it
+    // is written, so that a closed pipe surfaces as an I/O error of its own
+    // kind (serde_json's writer would wrap it).
     let mut out = io::BufWriter::with_capacity(64 << 10, out);
     if let Some(keyed) = json {
         match shown.as_slice() {
