@@ -567,7 +567,6 @@ impl Blocks {
     pub(super) fn into_live(self) -> LiveBlocks {
         LiveBlocks {
             chunks: self.chunks,
-            used: self.used,
             moved: self.moved,
             live: self.live,
         }
@@ -578,26 +577,50 @@ impl Blocks {
 #[derive(Debug, Default)]
 pub(super) struct LiveBlocks {
     chunks: Vec<Box<[Entry]>>,
-    used: usize,
     moved: Vec<Moved>,
     live: usize,
 }
 
 impl LiveBlocks {
-    /// How many.
-    pub(super) fn len(&self) -> usize {
-        self.live
-    }
-
-    /// The slab positions of the live blocks.
-    pub(super) fn positions(&self) -> impl Iterator<Item = u32> + '_ {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.iter())
-            .take(self.used)
-            .enumerate()
-            .filter(|(_, e)| e.flags & LIVE != 0)
-            .map(|(i, _)| i as u32)
+    /// The slab positions of the live blocks, biggest first (then by
+    /// allocation time, record, pid and pointer). Each chunk is sorted in
+    /// place, live blocks first (it fits in a cache), then the chunks'
+    /// runs are merged: no comparison reaches far into the slab. Returns
+    /// exactly as many positions as there are live blocks (4 bytes each).
+    pub(super) fn biggest_first(&mut self) -> Vec<u32> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let key = |e: &Entry| {
+            (
+                e.flags & LIVE == 0,
+                Reverse(e.size_or_generation),
+                e.ts,
+                e.record,
+                e.pid,
+                e.ptr,
+            )
+        };
+        let mut heap = BinaryHeap::new();
+        for (c, chunk) in self.chunks.iter_mut().enumerate() {
+            chunk.sort_unstable_by_key(key);
+            if let Some(first) = chunk.first().filter(|e| e.flags & LIVE != 0) {
+                heap.push(Reverse((key(first), c, 0usize)));
+            }
+        }
+        let mut order = Vec::new();
+        order.reserve_exact(self.live);
+        while let Some(Reverse((_, c, i))) = heap.pop() {
+            order.push((c * CHUNK + i) as u32);
+            if let Some(next) = self
+                .chunks
+                .get(c)
+                .and_then(|chunk| chunk.get(i + 1))
+                .filter(|e| e.flags & LIVE != 0)
+            {
+                heap.push(Reverse((key(next), c, i + 1)));
+            }
+        }
+        order
     }
 
     fn entry(&self, pos: u32) -> Option<&Entry> {
@@ -693,8 +716,13 @@ mod tests {
         for (&(pid, ptr), &size) in &model {
             assert_eq!(t.live(pid, ptr).map(|b| b.size), Some(size));
         }
-        let live = t.into_live();
-        assert_eq!(live.positions().count(), model.len());
+        let mut live = t.into_live();
+        let order = live.biggest_first();
+        assert_eq!(order.len(), model.len());
+        let sizes: Vec<u64> = order.iter().map(|&p| live.key(p).unwrap().0).collect();
+        let mut want: Vec<u64> = model.values().copied().collect();
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(sizes, want);
     }
 
     #[test]

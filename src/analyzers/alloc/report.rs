@@ -3,7 +3,8 @@
 //!
 //! What it keeps besides the live blocks (the leaks, which the run holds
 //! anyway): their slab positions sorted biggest first (4 bytes a leak; the
-//! run's hash index, 10 to 21 bytes a block, is dropped first), at most
+//! run's hash index, 10 to 21 bytes a block, is dropped first; each slab
+//! chunk is sorted in place and the chunks merged), at most
 //! `2 × --top` groups of leaks by size (24 bytes each; all of them, one per
 //! distinct size, for `--top all`), and the pids' positions sorted (4
 //! bytes a pid). Every list is written a row at a time; a table's rows are
@@ -126,20 +127,8 @@ impl Finished {
     pub(super) fn new(options: AllocOptions, rules: RuleSet, mut t: Tracker) -> Self {
         let blocks = std::mem::replace(&mut t.blocks, super::Blocks::new(0));
         let forgotten = blocks.forgotten();
-        let live = blocks.into_live();
-        let mut order: Vec<u32> = Vec::new();
-        // Exactly as many as there are leaks: no growth by doubling.
-        order.reserve_exact(live.len());
-        order.extend(live.positions());
-        order.sort_unstable_by(|&a, &b| {
-            match (live.key(a), live.key(b)) {
-                (Some((sa, ba, _, pa)), Some((sb, bb, _, pb))) => {
-                    (sb, ba.ts, ba.record, ba.pid, pa).cmp(&(sa, bb.ts, bb.record, bb.pid, pb))
-                }
-                // Positions come from the table: never.
-                _ => a.cmp(&b),
-            }
-        });
+        let mut live = blocks.into_live();
+        let order = live.biggest_first();
         let mut leaked_bytes = 0u128;
         let mut leaks_near_loss = 0u64;
         for &pos in &order {
