@@ -1049,21 +1049,81 @@ impl Pids {
     }
 }
 
-/// A finding worth listing.
+/// A finding worth listing, in 72 bytes (`--top all` keeps every one):
+/// where it happened (without the byte offset, which only the loss window
+/// needs, when it is found), the pointer, and the other event involved,
+/// of the same pid.
 #[derive(Debug, Clone, Copy)]
 struct Incident {
-    site: Site,
+    ts: u64,
+    record: u64,
     ptr: u64,
+    other_ts: u64,
+    other_record: u64,
+    sizes_: [u64; 2],
+    pid: u32,
+    rule: u16,
+    other_rule: u16,
+    has_other: bool,
+    has_sizes: bool,
     /// Events lost near the records it depends on may explain it (see
     /// [`LOSS_WINDOW`]).
     near_loss: bool,
-    /// The other event involved: the first free of a double free, the
-    /// earlier allocation of a pointer allocated twice, the allocation of
-    /// a block freed with another size or by another family.
-    other: Option<Site>,
-    /// Sizes involved: the earlier block's size (allocated twice), or the
-    /// allocation's and the free's (size mismatch).
-    sizes: Option<(u64, u64)>,
+}
+
+impl Incident {
+    /// A finding at `site` about `ptr`: `other` is the other event
+    /// involved (the first free of a double free, the earlier allocation
+    /// of a pointer allocated twice, the allocation of a block freed with
+    /// another size or by another family), `sizes` the sizes involved (the
+    /// earlier block's and the new one's, or the allocation's and the
+    /// free's).
+    fn new(site: Site, ptr: u64, other: Option<Site>, sizes: Option<(u64, u64)>) -> Self {
+        let o = other.unwrap_or(site);
+        let (a, b) = sizes.unwrap_or_default();
+        Incident {
+            ts: site.ts,
+            record: site.record,
+            ptr,
+            other_ts: o.ts,
+            other_record: o.record,
+            sizes_: [a, b],
+            pid: site.pid,
+            rule: site.rule,
+            other_rule: o.rule,
+            has_other: other.is_some(),
+            has_sizes: sizes.is_some(),
+            near_loss: false,
+        }
+    }
+
+    /// Where it happened; the byte offset is not kept (0).
+    fn site(&self) -> Site {
+        Site {
+            ts: self.ts,
+            pid: self.pid,
+            record: self.record,
+            offset: 0,
+            rule: self.rule,
+        }
+    }
+
+    /// The other event involved, if any (its byte offset is not kept).
+    fn other(&self) -> Option<Site> {
+        self.has_other.then_some(Site {
+            ts: self.other_ts,
+            pid: self.pid,
+            record: self.other_record,
+            offset: 0,
+            rule: self.other_rule,
+        })
+    }
+
+    /// The sizes involved, if any.
+    fn sizes(&self) -> Option<(u64, u64)> {
+        let [a, b] = self.sizes_;
+        self.has_sizes.then_some((a, b))
+    }
 }
 
 /// One kind of finding: how many, how many near lost events, the first
@@ -1229,15 +1289,9 @@ impl Tracker {
         };
         self.stats(at.pid).allocated_twice += 1;
         let earlier = previous.moved.unwrap_or(previous.born);
-        let incident = Incident {
-            site: at,
-            ptr,
-            near_loss: false,
-            other: Some(earlier),
-            sizes: Some((previous.size, block.size)),
-        };
+        let incident = Incident::new(at, ptr, Some(earlier), Some((previous.size, block.size)));
         // The free was missed after the last allocation of the block.
-        self.loss_prone(LossProne::Twice, incident, Some(earlier.offset));
+        self.loss_prone(LossProne::Twice, at, incident, Some(earlier.offset));
         Ok((u128::from(previous.size), 1))
     }
 
@@ -1267,26 +1321,19 @@ impl Tracker {
             && freed_size != block.size
         {
             self.stats(at.pid).size_mismatches += 1;
-            let incident = Incident {
-                site: at,
+            let incident = Incident::new(
+                at,
                 ptr,
-                near_loss: false,
-                other: Some(block.moved.unwrap_or(block.born)),
-                sizes: Some((block.size, freed_size)),
-            };
+                Some(block.moved.unwrap_or(block.born)),
+                Some((block.size, freed_size)),
+            );
             self.size_mismatch.add(incident, self.keep);
         }
         if let (Some(a), Some(f)) = (self.family(block.born.rule), self.family(at.rule))
             && a != f
         {
             self.stats(at.pid).mismatched_frees += 1;
-            let incident = Incident {
-                site: at,
-                ptr,
-                near_loss: false,
-                other: Some(block.born),
-                sizes: None,
-            };
+            let incident = Incident::new(at, ptr, Some(block.born), None);
             self.mismatched.add(incident, self.keep);
         }
     }
@@ -1297,28 +1344,16 @@ impl Tracker {
         match self.blocks.freed_at(at.pid, ptr) {
             Some(first) => {
                 self.stats(at.pid).double_frees += 1;
-                let incident = Incident {
-                    site: at,
-                    ptr,
-                    near_loss: false,
-                    other: Some(first),
-                    sizes: None,
-                };
+                let incident = Incident::new(at, ptr, Some(first), None);
                 // An allocation in between may have been lost.
-                self.loss_prone(LossProne::Double, incident, Some(first.offset));
+                self.loss_prone(LossProne::Double, at, incident, Some(first.offset));
                 Ok(())
             }
             None => {
                 self.stats(at.pid).unknown_frees += 1;
-                let incident = Incident {
-                    site: at,
-                    ptr,
-                    near_loss: false,
-                    other: None,
-                    sizes: None,
-                };
+                let incident = Incident::new(at, ptr, None, None);
                 // The allocation may have been lost at any time before.
-                self.loss_prone(LossProne::Unknown, incident, None);
+                self.loss_prone(LossProne::Unknown, at, incident, None);
                 // Freeing it again would be a double free.
                 self.blocks.remember_free(ptr, at)
             }
@@ -1416,14 +1451,20 @@ impl Tracker {
     /// Counts a finding that events lost since `since` would explain; if no
     /// loss seen so far does, a dropped-events record in the next
     /// [`LOSS_WINDOW`] bytes will.
-    fn loss_prone(&mut self, kind: LossProne, mut incident: Incident, since: Option<u64>) {
+    fn loss_prone(
+        &mut self,
+        kind: LossProne,
+        at: Site,
+        mut incident: Incident,
+        since: Option<u64>,
+    ) {
         incident.near_loss = self.near_past_loss(since);
         let keep = self.keep;
         let kept = self.findings_mut(kind).add(incident, keep);
         if !incident.near_loss {
-            self.expire(incident.site.offset);
+            self.expire(at.offset);
             self.pending.push_back(Pending {
-                offset: incident.site.offset,
+                offset: at.offset,
                 kind,
                 kept,
             });
@@ -1885,15 +1926,10 @@ pool_put(void *obj) \"\"
             .double
             .first
             .iter()
-            .map(|i| (i.site.record, i.other.map(|o| o.record)))
+            .map(|i| (i.record, i.other().map(|o| o.record)))
             .collect();
         assert_eq!(firsts, [(3, Some(2)), (4, Some(2)), (6, Some(5))]);
-        let unknown: Vec<(u64, u32)> = t
-            .unknown
-            .first
-            .iter()
-            .map(|i| (i.site.record, i.site.pid))
-            .collect();
+        let unknown: Vec<(u64, u32)> = t.unknown.first.iter().map(|i| (i.record, i.pid)).collect();
         assert_eq!(unknown, [(5, 1), (7, 2)]);
         assert_eq!(t.lifetimes.count(), 2);
     }
@@ -1912,7 +1948,7 @@ pool_put(void *obj) \"\"
         assert_eq!((t.twice.count, t.twice.first.len()), (2, 1));
         let i = t.twice.first[0];
         assert_eq!(
-            (i.site.record, i.other.map(|o| o.record), i.sizes),
+            (i.record, i.other().map(|o| o.record), i.sizes()),
             (5, Some(4), Some((10, 30)))
         );
         assert_eq!((t.total.bytes, t.total.blocks), (5, 1));
@@ -1975,8 +2011,8 @@ pool_put(void *obj) \"\"
         t.free(at(6, 60, 1, 1), 0xc0, Some(1)).unwrap(); // unsized, no family: fine
         let s = t.pids.get(1).unwrap();
         assert_eq!((s.size_mismatches, s.mismatched_frees), (1, 1));
-        assert_eq!(t.size_mismatch.first[0].sizes, Some((4096, 8192)));
-        assert_eq!(t.mismatched.first[0].other.map(|o| o.rule), Some(1));
+        assert_eq!(t.size_mismatch.first[0].sizes(), Some((4096, 8192)));
+        assert_eq!(t.mismatched.first[0].other().map(|o| o.rule), Some(1));
         assert_eq!(s.freed_bytes, 8192);
         // The unsized block counts no bytes and no size sample.
         assert_eq!((s.allocated_bytes, t.sizes.count()), (8192, 2));
@@ -2180,6 +2216,11 @@ pool_put(void *obj) \"\"
             assert_eq!(streamed.materialized().unwrap(), built);
             assert!(built.json["totals"]["allocated_bytes"].is_f64());
         }
+    }
+
+    #[test]
+    fn findings_stay_small() {
+        assert_eq!(std::mem::size_of::<Incident>(), 72);
     }
 
     #[test]

@@ -601,15 +601,15 @@ impl Finished {
 
     fn head(&self, i: &Incident) -> Vec<String> {
         vec![
-            seconds(i.site.ts),
-            i.site.pid.to_string(),
+            seconds(i.ts),
+            i.pid.to_string(),
             format!("0x{:x}", i.ptr),
-            self.event(i.site.rule).to_owned(),
+            self.event(i.rule).to_owned(),
         ]
     }
 
     fn other_at(&self, i: &Incident) -> [String; 2] {
-        i.other.map_or(["-".into(), "-".into()], |o| {
+        i.other().map_or(["-".into(), "-".into()], |o| {
             [seconds(o.ts), self.event(o.rule).to_owned()]
         })
     }
@@ -708,7 +708,7 @@ impl Finished {
                     t.twice.first.iter().map(|i| {
                         let mut r = self.head(i);
                         let [at, by] = self.other_at(i);
-                        let (old, _) = i.sizes.unwrap_or_default();
+                        let (old, _) = i.sizes().unwrap_or_default();
                         r.extend([at, by, size_text(old)]);
                         r.push(Self::note(i.near_loss));
                         r
@@ -740,7 +740,7 @@ impl Finished {
                 || {
                     t.size_mismatch.first.iter().map(|i| {
                         let mut r = self.head(i);
-                        let (allocated, freed) = i.sizes.unwrap_or_default();
+                        let (allocated, freed) = i.sizes().unwrap_or_default();
                         r.push(size_text(freed));
                         r.push(size_text(allocated));
                         r.extend(self.other_at(i));
@@ -935,14 +935,14 @@ impl Finished {
     }
 
     fn incident_json(&self, i: &Incident, other_key: &str) -> Value {
-        let mut v = self.site_json(&i.site);
+        let mut v = self.site_json(&i.site());
         if let Value::Object(m) = &mut v {
             m.insert("ptr".into(), json!(format!("0x{:x}", i.ptr)));
             m.insert("near_lost_events".into(), json!(i.near_loss));
-            if let Some(o) = &i.other {
+            if let Some(o) = &i.other() {
                 m.insert(other_key.into(), self.site_json(o));
             }
-            match (other_key, i.sizes) {
+            match (other_key, i.sizes()) {
                 ("earlier_allocation", Some((old, new))) => {
                     m.insert("earlier_size".into(), json!(old));
                     m.insert("size".into(), json!(new));
