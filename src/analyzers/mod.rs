@@ -753,7 +753,13 @@ pub fn registry() -> Vec<AnalyzerEntry> {
         AnalyzerEntry::sequential(
             "alloc",
             "malloc/free correlation of QEMU's allocator events: leaks, unknown and double frees, live bytes",
-            alloc::AllocAnalyzer::default,
+            // Its report, written when printed, lists every pid.
+            || {
+                alloc::AllocAnalyzer::new(alloc::AllocOptions {
+                    streamed: true,
+                    ..alloc::AllocOptions::default()
+                })
+            },
         ),
     ]
 }
