@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::blocks::LiveBlocks;
-use super::write::{JsonOut, table};
+use super::write::table;
 use super::{
     AllocOptions, BUILTIN_RULES, CHART_ROWS, CHART_WIDTH, Family, Findings, Incident, LOSS_WINDOW,
     Live, Peak, PidStats, RuleSet, Site, TimelinePoint, Tracker, seconds,
@@ -958,21 +958,18 @@ impl Finished {
         v
     }
 
-    /// `{"count", "first": [...], "near_lost_events"}`, the list written
-    /// an element at a time.
-    fn findings_json(&self, j: &mut JsonOut<'_>, f: &Findings, other_key: &str) -> io::Result<()> {
-        j.open("{")?;
-        j.key("count")?;
-        j.value(json!(f.count))?;
-        j.key("first")?;
-        j.open("[")?;
-        for i in &f.first {
-            j.value(self.incident_json(i, other_key))?;
-        }
-        j.close("]")?;
-        j.key("near_lost_events")?;
-        j.value(json!(f.near_loss))?;
-        j.close("}")
+    /// `{"count", "first": [...], "near_lost_events"}`, the list made an
+    /// element at a time.
+    fn findings_json<'a>(&'a self, f: &'a Findings, other_key: &'a str) -> LazyJson<'a> {
+        let first = f
+            .first
+            .iter()
+            .map(move |i| LazyJson::Value(self.incident_json(i, other_key)));
+        LazyJson::Object(vec![
+            ("count".into(), json!(f.count).into()),
+            ("first".into(), LazyJson::Array(Box::new(first))),
+            ("near_lost_events".into(), json!(f.near_loss).into()),
+        ])
     }
 
     fn rules_json(&self) -> Value {
@@ -1014,101 +1011,110 @@ impl Finished {
         })
     }
 
-    fn leaks_json(&self, j: &mut JsonOut<'_>) -> io::Result<()> {
-        j.open("{")?;
-        j.key("biggest")?;
-        j.open("[")?;
-        for (ptr, b) in self.biggest() {
-            j.value(self.leak_json(ptr, &b))?;
-        }
-        j.close("]")?;
-        j.key("blocks")?;
-        j.value(json!(self.order.len()))?;
-        j.key("by_size")?;
-        j.open("[")?;
-        for g in &self.by_size {
+    fn leaks_json(&self) -> LazyJson<'_> {
+        let biggest = self
+            .biggest()
+            .map(|(ptr, b)| LazyJson::Value(self.leak_json(ptr, &b)));
+        let by_size = self.by_size.iter().map(|g| {
             let (rules, near_loss) = self.group_detail(g);
-            j.value(json!({
+            LazyJson::Value(json!({
                 "size": g.size(),
                 "blocks": g.blocks,
                 "bytes": big(g.bytes()),
                 "events": rules.iter().map(|&r| self.event(r)).collect::<Vec<_>>(),
                 "near_lost_events": near_loss,
-            }))?;
-        }
-        j.close("]")?;
-        j.key("bytes")?;
-        j.value(big(self.leaked_bytes))?;
-        j.key("near_lost_events")?;
-        j.value(json!(self.leaks_near_loss))?;
-        j.key("sizes")?;
-        j.value(json!(self.sizes))?;
-        j.close("}")
+            }))
+        });
+        LazyJson::Object(vec![
+            ("biggest".into(), LazyJson::Array(Box::new(biggest))),
+            ("blocks".into(), json!(self.order.len()).into()),
+            ("by_size".into(), LazyJson::Array(Box::new(by_size))),
+            ("bytes".into(), big(self.leaked_bytes).into()),
+            (
+                "near_lost_events".into(),
+                json!(self.leaks_near_loss).into(),
+            ),
+            ("sizes".into(), json!(self.sizes).into()),
+        ])
     }
 
-    /// The whole object, members in the order `serde_json::Map` keeps
-    /// them (sorted by name).
-    fn json(&self, j: &mut JsonOut<'_>) -> io::Result<()> {
-        let t = &self.t;
-        let d = &t.drops;
-        j.open("{")?;
-        j.key("allocated_twice")?;
-        self.findings_json(j, &t.twice, "earlier_allocation")?;
-        j.key("double_frees")?;
-        self.findings_json(j, &t.double, "first_free")?;
-        j.key("events")?;
-        j.value(json!(t.events))?;
-        j.key("first_ts_ns")?;
-        j.value(json!(t.min_ts))?;
-        j.key("free_history")?;
-        j.value(json!({
-            "capacity": self.options.free_history,
-            "forgotten": self.forgotten,
-        }))?;
-        j.key("last_ts_ns")?;
-        j.value(json!(t.max_ts))?;
-        j.key("leaks")?;
-        self.leaks_json(j)?;
-        j.key("lifetime_ns")?;
-        j.value(t.lifetimes.to_json(Unit::Nanoseconds))?;
-        j.key("lost_events")?;
-        j.value(json!({
-            "dropped_records": d.records,
-            "events": big(d.lost),
-            "first": d.first.iter().map(|(s, n)| json!({
+    fn lost_events_json(&self) -> LazyJson<'_> {
+        let d = &self.t.drops;
+        let first = d.first.iter().map(|(s, n)| {
+            LazyJson::Value(json!({
                 "ts_ns": s.ts, "pid": s.pid, "record": s.record, "events": n,
-            })).collect::<Vec<_>>(),
-            "last_ts_ns": d.last.map(|s| s.ts),
-        }))?;
-        j.key("mismatched_frees")?;
-        self.findings_json(j, &t.mismatched, "allocation")?;
-        j.key("pids")?;
-        j.open("[")?;
-        for s in self.pid_stats() {
+            }))
+        });
+        LazyJson::Object(vec![
+            ("dropped_records".into(), json!(d.records).into()),
+            ("events".into(), big(d.lost).into()),
+            ("first".into(), LazyJson::Array(Box::new(first))),
+            ("last_ts_ns".into(), json!(d.last.map(|s| s.ts)).into()),
+        ])
+    }
+
+    /// The whole object; its lists (leaks, findings, pids) made an
+    /// element at a time as they are written.
+    fn json(&self) -> LazyJson<'_> {
+        let t = &self.t;
+        let pids = self.pid_stats().map(|s| {
             let mut m = Self::counters_json(s);
             m.insert("pid".into(), json!(s.pid));
-            j.value(Value::Object(m))?;
-        }
-        j.close("]")?;
-        j.key("rules")?;
-        j.value(self.rules_json())?;
-        j.key("size_bytes")?;
-        j.value(t.sizes.to_json(Unit::Bytes))?;
-        j.key("size_mismatches")?;
-        self.findings_json(j, &t.size_mismatch, "allocation")?;
-        j.key("totals")?;
-        j.value(Value::Object(Self::counters_json(&self.totals)))?;
-        j.key("unknown_frees")?;
-        self.findings_json(j, &t.unknown, "first_free")?;
-        j.key("warnings")?;
-        j.value(json!(
-            self.rules
-                .warnings()
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        ))?;
-        j.close("}")
+            LazyJson::Value(Value::Object(m))
+        });
+        let warnings: Vec<String> = self
+            .rules
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        LazyJson::Object(vec![
+            (
+                "allocated_twice".into(),
+                self.findings_json(&t.twice, "earlier_allocation"),
+            ),
+            (
+                "double_frees".into(),
+                self.findings_json(&t.double, "first_free"),
+            ),
+            ("events".into(), json!(t.events).into()),
+            ("first_ts_ns".into(), json!(t.min_ts).into()),
+            (
+                "free_history".into(),
+                json!({
+                    "capacity": self.options.free_history,
+                    "forgotten": self.forgotten,
+                })
+                .into(),
+            ),
+            ("last_ts_ns".into(), json!(t.max_ts).into()),
+            ("leaks".into(), self.leaks_json()),
+            (
+                "lifetime_ns".into(),
+                t.lifetimes.to_lazy_json(Unit::Nanoseconds),
+            ),
+            ("lost_events".into(), self.lost_events_json()),
+            (
+                "mismatched_frees".into(),
+                self.findings_json(&t.mismatched, "allocation"),
+            ),
+            ("pids".into(), LazyJson::Array(Box::new(pids))),
+            ("rules".into(), self.rules_json().into()),
+            ("size_bytes".into(), t.sizes.to_lazy_json(Unit::Bytes)),
+            (
+                "size_mismatches".into(),
+                self.findings_json(&t.size_mismatch, "allocation"),
+            ),
+            (
+                "totals".into(),
+                Value::Object(Self::counters_json(&self.totals)).into(),
+            ),
+            (
+                "unknown_frees".into(),
+                self.findings_json(&t.unknown, "first_free"),
+            ),
+            ("warnings".into(), json!(warnings).into()),
+        ])
     }
 }
 
@@ -1118,9 +1124,6 @@ impl ReportBody for Finished {
     }
 
     fn json(&self) -> LazyJson<'_> {
-        let mut j = JsonOut::building();
-        // Building a value fails nowhere.
-        let _ = Finished::json(self, &mut j);
-        LazyJson::Value(j.built())
+        Finished::json(self)
     }
 }
