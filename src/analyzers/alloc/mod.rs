@@ -99,7 +99,6 @@ use crate::format::excerpt::Excerpt;
 
 mod blocks;
 mod report;
-mod write;
 
 use blocks::{Blocks, Full};
 use report::big;

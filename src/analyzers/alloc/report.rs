@@ -16,14 +16,13 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::blocks::LiveBlocks;
-use super::write::table;
 use super::{
     AllocOptions, BUILTIN_RULES, CHART_ROWS, CHART_WIDTH, Family, Findings, Incident, LOSS_WINDOW,
     Live, Peak, PidStats, RuleSet, Site, TimelinePoint, Tracker, seconds,
 };
 use crate::analyzers::ReportBody;
 use crate::analyzers::histogram::{Unit, human};
-use crate::analyzers::listing::LazyJson;
+use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
 
 /// A number as JSON: exact up to `u64::MAX`, floating point beyond (sums
 /// of sizes read from the trace can exceed it).
@@ -67,6 +66,34 @@ pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
     } else {
         format!("{n} {many}")
     }
+}
+
+/// A table of the report, laid out by [`TextTable`] (no borders, columns
+/// `right` aligned right) after its `title` line if it has one: nothing at
+/// all, not even the header, when it has no rows. `rows` is called as
+/// [`TextTable::write`] calls it, and once before to see whether there is
+/// a row. Returns how many rows it wrote.
+fn table<I>(
+    out: &mut dyn Write,
+    title: Option<&str>,
+    header: &[&str],
+    right: &[usize],
+    rows: impl Fn() -> I,
+) -> io::Result<usize>
+where
+    I: Iterator<Item = Vec<String>>,
+{
+    if rows().next().is_none() {
+        return Ok(0);
+    }
+    if let Some(title) = title {
+        writeln!(out, "\n{title}")?;
+    }
+    let mut table = TextTable::new(TableStyle::Plain, header.iter().copied());
+    for &i in right {
+        table.align_right(i);
+    }
+    table.write(out, rows)
 }
 
 /// Leaks of one size (`None`: blocks of rules that give no size): a run
@@ -353,6 +380,7 @@ impl Finished {
         )?;
         table(
             out,
+            None,
             &["lost at", "pid", "record", "events"],
             &[1, 2, 3],
             || {
@@ -448,6 +476,7 @@ impl Finished {
         let all = (self.pids.len() > 1).then_some(&self.totals);
         table(
             out,
+            None,
             &[
                 "pid",
                 "allocs",
@@ -483,29 +512,6 @@ impl Finished {
         Ok(())
     }
 
-    /// A table with a title line before it (`put_table` of the old
-    /// builder): nothing at all when it has no rows.
-    fn titled_table<I>(
-        out: &mut dyn Write,
-        title: Option<&str>,
-        header: &[&str],
-        right: &[usize],
-        rows: impl Fn() -> I,
-    ) -> io::Result<u64>
-    where
-        I: Iterator<Item = Vec<String>>,
-    {
-        // The title goes before the first row: count first (cheap next
-        // to the two passes the table makes).
-        if rows().next().is_none() {
-            return Ok(0);
-        }
-        if let Some(title) = title {
-            writeln!(out, "\n{title}")?;
-        }
-        table(out, header, right, rows)
-    }
-
     fn leaks_text(&self, out: &mut dyn Write) -> io::Result<()> {
         if self.order.is_empty() {
             return writeln!(
@@ -528,7 +534,7 @@ impl Finished {
         if drops {
             header.push("near lost events");
         }
-        let shown = Self::titled_table(out, Some("By size:"), &header, &[0, 1, 2, 4], || {
+        let shown = table(out, Some("By size:"), &header, &[0, 1, 2, 4], || {
             self.by_size.iter().map(move |g| {
                 let (rules, near_loss) = self.group_detail(g);
                 let by: Vec<&str> = rules.iter().map(|&r| self.event(r)).collect();
@@ -544,9 +550,9 @@ impl Finished {
                 row
             })
         })?;
-        Self::more(out, shown as usize, self.sizes, ("size", "sizes"))?;
+        Self::more(out, shown, self.sizes, ("size", "sizes"))?;
 
-        let shown = Self::titled_table(
+        let shown = table(
             out,
             Some("Biggest leaks:"),
             &[
@@ -592,12 +598,7 @@ impl Finished {
                 })
             },
         )?;
-        Self::more(
-            out,
-            shown as usize,
-            self.order.len() as u64,
-            ("leak", "leaks"),
-        )
+        Self::more(out, shown, self.order.len() as u64, ("leak", "leaks"))
     }
 
     fn head(&self, i: &Incident) -> Vec<String> {
@@ -633,13 +634,19 @@ impl Finished {
                 t.unknown.count,
                 lead(t.unknown.first.len(), t.unknown.count)
             )?;
-            table(out, &["time", "pid", "ptr", "event", "note"], &[1], || {
-                t.unknown.first.iter().map(|i| {
-                    let mut r = self.head(i);
-                    r.push(Self::note(i.near_loss));
-                    r
-                })
-            })?;
+            table(
+                out,
+                None,
+                &["time", "pid", "ptr", "event", "note"],
+                &[1],
+                || {
+                    t.unknown.first.iter().map(|i| {
+                        let mut r = self.head(i);
+                        r.push(Self::note(i.near_loss));
+                        r
+                    })
+                },
+            )?;
             Self::more(
                 out,
                 t.unknown.first.len(),
@@ -658,6 +665,7 @@ impl Finished {
             )?;
             table(
                 out,
+                None,
                 &[
                     "time",
                     "pid",
@@ -694,6 +702,7 @@ impl Finished {
             )?;
             table(
                 out,
+                None,
                 &[
                     "time",
                     "pid",
@@ -727,6 +736,7 @@ impl Finished {
             )?;
             table(
                 out,
+                None,
                 &[
                     "time",
                     "pid",
@@ -765,6 +775,7 @@ impl Finished {
             )?;
             table(
                 out,
+                None,
                 &["time", "pid", "ptr", "freed by", "allocated at", "by"],
                 &[1],
                 || {
