@@ -712,9 +712,8 @@ fn alloc_memory_per_key_is_bounded() {
     // that may be doubling (old and new counted).
     const CONSTANT: usize = 768 << 10;
     let samples = |n: u64| 24 * (n as usize).min(EXACT_SAMPLES);
-    let streamed = |top: usize| AllocOptions {
+    let with_top = |top: usize| AllocOptions {
         top,
-        streamed: true,
         ..AllocOptions::default()
     };
     let mut report = Vec::new();
@@ -737,7 +736,7 @@ fn alloc_memory_per_key_is_bounded() {
     for i in 0..KEYS {
         live.vfree(1, block(i).0);
     }
-    let peak = alloc_peak(&live.t, &events, streamed(10));
+    let peak = alloc_peak(&live.t, &events, with_top(10));
     check("live blocks", peak, KEYS, 100, 2 * samples(KEYS));
 
     // Every block leaks: the leaks listed with --top 10 and --top all.
@@ -747,7 +746,7 @@ fn alloc_memory_per_key_is_bounded() {
         leaks.memalign(1, size, ptr);
     }
     for (name, top) in [("leaks, --top 10", 10), ("leaks, --top all", usize::MAX)] {
-        let peak = alloc_peak(&leaks.t, &events, streamed(top));
+        let peak = alloc_peak(&leaks.t, &events, with_top(top));
         check(name, peak, KEYS, 100, samples(KEYS));
     }
 
@@ -763,7 +762,7 @@ fn alloc_memory_per_key_is_bounded() {
         pids.memalign(pid, 64, 0x2000);
     }
     let changes = 19 * u64::from(PIDS);
-    let peak = alloc_peak(&pids.t, &events, streamed(10));
+    let peak = alloc_peak(&pids.t, &events, with_top(10));
     check("pids", peak, u64::from(PIDS), 1024, 2 * samples(changes));
     // Shown with --nocapture.
     println!("{}", report.join("\n"));

@@ -753,13 +753,7 @@ pub fn registry() -> Vec<AnalyzerEntry> {
         AnalyzerEntry::sequential(
             "alloc",
             "malloc/free correlation of QEMU's allocator events: leaks, unknown and double frees, live bytes",
-            // Its report, written when printed, lists every pid.
-            || {
-                alloc::AllocAnalyzer::new(alloc::AllocOptions {
-                    streamed: true,
-                    ..alloc::AllocOptions::default()
-                })
-            },
+            alloc::AllocAnalyzer::default,
         ),
     ]
 }

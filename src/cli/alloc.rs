@@ -112,8 +112,6 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         builtins: !args.no_builtin,
         top: args.top,
         free_history: args.free_history,
-        // The report goes to standard output a row at a time.
-        streamed: true,
     }));
     match analyze(&config, Reports::json(args.output.json), driver) {
         Ok(more) => {

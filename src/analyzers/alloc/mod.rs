@@ -20,7 +20,9 @@
 //! let mut driver = Driver::new();
 //! driver.add(AllocAnalyzer::new(AllocOptions::default()));
 //! let outcome = driver.run(TraceReader::new(&trace, &events)?, &mut std::io::sink(), Default::default())?;
-//! let report = &outcome.reports[0].json;
+//! // The report is written out as it goes (a row per leak, per pid):
+//! // complete() gives it as text and JSON in memory.
+//! let report = &outcome.reports[0].clone().complete().json;
 //! assert_eq!(report["leaks"]["blocks"], 1);
 //! assert_eq!(report["leaks"]["bytes"], 512);
 //! assert_eq!(report["lifetime_ns"]["max"], 200);
@@ -74,10 +76,11 @@
 //! trace: a live block (or a freed pointer remembered) is a 56-byte entry
 //! in a slab of chunks, found through an open-addressing index (`blocks`),
 //! about 70 to 90 bytes in all; a pid about a kilobyte at most. The report
-//! is made from that state when it is written: with
-//! [`AllocOptions::streamed`] it goes out a row at a time (`report`), so
-//! that listing every leak costs 4 bytes a leak more, not a table and a
-//! JSON value of them.
+//! is made from that state when it is written: it is a streamed
+//! [`Report`] ([`Report::streamed`], its body in `report`) that goes out a
+//! row at a time, so that listing every leak costs 4 bytes a leak more,
+//! not a table and a JSON value of them; [`Report::complete`] gives it as
+//! text and JSON in memory.
 //!
 //! API structure:
 //! - [`AllocAnalyzer`] with its [`AllocOptions`];
@@ -1505,12 +1508,6 @@ pub struct AllocOptions {
     /// Freed pointers remembered for recognising double frees; a pointer
     /// freed again after it was forgotten counts as an unknown free.
     pub free_history: usize,
-    /// Whether the report is written out when printed
-    /// ([`Report::streamed`]) instead of made as text and JSON at the end
-    /// of the run: its lists (a row per leak with `top` = `usize::MAX`, a
-    /// row per pid) then never sit in memory whole. The command sets it;
-    /// the default (`false`) gives a report in memory, as every analyzer's.
-    pub streamed: bool,
 }
 
 impl Default for AllocOptions {
@@ -1520,7 +1517,6 @@ impl Default for AllocOptions {
             builtins: true,
             top: DEFAULT_TOP,
             free_history: DEFAULT_FREE_HISTORY,
-            streamed: false,
         }
     }
 }
@@ -1648,11 +1644,7 @@ impl Analyzer for AllocAnalyzer {
         let fresh = Tracker::new(self.options.top, self.options.free_history);
         let tracker = std::mem::replace(&mut self.tracker, fresh);
         let finished = report::Finished::new(self.options.clone(), self.rules.clone(), tracker);
-        let report = Report::streamed(finished);
-        if self.options.streamed {
-            return Ok(report);
-        }
-        Ok(report.complete())
+        Ok(Report::streamed(finished))
     }
 }
 
@@ -2173,8 +2165,12 @@ pool_put(void *obj) \"\"
         w.finish().unwrap()
     }
 
+    /// The streamed report writes what its completed form holds: the
+    /// text, and the JSON as `serde_json::to_string_pretty` prints it,
+    /// alone and nested (as `run --json` nests it), its lists made as they
+    /// are written.
     #[test]
-    fn streamed_and_materialized_reports_agree() {
+    fn streamed_report_writes_its_completed_form() {
         use crate::analyzers::Driver;
         use crate::format::TraceReader;
         let events = TraceEvents::parse(
@@ -2187,27 +2183,22 @@ pool_put(void *obj) \"\"
         .unwrap();
         let trace = mixed_trace(&events);
         for top in [0, 3, usize::MAX] {
-            let report = |streamed: bool| {
-                let mut driver = Driver::new();
-                driver.add(AllocAnalyzer::new(AllocOptions {
-                    top,
-                    streamed,
-                    ..AllocOptions::default()
-                }));
-                let reader = TraceReader::new(&trace, &events).unwrap();
-                let outcome = driver
-                    .run(reader, &mut std::io::sink(), Default::default())
-                    .unwrap();
-                outcome.reports.into_iter().next().unwrap()
-            };
-            let (streamed, built) = (report(true), report(false));
+            let mut driver = Driver::new();
+            driver.add(AllocAnalyzer::new(AllocOptions {
+                top,
+                ..AllocOptions::default()
+            }));
+            let reader = TraceReader::new(&trace, &events).unwrap();
+            let outcome = driver
+                .run(reader, &mut std::io::sink(), Default::default())
+                .unwrap();
+            let streamed = outcome.reports.into_iter().next().unwrap();
+            let built = streamed.clone().complete();
             assert!(streamed.body.is_some() && built.body.is_none());
             let mut text = Vec::new();
             streamed.write_text(&mut text).unwrap();
             assert_eq!(String::from_utf8(text).unwrap(), built.text);
             assert!(built.text.contains("Freed by another allocator's free"));
-            // The JSON written piece by piece is the value pretty-printed,
-            // at any depth.
             for depth in [0, 1] {
                 let mut json = Vec::new();
                 streamed.write_json(&mut json, depth).unwrap();
@@ -2219,8 +2210,13 @@ pool_put(void *obj) \"\"
                     String::from_utf8(want).unwrap()
                 );
             }
-            assert_eq!(streamed.clone().complete(), built);
+            assert_eq!(streamed, built);
             assert!(built.json["totals"]["allocated_bytes"].is_f64());
+            let listed = built.json["leaks"]["biggest"].as_array().unwrap().len();
+            assert_eq!(
+                listed,
+                top.min(built.json["leaks"]["blocks"].as_u64().unwrap() as usize)
+            );
         }
     }
 
