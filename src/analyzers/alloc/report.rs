@@ -7,8 +7,10 @@
 //! chunk is sorted in place and the chunks merged), at most
 //! `2 × --top` groups of leaks by size (24 bytes each; all of them, one per
 //! distinct size, for `--top all`), and the pids' positions sorted (4
-//! bytes a pid). Every list is written a row at a time; a table's rows are
-//! made twice, once to measure its columns and once to write them.
+//! bytes a pid). It is the body of a streamed [`Report`](crate::analyzers::Report):
+//! every list is written a row at a time, the tables through
+//! [`TextTable`] (rows made twice, once to measure the columns and once to
+//! write them) and the JSON as a [`LazyJson`] whose lists are iterators.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -1063,6 +1065,12 @@ impl Finished {
             ("last_ts_ns".into(), json!(d.last.map(|s| s.ts)).into()),
         ])
     }
+}
+
+impl ReportBody for Finished {
+    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.text(out)
+    }
 
     /// The whole object; its lists (leaks, findings, pids) made an
     /// element at a time as they are written.
@@ -1126,15 +1134,5 @@ impl Finished {
             ),
             ("warnings".into(), json!(warnings).into()),
         ])
-    }
-}
-
-impl ReportBody for Finished {
-    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.text(out)
-    }
-
-    fn json(&self) -> LazyJson<'_> {
-        Finished::json(self)
     }
 }
