@@ -1122,3 +1122,95 @@ fn medium_io_against_the_golden_text() {
         "{text}"
     );
 }
+
+/// Issue 13: `--top all` writes the leak list and the pid table out a row
+/// at a time; every leak is there, biggest first, with the columns as wide
+/// as the widest row, and `--top N` lists the first N of the same order.
+#[test]
+fn top_all_lists_every_leak_in_order() {
+    let ev = events(DECLS);
+    let mut t = Trace::new(&ev);
+    // 3,000 leaks over 30 pids, sizes 1..=1000 three times over (equal
+    // sizes go by allocation time), and one block freed.
+    let mut want: Vec<(u64, u64, u32)> = Vec::new();
+    for i in 0..3000u64 {
+        let (size, ptr, pid) = (1 + i % 1000, 0x10_0000 + 64 * i, 100 + (i % 30) as u32);
+        t.memalign(1000 * (i + 1), pid, size, ptr);
+        want.push((size, ptr, pid));
+    }
+    t.memalign(4_000_000, 7, 5, 0x99);
+    t.vfree(4_000_001, 7, 0x99);
+    want.sort_by_key(|&(size, ptr, _)| (std::cmp::Reverse(size), ptr));
+    let (te, tr) = files("alloc_top_all", DECLS, &t.finish());
+
+    let j = alloc_json(&["--top", "all"], &te, &tr);
+    let biggest: Vec<(u64, String, u64)> = j["leaks"]["biggest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["size"].as_u64().unwrap(),
+                l["ptr"].as_str().unwrap().to_owned(),
+                l["pid"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expect: Vec<(u64, String, u64)> = want
+        .iter()
+        .map(|&(size, ptr, pid)| (size, format!("0x{ptr:x}"), u64::from(pid)))
+        .collect();
+    assert_eq!(biggest, expect);
+    assert_eq!(j["leaks"]["sizes"], 1000);
+    let by_size = j["leaks"]["by_size"].as_array().unwrap();
+    assert_eq!(by_size.len(), 1000);
+    assert_eq!(
+        (&by_size[0]["size"], &by_size[0]["blocks"]),
+        (&json!(1000), &json!(3))
+    );
+    assert_eq!(j["pids"].as_array().unwrap().len(), 31);
+    let leaked: u64 = j["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["leaked_blocks"].as_u64().unwrap())
+        .sum();
+    assert_eq!(leaked, 3000);
+
+    let text = alloc_text(&["--top", "all"], &te, &tr);
+    let start = text.find("Biggest leaks:\n").unwrap();
+    let rows: Vec<&str> = text[start..].lines().skip(2).take(3001).collect();
+    // The rows end where the list does; all are as wide as the table.
+    assert_eq!(rows[3000], "", "{}", rows[3000]);
+    for (row, (size, ptr, pid)) in rows.iter().zip(&want) {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            (cells[0], cells[1], cells[cells.len() - 4]),
+            (
+                format!("0x{ptr:x}").as_str(),
+                size.to_string().as_str(),
+                pid.to_string().as_str()
+            ),
+            "{row}"
+        );
+    }
+    let header = text[start..].lines().nth(1).unwrap();
+    assert!(rows[..3000].iter().all(|r| r.len() <= header.len() + 24));
+    assert!(!text.contains("more leaks not shown"));
+    // --top 10: the first ten rows of the same list.
+    let ten = alloc_text(&["--top", "10"], &te, &tr);
+    let start = ten.find("Biggest leaks:\n").unwrap();
+    let first: Vec<Vec<&str>> = ten[start..]
+        .lines()
+        .skip(2)
+        .take(10)
+        .map(|r| r.split_whitespace().take(3).collect())
+        .collect();
+    let all: Vec<Vec<&str>> = rows[..10]
+        .iter()
+        .map(|r| r.split_whitespace().take(3).collect())
+        .collect();
+    assert_eq!(first, all);
+    assert!(ten.contains("\n(2990 more leaks not shown; --top N to see more)\n"));
+    assert!(ten.contains("\n(990 more sizes not shown; --top N to see more)\n"));
+}

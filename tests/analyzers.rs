@@ -405,12 +405,13 @@ fn a_fault_still_yields_reports_for_what_came_before() {
     }
 }
 
-/// A streamed report (`stats`, `locks`, `hist`) writes, row by row, the
+/// A streamed report (`stats`, `locks`, `hist`, `alloc`) writes, row by row, the
 /// same bytes as its in-memory form printed the usual way: its text, and
 /// its JSON as `serde_json::to_string_pretty` prints it, alone or nested
 /// in an object as `run --json` nests it.
 #[test]
 fn streamed_reports_write_what_they_hold_when_completed() {
+    use simpletrace::analyzers::alloc::{AllocAnalyzer, AllocOptions, RuleKind, RuleSpec};
     use simpletrace::analyzers::hist::{GroupBy, Hist, HistSpec, Measure, Style};
     use simpletrace::analyzers::histogram::Scale;
     use simpletrace::analyzers::stats::{StatsAnalyzer, StatsSort};
@@ -457,6 +458,20 @@ fn streamed_reports_write_what_they_hold_when_completed() {
         let mut d = Driver::new();
         d.add(LocksAnalyzer::new(SortBy::Hold, top));
         cases.push(("locks", d, true));
+    }
+    // The sample's own allocator events, by user rules.
+    let rules = vec![
+        RuleSpec::parse(RuleKind::Alloc, "mem_alloc:ptr=ptr,size=size").unwrap(),
+        RuleSpec::parse(RuleKind::Free, "mem_free:ptr=ptr").unwrap(),
+    ];
+    for top in [0, 2, usize::MAX] {
+        let mut d = Driver::new();
+        d.add(AllocAnalyzer::new(AllocOptions {
+            rules: rules.clone(),
+            top,
+            ..AllocOptions::default()
+        }));
+        cases.push(("alloc", d, false));
     }
     for (name, mut driver, locks) in cases {
         let (trace, events) = if locks {

@@ -14,7 +14,10 @@
 //! group, a linear bucket) are run over traces with tens of thousands of
 //! distinct keys: their peak must stay within a constant plus about 1 KiB
 //! per key, writing a report must not build its listing in memory, and
-//! `hist --top N` must keep only N groups for its report.
+//! `hist --top N` must keep only N groups for its report. And `alloc`:
+//! at most about 100 bytes per live allocation, and per leak with
+//! `--top 10` and with `--top all` (the listing written out, not built),
+//! and about a kilobyte per pid.
 //!
 //! Its own test binary (`[[test]] name = "memory"`), because a global
 //! allocator counts the whole process; each `#[test]` takes [`MEASURE`]
@@ -24,6 +27,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use simpletrace::analyzers::alloc::{AllocAnalyzer, AllocOptions};
+use simpletrace::analyzers::histogram::EXACT_SAMPLES;
 use simpletrace::analyzers::json::JsonLines;
 use simpletrace::analyzers::log::LogPrinter;
 use simpletrace::analyzers::print::{Buffering, Parallelism, print_trace};
@@ -633,4 +638,132 @@ fn stats_keep_under_1_kib_per_pid() {
             &p,
         );
     }
+}
+
+// Many keys in `alloc`: live blocks, leaks, pids.
+
+const ALLOC_EVENTS: &[u8] =
+    b"qemu_memalign(size_t alignment, size_t size, void *ptr) \"\"\nqemu_vfree(void *ptr) \"\"\n";
+
+/// Writes allocator traces record by record.
+struct AllocTrace {
+    t: Vec<u8>,
+    ts: u64,
+}
+
+impl AllocTrace {
+    fn new() -> Self {
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"qemu_memalign");
+        encode::mapping(&mut t, 1, b"qemu_vfree");
+        AllocTrace { t, ts: 0 }
+    }
+
+    fn memalign(&mut self, pid: u32, size: u64, ptr: u64) {
+        self.ts += 1000;
+        let args = [ArgValue::Int(4096), ArgValue::Int(size), ArgValue::Int(ptr)];
+        encode::event(&mut self.t, 0, self.ts, pid, &args);
+    }
+
+    fn vfree(&mut self, pid: u32, ptr: u64) {
+        self.ts += 1000;
+        encode::event(&mut self.t, 1, self.ts, pid, &[ArgValue::Int(ptr)]);
+    }
+}
+
+/// Block `i`'s address and size (sizes of their own: one group each).
+fn block(i: u64) -> (u64, u64) {
+    (0x5555_0000_0000 + 64 * i, 16 + i)
+}
+
+/// The peak while `alloc` runs over `trace` and its report is written out
+/// as text and as JSON.
+fn alloc_peak(trace: &[u8], events: &TraceEvents, options: AllocOptions) -> usize {
+    peak_of(|| {
+        let mut driver = Driver::new();
+        driver.add(AllocAnalyzer::new(options));
+        let reader = TraceReader::new(trace, events).unwrap();
+        let options = RunOptions {
+            parallelism: Parallelism {
+                threads: 1,
+                chunk_bytes: 1 << 20,
+            },
+            ..RunOptions::default()
+        };
+        let outcome = driver.run(reader, &mut std::io::sink(), options).unwrap();
+        for report in &outcome.reports {
+            report.write_text(&mut std::io::sink()).unwrap();
+            report.write_json(&mut std::io::sink(), 0).unwrap();
+        }
+    })
+}
+
+#[test]
+fn alloc_memory_per_key_is_bounded() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let events = TraceEvents::parse("te", ALLOC_EVENTS).unwrap();
+    const KEYS: u64 = 50_000;
+    const PIDS: u32 = 5_000;
+    // What any run holds: the driver's output block (260 KiB), a slab
+    // chunk (224 KiB), a chunk of the pid table (about 100 KiB); 592 KiB
+    // measured for one block. And the histograms' exact samples: up to
+    // `EXACT_SAMPLES` each, theirs to bound, 8 bytes each in a vector
+    // that may be doubling (old and new counted).
+    const CONSTANT: usize = 768 << 10;
+    let samples = |n: u64| 24 * (n as usize).min(EXACT_SAMPLES);
+    let with_top = |top: usize| AllocOptions {
+        top,
+        ..AllocOptions::default()
+    };
+    let mut report = Vec::new();
+    let mut check = |name: &str, peak: usize, keys: u64, per_key: usize, allowance: usize| {
+        let per = peak.saturating_sub(CONSTANT + allowance) as f64 / keys as f64;
+        report.push(format!("{name}: peak {peak} bytes, {per:.1} bytes per key"));
+        assert!(
+            peak <= CONSTANT + allowance + per_key * keys as usize,
+            "{name}: {peak} bytes at the peak for {keys} keys: {per:.1} bytes per key, more than {per_key}"
+        );
+    };
+
+    // Every block live at once, then freed: 100 bytes per live block,
+    // the free history included.
+    let mut live = AllocTrace::new();
+    for i in 0..KEYS {
+        let (ptr, size) = block(i);
+        live.memalign(1, size, ptr);
+    }
+    for i in 0..KEYS {
+        live.vfree(1, block(i).0);
+    }
+    let peak = alloc_peak(&live.t, &events, with_top(10));
+    check("live blocks", peak, KEYS, 100, 2 * samples(KEYS));
+
+    // Every block leaks: the leaks listed with --top 10 and --top all.
+    let mut leaks = AllocTrace::new();
+    for i in 0..KEYS {
+        let (ptr, size) = block(i);
+        leaks.memalign(1, size, ptr);
+    }
+    for (name, top) in [("leaks, --top 10", 10), ("leaks, --top all", usize::MAX)] {
+        let peak = alloc_peak(&leaks.t, &events, with_top(top));
+        check(name, peak, KEYS, 100, samples(KEYS));
+    }
+
+    // Many pids, each with a block allocated and freed nine times over
+    // (its timeline fills) and one that leaks: about a kilobyte a pid,
+    // its two table entries included.
+    let mut pids = AllocTrace::new();
+    for pid in 0..PIDS {
+        for _ in 0..9 {
+            pids.memalign(pid, 64, 0x1000);
+            pids.vfree(pid, 0x1000);
+        }
+        pids.memalign(pid, 64, 0x2000);
+    }
+    let changes = 19 * u64::from(PIDS);
+    let peak = alloc_peak(&pids.t, &events, with_top(10));
+    check("pids", peak, u64::from(PIDS), 1024, 2 * samples(changes));
+    // Shown with --nocapture.
+    println!("{}", report.join("\n"));
 }

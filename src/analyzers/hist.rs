@@ -1823,7 +1823,8 @@ fn write_bucket_table(out: &mut dyn Write, h: &Histogram, unit: Unit) -> std::io
                 format!("{:.2}", cumulative as f64 * 100.0 / total),
             ]
         })
-    })
+    })?;
+    Ok(())
 }
 
 /// Escapes text for SVG content and attribute values.

@@ -207,10 +207,11 @@ impl TextTable {
     }
 
     /// Writes the header and the rows `rows()` makes, each line ended by a
-    /// newline (the lines of `comfy_table`'s `trim_fmt`). `rows` is called
-    /// twice: for the widths, then for the lines. A row with fewer cells
-    /// than columns is padded with empty cells; extra cells are ignored.
-    pub fn write<I, R>(&self, out: &mut dyn Write, rows: R) -> io::Result<()>
+    /// newline (the lines of `comfy_table`'s `trim_fmt`), and returns how
+    /// many rows it wrote. `rows` is called twice: for the widths, then
+    /// for the lines. A row with fewer cells than columns is padded with
+    /// empty cells; extra cells are ignored.
+    pub fn write<I, R>(&self, out: &mut dyn Write, rows: R) -> io::Result<usize>
     where
         I: Iterator<Item = Vec<String>>,
         R: Fn() -> I,
@@ -240,11 +241,13 @@ impl TextTable {
             line.push_str("|\n");
             out.write_all(line.as_bytes())?;
         }
+        let mut written = 0;
         for row in rows() {
             let cells: Vec<&str> = row.iter().map(String::as_str).collect();
             self.write_line(out, &mut line, &widths, &cells)?;
+            written += 1;
         }
-        Ok(())
+        Ok(written)
     }
 
     fn write_line(
@@ -361,33 +364,50 @@ mod tests {
         ]
     }
 
+    /// Cells of more than one byte a character, under a header wider
+    /// than any of them (`alloc`'s tables have such).
+    fn wide_header_rows() -> Vec<Vec<String>> {
+        vec![
+            vec!["0x1000".into(), "4096 (4KiB)".into(), "µs".into()],
+            vec!["0xa".into(), "1".into(), "".into()],
+        ]
+    }
+
     #[test]
     fn tables_match_comfy_table() {
+        let cases = [
+            (["event", "n", "share"], sample_rows()),
+            (["event", "n", "share"], Vec::new()),
+            (["ptr", "size", "a much longer header"], wide_header_rows()),
+        ];
         for (style, preset) in [
             (TableStyle::Plain, comfy_table::presets::NOTHING),
             (TableStyle::Markdown, comfy_table::presets::ASCII_MARKDOWN),
         ] {
-            for rows in [sample_rows(), Vec::new()] {
-                let mut comfy = comfy_table::Table::new();
-                comfy.load_style(preset);
-                comfy.set_header(["event", "n", "share"]);
-                for r in &rows {
-                    comfy.add_row(r.clone());
-                }
-                for i in 1..3 {
-                    if let Some(c) = comfy.column_mut(i) {
-                        c.set_cell_alignment(comfy_table::CellAlignment::Right);
+            for (header, rows) in &cases {
+                for right in [&[1, 2][..], &[], &[0], &[0, 1, 2], &[2]] {
+                    let mut comfy = comfy_table::Table::new();
+                    comfy.load_style(preset);
+                    comfy.set_header(header.iter().copied());
+                    for r in rows {
+                        comfy.add_row(r.clone());
                     }
+                    let mut ours = TextTable::new(style, header.iter().copied());
+                    for &i in right {
+                        if let Some(c) = comfy.column_mut(i) {
+                            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+                        }
+                        ours.align_right(i);
+                    }
+                    let mut out = Vec::new();
+                    let written = ours.write(&mut out, || rows.iter().cloned()).unwrap();
+                    assert_eq!(written, rows.len());
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        format!("{}\n", comfy.trim_fmt()),
+                        "{style:?}, {header:?}, right-aligned {right:?}"
+                    );
                 }
-                let mut ours = TextTable::new(style, ["event", "n", "share"]);
-                ours.align_right(1).align_right(2);
-                let mut out = Vec::new();
-                ours.write(&mut out, || rows.iter().cloned()).unwrap();
-                assert_eq!(
-                    String::from_utf8(out).unwrap(),
-                    format!("{}\n", comfy.trim_fmt()),
-                    "{style:?}"
-                );
             }
         }
     }

@@ -20,7 +20,9 @@
 //! let mut driver = Driver::new();
 //! driver.add(AllocAnalyzer::new(AllocOptions::default()));
 //! let outcome = driver.run(TraceReader::new(&trace, &events)?, &mut std::io::sink(), Default::default())?;
-//! let report = &outcome.reports[0].json;
+//! // The report is written out as it goes (a row per leak, per pid):
+//! // complete() gives it as text and JSON in memory.
+//! let report = &outcome.reports[0].clone().complete().json;
 //! assert_eq!(report["leaks"]["blocks"], 1);
 //! assert_eq!(report["leaks"]["bytes"], 512);
 //! assert_eq!(report["lifetime_ns"]["max"], 200);
@@ -68,6 +70,18 @@
 //! placed within [`LOSS_WINDOW`] bytes of trace on either side of its
 //! record.
 //!
+//! # Memory
+//!
+//! What the run keeps grows with the blocks live at once, not with the
+//! trace: a live block (or a freed pointer remembered) is a 56-byte entry
+//! in a slab of chunks, found through an open-addressing index (`blocks`),
+//! about 70 to 90 bytes in all; a pid about a kilobyte at most. The report
+//! is made from that state when it is written: it is a streamed
+//! [`Report`] ([`Report::streamed`], its body in `report`) that goes out a
+//! row at a time, so that listing every leak costs 4 bytes a leak more,
+//! not a table and a JSON value of them; [`Report::complete`] gives it as
+//! text and JSON in memory.
+//!
 //! API structure:
 //! - [`AllocAnalyzer`] with its [`AllocOptions`];
 //! - [`RuleSpec`] (a rule as written), [`BUILTIN_RULES`], [`RuleSet`]
@@ -75,29 +89,41 @@
 //!   [`RuleWarning`];
 //! - [`seconds`]: how the report writes times.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::fmt::{self, Write as _};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::histogram::{Domain, Histogram, Scale, Unit, human};
+use super::histogram::{Domain, Histogram, Scale};
 use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
 use crate::format::ArgValue;
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
 use crate::format::excerpt::Excerpt;
 
+mod blocks;
+mod report;
+
+use blocks::{Blocks, Full};
+use report::big;
+
 /// How many freed pointers are remembered by default for telling double
-/// frees from unknown ones. Each costs up to about 200 bytes (a 56-byte
-/// hash-map entry, the table's slack and growth, its place in the eviction
-/// queue): about 50 MiB at most, as measured on 600,000 distinct pointers.
+/// frees from unknown ones. Each costs about 90 bytes at most (the 56-byte
+/// table entry its block had, its place in the table's index and in the
+/// eviction queue): about 23 MiB at most.
 pub const DEFAULT_FREE_HISTORY: usize = 1 << 18;
 
 /// How many entries each list of the report shows by default.
 pub const DEFAULT_TOP: usize = 10;
 
-/// Points kept for each live-bytes timeline: the series is halved whenever
-/// it reaches this many, so it stays between half and all of it.
+/// Points kept for the live-bytes timeline of all pids together: the
+/// series is halved whenever it reaches this many, so it stays between
+/// half and all of it.
 pub const TIMELINE_POINTS: usize = 128;
+
+/// Points kept for each pid's live-bytes timeline (as
+/// [`TIMELINE_POINTS`]): few, so that a pid costs about a kilobyte at
+/// most, however many pids there are.
+pub const PID_TIMELINE_POINTS: usize = 8;
 
 /// How far from a dropped-events record, in bytes of trace, the events it
 /// reports may have been lost. QEMU's writer thread writes that record
@@ -750,9 +776,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 // ---------------------------------------------------------------------------
 // State
 
-/// A pointer in one address space.
-type Key = (u32, u64);
-
 /// Where and when something happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Site {
@@ -779,16 +802,8 @@ struct Block {
     reallocs: u32,
 }
 
-/// A freed pointer, remembered to recognise a second free.
-#[derive(Debug, Clone, Copy)]
-struct Freed {
-    site: Site,
-    /// Tells this entry from older ones in the eviction queue.
-    generation: u64,
-}
-
 /// Live memory of one pid (or of all), its peak and its timeline.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Live {
     bytes: u128,
     blocks: u64,
@@ -806,6 +821,16 @@ struct Peak {
 }
 
 impl Live {
+    /// No memory live; the timeline keeps up to `points` points.
+    fn new(points: usize) -> Self {
+        Live {
+            bytes: 0,
+            blocks: 0,
+            peak: None,
+            timeline: Timeline::new(points),
+        }
+    }
+
     /// Applies one event's net change: `added` bytes and blocks came,
     /// `removed` went.
     fn change(&mut self, at: Site, added: (u128, u64), removed: (u128, u64)) {
@@ -862,28 +887,29 @@ impl TimelinePoint {
     }
 }
 
-/// Live bytes over time in bounded memory: at most [`TIMELINE_POINTS`]
-/// points, each summarising the same number of consecutive changes (in
-/// file order); when full, neighbours merge in pairs.
+/// Live bytes over time in bounded memory: at most `limit` points
+/// ([`TIMELINE_POINTS`] for all pids, [`PID_TIMELINE_POINTS`] for each),
+/// each summarising the same number of consecutive changes (in file
+/// order); when full, neighbours merge in pairs.
 #[derive(Debug, Clone)]
 struct Timeline {
     points: Vec<TimelinePoint>,
     pending: Option<TimelinePoint>,
     /// Changes per point.
     span: u64,
+    limit: usize,
 }
 
-impl Default for Timeline {
-    fn default() -> Self {
+impl Timeline {
+    fn new(limit: usize) -> Self {
         Timeline {
             points: Vec::new(),
             pending: None,
             span: 1,
+            limit: limit.max(2),
         }
     }
-}
 
-impl Timeline {
     fn record(&mut self, ts: u64, bytes: u128) {
         let change = TimelinePoint {
             first_ts: ts,
@@ -906,8 +932,8 @@ impl Timeline {
         }
         self.pending = None;
         self.points.push(pending);
-        if self.points.len() >= TIMELINE_POINTS {
-            let merged = self
+        if self.points.len() >= self.limit {
+            let merged: Vec<TimelinePoint> = self
                 .points
                 .chunks(2)
                 .filter_map(|pair| {
@@ -919,7 +945,8 @@ impl Timeline {
                     Some(p)
                 })
                 .collect();
-            self.points = merged;
+            self.points.clear();
+            self.points.extend(merged);
             self.span *= 2;
         }
     }
@@ -931,8 +958,9 @@ impl Timeline {
 }
 
 /// Counters of one pid.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct PidStats {
+    pid: u32,
     allocations: u64,
     allocated_bytes: u128,
     reallocs: u64,
@@ -947,23 +975,163 @@ struct PidStats {
     size_mismatches: u64,
     mismatched_frees: u64,
     live: Live,
+    /// Blocks and bytes live at the end (counted for the report).
+    leaks: (u64, u128),
 }
 
-/// A finding worth listing.
+impl PidStats {
+    fn new(pid: u32, points: usize) -> Self {
+        PidStats {
+            pid,
+            allocations: 0,
+            allocated_bytes: 0,
+            reallocs: 0,
+            frees: 0,
+            freed_bytes: 0,
+            null_frees: 0,
+            failed: 0,
+            zero_null: 0,
+            unknown_frees: 0,
+            double_frees: 0,
+            allocated_twice: 0,
+            size_mismatches: 0,
+            mismatched_frees: 0,
+            live: Live::new(points),
+            leaks: (0, 0),
+        }
+    }
+}
+
+/// Pids per chunk of the pid table.
+const PID_CHUNK: usize = 256;
+
+/// The counters of every pid seen, in chunks (no growth by copying), found
+/// through a map from pid to position.
+#[derive(Debug, Default)]
+struct Pids {
+    chunks: Vec<Vec<PidStats>>,
+    positions: HashMap<u32, u32>,
+}
+
+impl Pids {
+    fn get_mut(&mut self, pid: u32) -> &mut PidStats {
+        let n = self.positions.len();
+        let pos = *self.positions.entry(pid).or_insert(n as u32) as usize;
+        if pos == n {
+            if self.chunks.last().is_none_or(|c| c.len() == PID_CHUNK) {
+                self.chunks.push(Vec::with_capacity(PID_CHUNK));
+            }
+            if let Some(c) = self.chunks.last_mut() {
+                c.push(PidStats::new(pid, PID_TIMELINE_POINTS));
+            }
+        }
+        // Positions are handed out in order and each gets its entry just
+        // above: the indexing cannot fail.
+        &mut self.chunks[pos / PID_CHUNK][pos % PID_CHUNK]
+    }
+
+    #[cfg(test)]
+    fn get(&self, pid: u32) -> Option<&PidStats> {
+        let pos = *self.positions.get(&pid)? as usize;
+        self.chunks.get(pos / PID_CHUNK)?.get(pos % PID_CHUNK)
+    }
+
+    fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &PidStats> {
+        self.chunks.iter().flatten()
+    }
+
+    /// Pids in increasing order, as positions for [`Pids::at`].
+    fn sorted(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by_key(|&p| self.at(p).map(|s| s.pid));
+        order
+    }
+
+    fn at(&self, pos: u32) -> Option<&PidStats> {
+        let pos = pos as usize;
+        self.chunks.get(pos / PID_CHUNK)?.get(pos % PID_CHUNK)
+    }
+}
+
+/// A finding worth listing, in 72 bytes (`--top all` keeps every one):
+/// where it happened (without the byte offset, which only the loss window
+/// needs, when it is found), the pointer, and the other event involved,
+/// of the same pid.
 #[derive(Debug, Clone, Copy)]
 struct Incident {
-    site: Site,
+    ts: u64,
+    record: u64,
     ptr: u64,
+    other_ts: u64,
+    other_record: u64,
+    sizes_: [u64; 2],
+    pid: u32,
+    rule: u16,
+    other_rule: u16,
+    has_other: bool,
+    has_sizes: bool,
     /// Events lost near the records it depends on may explain it (see
     /// [`LOSS_WINDOW`]).
     near_loss: bool,
-    /// The other event involved: the first free of a double free, the
-    /// earlier allocation of a pointer allocated twice, the allocation of
-    /// a block freed with another size or by another family.
-    other: Option<Site>,
-    /// Sizes involved: the earlier block's size (allocated twice), or the
-    /// allocation's and the free's (size mismatch).
-    sizes: Option<(u64, u64)>,
+}
+
+impl Incident {
+    /// A finding at `site` about `ptr`: `other` is the other event
+    /// involved (the first free of a double free, the earlier allocation
+    /// of a pointer allocated twice, the allocation of a block freed with
+    /// another size or by another family), `sizes` the sizes involved (the
+    /// earlier block's and the new one's, or the allocation's and the
+    /// free's).
+    fn new(site: Site, ptr: u64, other: Option<Site>, sizes: Option<(u64, u64)>) -> Self {
+        let o = other.unwrap_or(site);
+        let (a, b) = sizes.unwrap_or_default();
+        Incident {
+            ts: site.ts,
+            record: site.record,
+            ptr,
+            other_ts: o.ts,
+            other_record: o.record,
+            sizes_: [a, b],
+            pid: site.pid,
+            rule: site.rule,
+            other_rule: o.rule,
+            has_other: other.is_some(),
+            has_sizes: sizes.is_some(),
+            near_loss: false,
+        }
+    }
+
+    /// Where it happened; the byte offset is not kept (0).
+    fn site(&self) -> Site {
+        Site {
+            ts: self.ts,
+            pid: self.pid,
+            record: self.record,
+            offset: 0,
+            rule: self.rule,
+        }
+    }
+
+    /// The other event involved, if any (its byte offset is not kept).
+    fn other(&self) -> Option<Site> {
+        self.has_other.then_some(Site {
+            ts: self.other_ts,
+            pid: self.pid,
+            record: self.other_record,
+            offset: 0,
+            rule: self.other_rule,
+        })
+    }
+
+    /// The sizes involved, if any.
+    fn sizes(&self) -> Option<(u64, u64)> {
+        let [a, b] = self.sizes_;
+        self.has_sizes.then_some((a, b))
+    }
 }
 
 /// One kind of finding: how many, how many near lost events, the first
@@ -1024,15 +1192,9 @@ struct Drops {
 struct Tracker {
     keep: usize,
     families: Vec<Option<Family>>,
-    live: HashMap<Key, Block>,
-    freed: HashMap<Key, Freed>,
-    /// Freed pointers oldest first, for forgetting the oldest past
-    /// `free_history`; entries whose generation no longer matches are stale.
-    freed_order: VecDeque<(Key, u64)>,
-    free_history: usize,
-    generation: u64,
-    forgotten: u64,
-    pids: BTreeMap<u32, PidStats>,
+    /// Live blocks and remembered freed pointers.
+    blocks: Blocks,
+    pids: Pids,
     total: Live,
     unknown: Findings,
     double: Findings,
@@ -1056,14 +1218,9 @@ impl Tracker {
         Tracker {
             keep,
             families: Vec::new(),
-            live: HashMap::new(),
-            freed: HashMap::new(),
-            freed_order: VecDeque::new(),
-            free_history,
-            generation: 0,
-            forgotten: 0,
-            pids: BTreeMap::new(),
-            total: Live::default(),
+            blocks: Blocks::new(free_history),
+            pids: Pids::default(),
+            total: Live::new(TIMELINE_POINTS),
             unknown: Findings::default(),
             double: Findings::default(),
             twice: Findings::default(),
@@ -1087,7 +1244,7 @@ impl Tracker {
     }
 
     fn stats(&mut self, pid: u32) -> &mut PidStats {
-        self.pids.entry(pid).or_default()
+        self.pids.get_mut(pid)
     }
 
     fn family(&self, rule: u16) -> Option<Family> {
@@ -1102,7 +1259,7 @@ impl Tracker {
 
     /// An allocation returned `ptr` for `size` bytes (`None`: the rule
     /// gives no size).
-    fn alloc(&mut self, at: Site, ptr: u64, size: Option<u64>) {
+    fn alloc(&mut self, at: Site, ptr: u64, size: Option<u64>) -> Result<(), Full> {
         if ptr == 0 {
             // malloc(0) may return NULL (GLib's does); otherwise NULL
             // means the allocation failed.
@@ -1112,7 +1269,7 @@ impl Tracker {
             } else {
                 s.failed += 1;
             }
-            return;
+            return Ok(());
         }
         let s = self.stats(at.pid);
         s.allocations += 1;
@@ -1127,47 +1284,39 @@ impl Tracker {
             moved: None,
             reallocs: 0,
         };
-        let removed = self.place(at, ptr, block);
+        let removed = self.place(at, ptr, block)?;
         self.change(at, (u128::from(block.size), 1), removed);
+        Ok(())
     }
 
     /// Makes `block` live at `ptr`; returns the bytes and blocks of a block
     /// that was live there already (allocated twice: its free was missed).
-    fn place(&mut self, at: Site, ptr: u64, block: Block) -> (u128, u64) {
-        let key = (at.pid, ptr);
-        self.freed.remove(&key);
-        let Some(previous) = self.live.insert(key, block) else {
-            return (0, 0);
+    fn place(&mut self, at: Site, ptr: u64, block: Block) -> Result<(u128, u64), Full> {
+        let Some(previous) = self.blocks.put_live(ptr, &block)? else {
+            return Ok((0, 0));
         };
         self.stats(at.pid).allocated_twice += 1;
         let earlier = previous.moved.unwrap_or(previous.born);
-        let incident = Incident {
-            site: at,
-            ptr,
-            near_loss: false,
-            other: Some(earlier),
-            sizes: Some((previous.size, block.size)),
-        };
+        let incident = Incident::new(at, ptr, Some(earlier), Some((previous.size, block.size)));
         // The free was missed after the last allocation of the block.
-        self.loss_prone(LossProne::Twice, incident, Some(earlier.offset));
-        (u128::from(previous.size), 1)
+        self.loss_prone(LossProne::Twice, at, incident, Some(earlier.offset));
+        Ok((u128::from(previous.size), 1))
     }
 
     /// A free of `ptr`, with the size the free was given, if any.
-    fn free(&mut self, at: Site, ptr: u64, size: Option<u64>) {
+    fn free(&mut self, at: Site, ptr: u64, size: Option<u64>) -> Result<(), Full> {
         if ptr == 0 {
             self.stats(at.pid).null_frees += 1;
-            return;
+            return Ok(());
         }
         self.stats(at.pid).frees += 1;
-        let key = (at.pid, ptr);
-        let Some(block) = self.live.remove(&key) else {
-            self.bad_free(at, ptr);
-            return;
+        let Some(block) = self.blocks.take_live(at.pid, ptr) else {
+            return self.bad_free(at, ptr);
         };
         self.end_block(at, ptr, &block, size);
-        self.remember_free(key, at);
+        self.blocks.remember_free(ptr, at)?;
         self.change(at, (0, 0), (u128::from(block.size), 1));
+        Ok(())
     }
 
     /// The end of a live block: its lifetime and the checks a free makes.
@@ -1180,126 +1329,68 @@ impl Tracker {
             && freed_size != block.size
         {
             self.stats(at.pid).size_mismatches += 1;
-            let incident = Incident {
-                site: at,
+            let incident = Incident::new(
+                at,
                 ptr,
-                near_loss: false,
-                other: Some(block.moved.unwrap_or(block.born)),
-                sizes: Some((block.size, freed_size)),
-            };
+                Some(block.moved.unwrap_or(block.born)),
+                Some((block.size, freed_size)),
+            );
             self.size_mismatch.add(incident, self.keep);
         }
         if let (Some(a), Some(f)) = (self.family(block.born.rule), self.family(at.rule))
             && a != f
         {
             self.stats(at.pid).mismatched_frees += 1;
-            let incident = Incident {
-                site: at,
-                ptr,
-                near_loss: false,
-                other: Some(block.born),
-                sizes: None,
-            };
+            let incident = Incident::new(at, ptr, Some(block.born), None);
             self.mismatched.add(incident, self.keep);
         }
     }
 
     /// A free (or realloc) of a pointer that is not live: a double free if
     /// it was freed before and not allocated since, else unknown.
-    fn bad_free(&mut self, at: Site, ptr: u64) {
-        let key = (at.pid, ptr);
-        match self.freed.get(&key).copied() {
+    fn bad_free(&mut self, at: Site, ptr: u64) -> Result<(), Full> {
+        match self.blocks.freed_at(at.pid, ptr) {
             Some(first) => {
                 self.stats(at.pid).double_frees += 1;
-                let incident = Incident {
-                    site: at,
-                    ptr,
-                    near_loss: false,
-                    other: Some(first.site),
-                    sizes: None,
-                };
+                let incident = Incident::new(at, ptr, Some(first), None);
                 // An allocation in between may have been lost.
-                self.loss_prone(LossProne::Double, incident, Some(first.site.offset));
+                self.loss_prone(LossProne::Double, at, incident, Some(first.offset));
+                Ok(())
             }
             None => {
                 self.stats(at.pid).unknown_frees += 1;
-                let incident = Incident {
-                    site: at,
-                    ptr,
-                    near_loss: false,
-                    other: None,
-                    sizes: None,
-                };
+                let incident = Incident::new(at, ptr, None, None);
                 // The allocation may have been lost at any time before.
-                self.loss_prone(LossProne::Unknown, incident, None);
+                self.loss_prone(LossProne::Unknown, at, incident, None);
                 // Freeing it again would be a double free.
-                self.remember_free(key, at);
+                self.blocks.remember_free(ptr, at)
             }
-        }
-    }
-
-    /// Remembers that `key` was freed at `at`, forgetting the oldest freed
-    /// pointer when more than `free_history` are remembered.
-    fn remember_free(&mut self, key: Key, at: Site) {
-        if self.free_history == 0 {
-            self.forgotten += 1;
-            return;
-        }
-        self.generation += 1;
-        let generation = self.generation;
-        self.freed.insert(
-            key,
-            Freed {
-                site: at,
-                generation,
-            },
-        );
-        self.freed_order.push_back((key, generation));
-        while self.freed.len() > self.free_history {
-            let Some((old, g)) = self.freed_order.pop_front() else {
-                break;
-            };
-            if self.freed.get(&old).is_some_and(|f| f.generation == g) {
-                self.freed.remove(&old);
-                self.forgotten += 1;
-            }
-        }
-        // Reallocated pointers leave stale entries behind: drop them once
-        // they are a third of the queue, so it stays bounded too.
-        let limit = self.free_history.max(64);
-        if self.freed_order.len() > limit + limit / 2 {
-            let freed = &self.freed;
-            self.freed_order
-                .retain(|(k, g)| freed.get(k).is_some_and(|f| f.generation == *g));
         }
     }
 
     /// A realloc of `old` to `size` bytes that returned `new`.
-    fn realloc(&mut self, at: Site, old: u64, new: u64, size: u64) {
+    fn realloc(&mut self, at: Site, old: u64, new: u64, size: u64) -> Result<(), Full> {
         if old == 0 {
             // realloc(NULL, n) is malloc(n).
-            self.alloc(at, new, Some(size));
-            return;
+            return self.alloc(at, new, Some(size));
         }
         if new == 0 {
             if size == 0 {
                 // realloc(p, 0) returning NULL freed p (glibc, GLib).
-                self.free(at, old, None);
-            } else {
-                // A failed realloc leaves p allocated.
-                self.stats(at.pid).failed += 1;
+                return self.free(at, old, None);
             }
-            return;
+            // A failed realloc leaves p allocated.
+            self.stats(at.pid).failed += 1;
+            return Ok(());
         }
         self.stats(at.pid).reallocs += 1;
         self.sizes.record(size);
-        let old_key = (at.pid, old);
-        let (mut block, removed_old) = match self.live.remove(&old_key) {
+        let (mut block, removed_old) = match self.blocks.take_live(at.pid, old) {
             Some(b) => (b, (u128::from(b.size), 1)),
             None => {
                 // Reallocating what was never allocated (or was freed):
                 // the new block starts a chain of its own.
-                self.bad_free(at, old);
+                self.bad_free(at, old)?;
                 let fresh = Block {
                     size,
                     sized: true,
@@ -1311,7 +1402,7 @@ impl Tracker {
             }
         };
         if old != new {
-            self.remember_free(old_key, at);
+            self.blocks.remember_free(old, at)?;
         }
         if block.born != at {
             block.reallocs += 1;
@@ -1319,12 +1410,13 @@ impl Tracker {
         }
         block.size = size;
         block.sized = true;
-        let removed_new = self.place(at, new, block);
+        let removed_new = self.place(at, new, block)?;
         self.change(
             at,
             (u128::from(size), 1),
             (removed_old.0 + removed_new.0, removed_old.1 + removed_new.1),
         );
+        Ok(())
     }
 
     /// A dropped-events record: `count` events were lost.
@@ -1367,14 +1459,20 @@ impl Tracker {
     /// Counts a finding that events lost since `since` would explain; if no
     /// loss seen so far does, a dropped-events record in the next
     /// [`LOSS_WINDOW`] bytes will.
-    fn loss_prone(&mut self, kind: LossProne, mut incident: Incident, since: Option<u64>) {
+    fn loss_prone(
+        &mut self,
+        kind: LossProne,
+        at: Site,
+        mut incident: Incident,
+        since: Option<u64>,
+    ) {
         incident.near_loss = self.near_past_loss(since);
         let keep = self.keep;
         let kept = self.findings_mut(kind).add(incident, keep);
         if !incident.near_loss {
-            self.expire(incident.site.offset);
+            self.expire(at.offset);
             self.pending.push_back(Pending {
-                offset: incident.site.offset,
+                offset: at.offset,
                 kind,
                 kept,
             });
@@ -1491,20 +1589,24 @@ impl AllocAnalyzer {
                 self.tracker.realloc(at, word(old), word(new), word(size))
             }
         }
-        Ok(())
+        .map_err(|Full| {
+            AnalyzerError::new(
+                "alloc",
+                format!(
+                    "record {} at byte offset {}: more than {} live blocks and remembered freed \
+                     pointers; lower --free-history",
+                    at.record,
+                    at.offset,
+                    u32::MAX - 1
+                ),
+            )
+        })
     }
 
     fn on_dropped(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         let count = ev.arg(0).and_then(ArgValue::as_u64).unwrap_or(0);
         self.tracker.dropped(Self::site(ev, u16::MAX), count);
         Ok(())
-    }
-
-    fn event_name(&self, rule: u16) -> &str {
-        self.rules
-            .rules()
-            .get(usize::from(rule))
-            .map_or("?", |r| r.spec.event.as_str())
     }
 }
 
@@ -1539,35 +1641,15 @@ impl Analyzer for AllocAnalyzer {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        Ok(ReportBuilder::new(self).build())
+        let fresh = Tracker::new(self.options.top, self.options.free_history);
+        let tracker = std::mem::replace(&mut self.tracker, fresh);
+        let finished = report::Finished::new(self.options.clone(), self.rules.clone(), tracker);
+        Ok(Report::streamed(finished))
     }
 }
 
 // ---------------------------------------------------------------------------
-// The report
-
-/// A number as JSON: exact up to `u64::MAX`, floating point beyond (sums
-/// of sizes read from the trace can exceed it).
-fn big(v: u128) -> Value {
-    match u64::try_from(v) {
-        Ok(v) => json!(v),
-        Err(_) => json!(v as f64),
-    }
-}
-
-/// Bytes for people: `512B`, `1.5MiB`.
-fn human_bytes(v: u128) -> String {
-    human(i128::try_from(v).unwrap_or(i128::MAX), Unit::Bytes)
-}
-
-/// An exact size, with its human form past 1 KiB: `1048576 (1MiB)`.
-fn size_text(v: u64) -> String {
-    if v < 1024 {
-        v.to_string()
-    } else {
-        format!("{v} ({})", human_bytes(u128::from(v)))
-    }
-}
+// The report (see report.rs)
 
 /// A timestamp of the trace clock as `SECONDS.MICROS`, as QEMU's log
 /// backend prints times.
@@ -1575,978 +1657,9 @@ pub fn seconds(ts: u64) -> String {
     format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000)
 }
 
-/// A comfy-table table without borders, as the other analyzers draw them.
-fn table(header: &[&str], rows: Vec<Vec<String>>, right: &[usize]) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::NOTHING);
-    t.set_header(header.iter().copied());
-    for row in rows {
-        t.add_row(row);
-    }
-    for &i in right {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
-        }
-    }
-    t.trim_fmt()
-}
-
-/// Appends `title` (if any) and the table of `rows`, unless there are no
-/// rows (`--top 0`).
-fn put_table(
-    text: &mut String,
-    title: Option<&str>,
-    header: &[&str],
-    rows: Vec<Vec<String>>,
-    right: &[usize],
-) {
-    if rows.is_empty() {
-        return;
-    }
-    if let Some(title) = title {
-        let _ = writeln!(text, "\n{title}");
-    }
-    let _ = writeln!(text, "{}", table(header, rows, right));
-}
-
-/// How a list's heading ends: `:` before the whole list, `; the first:`
-/// before part of it, nothing when none of it is shown.
-fn lead(shown: usize, total: u64) -> &'static str {
-    if shown == 0 {
-        "."
-    } else if (shown as u64) < total {
-        "; the first:"
-    } else {
-        ":"
-    }
-}
-
-/// `"1 block"`, `"2 blocks"`.
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
-/// Leaks of one size.
-#[derive(Debug, Default)]
-struct SizeGroup {
-    blocks: u64,
-    bytes: u128,
-    rules: BTreeSet<u16>,
-    near_loss: u64,
-}
-
-/// Figures for the report, worked out once.
-struct ReportBuilder<'a> {
-    a: &'a AllocAnalyzer,
-    t: &'a Tracker,
-    top: usize,
-    /// Blocks still live, biggest first.
-    leaks: Vec<(Key, Block)>,
-    leaked_bytes: u128,
-    leaks_near_loss: u64,
-    pid_leaks: BTreeMap<u32, (u64, u128)>,
-    by_size: Vec<(Option<u64>, SizeGroup)>,
-    end_ts: u64,
-}
-
-impl<'a> ReportBuilder<'a> {
-    fn new(a: &'a AllocAnalyzer) -> Self {
-        let t = &a.tracker;
-        let mut leaks: Vec<(Key, Block)> = t.live.iter().map(|(k, b)| (*k, *b)).collect();
-        leaks.sort_by(|(ka, a), (kb, b)| {
-            (b.size, a.born.ts, a.born.record, ka).cmp(&(a.size, b.born.ts, b.born.record, kb))
-        });
-        let mut pid_leaks: BTreeMap<u32, (u64, u128)> = BTreeMap::new();
-        let mut groups: BTreeMap<Option<u64>, SizeGroup> = BTreeMap::new();
-        let mut leaked_bytes = 0u128;
-        let mut leaks_near_loss = 0u64;
-        for ((pid, _), b) in &leaks {
-            let near_loss = t.near_past_loss(Some(b.born.offset));
-            let e = pid_leaks.entry(*pid).or_default();
-            e.0 += 1;
-            e.1 += u128::from(b.size);
-            leaked_bytes += u128::from(b.size);
-            leaks_near_loss += u64::from(near_loss);
-            let g = groups.entry(b.sized.then_some(b.size)).or_default();
-            g.blocks += 1;
-            g.bytes += u128::from(b.size);
-            g.rules.insert(b.born.rule);
-            g.near_loss += u64::from(near_loss);
-        }
-        let mut by_size: Vec<(Option<u64>, SizeGroup)> = groups.into_iter().collect();
-        by_size.sort_by(|(sa, a), (sb, b)| (b.bytes, b.blocks, sb).cmp(&(a.bytes, a.blocks, sa)));
-        ReportBuilder {
-            a,
-            t,
-            top: a.options.top,
-            leaks,
-            leaked_bytes,
-            leaks_near_loss,
-            pid_leaks,
-            by_size,
-            end_ts: t.max_ts.unwrap_or(0),
-        }
-    }
-
-    fn event(&self, rule: u16) -> &str {
-        self.a.event_name(rule)
-    }
-
-    fn build(&self) -> Report {
-        let mut text = String::new();
-        self.summary_text(&mut text);
-        self.rules_text(&mut text);
-        self.drops_text(&mut text);
-        if self.a.rules.is_empty() {
-            return Report::new(text, self.json());
-        }
-        self.pids_text(&mut text);
-        if self.t.events == 0 {
-            return Report::new(text, self.json());
-        }
-        self.leaks_text(&mut text);
-        self.findings_text(&mut text);
-        self.live_text(&mut text);
-        self.histograms_text(&mut text);
-        Report::new(text, self.json())
-    }
-
-    fn totals(&self) -> PidStats {
-        let mut sum = PidStats::default();
-        for s in self.t.pids.values() {
-            sum.allocations += s.allocations;
-            sum.allocated_bytes += s.allocated_bytes;
-            sum.reallocs += s.reallocs;
-            sum.frees += s.frees;
-            sum.freed_bytes += s.freed_bytes;
-            sum.null_frees += s.null_frees;
-            sum.failed += s.failed;
-            sum.zero_null += s.zero_null;
-            sum.unknown_frees += s.unknown_frees;
-            sum.double_frees += s.double_frees;
-            sum.allocated_twice += s.allocated_twice;
-            sum.size_mismatches += s.size_mismatches;
-            sum.mismatched_frees += s.mismatched_frees;
-        }
-        sum.live = self.t.total.clone();
-        sum
-    }
-
-    fn summary_text(&self, text: &mut String) {
-        let s = self.totals();
-        let pids: Vec<String> = self.t.pids.keys().map(u32::to_string).collect();
-        let _ = write!(
-            text,
-            "alloc: {} ({}), {}, {} ({} of NULL)",
-            plural(s.allocations, "allocation", "allocations"),
-            human_bytes(s.allocated_bytes),
-            plural(s.reallocs, "realloc", "reallocs"),
-            plural(s.frees + s.null_frees, "free", "frees"),
-            s.null_frees,
-        );
-        match pids.as_slice() {
-            [] => {}
-            [one] => {
-                let _ = write!(text, ", pid {one}");
-            }
-            many => {
-                let _ = write!(text, ", pids {}", many.join(", "));
-            }
-        }
-        if let (Some(lo), Some(hi)) = (self.t.min_ts, self.t.max_ts) {
-            let _ = write!(text, ", {} to {}", seconds(lo), seconds(hi));
-        }
-        text.push('\n');
-    }
-
-    fn drops_text(&self, text: &mut String) {
-        let d = &self.t.drops;
-        let (Some(first), Some(last)) = (d.earliest, d.last) else {
-            return;
-        };
-        let _ = writeln!(
-            text,
-            "\nWARNING: EVENTS WERE LOST: {} dropped-events records report {} lost events, from {} to {}.\n\
-             These findings may be artefacts of the loss: {} of {} leaked blocks (a loss after the allocation),\n\
-             {} of {} unknown frees (a loss before the free), {} of {} double frees and {} of {} blocks allocated\n\
-             twice (a loss between the two events), counting {} KiB of trace on either side of each\n\
-             dropped-events record as the loss's place.",
-            d.records,
-            d.lost,
-            seconds(first.ts),
-            seconds(last.ts),
-            self.leaks_near_loss,
-            self.leaks.len(),
-            self.t.unknown.near_loss,
-            self.t.unknown.count,
-            self.t.double.near_loss,
-            self.t.double.count,
-            self.t.twice.near_loss,
-            self.t.twice.count,
-            LOSS_WINDOW / 1024,
-        );
-        let rows: Vec<Vec<String>> = d
-            .first
-            .iter()
-            .map(|(s, n)| {
-                vec![
-                    seconds(s.ts),
-                    s.pid.to_string(),
-                    s.record.to_string(),
-                    n.to_string(),
-                ]
-            })
-            .collect();
-        put_table(
-            text,
-            None,
-            &["lost at", "pid", "record", "events"],
-            rows,
-            &[1, 2, 3],
-        );
-        Self::more(
-            text,
-            d.first.len(),
-            d.records,
-            ("dropped-events record", "dropped-events records"),
-        );
-    }
-
-    fn rules_text(&self, text: &mut String) {
-        let rules = self.a.rules.rules();
-        if rules.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nNo allocator rule applies: the trace-events file declares none of {}{}.\n\
-                 Give rules with --alloc EVENT:ptr=ARG,size=ARG, --free EVENT:ptr=ARG, --realloc EVENT:old=ARG,new=ARG,size=ARG.",
-                BUILTIN_RULES
-                    .iter()
-                    .map(|b| b.event)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if self.a.options.builtins {
-                    ""
-                } else {
-                    " (and --no-builtin is given)"
-                }
-            );
-        } else {
-            let described: Vec<String> = rules
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} {}{}",
-                        r.spec.kind.name(),
-                        r.spec,
-                        if r.spec.is_builtin() { "" } else { " (user)" }
-                    )
-                })
-                .collect();
-            let _ = writeln!(text, "Rules: {}", described.join("; "));
-        }
-        for w in self.a.rules.warnings() {
-            let _ = writeln!(text, "warning: {w}");
-        }
-    }
-
-    fn peak_cells(live: &Live) -> [String; 2] {
-        match live.peak {
-            Some(p) => [human_bytes(p.bytes), seconds(p.ts)],
-            None => ["-".into(), "-".into()],
-        }
-    }
-
-    fn pids_text(&self, text: &mut String) {
-        let mut rows = Vec::new();
-        let row = |pid: String, s: &PidStats, leaks: (u64, u128)| {
-            let [peak, peak_at] = Self::peak_cells(&s.live);
-            vec![
-                pid,
-                s.allocations.to_string(),
-                human_bytes(s.allocated_bytes),
-                s.reallocs.to_string(),
-                s.frees.to_string(),
-                s.null_frees.to_string(),
-                leaks.0.to_string(),
-                human_bytes(leaks.1),
-                s.unknown_frees.to_string(),
-                s.double_frees.to_string(),
-                peak,
-                peak_at,
-            ]
-        };
-        for (pid, s) in &self.t.pids {
-            let leaks = self.pid_leaks.get(pid).copied().unwrap_or_default();
-            rows.push(row(pid.to_string(), s, leaks));
-        }
-        if self.t.pids.len() > 1 {
-            rows.push(row(
-                "all".into(),
-                &self.totals(),
-                (self.leaks.len() as u64, self.leaked_bytes),
-            ));
-        }
-        if rows.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nNo records of these events in the trace (or none passed the filters)."
-            );
-            return;
-        }
-        let _ = writeln!(
-            text,
-            "\n{}",
-            table(
-                &[
-                    "pid",
-                    "allocs",
-                    "allocated",
-                    "reallocs",
-                    "frees",
-                    "free(NULL)",
-                    "leaks",
-                    "leaked",
-                    "unknown frees",
-                    "double frees",
-                    "peak live",
-                    "peak at",
-                ],
-                rows,
-                &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-            )
-        );
-    }
-
-    /// Says how many of a list's `total` entries are not shown: `what`
-    /// is the entry's name, singular and plural.
-    fn more(text: &mut String, shown: usize, total: u64, what: (&str, &str)) {
-        let hidden = total.saturating_sub(shown as u64);
-        if hidden > 0 {
-            let word = if hidden == 1 { what.0 } else { what.1 };
-            let _ = writeln!(
-                text,
-                "({hidden} more {word} not shown; --top N to see more)"
-            );
-        }
-    }
-
-    fn leaks_text(&self, text: &mut String) {
-        if self.leaks.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nLeaks: none: every block allocated in the trace was freed."
-            );
-            return;
-        }
-        let _ = write!(
-            text,
-            "\nLeaks: {} never freed, {}",
-            plural(self.leaks.len() as u64, "block", "blocks"),
-            human_bytes(self.leaked_bytes)
-        );
-        if self.t.drops.records > 0 {
-            let _ = write!(text, " ({} near lost events)", self.leaks_near_loss);
-        }
-        text.push('\n');
-        let groups: Vec<Vec<String>> = self
-            .by_size
-            .iter()
-            .take(self.top)
-            .map(|(size, g)| {
-                let by: Vec<&str> = g.rules.iter().map(|&r| self.event(r)).collect();
-                let mut row = vec![
-                    size.map_or("?".into(), size_text),
-                    g.blocks.to_string(),
-                    human_bytes(g.bytes),
-                    by.join(", "),
-                ];
-                if self.t.drops.records > 0 {
-                    row.push(g.near_loss.to_string());
-                }
-                row
-            })
-            .collect();
-        let shown = groups.len();
-        let mut header = vec!["size", "blocks", "bytes", "allocated by"];
-        if self.t.drops.records > 0 {
-            header.push("near lost events");
-        }
-        put_table(text, Some("By size:"), &header, groups, &[0, 1, 2, 4]);
-        Self::more(text, shown, self.by_size.len() as u64, ("size", "sizes"));
-
-        let biggest: Vec<Vec<String>> = self
-            .leaks
-            .iter()
-            .take(self.top)
-            .map(|((pid, ptr), b)| {
-                let mut notes = Vec::new();
-                if let Some(m) = b.moved {
-                    notes.push(format!(
-                        "{} to it, the last at {} by {}",
-                        plural(u64::from(b.reallocs), "realloc", "reallocs"),
-                        seconds(m.ts),
-                        self.event(m.rule)
-                    ));
-                }
-                if self.t.near_past_loss(Some(b.born.offset)) {
-                    notes.push("near lost events".into());
-                }
-                vec![
-                    format!("0x{ptr:x}"),
-                    if b.sized {
-                        size_text(b.size)
-                    } else {
-                        "?".into()
-                    },
-                    pid.to_string(),
-                    seconds(b.born.ts),
-                    self.event(b.born.rule).to_owned(),
-                    human(
-                        i128::from(self.end_ts.wrapping_sub(b.born.ts) as i64),
-                        Unit::Nanoseconds,
-                    ),
-                    notes.join("; "),
-                ]
-            })
-            .collect();
-        let shown = biggest.len();
-        put_table(
-            text,
-            Some("Biggest leaks:"),
-            &[
-                "ptr",
-                "size",
-                "pid",
-                "allocated at",
-                "by",
-                "age at end",
-                "note",
-            ],
-            biggest,
-            &[1, 2, 5],
-        );
-        Self::more(text, shown, self.leaks.len() as u64, ("leak", "leaks"));
-    }
-
-    fn findings_text(&self, text: &mut String) {
-        let t = self.t;
-        let note = |near_loss: bool, what: &str| {
-            if near_loss {
-                what.to_owned()
-            } else {
-                String::new()
-            }
-        };
-        let head = |i: &Incident| {
-            vec![
-                seconds(i.site.ts),
-                i.site.pid.to_string(),
-                format!("0x{:x}", i.ptr),
-                self.event(i.site.rule).to_owned(),
-            ]
-        };
-        let other_at = |i: &Incident| {
-            i.other.map_or(["-".into(), "-".into()], |o| {
-                [seconds(o.ts), self.event(o.rule).to_owned()]
-            })
-        };
-
-        if t.unknown.count > 0 {
-            let _ = writeln!(
-                text,
-                "\nUnknown frees: {} (pointers not allocated in the trace: allocated before it started, \
-                 allocated by an event no rule covers, lost, or invalid){}",
-                t.unknown.count,
-                lead(t.unknown.first.len(), t.unknown.count)
-            );
-            let rows = t
-                .unknown
-                .first
-                .iter()
-                .map(|i| {
-                    let mut r = head(i);
-                    r.push(note(i.near_loss, "near lost events"));
-                    r
-                })
-                .collect();
-            put_table(
-                text,
-                None,
-                &["time", "pid", "ptr", "event", "note"],
-                rows,
-                &[1],
-            );
-            Self::more(
-                text,
-                t.unknown.first.len(),
-                t.unknown.count,
-                ("unknown free", "unknown frees"),
-            );
-        }
-        if t.double.count > 0 {
-            let _ = writeln!(
-                text,
-                "\nDouble frees: {} (freed again without an allocation in between; the last {} freed \
-                 pointers are remembered){}",
-                t.double.count,
-                self.a.options.free_history,
-                lead(t.double.first.len(), t.double.count)
-            );
-            let rows = t
-                .double
-                .first
-                .iter()
-                .map(|i| {
-                    let mut r = head(i);
-                    r.extend(other_at(i));
-                    r.push(note(i.near_loss, "near lost events"));
-                    r
-                })
-                .collect();
-            put_table(
-                text,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "first freed at",
-                    "by",
-                    "note",
-                ],
-                rows,
-                &[1],
-            );
-            Self::more(
-                text,
-                t.double.first.len(),
-                t.double.count,
-                ("double free", "double frees"),
-            );
-        }
-        if t.twice.count > 0 {
-            let _ = writeln!(
-                text,
-                "\nAllocated twice without a free: {} (a pointer returned again while live: its free \
-                 was missed or lost; the earlier block is dropped){}",
-                t.twice.count,
-                lead(t.twice.first.len(), t.twice.count)
-            );
-            let rows = t
-                .twice
-                .first
-                .iter()
-                .map(|i| {
-                    let mut r = head(i);
-                    let [at, by] = other_at(i);
-                    let (old, _) = i.sizes.unwrap_or_default();
-                    r.extend([at, by, size_text(old)]);
-                    r.push(note(i.near_loss, "near lost events"));
-                    r
-                })
-                .collect();
-            put_table(
-                text,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "live since",
-                    "by",
-                    "its size",
-                    "note",
-                ],
-                rows,
-                &[1, 6],
-            );
-            Self::more(
-                text,
-                t.twice.first.len(),
-                t.twice.count,
-                ("block", "blocks"),
-            );
-        }
-        if t.size_mismatch.count > 0 {
-            let _ = writeln!(
-                text,
-                "\nFreed with another size than allocated: {}{}",
-                t.size_mismatch.count,
-                lead(t.size_mismatch.first.len(), t.size_mismatch.count)
-            );
-            let rows = t
-                .size_mismatch
-                .first
-                .iter()
-                .map(|i| {
-                    let mut r = head(i);
-                    let (allocated, freed) = i.sizes.unwrap_or_default();
-                    r.push(size_text(freed));
-                    r.push(size_text(allocated));
-                    r.extend(other_at(i));
-                    r
-                })
-                .collect();
-            put_table(
-                text,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "freed size",
-                    "allocated size",
-                    "allocated at",
-                    "by",
-                ],
-                rows,
-                &[1, 4, 5],
-            );
-            Self::more(
-                text,
-                t.size_mismatch.first.len(),
-                t.size_mismatch.count,
-                ("free", "frees"),
-            );
-        }
-        if t.mismatched.count > 0 {
-            let _ = writeln!(
-                text,
-                "\nFreed by another allocator's free: {}{}",
-                t.mismatched.count,
-                lead(t.mismatched.first.len(), t.mismatched.count)
-            );
-            let rows = t
-                .mismatched
-                .first
-                .iter()
-                .map(|i| {
-                    let mut r = head(i);
-                    r.extend(other_at(i));
-                    r
-                })
-                .collect();
-            put_table(
-                text,
-                None,
-                &["time", "pid", "ptr", "freed by", "allocated at", "by"],
-                rows,
-                &[1],
-            );
-            Self::more(
-                text,
-                t.mismatched.first.len(),
-                t.mismatched.count,
-                ("free", "frees"),
-            );
-        }
-        let s = self.totals();
-        if s.failed > 0 || s.zero_null > 0 {
-            let _ = writeln!(
-                text,
-                "\nAllocations that returned NULL: {} failed, {} of 0 bytes (malloc(0) may return NULL).",
-                s.failed, s.zero_null
-            );
-        }
-        if t.forgotten > 0 {
-            let _ = writeln!(
-                text,
-                "\nNote: {} freed pointers were forgotten (--free-history {}): freeing one of them again \
-                 counts as an unknown free, not a double free.",
-                t.forgotten, self.a.options.free_history
-            );
-        }
-    }
-
-    fn live_text(&self, text: &mut String) {
-        let live = &self.t.total;
-        let Some(peak) = live.peak else {
-            return;
-        };
-        let _ = writeln!(
-            text,
-            "\nLive memory: peak {} ({} bytes in {}) at {} (pid {}, record {}); {} in {} at the end.",
-            human_bytes(peak.bytes),
-            peak.bytes,
-            plural(peak.blocks, "block", "blocks"),
-            seconds(peak.ts),
-            peak.pid,
-            peak.record,
-            human_bytes(live.bytes),
-            plural(live.blocks, "block", "blocks"),
-        );
-        let points = live.timeline.points();
-        if points.len() < 2 {
-            return;
-        }
-        // Rows of consecutive points, each drawn at its highest.
-        let per_row = points.len().div_ceil(CHART_ROWS);
-        let rows: Vec<TimelinePoint> = points
-            .chunks(per_row.max(1))
-            .filter_map(|c| {
-                let (first, rest) = c.split_first()?;
-                let mut p = *first;
-                for q in rest {
-                    p.absorb(q);
-                }
-                Some(p)
-            })
-            .collect();
-        let most = rows.iter().map(|p| p.max).max().unwrap_or(0);
-        let cells: Vec<(String, String)> = rows
-            .iter()
-            .map(|p| (seconds(p.first_ts), human_bytes(p.max)))
-            .collect();
-        let time_width = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
-        let bytes_width = cells.iter().map(|c| c.1.len()).max().unwrap_or(0);
-        let labels: Vec<String> = cells
-            .iter()
-            .map(|(t, b)| format!("{t:>time_width$} {b:>bytes_width$}"))
-            .collect();
-        let _ = writeln!(
-            text,
-            "Live bytes over time (the most in each row; rows hold equally many changes):"
-        );
-        for (p, label) in rows.iter().zip(&labels) {
-            let bar = if most == 0 {
-                0
-            } else {
-                (p.max.saturating_mul(CHART_WIDTH as u128)).div_ceil(most) as usize
-            };
-            let _ = writeln!(
-                text,
-                "{label} |{}{}|",
-                "@".repeat(bar.min(CHART_WIDTH)),
-                " ".repeat(CHART_WIDTH - bar.min(CHART_WIDTH))
-            );
-        }
-    }
-
-    fn histograms_text(&self, text: &mut String) {
-        let t = self.t;
-        if !t.lifetimes.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nBlock lifetimes, allocation to free (ns; negative when timestamps step back across threads):\n{}\n{}",
-                t.lifetimes.summary(Unit::Nanoseconds),
-                t.lifetimes.render(Unit::Nanoseconds).trim_end()
-            );
-        }
-        if !t.sizes.is_empty() {
-            let _ = writeln!(
-                text,
-                "\nSizes requested (allocations and reallocs):\n{}\n{}",
-                t.sizes.summary(Unit::Bytes),
-                t.sizes.render(Unit::Bytes).trim_end()
-            );
-        }
-    }
-
-    // -- JSON
-
-    fn site_json(&self, s: &Site) -> Value {
-        json!({
-            "ts_ns": s.ts,
-            "pid": s.pid,
-            "record": s.record,
-            "event": self.event(s.rule),
-        })
-    }
-
-    fn peak_json(p: &Option<Peak>) -> Value {
-        match p {
-            Some(p) => json!({
-                "bytes": big(p.bytes),
-                "blocks": p.blocks,
-                "ts_ns": p.ts,
-                "pid": p.pid,
-                "record": p.record,
-            }),
-            None => Value::Null,
-        }
-    }
-
-    fn counters_json(s: &PidStats, leaks: (u64, u128)) -> serde_json::Map<String, Value> {
-        let v = json!({
-            "allocations": s.allocations,
-            "allocated_bytes": big(s.allocated_bytes),
-            "reallocs": s.reallocs,
-            "frees": s.frees,
-            "freed_bytes": big(s.freed_bytes),
-            "null_frees": s.null_frees,
-            "failed_allocations": s.failed,
-            "zero_size_null_allocations": s.zero_null,
-            "leaked_blocks": leaks.0,
-            "leaked_bytes": big(leaks.1),
-            "unknown_frees": s.unknown_frees,
-            "double_frees": s.double_frees,
-            "allocated_twice": s.allocated_twice,
-            "size_mismatches": s.size_mismatches,
-            "mismatched_frees": s.mismatched_frees,
-            "live_bytes_at_end": big(s.live.bytes),
-            "live_blocks_at_end": s.live.blocks,
-            "peak": Self::peak_json(&s.live.peak),
-            "timeline": s.live.timeline.points().iter().map(TimelinePoint::json).collect::<Vec<_>>(),
-        });
-        match v {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        }
-    }
-
-    fn findings_json(&self, f: &Findings, other_key: &str) -> Value {
-        let first: Vec<Value> = f
-            .first
-            .iter()
-            .map(|i| {
-                let mut v = self.site_json(&i.site);
-                if let Value::Object(m) = &mut v {
-                    m.insert("ptr".into(), json!(format!("0x{:x}", i.ptr)));
-                    m.insert("near_lost_events".into(), json!(i.near_loss));
-                    if let Some(o) = &i.other {
-                        m.insert(other_key.into(), self.site_json(o));
-                    }
-                    match (other_key, i.sizes) {
-                        ("earlier_allocation", Some((old, new))) => {
-                            m.insert("earlier_size".into(), json!(old));
-                            m.insert("size".into(), json!(new));
-                        }
-                        ("allocation", Some((allocated, freed))) => {
-                            m.insert("allocated_size".into(), json!(allocated));
-                            m.insert("freed_size".into(), json!(freed));
-                        }
-                        _ => {}
-                    }
-                }
-                v
-            })
-            .collect();
-        json!({
-            "count": f.count,
-            "near_lost_events": f.near_loss,
-            "first": first,
-        })
-    }
-
-    fn json(&self) -> Value {
-        let t = self.t;
-        let rules: Vec<Value> = self
-            .a
-            .rules
-            .rules()
-            .iter()
-            .map(|r| {
-                let args: serde_json::Map<String, Value> = r
-                    .spec
-                    .args
-                    .iter()
-                    .map(|(k, a)| (k.clone(), json!(a)))
-                    .collect();
-                json!({
-                    "event": r.spec.event,
-                    "kind": r.spec.kind.name(),
-                    "args": args,
-                    "builtin": r.spec.is_builtin(),
-                    "family": r.spec.family.map(Family::name),
-                })
-            })
-            .collect();
-        let pids: Vec<Value> = t
-            .pids
-            .iter()
-            .map(|(pid, s)| {
-                let mut m =
-                    Self::counters_json(s, self.pid_leaks.get(pid).copied().unwrap_or_default());
-                m.insert("pid".into(), json!(pid));
-                Value::Object(m)
-            })
-            .collect();
-        let totals = Value::Object(Self::counters_json(
-            &self.totals(),
-            (self.leaks.len() as u64, self.leaked_bytes),
-        ));
-        let by_size: Vec<Value> = self
-            .by_size
-            .iter()
-            .take(self.top)
-            .map(|(size, g)| {
-                json!({
-                    "size": size,
-                    "blocks": g.blocks,
-                    "bytes": big(g.bytes),
-                    "events": g.rules.iter().map(|&r| self.event(r)).collect::<Vec<_>>(),
-                    "near_lost_events": g.near_loss,
-                })
-            })
-            .collect();
-        let biggest: Vec<Value> = self
-            .leaks
-            .iter()
-            .take(self.top)
-            .map(|((pid, ptr), b)| {
-                json!({
-                    "ptr": format!("0x{ptr:x}"),
-                    "pid": pid,
-                    "size": b.sized.then_some(b.size),
-                    "ts_ns": b.born.ts,
-                    "record": b.born.record,
-                    "event": self.event(b.born.rule),
-                    "age_at_end_ns": self.end_ts.wrapping_sub(b.born.ts) as i64,
-                    "reallocs": b.reallocs,
-                    "last_realloc": b.moved.map(|m| self.site_json(&m)),
-                    "near_lost_events": t.near_past_loss(Some(b.born.offset)),
-                })
-            })
-            .collect();
-        let d = &t.drops;
-        json!({
-            "rules": rules,
-            "warnings": self.a.rules.warnings().iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "events": t.events,
-            "first_ts_ns": t.min_ts,
-            "last_ts_ns": t.max_ts,
-            "lost_events": {
-                "dropped_records": d.records,
-                "events": big(d.lost),
-                "first": d.first.iter().map(|(s, n)| json!({
-                    "ts_ns": s.ts, "pid": s.pid, "record": s.record, "events": n,
-                })).collect::<Vec<_>>(),
-                "last_ts_ns": d.last.map(|s| s.ts),
-            },
-            "totals": totals,
-            "pids": pids,
-            "leaks": {
-                "blocks": self.leaks.len(),
-                "bytes": big(self.leaked_bytes),
-                "near_lost_events": self.leaks_near_loss,
-                "sizes": self.by_size.len(),
-                "by_size": by_size,
-                "biggest": biggest,
-            },
-            "unknown_frees": self.findings_json(&t.unknown, "first_free"),
-            "double_frees": self.findings_json(&t.double, "first_free"),
-            "allocated_twice": self.findings_json(&t.twice, "earlier_allocation"),
-            "size_mismatches": self.findings_json(&t.size_mismatch, "allocation"),
-            "mismatched_frees": self.findings_json(&t.mismatched, "allocation"),
-            "free_history": {
-                "capacity": self.a.options.free_history,
-                "forgotten": t.forgotten,
-            },
-            "lifetime_ns": t.lifetimes.to_json(Unit::Nanoseconds),
-            "size_bytes": t.sizes.to_json(Unit::Bytes),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::report::{plural, size_text};
     use super::*;
 
     const DECLS: &[u8] = b"\
@@ -2748,12 +1861,12 @@ pool_put(void *obj) \"\"
     #[test]
     fn alloc_free_lifetimes_and_live_bytes() {
         let mut t = tracker(10, 100);
-        t.alloc(at(1, 1000, 1, 0), 0xa0, Some(100));
-        t.alloc(at(2, 1500, 1, 0), 0xb0, Some(50));
-        t.free(at(3, 1400, 1, 0), 0xa0, None); // lived 400
-        t.free(at(4, 1450, 1, 0), 0xb0, None); // -50: the clock stepped back
-        t.free(at(5, 1600, 1, 0), 0, None);
-        let s = &t.pids[&1];
+        t.alloc(at(1, 1000, 1, 0), 0xa0, Some(100)).unwrap();
+        t.alloc(at(2, 1500, 1, 0), 0xb0, Some(50)).unwrap();
+        t.free(at(3, 1400, 1, 0), 0xa0, None).unwrap(); // lived 400
+        t.free(at(4, 1450, 1, 0), 0xb0, None).unwrap(); // -50: the clock stepped back
+        t.free(at(5, 1600, 1, 0), 0, None).unwrap();
+        let s = t.pids.get(1).unwrap();
         assert_eq!((s.allocations, s.allocated_bytes), (2, 150));
         assert_eq!((s.frees, s.freed_bytes, s.null_frees), (2, 150, 1));
         assert_eq!(t.lifetimes.count(), 2);
@@ -2774,37 +1887,44 @@ pool_put(void *obj) \"\"
         assert_eq!((t.total.bytes, t.total.blocks), (0, 0));
         let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
         assert_eq!(ends, [100, 150, 50, 0]);
-        assert!(t.live.is_empty());
+        assert_eq!(t.blocks.live_len(), 0);
     }
 
     #[test]
     fn double_unknown_and_null() {
         let mut t = tracker(10, 100);
-        t.alloc(at(1, 10, 1, 0), 0xa0, Some(8));
-        t.free(at(2, 20, 1, 0), 0xa0, None);
-        t.free(at(3, 30, 1, 0), 0xa0, None); // double
-        t.free(at(4, 40, 1, 0), 0xa0, None); // double again, same first free
-        t.free(at(5, 50, 1, 0), 0xc0, None); // unknown
-        t.free(at(6, 60, 1, 0), 0xc0, None); // now a double free
-        t.free(at(7, 70, 2, 0), 0xa0, None); // another pid: unknown
-        t.alloc(at(8, 80, 1, 0), 0xa0, Some(8)); // reallocated: forgotten
-        t.free(at(9, 90, 1, 0), 0xa0, None); // a plain free
-        assert_eq!((t.pids[&1].double_frees, t.pids[&1].unknown_frees), (3, 1));
-        assert_eq!((t.pids[&2].double_frees, t.pids[&2].unknown_frees), (0, 1));
-        assert_eq!(t.pids[&1].frees, 6);
+        t.alloc(at(1, 10, 1, 0), 0xa0, Some(8)).unwrap();
+        t.free(at(2, 20, 1, 0), 0xa0, None).unwrap();
+        t.free(at(3, 30, 1, 0), 0xa0, None).unwrap(); // double
+        t.free(at(4, 40, 1, 0), 0xa0, None).unwrap(); // double again, same first free
+        t.free(at(5, 50, 1, 0), 0xc0, None).unwrap(); // unknown
+        t.free(at(6, 60, 1, 0), 0xc0, None).unwrap(); // now a double free
+        t.free(at(7, 70, 2, 0), 0xa0, None).unwrap(); // another pid: unknown
+        t.alloc(at(8, 80, 1, 0), 0xa0, Some(8)).unwrap(); // reallocated: forgotten
+        t.free(at(9, 90, 1, 0), 0xa0, None).unwrap(); // a plain free
+        assert_eq!(
+            (
+                t.pids.get(1).unwrap().double_frees,
+                t.pids.get(1).unwrap().unknown_frees
+            ),
+            (3, 1)
+        );
+        assert_eq!(
+            (
+                t.pids.get(2).unwrap().double_frees,
+                t.pids.get(2).unwrap().unknown_frees
+            ),
+            (0, 1)
+        );
+        assert_eq!(t.pids.get(1).unwrap().frees, 6);
         let firsts: Vec<(u64, Option<u64>)> = t
             .double
             .first
             .iter()
-            .map(|i| (i.site.record, i.other.map(|o| o.record)))
+            .map(|i| (i.record, i.other().map(|o| o.record)))
             .collect();
         assert_eq!(firsts, [(3, Some(2)), (4, Some(2)), (6, Some(5))]);
-        let unknown: Vec<(u64, u32)> = t
-            .unknown
-            .first
-            .iter()
-            .map(|i| (i.site.record, i.site.pid))
-            .collect();
+        let unknown: Vec<(u64, u32)> = t.unknown.first.iter().map(|i| (i.record, i.pid)).collect();
         assert_eq!(unknown, [(5, 1), (7, 2)]);
         assert_eq!(t.lifetimes.count(), 2);
     }
@@ -2812,18 +1932,18 @@ pool_put(void *obj) \"\"
     #[test]
     fn null_results_and_allocated_twice() {
         let mut t = tracker(1, 100);
-        t.alloc(at(1, 10, 1, 0), 0, Some(0));
-        t.alloc(at(2, 20, 1, 0), 0, Some(64));
-        t.alloc(at(3, 30, 1, 0), 0, None);
-        t.alloc(at(4, 40, 1, 0), 0xa0, Some(10));
-        t.alloc(at(5, 50, 1, 0), 0xa0, Some(30)); // twice: the 10 go
-        t.alloc(at(6, 60, 1, 0), 0xa0, Some(5)); // twice again, not kept
-        let s = &t.pids[&1];
+        t.alloc(at(1, 10, 1, 0), 0, Some(0)).unwrap();
+        t.alloc(at(2, 20, 1, 0), 0, Some(64)).unwrap();
+        t.alloc(at(3, 30, 1, 0), 0, None).unwrap();
+        t.alloc(at(4, 40, 1, 0), 0xa0, Some(10)).unwrap();
+        t.alloc(at(5, 50, 1, 0), 0xa0, Some(30)).unwrap(); // twice: the 10 go
+        t.alloc(at(6, 60, 1, 0), 0xa0, Some(5)).unwrap(); // twice again, not kept
+        let s = t.pids.get(1).unwrap();
         assert_eq!((s.zero_null, s.failed, s.allocations), (1, 2, 3));
         assert_eq!((t.twice.count, t.twice.first.len()), (2, 1));
         let i = t.twice.first[0];
         assert_eq!(
-            (i.site.record, i.other.map(|o| o.record), i.sizes),
+            (i.record, i.other().map(|o| o.record), i.sizes()),
             (5, Some(4), Some((10, 30)))
         );
         assert_eq!((t.total.bytes, t.total.blocks), (5, 1));
@@ -2835,16 +1955,16 @@ pool_put(void *obj) \"\"
     #[test]
     fn realloc_chains() {
         let mut t = tracker(10, 100);
-        t.realloc(at(1, 100, 1, 2), 0, 0xa0, 10); // realloc(NULL, 10): malloc
-        t.realloc(at(2, 200, 1, 2), 0xa0, 0xb0, 20); // moves
-        t.realloc(at(3, 300, 1, 2), 0xb0, 0xb0, 40); // grows in place
-        t.realloc(at(4, 400, 1, 2), 0xb0, 0, 80); // fails: stays
-        t.free(at(5, 500, 1, 2), 0xa0, None); // the old address: a double free
-        let b = t.live[&(1, 0xb0)];
+        t.realloc(at(1, 100, 1, 2), 0, 0xa0, 10).unwrap(); // realloc(NULL, 10): malloc
+        t.realloc(at(2, 200, 1, 2), 0xa0, 0xb0, 20).unwrap(); // moves
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xb0, 40).unwrap(); // grows in place
+        t.realloc(at(4, 400, 1, 2), 0xb0, 0, 80).unwrap(); // fails: stays
+        t.free(at(5, 500, 1, 2), 0xa0, None).unwrap(); // the old address: a double free
+        let b = t.blocks.live(1, 0xb0).unwrap();
         assert_eq!((b.size, b.reallocs, b.born.record), (40, 2, 1));
         assert_eq!(b.moved.map(|m| m.record), Some(3));
-        t.realloc(at(6, 600, 1, 2), 0xb0, 0, 0); // realloc(p, 0): frees
-        let s = &t.pids[&1];
+        t.realloc(at(6, 600, 1, 2), 0xb0, 0, 0).unwrap(); // realloc(p, 0): frees
+        let s = t.pids.get(1).unwrap();
         assert_eq!(
             (s.allocations, s.reallocs, s.failed, s.frees, s.double_frees),
             (1, 2, 1, 2, 1)
@@ -2852,7 +1972,7 @@ pool_put(void *obj) \"\"
         // One lifetime, from the first allocation of the chain.
         assert_eq!((t.lifetimes.count(), t.lifetimes.max()), (1, Some(500)));
         assert_eq!(s.freed_bytes, 40);
-        assert!(t.live.is_empty());
+        assert_eq!(t.blocks.live_len(), 0);
         let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
         assert_eq!(ends, [10, 20, 40, 0]);
         // Sizes: 10, 20, 40 (not the failed call's).
@@ -2862,32 +1982,32 @@ pool_put(void *obj) \"\"
     #[test]
     fn realloc_of_unknown_pointers_and_onto_live_ones() {
         let mut t = tracker(10, 100);
-        t.realloc(at(1, 100, 1, 2), 0xa0, 0xb0, 16); // unknown old: new chain at b0
-        t.alloc(at(2, 200, 1, 2), 0xc0, Some(8));
-        t.realloc(at(3, 300, 1, 2), 0xb0, 0xc0, 32); // onto a live block: twice
-        t.realloc(at(4, 400, 1, 2), 0, 0, 0); // realloc(NULL, 0) returning NULL
-        let s = &t.pids[&1];
+        t.realloc(at(1, 100, 1, 2), 0xa0, 0xb0, 16).unwrap(); // unknown old: new chain at b0
+        t.alloc(at(2, 200, 1, 2), 0xc0, Some(8)).unwrap();
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xc0, 32).unwrap(); // onto a live block: twice
+        t.realloc(at(4, 400, 1, 2), 0, 0, 0).unwrap(); // realloc(NULL, 0) returning NULL
+        let s = t.pids.get(1).unwrap();
         assert_eq!((s.unknown_frees, s.allocated_twice, s.zero_null), (1, 1, 1));
         assert_eq!((s.reallocs, s.allocations), (2, 1));
-        let b = t.live[&(1, 0xc0)];
+        let b = t.blocks.live(1, 0xc0).unwrap();
         assert_eq!((b.size, b.born.record, b.reallocs), (32, 1, 1));
         assert_eq!((t.total.bytes, t.total.blocks), (32, 1));
-        assert_eq!(t.live.len(), 1);
+        assert_eq!(t.blocks.live_len(), 1);
     }
 
     #[test]
     fn sizes_and_families_are_checked_on_free() {
         let mut t = tracker(10, 100);
-        t.alloc(at(1, 10, 1, 1), 0xa0, Some(4096));
-        t.free(at(2, 20, 1, 1), 0xa0, Some(8192)); // same family, other size
-        t.alloc(at(3, 30, 1, 1), 0xb0, Some(4096));
-        t.free(at(4, 40, 1, 0), 0xb0, None); // anon RAM given to qemu_vfree
-        t.alloc(at(5, 50, 1, 2), 0xc0, None); // a user rule: no size
-        t.free(at(6, 60, 1, 1), 0xc0, Some(1)); // unsized, no family: fine
-        let s = &t.pids[&1];
+        t.alloc(at(1, 10, 1, 1), 0xa0, Some(4096)).unwrap();
+        t.free(at(2, 20, 1, 1), 0xa0, Some(8192)).unwrap(); // same family, other size
+        t.alloc(at(3, 30, 1, 1), 0xb0, Some(4096)).unwrap();
+        t.free(at(4, 40, 1, 0), 0xb0, None).unwrap(); // anon RAM given to qemu_vfree
+        t.alloc(at(5, 50, 1, 2), 0xc0, None).unwrap(); // a user rule: no size
+        t.free(at(6, 60, 1, 1), 0xc0, Some(1)).unwrap(); // unsized, no family: fine
+        let s = t.pids.get(1).unwrap();
         assert_eq!((s.size_mismatches, s.mismatched_frees), (1, 1));
-        assert_eq!(t.size_mismatch.first[0].sizes, Some((4096, 8192)));
-        assert_eq!(t.mismatched.first[0].other.map(|o| o.rule), Some(1));
+        assert_eq!(t.size_mismatch.first[0].sizes(), Some((4096, 8192)));
+        assert_eq!(t.mismatched.first[0].other().map(|o| o.rule), Some(1));
         assert_eq!(s.freed_bytes, 8192);
         // The unsized block counts no bytes and no size sample.
         assert_eq!((s.allocated_bytes, t.sizes.count()), (8192, 2));
@@ -2897,28 +2017,33 @@ pool_put(void *obj) \"\"
     fn free_history_forgets_the_oldest() {
         let mut t = tracker(10, 2);
         for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
-            t.alloc(at(n as u64, 10, 1, 0), p, Some(1));
+            t.alloc(at(n as u64, 10, 1, 0), p, Some(1)).unwrap();
         }
         for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
-            t.free(at(10 + n as u64, 20, 1, 0), p, None);
+            t.free(at(10 + n as u64, 20, 1, 0), p, None).unwrap();
         }
-        assert_eq!(t.forgotten, 1);
-        t.free(at(20, 30, 1, 0), 0xa0, None); // forgotten: unknown
-        t.free(at(21, 30, 1, 0), 0xc0, None); // remembered: double
+        assert_eq!(t.blocks.forgotten(), 1);
+        t.free(at(20, 30, 1, 0), 0xa0, None).unwrap(); // forgotten: unknown
+        t.free(at(21, 30, 1, 0), 0xc0, None).unwrap(); // remembered: double
         assert_eq!((t.unknown.count, t.double.count), (1, 1));
         // A long run of reallocated pointers leaves the queue bounded.
         for i in 0..10_000u64 {
-            t.alloc(at(100 + i, 40, 1, 0), 0x1000 + i % 7, Some(1));
-            t.free(at(100 + i, 40, 1, 0), 0x1000 + i % 7, None);
+            t.alloc(at(100 + i, 40, 1, 0), 0x1000 + i % 7, Some(1))
+                .unwrap();
+            t.free(at(100 + i, 40, 1, 0), 0x1000 + i % 7, None).unwrap();
         }
-        assert!(t.freed.len() <= 2);
-        assert!(t.freed_order.len() <= 96 + 1, "{}", t.freed_order.len());
+        assert!(t.blocks.freed_len() <= 2);
+        assert!(t.blocks.queue_len() <= 96 + 1, "{}", t.blocks.queue_len());
         let mut none = tracker(10, 0);
-        none.alloc(at(1, 1, 1, 0), 0xa0, Some(1));
-        none.free(at(2, 2, 1, 0), 0xa0, None);
-        none.free(at(3, 3, 1, 0), 0xa0, None);
+        none.alloc(at(1, 1, 1, 0), 0xa0, Some(1)).unwrap();
+        none.free(at(2, 2, 1, 0), 0xa0, None).unwrap();
+        none.free(at(3, 3, 1, 0), 0xa0, None).unwrap();
         assert_eq!(
-            (none.unknown.count, none.double.count, none.forgotten),
+            (
+                none.unknown.count,
+                none.double.count,
+                none.blocks.forgotten()
+            ),
             (1, 0, 2)
         );
     }
@@ -2936,24 +2061,24 @@ pool_put(void *obj) \"\"
         let mut t = tracker(10, 100);
         // An unknown free, then a loss reported within the window after it:
         // the loss may have come before the free.
-        t.free(site(1000), 0xa0, None);
+        t.free(site(1000), 0xa0, None).unwrap();
         t.dropped(site(1000 + w - 1), 5);
         assert_eq!((t.unknown.count, t.unknown.near_loss), (1, 1));
         assert!(t.unknown.first[0].near_loss);
         // An unknown free after a loss: near it, whatever the distance.
-        t.free(site(10 * w), 0xb0, None);
+        t.free(site(10 * w), 0xb0, None).unwrap();
         assert_eq!(t.unknown.near_loss, 2);
         // A block allocated twice, both well after the last loss, and a
         // loss reported more than a window later: not near.
-        t.alloc(site(20 * w), 0xc0, Some(1));
-        t.alloc(site(20 * w + 10), 0xc0, Some(1));
+        t.alloc(site(20 * w), 0xc0, Some(1)).unwrap();
+        t.alloc(site(20 * w + 10), 0xc0, Some(1)).unwrap();
         t.dropped(site(21 * w + 10), 1);
         assert_eq!((t.twice.count, t.twice.near_loss), (1, 0));
         // A double free whose first free is within a window after a loss.
-        t.alloc(site(30 * w), 0xd0, Some(1));
-        t.free(site(30 * w + 1), 0xd0, None);
+        t.alloc(site(30 * w), 0xd0, Some(1)).unwrap();
+        t.free(site(30 * w + 1), 0xd0, None).unwrap();
         t.dropped(site(31 * w), 1);
-        t.free(site(31 * w + 2), 0xd0, None);
+        t.free(site(31 * w + 2), 0xd0, None).unwrap();
         assert_eq!((t.double.count, t.double.near_loss), (1, 1));
         // Leaks: allocated before the last loss's window ends.
         assert!(t.near_past_loss(Some(31 * w + w - 1)));
@@ -2963,7 +2088,7 @@ pool_put(void *obj) \"\"
 
     #[test]
     fn timelines_stay_bounded_and_keep_extremes() {
-        let mut tl = Timeline::default();
+        let mut tl = Timeline::new(TIMELINE_POINTS);
         // 0, 1, ..., 999 then back to 0.
         for i in 0..1000u64 {
             tl.record(i, u128::from(i));
@@ -2980,6 +2105,124 @@ pool_put(void *obj) \"\"
         for pair in points.windows(2) {
             assert_eq!(pair[0].last_ts + 1, pair[1].first_ts);
         }
+    }
+
+    #[test]
+    fn pid_timelines_are_shorter_than_the_total() {
+        let mut t = tracker(10, 100);
+        for i in 0..1000u64 {
+            t.alloc(at(i, i, 1 + (i % 2) as u32, 0), 0x1000 + i, Some(8))
+                .unwrap();
+        }
+        for pid in [1, 2] {
+            let points = t.pids.get(pid).unwrap().live.timeline.points();
+            assert!(
+                (PID_TIMELINE_POINTS / 2..=PID_TIMELINE_POINTS).contains(&points.len()),
+                "{}",
+                points.len()
+            );
+            assert_eq!(points.iter().map(|p| p.changes).sum::<u64>(), 500);
+            assert_eq!(points.last().map(|p| p.end), Some(500 * 8));
+        }
+        let total = t.total.timeline.points();
+        assert!(total.len() > PID_TIMELINE_POINTS && total.len() <= TIMELINE_POINTS);
+    }
+
+    /// A trace with a bit of everything: leaks of several sizes and pids,
+    /// frees of unknown and freed pointers, a block allocated twice,
+    /// anonymous RAM freed by the wrong family and with the wrong size,
+    /// sizes past `u64` in total, and lost events.
+    fn mixed_trace(events: &TraceEvents) -> Vec<u8> {
+        use crate::format::writer::{Arg, TraceWriter, WriterOptions};
+        let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), events).unwrap();
+        let memalign = |size: u64, ptr: u64| [Arg::from(4096u64), Arg::from(size), Arg::Ptr(ptr)];
+        let mut ts = 1_000_000_000;
+        for i in 0..300u64 {
+            ts += 1000;
+            let pid = 1 + (i % 3) as u32;
+            let ptr = 0x1000 + 16 * (i % 97);
+            match i % 7 {
+                0..=2 => w.event_by_name("qemu_memalign", ts, pid, &memalign(i % 5 * 100, ptr)),
+                3 | 4 => w.event_by_name("qemu_vfree", ts, pid, &[Arg::Ptr(ptr)]),
+                5 => w.event_by_name(
+                    "qemu_anon_ram_alloc",
+                    ts,
+                    pid,
+                    &[Arg::from(u64::MAX - i), Arg::Ptr(ptr)],
+                ),
+                _ => w.event_by_name(
+                    "qemu_anon_ram_free",
+                    ts,
+                    pid,
+                    &[Arg::Ptr(ptr), Arg::from(i)],
+                ),
+            }
+            .unwrap();
+            if i % 101 == 0 {
+                w.dropped(ts, pid, i).unwrap();
+            }
+        }
+        w.finish().unwrap()
+    }
+
+    /// The streamed report writes what its completed form holds: the
+    /// text, and the JSON as `serde_json::to_string_pretty` prints it,
+    /// alone and nested (as `run --json` nests it), its lists made as they
+    /// are written.
+    #[test]
+    fn streamed_report_writes_its_completed_form() {
+        use crate::analyzers::Driver;
+        use crate::format::TraceReader;
+        let events = TraceEvents::parse(
+            "te",
+            b"qemu_memalign(size_t alignment, size_t size, void *ptr)\n\
+              qemu_vfree(void *ptr)\n\
+              qemu_anon_ram_alloc(size_t size, void *ptr)\n\
+              qemu_anon_ram_free(void *ptr, size_t size)\n",
+        )
+        .unwrap();
+        let trace = mixed_trace(&events);
+        for top in [0, 3, usize::MAX] {
+            let mut driver = Driver::new();
+            driver.add(AllocAnalyzer::new(AllocOptions {
+                top,
+                ..AllocOptions::default()
+            }));
+            let reader = TraceReader::new(&trace, &events).unwrap();
+            let outcome = driver
+                .run(reader, &mut std::io::sink(), Default::default())
+                .unwrap();
+            let streamed = outcome.reports.into_iter().next().unwrap();
+            let built = streamed.clone().complete();
+            assert!(streamed.body.is_some() && built.body.is_none());
+            let mut text = Vec::new();
+            streamed.write_text(&mut text).unwrap();
+            assert_eq!(String::from_utf8(text).unwrap(), built.text);
+            assert!(built.text.contains("Freed by another allocator's free"));
+            for depth in [0, 1] {
+                let mut json = Vec::new();
+                streamed.write_json(&mut json, depth).unwrap();
+                let mut want = Vec::new();
+                crate::analyzers::listing::write_pretty_value(&mut want, &built.json, depth)
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(json).unwrap(),
+                    String::from_utf8(want).unwrap()
+                );
+            }
+            assert_eq!(streamed, built);
+            assert!(built.json["totals"]["allocated_bytes"].is_f64());
+            let listed = built.json["leaks"]["biggest"].as_array().unwrap().len();
+            assert_eq!(
+                listed,
+                top.min(built.json["leaks"]["blocks"].as_u64().unwrap() as usize)
+            );
+        }
+    }
+
+    #[test]
+    fn findings_stay_small() {
+        assert_eq!(std::mem::size_of::<Incident>(), 72);
     }
 
     #[test]
