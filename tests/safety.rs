@@ -370,3 +370,67 @@ fn a_closed_or_full_standard_output_is_an_error() {
         .unwrap();
     assert!(out.status.success(), "{}", support::stderr(&out));
 }
+
+/// Runs the binary with a standard output whose reader is already gone.
+fn into_a_closed_pipe(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut child = support::bin()
+        .args(args(list))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+/// A reader that stops early (`| head`) is no failure, for `--help` too,
+/// and a file the run writes meanwhile is put in place (before, `hist
+/// --svg` removed its finished plot, and `--help` failed with status 1).
+#[test]
+fn a_closed_pipe_is_success_and_keeps_files() {
+    let dir = support::scratch("a_closed_pipe_is_success");
+    let (events, trace) = small_trace(&dir, 5000);
+    for command in [
+        &[&"--help" as &dyn AsRef<std::ffi::OsStr>][..],
+        &[&"--version"],
+    ] {
+        let out = into_a_closed_pipe(command);
+        assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    }
+    let svg = dir.join("plot.svg");
+    let out = into_a_closed_pipe(&[
+        &"hist", &"--event", &"tick", &"--arg", &"n", &"--svg", &svg, &events, &trace,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+}
+
+/// `filter -o OUT` over a trace called `OUT.partial` (re-filtering a
+/// partial output) that is itself faulty: the new partial output must not
+/// replace its own input; it stays under its temporary name, which the
+/// message gives.
+#[test]
+fn a_partial_output_never_replaces_its_input() {
+    let dir = support::scratch("a_partial_output_never_replaces");
+    let (events, good) = small_trace(&dir, 50);
+    let mut bytes = std::fs::read(&good).unwrap();
+    encode::event_header(&mut bytes, 0, 999, 8, 7); // length 8: corrupt
+    let input = dir.join("out.partial");
+    std::fs::write(&input, &bytes).unwrap();
+    let out = support::run(args(&[&"filter", &"-o", &dir.join("out"), &events, &input]));
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+    let err = support::stderr(&out);
+    let kept = err
+        .split("what was written before that is in ")
+        .nth(1)
+        .and_then(|rest| rest.split(", not in ").next())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(kept.ends_with(".simpletrace-tmp"), "{err}");
+    support::assert_same_output(
+        "kept",
+        &printed(&events, Path::new(kept)),
+        &printed(&events, &good),
+    );
+}

@@ -214,11 +214,99 @@ fn stopped_at(message: &str) -> usize {
     rest.split(' ').next().unwrap().parse().unwrap()
 }
 
-/// The command line, cut short while it writes to a pipe nobody reads
-/// yet: every command that streams, one thread and two. The records
-/// printed are exactly those before the one the message names, the
-/// message names the file, the sizes and the offset, and the exit status
-/// is 4.
+/// Runs `command` (with `-j threads` and small chunks) over a copy of
+/// `bytes`, cuts the copy to `cut` bytes once the command is blocked on a
+/// full pipe nobody reads yet, then reads everything; returns the run and
+/// all it wrote.
+fn cut_while_blocked(
+    dir: &Path,
+    events: &Path,
+    bytes: &[u8],
+    command: &[&str],
+    threads: &str,
+    cut: u64,
+) -> (std::process::Output, Vec<u8>) {
+    let path = dir.join("trace");
+    std::fs::write(&path, bytes).unwrap();
+    let mut child = support::bin()
+        .args(command)
+        .args(["-j", threads, "--chunk-size", "65536"])
+        .arg(events)
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // Running, and soon blocked on the full pipe.
+    let mut got = vec![0; 4096];
+    stdout.read_exact(&mut got).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    stdout.read_to_end(&mut got).unwrap();
+    (child.wait_with_output().unwrap(), got)
+}
+
+/// What `simpletrace EVENTS TRACE` prints, for a trace in memory.
+fn printed(dir: &Path, events: &Path, trace: &[u8]) -> Vec<u8> {
+    let path = dir.join("printed");
+    std::fs::write(&path, trace).unwrap();
+    let out = support::run([events.as_os_str(), path.as_os_str()]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    out.stdout
+}
+
+/// Checks a run cut short: status 4, the message, and output that is
+/// exactly the whole run's output up to the record the message names
+/// (`filter`'s: a trace that prints as that much of the input does).
+#[track_caller]
+fn assert_cut(
+    what: &str,
+    (out, got): &(std::process::Output, Vec<u8>),
+    full: &[u8],
+    head: &str,
+    filter: Option<(&Path, &Path)>,
+) {
+    let stderr = support::stderr(out);
+    assert_eq!(out.status.code(), Some(4), "{what}: {stderr}");
+    // After filter's summary, if any: the message.
+    let err = stderr
+        .split_inclusive('\n')
+        .find(|l| l.starts_with("simpletrace: "))
+        .unwrap_or_default();
+    assert!(err.starts_with(head), "{what}: {err}");
+    let stop = stopped_at(err);
+    assert!(
+        stop > 1000,
+        "{what}: stopped at {stop}: not blocked mid-run?"
+    );
+    let got = match filter {
+        Some((dir, events)) => printed(dir, events, got),
+        None => got.clone(),
+    };
+    // Each event record is one line, records numbered with the 5 mappings
+    // first.
+    let lines = got.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(lines, stop - 5, "{what}");
+    assert!(
+        full.starts_with(&got),
+        "{what}: not what the whole file gives"
+    );
+}
+
+/// The command line, cut short behind the reader while it writes to a
+/// pipe nobody reads yet: every command that streams, one thread and two
+/// (with two, `filter`'s records travel from the worker that read them to
+/// the main thread, which writes them), with and without `--resync`. The
+/// records written are exactly those before the one the message names,
+/// the message names the file, the sizes and the offset, and the exit
+/// status is 4.
 #[test]
 fn the_command_line_says_where_the_file_was_cut() {
     let dir = support::scratch("the_command_line_says_where");
@@ -233,83 +321,78 @@ fn the_command_line_says_where_the_file_was_cut() {
         &["print", "--format", "log"],
         &["filter", "-o", "-"],
     ];
+    let head = format!(
+        "simpletrace: {}: the file shrank from {} to 100000 bytes while it was read \
+         (another program truncated or rewrote it); reading stopped at record ",
+        dir.join("trace").display(),
+        bytes.len()
+    );
     for command in commands {
+        let is_filter = command.first() == Some(&"filter");
         let full = {
             let mut args: Vec<&std::ffi::OsStr> = command.iter().map(|a| a.as_ref()).collect();
             args.extend([events.as_os_str(), whole.as_os_str()]);
-            support::run(args).stdout
+            let out = support::run(args).stdout;
+            if is_filter {
+                printed(&dir, &events, &out)
+            } else {
+                out
+            }
         };
         for threads in ["1", "2"] {
-            let what = format!("{command:?} -j{threads}");
-            let path = dir.join("trace");
-            std::fs::write(&path, &bytes).unwrap();
-            let mut child = support::bin()
-                .args(command)
-                .args(["-j", threads, "--chunk-size", "65536"])
-                .arg(&events)
-                .arg(&path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdout = child.stdout.take().unwrap();
-            // Running, and soon blocked on the full pipe.
-            let mut got = vec![0; 4096];
-            stdout.read_exact(&mut got).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(100_000)
-                .unwrap();
-            stdout.read_to_end(&mut got).unwrap();
-            let out = child.wait_with_output().unwrap();
-            let stderr = support::stderr(&out);
-            assert_eq!(out.status.code(), Some(4), "{what}: {stderr}");
-            // After filter's summary, if any: the message.
-            let err = stderr
-                .split_inclusive('\n')
-                .find(|l| l.starts_with("simpletrace: "))
-                .unwrap_or_default();
-            let head = format!(
-                "simpletrace: {}: the file shrank from {} to 100000 bytes while it was read \
-                 (another program truncated or rewrote it); reading stopped at record ",
-                path.display(),
-                bytes.len()
-            );
-            assert!(err.starts_with(&head), "{what}: {err}");
-            assert!(
-                err.ends_with(", and every record before it was read\n"),
-                "{what}: {err}"
-            );
-            let stop = stopped_at(err);
-            // Each event record is one line (or one record of the filtered
-            // trace), records numbered with the 5 mappings first.
-            if command.first() == Some(&"filter") {
-                let partial = dir.join("partial");
-                std::fs::write(&partial, &got).unwrap();
-                let printed = support::run([events.as_os_str(), partial.as_os_str()]);
+            for resync in [false, true] {
+                let mut args = command.to_vec();
+                if resync {
+                    args.push("--resync");
+                }
+                let what = format!("{args:?} -j{threads}");
+                let run = cut_while_blocked(&dir, &events, &bytes, &args, threads, 100_000);
+                let filter = is_filter.then_some((dir.as_path(), events.as_path()));
+                assert_cut(&what, &run, &full, &head, filter);
+                let err = support::stderr(&run.0);
                 assert!(
-                    printed.status.success(),
-                    "{what}: {}",
-                    support::stderr(&printed)
+                    err.ends_with(", and every record before it was read\n"),
+                    "{what}: {err}"
                 );
-                assert_eq!(
-                    printed.stdout.iter().filter(|&&b| b == b'\n').count(),
-                    stop - 5,
-                    "{what}"
-                );
-            } else {
-                let lines = got.iter().filter(|&&b| b == b'\n').count();
-                assert_eq!(lines, stop - 5, "{what}");
-                assert!(full.starts_with(&got), "{what}");
             }
-            assert!(
-                stop > 1000,
-                "{what}: stopped at {stop}: not blocked mid-run?"
-            );
+        }
+    }
+}
+
+/// Cut ahead of the reader, inside a record and inside a page (the usual
+/// case when another program copies a shorter file over the trace): the
+/// kernel leaves zeros after the new end in that last page, which the
+/// reader meets before any vanished page. With or without `--resync` the
+/// run stops there with status 4 (not 3: the zeros are no corrupt region
+/// of the file), and writes exactly the records before.
+#[test]
+fn a_cut_ahead_of_the_reader_inside_a_page() {
+    let dir = support::scratch("a_cut_ahead_of_the_reader");
+    let events = dir.join("events");
+    std::fs::write(&events, EVENTS).unwrap();
+    let (bytes, starts) = trace(150_000);
+    let whole = dir.join("whole");
+    std::fs::write(&whole, &bytes).unwrap();
+    let full = support::run([events.as_os_str(), whole.as_os_str()]).stdout;
+    // 3 bytes into a record near 8 MB, and not on a page boundary.
+    let record = starts
+        .iter()
+        .position(|&s| s > 8 << 20 && (s + 3) % 4096 != 0)
+        .unwrap();
+    let cut = (starts[record] + 3) as u64;
+    let head = format!(
+        "simpletrace: {}: the file shrank from {} to {cut} bytes while it was read \
+         (another program truncated or rewrote it); reading stopped at record ",
+        dir.join("trace").display(),
+        bytes.len()
+    );
+    for threads in ["1", "2"] {
+        for resync in [&[][..], &["--resync"]] {
+            let what = format!("{resync:?} -j{threads}");
+            let run = cut_while_blocked(&dir, &events, &bytes, resync, threads, cut);
+            assert_cut(&what, &run, &full, &head, None);
+            // Stopped at the record the cut went through, or before.
+            assert!(stopped_at(&support::stderr(&run.0)) <= record + 5, "{what}");
         }
     }
 }
@@ -349,7 +432,7 @@ fn a_report_command_survives_a_copy_over_its_trace() {
     }
 }
 
-/// Waits until process `pid` has `path` open (or mapped), up to 30 s.
+/// Waits until process `pid` has `path` mapped, up to 30 s.
 fn wait_until_open(pid: u32, path: &Path) {
     let target = std::fs::canonicalize(path).unwrap();
     for _ in 0..3000 {
@@ -359,4 +442,8 @@ fn wait_until_open(pid: u32, path: &Path) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    panic!(
+        "{} was not mapped by process {pid} within 30 s",
+        path.display()
+    );
 }

@@ -817,8 +817,15 @@ fn bits(mut mask: u64) -> impl Iterator<Item = usize> {
 struct ChunkWork<'r> {
     text: Vec<u8>,
     partials: Vec<(usize, Box<dyn Partial>)>,
-    /// Records for the sequential analyzers, in file order.
-    batch: Vec<Record<'r>>,
+    /// Records for the sequential analyzers, in file order, each with
+    /// where its payload lies in `payloads`.
+    batch: Vec<(Record<'r>, core::ops::Range<usize>)>,
+    /// The payloads of `batch`'s records, copied when the worker read
+    /// them: the main thread feeds them to the sequential analyzers later,
+    /// and by then a mapped trace's pages may have vanished under a
+    /// truncation (or changed under a rewrite); what the worker checked
+    /// is what they get.
+    payloads: Vec<u8>,
     records: u64,
     /// Records read from the start of the trace to the end of this chunk
     /// (or its fault), mappings included.
@@ -1379,11 +1386,26 @@ impl<'d> Driver<'d> {
                 }
             }
             let mut stopped = work.stopped;
-            for record in work.batch.drain(..) {
+            for (record, range) in work.batch.drain(..) {
                 let slot = slot_of(record.decl, events);
-                // The worker has checked that the arguments decode.
-                let Ok(ev) = Event::decode(record) else {
-                    continue;
+                let record = Record {
+                    payload: work.payloads.get(range).unwrap_or_default(),
+                    ..record
+                };
+                // The worker has checked that these arguments decode.
+                let ev = match Event::decode(record) {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        out.write_all(&buf).map_err(RunError::Io)?;
+                        out.flush().map_err(RunError::Io)?;
+                        return Ok(Ran {
+                            records,
+                            records_read,
+                            fault: Some(e),
+                            skips,
+                            stopped,
+                        });
+                    }
                 };
                 for i in bits(Masks::get(&masks.sequential, slot)) {
                     let mut ctx = Context::new(&mut buf);
@@ -1496,6 +1518,7 @@ fn work_chunk<'r>(
             text,
             partials,
             batch: Vec::new(),
+            payloads: Vec::new(),
             records,
             records_read: records_before(&reader, fault.as_ref()),
             fault,
@@ -1509,6 +1532,7 @@ fn work_chunk<'r>(
         text: Vec::new(),
         partials: Vec::new(),
         batch: Vec::new(),
+        payloads: Vec::new(),
         records: 0,
         records_read: 0,
         fault: None,
@@ -1548,7 +1572,10 @@ fn work_chunk<'r>(
                 work.stopped |= ctx.stopped();
             }
             if Masks::get(&masks.sequential, slot) != 0 {
-                work.batch.push(*ev.record());
+                let record = *ev.record();
+                let start = work.payloads.len();
+                work.payloads.extend_from_slice(record.payload);
+                work.batch.push((record, start..work.payloads.len()));
             }
         }
         work.records += 1;

@@ -510,6 +510,11 @@ enum Failure {
     Resynced(Vec<String>),
 }
 
+/// How far before the new end of a shrunk trace a faulty record may start
+/// and still be the cut's doing (its bytes past the end read as zeros):
+/// QEMU's records are a few KiB at most.
+const NEAR_THE_CUT: u64 = 64 << 10;
+
 /// The exit status when the trace file shrank while it was read (another
 /// program truncated or rewrote it): every record before the cut was read
 /// and the results cover them, but not the whole trace as it was. Distinct
@@ -549,8 +554,9 @@ pub struct Config {
     stream_block: Option<usize>,
     selection: Selection,
     term: term::TermArgs,
-    /// The files this run reads (trace, trace-events file, events file,
-    /// plugins), which no output may overwrite.
+    /// The files this run reads (trace, trace-events file, events file),
+    /// which no output may overwrite. (Commands with plugins write no
+    /// files.)
     inputs: Vec<FileId>,
 }
 
@@ -616,8 +622,10 @@ impl Config {
         let reader = if self.no_header {
             TraceReader::headerless(data, &self.events)
         } else {
-            TraceReader::new(data, &self.events)
-                .map_err(|e| self.changed(None).unwrap_or_else(|| self.header_failure(e)))?
+            TraceReader::new(data, &self.events).map_err(|e| match self.cut_short(None) {
+                Some(shrink) => self.changed(shrink, None, Some(&e)),
+                None => self.header_failure(e),
+            })?
         };
         Ok(data.guard(reader).with_resync(self.resync))
     }
@@ -654,15 +662,36 @@ impl Config {
         }
     }
 
-    /// The failure of a run that stopped (at `fault`, or failing with no
-    /// fault) while the mapped trace was cut short under it, if it was:
-    /// what is past the cut is no longer the file's, so the stop is the
-    /// cut's doing. The message says how the file changed and where
-    /// reading stopped; a fault other than the cut itself (the reader
-    /// found zeros where the file had been cut, or a real fault just
-    /// before the cut) is quoted too.
-    fn changed(&self, fault: Option<&crate::format::Error>) -> Option<Failure> {
+    /// How the mapped trace shrank while it was read, if the run's end is
+    /// the shrink's doing: a read of a vanished page was caught, or the run
+    /// stopped at a record the cut reaches (the [`Error::Cut`] itself, or a
+    /// fault at a record starting within [`NEAR_THE_CUT`] of the new end:
+    /// the zeros after it). A fault well inside what is left of the file
+    /// is the file's own, shrink or not.
+    ///
+    /// [`Error::Cut`]: crate::format::Error::Cut
+    fn cut_short(&self, fault: Option<&crate::format::Error>) -> Option<input::Shrink> {
         let shrink = self.shrink()?;
+        let reaches = match fault {
+            None => false,
+            Some(crate::format::Error::Cut { .. }) => true,
+            Some(e) => match (e.at(), shrink.now) {
+                (Some(at), Some(now)) => at.offset.0.saturating_add(NEAR_THE_CUT) > now,
+                _ => true,
+            },
+        };
+        (shrink.caught() || reaches).then_some(shrink)
+    }
+
+    /// The failure of a run that the trace's shrinking stopped: how the
+    /// file changed, and where reading stopped (with what the reader found
+    /// there, when it was not the cut itself), or what failed then.
+    fn changed(
+        &self,
+        shrink: input::Shrink,
+        fault: Option<&crate::format::Error>,
+        failed: Option<&dyn std::fmt::Display>,
+    ) -> Failure {
         let mut message = shrink.to_string();
         if let Some(e) = fault
             && let Some(at) = e.at()
@@ -674,7 +703,18 @@ impl Config {
                 message.push_str(&format!(" (the reader found there: {e})"));
             }
         }
-        Some(Failure::Changed(self.trace_message(message)))
+        if let Some(failed) = failed {
+            message.push_str(&format!("; then: {failed}"));
+        }
+        Failure::Changed(self.trace_message(message))
+    }
+
+    /// A note, for a message about something else, that the file shrank.
+    fn shrink_note(&self) -> String {
+        match self.shrink() {
+            Some(shrink) => format!(" (meanwhile {shrink})"),
+            None => String::new(),
+        }
     }
 
     fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
@@ -785,21 +825,20 @@ fn analyze<'c>(
     }
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        // A failure while the file was being cut short is the cut's doing
-        // (an analyzer fed what the vanished pages left, or a write of
-        // them).
+        // A failure after a read of a vanished page is the cut's doing
+        // (reported with the failure's own words).
         Err(RunError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             return Err(Failure::Output(e));
         }
-        Err(e) => match config.changed(None) {
-            Some(changed) => return Err(changed),
-            None => {
-                return Err(match e {
-                    RunError::Io(e) => Failure::Output(e),
-                    RunError::Analyzer(e) => Failure::Input(e.to_string()),
-                });
-            }
-        },
+        Err(e) => {
+            return Err(match (config.cut_short(None), e) {
+                (Some(shrink), e) => config.changed(shrink, None, Some(&e)),
+                (None, RunError::Io(e)) => Failure::Output(e),
+                (None, RunError::Analyzer(e)) => {
+                    Failure::Input(format!("{e}{}", config.shrink_note()))
+                }
+            });
+        }
     };
     let (keys, renamed) = report_keys(driver.names());
     match reports {
@@ -825,21 +864,26 @@ fn analyze<'c>(
     }
     let path = config.trace_path.display();
     let mut warnings = renamed;
-    if let Some(fault) = &outcome.fault
-        && let Some(changed) = config.changed(Some(fault))
-    {
-        return Err(changed);
-    }
-    if let Some(shrink) = config.shrink() {
-        // Read whole before it shrank: the results stand.
-        warnings.push(config.trace_message(format!(
-            "{shrink}, after the records this command needed had been read"
-        )));
+    if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
+        return Err(config.changed(shrink, outcome.fault.as_ref(), None));
     }
     match outcome.fault {
-        None => {}
-        Some(e) if e.is_truncation() => warnings.push(config.trace_message(e)),
-        Some(e) => return Err(Failure::Fault(config.trace_message(e))),
+        None => {
+            if let Some(shrink) = config.shrink() {
+                // Every page read was the file's: the results stand.
+                warnings.push(config.trace_message(format!(
+                    "{shrink}, after the records this command needed had been read"
+                )));
+            }
+        }
+        Some(e) if e.is_truncation() => {
+            warnings.push(config.trace_message(format!("{e}{}", config.shrink_note())));
+        }
+        Some(e) => {
+            return Err(Failure::Fault(
+                config.trace_message(format!("{e}{}", config.shrink_note())),
+            ));
+        }
     }
     if let Some(e) = outcome.stream_error {
         return Err(Failure::Fault(config.trace_message(e)));
@@ -1218,17 +1262,21 @@ fn put_in_place(
             file.commit().map_err(placed)?;
             Err(Failure::Resynced(messages))
         }
+        // Standard output closed early (| head) counts as success, and so
+        // does the file the run wrote meanwhile.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            file.commit().map_err(placed)?;
+            Err(Failure::Output(e))
+        }
         Err(failure @ (Failure::Fault(_) | Failure::Changed(_)))
             if file.written().unwrap_or(0) > 0 =>
         {
             let target = file.path().display().to_string();
-            let partial = file.keep_partial().map_err(placed)?;
-            let note = |message: String| {
-                format!(
-                    "{message}; what was written before that is in {}, not in {target}",
-                    partial.display()
-                )
+            let kept = match file.keep_partial() {
+                Ok(partial) => format!("is in {}, not in {target}", partial.display()),
+                Err(e) => format!("could not be kept ({e})"),
             };
+            let note = |message: String| format!("{message}; what was written before that {kept}");
             Err(match failure {
                 Failure::Changed(message) => Failure::Changed(note(message)),
                 Failure::Fault(message) => Failure::Fault(note(message)),
@@ -1325,6 +1373,8 @@ fn clap_exit(e: &clap::Error, closed: ClosedStreams) -> ExitCode {
     };
     match printed {
         Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
+        // As for every other command: a reader that stopped early.
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(
                 io::stderr(),

@@ -1,6 +1,6 @@
 //! [`TraceReader`]: walks the records of a trace held in memory.
 
-use core::sync::atomic::{AtomicUsize, Ordering, compiler_fence};
+use core::sync::atomic::{AtomicUsize, Ordering, compiler_fence, fence};
 use std::collections::HashMap;
 
 use super::error::{
@@ -555,7 +555,8 @@ impl<'a> TraceReader<'a> {
         // faulty because of that: it is the cut, whatever it looked like.
         let e = match e.at() {
             Some(at) if at.offset.0 >= self.base => {
-                let valid = self.valid_len.load(Ordering::Relaxed);
+                fence(Ordering::SeqCst);
+                let valid = self.valid_len.load(Ordering::SeqCst);
                 let start = at.offset.0 - self.base;
                 if start >= valid as u64 {
                     cut_at(at, self.base, valid)
@@ -691,7 +692,11 @@ impl<'a> TraceReader<'a> {
         let last = end.checked_sub(1).and_then(|i| self.full.get(i));
         core::hint::black_box(last.copied());
         compiler_fence(Ordering::SeqCst);
-        let valid = self.valid_len.load(Ordering::Relaxed);
+        // And a fence for the processor, for a page that another thread's
+        // fault replaced (the guard lowers the valid length before it maps
+        // the zero pages in): once per page, so it costs nothing.
+        fence(Ordering::SeqCst);
+        let valid = self.valid_len.load(Ordering::SeqCst);
         if end > valid {
             return Some(cut_at(at, self.base, valid));
         }

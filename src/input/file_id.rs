@@ -43,6 +43,15 @@ impl FileId {
         Self::of_file(&File::from(fd))
     }
 
+    /// What standard input is: not known off Unix.
+    #[cfg(not(unix))]
+    pub fn of_stdin() -> io::Result<FileId> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "file identities are only known on Unix",
+        ))
+    }
+
     #[cfg(unix)]
     fn of_metadata(m: &Metadata) -> io::Result<FileId> {
         use std::os::unix::fs::MetadataExt;

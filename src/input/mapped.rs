@@ -17,8 +17,9 @@
 //! `TraceReader::with_valid_len`) stop at the first record that reaches
 //! past it, with a fault that names it, and everything before it has been
 //! read from the file's own bytes. [`MappedFile::shrink`] then tells how
-//! the file changed. The fast path pays nothing for this: the handler runs
-//! only on a fault, and a reader's check is one load per record.
+//! the file changed. The fast path pays next to nothing for this: the
+//! handler runs only on a fault, and a reader compares each record's end
+//! with the pages it has checked, and checks once per page.
 
 use core::fmt;
 use core::ops::Deref;
@@ -86,8 +87,8 @@ impl fmt::Display for Shrink {
             ),
             _ => write!(
                 f,
-                "the file was cut short while it was read (another program truncated or \
-                 rewrote it; it was {} bytes long)",
+                "a part of the file could not be read while it was read (it was cut short \
+                 and written again, or the storage failed; it was {} bytes long when opened)",
                 self.mapped
             ),
         }
@@ -108,9 +109,10 @@ impl MappedFile {
         // the file, which for a trace means appending, or rewriting it
         // after a truncation: then the records read are that program's,
         // and still only bytes to decode), and they can vanish (a
-        // truncation): the guard registered below turns that SIGBUS into
-        // zero pages and a lowered valid length instead of the end of the
-        // process.
+        // truncation): when the guard registered below is in place (Unix,
+        // the handler installed, a free slot among 64), that SIGBUS
+        // becomes zero pages and a lowered valid length; without it, it
+        // ends the process, as a plain map does.
         let map = match unsafe { Mmap::map(&file) } {
             Ok(map) => map,
             Err(_) => return Err(file),
@@ -269,7 +271,10 @@ mod guard {
             // is set below.
             let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
             action.sa_sigaction = on_sigbus as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+            // SIGBUS stays blocked while the handler runs: a fault inside
+            // it (or inside a handler it forwards to) ends the process
+            // rather than recursing.
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             // SAFETY: a valid mask to empty.
             unsafe { libc::sigemptyset(&mut action.sa_mask) };
             // SAFETY: as above.
@@ -281,22 +286,32 @@ mod guard {
             if !installed || PREVIOUS.set(previous).is_err() {
                 return;
             }
-            // SAFETY: `action` is fully set; `on_sigbus` is async-signal-
-            // safe (atomics and the mmap system call only).
+            // SAFETY: `action` is fully set. `on_sigbus` makes only
+            // async-signal-safe calls: atomics, `mmap` (not on POSIX's list,
+            // but a plain system call in glibc and musl on Linux, which is
+            // all it needs to be here), and for faults not ours `sigaction`,
+            // `pthread_sigmask` and the previous handler.
             if unsafe { libc::sigaction(libc::SIGBUS, &action, core::ptr::null_mut()) } == 0 {
                 PAGE.store(page, Ordering::Relaxed);
             }
         });
     }
 
-    /// The SIGBUS handler. For an address inside a guarded map: replaces
-    /// the pages from the faulting one to the end of the map with zero
-    /// pages (the faulting read is then retried and succeeds), and lowers
-    /// the map's valid length to the faulting page. Anything else goes to
-    /// the previous handler.
+    /// The SIGBUS handler. For a read of a vanished page (`BUS_ADRERR`)
+    /// inside a guarded map: lowers the map's valid length to the
+    /// faulting page, then replaces the pages from it to the end of the
+    /// map with zero pages (the faulting read is then retried and
+    /// succeeds). Anything else goes to the previous handler.
     extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo.
-        let addr = unsafe { (*info).si_addr() } as usize;
+        let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+        // A SIGBUS sent by kill() carries no address; nor is any other
+        // kind of bus error ours.
+        if code != libc::BUS_ADRERR {
+            // SAFETY: forwarding the signal's own arguments.
+            unsafe { forward(sig, info, ctx) };
+            return;
+        }
         let page = PAGE.load(Ordering::Relaxed);
         for slot in &TABLE {
             let start = slot.start.load(Ordering::Acquire);
@@ -309,6 +324,10 @@ mod guard {
             }
             let from = addr & !(page - 1);
             let end = (start + len).div_ceil(page) * page;
+            // Lowered first, so that a reader in another thread that sees
+            // the zero pages sees the lowered length too (readers fence
+            // before they load it).
+            slot.valid.fetch_min(from - start, Ordering::SeqCst);
             // SAFETY: [from, end) lies within a live mapping that this
             // process made read-only for a trace and registered here (it
             // is unregistered before it is unmapped); replacing its pages
@@ -326,7 +345,6 @@ mod guard {
             if replaced == libc::MAP_FAILED {
                 break;
             }
-            slot.valid.fetch_min(from - start, Ordering::AcqRel);
             return;
         }
         // Not ours: as if we were not here.
@@ -343,10 +361,27 @@ mod guard {
             return;
         };
         let handler = previous.sa_sigaction;
-        if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-            // SAFETY: restoring the action that was in place before.
-            unsafe { libc::sigaction(sig, previous, core::ptr::null_mut()) };
-        } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        if handler == libc::SIG_DFL
+            || handler == libc::SIG_IGN
+            || previous.sa_flags & libc::SA_RESETHAND != 0
+        {
+            // The default action (a read fault cannot be ignored), or a
+            // handler meant to run once: put the previous action back, or
+            // the default one, and return; the read faults again.
+            let mut reset = *previous;
+            if previous.sa_flags & libc::SA_RESETHAND != 0 {
+                reset.sa_sigaction = libc::SIG_DFL;
+            }
+            // SAFETY: installing a valid action.
+            unsafe { libc::sigaction(sig, &reset, core::ptr::null_mut()) };
+            return;
+        }
+        // The previous handler runs with the mask it was installed with.
+        // SAFETY: an all-zero sigset_t is a valid (empty) set.
+        let mut old_mask: libc::sigset_t = unsafe { core::mem::zeroed() };
+        // SAFETY: valid sets for the call.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &previous.sa_mask, &mut old_mask) };
+        if previous.sa_flags & libc::SA_SIGINFO != 0 {
             // SAFETY: the previous handler was installed with SA_SIGINFO,
             // so it has this signature.
             let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
@@ -357,6 +392,8 @@ mod guard {
             let f: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(handler) };
             f(sig);
         }
+        // SAFETY: restoring the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, core::ptr::null_mut()) };
     }
 }
 

@@ -39,12 +39,14 @@ pub struct ClosedStreams {
 /// one before `main`, and this does it too where that did not happen; but
 /// writing to a standard output the caller closed
 /// (`simpletrace stats ... >&-`) then loses the results without a word, so
-/// the caller must treat a
-/// closed standard output as an error wherever it would write there. To
+/// the caller must treat a closed standard output as an error wherever it
+/// would write there. To
 /// know what the caller closed, the descriptors are looked at before
-/// Rust's runtime starts (a constructor run by the program loader), where
-/// the platform allows it (ELF platforms), and at the first call
-/// otherwise.
+/// Rust's runtime starts, by a constructor the program loader runs: on
+/// ELF platforms (Linux, Android, FreeBSD). Elsewhere a stream the caller
+/// closed is found only when the runtime did not reopen it, which Rust's
+/// own `main` does on every Unix: there a closed standard output goes
+/// unnoticed.
 pub fn claim_standard_streams() -> ClosedStreams {
     #[cfg(unix)]
     {

@@ -194,6 +194,19 @@ impl<'a> TraceReader<'a> {
                 });
             }
         };
+        // The scan may have run into pages a truncation took back (they
+        // read as zeros, and the guard lowered the valid length): then
+        // the region is no corrupt data of the file but the cut, and
+        // nothing after it is the file's.
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        let valid = self.valid_len.load(core::sync::atomic::Ordering::SeqCst);
+        if found.unwrap_or(self.full.len()) > valid {
+            self.state = State::Done;
+            return Some(Error::Cut {
+                at,
+                valid: FileOffset(self.base + valid as u64),
+            });
+        }
         let (end, fault) = match (found, fault) {
             (None, fault @ Error::Truncated { .. }) => {
                 self.state = State::Done;
