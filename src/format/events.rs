@@ -417,6 +417,9 @@ pub const DROPPED_EVENT_NAME: &str = "Dropped_Event";
 
 impl TraceEvents {
     /// Parses a trace-events file. `file` names it in error messages.
+    ///
+    /// Lines end at `\n`, `\r\n` or `\r`, as Python's text mode reads
+    /// them for QEMU's tools.
     pub fn parse(file: &str, text: &[u8]) -> Result<TraceEvents, EventsError> {
         let err = |line: usize, kind| EventsError {
             file: file.to_owned(),
@@ -425,8 +428,7 @@ impl TraceEvents {
         };
         let text = core::str::from_utf8(text).map_err(|e| {
             let before = text.get(..e.valid_up_to()).unwrap_or_default();
-            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-            err(line, EventsErrorKind::NotUtf8)
+            err(count_line_ends(before) + 1, EventsErrorKind::NotUtf8)
         })?;
         let mut decls = Vec::new();
         let mut by_name = HashMap::new();
@@ -434,11 +436,10 @@ impl TraceEvents {
         let mut line_no: usize = 0;
         while !rest.is_empty() {
             line_no += 1;
-            let Some((line, more)) = rest.split_once('\n') else {
+            let Some((line, more)) = split_line(rest) else {
                 return Err(err(line_no, EventsErrorKind::MissingFinalNewline));
             };
             rest = more;
-            let line = line.strip_suffix('\r').unwrap_or(line);
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
@@ -522,6 +523,30 @@ fn dropped_decl() -> EventDecl {
         format: None,
         format_error: None,
     }
+}
+
+/// Splits off the first line of `text` and what follows its end: `\n`,
+/// `\r\n` or `\r` (Python's universal newlines); `None` when the text has
+/// no line end.
+fn split_line(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(['\n', '\r'])?;
+    let after = if text[end..].starts_with("\r\n") {
+        end + 2
+    } else {
+        end + 1
+    };
+    Some((&text[..end], &text[after..]))
+}
+
+/// How many line ends (`\n`, `\r\n`, `\r`) `bytes` holds.
+fn count_line_ends(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    let mut after_cr = false;
+    for &b in bytes {
+        n += usize::from(b == b'\r' || (b == b'\n' && !after_cr));
+        after_cr = b == b'\r';
+    }
+    n
 }
 
 /// Whether `s` is an identifier as event and argument names are: ASCII
@@ -1554,6 +1579,51 @@ mod tests {
             assert_eq!(message(text), want, "{text:?}");
         }
         assert!(message("\ta(int x)\n").contains("a single blank before the event name"));
+    }
+
+    /// Lines end at `\n`, `\r\n` or `\r`, as Python's text mode (QEMU's
+    /// tools) reads them, and line numbers count them so.
+    #[test]
+    fn lines_end_as_python_text_mode_ends_them() {
+        let lines = |text: &str| -> Vec<(String, u32)> {
+            parse(text)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                .iter()
+                .map(|d| (d.name.clone(), d.line))
+                .collect()
+        };
+        let abc = [
+            ("a".to_owned(), 1),
+            ("b".to_owned(), 2),
+            ("c".to_owned(), 3),
+        ];
+        assert_eq!(lines("a(int x)\rb(void)\nc(int y)\n"), abc);
+        assert_eq!(lines("a(int x)\r\nb(void)\rc(int y)\r"), abc);
+        assert_eq!(lines("a(int x)\r"), [("a".to_owned(), 1)]);
+        assert_eq!(
+            lines("# x\r\r\na(void)\n\rb(void)\r\n"),
+            [("a".to_owned(), 3), ("b".to_owned(), 5)]
+        );
+        let fault = |text: &[u8]| match TraceEvents::parse("t", text) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{text:?} parsed"),
+        };
+        assert_eq!(
+            fault(b"a(void)\rb(void)"),
+            "t:2: the last line does not end with a newline"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\rfoo c(void)\n"),
+            "t:3: unknown property 'foo' (known: disable, vcpu, tcg)"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\r\nb(int \xff)\n"),
+            "t:3: the trace-events file is not UTF-8 text"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\xff\n"),
+            "t:2: the trace-events file is not UTF-8 text"
+        );
     }
 
     /// Refused at the eleventh argument, with the count of all of them; the
