@@ -51,6 +51,18 @@ pub const VCPU_ARG_TYPE: &str = "void *";
 /// for the implicit argument.
 pub const VCPU_FORMAT_PREFIX: &str = "cpu=%p ";
 
+/// The most events a trace-events file may declare (a `tcg` declaration
+/// counts two). QEMU 10's largest `trace-events-all` declares about 5,800;
+/// the bound keeps the memory a hostile file (within the 16 MiB text bound)
+/// takes to tens of megabytes (see `docs/robustness.md`).
+pub const MAX_EVENTS: usize = 32_768;
+
+/// The most format pieces (quoted literals and macros) the formats of a
+/// trace-events file may have in all, for the same reason as
+/// [`MAX_EVENTS`]: each costs a few dozen bytes, from two bytes of text.
+/// QEMU 10's largest `trace-events-all` has about 11,400.
+pub const MAX_FILE_FORMAT_PIECES: usize = 262_144;
+
 /// The suffixes of the two events a `tcg` declaration makes.
 pub const TCG_TRANS_SUFFIX: &str = "_trans";
 /// See [`TCG_TRANS_SUFFIX`].
@@ -314,6 +326,11 @@ pub enum EventsErrorKind {
     TcgWithoutTwoFormats,
     /// Two formats (`"A", "B"`) on a declaration without `tcg`.
     TwoFormatsWithoutTcg,
+    /// More than [`MAX_EVENTS`] events: the file is no trace-events file of
+    /// QEMU (or a hostile one).
+    TooManyEvents,
+    /// More than [`MAX_FILE_FORMAT_PIECES`] format pieces in the file.
+    TooManyFormatPieces,
     /// A format string that is not a sequence of C string literals and
     /// macros. Not produced by [`TraceEvents::parse`], which reads such a
     /// declaration as QEMU's tracetool does ([`EventDecl::format_error`]).
@@ -385,6 +402,17 @@ impl fmt::Display for EventsError {
             EventsErrorKind::TwoFormatsWithoutTcg => {
                 f.write_str("two formats, but only a 'tcg' event can have two")
             }
+            EventsErrorKind::TooManyEvents => write!(
+                f,
+                "more than {MAX_EVENTS} events declared (QEMU's trace-events-all has about \
+                 6,000): is it a trace-events file?"
+            ),
+            EventsErrorKind::TooManyFormatPieces => write!(
+                f,
+                "more than {MAX_FILE_FORMAT_PIECES} format pieces (quoted literals and macros) \
+                 in the file (QEMU's trace-events-all has about 12,000): is it a trace-events \
+                 file?"
+            ),
             EventsErrorKind::BadFormat(what) => write!(f, "bad format string: {what}"),
             EventsErrorKind::PercentM => f.write_str(
                 "the format uses '%m', which is not allowed: pass the error as an argument",
@@ -434,6 +462,7 @@ impl TraceEvents {
         let mut by_name = HashMap::new();
         let mut rest = text;
         let mut line_no: usize = 0;
+        let mut pieces: usize = 0;
         while !rest.is_empty() {
             line_no += 1;
             let Some((line, more)) = split_line(rest) else {
@@ -446,6 +475,13 @@ impl TraceEvents {
             }
             let (first, second) = parse_declaration(line).map_err(|kind| err(line_no, kind))?;
             for mut decl in core::iter::once(first).chain(second) {
+                if decls.len() == MAX_EVENTS {
+                    return Err(err(line_no, EventsErrorKind::TooManyEvents));
+                }
+                pieces += decl.format.as_ref().map_or(0, |f| f.pieces.len());
+                if pieces > MAX_FILE_FORMAT_PIECES {
+                    return Err(err(line_no, EventsErrorKind::TooManyFormatPieces));
+                }
                 decl.line = u32::try_from(line_no).unwrap_or(u32::MAX);
                 decl.position = decls.len();
                 // A later declaration of the same name wins, as in QEMU's
@@ -631,6 +667,10 @@ fn parse_declaration(line: &str) -> Result<(EventDecl, Option<EventDecl>), Event
             Some(Err(what)) => (None, Some(what)),
         };
         let vcpu = properties.vcpu && format_error.is_none();
+        // Kept for the life of the file: no room to spare (a file can hold
+        // thousands of declarations).
+        let mut args = args;
+        args.shrink_to_fit();
         EventDecl {
             name,
             position: 0,
@@ -832,6 +872,7 @@ fn parse_format(text: &str) -> Result<FormatString, &'static str> {
             _ => return Err("expected a quoted string or a PRI macro"),
         }
     }
+    pieces.shrink_to_fit();
     Ok(FormatString {
         raw: text.to_owned(),
         pieces,
@@ -1623,6 +1664,40 @@ mod tests {
         assert_eq!(
             fault(b"a(void)\r\xff\n"),
             "t:2: the trace-events file is not UTF-8 text"
+        );
+    }
+
+    /// A file of more than [`MAX_EVENTS`] events, or of more than
+    /// [`MAX_FILE_FORMAT_PIECES`] format pieces, is refused at the line that
+    /// goes past the bound (a `tcg` declaration counts two events).
+    #[test]
+    fn files_past_the_event_and_piece_bounds_are_refused() {
+        let full = "a(void)\n".repeat(MAX_EVENTS);
+        assert_eq!(parse(&full).unwrap().len(), MAX_EVENTS);
+        let e = parse(&format!("{full}b(void)\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (MAX_EVENTS + 1, EventsErrorKind::TooManyEvents)
+        );
+        assert_eq!(
+            e.to_string(),
+            "t:32769: more than 32768 events declared (QEMU's trace-events-all has about \
+             6,000): is it a trace-events file?"
+        );
+        let nearly = "a(void)\n".repeat(MAX_EVENTS - 1);
+        let e = parse(&format!("{nearly}tcg t(int x) \"a\", \"b\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (MAX_EVENTS, EventsErrorKind::TooManyEvents)
+        );
+        let line = format!("a(void) {}\n", "\"\"".repeat(MAX_FORMAT_PIECES));
+        let lines = MAX_FILE_FORMAT_PIECES / MAX_FORMAT_PIECES;
+        let full = line.repeat(lines);
+        assert_eq!(parse(&full).unwrap().len(), lines);
+        let e = parse(&format!("{full}b(void) \"\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (lines + 1, EventsErrorKind::TooManyFormatPieces)
         );
     }
 
