@@ -310,8 +310,8 @@ pub enum EventsErrorKind {
     EmptyArgument,
     /// An argument without a name.
     UnnamedArgument(Excerpt),
-    /// An argument name that is not a C identifier (after `*`, optionally
-    /// preceded by qualifiers: `const name`).
+    /// An argument name that is not made of ASCII letters, digits and `_`
+    /// (after `*`, optionally preceded by qualifiers: `const name`).
     BadArgumentName(Excerpt),
     /// A type outside the standard C integer types and pointers to them.
     DisallowedType(Excerpt),
@@ -379,7 +379,10 @@ impl fmt::Display for EventsError {
             }
             EventsErrorKind::UnnamedArgument(a) => write!(f, "argument {a} has no name"),
             EventsErrorKind::BadArgumentName(n) => {
-                write!(f, "argument name {n} is not a C identifier")
+                write!(
+                    f,
+                    "argument name {n} is not made of ASCII letters, digits and '_'"
+                )
             }
             EventsErrorKind::DisallowedType(t) => write!(
                 f,
@@ -1300,7 +1303,8 @@ mod tests {
     }
 
     /// What tracetool refuses is refused, and so is what it lets through
-    /// but no QEMU build compiles (names that are not C identifiers).
+    /// but no QEMU build compiles (names not made of ASCII letters, digits
+    /// and `_`).
     #[test]
     fn declarations_tracetool_refuses_are_refused() {
         use EventsErrorKind::*;
@@ -1321,6 +1325,13 @@ mod tests {
         // Deliberately stricter than tracetool, which takes any text for a
         // name (C then refuses it): identifiers, ASCII.
         assert_eq!(kind_of("a(int *x y)\n"), BadArgumentName("x y".into()));
+        assert_eq!(
+            parse("a(int x-y)\n").unwrap_err().to_string(),
+            "t:1: argument name 'x-y' is not made of ASCII letters, digits and '_'"
+        );
+        // A leading digit is fine, as in tracetool (QEMU's C prefixes the
+        // name: `trace_1x`).
+        assert!(parse("1a(int 2x)\n").is_ok());
         assert_eq!(kind_of("a(int é)\n"), BadArgumentName("é".into()));
         assert!(matches!(kind_of("é(int x)\n"), Syntax(_)));
     }
