@@ -200,20 +200,18 @@ pub fn trace_events(data: &[u8]) {
             );
             assert!(decl.arg_position(&arg.name).is_some());
         }
-        if let Some(format) = &decl.format {
-            if let Ok(f) = CFormat::parse(format) {
-                // Every argument as zero or the empty string.
-                let values: Vec<_> = decl
-                    .args
-                    .iter()
-                    .map(|a| match a.kind {
-                        ArgKind::String => ArgValue::Str(b""),
-                        _ => ArgValue::Int(0),
-                    })
-                    .collect();
-                let mut out = Vec::new();
-                f.render(&decl.args, &values, &mut out);
-            }
+        if let Some(Ok(f)) = decl.format.as_ref().map(CFormat::parse) {
+            // Every argument as zero or the empty string.
+            let values: Vec<_> = decl
+                .args
+                .iter()
+                .map(|a| match a.kind {
+                    ArgKind::String => ArgValue::Str(b""),
+                    _ => ArgValue::Int(0),
+                })
+                .collect();
+            let mut out = Vec::new();
+            f.render(&decl.args, &values, &mut out);
         }
     }
 }
