@@ -21,8 +21,9 @@
 //!
 //! API structure:
 //! - [`TraceEvents`]: every declaration of one file, by position and by name.
-//! - [`EventDecl`]: one declaration; [`ArgDecl`] and [`ArgKind`] for its
-//!   arguments; [`FormatString`] for its format.
+//! - [`EventDecl`]: one event; [`ArgDecl`] and [`ArgKind`] for its
+//!   arguments; [`FormatString`] for its format; [`TcgHalf`] for which of
+//!   the two events of an (older QEMU's) `tcg` declaration it is.
 //! - [`EventsError`]: a fault with its file and line.
 
 use core::fmt;
