@@ -94,7 +94,7 @@ impl PartialEq<&str> for Excerpt {
 
 impl fmt::Display for Excerpt {
     /// `'TEXT'`, or `'START...' (N bytes)` when the text is longer than
-    /// [`EXCERPT_CHARS`] characters; the text escaped ([`Escaped`]).
+    /// [`EXCERPT_CHARS`] characters; the text escaped (see the module doc).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = Escaped(&self.shown);
         if self.is_cut() {
