@@ -139,10 +139,11 @@ fn read_text_within(path: &Path, limit: usize) -> Result<Vec<u8>, InputError> {
 }
 
 /// Reads `reader` to its end, or `None` if it has more than `limit` bytes,
-/// holding at most `limit` bytes: the buffer starts at `hint` bytes (the
-/// size of a regular file) and grows by doubling but never past `limit`,
-/// and a full buffer is only grown once a few more bytes have been read
-/// aside, so an input that ends there costs no more room.
+/// holding at most `limit` bytes and reading at most one byte past them:
+/// the buffer starts at `hint` bytes (the size of a regular file) and grows
+/// by doubling but never past `limit`, and a full buffer is only grown once
+/// a few more bytes (never past `limit + 1` in all) have been read aside, so
+/// an input that ends there costs no more room.
 fn read_within(reader: &mut impl Read, limit: usize, hint: usize) -> io::Result<Option<Vec<u8>>> {
     /// The most bytes made ready (zeroed) for reading at a time.
     const STEP: usize = 64 << 10;
@@ -155,7 +156,9 @@ fn read_within(reader: &mut impl Read, limit: usize, hint: usize) -> io::Result<
     let mut probe = [0u8; 32];
     loop {
         if len == text.capacity() {
-            let n = read_some(reader, &mut probe)?;
+            // Never more than one byte past the bound.
+            let room = (limit - len).saturating_add(1).min(probe.len());
+            let n = read_some(reader, &mut probe[..room])?;
             if n == 0 {
                 return Ok(Some(text));
             }
@@ -436,8 +439,8 @@ mod tests {
             for len in [limit + 1, 10 * limit] {
                 let mut r = Trickle { left: len, step };
                 assert!(read_within(&mut r, limit, 0).unwrap().is_none());
-                // Read to the bound and at most one probe further.
-                assert!(len - r.left <= limit + 32, "{step} {len}: {}", len - r.left);
+                // Read to the bound and one byte further, no more.
+                assert_eq!(len - r.left, limit + 1, "{step} {len}");
             }
         }
     }

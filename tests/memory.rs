@@ -1,7 +1,9 @@
 //! Hostile text inputs cost no more than they must: a declaration of 8
 //! million arguments, multi-megabyte bad tokens (whose messages quote a
 //! short excerpt), millions of words in one declaration, a trace-events
-//! file of 1 GiB or `/dev/zero` (read to the 16 MiB bound and no further).
+//! file of 1 GiB or `/dev/zero` (read to the 16 MiB bound and no further),
+//! 16 MiB of small declarations (refused at 32,768 events or 262,144 format
+//! pieces, in a few tens of megabytes).
 //!
 //! Hostile lengths never allocate beyond what the file holds: a record
 //! length of 0 or 2^32-1, a string length of 4 GiB, a mapping name length
@@ -33,6 +35,7 @@ use simpletrace::analyzers::json::JsonLines;
 use simpletrace::analyzers::log::LogPrinter;
 use simpletrace::analyzers::print::{Buffering, Parallelism, print_trace};
 use simpletrace::analyzers::{Driver, Event, RunOptions};
+use simpletrace::format::events::{MAX_EVENTS, MAX_FILE_FORMAT_PIECES, MAX_FORMAT_PIECES};
 use simpletrace::format::{ArgValue, TraceEvents, TraceKind, TraceReader, encode};
 use simpletrace::input::{self, MAX_TEXT_LEN};
 use simpletrace::pattern::EventPatterns;
@@ -767,3 +770,92 @@ fn alloc_memory_per_key_is_bounded() {
     // Shown with --nocapture.
     println!("{}", report.join("\n"));
 }
+
+/// Files of many small declarations within the 16 MiB text bound (issue
+/// 13): each refused at [`MAX_EVENTS`] events or [`MAX_FILE_FORMAT_PIECES`]
+/// format pieces, or read at those bounds, with a peak of at most
+/// [`MANY_DECLARATIONS_PEAK`] (2 million declarations took 550 MB, and
+/// aborted the binary under a 400 MB address-space limit).
+#[test]
+fn many_small_declarations_cost_a_bounded_amount() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let ten = (0..10)
+        .map(|i| format!("int a{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let macros = " A".repeat(MAX_FORMAT_PIECES - 1);
+    // Lines made by `line` up to the text bound.
+    let fill = |line: &dyn Fn(usize) -> String| {
+        let mut text = String::new();
+        for i in 0.. {
+            let l = line(i);
+            if text.len() + l.len() > MAX_TEXT_LEN {
+                break;
+            }
+            text.push_str(&l);
+        }
+        text
+    };
+    let events = |n: usize, line: &dyn Fn(usize) -> String| (0..n).map(line).collect::<String>();
+    let too_many_events = format!("more than {MAX_EVENTS} events declared");
+    let too_many_pieces = format!("more than {MAX_FILE_FORMAT_PIECES} format pieces");
+    for (name, text, want) in [
+        (
+            "16 MiB of a(void)",
+            fill(&|_| "a(void)\n".into()),
+            &too_many_events,
+        ),
+        (
+            "16 MiB of distinct names",
+            fill(&|i| format!("a{i}(void)\n")),
+            &too_many_events,
+        ),
+        (
+            "16 MiB of ten arguments",
+            fill(&|i| format!("a{i}({ten})\n")),
+            &too_many_events,
+        ),
+        (
+            "16 MiB of tcg, ten arguments",
+            fill(&|i| format!("tcg a{i}({ten}) \"a\", \"b\"\n")),
+            &too_many_events,
+        ),
+        (
+            "16 MiB of 256-piece formats",
+            fill(&|i| format!("a{i}(void) \"\"{macros}\n")),
+            &too_many_pieces,
+        ),
+        (
+            "MAX_EVENTS vcpu events of ten arguments",
+            events(MAX_EVENTS, &|i| format!("vcpu a{i}({ten}) \"x=%d\" A\n")),
+            &format!("{MAX_EVENTS} events"),
+        ),
+        (
+            "MAX_FILE_FORMAT_PIECES pieces",
+            events(MAX_FILE_FORMAT_PIECES / MAX_FORMAT_PIECES, &|i| {
+                format!("a{i}(void) \"\"{macros}\n")
+            }),
+            &format!("{} events", MAX_FILE_FORMAT_PIECES / MAX_FORMAT_PIECES),
+        ),
+    ] {
+        let mut outcome = String::new();
+        let peak = peak_of(|| match TraceEvents::parse("te", text.as_bytes()) {
+            Ok(ev) => outcome = format!("{} events", ev.len()),
+            Err(e) => outcome = e.to_string(),
+        });
+        eprintln!(
+            "{name} ({} bytes): peak {peak} bytes: {outcome}",
+            text.len()
+        );
+        assert!(outcome.contains(want.as_str()), "{name}: {outcome}");
+        assert!(
+            peak <= MANY_DECLARATIONS_PEAK,
+            "{name}: {peak} bytes at the peak, bound {MANY_DECLARATIONS_PEAK}"
+        );
+    }
+}
+
+/// The most parsing a trace-events file may hold at its peak, whatever the
+/// file within the text bound (measured: 33.6 MB, for 32,768 `vcpu` events
+/// of ten arguments).
+const MANY_DECLARATIONS_PEAK: usize = 40 << 20;

@@ -6,8 +6,12 @@ use crate::support::{self, samples};
 #[test]
 fn testdata_is_current() {
     let regenerate = std::env::var_os("SIMPLETRACE_REGENERATE").is_some();
-    let vcpu = ("vcpu.trace", samples::vcpu_trace(), false);
-    for (name, bytes, _) in samples::all().into_iter().chain([vcpu]) {
+    let old_qemu = [
+        ("vcpu.trace", samples::vcpu_trace(), false),
+        ("tcg.trace", samples::tcg_trace(), false),
+        ("tcg-no-header.trace", samples::tcg_no_header_trace(), true),
+    ];
+    for (name, bytes, _) in samples::all().into_iter().chain(old_qemu) {
         let path = support::testdata(name);
         if regenerate {
             std::fs::write(&path, &bytes).unwrap();

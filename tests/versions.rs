@@ -187,3 +187,134 @@ fn vcpu_events_in_json() {
     assert_eq!(lines[7]["event"], "io_submit");
     assert!(!args(7).contains_key("__cpu"));
 }
+
+/// Runs the binary on a `tcg` sample (`tcg.trace`, or the headerless
+/// `tcg-no-header.trace` with `--no-header`) with `args` before the files:
+/// standard output, after checking that it succeeded without a word on
+/// standard error.
+fn run_tcg(args: &[&str], headerless: bool) -> Vec<u8> {
+    let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    if headerless {
+        all.push("--no-header".into());
+    }
+    all.push(support::testdata("tcg.trace-events").into());
+    let trace = if headerless {
+        "tcg-no-header.trace"
+    } else {
+        "tcg.trace"
+    };
+    all.push(support::testdata(trace).into());
+    let out = support::run(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?} {trace}: {}",
+        support::stderr(&out)
+    );
+    assert_eq!(support::stderr(&out), "", "{args:?} {trace}");
+    out.stdout
+}
+
+/// QEMU's tracetool before 7.0 replaced a `tcg` declaration by two events,
+/// `NAME_trans` then `NAME_exec`, each with its own position: `tcg.trace`
+/// (ids mapped by name) and `tcg-no-header.trace` (ids are positions, so
+/// every event after a `tcg` declaration is one further on) print as QEMU
+/// 5.2's `simpletrace.py` printed them (`tcg.simpletrace.txt`, made by
+/// `scripts/old-qemu-goldens.sh tcg`: the translation event with the vCPU
+/// and the arguments of no TCG type, the execution event with all of them),
+/// on one thread and two, and `--resync` finds nothing to skip.
+#[test]
+fn tcg_events_print_like_qemu_5_2() {
+    let golden = std::fs::read(support::testdata("tcg.simpletrace.txt")).unwrap();
+    for headerless in [false, true] {
+        for args in [
+            &[][..],
+            &["-j", "1"],
+            &["-j", "2"],
+            &["--resync"],
+            &["--resync", "-j", "2"],
+        ] {
+            let what = format!("{args:?} headerless {headerless}");
+            support::assert_same_output(&what, &run_tcg(args, headerless), &golden);
+        }
+    }
+}
+
+/// `print --format log` renders each of the two events with its own format,
+/// as QEMU 5.2's `log` backend did (`tcg.log.txt`: each record through
+/// glibc's `printf` with the format and argument types tracetool 5.2 gave
+/// it).
+#[test]
+fn tcg_events_log_like_qemu_5_2() {
+    let golden = std::fs::read(support::testdata("tcg.log.txt")).unwrap();
+    for headerless in [false, true] {
+        for args in [
+            &["print", "--format", "log"][..],
+            &["print", "--format", "log", "-j", "2"],
+        ] {
+            let what = format!("{args:?} headerless {headerless}");
+            support::assert_same_output(&what, &run_tcg(args, headerless), &golden);
+        }
+    }
+}
+
+/// In versions 2 and 3 an id is a position too: the same records, their ids
+/// the positions QEMU 5.2's tracetool gave the events (written out in
+/// `samples::TCG_POSITIONS`, not taken from the parser), print as the golden
+/// with pid 0.
+#[test]
+fn tcg_events_in_versions_2_and_3_take_two_positions() {
+    let golden = zero_pids(&std::fs::read(support::testdata("tcg.simpletrace.txt")).unwrap());
+    for version in [Version::V2, Version::V3] {
+        let mut w = TraceWriter::new(Vec::new(), WriterOptions::version(version)).unwrap();
+        for (pos, t, args) in samples::tcg_records() {
+            let args: Vec<Arg> = args.into_iter().map(Arg::from).collect();
+            w.event(pos, t, 0, &args).unwrap();
+        }
+        let dir = support::scratch("tcg_v23");
+        let path = dir.join("trace");
+        std::fs::write(&path, w.finish().unwrap()).unwrap();
+        let out = support::run([support::testdata("tcg.trace-events"), path]);
+        assert!(
+            out.status.success(),
+            "{version:?}: {}",
+            support::stderr(&out)
+        );
+        support::assert_same_output(&format!("{version:?}"), &out.stdout, &golden);
+    }
+}
+
+/// JSON Lines shows each of the two events with its own arguments: the
+/// translation event without the TCG value, the execution event with it
+/// (a `TCGv`, recorded as a 64-bit integer).
+#[test]
+fn tcg_events_in_json() {
+    let out = String::from_utf8(run_tcg(&["json"], false)).unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["args"]
+            .clone()
+    };
+    assert_eq!(
+        find("guest_mem_before_trans"),
+        serde_json::json!({"__cpu": "0x55d0c8a4e010", "info": 35})
+    );
+    assert_eq!(
+        find("guest_mem_before_exec"),
+        serde_json::json!({"__cpu": "0x55d0c8a4e010", "vaddr": 0x7ffc_8000_1000u64, "info": 35})
+    );
+    assert_eq!(
+        find("tb_enter_trans"),
+        serde_json::json!({"pc_start": 0x4000_1000, "flags": -1})
+    );
+    assert_eq!(
+        find("guest_note"),
+        serde_json::json!({"what": "tcg done", "level": 1})
+    );
+}

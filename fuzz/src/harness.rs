@@ -24,7 +24,8 @@ use simpletrace::analyzers::{Driver, Event, RunOptions};
 use simpletrace::format::cformat::{CFormat, MAX_FIELD};
 use simpletrace::format::chunks::Chunks;
 use simpletrace::format::events::{
-    ArgKind, FormatPiece, FormatString, MAX_ARGS, VCPU_ARG_NAME, is_string_type,
+    ArgKind, FormatPiece, FormatString, MAX_ARGS, TCG_EXEC_SUFFIX, TCG_TRANS_SUFFIX, TcgHalf,
+    VCPU_ARG_NAME, is_string_type,
 };
 use simpletrace::format::header::{HEADER_EVENT_ID, HEADER_MAGIC, V0_HEADER_LEN};
 use simpletrace::format::{
@@ -37,10 +38,12 @@ const SAMPLE_EVENTS: &[u8] = include_bytes!("../../testdata/sample.trace-events"
 
 /// A small trace-events file made for fuzzing: every argument kind, ten
 /// arguments, two strings in a row, a duplicate name (the later wins), an
-/// event called `dropped`, a `tcg` two-format declaration, a `vcpu` event
-/// (its implicit first argument), positional and `*` conversions, and two
-/// formats the `log` printer fails on: one with a width too large
-/// (`%99999d`), one that is not quoted literals and macros (`e12`).
+/// event called `dropped`, a `vcpu` event (its implicit first argument), a
+/// `vcpu tcg` declaration (two events, last, so that the positions before
+/// stay those of earlier versions of this file), positional and `*`
+/// conversions, and two formats the `log` printer fails on: one with a
+/// width too large (`%99999d`), one that is not quoted literals and macros
+/// (`e12`).
 pub const FUZZ_EVENTS: &str = r#"# simpletrace fuzzing declarations
 e0(void)
 e1(int x) "x=%d"
@@ -50,13 +53,14 @@ e4(uint8_t a, int8_t b, uint16_t c, int16_t d, uint32_t e, int32_t f, uint64_t g
 e5(char *s, size_t n, ssize_t r) "%.*s %zu %zd"
 e6(unsigned long long v, long w, unsigned char c, short h) "%llx %ld %c %hd %4$d %1$*3$llu"
 e7(void *p)
-tcg e8(void *cpu, uint64_t v) "cpu=%p", "cpu=%p v=0x%" PRIx64
+e8(void *cpu, uint64_t v) "cpu=%p v=0x%" PRIx64
 disable e9(int x) "%99999d"
 vcpu e10(const char *s, const char *t) "%s%s%%%n"
 e1(int x, int y) "x=%d y=%d"
 dropped(int x) "never"
 e11(uint64_t a) "%#o %#x %#b %+d % d %08.3d %-5c %f %5y"
 e12(int x) "x=%d" ;
+vcpu tcg e13(TCGv a, uint16_t b, TCGv_i32 c) "b=%d", "a=0x%" PRIx64 " b=%d c=%u"
 "#;
 
 /// The project's `testdata/sample.trace-events`, parsed.
@@ -123,7 +127,15 @@ pub fn trace_events(data: &[u8]) {
     let events = match TraceEvents::parse("fuzz", data) {
         Ok(events) => events,
         Err(e) => {
-            let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+            // Lines end at `\n`, `\r\n` or `\r`.
+            let ends = data
+                .iter()
+                .enumerate()
+                .filter(|&(i, &b)| {
+                    b == b'\r' || (b == b'\n' && data.get(i.wrapping_sub(1)) != Some(&b'\r'))
+                })
+                .count();
+            let lines = ends + 1;
             assert!(
                 (e.line as usize) <= lines,
                 "error line {} past the {lines} lines: {e}",
@@ -150,10 +162,25 @@ pub fn trace_events(data: &[u8]) {
             vcpu
         );
         // A format that does not parse is no format.
-        assert!(
-            decl.format_error.is_none()
-                || (decl.format.is_none() && decl.tcg_trans_format.is_none())
-        );
+        assert!(decl.format_error.is_none() || decl.format.is_none());
+        // The two events of a `tcg` declaration follow each other.
+        match decl.properties.tcg {
+            None => {}
+            Some(TcgHalf::Trans) => {
+                assert!(decl.name.ends_with(TCG_TRANS_SUFFIX));
+                assert_eq!(
+                    decls.get(i + 1).map(|d| d.properties.tcg),
+                    Some(Some(TcgHalf::Exec))
+                );
+            }
+            Some(TcgHalf::Exec) => {
+                assert!(decl.name.ends_with(TCG_EXEC_SUFFIX));
+                assert_eq!(
+                    decls.get(i.wrapping_sub(1)).map(|d| d.properties.tcg),
+                    Some(Some(TcgHalf::Trans))
+                );
+            }
+        }
         // The name resolves to a declaration of that name (the last one;
         // `dropped` always means the dropped-events pseudo event).
         let by_name = events.by_name(decl.name.as_bytes());
@@ -173,20 +200,18 @@ pub fn trace_events(data: &[u8]) {
             );
             assert!(decl.arg_position(&arg.name).is_some());
         }
-        for format in decl.format.iter().chain(decl.tcg_trans_format.iter()) {
-            if let Ok(f) = CFormat::parse(format) {
-                // Every argument as zero or the empty string.
-                let values: Vec<_> = decl
-                    .args
-                    .iter()
-                    .map(|a| match a.kind {
-                        ArgKind::String => ArgValue::Str(b""),
-                        _ => ArgValue::Int(0),
-                    })
-                    .collect();
-                let mut out = Vec::new();
-                f.render(&decl.args, &values, &mut out);
-            }
+        if let Some(Ok(f)) = decl.format.as_ref().map(CFormat::parse) {
+            // Every argument as zero or the empty string.
+            let values: Vec<_> = decl
+                .args
+                .iter()
+                .map(|a| match a.kind {
+                    ArgKind::String => ArgValue::Str(b""),
+                    _ => ArgValue::Int(0),
+                })
+                .collect();
+            let mut out = Vec::new();
+            f.render(&decl.args, &values, &mut out);
         }
     }
 }

@@ -21,8 +21,9 @@
 //!
 //! API structure:
 //! - [`TraceEvents`]: every declaration of one file, by position and by name.
-//! - [`EventDecl`]: one declaration; [`ArgDecl`] and [`ArgKind`] for its
-//!   arguments; [`FormatString`] for its format.
+//! - [`EventDecl`]: one event; [`ArgDecl`] and [`ArgKind`] for its
+//!   arguments; [`FormatString`] for its format; [`TcgHalf`] for which of
+//!   the two events of an (older QEMU's) `tcg` declaration it is.
 //! - [`EventsError`]: a fault with its file and line.
 
 use core::fmt;
@@ -50,6 +51,23 @@ pub const VCPU_ARG_TYPE: &str = "void *";
 /// The literal QEMU's tracetool put before the format of a `vcpu` event,
 /// for the implicit argument.
 pub const VCPU_FORMAT_PREFIX: &str = "cpu=%p ";
+
+/// The most events a trace-events file may declare (a `tcg` declaration
+/// counts two). QEMU 10's largest `trace-events-all` declares about 5,800;
+/// the bound keeps the memory a hostile file (within the 16 MiB text bound)
+/// takes to tens of megabytes (see `docs/robustness.md`).
+pub const MAX_EVENTS: usize = 32_768;
+
+/// The most format pieces (quoted literals and macros) the formats of a
+/// trace-events file may have in all, for the same reason as
+/// [`MAX_EVENTS`]: each costs a few dozen bytes, from two bytes of text.
+/// QEMU 10's largest `trace-events-all` has about 11,400.
+pub const MAX_FILE_FORMAT_PIECES: usize = 262_144;
+
+/// The suffixes of the two events a `tcg` declaration makes.
+pub const TCG_TRANS_SUFFIX: &str = "_trans";
+/// See [`TCG_TRANS_SUFFIX`].
+pub const TCG_EXEC_SUFFIX: &str = "_exec";
 
 /// The most pieces (quoted literals and macros) a format string may have;
 /// QEMU's formats have at most a few dozen.
@@ -79,6 +97,26 @@ const ALLOWED_TYPE_WORDS: &[&str] = &[
     "ptrdiff_t",
 ];
 
+/// TCG's types, which older QEMU's tracetool allowed (as the type word
+/// `TCGv`; any type before QEMU 5.2 checked them) and, in a `tcg`
+/// declaration, replaced by host types in the execution-time event
+/// ([`tcg_to_host`]). In C they are pointers (to TCG's opaque values).
+const TCG_TYPE_WORDS: &[&str] = &["TCGv", "TCGv_i32", "TCGv_i64", "TCGv_ptr", "TCGv_env"];
+
+/// The host type tracetool gave a `tcg` event's argument of type `ty` in
+/// its execution-time event, when it changes it (its `TCG_2_HOST` table,
+/// which compares whole types): `TCGv_i32`, `TCGv_i64`, `TCGv_ptr` and
+/// `TCGv` (a target-sized value, recorded as 64 bits). The
+/// translation-time event keeps only the arguments whose type stays.
+pub fn tcg_to_host(ty: &str) -> Option<&'static str> {
+    match ty {
+        "TCGv_i32" => Some("uint32_t"),
+        "TCGv_i64" | "TCGv" => Some("uint64_t"),
+        "TCGv_ptr" => Some("void *"),
+        _ => None,
+    }
+}
+
 /// How an argument is stored in a trace record and what C type it had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgKind {
@@ -103,7 +141,7 @@ impl ArgKind {
         if is_string_type(ty) {
             return ArgKind::String;
         }
-        if ty.contains('*') {
+        if ty.contains('*') || ty.split(' ').any(|w| TCG_TYPE_WORDS.contains(&w)) {
             return ArgKind::Pointer;
         }
         // Walked, not collected: a type can be as long as its line.
@@ -192,9 +230,23 @@ pub struct Properties {
     pub disable: bool,
     /// `vcpu`: the event concerns a virtual CPU.
     pub vcpu: bool,
-    /// `tcg` (older QEMU): a TCG event with translation and execution
-    /// formats.
-    pub tcg: bool,
+    /// Which of the two events of a `tcg` declaration this is (older
+    /// QEMU): tracetool replaced each such declaration by two events.
+    pub tcg: Option<TcgHalf>,
+}
+
+/// One of the two events QEMU's tracetool made of a `tcg` declaration
+/// `NAME(ARGS) "TRANS", "EXEC"`, in this order, each with its own position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcgHalf {
+    /// `NAME_trans`, recorded when TCG translates the code: the first
+    /// format, and only the arguments whose type is no TCG value
+    /// ([`tcg_to_host`] leaves it as it is).
+    Trans,
+    /// `NAME_exec`, recorded when the translated code runs: the second
+    /// format, and every argument, TCG types replaced by host types
+    /// ([`tcg_to_host`]).
+    Exec,
 }
 
 /// One event declaration.
@@ -211,13 +263,12 @@ pub struct EventDecl {
     pub properties: Properties,
     /// Declared arguments, in record order.
     pub args: Vec<ArgDecl>,
-    /// The format string (the execution-time one for `tcg` events); `None`
-    /// when the declaration has none, or one that does not parse
-    /// ([`EventDecl::format_error`]). A `vcpu` event's starts with
-    /// [`VCPU_FORMAT_PREFIX`], as QEMU's tracetool made it.
+    /// The format string (for the events of a `tcg` declaration, the
+    /// first or the second one, [`TcgHalf`]); `None` when the declaration
+    /// has none, or one that does not parse ([`EventDecl::format_error`]).
+    /// A `vcpu` event's starts with [`VCPU_FORMAT_PREFIX`], as QEMU's
+    /// tracetool made it.
     pub format: Option<FormatString>,
-    /// The translation-time format of a two-format `tcg` declaration.
-    pub tcg_trans_format: Option<FormatString>,
     /// Why the text after the argument list, which starts with a quote, is
     /// not a format string (quoted C literals and `PRIx64`-style macros):
     /// QEMU's tracetool takes that text as it stands, and only its `log`
@@ -260,13 +311,27 @@ pub enum EventsErrorKind {
     EmptyArgument,
     /// An argument without a name.
     UnnamedArgument(Excerpt),
-    /// An argument name that is not a C identifier (after `*`, optionally
-    /// preceded by qualifiers: `const name`).
+    /// An argument name that is not made of ASCII letters, digits and `_`
+    /// (after `*`, optionally preceded by qualifiers: `const name`).
     BadArgumentName(Excerpt),
     /// A type outside the standard C integer types and pointers to them.
     DisallowedType(Excerpt),
     /// More than [`MAX_ARGS`] arguments: how many the declaration lists.
     TooManyArguments(usize),
+    /// A `vcpu tcg` declaration of 10 arguments: each of its two events
+    /// would carry 11 with the vCPU, which QEMU's tracetool refused; how
+    /// many the declaration lists.
+    TooManyVcpuTcgArguments(usize),
+    /// A `tcg` declaration without two formats (`NAME(ARGS) "TRANS",
+    /// "EXEC"`).
+    TcgWithoutTwoFormats,
+    /// Two formats (`"A", "B"`) on a declaration without `tcg`.
+    TwoFormatsWithoutTcg,
+    /// More than [`MAX_EVENTS`] events: the file is no trace-events file of
+    /// QEMU (or a hostile one).
+    TooManyEvents,
+    /// More than [`MAX_FILE_FORMAT_PIECES`] format pieces in the file.
+    TooManyFormatPieces,
     /// A format string that is not a sequence of C string literals and
     /// macros. Not produced by [`TraceEvents::parse`], which reads such a
     /// declaration as QEMU's tracetool does ([`EventDecl::format_error`]).
@@ -315,7 +380,10 @@ impl fmt::Display for EventsError {
             }
             EventsErrorKind::UnnamedArgument(a) => write!(f, "argument {a} has no name"),
             EventsErrorKind::BadArgumentName(n) => {
-                write!(f, "argument name {n} is not a C identifier")
+                write!(
+                    f,
+                    "argument name {n} is not made of ASCII letters, digits and '_'"
+                )
             }
             EventsErrorKind::DisallowedType(t) => write!(
                 f,
@@ -325,6 +393,30 @@ impl fmt::Display for EventsError {
             EventsErrorKind::TooManyArguments(n) => {
                 write!(f, "{n} arguments declared, at most {MAX_ARGS} are allowed")
             }
+            EventsErrorKind::TooManyVcpuTcgArguments(n) => write!(
+                f,
+                "{n} arguments declared, at most {} are allowed in a 'vcpu tcg' event \
+                 (its two events carry the vCPU too, and at most {MAX_ARGS} arguments)",
+                MAX_ARGS - 1
+            ),
+            EventsErrorKind::TcgWithoutTwoFormats => f.write_str(
+                "a 'tcg' event needs two formats, for translation and execution: \
+                 NAME(ARGS) \"TRANS\", \"EXEC\"",
+            ),
+            EventsErrorKind::TwoFormatsWithoutTcg => {
+                f.write_str("two formats, but only a 'tcg' event can have two")
+            }
+            EventsErrorKind::TooManyEvents => write!(
+                f,
+                "more than {MAX_EVENTS} events declared (QEMU's trace-events-all has about \
+                 6,000): is it a trace-events file?"
+            ),
+            EventsErrorKind::TooManyFormatPieces => write!(
+                f,
+                "more than {MAX_FILE_FORMAT_PIECES} format pieces (quoted literals and macros) \
+                 in the file (QEMU's trace-events-all has about 12,000): is it a trace-events \
+                 file?"
+            ),
             EventsErrorKind::BadFormat(what) => write!(f, "bad format string: {what}"),
             EventsErrorKind::PercentM => f.write_str(
                 "the format uses '%m', which is not allowed: pass the error as an argument",
@@ -357,45 +449,50 @@ pub const DROPPED_EVENT_NAME: &str = "Dropped_Event";
 
 impl TraceEvents {
     /// Parses a trace-events file. `file` names it in error messages.
+    ///
+    /// Lines end at `\n`, `\r\n` or `\r`, as Python's text mode reads
+    /// them for QEMU's tools.
     pub fn parse(file: &str, text: &[u8]) -> Result<TraceEvents, EventsError> {
-        let err = |line: u32, kind| EventsError {
+        let err = |line: usize, kind| EventsError {
             file: file.to_owned(),
-            line,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
             kind,
         };
         let text = core::str::from_utf8(text).map_err(|e| {
-            let line = text[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            err(
-                u32::try_from(line).unwrap_or(u32::MAX),
-                EventsErrorKind::NotUtf8,
-            )
+            let before = text.get(..e.valid_up_to()).unwrap_or_default();
+            err(count_line_ends(before) + 1, EventsErrorKind::NotUtf8)
         })?;
         let mut decls = Vec::new();
         let mut by_name = HashMap::new();
         let mut rest = text;
-        let mut line_no: u32 = 0;
+        let mut line_no: usize = 0;
+        let mut pieces: usize = 0;
         while !rest.is_empty() {
-            line_no = line_no.saturating_add(1);
-            let (line, more) = match rest.find('\n') {
-                Some(nl) => (&rest[..nl], &rest[nl + 1..]),
-                None => return Err(err(line_no, EventsErrorKind::MissingFinalNewline)),
+            line_no += 1;
+            let Some((line, more)) = split_line(rest) else {
+                return Err(err(line_no, EventsErrorKind::MissingFinalNewline));
             };
             rest = more;
-            let line = line.strip_suffix('\r').unwrap_or(line);
             let trimmed = line.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let mut decl = parse_declaration(trimmed).map_err(|kind| err(line_no, kind))?;
-            decl.line = line_no;
-            decl.position = decls.len();
-            // A later declaration of the same name wins, as in QEMU's tool.
-            by_name.insert(decl.name.clone(), decls.len());
-            decls.push(decl);
+            let (first, second) = parse_declaration(line).map_err(|kind| err(line_no, kind))?;
+            for mut decl in core::iter::once(first).chain(second) {
+                if decls.len() == MAX_EVENTS {
+                    return Err(err(line_no, EventsErrorKind::TooManyEvents));
+                }
+                pieces += decl.format.as_ref().map_or(0, |f| f.pieces.len());
+                if pieces > MAX_FILE_FORMAT_PIECES {
+                    return Err(err(line_no, EventsErrorKind::TooManyFormatPieces));
+                }
+                decl.line = u32::try_from(line_no).unwrap_or(u32::MAX);
+                decl.position = decls.len();
+                // A later declaration of the same name wins, as in QEMU's
+                // tool.
+                by_name.insert(decl.name.clone(), decls.len());
+                decls.push(decl);
+            }
         }
         Ok(TraceEvents {
             decls,
@@ -464,9 +561,32 @@ fn dropped_decl() -> EventDecl {
             },
         }],
         format: None,
-        tcg_trans_format: None,
         format_error: None,
     }
+}
+
+/// Splits off the first line of `text` and what follows its end: `\n`,
+/// `\r\n` or `\r` (Python's universal newlines); `None` when the text has
+/// no line end.
+fn split_line(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(['\n', '\r'])?;
+    let after = if text[end..].starts_with("\r\n") {
+        end + 2
+    } else {
+        end + 1
+    };
+    Some((&text[..end], &text[after..]))
+}
+
+/// How many line ends (`\n`, `\r\n`, `\r`) `bytes` holds.
+fn count_line_ends(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    let mut after_cr = false;
+    for &b in bytes {
+        n += usize::from(b == b'\r' || (b == b'\n' && !after_cr));
+        after_cr = b == b'\r';
+    }
+    n
 }
 
 /// Whether `s` is an identifier as event and argument names are: ASCII
@@ -475,17 +595,19 @@ pub(super) fn is_ident(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Parses one non-blank, non-comment line, already trimmed, the way QEMU's
-/// tracetool does (see `docs/format.md` for its rules and where this parser
-/// differs). Nothing here allocates more than the declaration keeps: a line
-/// of a million words, arguments or format pieces is refused, or read,
-/// without collecting them.
-fn parse_declaration(line: &str) -> Result<EventDecl, EventsErrorKind> {
+/// Parses one non-blank, non-comment line (without its line end) the way
+/// QEMU's tracetool does (see `docs/format.md` for its rules and where this
+/// parser differs): one event, or the two events of a `tcg` declaration.
+/// Nothing here allocates more than the declarations keep: a line of a
+/// million words, arguments or format pieces is refused, or read, without
+/// collecting them.
+fn parse_declaration(line: &str) -> Result<(EventDecl, Option<EventDecl>), EventsErrorKind> {
     use EventsErrorKind::*;
-    let open = line
+    let body = line.trim_start();
+    let open = body
         .find('(')
         .ok_or(Syntax("no '(' after the event name"))?;
-    let head = &line[..open];
+    let head = &body[..open];
     if head.ends_with(|c: char| c.is_whitespace()) {
         return Err(Syntax("space between the event name and '('"));
     }
@@ -495,34 +617,44 @@ fn parse_declaration(line: &str) -> Result<EventDecl, EventsErrorKind> {
         return Err(Syntax("no event name before '('"));
     }
     if !is_ident(name.as_bytes()) {
-        return Err(Syntax("the event name is not a C identifier"));
+        return Err(Syntax(
+            "the event name is not made of ASCII letters, digits and '_'",
+        ));
+    }
+    // tracetool's pattern wants, before a name without properties, no
+    // blank or at least two.
+    if props.is_empty() && line[..line.len() - body.len()].chars().count() == 1 {
+        return Err(Syntax(
+            "a single blank before the event name (QEMU's tracetool takes none, or two or more)",
+        ));
     }
     let mut properties = Properties::default();
+    let mut tcg = false;
     for word in props.split_whitespace() {
         match word {
             "disable" => properties.disable = true,
             "vcpu" => properties.vcpu = true,
-            "tcg" => properties.tcg = true,
+            "tcg" => tcg = true,
             other => return Err(UnknownProperty(Excerpt::new(other))),
         }
     }
-    let after_open = &line[open + 1..];
+    let after_open = &body[open + 1..];
     let close = after_open
         .find(')')
         .ok_or(Syntax("no ')' closing the argument list"))?;
     let mut args = parse_args(&after_open[..close])?;
-    // tracetool takes the format from a quote on; text after `)` that does
-    // not start with one is no format, and ignored.
-    let (mut trans, mut format, format_error) = match after_open[close + 1..].trim() {
-        text if text.starts_with('"') => match parse_formats(text) {
-            Ok((trans, format)) => (trans, format, None),
-            Err(what) => (None, None, Some(what)),
-        },
-        _ => (None, None, None),
-    };
+    let (trans, format) = split_formats(&after_open[close + 1..]);
+    match (tcg, trans.is_some()) {
+        (true, false) => return Err(TcgWithoutTwoFormats),
+        (false, true) => return Err(TwoFormatsWithoutTcg),
+        _ => {}
+    }
     if properties.vcpu {
         // QEMU 2.8 to 8.0: tracetool gave the event an implicit first
         // argument, the vCPU, and put `"cpu=%p "` before its format(s).
+        if tcg && args.len() == MAX_ARGS {
+            return Err(TooManyVcpuTcgArguments(MAX_ARGS));
+        }
         args.insert(
             0,
             ArgDecl {
@@ -531,21 +663,91 @@ fn parse_declaration(line: &str) -> Result<EventDecl, EventsErrorKind> {
                 kind: ArgKind::Pointer,
             },
         );
-        if format_error.is_none() {
-            format = Some(with_vcpu_prefix(format));
-            trans = trans.map(|t| with_vcpu_prefix(Some(t)));
+    }
+    let event = |name: String, tcg: Option<TcgHalf>, args: Vec<ArgDecl>, text: Option<&str>| {
+        let (format, format_error) = match text.map(parse_format) {
+            None => (None, None),
+            Some(Ok(f)) => (Some(f), None),
+            Some(Err(what)) => (None, Some(what)),
+        };
+        let vcpu = properties.vcpu && format_error.is_none();
+        // Kept for the life of the file: no room to spare (a file can hold
+        // thousands of declarations).
+        let mut args = args;
+        args.shrink_to_fit();
+        EventDecl {
+            name,
+            position: 0,
+            line: 0,
+            properties: Properties { tcg, ..properties },
+            args,
+            format: if vcpu {
+                Some(with_vcpu_prefix(format))
+            } else {
+                format
+            },
+            format_error,
+        }
+    };
+    if !tcg {
+        return Ok((event(name.to_owned(), None, args, format), None));
+    }
+    // tracetool replaced a `tcg` declaration by two events, in this order.
+    let trans_args = args
+        .iter()
+        .filter(|a| tcg_to_host(&a.ty).is_none())
+        .cloned()
+        .collect();
+    let exec_args = args
+        .into_iter()
+        .map(|a| match tcg_to_host(&a.ty) {
+            Some(host) => ArgDecl {
+                ty: host.to_owned(),
+                name: a.name,
+                kind: ArgKind::of_type(host),
+            },
+            None => a,
+        })
+        .collect();
+    Ok((
+        event(
+            format!("{name}{TCG_TRANS_SUFFIX}"),
+            Some(TcgHalf::Trans),
+            trans_args,
+            trans,
+        ),
+        Some(event(
+            format!("{name}{TCG_EXEC_SUFFIX}"),
+            Some(TcgHalf::Exec),
+            exec_args,
+            format,
+        )),
+    ))
+}
+
+/// The format text(s) after the argument list, as tracetool's pattern
+/// takes them: none unless the text, blanks skipped, starts with a quote
+/// and has a character after it; two when a comma further on is followed
+/// (blanks skipped) by the same, at the last such comma: `"A", "B"` gives
+/// `"A"` (translation time, `tcg` events only) and `"B"`. Anything else
+/// after `)` is no format, and ignored.
+fn split_formats(after: &str) -> (Option<&str>, Option<&str>) {
+    let is_format = |t: &str| t.starts_with('"') && t.len() > 1;
+    let text = after.trim_start();
+    if !is_format(text) {
+        return (None, None);
+    }
+    for (comma, _) in text.rmatch_indices(',') {
+        // The first format is a quote and at least one character.
+        if comma < 2 {
+            break;
+        }
+        let second = text[comma + 1..].trim_start();
+        if is_format(second) {
+            return (Some(&text[..comma]), Some(second));
         }
     }
-    Ok(EventDecl {
-        name: name.to_owned(),
-        position: 0,
-        line: 0,
-        properties,
-        args,
-        format,
-        tcg_trans_format: trans,
-        format_error,
-    })
+    (None, Some(text))
 }
 
 /// `format` (none: an empty one) with the `vcpu` literal before it, as
@@ -635,6 +837,7 @@ fn validate_type(ty: &str) -> Result<(), EventsErrorKind> {
             || chars.clone().eq("const".chars())
             || ALLOWED_TYPE_WORDS
                 .iter()
+                .chain(TCG_TYPE_WORDS)
                 .any(|w| chars.clone().eq(w.chars()))
     };
     if ty.split(' ').all(allowed) {
@@ -644,24 +847,15 @@ fn validate_type(ty: &str) -> Result<(), EventsErrorKind> {
     }
 }
 
-/// Splits the text after `)` into the optional translation-time format and
-/// the format: literals and macros, with one top-level comma in the older
-/// two-format `tcg` form. At most [`MAX_FORMAT_PIECES`] pieces in all.
-#[allow(clippy::type_complexity)]
-fn parse_formats(text: &str) -> Result<(Option<FormatString>, Option<FormatString>), &'static str> {
-    if text.is_empty() {
-        return Ok((None, None));
-    }
-    if !text.starts_with('"') {
-        return Err("it must start with '\"'");
-    }
-    let mut formats: Vec<FormatString> = Vec::with_capacity(2);
+/// Parses one format: quoted literals and macros, at most
+/// [`MAX_FORMAT_PIECES`] pieces.
+fn parse_format(text: &str) -> Result<FormatString, &'static str> {
+    let text = text.trim_end();
     let mut pieces = Vec::new();
-    let mut start = 0;
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if pieces.len() + formats.first().map_or(0, |f| f.pieces.len()) >= MAX_FORMAT_PIECES {
+        if pieces.len() >= MAX_FORMAT_PIECES {
             return Err("more than 256 pieces (quoted literals and macros)");
         }
         match bytes[i] {
@@ -670,26 +864,7 @@ fn parse_formats(text: &str) -> Result<(Option<FormatString>, Option<FormatStrin
                 pieces.push(FormatPiece::Literal(lit));
                 i = end;
             }
-            b',' => {
-                if pieces.is_empty() {
-                    return Err("empty format before ','");
-                }
-                if !formats.is_empty() {
-                    return Err("more than two comma-separated formats");
-                }
-                formats.push(FormatString {
-                    raw: text[start..i].trim_end().to_owned(),
-                    pieces: core::mem::take(&mut pieces),
-                });
-                i += 1;
-                while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                if bytes.get(i) != Some(&b'"') {
-                    return Err("the second format must start with '\"'");
-                }
-                start = i;
-            }
+            b',' => return Err("a ',' between its pieces (more than two formats?)"),
             b if b.is_ascii_whitespace() => i += 1,
             b if b.is_ascii_alphabetic() || b == b'_' => {
                 let end = text[i..]
@@ -701,15 +876,11 @@ fn parse_formats(text: &str) -> Result<(Option<FormatString>, Option<FormatStrin
             _ => return Err("expected a quoted string or a PRI macro"),
         }
     }
-    if pieces.is_empty() {
-        return Err("empty format after ','");
-    }
-    formats.push(FormatString {
-        raw: text[start..].trim_end().to_owned(),
+    pieces.shrink_to_fit();
+    Ok(FormatString {
+        raw: text.to_owned(),
         pieces,
-    });
-    let format = formats.pop();
-    Ok((formats.pop(), format))
+    })
 }
 
 /// Parses the C string literal starting at the quote at `start`; returns its
@@ -795,7 +966,7 @@ mod tests {
         let d = ev.get(0).unwrap();
         assert_eq!(d.name, "foo");
         assert_eq!(d.line, 4);
-        assert!(d.properties.disable && !d.properties.vcpu && !d.properties.tcg);
+        assert!(d.properties.disable && !d.properties.vcpu && d.properties.tcg.is_none());
         let kinds: Vec<_> = d
             .args
             .iter()
@@ -919,25 +1090,9 @@ mod tests {
     }
 
     #[test]
-    fn tcg_two_formats() {
-        let ev = parse(
-            "tcg guest_mem(void *cpu, uint64_t vaddr) \"cpu=%p\", \"cpu=%p vaddr=0x%\" PRIx64\n",
-        )
-        .unwrap();
-        let d = ev.get(0).unwrap();
-        assert!(d.properties.tcg);
-        assert_eq!(d.tcg_trans_format.as_ref().unwrap().raw, "\"cpu=%p\"");
-        assert_eq!(
-            d.format.as_ref().unwrap().raw,
-            "\"cpu=%p vaddr=0x%\" PRIx64"
-        );
-    }
-
-    #[test]
     fn escapes_and_commas_inside_literals() {
         let ev = parse("e(int a) \"a=%d, \\\"q\\\"\\t\\\\ \\x41\\101\"\n").unwrap();
         let d = ev.get(0).unwrap();
-        assert!(d.tcg_trans_format.is_none());
         assert_eq!(
             d.format.as_ref().unwrap().pieces,
             [FormatPiece::Literal("a=%d, \"q\"\t\\ AA".into())]
@@ -1027,9 +1182,9 @@ mod tests {
         assert!(parse("\n# x\n").unwrap().is_empty());
     }
 
-    /// One declaration: `(type, name)` of each argument, the translation
-    /// format's and the format's raw text.
-    type Parsed = (Vec<(String, String)>, Option<String>, Option<String>);
+    /// One declaration: `(type, name)` of each argument, and its format's
+    /// raw text.
+    type Parsed = (Vec<(String, String)>, Option<String>);
 
     fn parsed(line: &str) -> Parsed {
         let ev = parse(&format!("{line}\n")).unwrap_or_else(|e| panic!("{line:?}: {e}"));
@@ -1039,7 +1194,6 @@ mod tests {
                 .iter()
                 .map(|a| (a.ty.clone(), a.name.clone()))
                 .collect(),
-            d.tcg_trans_format.as_ref().map(|f| f.raw.clone()),
             d.format.as_ref().map(|f| f.raw.clone()),
         )
     }
@@ -1062,75 +1216,75 @@ mod tests {
             // `simpletrace.py` prints this argument as `const name=...`.
             (
                 "a(const char * const name) \"%s\"",
-                (args(&[("const char *", "const name")]), None, s("\"%s\"")),
+                (args(&[("const char *", "const name")]), s("\"%s\"")),
             ),
-            (
-                "a(char *const s)",
-                (args(&[("char *", "const s")]), None, None),
-            ),
-            ("a(char*name)", (args(&[("char*", "name")]), None, None)),
-            ("a(char *  * p)", (args(&[("char *  *", "p")]), None, None)),
+            ("a(char *const s)", (args(&[("char *", "const s")]), None)),
+            ("a(char*name)", (args(&[("char*", "name")]), None)),
+            ("a(char *  * p)", (args(&[("char *  *", "p")]), None)),
             // A type of `const` and `*` alone passes tracetool's check.
-            ("a(const *x)", (args(&[("const *", "x")]), None, None)),
-            ("a(* p)", (args(&[("*", "p")]), None, None)),
-            ("a(const x)", (args(&[("const", "x")]), None, None)),
+            ("a(const *x)", (args(&[("const *", "x")]), None)),
+            ("a(* p)", (args(&[("*", "p")]), None)),
+            ("a(const x)", (args(&[("const", "x")]), None)),
             (
                 "a(unsigned long long x)",
-                (args(&[("unsigned long long", "x")]), None, None),
+                (args(&[("unsigned long long", "x")]), None),
             ),
             (
                 "a(unsigned  int x)",
-                (args(&[("unsigned  int", "x")]), None, None),
+                (args(&[("unsigned  int", "x")]), None),
             ),
-            ("  a(int x)  ", (args(&[("int", "x")]), None, None)),
-            ("a(int  x )", (args(&[("int", "x")]), None, None)),
-            ("a(int\tx)", (args(&[("int", "x")]), None, None)),
-            ("a(void)", (args(&[]), None, None)),
-            ("a(void, int x)", (args(&[("int", "x")]), None, None)),
-            ("a(int x, void)", (args(&[("int", "x")]), None, None)),
-            ("a1(int x2)", (args(&[("int", "x2")]), None, None)),
-            ("a(int 1x)", (args(&[("int", "1x")]), None, None)),
+            ("  a(int x)  ", (args(&[("int", "x")]), None)),
+            ("a(int  x )", (args(&[("int", "x")]), None)),
+            ("a(int\tx)", (args(&[("int", "x")]), None)),
+            ("a(void)", (args(&[]), None)),
+            ("a(void, int x)", (args(&[("int", "x")]), None)),
+            ("a(int x, void)", (args(&[("int", "x")]), None)),
+            ("a1(int x2)", (args(&[("int", "x2")]), None)),
+            ("a(int 1x)", (args(&[("int", "1x")]), None)),
             (
                 "a(int x, int x)",
-                (args(&[("int", "x"), ("int", "x")]), None, None),
+                (args(&[("int", "x"), ("int", "x")]), None),
             ),
-            (
-                "disable disable a(int x)",
-                (args(&[("int", "x")]), None, None),
-            ),
-            ("a(int x) \"\"", (args(&[("int", "x")]), None, s("\"\""))),
-            ("a(int x)\"%d\"", (args(&[("int", "x")]), None, s("\"%d\""))),
-            (
-                "a(int x) \"a\", \"b\"",
-                (args(&[("int", "x")]), s("\"a\""), s("\"b\"")),
-            ),
-            (
-                "a(int x) \"a\" \"b\", \"c\"",
-                (args(&[("int", "x")]), s("\"a\" \"b\""), s("\"c\"")),
-            ),
+            ("disable disable a(int x)", (args(&[("int", "x")]), None)),
+            ("a(int x) \"\"", (args(&[("int", "x")]), s("\"\""))),
+            ("a(int x)\"%d\"", (args(&[("int", "x")]), s("\"%d\""))),
             (
                 "a(uint64_t x) \"%\" PRIx64 \"\"",
-                (args(&[("uint64_t", "x")]), None, s("\"%\" PRIx64 \"\"")),
+                (args(&[("uint64_t", "x")]), s("\"%\" PRIx64 \"\"")),
             ),
             // Text after `)` that does not start with a quote is no format:
             // tracetool ignores it.
-            ("a(int x) junk", (args(&[("int", "x")]), None, None)),
-            ("a(int x))", (args(&[("int", "x")]), None, None)),
+            ("a(int x) junk", (args(&[("int", "x")]), None)),
+            ("a(int x))", (args(&[("int", "x")]), None)),
+            // A format is a quote and at least one more character.
+            ("a(int x) \"", (args(&[("int", "x")]), None)),
+            ("a(int x) \" ", (args(&[("int", "x")]), None)),
+            // Before the name: no blank, two or more, or any before
+            // properties.
+            ("\t\ta(int x)", (args(&[("int", "x")]), None)),
+            (" disable a(int x)", (args(&[("int", "x")]), None)),
+            // A comma not followed by a quote does not split the format
+            // (it is an error in it, for `print --format log`).
+            ("a(int x) \"a\", b", (args(&[("int", "x")]), None)),
+            (
+                "a(int x, int y) \"x=%d, y=%d\"",
+                (args(&[("int", "x"), ("int", "y")]), s("\"x=%d, y=%d\"")),
+            ),
             // QEMU 10 refuses these; the QEMU that wrote older traces did not
             // always (a newline inside a format until 9.1; `%m` and a final
             // newline in older versions still), and they only matter to
             // `print --format log`.
             (
                 "a(int x) \"%d\\n more\"",
-                (args(&[("int", "x")]), None, s("\"%d\\n more\"")),
+                (args(&[("int", "x")]), s("\"%d\\n more\"")),
             ),
             (
                 "a(int x) \"%d\\n\"",
-                (args(&[("int", "x")]), None, s("\"%d\\n\"")),
+                (args(&[("int", "x")]), s("\"%d\\n\"")),
             ),
             (
                 "a(int x) \"err %m\"",
-                (args(&[("int", "x")]), None, s("\"err %m\"")),
+                (args(&[("int", "x")]), s("\"err %m\"")),
             ),
         ] {
             assert_eq!(parsed(line), want, "{line:?}");
@@ -1150,7 +1304,8 @@ mod tests {
     }
 
     /// What tracetool refuses is refused, and so is what it lets through
-    /// but no QEMU build compiles (names that are not C identifiers).
+    /// but no QEMU build compiles (names not made of ASCII letters, digits
+    /// and `_`).
     #[test]
     fn declarations_tracetool_refuses_are_refused() {
         use EventsErrorKind::*;
@@ -1171,6 +1326,13 @@ mod tests {
         // Deliberately stricter than tracetool, which takes any text for a
         // name (C then refuses it): identifiers, ASCII.
         assert_eq!(kind_of("a(int *x y)\n"), BadArgumentName("x y".into()));
+        assert_eq!(
+            parse("a(int x-y)\n").unwrap_err().to_string(),
+            "t:1: argument name 'x-y' is not made of ASCII letters, digits and '_'"
+        );
+        // A leading digit is fine, as in tracetool (QEMU's C prefixes the
+        // name: `trace_1x`).
+        assert!(parse("1a(int 2x)\n").is_ok());
         assert_eq!(kind_of("a(int é)\n"), BadArgumentName("é".into()));
         assert!(matches!(kind_of("é(int x)\n"), Syntax(_)));
     }
@@ -1188,16 +1350,15 @@ mod tests {
                 "expected a quoted string or a PRI macro",
             ),
             ("a(int x) \"a\"b\"", "unterminated string"),
-            ("a(int x) \"%d\",", "the second format must start with '\"'"),
             (
-                "a(int x) \"a\", \"b\", \"c\"",
-                "more than two comma-separated formats",
+                "a(int x) \"%d\",",
+                "a ',' between its pieces (more than two formats?)",
             ),
         ] {
             let ev = parse(&format!("{line}\nb(void)\n")).unwrap();
             let d = ev.get(0).unwrap();
             assert_eq!(d.args.len(), 1, "{line}");
-            assert_eq!((&d.format, &d.tcg_trans_format), (&None, &None), "{line}");
+            assert_eq!(d.format, None, "{line}");
             assert_eq!(d.format_error, Some(why), "{line}");
             assert_eq!(ev.get(1).unwrap().format_error, None);
         }
@@ -1221,26 +1382,17 @@ mod tests {
         for (line, want) in [
             (
                 "vcpu guest_cpu_enter(void)",
-                (args(&[cpu]), None, s("\"cpu=%p \"")),
+                (args(&[cpu]), s("\"cpu=%p \"")),
             ),
             (
                 "vcpu guest_cpu_reset(void) \"\"",
-                (args(&[cpu]), None, s("\"cpu=%p \"\"\"")),
+                (args(&[cpu]), s("\"cpu=%p \"\"\"")),
             ),
             (
                 "disable vcpu e(uint64_t x, const char *s) \"x=0x%\" PRIx64 \" s=%s\"",
                 (
                     args(&[cpu, ("uint64_t", "x"), ("const char *", "s")]),
-                    None,
                     s("\"cpu=%p \"\"x=0x%\" PRIx64 \" s=%s\""),
-                ),
-            ),
-            (
-                "vcpu tcg guest_mem_before(uint64_t vaddr, uint8_t info) \"info=%d\", \"vaddr=0x%016\"PRIx64\" info=%d\"",
-                (
-                    args(&[cpu, ("uint64_t", "vaddr"), ("uint8_t", "info")]),
-                    s("\"cpu=%p \"\"info=%d\""),
-                    s("\"cpu=%p \"\"vaddr=0x%016\"PRIx64\" info=%d\""),
                 ),
             ),
         ] {
@@ -1274,6 +1426,291 @@ mod tests {
         let d = ev.get(0).unwrap();
         assert_eq!((d.args.len(), d.format.is_none()), (2, true));
         assert!(d.format_error.is_some());
+    }
+
+    /// QEMU's tracetool (QEMU 5.2's, for one) replaced a `tcg` declaration
+    /// by two events, each with its own position: `NAME_trans` (the first
+    /// format; only the arguments whose type is no TCG value) then
+    /// `NAME_exec` (the second format; every argument, TCG types made host
+    /// types). Checked against QEMU 5.2's `read_events`.
+    #[test]
+    fn tcg_declarations_make_two_events() {
+        let ev = parse(
+            "a(void)\n\
+             vcpu tcg guest_mem_before(TCGv vaddr, uint16_t info) \"info=%d\", \"vaddr=0x%016\"PRIx64\" info=%d\"\n\
+             b(int x)\n",
+        )
+        .unwrap();
+        let at: Vec<_> = ev
+            .iter()
+            .map(|d| (d.name.as_str(), d.position, d.line))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("a", 0, 1),
+                ("guest_mem_before_trans", 1, 2),
+                ("guest_mem_before_exec", 2, 2),
+                ("b", 3, 3)
+            ]
+        );
+        assert!(ev.by_name(b"guest_mem_before").is_none());
+        type Sig<'a> = (Vec<(&'a str, &'a str, ArgKind)>, Option<&'a str>);
+        let sig = |ev: &'_ TraceEvents, name: &str| -> Sig<'static> {
+            let d = ev.by_name(name.as_bytes()).unwrap();
+            let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
+            (
+                d.args
+                    .iter()
+                    .map(|a| (leak(&a.ty), leak(&a.name), a.kind))
+                    .collect(),
+                d.format.as_ref().map(|f| leak(&f.raw)),
+            )
+        };
+        let int = |signed, bits| ArgKind::Int { signed, bits };
+        let cpu = ("void *", "__cpu", ArgKind::Pointer);
+        assert_eq!(
+            sig(&ev, "guest_mem_before_trans"),
+            (
+                vec![cpu, ("uint16_t", "info", int(false, 16))],
+                Some("\"cpu=%p \"\"info=%d\"")
+            )
+        );
+        assert_eq!(
+            sig(&ev, "guest_mem_before_exec"),
+            (
+                vec![
+                    cpu,
+                    ("uint64_t", "vaddr", int(false, 64)),
+                    ("uint16_t", "info", int(false, 16))
+                ],
+                Some("\"cpu=%p \"\"vaddr=0x%016\"PRIx64\" info=%d\"")
+            )
+        );
+        // Every TCG type: tracetool's table maps TCGv_i32, TCGv_i64,
+        // TCGv_ptr and TCGv (whole types) to host types; anything else,
+        // TCGv_env too, stays, and so stays in the translation event.
+        let ev = parse(
+            "tcg t(TCGv_i32 a, int b, TCGv_i64 c, TCGv_ptr d, TCGv e, TCGv_env f, const TCGv g) \
+             \"b=%d\"  ,  \"a=%u\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            sig(&ev, "t_trans"),
+            (
+                vec![
+                    ("int", "b", int(true, 32)),
+                    ("TCGv_env", "f", ArgKind::Pointer),
+                    ("const TCGv", "g", ArgKind::Pointer)
+                ],
+                Some("\"b=%d\"")
+            )
+        );
+        assert_eq!(
+            sig(&ev, "t_exec"),
+            (
+                vec![
+                    ("uint32_t", "a", int(false, 32)),
+                    ("int", "b", int(true, 32)),
+                    ("uint64_t", "c", int(false, 64)),
+                    ("void *", "d", ArgKind::Pointer),
+                    ("uint64_t", "e", int(false, 64)),
+                    ("TCGv_env", "f", ArgKind::Pointer),
+                    ("const TCGv", "g", ArgKind::Pointer)
+                ],
+                Some("\"a=%u\"")
+            )
+        );
+        // Outside `tcg` declarations a TCG type is kept as written (QEMU
+        // 5.2's tracetool allowed `TCGv` in any declaration, older ones any
+        // type), and recorded as what it is in C, a pointer.
+        let ev = parse("b(TCGv x, TCGv_i32 y) \"x\"\n").unwrap();
+        assert_eq!(
+            sig(&ev, "b"),
+            (
+                vec![
+                    ("TCGv", "x", ArgKind::Pointer),
+                    ("TCGv_i32", "y", ArgKind::Pointer)
+                ],
+                Some("\"x\"")
+            )
+        );
+        // tracetool split the formats at the last comma followed by a
+        // quote: three formats make a first one that does not parse, which
+        // only that event's `log` rendering reports.
+        let ev = parse("tcg t(int a) \"a\", \"b\", \"c\"\n").unwrap();
+        let (trans, exec) = (ev.get(0).unwrap(), ev.get(1).unwrap());
+        assert_eq!(
+            (trans.format_error, &trans.format),
+            (
+                Some("a ',' between its pieces (more than two formats?)"),
+                &None
+            )
+        );
+        assert_eq!(
+            (
+                exec.format_error,
+                exec.format.as_ref().map(|f| f.raw.as_str())
+            ),
+            (None, Some("\"c\""))
+        );
+        // Nine declared arguments and the vCPU in each event.
+        let list = (0..9)
+            .map(|i| format!("int a{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ev = parse(&format!("vcpu tcg t({list}) \"a\", \"b\"\n")).unwrap();
+        assert_eq!(ev.get(0).unwrap().args.len(), MAX_ARGS);
+        assert_eq!(ev.get(1).unwrap().args.len(), MAX_ARGS);
+    }
+
+    /// Which half of a `tcg` declaration an event is.
+    #[test]
+    fn tcg_events_know_their_half() {
+        let ev = parse("disable tcg t(int a) \"a\", \"b\"\nu(void)\n").unwrap();
+        let props: Vec<_> = ev.iter().map(|d| d.properties).collect();
+        let tcg = |h| Properties {
+            disable: true,
+            vcpu: false,
+            tcg: Some(h),
+        };
+        assert_eq!(
+            props,
+            [
+                tcg(TcgHalf::Trans),
+                tcg(TcgHalf::Exec),
+                Properties::default()
+            ]
+        );
+    }
+
+    /// The rules tracetool enforced on `tcg` declarations, on formats and
+    /// before the name (checked against QEMU 5.2's tracetool).
+    #[test]
+    fn tcg_and_format_rules_tracetool_enforced() {
+        let message = |text: &str| match parse(text) {
+            Err(e) => e.to_string(),
+            Ok(ev) => panic!("{text:?} parsed: {} events", ev.len()),
+        };
+        let needs_two = "t:1: a 'tcg' event needs two formats, for translation and execution: \
+                         NAME(ARGS) \"TRANS\", \"EXEC\"";
+        let only_tcg = "t:1: two formats, but only a 'tcg' event can have two";
+        for (text, want) in [
+            ("tcg a(int x) \"a\"\n", needs_two),
+            ("tcg a(int x)\n", needs_two),
+            ("tcg a(int x) \"a\", \n", needs_two),
+            ("a(int x) \"a\", \"b\"\n", only_tcg),
+            ("vcpu a(int x) \"a\", \"b\"\n", only_tcg),
+            // tracetool's pattern takes the last comma that a quote
+            // follows, inside a literal or not.
+            ("a(int x) \"x=%d, \" \"y\"\n", only_tcg),
+            ("a(int x) \"x=%d,\" PRIx64 \",\" \"\"\n", only_tcg),
+            (
+                "vcpu tcg a(int a0, int a1, int a2, int a3, int a4, int a5, int a6, int a7, int a8, int a9) \"a\", \"b\"\n",
+                "t:1: 10 arguments declared, at most 9 are allowed in a 'vcpu tcg' event \
+                 (its two events carry the vCPU too, and at most 10 arguments)",
+            ),
+            // Properties tracetool gave the two events; its pattern does
+            // not even take them in a file.
+            (
+                "tcg-trans a(int x) \"a\", \"b\"\n",
+                "t:1: unknown property 'tcg-trans' (known: disable, vcpu, tcg)",
+            ),
+            (
+                "tcg-exec a(int x)\n",
+                "t:1: unknown property 'tcg-exec' (known: disable, vcpu, tcg)",
+            ),
+            // One blank before a name without properties: tracetool's
+            // pattern does not match the line.
+            (
+                " a(int x)\n",
+                "t:1: not an event declaration (a single blank before the event name (QEMU's \
+                 tracetool takes none, or two or more)); expected [PROPERTIES] NAME(ARGS) \
+                 [\"FORMAT\"]",
+            ),
+        ] {
+            assert_eq!(message(text), want, "{text:?}");
+        }
+        assert!(message("\ta(int x)\n").contains("a single blank before the event name"));
+    }
+
+    /// Lines end at `\n`, `\r\n` or `\r`, as Python's text mode (QEMU's
+    /// tools) reads them, and line numbers count them so.
+    #[test]
+    fn lines_end_as_python_text_mode_ends_them() {
+        let lines = |text: &str| -> Vec<(String, u32)> {
+            parse(text)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                .iter()
+                .map(|d| (d.name.clone(), d.line))
+                .collect()
+        };
+        let abc = [
+            ("a".to_owned(), 1),
+            ("b".to_owned(), 2),
+            ("c".to_owned(), 3),
+        ];
+        assert_eq!(lines("a(int x)\rb(void)\nc(int y)\n"), abc);
+        assert_eq!(lines("a(int x)\r\nb(void)\rc(int y)\r"), abc);
+        assert_eq!(lines("a(int x)\r"), [("a".to_owned(), 1)]);
+        assert_eq!(
+            lines("# x\r\r\na(void)\n\rb(void)\r\n"),
+            [("a".to_owned(), 3), ("b".to_owned(), 5)]
+        );
+        let fault = |text: &[u8]| match TraceEvents::parse("t", text) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{text:?} parsed"),
+        };
+        assert_eq!(
+            fault(b"a(void)\rb(void)"),
+            "t:2: the last line does not end with a newline"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\rfoo c(void)\n"),
+            "t:3: unknown property 'foo' (known: disable, vcpu, tcg)"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\r\nb(int \xff)\n"),
+            "t:3: the trace-events file is not UTF-8 text"
+        );
+        assert_eq!(
+            fault(b"a(void)\r\xff\n"),
+            "t:2: the trace-events file is not UTF-8 text"
+        );
+    }
+
+    /// A file of more than [`MAX_EVENTS`] events, or of more than
+    /// [`MAX_FILE_FORMAT_PIECES`] format pieces, is refused at the line that
+    /// goes past the bound (a `tcg` declaration counts two events).
+    #[test]
+    fn files_past_the_event_and_piece_bounds_are_refused() {
+        let full = "a(void)\n".repeat(MAX_EVENTS);
+        assert_eq!(parse(&full).unwrap().len(), MAX_EVENTS);
+        let e = parse(&format!("{full}b(void)\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (MAX_EVENTS + 1, EventsErrorKind::TooManyEvents)
+        );
+        assert_eq!(
+            e.to_string(),
+            "t:32769: more than 32768 events declared (QEMU's trace-events-all has about \
+             6,000): is it a trace-events file?"
+        );
+        let nearly = "a(void)\n".repeat(MAX_EVENTS - 1);
+        let e = parse(&format!("{nearly}tcg t(int x) \"a\", \"b\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (MAX_EVENTS, EventsErrorKind::TooManyEvents)
+        );
+        let line = format!("a(void) {}\n", "\"\"".repeat(MAX_FORMAT_PIECES));
+        let lines = MAX_FILE_FORMAT_PIECES / MAX_FORMAT_PIECES;
+        let full = line.repeat(lines);
+        assert_eq!(parse(&full).unwrap().len(), lines);
+        let e = parse(&format!("{full}b(void) \"\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line as usize, e.kind.clone()),
+            (lines + 1, EventsErrorKind::TooManyFormatPieces)
+        );
     }
 
     /// Refused at the eleventh argument, with the count of all of them; the

@@ -393,6 +393,97 @@ pub fn vcpu_trace() -> Vec<u8> {
     w.finish().unwrap()
 }
 
+/// The declarations of the `tcg` samples: `tcg` declarations as QEMU's
+/// tracetool read them before QEMU 7.0, two events each.
+pub fn tcg_events() -> TraceEvents {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tcg.trace-events");
+    TraceEvents::parse(path, &std::fs::read(path).expect("tcg.trace-events")).expect("valid")
+}
+
+/// The events of `tcg.trace-events` as QEMU 5.2's tracetool listed them
+/// (checked with its `read_events`), by position: what ids mean in a trace
+/// without mapping records. Written out here, not taken from the parser
+/// under test.
+pub const TCG_POSITIONS: &[(u64, &str)] = &[
+    (0, "guest_cpu_enter"),
+    (1, "guest_mem_before_trans"),
+    (2, "guest_mem_before_exec"),
+    (3, "tb_enter_trans"),
+    (4, "tb_enter_exec"),
+    (5, "never_trans"),
+    (6, "never_exec"),
+    (7, "io_submit"),
+    (8, "guest_note"),
+];
+
+/// The records of the `tcg` samples: event position (see
+/// [`TCG_POSITIONS`]), timestamp, arguments as recorded (the vCPU first,
+/// then a `tcg` event's arguments as its half has them).
+pub fn tcg_records() -> Vec<(u64, u64, Vec<ArgValue<'static>>)> {
+    let cpus = [0x55d0_c8a4_e010u64, 0x55d0_c8a5_f2a0];
+    let mut t = 9_000_000_000u64;
+    let mut out = Vec::new();
+    let mut push = |t: u64, pos: u64, args: Vec<ArgValue<'static>>| out.push((pos, t, args));
+    let i = ArgValue::Int;
+    for &cpu in &cpus {
+        t += 1_500;
+        push(t, 0, vec![i(cpu)]);
+    }
+    // Translation: the vCPU and `info`; `pc_start` and `flags`.
+    t += 2_000;
+    push(t, 1, vec![i(cpus[0]), i(0x23)]);
+    t += 300;
+    push(t, 3, vec![i(0x4000_1000), i(-1i64 as u64)]);
+    // Execution: every argument, `TCGv` as 64 bits.
+    for n in 0..4u64 {
+        let cpu = cpus[(n % 2) as usize];
+        t += 700 + 13 * n;
+        push(t, 2, vec![i(cpu), i(0x7ffc_8000_1000 + 8 * n), i(0x23 + n)]);
+        t += 90;
+        push(
+            t,
+            4,
+            vec![i(0x4000_1000), i(0x4000_1040 + 4 * n), i(n.wrapping_sub(1))],
+        );
+    }
+    // A null vCPU (`%p` prints `(nil)` in the log backend's line).
+    t += 500;
+    push(t, 2, vec![i(0), i(0xffff_ffff_ffff_fff8), i(0xb3)]);
+    t += 4_000;
+    push(t, 7, vec![i(0x7f3a_1000), i(-2i64 as u64), i(4096)]);
+    t += 250;
+    push(t, 8, vec![ArgValue::Str(b"tcg done"), i(1)]);
+    out
+}
+
+/// `tcg.trace`: the [`tcg_records`] in version 4, the ids mapped to names
+/// at run time (not the positions), checked by the writer against
+/// `tcg.trace-events`.
+pub fn tcg_trace() -> Vec<u8> {
+    let events = tcg_events();
+    let mut w = writer(&events);
+    let id = |pos: u64| 40 - pos;
+    for &(pos, name) in TCG_POSITIONS {
+        w.mapping(id(pos), name.as_bytes()).unwrap();
+    }
+    for (pos, t, args) in tcg_records() {
+        let args: Vec<Arg> = args.into_iter().map(Arg::from).collect();
+        w.event(id(pos), t, 5150, &args).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+/// `tcg-no-header.trace`: the [`tcg_records`] as headerless version-4
+/// records without mappings, so every id is a position (the order of
+/// [`TCG_POSITIONS`]), written unchecked.
+pub fn tcg_no_header_trace() -> Vec<u8> {
+    let mut out = Vec::new();
+    for (pos, t, args) in tcg_records() {
+        encode::event(&mut out, pos, t, 5150, &args);
+    }
+    out
+}
+
 /// Every committed sample: file name, bytes, and whether it is headerless.
 pub fn all() -> Vec<(&'static str, Vec<u8>, bool)> {
     vec![
