@@ -411,8 +411,10 @@ struct FilterArgs {
 }
 
 /// What follows `--end`: a time (the filter), or an event name (the end
-/// event of `hist --begin`). Event names are C identifiers, so they never
-/// start with a digit, `.` or `+` as times do.
+/// event of `hist --begin`): a word that starts with a letter or `_` is an
+/// event name, anything else a time (times start with a digit, `.` or
+/// `+`). QEMU's event names are C identifiers; a name that starts with a
+/// digit, which tracetool lets through, cannot be an `--end` event.
 #[derive(Debug, Clone, PartialEq)]
 enum EndArg {
     Time(TimeBound),

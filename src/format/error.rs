@@ -197,7 +197,7 @@ pub enum Error {
     },
     /// A mapping record whose name cannot be an event name: empty, longer
     /// than [`MAX_NAME_LEN`], or with bytes other than ASCII letters,
-    /// digits and `_` (event names are C identifiers).
+    /// digits and `_` (what an event name is made of).
     BadMappingName {
         /// The record.
         at: At,
