@@ -76,7 +76,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::histogram::{Bucket, Domain, Histogram, Scale, Unit, human};
+use super::histogram::{self, Bucket, CloseBounds, Domain, Histogram, Scale, Unit};
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
@@ -1784,22 +1784,11 @@ impl ReportBody for HistReport {
 /// Buckets beyond which plots list only the non-empty ones.
 const MAX_FILLED: usize = 200;
 
-/// A bucket's label, as the bars write it: `[0]`, `[4KiB, 8KiB)`,
-/// `(-8ns, -4ns]`.
+/// A bucket's label in `--table` rows and the SVG plot: as the bars write
+/// it, except that bounds too close for three significant digits are
+/// written as exact integers (the bars add digits instead).
 fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
-    if b.high - b.low == 1 {
-        return format!("[{}]", human(b.low, unit));
-    }
-    if matches!(scale, Scale::Log2) && b.high <= 0 {
-        return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
-    }
-    let (low, high) = (human(b.low, unit), human(b.high, unit));
-    if low == high {
-        // Too close for three digits: exact integers.
-        format!("[{}, {})", b.low, b.high)
-    } else {
-        format!("[{low}, {high})")
-    }
+    histogram::bucket_label(scale, b, unit, CloseBounds::Exact)
 }
 
 /// `--table`: the non-empty buckets with counts, percentages and

@@ -422,14 +422,7 @@ impl Histogram {
     pub fn median(&self) -> Option<f64> {
         match &self.samples {
             Samples::Exact(values) if !values.is_empty() => {
-                let sorted = self.sorted_samples();
-                let n = sorted.len();
-                let high = self.value(*sorted.get(n / 2)?) as f64;
-                Some(if n % 2 == 1 {
-                    high
-                } else {
-                    (self.value(*sorted.get(n / 2 - 1)?) as f64 + high) / 2.0
-                })
+                median_of_sorted(&self.sorted_samples(), |raw| self.value(raw) as f64)
             }
             _ => self.percentile(0.5),
         }
@@ -567,17 +560,9 @@ impl Histogram {
         }
     }
 
-    /// The label of a bucket: `[0]`, `[1]`, `[4KiB, 8KiB)`, `(-8, -4]`.
+    /// The label of a bucket in the bars (see [`bucket_label`]).
     fn label(&self, b: &Bucket, unit: Unit) -> String {
-        if b.high - b.low == 1 {
-            return format!("[{}]", human(b.low, unit));
-        }
-        if matches!(self.scale, Scale::Log2) && b.high <= 0 {
-            // (-2^k, -2^(k-1)]
-            return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
-        }
-        let (low, high) = distinct(b.low, b.high, unit);
-        format!("[{low}, {high})")
+        bucket_label(self.scale, b, unit, CloseBounds::MoreDigits)
     }
 
     /// The bars, bpftrace style: one row per bucket, `LABEL COUNT |@@@ |`.
@@ -809,20 +794,22 @@ impl Iterator for Rows<'_> {
 pub const PERCENTILES: [(&str, f64); 4] =
     [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
 
-/// An integer as a JSON number (exact for any `i64` or `u64`; larger
-/// values, such as a sum, become floating point).
-/// The median of sorted values: the middle one, or the mean of the two
-/// middle ones for an even count; `None` when there are none.
-pub(crate) fn median_of_sorted<T: Copy + Into<i128>>(sorted: &[T]) -> Option<f64> {
+/// The median of sorted values, each read by `value`: the middle one, or
+/// the mean of the two middle ones for an even count; `None` when there
+/// are none. (The one median rule: [`Histogram::median`] while exact, and
+/// `locks`' summaries of plain values.)
+pub(crate) fn median_of_sorted<T: Copy>(sorted: &[T], value: impl Fn(T) -> f64) -> Option<f64> {
     let n = sorted.len();
-    let high = (*sorted.get(n / 2)?).into() as f64;
+    let high = value(*sorted.get(n / 2)?);
     Some(if n % 2 == 1 {
         high
     } else {
-        ((*sorted.get(n / 2 - 1)?).into() as f64 + high) / 2.0
+        (value(*sorted.get(n / 2 - 1)?) + high) / 2.0
     })
 }
 
+/// An integer as a JSON number (exact for any `i64` or `u64`; larger
+/// values, such as a sum, become floating point).
 fn int_json(v: i128) -> Value {
     if let Ok(v) = i64::try_from(v) {
         json!(v)
@@ -868,6 +855,38 @@ fn sub_range(key: i64) -> (i128, i128) {
     } else {
         (low, high)
     }
+}
+
+/// How [`bucket_label`] writes bounds that look the same with three
+/// significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseBounds {
+    /// With more digits, until they differ: `[1ms, 1.0001ms)` (the bars).
+    MoreDigits,
+    /// As exact integers in the unit's base: `[1000000, 1000010)` (`hist
+    /// --table` and the SVG plot).
+    Exact,
+}
+
+/// The label of a bucket of a histogram of `scale`: `[0]`, `[1]`, `[4KiB,
+/// 8KiB)`, `(-8, -4]`, with bounds too close for three significant digits
+/// written as `close` says.
+pub(crate) fn bucket_label(scale: Scale, b: &Bucket, unit: Unit, close: CloseBounds) -> String {
+    if b.high - b.low == 1 {
+        return format!("[{}]", human(b.low, unit));
+    }
+    if matches!(scale, Scale::Log2) && b.high <= 0 {
+        // (-2^k, -2^(k-1)]
+        return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
+    }
+    let (low, high) = match close {
+        CloseBounds::MoreDigits => distinct(b.low, b.high, unit),
+        CloseBounds::Exact => match (human(b.low, unit), human(b.high, unit)) {
+            (low, high) if low == high => (b.low.to_string(), b.high.to_string()),
+            pair => pair,
+        },
+    };
+    format!("[{low}, {high})")
 }
 
 /// Labels for `low` and `high` that differ (more digits as needed).
@@ -1083,6 +1102,32 @@ mod tests {
         let text = h.render(Unit::Nanoseconds);
         assert!(text.starts_with("[1ms, 1.0001ms) "), "{text}");
         assert!(text.contains("\n[1.0001ms, 1.0002ms) "), "{text}");
+        // The one label rule, with its two ways of writing close bounds.
+        let close = Bucket {
+            low: 1_000_000,
+            high: 1_000_100,
+            count: 1,
+        };
+        let scale = Scale::Linear { step: 100 };
+        assert_eq!(
+            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::MoreDigits),
+            "[1ms, 1.0001ms)"
+        );
+        assert_eq!(
+            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::Exact),
+            "[1000000, 1000100)"
+        );
+        let far = Bucket {
+            low: 4096,
+            high: 8192,
+            count: 1,
+        };
+        for close in [CloseBounds::MoreDigits, CloseBounds::Exact] {
+            assert_eq!(
+                bucket_label(Scale::Log2, &far, Unit::Bytes, close),
+                "[4KiB, 8KiB)"
+            );
+        }
     }
 
     #[test]

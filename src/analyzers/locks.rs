@@ -185,7 +185,7 @@ impl Summary {
         Some(Summary {
             count: n,
             min: values[0],
-            median: median_of_sorted(values)?,
+            median: median_of_sorted(values, |v| i128::from(v) as f64)?,
             mean: total as f64 / n as f64,
             max: values[n - 1],
             total,
