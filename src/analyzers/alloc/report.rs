@@ -155,6 +155,10 @@ pub(super) struct Finished {
 
 impl Finished {
     pub(super) fn new(options: AllocOptions, rules: RuleSet, mut t: Tracker) -> Self {
+        // Sorted once, in place: the summaries, bars and JSON then read
+        // the samples where they are instead of each sorting a copy.
+        t.lifetimes.sort_samples();
+        t.sizes.sort_samples();
         let blocks = std::mem::replace(&mut t.blocks, super::Blocks::new(0));
         let forgotten = blocks.forgotten();
         let mut live = blocks.into_live();
