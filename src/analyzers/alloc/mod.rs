@@ -2194,7 +2194,7 @@ pool_put(void *obj) \"\"
                 .unwrap();
             let streamed = outcome.reports.into_iter().next().unwrap();
             let built = streamed.clone().complete();
-            assert!(streamed.body.is_some() && built.body.is_none());
+            assert!(streamed.is_streamed() && !built.is_streamed());
             let mut text = Vec::new();
             streamed.write_text(&mut text).unwrap();
             assert_eq!(String::from_utf8(text).unwrap(), built.text);
