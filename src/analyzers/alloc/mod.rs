@@ -1310,11 +1310,10 @@ impl Tracker {
             return Ok(());
         }
         self.stats(at.pid).frees += 1;
-        let Some(block) = self.blocks.take_live(at.pid, ptr) else {
+        let Some(block) = self.blocks.free_live(at.pid, ptr, at)? else {
             return self.bad_free(at, ptr);
         };
         self.end_block(at, ptr, &block, size);
-        self.blocks.remember_free(ptr, at)?;
         self.change(at, (0, 0), (u128::from(block.size), 1));
         Ok(())
     }
@@ -1385,12 +1384,22 @@ impl Tracker {
         }
         self.stats(at.pid).reallocs += 1;
         self.sizes.record(size);
-        let (mut block, removed_old) = match self.blocks.take_live(at.pid, old) {
+        // A block that moves leaves its old pointer freed (in the entry it
+        // had); one that stays is taken out and put back.
+        let taken = if old != new {
+            self.blocks.free_live(at.pid, old, at)?
+        } else {
+            self.blocks.take_live(at.pid, old)
+        };
+        let (mut block, removed_old) = match taken {
             Some(b) => (b, (u128::from(b.size), 1)),
             None => {
                 // Reallocating what was never allocated (or was freed):
                 // the new block starts a chain of its own.
                 self.bad_free(at, old)?;
+                if old != new {
+                    self.blocks.remember_free(old, at)?;
+                }
                 let fresh = Block {
                     size,
                     sized: true,
@@ -1401,9 +1410,6 @@ impl Tracker {
                 (fresh, (0, 0))
             }
         };
-        if old != new {
-            self.blocks.remember_free(old, at)?;
-        }
         if block.born != at {
             block.reallocs += 1;
             block.moved = Some(at);
@@ -1597,7 +1603,7 @@ impl AllocAnalyzer {
                      pointers; lower --free-history",
                     at.record,
                     at.offset,
-                    u32::MAX - 1
+                    blocks::MAX_ENTRIES
                 ),
             )
         })
