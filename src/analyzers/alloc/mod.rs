@@ -1006,15 +1006,29 @@ impl PidStats {
 const PID_CHUNK: usize = 256;
 
 /// The counters of every pid seen, in chunks (no growth by copying), found
-/// through a map from pid to position.
+/// through a map from pid to position, the last pid's position at hand
+/// (the events of a trace mostly come from one pid at a time).
 #[derive(Debug, Default)]
 struct Pids {
     chunks: Vec<Vec<PidStats>>,
     positions: HashMap<u32, u32>,
+    /// The last pid looked up and its position.
+    last: Option<(u32, u32)>,
 }
 
 impl Pids {
     fn get_mut(&mut self, pid: u32) -> &mut PidStats {
+        let pos = match self.last {
+            Some((last, pos)) if last == pid => pos as usize,
+            _ => self.find_or_add(pid),
+        };
+        // Positions are handed out in order and each gets its entry when
+        // handed out: the indexing cannot fail.
+        &mut self.chunks[pos / PID_CHUNK][pos % PID_CHUNK]
+    }
+
+    /// The position of `pid`, added if new; remembered as the last.
+    fn find_or_add(&mut self, pid: u32) -> usize {
         let n = self.positions.len();
         let pos = *self.positions.entry(pid).or_insert(n as u32) as usize;
         if pos == n {
@@ -1025,11 +1039,9 @@ impl Pids {
                 c.push(PidStats::new(pid, PID_TIMELINE_POINTS));
             }
         }
-        // Positions are handed out in order and each gets its entry just
-        // above: the indexing cannot fail.
-        &mut self.chunks[pos / PID_CHUNK][pos % PID_CHUNK]
+        self.last = Some((pid, pos as u32));
+        pos
     }
-
     #[cfg(test)]
     fn get(&self, pid: u32) -> Option<&PidStats> {
         let pos = *self.positions.get(&pid)? as usize;
