@@ -404,20 +404,7 @@ const PER_KEY: usize = 1 << 10;
 const WRITE_CONSTANT: usize = 256 << 10;
 
 fn key_trace(write: impl Fn(&mut Vec<u8>, u64)) -> Vec<u8> {
-    let mut t = Vec::new();
-    encode::header(&mut t, 4);
-    for (id, name) in [
-        "qemu_mutex_lock",
-        "qemu_mutex_locked",
-        "qemu_mutex_unlock",
-        "qemu_memalign",
-        "qemu_vfree",
-    ]
-    .iter()
-    .enumerate()
-    {
-        encode::mapping(&mut t, id as u64, name.as_bytes());
-    }
+    let mut t = key_trace_header();
     for k in 0..KEYS {
         write(&mut t, k);
     }
@@ -638,6 +625,118 @@ fn stats_keep_under_1_kib_per_pid() {
             &p,
         );
     }
+}
+
+/// `groups` busy keys, `samples` records each, round robin: `write(t,
+/// key, i)` writes the `i`-th of key `key`.
+fn busy_trace(groups: u64, samples: u64, write: impl Fn(&mut Vec<u8>, u64, u64)) -> Vec<u8> {
+    let mut t = key_trace_header();
+    for i in 0..samples {
+        for k in 0..groups {
+            write(&mut t, k, i);
+        }
+    }
+    t
+}
+
+/// The header and mappings of a key trace.
+fn key_trace_header() -> Vec<u8> {
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    for (id, name) in [
+        "qemu_mutex_lock",
+        "qemu_mutex_locked",
+        "qemu_mutex_unlock",
+        "qemu_memalign",
+        "qemu_vfree",
+    ]
+    .iter()
+    .enumerate()
+    {
+        encode::mapping(&mut t, id as u64, name.as_bytes());
+    }
+    t
+}
+
+/// Many busy groups and mutexes (issue 13's review): each histogram kept
+/// up to 2^20 exact samples (2^16 a wait or hold), so memory grew with the
+/// trace, by tens of GB for 10,000 busy groups; now all of an analyzer's
+/// histograms share one budget of exact samples (scaled down here), and
+/// past it the largest keep sub-buckets. At one thread the peak stays
+/// within the constant, 1 KiB a key and the budget's samples (8 bytes
+/// each, 12 while vectors double); at two threads add the chunks in
+/// flight (their text buffers and partial groups), a constant of the
+/// pipeline. The samples of a trace four times as long do not count
+/// (without the budget they would add 12.8 MB).
+#[test]
+fn busy_keys_share_one_budget_of_exact_samples() {
+    let _measuring = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    const GROUPS: u64 = 400;
+    const SAMPLES: u64 = 1000;
+    const BUDGET: usize = 1 << 12;
+    let bound = |keys: u64| KEY_CONSTANT + PER_KEY * keys as usize + 12 * BUDGET;
+    // `hist --by ptr` of sizes of a few values (their sub-buckets few).
+    let sizes = |samples: u64| {
+        busy_trace(GROUPS, samples, |t, k, i| {
+            let args = [
+                ArgValue::Int(64),
+                ArgValue::Int(64 << (i % 4)),
+                ArgValue::Int(0x7f00_0000_0000 + k * 4096),
+            ];
+            encode::event(t, 3, 1000 + i * 1000 + k, 1, &args);
+        })
+    };
+    let (short, long) = (sizes(SAMPLES), sizes(4 * SAMPLES));
+    for threads in [1, 2] {
+        let peak = |trace: &[u8], samples: u64| {
+            let mut spec = hist_spec(&["ptr"], Scale::Log2, None);
+            spec.exact_budget = BUDGET;
+            let p = run_keys(trace, threads, add_hist(spec));
+            let what =
+                format!("hist --by ptr, {GROUPS} groups of {samples} samples, {threads} threads");
+            println!(
+                "{what}: peak {} bytes ({} per group)",
+                p.peak,
+                p.peak / GROUPS as usize
+            );
+            (p.peak, what)
+        };
+        // Two threads have up to four chunks in flight, each with its text
+        // buffer (twice the 256 KiB chunk) and its partial groups.
+        let in_flight = if threads == 1 { 0 } else { threads + 2 };
+        let bound = bound(GROUPS) + in_flight * ((512 << 10) + PER_KEY * GROUPS as usize);
+        for (trace, samples) in [(&short, SAMPLES), (&long, 4 * SAMPLES)] {
+            let (at, what) = peak(trace, samples);
+            assert!(at <= bound, "{what}: {at} bytes at the peak");
+        }
+    }
+    // `locks`: waits and holds of a few lengths.
+    let mutexes = GROUPS / 2;
+    let trace = busy_trace(mutexes, SAMPLES, |t, k, i| {
+        let ts = 1000 + (i * mutexes + k) * 100;
+        for (id, at) in [(0, ts), (1, ts + 10 + i % 3), (2, ts + 50 + i % 5)] {
+            let args = [
+                ArgValue::Int(0x5500_0000_0000 + k * 64),
+                ArgValue::Str(b"m.c"),
+                ArgValue::Int(90),
+            ];
+            encode::event(t, id, at, 1, &args);
+        }
+    });
+    let p = run_keys(&trace, 1, |d| {
+        d.add(LocksAnalyzer::new(SortBy::Wait, None).with_exact_budget(BUDGET))
+    });
+    let what = format!("locks, {mutexes} mutexes locked {SAMPLES} times");
+    println!(
+        "{what}: peak {} bytes ({} per mutex)",
+        p.peak,
+        p.peak / mutexes as usize
+    );
+    assert!(
+        p.peak <= bound(mutexes),
+        "{what}: {} bytes at the peak",
+        p.peak
+    );
 }
 
 // Many keys in `alloc`: live blocks, leaks, pids.
