@@ -76,7 +76,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::histogram::{Bucket, Domain, Histogram, Scale, Unit, human};
+use super::histogram::{
+    self, Bucket, CloseBounds, Domain, EXACT_BUDGET, ExactBudget, Histogram, Scale, Unit,
+};
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
@@ -331,6 +333,10 @@ pub struct HistSpec {
     pub top: Option<usize>,
     /// How the text report draws histograms.
     pub style: Style,
+    /// Exact samples all the groups keep together, for exact percentiles
+    /// ([`ExactBudget`]; [`EXACT_BUDGET`] by default): past it, the
+    /// largest groups' percentiles come from sub-buckets.
+    pub exact_budget: usize,
 }
 
 impl HistSpec {
@@ -343,6 +349,7 @@ impl HistSpec {
             unit: None,
             top: None,
             style: Style::Bars,
+            exact_budget: EXACT_BUDGET,
         }
     }
 
@@ -839,6 +846,8 @@ struct Groups {
     /// Which key parts hold interned strings (string arguments, except in
     /// version-0 traces, which record strings as their addresses).
     interned: [bool; MAX_BY],
+    /// The exact samples all the groups keep together.
+    budget: ExactBudget,
 }
 
 impl Groups {
@@ -850,6 +859,7 @@ impl Groups {
             list: Vec::new(),
             strings: Strings::default(),
             interned: [false; MAX_BY],
+            budget: ExactBudget::new(plan.spec.exact_budget),
         }
     }
 
@@ -877,18 +887,41 @@ impl Groups {
 
     /// The histogram of group `key` (created empty on first use).
     fn histogram(&mut self, key: GroupKey) -> &mut Histogram {
+        let i = self.position(key);
+        // In range: the index holds positions of pushed groups only.
+        &mut self.list[i].1
+    }
+
+    /// Where group `key` is in `list` (created empty on first use).
+    fn position(&mut self, key: GroupKey) -> usize {
         let next = self.list.len();
         let i = *self.index.entry(key).or_insert(next);
         if i == next {
             self.list
                 .push((key, Histogram::new(self.domain, self.scale)));
         }
-        // In range: the index holds positions of pushed groups only.
-        &mut self.list[i].1
+        i
     }
 
+    /// Records a sample of group `key`, within the budget of exact samples.
     fn record(&mut self, key: GroupKey, raw: u64) {
-        self.histogram(key).record(raw);
+        let i = self.position(key);
+        let groups = self.list.len();
+        let Some((_, h)) = self.list.get_mut(i) else {
+            return;
+        };
+        h.record(raw);
+        if self.budget.recorded(h, groups) {
+            self.enforce_budget();
+        }
+    }
+
+    /// Switches the groups that hold more than their share of a spent
+    /// budget.
+    fn enforce_budget(&mut self) {
+        let groups = self.list.len();
+        self.budget
+            .enforce(self.list.iter_mut().map(|(_, h)| h), groups);
     }
 
     /// Maps the keys of a fork's groups (its own string ids) to ours.
@@ -909,6 +942,7 @@ impl Groups {
     }
 
     fn merge(&mut self, other: Groups, remap: &Remap) -> Result<(), AnalyzerError> {
+        self.budget.merge(&other.budget);
         for (key, h) in other.list {
             if !self.histogram(remap.key(key)).merge(h) {
                 return Err(AnalyzerError::new(
@@ -917,6 +951,7 @@ impl Groups {
                 ));
             }
         }
+        self.enforce_budget();
         Ok(())
     }
 
@@ -1537,6 +1572,13 @@ fn report(
 ) -> Result<Report, AnalyzerError> {
     let groups_total = groups.list.len();
     let samples = groups.total();
+    // The groups exact at the end are those the budget's rule says (the
+    // same however the run was cut into chunks).
+    groups.enforce_budget();
+    let budget = groups
+        .budget
+        .is_spent()
+        .then(|| (groups.budget.share(groups_total), groups.budget.limit()));
     // Only the groups shown are kept past here.
     groups.keep_shown(plan, plan.spec.top);
     for (_, h) in &mut groups.list {
@@ -1549,6 +1591,7 @@ fn report(
         groups_total,
         samples,
         rest_samples: samples - shown_samples,
+        budget,
         loss,
         latency,
     };
@@ -1572,6 +1615,9 @@ struct HistReport {
     /// Samples in all, and in the groups not shown.
     samples: u64,
     rest_samples: u64,
+    /// When the groups' samples passed the budget of exact samples: each
+    /// group's share and the budget.
+    budget: Option<(u64, u64)>,
     loss: Loss,
     latency: Option<LatencyTotals>,
 }
@@ -1666,9 +1712,15 @@ impl ReportBody for HistReport {
             )?;
         }
         if approx {
+            let past = match self.budget {
+                None => String::new(),
+                Some((share, limit)) => {
+                    format!(", or past {share} when the groups hold more than {limit} in all,")
+                }
+            };
             writeln!(
                 out,
-                "\n~ percentiles of histograms past {} samples come from sub-buckets: within {:.3}% of the exact value.",
+                "\n~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
                 super::histogram::EXACT_SAMPLES,
                 super::histogram::APPROX_RELATIVE_ERROR * 100.0
             )?;
@@ -1784,22 +1836,11 @@ impl ReportBody for HistReport {
 /// Buckets beyond which plots list only the non-empty ones.
 const MAX_FILLED: usize = 200;
 
-/// A bucket's label, as the bars write it: `[0]`, `[4KiB, 8KiB)`,
-/// `(-8ns, -4ns]`.
+/// A bucket's label in `--table` rows and the SVG plot: as the bars write
+/// it, except that bounds too close for three significant digits are
+/// written as exact integers (the bars add digits instead).
 fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
-    if b.high - b.low == 1 {
-        return format!("[{}]", human(b.low, unit));
-    }
-    if matches!(scale, Scale::Log2) && b.high <= 0 {
-        return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
-    }
-    let (low, high) = (human(b.low, unit), human(b.high, unit));
-    if low == high {
-        // Too close for three digits: exact integers.
-        format!("[{}, {})", b.low, b.high)
-    } else {
-        format!("[{low}, {high})")
-    }
+    histogram::bucket_label(scale, b, unit, CloseBounds::Exact)
 }
 
 /// `--table`: the non-empty buckets with counts, percentages and

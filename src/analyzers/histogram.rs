@@ -55,6 +55,15 @@ use super::listing::LazyJson;
 /// (8 MiB of samples per histogram).
 pub const EXACT_SAMPLES: usize = 1 << 20;
 
+/// Exact samples the histograms of one analyzer keep in all by default
+/// (64 MiB of samples; see [`ExactBudget`]).
+pub const EXACT_BUDGET: usize = 1 << 23;
+
+/// Samples a histogram keeps exactly whatever its share of a spent
+/// [`ExactBudget`]: below this, its sub-buckets would cost more than its
+/// samples.
+pub const EXACT_FLOOR: u64 = 64;
+
 /// Bits of each sub-bucket's mantissa once percentiles are approximate.
 const SUB_BITS: u32 = 11;
 
@@ -273,6 +282,15 @@ impl Histogram {
         self.record(v as u64);
     }
 
+    /// Keeps log-linear sub-buckets from now on instead of the samples:
+    /// percentiles become approximate (within [`APPROX_RELATIVE_ERROR`]),
+    /// everything else stays exact, and memory follows the sub-buckets in
+    /// use instead of the samples. What [`ExactBudget`] does to the largest
+    /// histograms; nothing when already approximate.
+    pub fn make_approximate(&mut self) {
+        self.switch_to_approx();
+    }
+
     fn switch_to_approx(&mut self) {
         if let Samples::Exact(values) = &self.samples {
             let mut a = Approx::default();
@@ -422,14 +440,7 @@ impl Histogram {
     pub fn median(&self) -> Option<f64> {
         match &self.samples {
             Samples::Exact(values) if !values.is_empty() => {
-                let sorted = self.sorted_samples();
-                let n = sorted.len();
-                let high = self.value(*sorted.get(n / 2)?) as f64;
-                Some(if n % 2 == 1 {
-                    high
-                } else {
-                    (self.value(*sorted.get(n / 2 - 1)?) as f64 + high) / 2.0
-                })
+                median_of_sorted(&self.sorted_samples(), |raw| self.value(raw) as f64)
             }
             _ => self.percentile(0.5),
         }
@@ -567,17 +578,9 @@ impl Histogram {
         }
     }
 
-    /// The label of a bucket: `[0]`, `[1]`, `[4KiB, 8KiB)`, `(-8, -4]`.
+    /// The label of a bucket in the bars (see [`bucket_label`]).
     fn label(&self, b: &Bucket, unit: Unit) -> String {
-        if b.high - b.low == 1 {
-            return format!("[{}]", human(b.low, unit));
-        }
-        if matches!(self.scale, Scale::Log2) && b.high <= 0 {
-            // (-2^k, -2^(k-1)]
-            return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
-        }
-        let (low, high) = distinct(b.low, b.high, unit);
-        format!("[{low}, {high})")
+        bucket_label(self.scale, b, unit, CloseBounds::MoreDigits)
     }
 
     /// The bars, bpftrace style: one row per bucket, `LABEL COUNT |@@@ |`.
@@ -701,6 +704,127 @@ impl Histogram {
     }
 }
 
+/// One budget of exact samples shared by all the histograms of an analyzer
+/// (`hist`'s groups, `locks`' waits and holds), so that their memory does
+/// not grow with the trace, however many busy histograms there are.
+///
+/// While the histograms hold no more samples in all than the budget,
+/// nothing changes. Past it, every histogram holding more than its share
+/// switches to sub-buckets ([`Histogram::make_approximate`]): the share is
+/// the budget over the number of histograms rounded up to a power of two,
+/// but never below [`EXACT_FLOOR`]. So the largest switch, and the exact
+/// samples left are at most the budget (or [`EXACT_FLOOR`] a histogram).
+///
+/// The rule depends only on the counts at the end (a histogram is exact
+/// if and only if its count is within its share, or the total within the
+/// budget): a count only grows and a share only shrinks, so a histogram
+/// switched on the way would be switched at the end, and a run cut into
+/// chunks ([`Histogram::merge`]) ends with the same histograms exact as a
+/// run in one piece.
+///
+/// ```
+/// use simpletrace::analyzers::histogram::{Domain, ExactBudget, Histogram, Scale};
+///
+/// let mut budget = ExactBudget::new(1000);
+/// let mut hists: Vec<Histogram> =
+///     (0..4).map(|_| Histogram::new(Domain::Unsigned, Scale::Log2)).collect();
+/// for i in 0..1200u64 {
+///     // Most samples in the first histogram.
+///     let h = &mut hists[if i % 10 == 0 { 1 + i as usize % 3 } else { 0 }];
+///     h.record(i);
+///     if budget.recorded(h, 4) {
+///         budget.enforce(hists.iter_mut(), 4);
+///     }
+/// }
+/// assert!(budget.is_spent() && budget.share(4) == 250);
+/// assert!(!hists[0].is_exact()); // 1080 samples: switched
+/// assert!(hists[1].is_exact() && hists[1].count() == 40);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactBudget {
+    limit: u64,
+    /// Samples recorded into all the histograms.
+    samples: u64,
+    /// The share last enforced on every histogram, if it still holds.
+    enforced: Option<u64>,
+}
+
+impl Default for ExactBudget {
+    /// [`EXACT_BUDGET`] samples.
+    fn default() -> Self {
+        ExactBudget::new(EXACT_BUDGET)
+    }
+}
+
+impl ExactBudget {
+    /// A budget of `samples` exact samples in all.
+    pub fn new(samples: usize) -> Self {
+        ExactBudget {
+            limit: u64::try_from(samples).unwrap_or(u64::MAX),
+            samples: 0,
+            enforced: None,
+        }
+    }
+
+    /// The samples of the budget.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Whether more samples were recorded than the budget holds (and the
+    /// largest histograms switch).
+    pub fn is_spent(&self) -> bool {
+        self.samples > self.limit
+    }
+
+    /// The samples each of `histograms` may keep exactly once the budget
+    /// is spent.
+    pub fn share(&self, histograms: usize) -> u64 {
+        let n = u64::try_from(histograms.max(1).next_power_of_two()).unwrap_or(u64::MAX);
+        (self.limit / n).max(EXACT_FLOOR)
+    }
+
+    /// Counts a sample just recorded into `h`, one of `histograms`, and
+    /// switches `h` if it holds more than its share of a spent budget.
+    /// Returns `true` when every histogram must be checked
+    /// ([`ExactBudget::enforce`]): the budget was just spent, or the share
+    /// fell (there are more histograms).
+    pub fn recorded(&mut self, h: &mut Histogram, histograms: usize) -> bool {
+        self.samples += 1;
+        if !self.is_spent() {
+            return false;
+        }
+        let share = self.share(histograms);
+        if h.is_exact() && h.count() > share {
+            h.make_approximate();
+        }
+        self.enforced != Some(share)
+    }
+
+    /// Switches every histogram of `all` (`histograms` of them) holding
+    /// more than its share of a spent budget.
+    pub fn enforce<'h>(&mut self, all: impl Iterator<Item = &'h mut Histogram>, histograms: usize) {
+        if !self.is_spent() {
+            return;
+        }
+        let share = self.share(histograms);
+        for h in all {
+            if h.is_exact() && h.count() > share {
+                h.make_approximate();
+            }
+        }
+        self.enforced = Some(share);
+    }
+
+    /// Counts the samples of another budget's histograms (a chunk's, whose
+    /// histograms were merged into these); call [`ExactBudget::enforce`]
+    /// next.
+    pub fn merge(&mut self, other: &ExactBudget) {
+        self.samples = self.samples.saturating_add(other.samples);
+        self.enforced = None;
+    }
+}
+
 /// Sorts raw samples by the value they have in `domain`.
 fn sort_by_value(domain: Domain, values: &mut [u64]) {
     match domain {
@@ -809,20 +933,22 @@ impl Iterator for Rows<'_> {
 pub const PERCENTILES: [(&str, f64); 4] =
     [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
 
-/// An integer as a JSON number (exact for any `i64` or `u64`; larger
-/// values, such as a sum, become floating point).
-/// The median of sorted values: the middle one, or the mean of the two
-/// middle ones for an even count; `None` when there are none.
-pub(crate) fn median_of_sorted<T: Copy + Into<i128>>(sorted: &[T]) -> Option<f64> {
+/// The median of sorted values, each read by `value`: the middle one, or
+/// the mean of the two middle ones for an even count; `None` when there
+/// are none. (The one median rule: [`Histogram::median`] while exact, and
+/// `locks`' summaries of plain values.)
+pub(crate) fn median_of_sorted<T: Copy>(sorted: &[T], value: impl Fn(T) -> f64) -> Option<f64> {
     let n = sorted.len();
-    let high = (*sorted.get(n / 2)?).into() as f64;
+    let high = value(*sorted.get(n / 2)?);
     Some(if n % 2 == 1 {
         high
     } else {
-        ((*sorted.get(n / 2 - 1)?).into() as f64 + high) / 2.0
+        (value(*sorted.get(n / 2 - 1)?) + high) / 2.0
     })
 }
 
+/// An integer as a JSON number (exact for any `i64` or `u64`; larger
+/// values, such as a sum, become floating point).
 fn int_json(v: i128) -> Value {
     if let Ok(v) = i64::try_from(v) {
         json!(v)
@@ -868,6 +994,38 @@ fn sub_range(key: i64) -> (i128, i128) {
     } else {
         (low, high)
     }
+}
+
+/// How [`bucket_label`] writes bounds that look the same with three
+/// significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseBounds {
+    /// With more digits, until they differ: `[1ms, 1.0001ms)` (the bars).
+    MoreDigits,
+    /// As exact integers in the unit's base: `[1000000, 1000010)` (`hist
+    /// --table` and the SVG plot).
+    Exact,
+}
+
+/// The label of a bucket of a histogram of `scale`: `[0]`, `[1]`, `[4KiB,
+/// 8KiB)`, `(-8, -4]`, with bounds too close for three significant digits
+/// written as `close` says.
+pub(crate) fn bucket_label(scale: Scale, b: &Bucket, unit: Unit, close: CloseBounds) -> String {
+    if b.high - b.low == 1 {
+        return format!("[{}]", human(b.low, unit));
+    }
+    if matches!(scale, Scale::Log2) && b.high <= 0 {
+        // (-2^k, -2^(k-1)]
+        return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
+    }
+    let (low, high) = match close {
+        CloseBounds::MoreDigits => distinct(b.low, b.high, unit),
+        CloseBounds::Exact => match (human(b.low, unit), human(b.high, unit)) {
+            (low, high) if low == high => (b.low.to_string(), b.high.to_string()),
+            pair => pair,
+        },
+    };
+    format!("[{low}, {high})")
 }
 
 /// Labels for `low` and `high` that differ (more digits as needed).
@@ -1083,6 +1241,32 @@ mod tests {
         let text = h.render(Unit::Nanoseconds);
         assert!(text.starts_with("[1ms, 1.0001ms) "), "{text}");
         assert!(text.contains("\n[1.0001ms, 1.0002ms) "), "{text}");
+        // The one label rule, with its two ways of writing close bounds.
+        let close = Bucket {
+            low: 1_000_000,
+            high: 1_000_100,
+            count: 1,
+        };
+        let scale = Scale::Linear { step: 100 };
+        assert_eq!(
+            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::MoreDigits),
+            "[1ms, 1.0001ms)"
+        );
+        assert_eq!(
+            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::Exact),
+            "[1000000, 1000100)"
+        );
+        let far = Bucket {
+            low: 4096,
+            high: 8192,
+            count: 1,
+        };
+        for close in [CloseBounds::MoreDigits, CloseBounds::Exact] {
+            assert_eq!(
+                bucket_label(Scale::Log2, &far, Unit::Bytes, close),
+                "[4KiB, 8KiB)"
+            );
+        }
     }
 
     #[test]
@@ -1251,6 +1435,85 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Records `samples` (histogram index, value) under `budget`,
+    /// enforcing it as [`ExactBudget::recorded`] asks.
+    fn budgeted(budget: &mut ExactBudget, hists: &mut [Histogram], samples: &[(usize, u64)]) {
+        let n = hists.len();
+        for &(i, v) in samples {
+            let h = &mut hists[i];
+            h.record(v);
+            if budget.recorded(h, n) {
+                budget.enforce(hists.iter_mut(), n);
+            }
+        }
+    }
+
+    /// Under a shared budget, the histograms exact at the end are those
+    /// within their share (or all, within the budget), whether the samples
+    /// came in one piece or in chunks merged afterwards; the exact samples
+    /// left are within the budget.
+    #[test]
+    fn a_shared_budget_switches_the_largest_whatever_the_chunks() {
+        let new = || -> Vec<Histogram> {
+            (0..8)
+                .map(|_| Histogram::new(Domain::Unsigned, Scale::Log2))
+                .collect()
+        };
+        // Histogram i gets about 2^i × 10 samples: 2,550 in all.
+        let samples: Vec<(usize, u64)> = (0..8usize)
+            .flat_map(|i| (0..(10u64 << i)).map(move |v| (i, v * 7 % 1000)))
+            .collect();
+        let mut mixed = samples.clone();
+        mixed.sort_by_key(|&(i, v)| (v * 31 + i as u64) % 97);
+        for limit in [10_000, 1000, 300] {
+            let mut whole = new();
+            let mut budget = ExactBudget::new(limit);
+            budgeted(&mut budget, &mut whole, &mixed);
+            budget.enforce(whole.iter_mut(), 8);
+            let share = budget.share(8);
+            let exact: Vec<bool> = whole.iter().map(Histogram::is_exact).collect();
+            let want: Vec<bool> = whole
+                .iter()
+                .map(|h| limit >= 2550 || h.count() <= share)
+                .collect();
+            assert_eq!(exact, want, "limit {limit}");
+            let held: u64 = whole
+                .iter()
+                .filter(|h| h.is_exact())
+                .map(|h| h.count())
+                .sum();
+            assert!(held <= limit as u64, "{held}");
+            // In three chunks, each under its own budget, merged in order.
+            let mut merged = new();
+            let mut total = ExactBudget::new(limit);
+            for chunk in mixed.chunks(mixed.len() / 3 + 1) {
+                let mut part = new();
+                let mut part_budget = ExactBudget::new(limit);
+                budgeted(&mut part_budget, &mut part, chunk);
+                total.merge(&part_budget);
+                for (m, p) in merged.iter_mut().zip(part) {
+                    assert!(m.merge(p));
+                }
+                total.enforce(merged.iter_mut(), 8);
+            }
+            let chunked: Vec<bool> = merged.iter().map(Histogram::is_exact).collect();
+            assert_eq!(chunked, exact, "limit {limit}");
+            for (a, b) in merged.iter().zip(&whole) {
+                assert_eq!(a.to_json(Unit::Count), b.to_json(Unit::Count));
+            }
+        }
+        // Never below the floor: a thousand histograms of 64 samples stay
+        // exact past a budget of 1,000.
+        let mut many: Vec<Histogram> = (0..1000)
+            .map(|_| Histogram::new(Domain::Unsigned, Scale::Log2))
+            .collect();
+        let mut budget = ExactBudget::new(1000);
+        let samples: Vec<(usize, u64)> = (0..64_000).map(|k| (k % 1000, k as u64)).collect();
+        budgeted(&mut budget, &mut many, &samples);
+        assert!(budget.is_spent() && budget.share(1000) == EXACT_FLOOR);
+        assert!(many.iter().all(Histogram::is_exact));
     }
 
     #[test]

@@ -35,6 +35,9 @@ use serde_json::Value;
 pub enum LazyJson<'a> {
     /// A value held in memory.
     Value(Value),
+    /// A value held elsewhere (a report's in-memory JSON), written where
+    /// it is.
+    Ref(&'a Value),
     /// An object: its fields, in any order (written in `serde_json::Map`'s
     /// order, as `serde_json` writes an object; a repeated key keeps its
     /// last value).
@@ -47,6 +50,7 @@ impl fmt::Debug for LazyJson<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LazyJson::Value(v) => f.debug_tuple("Value").field(v).finish(),
+            LazyJson::Ref(v) => f.debug_tuple("Ref").field(v).finish(),
             LazyJson::Object(fields) => f
                 .debug_list()
                 .entries(fields.iter().map(|(k, _)| k))
@@ -115,6 +119,7 @@ impl LazyJson<'_> {
     pub fn into_value(self) -> Value {
         match self {
             LazyJson::Value(v) => v,
+            LazyJson::Ref(v) => v.clone(),
             LazyJson::Object(fields) => Value::Object(
                 fields
                     .into_iter()
@@ -131,6 +136,7 @@ impl LazyJson<'_> {
     pub fn write_pretty(self, out: &mut dyn Write, depth: usize) -> io::Result<()> {
         match self {
             LazyJson::Value(v) => write_pretty_value(out, &v, depth),
+            LazyJson::Ref(v) => write_pretty_value(out, v, depth),
             LazyJson::Object(fields) => {
                 let fields = in_map_order(fields);
                 if fields.is_empty() {
@@ -351,6 +357,8 @@ mod tests {
             .unwrap()
             .to_owned();
         assert_eq!(pretty(make(), 1), want);
+        // A borrowed value writes as the same value held.
+        assert_eq!(pretty(LazyJson::Ref(&value), 1), want);
         assert_eq!(pretty(LazyJson::Value(json!([])), 3), "[]");
     }
 

@@ -27,7 +27,7 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::histogram::{Domain, Histogram, Scale, median_of_sorted};
+use super::histogram::{Domain, ExactBudget, Histogram, Scale, median_of_sorted};
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, ReportBody, TraceInfo,
@@ -58,8 +58,9 @@ struct Pending {
 }
 
 /// Samples per wait or hold histogram kept for exact medians; past it the
-/// median is within `histogram::APPROX_RELATIVE_ERROR` and memory stops
-/// growing (a trace of any length).
+/// median is within `histogram::APPROX_RELATIVE_ERROR`. All the mutexes'
+/// histograms together keep at most an [`ExactBudget`] of samples (by
+/// default `histogram::EXACT_BUDGET`): past it, the largest switch too.
 const EXACT_PER_MUTEX: usize = 1 << 16;
 
 /// Lock requests not yet acquired, oldest first: the oldest held inline
@@ -104,8 +105,9 @@ impl Waiting {
     }
 }
 
-/// What is kept per mutex: about 300 bytes, plus 8 bytes per wait and
-/// hold up to `EXACT_PER_MUTEX` each, plus its waiters beyond the first.
+/// What is kept per mutex: 336 bytes, plus 8 bytes per wait and hold
+/// kept exactly (up to `EXACT_PER_MUTEX` each, within the budget), plus
+/// its waiters beyond the first.
 #[derive(Debug)]
 struct MutexStats {
     pid: u32,
@@ -185,7 +187,7 @@ impl Summary {
         Some(Summary {
             count: n,
             min: values[0],
-            median: median_of_sorted(values)?,
+            median: median_of_sorted(values, |v| i128::from(v) as f64)?,
             mean: total as f64 / n as f64,
             max: values[n - 1],
             total,
@@ -233,6 +235,8 @@ pub struct LocksAnalyzer {
     last_ts: u64,
     totals: [u64; 3],
     declared: usize,
+    /// The exact samples all the waits and holds keep together.
+    budget: ExactBudget,
 }
 
 impl LocksAnalyzer {
@@ -244,6 +248,14 @@ impl LocksAnalyzer {
             top,
             ..Self::default()
         }
+    }
+
+    /// The same, keeping at most `samples` waits and holds exactly in all
+    /// (instead of `histogram::EXACT_BUDGET`; see [`ExactBudget`]): past
+    /// it, the medians of the mutexes with the most are approximate.
+    pub fn with_exact_budget(mut self, samples: usize) -> Self {
+        self.budget = ExactBudget::new(samples);
+        self
     }
 
     fn site(&mut self, ev: &Event<'_>) -> Site {
@@ -267,14 +279,46 @@ impl LocksAnalyzer {
 
     /// The figures of the mutex `ev` names (created on its first event).
     fn mutex(&mut self, ev: &Event<'_>) -> &mut MutexStats {
+        let i = self.position(ev);
+        // In range: every index was given for a pushed entry.
+        &mut self.stats[i]
+    }
+
+    /// Where the figures of the mutex `ev` names are in `stats` (created
+    /// on its first event).
+    fn position(&mut self, ev: &Event<'_>) -> usize {
         let key = (ev.pid(), ev.ptr("mutex").unwrap_or(0));
         let next = self.stats.len();
         let i = *self.index.entry(key).or_insert(next);
         if i == next {
             self.stats.push(MutexStats::new(key));
         }
-        // In range: every index was given for a pushed entry.
-        &mut self.stats[i]
+        i
+    }
+
+    /// Records a wait (or a hold) of mutex `i`, within the budget of exact
+    /// samples.
+    fn record(&mut self, i: usize, hold: bool, ns: i64) {
+        let histograms = 2 * self.stats.len();
+        let Some(m) = self.stats.get_mut(i) else {
+            return;
+        };
+        let h = if hold { &mut m.holds } else { &mut m.waits };
+        h.record_i64(ns);
+        if self.budget.recorded(h, histograms) {
+            self.enforce_budget();
+        }
+    }
+
+    /// Switches the waits and holds that hold more than their share of a
+    /// spent budget.
+    fn enforce_budget(&mut self) {
+        let histograms = 2 * self.stats.len();
+        let all = self
+            .stats
+            .iter_mut()
+            .flat_map(|m| [&mut m.waits, &mut m.holds]);
+        self.budget.enforce(all, histograms);
     }
 
     fn on_lock(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
@@ -292,13 +336,19 @@ impl LocksAnalyzer {
         let site = self.site(ev);
         self.totals[1] += 1;
         let ts = ev.timestamp_ns();
-        let m = self.mutex(ev);
+        let i = self.position(ev);
+        let Some(m) = self.stats.get_mut(i) else {
+            return Ok(());
+        };
         m.acquisitions += 1;
-        match m.pending.take_from(site) {
-            Some(request) => m.waits.record_i64(ts.wrapping_sub(request.ts) as i64),
-            None => m.untimed_acquisitions += 1,
+        let waited = m.pending.take_from(site);
+        if waited.is_none() {
+            m.untimed_acquisitions += 1;
         }
         m.holder = Some(Pending { ts, site });
+        if let Some(request) = waited {
+            self.record(i, false, ts.wrapping_sub(request.ts) as i64);
+        }
         self.last_ts = self.last_ts.max(ts);
         Ok(())
     }
@@ -306,10 +356,13 @@ impl LocksAnalyzer {
     fn on_unlock(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         self.totals[2] += 1;
         let ts = ev.timestamp_ns();
-        let m = self.mutex(ev);
+        let i = self.position(ev);
+        let Some(m) = self.stats.get_mut(i) else {
+            return Ok(());
+        };
         m.unlocks += 1;
         match m.holder.take() {
-            Some(h) => m.holds.record_i64(ts.wrapping_sub(h.ts) as i64),
+            Some(h) => self.record(i, true, ts.wrapping_sub(h.ts) as i64),
             None => m.unlocks_without_holder += 1,
         }
         self.last_ts = self.last_ts.max(ts);
@@ -346,6 +399,7 @@ impl Analyzer for LocksAnalyzer {
         // The index goes; the figures stay, in the table's order.
         self.index = HashMap::new();
         self.site_ids = HashMap::new();
+        self.enforce_budget();
         let mut rows = std::mem::take(&mut self.stats);
         for m in &mut rows {
             m.waits.sort_samples();

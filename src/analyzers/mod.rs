@@ -182,21 +182,28 @@ impl fmt::Display for AnalyzerError {
 impl std::error::Error for AnalyzerError {}
 
 /// What an analyzer produced: text for people and the same as JSON, held
-/// in memory; or, for a report whose listing can run to millions of rows,
-/// a [`ReportBody`] that writes it out from the analyzer's data as it goes
-/// (then `text` is empty and `json` null: [`Report::write_text`] and
-/// [`Report::write_json`] write either kind, and [`Report::complete`]
-/// turns a streamed report into text and JSON in memory).
+/// in memory ([`Report::new`]); or, for a report whose listing can run to
+/// millions of rows, a [`ReportBody`] that writes it out from the
+/// analyzer's data as it goes ([`Report::streamed`], the only way to make
+/// one; its `text` starts empty and its `json` null).
+///
+/// Write either kind with [`Report::write_text`] and
+/// [`Report::write_json`] (or [`Report::lazy_json`]);
+/// [`Report::complete`] turns a streamed report into text and JSON in
+/// memory. For a streamed report, the text written is `text` (whatever a
+/// caller put there) followed by the body's text, and the JSON is the
+/// body's alone: `json` is not used.
 #[derive(Clone)]
 pub struct Report {
     /// Human-readable output (tables, histograms), newline-terminated, or
     /// empty.
     pub text: String,
-    /// The same results as JSON (`null` when there are none).
+    /// The same results as JSON (`null` when there are none; not used by
+    /// a streamed report).
     pub json: serde_json::Value,
     /// The report written as it goes out, when it has one (see
     /// [`ReportBody`]).
-    pub body: Option<Arc<dyn ReportBody>>,
+    body: Option<Arc<dyn ReportBody>>,
 }
 
 /// A report written from the analyzer's data when it goes out, so that a
@@ -263,7 +270,12 @@ impl Report {
         self.text.is_empty() && self.json.is_null() && self.body.is_none()
     }
 
-    /// Writes the text form.
+    /// Whether it is written out by a [`ReportBody`] ([`Report::streamed`]).
+    pub fn is_streamed(&self) -> bool {
+        self.body.is_some()
+    }
+
+    /// Writes the text form: `text`, then the body's text if it has one.
     pub fn write_text(&self, out: &mut dyn io::Write) -> io::Result<()> {
         out.write_all(self.text.as_bytes())?;
         match &self.body {
@@ -272,14 +284,21 @@ impl Report {
         }
     }
 
-    /// Writes the JSON form as `serde_json::to_string_pretty` writes it,
-    /// nested `depth` levels deep (every line after the first indented by
-    /// two spaces a level), with no newline after it.
-    pub fn write_json(&self, out: &mut dyn io::Write, depth: usize) -> io::Result<()> {
+    /// The JSON form, to be written: the body's when it has one (its long
+    /// arrays made as they are written), else `json`, borrowed.
+    pub fn lazy_json(&self) -> listing::LazyJson<'_> {
         match &self.body {
-            Some(body) => body.json().write_pretty(out, depth),
-            None => listing::write_pretty_value(out, &self.json, depth),
+            Some(body) => body.json(),
+            None => listing::LazyJson::Ref(&self.json),
         }
+    }
+
+    /// Writes the JSON form ([`Report::lazy_json`]) as
+    /// `serde_json::to_string_pretty` writes it, nested `depth` levels deep
+    /// (every line after the first indented by two spaces a level), with no
+    /// newline after it.
+    pub fn write_json(&self, out: &mut dyn io::Write, depth: usize) -> io::Result<()> {
+        self.lazy_json().write_pretty(out, depth)
     }
 
     /// Its text and JSON as written out.

@@ -947,7 +947,7 @@ fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
 /// Writes the reports: their texts one after the other (under a heading
 /// each when there are several), or with `json` = `Some(keyed)` one JSON
 /// value (an object keyed by analyzer name when there are several, or
-/// always when `keyed`). A streamed report ([`Report::body`]) is written
+/// always when `keyed`). A streamed report ([`Report::streamed`]) is written
 /// as it is rendered, through a buffer.
 fn write_reports(
     out: &mut dyn Write,
@@ -994,30 +994,16 @@ fn write_reports(
 }
 
 /// Writes `{"name": report, ...}` as `serde_json::to_string_pretty`
-/// writes the object of the reports' JSON values: keys in
-/// `serde_json::Map`'s order, a name given twice keeping its last report.
+/// writes the object of the reports' JSON values (keys in
+/// `serde_json::Map`'s order, a name given twice keeping its last report):
+/// one [`LazyJson`](crate::analyzers::listing::LazyJson) object of the
+/// reports' JSON forms, each written as it goes out.
 fn write_keyed_json(out: &mut dyn Write, shown: &[(&String, &Report)]) -> io::Result<()> {
-    let order: serde_json::Map<String, serde_json::Value> = shown
+    let fields = shown
         .iter()
-        .enumerate()
-        .map(|(i, (name, _))| ((*name).clone(), serde_json::json!(i)))
+        .map(|(name, r)| ((*name).clone(), r.lazy_json()))
         .collect();
-    if order.is_empty() {
-        return out.write_all(b"{}");
-    }
-    for (k, (name, index)) in order.iter().enumerate() {
-        out.write_all(if k == 0 { b"{\n  " } else { b",\n  " })?;
-        let key = serde_json::to_string(name).map_err(io::Error::other)?;
-        write!(out, "{key}: ")?;
-        let report = index
-            .as_u64()
-            .and_then(|i| shown.get(usize::try_from(i).ok()?));
-        match report {
-            Some((_, r)) => r.write_json(out, 1)?,
-            None => out.write_all(b"null")?,
-        }
-    }
-    out.write_all(b"\n}")
+    crate::analyzers::listing::LazyJson::Object(fields).write_pretty(out, 0)
 }
 
 /// Which analyzer a `--plugin` argument named: the same one twice is a
@@ -1412,6 +1398,53 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("simpletrace").chain(args.iter().copied()))
+    }
+
+    /// A streamed report of a few rows, for the writers.
+    struct Rows(u32);
+
+    impl crate::analyzers::ReportBody for Rows {
+        fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+            writeln!(out, "{} rows", self.0)
+        }
+
+        fn json(&self) -> crate::analyzers::listing::LazyJson<'_> {
+            use crate::analyzers::listing::LazyJson;
+            let rows = (0..self.0).map(|i| LazyJson::Value(serde_json::json!({ "i": i })));
+            LazyJson::Object(vec![
+                ("rows".into(), LazyJson::Array(Box::new(rows))),
+                ("n".into(), LazyJson::Value(serde_json::json!(self.0))),
+            ])
+        }
+    }
+
+    /// Reports keyed by name are written as serde_json writes the object
+    /// of their JSON values: keys in its order, a name given twice
+    /// keeping its last report, streamed and in-memory reports alike.
+    #[test]
+    fn keyed_json_is_serde_jsons_object() {
+        let reports = [
+            Report::new("", serde_json::json!({"z": [1, {"a": null}], "b": "x"})),
+            Report::streamed(Rows(3)),
+            Report::new("", serde_json::json!(7)),
+            Report::streamed(Rows(0)),
+        ];
+        let names: Vec<String> = ["zeta", "alpha", "zeta", "mid"].map(String::from).to_vec();
+        let shown: Vec<(&String, &Report)> = names.iter().zip(&reports).collect();
+        let mut out = Vec::new();
+        write_keyed_json(&mut out, &shown).unwrap();
+        let object: serde_json::Map<String, serde_json::Value> = shown
+            .iter()
+            .map(|(n, r)| ((*n).clone(), (*r).clone().complete().json))
+            .collect();
+        assert_eq!(object["zeta"], 7);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string_pretty(&object).unwrap()
+        );
+        let mut out = Vec::new();
+        write_keyed_json(&mut out, &[]).unwrap();
+        assert_eq!(out, b"{}");
     }
 
     #[test]

@@ -294,6 +294,41 @@ mod tests {
         assert_eq!(paint_report("no newline"), "no newline");
     }
 
+    /// Written through [`PaintLines`] a byte at a time (every line split
+    /// across writes, a multi-byte character too, and the last line
+    /// without a newline), a report comes out as [`paint_report`] paints
+    /// it whole; without colour, untouched.
+    #[test]
+    fn lines_painted_as_they_pass_whatever_the_writes() {
+        let text = "== alloc ==\nplain µs line\nWARNING: EVENTS WERE LOST\n\
+                    [4KiB, 8KiB)       12 |@@@@@     |\n\nEvents were lost: 3\n\
+                    [0]        1 |@         |";
+        for color in [true, false] {
+            let mut out = Vec::new();
+            let mut painted = PaintLines::new(&mut out, color);
+            for byte in text.as_bytes() {
+                painted.write_all(std::slice::from_ref(byte)).unwrap();
+            }
+            painted.finish().unwrap();
+            let want = if color {
+                paint_report(text)
+            } else {
+                text.to_owned()
+            };
+            assert_eq!(String::from_utf8(out).unwrap(), want, "colour {color}");
+        }
+        // Lines of any length split anywhere, the whole buffer at once too.
+        for split in [1, 2, 7, 40, text.len()] {
+            let mut out = Vec::new();
+            let mut painted = PaintLines::new(&mut out, true);
+            for piece in text.as_bytes().chunks(split) {
+                painted.write_all(piece).unwrap();
+            }
+            painted.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), paint_report(text));
+        }
+    }
+
     #[test]
     fn when_never_and_always() {
         let args = TermArgs {

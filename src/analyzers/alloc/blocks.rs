@@ -3,12 +3,15 @@
 //!
 //! Each entry is 56 bytes in a slab of fixed-size chunks (no per-entry heap
 //! allocation, no growth by copying); an open-addressing index of 8-byte
-//! slots (a hash tag and the entry's slab position, at most three quarters
-//! full) finds it: 67 to 77 bytes per entry between two growths of the
-//! index, 88 while it doubles. A realloc chain's last move (32 bytes) goes
-//! to a side table, only for blocks that moved. Freed pointers stay in the
-//! entry their block had, in free order behind a queue of 8 bytes each,
-//! bounded by the free history.
+//! slots (the high 32 bits of the key's hash and the entry's slab position,
+//! at most three quarters full) finds it: 67 to 77 bytes per entry between
+//! two growths of the index, 88 while it doubles. The hash bits in a slot
+//! give its home slot, so that removing a slot and growing the index never
+//! read the slab. A realloc chain's last move (32 bytes) goes to a side
+//! table, only for blocks that moved. Freed pointers stay in the entry
+//! their block had (a free turns it from live to freed in place), in free
+//! order behind a queue of 12 bytes each (up to one and a half times the
+//! history, stale entries included), bounded by the free history.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -21,17 +24,16 @@ const CHUNK: usize = 1 << 12;
 /// An index slot with no entry.
 const EMPTY: u64 = u64::MAX;
 
-/// The most entries the table holds: slab positions are `u32`, and
-/// `u32::MAX` is no position.
-const MAX_ENTRIES: usize = u32::MAX as usize - 1;
+/// The most entries the table holds: three quarters of an index of 2^32
+/// slots, so that a slot's 32 hash bits always hold its home slot (and
+/// slab positions fit a `u32`, `u32::MAX` being no position).
+pub(super) const MAX_ENTRIES: usize = 3 << 30;
 
-/// The most freed pointers remembered, whatever the history asked for: a
-/// stale entry of the free queue lives for fewer than `1.5 ×` this many
-/// frees, so the low 32 bits of a generation tell it from the current one.
+/// The most freed pointers remembered, whatever the history asked for.
 const MAX_HISTORY: usize = 1 << 30;
 
-/// The table is full: more live blocks and remembered freed pointers than
-/// a `u32` counts.
+/// The table is full: more than [`MAX_ENTRIES`] live blocks and
+/// remembered freed pointers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Full;
 
@@ -91,6 +93,31 @@ struct Moved {
     rule: u16,
 }
 
+/// A freed entry's place in the free queue: its slab position and the
+/// generation of its free (the whole `u64`, in two halves so that it takes
+/// 12 bytes). An entry can stay current for any number of frees (a pointer
+/// freed and never allocated again), so no part of the generation can be
+/// dropped: it tells the free from any later one at the same position.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    pos: u32,
+    generation: [u32; 2],
+}
+
+impl Queued {
+    fn new(pos: u32, generation: u64) -> Self {
+        Queued {
+            pos,
+            generation: [generation as u32, (generation >> 32) as u32],
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        let [low, high] = self.generation;
+        u64::from(low) | (u64::from(high) << 32)
+    }
+}
+
 /// Live blocks and remembered freed pointers.
 #[derive(Debug)]
 pub(super) struct Blocks {
@@ -99,18 +126,20 @@ pub(super) struct Blocks {
     used: usize,
     /// The first vacant position, `u32::MAX` for none.
     vacant: u32,
-    /// Open addressing, linear probing: `tag << 32 | position`.
+    /// Open addressing, linear probing: `hash >> 32 << 32 | position`.
     index: Vec<u64>,
     /// Entries in the index.
     entries: usize,
+    /// [`MAX_ENTRIES`] (smaller in tests).
+    max_entries: usize,
     seeds: [u64; 2],
     moved: Vec<Moved>,
     moved_vacant: Vec<u32>,
     live: usize,
     freed: usize,
-    /// Freed entries oldest first, with the generation of their free (its
-    /// low 32 bits); entries whose generation no longer matches are stale.
-    queue: VecDeque<(u32, u32)>,
+    /// Freed entries oldest first, with the generation of their free;
+    /// entries whose generation no longer matches are stale.
+    queue: VecDeque<Queued>,
     history: usize,
     generation: u64,
     forgotten: u64,
@@ -139,6 +168,7 @@ impl Blocks {
             vacant: u32::MAX,
             index: Vec::new(),
             entries: 0,
+            max_entries: MAX_ENTRIES,
             seeds: [random(1) | 1, random(2)],
             moved: Vec::new(),
             moved_vacant: Vec::new(),
@@ -170,16 +200,23 @@ impl Blocks {
         self.chunks.get_mut(pos / CHUNK)?.get_mut(pos % CHUNK)
     }
 
-    /// The index slot where probing for a hash starts.
+    /// The index slot where probing starts for a key whose hash has `tag`
+    /// as its high 32 bits (an index has at most 2^32 slots: see
+    /// [`MAX_ENTRIES`]).
     #[inline]
-    fn home(&self, hash: u64) -> usize {
-        // The high bits: the low ones also make the tag.
+    fn home(&self, tag: u32) -> usize {
         let bits = self.index.len().trailing_zeros();
         if bits == 0 {
             0
         } else {
-            (hash >> (64 - bits)) as usize
+            (tag >> (32 - bits.min(32))) as usize
         }
+    }
+
+    /// The hash bits an index slot keeps of a key: the high 32.
+    #[inline]
+    fn tag(hash: u64) -> u32 {
+        (hash >> 32) as u32
     }
 
     /// The index slot holding `(pid, ptr)` and its slab position.
@@ -187,10 +224,9 @@ impl Blocks {
         if self.index.is_empty() {
             return None;
         }
-        let hash = self.hash(pid, ptr);
-        let tag = hash as u32;
+        let tag = Self::tag(self.hash(pid, ptr));
         let mask = self.index.len() - 1;
-        let mut i = self.home(hash);
+        let mut i = self.home(tag);
         loop {
             let slot = *self.index.get(i)?;
             if slot == EMPTY {
@@ -209,14 +245,14 @@ impl Blocks {
         }
     }
 
-    /// Puts `pos`, whose key hashes to `hash`, in the index (which has
-    /// room and does not hold the key).
-    fn index_insert(&mut self, hash: u64, pos: u32) {
+    /// Puts `pos`, whose key's hash has `tag` as its high bits, in the
+    /// index (which has room and does not hold the key).
+    fn index_insert(&mut self, tag: u32, pos: u32) {
         let mask = self.index.len() - 1;
-        let mut i = self.home(hash);
+        let mut i = self.home(tag);
         while let Some(slot) = self.index.get_mut(i) {
             if *slot == EMPTY {
-                *slot = (hash << 32) | u64::from(pos);
+                *slot = (u64::from(tag) << 32) | u64::from(pos);
                 return;
             }
             i = (i + 1) & mask;
@@ -224,7 +260,8 @@ impl Blocks {
     }
 
     /// Removes index slot `i`, shifting back the entries of its cluster
-    /// that probing would no longer reach (no tombstones).
+    /// that probing would no longer reach (no tombstones). Each slot's
+    /// home comes from its own hash bits: the slab is not read.
     fn index_remove(&mut self, mut i: usize) {
         let mask = self.index.len() - 1;
         let mut j = i;
@@ -236,10 +273,7 @@ impl Blocks {
             if slot == EMPTY {
                 break;
             }
-            let Some(e) = self.entry(slot as u32) else {
-                break;
-            };
-            let home = self.home(self.hash(e.pid, e.ptr));
+            let home = self.home((slot >> 32) as u32);
             // The entry at j may fill i if its home is not cyclically in
             // (i, j].
             let in_between = if i <= j {
@@ -262,7 +296,7 @@ impl Blocks {
 
     /// Makes room in the index for one more entry.
     fn reserve_one(&mut self) -> Result<(), Full> {
-        if self.entries >= MAX_ENTRIES {
+        if self.entries >= self.max_entries {
             return Err(Full);
         }
         if (self.entries + 1) * 4 <= self.index.len() * 3 {
@@ -271,11 +305,8 @@ impl Blocks {
         let size = (self.index.len() * 2).max(16);
         let old = std::mem::replace(&mut self.index, vec![EMPTY; size]);
         for slot in old {
-            if slot != EMPTY
-                && let Some(e) = self.entry(slot as u32)
-            {
-                let hash = self.hash(e.pid, e.ptr);
-                self.index_insert(hash, slot as u32);
+            if slot != EMPTY {
+                self.index_insert((slot >> 32) as u32, slot as u32);
             }
         }
         Ok(())
@@ -292,7 +323,7 @@ impl Blocks {
                 return Ok(pos);
             }
         }
-        if self.used >= MAX_ENTRIES {
+        if self.used >= self.max_entries {
             return Err(Full);
         }
         if self.used == self.chunks.len() * CHUNK {
@@ -310,9 +341,9 @@ impl Blocks {
     /// Inserts a new entry for a key the table does not hold.
     fn insert(&mut self, entry: Entry) -> Result<u32, Full> {
         self.reserve_one()?;
-        let hash = self.hash(entry.pid, entry.ptr);
+        let tag = Self::tag(self.hash(entry.pid, entry.ptr));
         let pos = self.allocate(entry)?;
-        self.index_insert(hash, pos);
+        self.index_insert(tag, pos);
         self.entries += 1;
         Ok(pos)
     }
@@ -448,6 +479,39 @@ impl Blocks {
         Some(b)
     }
 
+    /// Frees the live block at `(pid, ptr)`: returns it, and remembers the
+    /// free at `at` (which has its pid) in the entry the block had, found
+    /// once (as [`Blocks::take_live`] then [`Blocks::remember_free`] would,
+    /// in one lookup). `None`, changing nothing, when no block is live
+    /// there.
+    pub(super) fn free_live(
+        &mut self,
+        pid: u32,
+        ptr: u64,
+        at: Site,
+    ) -> Result<Option<Block>, Full> {
+        let Some((i, pos)) = self.find(pid, ptr) else {
+            return Ok(None);
+        };
+        let Some(e) = self.entry(pos).copied().filter(|e| e.flags & LIVE != 0) else {
+            return Ok(None);
+        };
+        let b = self.block_of(&e);
+        self.live -= 1;
+        if self.history == 0 {
+            self.remove(i, pos);
+            self.forgotten += 1;
+            return Ok(Some(b));
+        }
+        if e.moved != u32::MAX {
+            self.moved_vacant.push(e.moved);
+        }
+        self.set_freed(pos, ptr, at);
+        self.freed += 1;
+        self.forget_oldest();
+        Ok(Some(b))
+    }
+
     /// The live block at `(pid, ptr)`.
     #[cfg(test)]
     pub(super) fn live(&self, pid: u32, ptr: u64) -> Option<Block> {
@@ -464,6 +528,24 @@ impl Blocks {
         (e.flags & FREED != 0).then(|| e.site())
     }
 
+    /// Sets entry `pos` to the freed pointer `ptr`, freed at `at`, with the
+    /// next generation, at the back of the free queue.
+    fn set_freed(&mut self, pos: u32, ptr: u64, at: Site) {
+        self.generation += 1;
+        let generation = self.generation;
+        if let Some(e) = self.entry_mut(pos) {
+            *e = Entry {
+                ptr,
+                size_or_generation: generation,
+                moved: u32::MAX,
+                flags: FREED,
+                ..Entry::default()
+            };
+            e.set_site(at);
+        }
+        self.queue.push_back(Queued::new(pos, generation));
+    }
+
     /// Remembers that `ptr` was freed at `at` (which has its pid),
     /// forgetting the oldest freed pointer when more than the history
     /// are remembered.
@@ -472,21 +554,11 @@ impl Blocks {
             self.forgotten += 1;
             return Ok(());
         }
-        self.generation += 1;
-        let generation = self.generation;
-        let mut entry = Entry {
-            ptr,
-            size_or_generation: generation,
-            moved: u32::MAX,
-            flags: FREED,
-            ..Entry::default()
-        };
-        entry.set_site(at);
         let pos = match self.find(at.pid, ptr) {
             Some((_, pos)) => {
                 // Freed already: the newer free replaces the older. (The
-                // callers take a live block out first; were one still
-                // there, it would end here.)
+                // callers free a live block through `free_live`; were one
+                // still there, it would end here.)
                 if let Some(e) = self.entry(pos).copied()
                     && e.flags & LIVE != 0
                 {
@@ -499,43 +571,51 @@ impl Blocks {
                 pos
             }
             None => {
-                let pos = self.insert(entry)?;
+                let pos = self.insert(Entry {
+                    ptr,
+                    pid: at.pid,
+                    moved: u32::MAX,
+                    ..Entry::default()
+                })?;
                 self.freed += 1;
                 pos
             }
         };
-        if let Some(e) = self.entry_mut(pos) {
-            *e = entry;
-        }
-        self.queue.push_back((pos, generation as u32));
+        self.set_freed(pos, ptr, at);
+        self.forget_oldest();
+        Ok(())
+    }
+
+    /// Forgets the oldest freed pointers while more than the history are
+    /// remembered, and drops the free queue's stale entries (left by
+    /// pointers allocated again) once they are a third of it, so that it
+    /// stays bounded too.
+    fn forget_oldest(&mut self) {
         while self.freed > self.history {
-            let Some((old, g)) = self.queue.pop_front() else {
+            let Some(q) = self.queue.pop_front() else {
                 break;
             };
-            if let Some(e) = self.current(old, g) {
+            if let Some(e) = self.current(q) {
                 if let Some((i, _)) = self.find(e.pid, e.ptr) {
-                    self.remove(i, old);
+                    self.remove(i, q.pos);
                 }
                 self.freed -= 1;
                 self.forgotten += 1;
             }
         }
-        // Reallocated pointers leave stale entries behind: drop them once
-        // they are a third of the queue, so it stays bounded too.
         let limit = self.history.max(64);
         if self.queue.len() > limit + limit / 2 {
             let mut queue = std::mem::take(&mut self.queue);
-            queue.retain(|&(pos, g)| self.current(pos, g).is_some());
+            queue.retain(|&q| self.current(q).is_some());
             self.queue = queue;
         }
-        Ok(())
     }
 
-    /// The freed entry at `pos` if its free is generation `g` (modulo
-    /// 2^32: see [`MAX_HISTORY`]).
-    fn current(&self, pos: u32, g: u32) -> Option<Entry> {
-        self.entry(pos)
-            .filter(|e| e.flags & FREED != 0 && e.size_or_generation as u32 == g)
+    /// The freed entry a queue entry stands for, if its free is still the
+    /// entry's (the same generation).
+    fn current(&self, q: Queued) -> Option<Entry> {
+        self.entry(q.pos)
+            .filter(|e| e.flags & FREED != 0 && e.size_or_generation == q.generation())
             .copied()
     }
 
@@ -548,6 +628,14 @@ impl Blocks {
     #[cfg(test)]
     pub(super) fn freed_len(&self) -> usize {
         self.freed
+    }
+
+    /// The generation of the remembered free of `(pid, ptr)`.
+    #[cfg(test)]
+    fn freed_generation(&self, pid: u32, ptr: u64) -> Option<u64> {
+        let (_, pos) = self.find(pid, ptr)?;
+        let e = self.entry(pos)?;
+        (e.flags & FREED != 0).then_some(e.size_or_generation)
     }
 
     /// Entries of the free queue, stale ones included.
@@ -723,6 +811,149 @@ mod tests {
         let mut want: Vec<u64> = model.values().copied().collect();
         want.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(sizes, want);
+    }
+
+    /// Live blocks, frees and the free history against a model: a free
+    /// turns the entry from live to freed in place, the same as taking
+    /// the block out and remembering the free; the oldest frees are
+    /// forgotten first; allocating a freed pointer forgets its free.
+    #[test]
+    fn frees_and_their_history_against_a_model() {
+        use std::collections::{BTreeMap, HashMap};
+        for history in [0, 1, 7, 100] {
+            let mut t = Blocks::new(history);
+            let mut live: HashMap<(u32, u64), u64> = HashMap::new();
+            let mut freed: HashMap<(u32, u64), u64> = HashMap::new();
+            let mut by_time: BTreeMap<u64, (u32, u64)> = BTreeMap::new();
+            let remember = |freed: &mut HashMap<_, _>, by_time: &mut BTreeMap<_, _>, key, n| {
+                if let Some(old) = freed.insert(key, n) {
+                    by_time.remove(&old);
+                }
+                by_time.insert(n, key);
+                while freed.len() > history {
+                    let (_, oldest) = by_time.pop_first().unwrap();
+                    freed.remove(&oldest);
+                }
+            };
+            let mut x = 987_654_321u64;
+            for n in 1..20_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = ((x % 2) as u32, (x >> 50) << 4);
+                let (pid, ptr) = key;
+                match x % 8 {
+                    0..=3 => {
+                        t.put_live(ptr, &block(pid, n, n)).unwrap();
+                        if let Some(old) = freed.remove(&key) {
+                            by_time.remove(&old);
+                        }
+                        live.insert(key, n);
+                    }
+                    4..=6 => {
+                        let got = t.free_live(pid, ptr, site(pid, n)).unwrap();
+                        assert_eq!(got.map(|b| b.size), live.remove(&key));
+                        if got.is_some() && history > 0 {
+                            remember(&mut freed, &mut by_time, key, n);
+                        }
+                    }
+                    _ if !live.contains_key(&key) => {
+                        t.remember_free(ptr, site(pid, n)).unwrap();
+                        if history > 0 {
+                            remember(&mut freed, &mut by_time, key, n);
+                        }
+                    }
+                    _ => {}
+                }
+                if n % 97 == 0 {
+                    for (&(pid, ptr), &at) in &freed {
+                        assert_eq!(t.freed_at(pid, ptr).map(|s| s.record), Some(at));
+                    }
+                }
+            }
+            assert_eq!((t.live_len(), t.freed_len()), (live.len(), freed.len()));
+            for (&(pid, ptr), &born) in &live {
+                assert_eq!(t.live(pid, ptr).map(|b| b.born.record), Some(born));
+                assert_eq!(t.freed_at(pid, ptr), None);
+            }
+            assert!(t.queue_len() <= history.max(64) * 3 / 2 + 1);
+        }
+    }
+
+    /// More entries than the table holds: `Full`, for a live block and for
+    /// a freed pointer alike, and room again once one goes.
+    #[test]
+    fn a_full_table_says_so() {
+        let mut t = Blocks::new(10);
+        t.max_entries = 5;
+        for i in 0..5 {
+            t.put_live(0x1000 + i, &block(1, i, 8)).unwrap();
+        }
+        assert_eq!(t.put_live(0x2000, &block(1, 9, 8)), Err(Full));
+        assert_eq!(t.remember_free(0x2000, site(1, 9)), Err(Full));
+        // A key it holds is no new entry.
+        assert!(t.put_live(0x1000, &block(1, 10, 16)).unwrap().is_some());
+        assert!(t.free_live(1, 0x1001, site(1, 11)).unwrap().is_some());
+        assert_eq!(t.put_live(0x2000, &block(1, 12, 8)), Err(Full));
+        t.take_live(1, 0x1002).unwrap();
+        assert_eq!(t.put_live(0x2000, &block(1, 13, 8)), Ok(None));
+        assert_eq!((t.live_len(), t.freed_len()), (4, 1));
+    }
+
+    /// A free queue entry that stayed current for 2^32 frees (its pointer
+    /// freed and not allocated again), then went stale, must not stand for
+    /// a later free at its slab position whose generation has the same
+    /// low 32 bits: the pointers freed in between are forgotten first.
+    #[test]
+    fn generations_tell_a_free_from_any_later_one() {
+        let mut t = Blocks::new(3);
+        t.remember_free(0xa0, site(1, 1)).unwrap(); // Z
+        t.remember_free(0xb0, site(1, 2)).unwrap(); // P
+        t.remember_free(0xc0, site(1, 3)).unwrap(); // Y
+        t.put_live(0xb0, &block(1, 4, 8)).unwrap(); // P's queue entry goes stale
+        // 2^32 frees later (not made one by one), P is freed again.
+        let first = t.freed_generation(1, 0xa0).unwrap();
+        t.generation = first + (1 << 32);
+        t.free_live(1, 0xb0, site(1, 5)).unwrap().unwrap();
+        assert_eq!(t.freed_len(), 3);
+        t.remember_free(0xd0, site(1, 6)).unwrap(); // Z goes
+        t.remember_free(0xe0, site(1, 7)).unwrap(); // Y goes, not P
+        let remembered = [0xa0, 0xb0, 0xc0, 0xd0, 0xe0].map(|p| t.freed_at(1, p).map(|s| s.record));
+        assert_eq!(remembered, [None, Some(5), None, Some(6), Some(7)]);
+    }
+
+    /// The free queue's stale entries are dropped while slab positions are
+    /// reused: an entry freed, allocated again and ended (its position
+    /// vacant), the position then holding another freed pointer; the
+    /// queue keeps the current frees, in order.
+    #[test]
+    fn compaction_keeps_current_frees_of_reused_positions() {
+        let mut t = Blocks::new(64);
+        for round in 0..400u64 {
+            let ptr = 0x1000 + 16 * (round % 5);
+            t.remember_free(ptr, site(1, 3 * round)).unwrap();
+            t.put_live(ptr, &block(1, 3 * round + 1, 8)).unwrap();
+            t.take_live(1, ptr).unwrap(); // its position vacant
+            // Reused by another pointer's free.
+            t.remember_free(0x9000 + round, site(2, 3 * round + 2))
+                .unwrap();
+            assert!(t.queue_len() <= 96 + 1);
+        }
+        // The last 64 frees of pid 2 are remembered, the older ones not.
+        assert_eq!(t.freed_len(), 64);
+        for round in 0..400u64 {
+            let got = t.freed_at(2, 0x9000 + round).map(|s| s.record);
+            assert_eq!(got, (round >= 336).then_some(3 * round + 2), "{round}");
+        }
+        // The current entries of the queue, oldest first.
+        let records: Vec<u64> = t
+            .queue
+            .iter()
+            .filter_map(|&q| t.current(q))
+            .map(|e| e.record)
+            .collect();
+        let want: Vec<u64> = (336..400).map(|r| 3 * r + 2).collect();
+        assert_eq!(records, want);
     }
 
     #[test]

@@ -75,7 +75,10 @@
 //! What the run keeps grows with the blocks live at once, not with the
 //! trace: a live block (or a freed pointer remembered) is a 56-byte entry
 //! in a slab of chunks, found through an open-addressing index (`blocks`),
-//! about 70 to 90 bytes in all; a pid about a kilobyte at most. The report
+//! 75 to 90 bytes in all (measured in `tests/memory.rs`); a pid is 752
+//! bytes of counters, peak and 8-point timeline, inline, and its place in
+//! the map from pid to position (about 940 bytes a pid measured, with a
+//! live block and a freed pointer of its own). The report
 //! is made from that state when it is written: it is a streamed
 //! [`Report`] ([`Report::streamed`], its body in `report`) that goes out a
 //! row at a time, so that listing every leak costs 4 bytes a leak more,
@@ -107,9 +110,11 @@ use blocks::{Blocks, Full};
 use report::big;
 
 /// How many freed pointers are remembered by default for telling double
-/// frees from unknown ones. Each costs about 90 bytes at most (the 56-byte
-/// table entry its block had, its place in the table's index and in the
-/// eviction queue): about 23 MiB at most.
+/// frees from unknown ones. Each costs about 90 bytes (the 56-byte table
+/// entry its block had, an index slot of 8 bytes in an index at most three
+/// quarters full, and a 12-byte place in the free queue, which holds up to
+/// half as many stale places again): 23 MiB, and up to about 30 MiB while
+/// the index and the queue grow.
 pub const DEFAULT_FREE_HISTORY: usize = 1 << 18;
 
 /// How many entries each list of the report shows by default.
@@ -121,8 +126,8 @@ pub const DEFAULT_TOP: usize = 10;
 pub const TIMELINE_POINTS: usize = 128;
 
 /// Points kept for each pid's live-bytes timeline (as
-/// [`TIMELINE_POINTS`]): few, so that a pid costs about a kilobyte at
-/// most, however many pids there are.
+/// [`TIMELINE_POINTS`]): few, inline (64 bytes each), so that a pid costs
+/// under a kilobyte however many pids there are.
 pub const PID_TIMELINE_POINTS: usize = 8;
 
 /// How far from a dropped-events record, in bytes of trace, the events it
@@ -802,16 +807,18 @@ struct Block {
     reallocs: u32,
 }
 
-/// Live memory of one pid (or of all), its peak and its timeline.
+/// Live memory of one pid (or of all), its peak and its timeline of up to
+/// `N` points.
 #[derive(Debug, Clone)]
-struct Live {
+struct Live<const N: usize> {
     bytes: u128,
     blocks: u64,
-    peak: Option<Peak>,
-    timeline: Timeline,
+    /// The peak, once there is a change ([`Live::peak`]).
+    peak: Peak,
+    timeline: Timeline<N>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Peak {
     bytes: u128,
     blocks: u64,
@@ -820,15 +827,21 @@ struct Peak {
     record: u64,
 }
 
-impl Live {
-    /// No memory live; the timeline keeps up to `points` points.
-    fn new(points: usize) -> Self {
+impl<const N: usize> Live<N> {
+    /// No memory live.
+    fn new() -> Self {
         Live {
             bytes: 0,
             blocks: 0,
-            peak: None,
-            timeline: Timeline::new(points),
+            peak: Peak::default(),
+            timeline: Timeline::new(),
         }
+    }
+
+    /// The first change at which the most bytes were live; `None` before
+    /// any change.
+    fn peak(&self) -> Option<Peak> {
+        (!self.timeline.is_empty()).then_some(self.peak)
     }
 
     /// Applies one event's net change: `added` bytes and blocks came,
@@ -836,14 +849,14 @@ impl Live {
     fn change(&mut self, at: Site, added: (u128, u64), removed: (u128, u64)) {
         self.bytes = (self.bytes + added.0).saturating_sub(removed.0);
         self.blocks = (self.blocks + added.1).saturating_sub(removed.1);
-        if self.peak.is_none_or(|p| self.bytes > p.bytes) {
-            self.peak = Some(Peak {
+        if self.timeline.is_empty() || self.bytes > self.peak.bytes {
+            self.peak = Peak {
                 bytes: self.bytes,
                 blocks: self.blocks,
                 ts: at.ts,
                 pid: at.pid,
                 record: at.record,
-            });
+            };
         }
         self.timeline.record(at.ts, self.bytes);
     }
@@ -887,79 +900,123 @@ impl TimelinePoint {
     }
 }
 
-/// Live bytes over time in bounded memory: at most `limit` points
-/// ([`TIMELINE_POINTS`] for all pids, [`PID_TIMELINE_POINTS`] for each),
-/// each summarising the same number of consecutive changes (in file
-/// order); when full, neighbours merge in pairs.
-#[derive(Debug, Clone)]
-struct Timeline {
-    points: Vec<TimelinePoint>,
-    pending: Option<TimelinePoint>,
-    /// Changes per point.
-    span: u64,
-    limit: usize,
+/// A run of consecutive changes of a timeline, as kept: a
+/// [`TimelinePoint`] without its count of changes (every complete run of a
+/// timeline has the same count). 64 bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Run {
+    first_ts: u64,
+    last_ts: u64,
+    min: u128,
+    max: u128,
+    end: u128,
 }
 
-impl Timeline {
-    fn new(limit: usize) -> Self {
+impl Run {
+    fn absorb(&mut self, later: &Run) {
+        self.last_ts = later.last_ts;
+        self.min = self.min.min(later.min);
+        self.max = self.max.max(later.max);
+        self.end = later.end;
+    }
+
+    fn point(&self, changes: u64) -> TimelinePoint {
+        TimelinePoint {
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            min: self.min,
+            max: self.max,
+            end: self.end,
+            changes,
+        }
+    }
+}
+
+/// Live bytes over time in bounded memory, held inline: at most `N` points
+/// ([`TIMELINE_POINTS`] for all pids, [`PID_TIMELINE_POINTS`] for each),
+/// each summarising the same number of consecutive changes (in file
+/// order), the last one possibly fewer; when `N` are complete, neighbours
+/// merge in pairs. `64 × N + 32` bytes.
+#[derive(Debug, Clone)]
+struct Timeline<const N: usize> {
+    /// The complete runs (`len` of them, of `span` changes each), then
+    /// the run being made (of `pending` changes, fewer than `span`; none
+    /// when 0). Fewer than `N` runs are ever complete at rest, so that it
+    /// has a place.
+    runs: [Run; N],
+    len: usize,
+    pending: u64,
+    span: u64,
+}
+
+impl<const N: usize> Timeline<N> {
+    fn new() -> Self {
+        // Runs merge in pairs when all `N` are complete.
+        const { assert!(N >= 2 && N.is_multiple_of(2)) };
         Timeline {
-            points: Vec::new(),
-            pending: None,
+            runs: [Run::default(); N],
+            len: 0,
+            pending: 0,
             span: 1,
-            limit: limit.max(2),
         }
     }
 
+    /// Whether no change was recorded.
+    fn is_empty(&self) -> bool {
+        self.len == 0 && self.pending == 0
+    }
+
     fn record(&mut self, ts: u64, bytes: u128) {
-        let change = TimelinePoint {
+        let change = Run {
             first_ts: ts,
             last_ts: ts,
             min: bytes,
             max: bytes,
             end: bytes,
-            changes: 1,
         };
-        let pending = match &mut self.pending {
-            Some(p) => {
-                p.absorb(&change);
-                *p
-            }
-            None => change,
+        let Some(run) = self.runs.get_mut(self.len) else {
+            return;
         };
-        if pending.changes < self.span {
-            self.pending = Some(pending);
+        if self.pending == 0 {
+            *run = change;
+        } else {
+            run.absorb(&change);
+        }
+        self.pending += 1;
+        if self.pending < self.span {
             return;
         }
-        self.pending = None;
-        self.points.push(pending);
-        if self.points.len() >= self.limit {
-            let merged: Vec<TimelinePoint> = self
-                .points
-                .chunks(2)
-                .filter_map(|pair| {
-                    let (first, rest) = pair.split_first()?;
-                    let mut p = *first;
-                    for q in rest {
-                        p.absorb(q);
+        self.pending = 0;
+        self.len += 1;
+        if self.len >= N {
+            for i in 0..N / 2 {
+                if let (Some(&a), Some(&b)) = (self.runs.get(2 * i), self.runs.get(2 * i + 1)) {
+                    let mut merged = a;
+                    merged.absorb(&b);
+                    if let Some(slot) = self.runs.get_mut(i) {
+                        *slot = merged;
                     }
-                    Some(p)
-                })
-                .collect();
-            self.points.clear();
-            self.points.extend(merged);
+                }
+            }
+            self.len = N / 2;
             self.span *= 2;
         }
     }
 
     /// The points, the unfinished one last.
     fn points(&self) -> Vec<TimelinePoint> {
-        self.points.iter().copied().chain(self.pending).collect()
+        let complete = self.runs.iter().take(self.len).map(|r| r.point(self.span));
+        let pending = (self.pending > 0)
+            .then(|| self.runs.get(self.len).map(|r| r.point(self.pending)))
+            .flatten();
+        complete.chain(pending).collect()
     }
 }
 
-/// Counters of one pid.
+/// Counters of one pid (or, `N` = [`TIMELINE_POINTS`], of all), its live
+/// memory and timeline inline: 752 bytes for a pid.
 #[derive(Debug, Clone)]
-struct PidStats {
+struct PidStats<const N: usize = PID_TIMELINE_POINTS> {
     pid: u32,
     allocations: u64,
     allocated_bytes: u128,
@@ -974,13 +1031,11 @@ struct PidStats {
     allocated_twice: u64,
     size_mismatches: u64,
     mismatched_frees: u64,
-    live: Live,
-    /// Blocks and bytes live at the end (counted for the report).
-    leaks: (u64, u128),
+    live: Live<N>,
 }
 
-impl PidStats {
-    fn new(pid: u32, points: usize) -> Self {
+impl<const N: usize> PidStats<N> {
+    fn new(pid: u32) -> Self {
         PidStats {
             pid,
             allocations: 0,
@@ -996,25 +1051,43 @@ impl PidStats {
             allocated_twice: 0,
             size_mismatches: 0,
             mismatched_frees: 0,
-            live: Live::new(points),
-            leaks: (0, 0),
+            live: Live::new(),
         }
     }
 }
 
 /// Pids per chunk of the pid table.
-const PID_CHUNK: usize = 256;
+const PID_CHUNK: usize = 64;
 
 /// The counters of every pid seen, in chunks (no growth by copying), found
-/// through a map from pid to position.
+/// through a map from pid to position, the last pid's position at hand
+/// (the events of a trace mostly come from one pid at a time).
 #[derive(Debug, Default)]
 struct Pids {
     chunks: Vec<Vec<PidStats>>,
     positions: HashMap<u32, u32>,
+    /// The last pid looked up and its position.
+    last: Option<(u32, u32)>,
 }
 
 impl Pids {
     fn get_mut(&mut self, pid: u32) -> &mut PidStats {
+        let pos = self.position(pid);
+        // Positions are handed out in order and each gets its entry when
+        // handed out: the indexing cannot fail.
+        &mut self.chunks[pos / PID_CHUNK][pos % PID_CHUNK]
+    }
+
+    /// The position of `pid` in the table (added if new).
+    fn position(&mut self, pid: u32) -> usize {
+        match self.last {
+            Some((last, pos)) if last == pid => pos as usize,
+            _ => self.find_or_add(pid),
+        }
+    }
+
+    /// The position of `pid`, added if new; remembered as the last.
+    fn find_or_add(&mut self, pid: u32) -> usize {
         let n = self.positions.len();
         let pos = *self.positions.entry(pid).or_insert(n as u32) as usize;
         if pos == n {
@@ -1022,14 +1095,12 @@ impl Pids {
                 self.chunks.push(Vec::with_capacity(PID_CHUNK));
             }
             if let Some(c) = self.chunks.last_mut() {
-                c.push(PidStats::new(pid, PID_TIMELINE_POINTS));
+                c.push(PidStats::new(pid));
             }
         }
-        // Positions are handed out in order and each gets its entry just
-        // above: the indexing cannot fail.
-        &mut self.chunks[pos / PID_CHUNK][pos % PID_CHUNK]
+        self.last = Some((pid, pos as u32));
+        pos
     }
-
     #[cfg(test)]
     fn get(&self, pid: u32) -> Option<&PidStats> {
         let pos = *self.positions.get(&pid)? as usize;
@@ -1195,7 +1266,7 @@ struct Tracker {
     /// Live blocks and remembered freed pointers.
     blocks: Blocks,
     pids: Pids,
-    total: Live,
+    total: Live<TIMELINE_POINTS>,
     unknown: Findings,
     double: Findings,
     twice: Findings,
@@ -1220,7 +1291,7 @@ impl Tracker {
             families: Vec::new(),
             blocks: Blocks::new(free_history),
             pids: Pids::default(),
-            total: Live::new(TIMELINE_POINTS),
+            total: Live::new(),
             unknown: Findings::default(),
             double: Findings::default(),
             twice: Findings::default(),
@@ -1310,11 +1381,10 @@ impl Tracker {
             return Ok(());
         }
         self.stats(at.pid).frees += 1;
-        let Some(block) = self.blocks.take_live(at.pid, ptr) else {
+        let Some(block) = self.blocks.free_live(at.pid, ptr, at)? else {
             return self.bad_free(at, ptr);
         };
         self.end_block(at, ptr, &block, size);
-        self.blocks.remember_free(ptr, at)?;
         self.change(at, (0, 0), (u128::from(block.size), 1));
         Ok(())
     }
@@ -1385,12 +1455,22 @@ impl Tracker {
         }
         self.stats(at.pid).reallocs += 1;
         self.sizes.record(size);
-        let (mut block, removed_old) = match self.blocks.take_live(at.pid, old) {
+        // A block that moves leaves its old pointer freed (in the entry it
+        // had); one that stays is taken out and put back.
+        let taken = if old != new {
+            self.blocks.free_live(at.pid, old, at)?
+        } else {
+            self.blocks.take_live(at.pid, old)
+        };
+        let (mut block, removed_old) = match taken {
             Some(b) => (b, (u128::from(b.size), 1)),
             None => {
                 // Reallocating what was never allocated (or was freed):
                 // the new block starts a chain of its own.
                 self.bad_free(at, old)?;
+                if old != new {
+                    self.blocks.remember_free(old, at)?;
+                }
                 let fresh = Block {
                     size,
                     sized: true,
@@ -1401,9 +1481,6 @@ impl Tracker {
                 (fresh, (0, 0))
             }
         };
-        if old != new {
-            self.blocks.remember_free(old, at)?;
-        }
         if block.born != at {
             block.reallocs += 1;
             block.moved = Some(at);
@@ -1597,7 +1674,7 @@ impl AllocAnalyzer {
                      pointers; lower --free-history",
                     at.record,
                     at.offset,
-                    u32::MAX - 1
+                    blocks::MAX_ENTRIES
                 ),
             )
         })
@@ -1875,7 +1952,7 @@ pool_put(void *obj) \"\"
             (Some(-50), Some(400))
         );
         assert_eq!(
-            t.total.peak,
+            t.total.peak(),
             Some(Peak {
                 bytes: 150,
                 blocks: 2,
@@ -1947,7 +2024,7 @@ pool_put(void *obj) \"\"
             (5, Some(4), Some((10, 30)))
         );
         assert_eq!((t.total.bytes, t.total.blocks), (5, 1));
-        assert_eq!(t.total.peak.map(|p| (p.bytes, p.record)), Some((30, 5)));
+        assert_eq!(t.total.peak().map(|p| (p.bytes, p.record)), Some((30, 5)));
         // The dropped block's lifetime is unknown: none recorded.
         assert!(t.lifetimes.is_empty());
     }
@@ -2088,7 +2165,7 @@ pool_put(void *obj) \"\"
 
     #[test]
     fn timelines_stay_bounded_and_keep_extremes() {
-        let mut tl = Timeline::new(TIMELINE_POINTS);
+        let mut tl = Timeline::<TIMELINE_POINTS>::new();
         // 0, 1, ..., 999 then back to 0.
         for i in 0..1000u64 {
             tl.record(i, u128::from(i));
@@ -2194,7 +2271,7 @@ pool_put(void *obj) \"\"
                 .unwrap();
             let streamed = outcome.reports.into_iter().next().unwrap();
             let built = streamed.clone().complete();
-            assert!(streamed.body.is_some() && built.body.is_none());
+            assert!(streamed.is_streamed() && !built.is_streamed());
             let mut text = Vec::new();
             streamed.write_text(&mut text).unwrap();
             assert_eq!(String::from_utf8(text).unwrap(), built.text);
@@ -2221,8 +2298,12 @@ pool_put(void *obj) \"\"
     }
 
     #[test]
-    fn findings_stay_small() {
+    fn findings_and_pids_stay_small() {
         assert_eq!(std::mem::size_of::<Incident>(), 72);
+        // The timeline's points inline, 64 bytes each.
+        assert_eq!(std::mem::size_of::<Run>(), 64);
+        assert_eq!(std::mem::size_of::<Timeline<PID_TIMELINE_POINTS>>(), 544);
+        assert_eq!(std::mem::size_of::<PidStats>(), 752);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::blocks::LiveBlocks;
 use super::{
     AllocOptions, BUILTIN_RULES, CHART_ROWS, CHART_WIDTH, Family, Findings, Incident, LOSS_WINDOW,
-    Live, Peak, PidStats, RuleSet, Site, TimelinePoint, Tracker, seconds,
+    Live, Peak, PidStats, RuleSet, Site, TIMELINE_POINTS, TimelinePoint, Tracker, seconds,
 };
 use crate::analyzers::ReportBody;
 use crate::analyzers::histogram::{Unit, human};
@@ -149,29 +149,37 @@ pub(super) struct Finished {
     sizes: u64,
     /// Pids in increasing order (positions in the pid table).
     pids: Vec<u32>,
-    totals: PidStats,
+    /// Blocks and bytes leaked, by position in the pid table.
+    pid_leaks: Vec<(u64, u128)>,
+    totals: PidStats<TIMELINE_POINTS>,
     end_ts: u64,
 }
 
 impl Finished {
     pub(super) fn new(options: AllocOptions, rules: RuleSet, mut t: Tracker) -> Self {
+        // Sorted once, in place: the summaries, bars and JSON then read
+        // the samples where they are instead of each sorting a copy.
+        t.lifetimes.sort_samples();
+        t.sizes.sort_samples();
         let blocks = std::mem::replace(&mut t.blocks, super::Blocks::new(0));
         let forgotten = blocks.forgotten();
         let mut live = blocks.into_live();
         let order = live.biggest_first();
         let mut leaked_bytes = 0u128;
         let mut leaks_near_loss = 0u64;
+        let mut pid_leaks: Vec<(u64, u128)> = vec![(0, 0); t.pids.len()];
         for &pos in &order {
             if let Some((size, born, _, _)) = live.key(pos) {
                 leaked_bytes += u128::from(size);
                 leaks_near_loss += u64::from(t.near_past_loss(Some(born.offset)));
-                let s = t.pids.get_mut(born.pid);
-                s.leaks.0 += 1;
-                s.leaks.1 += u128::from(size);
+                if let Some(l) = pid_leaks.get_mut(t.pids.position(born.pid)) {
+                    l.0 += 1;
+                    l.1 += u128::from(size);
+                }
             }
         }
         let (by_size, sizes) = Self::groups(&live, &order, options.top);
-        let mut totals = PidStats::new(0, 0);
+        let mut totals = PidStats::new(0);
         for s in t.pids.iter() {
             totals.allocations += s.allocations;
             totals.allocated_bytes += s.allocated_bytes;
@@ -188,7 +196,6 @@ impl Finished {
             totals.mismatched_frees += s.mismatched_frees;
         }
         totals.live = t.total.clone();
-        totals.leaks = (order.len() as u64, leaked_bytes);
         let pids = t.pids.sorted();
         let end_ts = t.max_ts.unwrap_or(0);
         Finished {
@@ -203,6 +210,7 @@ impl Finished {
             by_size,
             sizes,
             pids,
+            pid_leaks,
             totals,
             end_ts,
         }
@@ -305,8 +313,17 @@ impl Finished {
             .map_or("?", |r| r.spec.event.as_str())
     }
 
-    fn pid_stats(&self) -> impl Iterator<Item = &PidStats> + '_ {
-        self.pids.iter().filter_map(|&p| self.t.pids.at(p))
+    /// The pids in increasing order, with their leaks (blocks, bytes).
+    fn pid_stats(&self) -> impl Iterator<Item = (&PidStats, (u64, u128))> + '_ {
+        self.pids.iter().filter_map(|&p| {
+            let leaks = self.pid_leaks.get(p as usize).copied().unwrap_or((0, 0));
+            Some((self.t.pids.at(p)?, leaks))
+        })
+    }
+
+    /// All pids' leaks (blocks, bytes).
+    fn all_leaks(&self) -> (u64, u128) {
+        (self.order.len() as u64, self.leaked_bytes)
     }
 
     // -- Text
@@ -344,7 +361,7 @@ impl Finished {
             1 => write!(out, ", pid")?,
             _ => write!(out, ", pids")?,
         }
-        for (i, s) in self.pid_stats().enumerate() {
+        for (i, (s, _)) in self.pid_stats().enumerate() {
             let sep = if i == 0 { " " } else { ", " };
             write!(out, "{sep}{}", s.pid)?;
         }
@@ -442,14 +459,14 @@ impl Finished {
         Ok(())
     }
 
-    fn peak_cells(live: &Live) -> [String; 2] {
-        match live.peak {
+    fn peak_cells<const N: usize>(live: &Live<N>) -> [String; 2] {
+        match live.peak() {
             Some(p) => [human_bytes(p.bytes), seconds(p.ts)],
             None => ["-".into(), "-".into()],
         }
     }
 
-    fn pid_row(pid: String, s: &PidStats) -> Vec<String> {
+    fn pid_row<const N: usize>(pid: String, s: &PidStats<N>, leaks: (u64, u128)) -> Vec<String> {
         let [peak, peak_at] = Self::peak_cells(&s.live);
         vec![
             pid,
@@ -458,8 +475,8 @@ impl Finished {
             s.reallocs.to_string(),
             s.frees.to_string(),
             s.null_frees.to_string(),
-            s.leaks.0.to_string(),
-            human_bytes(s.leaks.1),
+            leaks.0.to_string(),
+            human_bytes(leaks.1),
             s.unknown_frees.to_string(),
             s.double_frees.to_string(),
             peak,
@@ -496,8 +513,8 @@ impl Finished {
             &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
             || {
                 self.pid_stats()
-                    .map(|s| Self::pid_row(s.pid.to_string(), s))
-                    .chain(all.map(|s| Self::pid_row("all".into(), s)))
+                    .map(|(s, leaks)| Self::pid_row(s.pid.to_string(), s, leaks))
+                    .chain(all.map(|s| Self::pid_row("all".into(), s, self.all_leaks())))
             },
         )?;
         Ok(())
@@ -816,7 +833,7 @@ impl Finished {
 
     fn live_text(&self, out: &mut dyn Write) -> io::Result<()> {
         let live = &self.t.total;
-        let Some(peak) = live.peak else {
+        let Some(peak) = live.peak() else {
             return Ok(());
         };
         writeln!(
@@ -907,7 +924,7 @@ impl Finished {
         })
     }
 
-    fn peak_json(p: &Option<Peak>) -> Value {
+    fn peak_json(p: Option<Peak>) -> Value {
         match p {
             Some(p) => json!({
                 "bytes": big(p.bytes),
@@ -920,7 +937,10 @@ impl Finished {
         }
     }
 
-    fn counters_json(s: &PidStats) -> serde_json::Map<String, Value> {
+    fn counters_json<const N: usize>(
+        s: &PidStats<N>,
+        leaks: (u64, u128),
+    ) -> serde_json::Map<String, Value> {
         let v = json!({
             "allocations": s.allocations,
             "allocated_bytes": big(s.allocated_bytes),
@@ -930,8 +950,8 @@ impl Finished {
             "null_frees": s.null_frees,
             "failed_allocations": s.failed,
             "zero_size_null_allocations": s.zero_null,
-            "leaked_blocks": s.leaks.0,
-            "leaked_bytes": big(s.leaks.1),
+            "leaked_blocks": leaks.0,
+            "leaked_bytes": big(leaks.1),
             "unknown_frees": s.unknown_frees,
             "double_frees": s.double_frees,
             "allocated_twice": s.allocated_twice,
@@ -939,7 +959,7 @@ impl Finished {
             "mismatched_frees": s.mismatched_frees,
             "live_bytes_at_end": big(s.live.bytes),
             "live_blocks_at_end": s.live.blocks,
-            "peak": Self::peak_json(&s.live.peak),
+            "peak": Self::peak_json(s.live.peak()),
             "timeline": s.live.timeline.points().iter().map(TimelinePoint::json).collect::<Vec<_>>(),
         });
         match v {
@@ -1076,8 +1096,8 @@ impl ReportBody for Finished {
     /// element at a time as they are written.
     fn json(&self) -> LazyJson<'_> {
         let t = &self.t;
-        let pids = self.pid_stats().map(|s| {
-            let mut m = Self::counters_json(s);
+        let pids = self.pid_stats().map(|(s, leaks)| {
+            let mut m = Self::counters_json(s, leaks);
             m.insert("pid".into(), json!(s.pid));
             LazyJson::Value(Value::Object(m))
         });
@@ -1126,7 +1146,7 @@ impl ReportBody for Finished {
             ),
             (
                 "totals".into(),
-                Value::Object(Self::counters_json(&self.totals)).into(),
+                Value::Object(Self::counters_json(&self.totals, self.all_leaks())).into(),
             ),
             (
                 "unknown_frees".into(),
