@@ -154,13 +154,19 @@ impl Interest {
     }
 }
 
-/// A failure inside an analyzer.
+/// A failure inside an analyzer: which analyzer, what went wrong, and the
+/// error that caused it when there is one ([`AnalyzerError::caused_by`]),
+/// as [`std::error::Error::source`]. The message already says what the
+/// cause says, so printing the error alone is enough (as the crate's other
+/// errors do).
 #[derive(Debug)]
 pub struct AnalyzerError {
     /// The analyzer's name.
     pub analyzer: String,
-    /// What went wrong.
+    /// What went wrong (with the cause's own words, when there is one).
     pub message: String,
+    /// What caused it.
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl AnalyzerError {
@@ -169,6 +175,23 @@ impl AnalyzerError {
         AnalyzerError {
             analyzer: analyzer.into(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error of analyzer `analyzer` caused by `source`: the message is
+    /// `context: source`, and [`std::error::Error::source`] gives `source`
+    /// back (so that a caller can tell, say, a closed pipe from a full
+    /// disk).
+    pub fn caused_by(
+        analyzer: impl Into<String>,
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AnalyzerError {
+            analyzer: analyzer.into(),
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
         }
     }
 }
@@ -179,7 +202,13 @@ impl fmt::Display for AnalyzerError {
     }
 }
 
-impl std::error::Error for AnalyzerError {}
+impl std::error::Error for AnalyzerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What an analyzer produced: text for people and the same as JSON, held
 /// in memory ([`Report::new`]); or, for a report whose listing can run to

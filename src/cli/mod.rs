@@ -26,6 +26,7 @@
 //! parsed. Commands take a `Config` only.
 
 mod alloc;
+mod error;
 mod generate;
 mod hints;
 mod term;
@@ -45,12 +46,13 @@ use crate::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
 use crate::analyzers::select::{Selection, TimeBound};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
-use crate::analyzers::{AnalyzerEntry, Driver, Report, RunError, RunOptions, registry};
+use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceEvents, TraceKind, TraceReader};
-use crate::input::{self, Compression, FileId, InputError, TraceData, TraceInput, TraceStream};
+use crate::input::{self, Compression, FileId, TraceData, TraceInput, TraceStream};
 use crate::output::{ClosedStreams, OutputFile};
 use crate::pattern::EventPatterns;
+use error::{Error, Failure};
 
 mod hist;
 
@@ -441,10 +443,10 @@ impl FilterArgs {
             match end {
                 EndArg::Time(t) if time.is_none() => time = Some(*t),
                 EndArg::Time(_) => {
-                    return Err(Failure::Input("--end TIME is given twice".into()));
+                    return Err(Failure::invalid("--end TIME is given twice".into()));
                 }
                 EndArg::Event(name) => {
-                    return Err(Failure::Input(format!(
+                    return Err(Failure::invalid(format!(
                         "--end {}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
                          an event name only in hist --begin EVENT --end EVENT",
                         Excerpt::new(name)
@@ -459,23 +461,17 @@ impl FilterArgs {
     fn selection(&self) -> Result<Selection, Failure> {
         let mut patterns: Option<EventPatterns> = None;
         if let Some(path) = &self.events_file {
-            let text = input::read_text(path).map_err(input_failure)?;
-            let text = core::str::from_utf8(&text).map_err(|e| {
-                Failure::Input(format!(
-                    "{}: not UTF-8 text (an invalid byte at offset {})",
-                    path.display(),
-                    e.valid_up_to()
-                ))
-            })?;
-            let p = EventPatterns::parse_file(text)
-                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+            let text = input::read_text(path)?;
+            let on_path = |e: Error| e.context(format!("{}: ", path.display()), "");
+            let text = core::str::from_utf8(&text).map_err(|e| on_path(Error::NotUtf8(e)))?;
+            let p = EventPatterns::parse_file(text).map_err(|e| on_path(Error::Pattern(e)))?;
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
         }
         for list in &self.events {
             let p = EventPatterns::parse_list(list)
-                .map_err(|e| Failure::Input(format!("--events: {e}")))?;
+                .map_err(|e| Error::Pattern(e).context("--events: ", ""))?;
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
@@ -487,29 +483,6 @@ impl FilterArgs {
             end: self.end_time()?,
         })
     }
-}
-
-/// What a run ended with, beyond success.
-enum Failure {
-    /// Output could not be written; a closed pipe ends the run quietly.
-    Output(io::Error),
-    /// Bad input or a failed analysis: the message, exit status 1.
-    Input(String),
-    /// The trace stopped being readable part way (a corrupt record, a
-    /// failed read): every result covers the records before that point.
-    /// The message, exit status 1.
-    Fault(String),
-    /// The trace file was cut short while it was read (another program
-    /// truncated or rewrote it): the results cover the records before the
-    /// cut. The message, exit status [`EXIT_CHANGED`].
-    Changed(String),
-    /// Arguments that clap accepts but that make no sense together: the
-    /// message, exit status 2 like clap's own usage errors.
-    Usage(String),
-    /// `--resync` stepped over corrupt regions and read on: the messages
-    /// (each region, any warnings, a summary), exit status
-    /// [`EXIT_RESYNCED`].
-    Resynced(Vec<String>),
 }
 
 /// How far before the new end of a shrunk trace a faulty record may start
@@ -565,13 +538,15 @@ pub struct Config {
 impl Config {
     fn from_args(args: &TraceArgs) -> Result<Config, Failure> {
         let (Some(events_path), Some(trace_path)) = (&args.trace_events, &args.trace_file) else {
-            return Err(Failure::Input("missing TRACE_EVENTS or TRACE_FILE".into()));
+            return Err(Failure::invalid(
+                "missing TRACE_EVENTS or TRACE_FILE".into(),
+            ));
         };
         let selection = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(|e| {
             match hints::events_file_hint(events_path, trace_path) {
-                Some(hint) => Failure::Input(format!("{e}; {hint}")),
-                None => input_failure(e),
+                Some(hint) => Error::Input(e).context("", format!("; {hint}")),
+                None => Error::Input(e),
             }
         })?;
         let mut inputs = vec![FileId::of_path(events_path)];
@@ -584,7 +559,7 @@ impl Config {
         // Read already, so they exist; an identity that cannot be known
         // cannot be matched either.
         let inputs = inputs.into_iter().flatten().collect();
-        let (trace, compression) = match TraceInput::open(trace_path).map_err(input_failure)? {
+        let (trace, compression) = match TraceInput::open(trace_path)? {
             TraceInput::Data(data) => (Trace::Data(data), None),
             TraceInput::Stream(stream) => {
                 let compression = stream.compression();
@@ -617,7 +592,7 @@ impl Config {
 
     /// Starts writing the output file `path` (never one of the inputs).
     fn create_output(&self, path: &Path) -> Result<OutputFile, Failure> {
-        OutputFile::create(path, &self.inputs).map_err(|e| Failure::Input(e.to_string()))
+        Ok(OutputFile::create(path, &self.inputs)?)
     }
 
     fn reader<'c>(&'c self, data: &'c TraceData) -> Result<TraceReader<'c>, Failure> {
@@ -625,7 +600,7 @@ impl Config {
             TraceReader::headerless(data, &self.events)
         } else {
             TraceReader::new(data, &self.events).map_err(|e| match self.cut_short(None) {
-                Some(shrink) => self.changed(shrink, None, Some(&e)),
+                Some(shrink) => self.changed(shrink, None, Some(Error::Format(e))),
                 None => self.header_failure(e),
             })?
         };
@@ -645,14 +620,16 @@ impl Config {
     /// first bytes say otherwise, that is the likelier story.
     fn header_failure(&self, e: crate::format::Error) -> Failure {
         match Compression::from_extension(&self.trace_path) {
-            Some(c) if self.compression.is_none() => Failure::Input(format!(
-                "{}: {e} (the name says {c}, but the data does not start as {c} data does)",
-                self.trace_path.display()
+            Some(c) if self.compression.is_none() => Failure::Error(Error::Format(e).context(
+                format!("{}: ", self.trace_path.display()),
+                format!(" (the name says {c}, but the data does not start as {c} data does)"),
             )),
-            _ => match hints::trace_file_hint(&self.trace_path) {
-                Some(hint) => self.trace_failure(format!("{e}; {hint}")),
-                None => self.trace_failure(e),
-            },
+            _ => {
+                let hint = hints::trace_file_hint(&self.trace_path);
+                let e =
+                    Error::Format(e).context("", hint.map_or(String::new(), |h| format!("; {h}")));
+                Failure::Error(self.on_trace(e))
+            }
         }
     }
 
@@ -691,51 +668,46 @@ impl Config {
     fn changed(
         &self,
         shrink: input::Shrink,
-        fault: Option<&crate::format::Error>,
-        failed: Option<&dyn std::fmt::Display>,
+        fault: Option<crate::format::Error>,
+        then: Option<Error>,
     ) -> Failure {
-        let mut message = shrink.to_string();
-        if let Some(e) = fault
-            && let Some(at) = e.at()
-        {
-            message.push_str(&format!(
-                "; reading stopped at {at}, and every record before it was read"
-            ));
-            if !matches!(e, crate::format::Error::Cut { .. }) {
-                message.push_str(&format!(" (the reader found there: {e})"));
-            }
-        }
-        if let Some(failed) = failed {
-            message.push_str(&format!("; then: {failed}"));
-        }
-        Failure::Changed(self.trace_message(message))
+        Failure::Changed(self.on_trace(Error::Shrank {
+            shrink,
+            fault,
+            then: then.map(Box::new),
+        }))
     }
 
-    /// A note, for a message about something else, that the file shrank.
-    fn shrink_note(&self) -> String {
+    /// `e` with a note, when the file shrank meanwhile, that it did.
+    fn with_shrink_note(&self, e: Error) -> Error {
         match self.shrink() {
-            Some(shrink) => format!(" (meanwhile {shrink})"),
-            None => String::new(),
+            Some(shrink) => e.context("", format!(" (meanwhile {shrink})")),
+            None => e,
         }
     }
 
-    fn trace_failure(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::Input(self.trace_message(e))
+    /// `e` about the trace: `PATH: e`; for a compressed trace, with a word
+    /// on what its offsets count.
+    fn on_trace(&self, e: Error) -> Error {
+        let (before, after) = self.trace_context();
+        e.context(before, after)
     }
 
-    /// `PATH: message`; for a compressed trace, with a word on what its
-    /// offsets count.
-    fn trace_message(&self, e: impl std::fmt::Display) -> String {
-        let path = self.trace_path.display();
-        match self.compression {
-            Some(c) => format!("{path}: {e}{}", c.offsets_note()),
-            None => format!("{path}: {e}"),
-        }
+    /// A warning about the trace, as [`Config::on_trace`] words an error.
+    fn trace_warning(&self, warning: impl std::fmt::Display) -> String {
+        let (before, after) = self.trace_context();
+        format!("{before}{warning}{after}")
     }
-}
 
-fn input_failure(e: InputError) -> Failure {
-    Failure::Input(e.to_string())
+    /// What goes before and after a message about the trace: `PATH: `,
+    /// and for a compressed trace a word on what its offsets count.
+    fn trace_context(&self) -> (String, String) {
+        let path = format!("{}: ", self.trace_path.display());
+        (
+            path,
+            self.compression.map_or(String::new(), |c| c.offsets_note()),
+        )
+    }
 }
 
 /// Where reports go.
@@ -775,7 +747,9 @@ fn analyze<'c>(
         Trace::Data(data) => Source::Data(config.reader(data)?),
         Trace::Stream(cell) => {
             let taken = cell.borrow_mut().take();
-            let stream = taken.ok_or_else(|| config.trace_failure("the trace was read already"))?;
+            let stream = taken.ok_or_else(|| {
+                config.on_trace(Error::Invalid("the trace was read already".into()))
+            })?;
             let kind = config.stream_kind(&stream)?;
             Source::Stream(stream, kind)
         }
@@ -829,16 +803,18 @@ fn analyze<'c>(
         Ok(outcome) => outcome,
         // A failure after a read of a vanished page is the cut's doing
         // (reported with the failure's own words).
-        Err(RunError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-            return Err(Failure::Output(e));
-        }
         Err(e) => {
+            let failure = Failure::from(e);
+            if failure.is_broken_pipe() {
+                return Err(failure);
+            }
+            let Failure::Error(e) = failure else {
+                unreachable!("a run error is a Failure::Error")
+            };
             return Err(match (config.cut_short(None), e) {
-                (Some(shrink), e) => config.changed(shrink, None, Some(&e)),
-                (None, RunError::Io(e)) => Failure::Output(e),
-                (None, RunError::Analyzer(e)) => {
-                    Failure::Input(format!("{e}{}", config.shrink_note()))
-                }
+                (Some(shrink), e) => config.changed(shrink, None, Some(e)),
+                (None, e @ Error::Output(_)) => Failure::Error(e),
+                (None, e) => Failure::Error(config.with_shrink_note(e)),
             });
         }
     };
@@ -849,7 +825,7 @@ fn analyze<'c>(
             let mut err = io::stderr().lock();
             let color = config.term.color_stderr();
             write_reports(&mut err, &outcome.reports, &keys, None, color)
-                .map_err(Failure::Output)?;
+                .map_err(Failure::output)?;
         }
         _ => write_reports(
             &mut out,
@@ -862,33 +838,33 @@ fn analyze<'c>(
             },
             config.term.color_stdout(),
         )
-        .map_err(Failure::Output)?,
+        .map_err(Failure::output)?,
     }
     let path = config.trace_path.display();
     let mut warnings = renamed;
     if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
-        return Err(config.changed(shrink, outcome.fault.as_ref(), None));
+        return Err(config.changed(shrink, outcome.fault, None));
     }
     match outcome.fault {
         None => {
             if let Some(shrink) = config.shrink() {
                 // Every page read was the file's: the results stand.
-                warnings.push(config.trace_message(format!(
+                warnings.push(config.trace_warning(format!(
                     "{shrink}, after the records this command needed had been read"
                 )));
             }
         }
         Some(e) if e.is_truncation() => {
-            warnings.push(config.trace_message(format!("{e}{}", config.shrink_note())));
+            let e = config.with_shrink_note(Error::Format(e));
+            warnings.push(config.trace_warning(e));
         }
         Some(e) => {
-            return Err(Failure::Fault(
-                config.trace_message(format!("{e}{}", config.shrink_note())),
-            ));
+            let e = config.with_shrink_note(Error::Format(e));
+            return Err(Failure::Fault(config.on_trace(e)));
         }
     }
     if let Some(e) = outcome.stream_error {
-        return Err(Failure::Fault(config.trace_message(e)));
+        return Err(Failure::Fault(config.on_trace(Error::Stream(e))));
     }
     let skips = &outcome.skips;
     if skips.is_empty() {
@@ -1041,7 +1017,7 @@ fn add_named(
                 .collect();
             let name = Excerpt::new(name);
             let example = if name.is_cut() { "NAME" } else { name.as_str() };
-            Err(Failure::Input(format!(
+            Err(Failure::invalid(format!(
                 "no analyzer called {name} (built in: {}; a plugin library is given by its path, e.g. ./lib{example}.so)",
                 known.join(", ")
             )))
@@ -1052,17 +1028,17 @@ fn add_named(
 #[cfg(feature = "plugins")]
 fn add_plugin(driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
     use crate::analyzers::plugin::{Plugin, PluginAnalyzer};
-    let plugin = Plugin::load(path).map_err(|e| Failure::Input(e.to_string()))?;
+    let plugin = Plugin::load(path)?;
     // Loaded, so it exists; its identity is read from the same path.
-    let id =
-        crate::input::FileId::of_path(path).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+    let id = crate::input::FileId::of_path(path)
+        .map_err(|e| Error::Io(e).context(format!("{path}: "), ""))?;
     driver.add(PluginAnalyzer::new(std::sync::Arc::new(plugin)));
     Ok(Given::Library(id))
 }
 
 #[cfg(not(feature = "plugins"))]
 fn add_plugin(_driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
-    Err(Failure::Input(format!(
+    Err(Failure::invalid(format!(
         "{path}: this simpletrace was built without plugin support (the 'plugins' feature)"
     )))
 }
@@ -1087,15 +1063,14 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
     if let Some((name, sub)) = matches.subcommand()
         && let Some(entry) = extras.iter().find(|e| e.name == name)
     {
-        let trace = TraceArgs::from_arg_matches(sub).map_err(|e| Failure::Input(e.to_string()))?;
-        let output =
-            OutputArgs::from_arg_matches(sub).map_err(|e| Failure::Input(e.to_string()))?;
+        let trace = TraceArgs::from_arg_matches(sub)?;
+        let output = OutputArgs::from_arg_matches(sub)?;
         let mut driver = Driver::new();
         entry.add_to(&mut driver);
         let config = Config::from_args(&trace)?;
         return analyze(&config, Reports::json(output.json), driver);
     }
-    let cli = Cli::from_arg_matches(matches).map_err(|e| Failure::Input(e.to_string()))?;
+    let cli = Cli::from_arg_matches(matches)?;
     match cli.command {
         Some(Command::Completions { shell }) => {
             generate::completions(shell, command(extras), &mut io::stdout().lock())?;
@@ -1152,7 +1127,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             let mut driver = Driver::new();
             match format {
                 JsonFormat::Lines if !spans.is_empty() => {
-                    return Err(Failure::Input("--span needs --format chrome".into()));
+                    return Err(Failure::invalid("--span needs --format chrome".into()));
                 }
                 JsonFormat::Lines => driver.add_parallel(JsonLines::new()),
                 JsonFormat::Chrome if spans.is_empty() => {
@@ -1191,10 +1166,10 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
             for p in &plugins {
                 let this = add_named(&mut driver, p, extras)?;
                 if let Some((_, first)) = given.iter().find(|(g, _)| *g == this) {
-                    return Err(Failure::Usage(format!(
+                    return Err(Failure::Usage(Error::Invalid(format!(
                         "--plugin {p}: the same analyzer as --plugin {first}; each analyzer \
                          runs once in a pass"
-                    )));
+                    ))));
                 }
                 given.push((this, p));
             }
@@ -1211,7 +1186,7 @@ fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Fa
 
 fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
     if args.format == PrintFormat::Python && args.timestamps {
-        return Err(Failure::Input("--timestamps needs --format log".into()));
+        return Err(Failure::invalid("--timestamps needs --format log".into()));
     }
     let config = Config::from_args(&args.trace)?;
     let color = config.term.color_stdout();
@@ -1227,7 +1202,7 @@ fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
 
 /// A handle to write `file` through.
 fn file_writer(file: &OutputFile) -> Result<std::fs::File, Failure> {
-    file.writer().map_err(|e| Failure::Input(e.to_string()))
+    Ok(file.writer()?)
 }
 
 /// Puts an output file in place as the run that wrote it ended: renamed
@@ -1240,21 +1215,20 @@ fn put_in_place(
     file: OutputFile,
     result: Result<Vec<String>, Failure>,
 ) -> Result<Vec<String>, Failure> {
-    let placed = |e: crate::output::OutputError| Failure::Input(e.to_string());
     match result {
         Ok(warnings) => {
-            file.commit().map_err(placed)?;
+            file.commit()?;
             Ok(warnings)
         }
-        Err(Failure::Resynced(messages)) => {
-            file.commit().map_err(placed)?;
-            Err(Failure::Resynced(messages))
+        Err(failure @ Failure::Resynced(_)) => {
+            file.commit()?;
+            Err(failure)
         }
         // Standard output closed early (| head) counts as success, and so
         // does the file the run wrote meanwhile.
-        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-            file.commit().map_err(placed)?;
-            Err(Failure::Output(e))
+        Err(failure) if failure.is_broken_pipe() => {
+            file.commit()?;
+            Err(failure)
         }
         Err(failure @ (Failure::Fault(_) | Failure::Changed(_)))
             if file.written().unwrap_or(0) > 0 =>
@@ -1264,10 +1238,10 @@ fn put_in_place(
                 Ok(partial) => format!("is in {}, not in {target}", partial.display()),
                 Err(e) => format!("could not be kept ({e})"),
             };
-            let note = |message: String| format!("{message}; what was written before that {kept}");
+            let note = |e: Error| e.context("", format!("; what was written before that {kept}"));
             Err(match failure {
-                Failure::Changed(message) => Failure::Changed(note(message)),
-                Failure::Fault(message) => Failure::Fault(note(message)),
+                Failure::Changed(e) => Failure::Changed(note(e)),
+                Failure::Fault(e) => Failure::Fault(note(e)),
                 other => other,
             })
         }
@@ -1296,14 +1270,21 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         Err(e) => return clap_exit(&e, closed),
     };
     let result = if closed.stdout && writes_to_stdout(&matches) {
-        Err(Failure::Output(stdout_closed()))
+        Err(Failure::output(stdout_closed()))
     } else {
         run(&matches, &extras)
     };
-    let color = term::color_stderr_of(&matches);
+    report(result, term::color_stderr_of(&matches))
+}
+
+/// Prints what a run ended with on standard error, and gives its exit
+/// status. An error is written once, here, from its typed form, after the
+/// prefix `simpletrace:` (scripts parse it: coloured on a terminal, the
+/// same text otherwise).
+fn report(result: Result<Vec<String>, Failure>, color: bool) -> ExitCode {
     let (error, warning) = if color {
         (
-            term::paint(term::style::ERROR, "simpletrace: error:"),
+            term::paint(term::style::ERROR, "simpletrace:"),
             term::paint(term::style::WARN, "simpletrace: warning:"),
         )
     } else {
@@ -1313,37 +1294,31 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         )
     };
     let mut stderr = io::stderr().lock();
-    match result {
+    let failure = match result {
         Ok(warnings) => {
             for w in warnings {
                 let _ = writeln!(stderr, "{warning} {w}");
             }
-            ExitCode::SUCCESS
+            return ExitCode::SUCCESS;
         }
-        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(Failure::Output(e)) => {
-            let _ = writeln!(stderr, "{error} writing the output failed: {e}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Input(message) | Failure::Fault(message)) => {
-            let _ = writeln!(stderr, "{error} {message}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Usage(message)) => {
-            let _ = writeln!(stderr, "{error} {message}");
-            ExitCode::from(EXIT_USAGE)
-        }
-        Err(Failure::Changed(message)) => {
-            let _ = writeln!(stderr, "{error} {message}");
-            ExitCode::from(EXIT_CHANGED)
-        }
-        Err(Failure::Resynced(messages)) => {
+        Err(failure) => failure,
+    };
+    if failure.is_broken_pipe() {
+        return ExitCode::SUCCESS;
+    }
+    let status = match &failure {
+        Failure::Error(_) | Failure::Fault(_) => ExitCode::FAILURE,
+        Failure::Usage(_) => ExitCode::from(EXIT_USAGE),
+        Failure::Changed(_) => ExitCode::from(EXIT_CHANGED),
+        Failure::Resynced(messages) => {
             for m in messages {
                 let _ = writeln!(stderr, "simpletrace: {m}");
             }
-            ExitCode::from(EXIT_RESYNCED)
+            return ExitCode::from(EXIT_RESYNCED);
         }
-    }
+    };
+    let _ = writeln!(stderr, "{error} {failure}");
+    status
 }
 
 /// What clap stopped with: a usage error on standard error (exit status
@@ -1361,15 +1336,9 @@ fn clap_exit(e: &clap::Error, closed: ClosedStreams) -> ExitCode {
     };
     match printed {
         Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
-        // As for every other command: a reader that stopped early.
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(err) => {
-            let _ = writeln!(
-                io::stderr(),
-                "simpletrace: writing the output failed: {err}"
-            );
-            ExitCode::FAILURE
-        }
+        // As for every other command (a reader that stopped early is a
+        // success); no --color was parsed.
+        Err(err) => report(Err(Failure::output(err)), false),
     }
 }
 
