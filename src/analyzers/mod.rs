@@ -432,7 +432,7 @@ impl<A> Handlers<A> {
     }
 
     /// The handler for `decl`, if any.
-    pub fn resolve(&self, decl: &EventDecl) -> Option<Handler<A>> {
+    pub(crate) fn resolve(&self, decl: &EventDecl) -> Option<Handler<A>> {
         self.named
             .iter()
             .find(|(p, _)| crate::pattern::glob_match(p, &decl.name))
@@ -542,14 +542,14 @@ impl<'a> Event<'a> {
 
     /// Makes this event `record`, decoding its arguments in place.
     #[inline(always)]
-    pub fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
+    pub(crate) fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
         self.record.assign(&record);
         self.decode_current()
     }
 
     /// An event with no record yet: the driver keeps one and has the reader
     /// write each record into it ([`Event::record_mut`]).
-    pub fn placeholder(decl: &'a EventDecl) -> Self {
+    pub(crate) fn placeholder(decl: &'a EventDecl) -> Self {
         Event {
             record: Record::placeholder(decl),
             words: [0; MAX_EVENT_ARGS],
@@ -559,13 +559,13 @@ impl<'a> Event<'a> {
 
     /// The record, for [`TraceReader::next_into`](crate::format::TraceReader::next_into)
     /// to fill; call [`Event::decode_current`] after.
-    pub fn record_mut(&mut self) -> &mut Record<'a> {
+    pub(crate) fn record_mut(&mut self) -> &mut Record<'a> {
         &mut self.record
     }
 
     /// Decodes the arguments of the record this event holds.
     #[inline(always)]
-    pub fn decode_current(&mut self) -> format::Result<()> {
+    pub(crate) fn decode_current(&mut self) -> format::Result<()> {
         match self.record.decode_words(&mut self.words) {
             Some(len) => {
                 self.len = len as u8;
