@@ -25,7 +25,10 @@
 //! - [`tracer`]: a concurrent tracer that writes simple traces from Rust
 //!   programs; [`format::writer`] writes them record by record.
 //! - [`pattern`]: QEMU-style event-name patterns.
-//! - [`cli`]: the `simpletrace` command line, extensible with more analyzers.
+//! - `cli` (with the default-on `cli` feature): the `simpletrace` command
+//!   line, extensible with more analyzers. Without it (`default-features =
+//!   false`) the library builds without clap or indicatif: the decoder, the
+//!   writer, the tracer and the analyzer API.
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -33,10 +36,12 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod analyzers;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod format;
 pub mod input;
-pub mod output;
+#[cfg(feature = "cli")]
+mod output;
 pub mod pattern;
 pub mod tracer;
 

@@ -28,7 +28,7 @@ use crate::format::pyfmt;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `s` as a JSON string (quoted, escaped).
-pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut plain = 0;
@@ -66,7 +66,7 @@ fn write_i64(out: &mut Vec<u8>, v: i64) {
 
 /// Appends `{"name":value,...}` for the event's arguments, and returns
 /// whether a string was not UTF-8 (then [`write_raw_strings`] adds them).
-pub fn write_args(out: &mut Vec<u8>, ev: &Event<'_>) -> bool {
+pub(crate) fn write_args(out: &mut Vec<u8>, ev: &Event<'_>) -> bool {
     let decl = ev.decl();
     let strings = ev.has_strings();
     let mut bad_utf8 = false;
@@ -102,7 +102,7 @@ pub fn write_args(out: &mut Vec<u8>, ev: &Event<'_>) -> bool {
 
 /// Appends `{"name":"hex",...}` with the exact bytes of every argument
 /// string that is not valid UTF-8.
-pub fn write_raw_strings(out: &mut Vec<u8>, ev: &Event<'_>) {
+pub(crate) fn write_raw_strings(out: &mut Vec<u8>, ev: &Event<'_>) {
     out.push(b'{');
     let mut first = true;
     for (value, arg) in ev.args().zip(&ev.decl().args) {

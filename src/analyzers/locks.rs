@@ -207,7 +207,7 @@ impl Summary {
 }
 
 /// Formats nanoseconds with a unit that keeps 3-4 significant digits.
-pub fn human_ns(ns: f64) -> String {
+pub(crate) fn human_ns(ns: f64) -> String {
     let a = ns.abs();
     if a < 1_000.0 {
         format!("{ns:.0} ns")

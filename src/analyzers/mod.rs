@@ -154,13 +154,19 @@ impl Interest {
     }
 }
 
-/// A failure inside an analyzer.
+/// A failure inside an analyzer: which analyzer, what went wrong, and the
+/// error that caused it when there is one ([`AnalyzerError::caused_by`]),
+/// as [`std::error::Error::source`]. The message already says what the
+/// cause says, so printing the error alone is enough (as the crate's other
+/// errors do).
 #[derive(Debug)]
 pub struct AnalyzerError {
     /// The analyzer's name.
     pub analyzer: String,
-    /// What went wrong.
+    /// What went wrong (with the cause's own words, when there is one).
     pub message: String,
+    /// What caused it.
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl AnalyzerError {
@@ -169,6 +175,23 @@ impl AnalyzerError {
         AnalyzerError {
             analyzer: analyzer.into(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error of analyzer `analyzer` caused by `source`: the message is
+    /// `context: source`, and [`std::error::Error::source`] gives `source`
+    /// back (so that a caller can tell, say, a closed pipe from a full
+    /// disk).
+    pub fn caused_by(
+        analyzer: impl Into<String>,
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AnalyzerError {
+            analyzer: analyzer.into(),
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
         }
     }
 }
@@ -179,7 +202,13 @@ impl fmt::Display for AnalyzerError {
     }
 }
 
-impl std::error::Error for AnalyzerError {}
+impl std::error::Error for AnalyzerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What an analyzer produced: text for people and the same as JSON, held
 /// in memory ([`Report::new`]); or, for a report whose listing can run to
@@ -403,7 +432,7 @@ impl<A> Handlers<A> {
     }
 
     /// The handler for `decl`, if any.
-    pub fn resolve(&self, decl: &EventDecl) -> Option<Handler<A>> {
+    pub(crate) fn resolve(&self, decl: &EventDecl) -> Option<Handler<A>> {
         self.named
             .iter()
             .find(|(p, _)| crate::pattern::glob_match(p, &decl.name))
@@ -513,14 +542,14 @@ impl<'a> Event<'a> {
 
     /// Makes this event `record`, decoding its arguments in place.
     #[inline(always)]
-    pub fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
+    pub(crate) fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
         self.record.assign(&record);
         self.decode_current()
     }
 
     /// An event with no record yet: the driver keeps one and has the reader
     /// write each record into it ([`Event::record_mut`]).
-    pub fn placeholder(decl: &'a EventDecl) -> Self {
+    pub(crate) fn placeholder(decl: &'a EventDecl) -> Self {
         Event {
             record: Record::placeholder(decl),
             words: [0; MAX_EVENT_ARGS],
@@ -530,13 +559,13 @@ impl<'a> Event<'a> {
 
     /// The record, for [`TraceReader::next_into`](crate::format::TraceReader::next_into)
     /// to fill; call [`Event::decode_current`] after.
-    pub fn record_mut(&mut self) -> &mut Record<'a> {
+    pub(crate) fn record_mut(&mut self) -> &mut Record<'a> {
         &mut self.record
     }
 
     /// Decodes the arguments of the record this event holds.
     #[inline(always)]
-    pub fn decode_current(&mut self) -> format::Result<()> {
+    pub(crate) fn decode_current(&mut self) -> format::Result<()> {
         match self.record.decode_words(&mut self.words) {
             Some(len) => {
                 self.len = len as u8;

@@ -30,9 +30,6 @@ pub struct SubsetWriter {
     mapped: HashMap<u64, String>,
     records: u64,
     mappings: u64,
-    /// The reader of the output went away (`filter -o - | head -c 100`):
-    /// the run stops quietly, as a printer's does on a closed pipe.
-    closed: bool,
 }
 
 impl core::fmt::Debug for SubsetWriter {
@@ -56,15 +53,16 @@ impl SubsetWriter {
             mapped: HashMap::new(),
             records: 0,
             mappings: 0,
-            closed: false,
         }
     }
 
+    /// A failure to write, with the write error as its cause: a closed
+    /// pipe (`filter -o - | head -c 100`) is the caller's to recognise.
     fn error(&self, e: WriteError) -> AnalyzerError {
-        AnalyzerError::new("filter", format!("{}: {e}", self.destination))
+        AnalyzerError::caused_by("filter", &self.destination, e)
     }
 
-    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+    fn on_record(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -87,15 +85,7 @@ impl SubsetWriter {
                 w.event_payload(id, record.timestamp_ns, record.pid, record.payload)
             }
         })();
-        match result {
-            Ok(()) => {}
-            Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                ctx.stop();
-                return Ok(());
-            }
-            Err(e) => return Err(self.error(e)),
-        }
+        result.map_err(|e| self.error(e))?;
         self.records += 1;
         Ok(())
     }
@@ -129,17 +119,8 @@ impl Analyzer for SubsetWriter {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        if self.closed {
-            return Ok(Report::none());
-        }
         if let Some(w) = self.writer.take() {
-            match w.finish() {
-                Ok(_) => {}
-                Err(WriteError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return Ok(Report::none());
-                }
-                Err(e) => return Err(self.error(e)),
-            }
+            w.finish().map_err(|e| self.error(e))?;
         }
         Ok(Report::new(
             format!(

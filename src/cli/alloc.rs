@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use super::{Config, Failure, OutputArgs, Reports, TraceArgs, analyze};
+use super::error::Failure;
+use super::{Config, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::alloc::{
     AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSet, RuleSpec,
@@ -98,13 +99,12 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         .cloned()
         .collect();
     if args.no_builtin && rules.is_empty() {
-        return Err(Failure::Input(
+        return Err(Failure::invalid(
             "--no-builtin leaves no rule: give --alloc, --free or --realloc rules".into(),
         ));
     }
     let config = Config::from_args(&args.trace)?;
-    let set = RuleSet::resolve(&config.events, &rules, !args.no_builtin)
-        .map_err(|e| Failure::Input(e.to_string()))?;
+    let set = RuleSet::resolve(&config.events, &rules, !args.no_builtin).map_err(Failure::setup)?;
     let mut warnings: Vec<String> = set.warnings().iter().map(ToString::to_string).collect();
     let mut driver = Driver::new();
     driver.add(AllocAnalyzer::new(AllocOptions {

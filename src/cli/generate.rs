@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap_complete::Shell;
 
-use super::Failure;
+use super::error::{Error, Failure};
 use crate::output::{OutputError, OutputFile};
 
 /// Writes the completion script for `shell` to `out`.
@@ -18,8 +18,8 @@ pub(super) fn completions(
 ) -> Result<(), Failure> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "simpletrace", &mut buf);
-    out.write_all(&buf).map_err(Failure::Output)?;
-    out.flush().map_err(Failure::Output)
+    out.write_all(&buf).map_err(Failure::output)?;
+    out.flush().map_err(Failure::output)
 }
 
 /// The commands that get a page of their own: every subcommand but the
@@ -58,20 +58,21 @@ pub(super) fn man(
 ) -> Result<(), Failure> {
     let cmd = cmd.bin_name("simpletrace");
     let Some(dir) = dir else {
-        let buf = page(cmd, "simpletrace".into()).map_err(Failure::Output)?;
-        out.write_all(&buf).map_err(Failure::Output)?;
-        return out.flush().map_err(Failure::Output);
+        let buf = page(cmd, "simpletrace".into()).map_err(Failure::output)?;
+        out.write_all(&buf).map_err(Failure::output)?;
+        return out.flush().map_err(Failure::output);
     };
-    std::fs::create_dir_all(dir).map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Io(e).context(format!("{}: ", dir.display()), ""))?;
     let mut pages = vec![("simpletrace".to_owned(), cmd.clone())];
     for sub in subcommands(&cmd) {
         pages.push((format!("simpletrace-{}", sub.get_name()), sub.clone()));
     }
     for (name, page_cmd) in pages {
-        let bytes = page(page_cmd, name.clone()).map_err(Failure::Output)?;
+        let bytes = page(page_cmd, name.clone()).map_err(Failure::output)?;
         let path = dir.join(format!("{name}.1"));
-        write_page(&path, &bytes).map_err(|e| Failure::Input(e.to_string()))?;
-        writeln!(out, "{}", path.display()).map_err(Failure::Output)?;
+        write_page(&path, &bytes)?;
+        writeln!(out, "{}", path.display()).map_err(Failure::output)?;
     }
-    out.flush().map_err(Failure::Output)
+    out.flush().map_err(Failure::output)
 }

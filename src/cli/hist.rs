@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::{Config, EndArg, Failure, OutputArgs, Reports, TraceArgs, analyze};
+use super::error::Failure;
+use super::{Config, EndArg, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
@@ -257,7 +258,7 @@ impl HistArgs {
                 event: event.clone(),
             },
             _ => {
-                return Err(Failure::Input(
+                return Err(Failure::invalid(
                     "give one of --event EVENT --arg ARG, --latency BEGIN,END (or --begin BEGIN --end END) or --interval EVENT"
                         .into(),
                 ));
@@ -268,14 +269,14 @@ impl HistArgs {
         let timed = !matches!(measure, Measure::Value { .. });
         let unit = match (given, step_unit) {
             (Some(u), Some(s)) if u != s => {
-                return Err(Failure::Input(format!(
+                return Err(Failure::invalid(format!(
                     "--linear is in {} but --unit is {}",
                     unit_name(s),
                     unit_name(u)
                 )));
             }
             (None, Some(s)) if timed && s != Unit::Nanoseconds => {
-                return Err(Failure::Input(
+                return Err(Failure::invalid(
                     "latencies and intervals are times: give --linear in ns, us, ms or s".into(),
                 ));
             }
@@ -322,15 +323,15 @@ impl HistArgs {
             (Some(begin), [end]) => {
                 let pair: LatencyPair = format!("{begin},{end}")
                     .parse()
-                    .map_err(|e| Failure::Input(format!("--begin/--end: {e}")))?;
+                    .map_err(|e| Failure::invalid(format!("--begin/--end: {e}")))?;
                 args.latency = Some(pair);
                 Ok(args)
             }
-            (Some(_), []) => Err(Failure::Input(
+            (Some(_), []) => Err(Failure::invalid(
                 "--begin EVENT needs --end EVENT[:ARG], the event that ends each latency".into(),
             )),
-            (_, [_, _, ..]) => Err(Failure::Input("--end EVENT is given twice".into())),
-            (None, [end]) => Err(Failure::Input(format!(
+            (_, [_, _, ..]) => Err(Failure::invalid("--end EVENT is given twice".into())),
+            (None, [end]) => Err(Failure::invalid(format!(
                 "--end {end}: an event name after --end needs --begin EVENT (--end as a \
                  filter takes a time: nanoseconds, or 1.5s, 200ms, +30us)"
             ))),
@@ -343,7 +344,7 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let args = &args.with_latency_spelled_out()?;
     let spec = args.spec()?;
     let mut config = Config::from_args(&args.trace)?;
-    let mut hist = Hist::new(spec, &config.events).map_err(|e| Failure::Input(e.to_string()))?;
+    let mut hist = Hist::new(spec, &config.events).map_err(Failure::setup)?;
     keep_what_hist_reads(&mut config, &hist)?;
     let plot = match &args.svg {
         Some(path) => {
@@ -372,7 +373,7 @@ fn keep_what_hist_reads(config: &mut Config, hist: &Hist) -> Result<(), Failure>
         if let Some(decl) = config.events.by_name(name.as_bytes())
             && !config.selection.wants_event(decl)
         {
-            return Err(Failure::Input(format!(
+            return Err(Failure::invalid(format!(
                 "the --events filter leaves out {name}, which this histogram reads"
             )));
         }
@@ -414,20 +415,15 @@ mod tests {
     fn spec(args: &[&str]) -> HistSpec {
         match parse(args).unwrap().spec() {
             Ok(s) => s,
-            Err(Failure::Input(m)) => panic!("{m}"),
-            Err(Failure::Output(e)) => panic!("{e}"),
-            Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m)) => panic!("{m}"),
+            Err(f) => panic!("{f}"),
         }
     }
 
     fn spec_error(args: &[&str]) -> String {
         match parse(args).unwrap().spec() {
-            Err(Failure::Input(m)) => m,
+            Err(Failure::Error(e)) => e.to_string(),
             Ok(s) => panic!("accepted {s:?}"),
-            Err(Failure::Output(e)) => panic!("{e}"),
-            Err(Failure::Resynced(m)) => panic!("{m:?}"),
-            Err(Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m)) => panic!("{m}"),
+            Err(f) => panic!("{f:?}"),
         }
     }
 
@@ -536,12 +532,7 @@ mod tests {
             parse(args)
                 .map_err(|e| e.to_string())?
                 .with_latency_spelled_out()
-                .map_err(|e| match e {
-                    Failure::Input(m) => m,
-                    Failure::Output(e) => e.to_string(),
-                    Failure::Resynced(m) => m.join("\n"),
-                    Failure::Usage(m) | Failure::Fault(m) | Failure::Changed(m) => m,
-                })
+                .map_err(|e| e.to_string())
         };
         let a = spelled(&["--begin", "sub:req", "--end", "done:req", "--end", "+2ms"]).unwrap();
         let pair = a.latency.as_ref().unwrap();

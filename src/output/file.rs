@@ -77,10 +77,13 @@ impl std::error::Error for OutputError {
 /// directly: it cannot be replaced, and it does not look like a finished
 /// file.
 ///
-/// ```no_run
+/// The module is private to the command line, so this is not a doctest
+/// (the unit tests below run the same steps):
+///
+/// ```ignore
 /// use std::io::Write;
-/// use simpletrace::input::FileId;
-/// use simpletrace::output::OutputFile;
+/// use crate::input::FileId;
+/// use crate::output::OutputFile;
 ///
 /// let inputs = [FileId::of_path("trace-12345")?];
 /// let out = OutputFile::create("small.trace", &inputs)?;

@@ -89,8 +89,7 @@
 //! - [`AllocAnalyzer`] with its [`AllocOptions`];
 //! - [`RuleSpec`] (a rule as written), [`BUILTIN_RULES`], [`RuleSet`]
 //!   (rules checked against a trace-events file), [`RuleError`] and
-//!   [`RuleWarning`];
-//! - [`seconds`]: how the report writes times.
+//!   [`RuleWarning`].
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -1730,7 +1729,7 @@ impl Analyzer for AllocAnalyzer {
 
 /// A timestamp of the trace clock as `SECONDS.MICROS`, as QEMU's log
 /// backend prints times.
-pub fn seconds(ts: u64) -> String {
+pub(crate) fn seconds(ts: u64) -> String {
     format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000)
 }
 

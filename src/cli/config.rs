@@ -1,0 +1,277 @@
+//! What the arguments mean: the files opened and parsed ([`Config`]), the
+//! record selection, and how a failure reading the trace is worded.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use super::args::{EndArg, FilterArgs, TraceArgs};
+use super::error::{Error, Failure};
+use super::{hints, term};
+use crate::analyzers::print::Parallelism;
+use crate::analyzers::select::{Selection, TimeBound};
+use crate::format::excerpt::Excerpt;
+use crate::format::{TraceEvents, TraceKind, TraceReader};
+use crate::input::{self, Compression, FileId, TraceData, TraceInput, TraceStream};
+use crate::output::OutputFile;
+use crate::pattern::EventPatterns;
+
+impl FilterArgs {
+    /// The one `--end` time, if any; an event name is refused (`hist`
+    /// takes it out first).
+    pub(super) fn end_time(&self) -> Result<Option<TimeBound>, Failure> {
+        let mut time = None;
+        for end in &self.end {
+            match end {
+                EndArg::Time(t) if time.is_none() => time = Some(*t),
+                EndArg::Time(_) => {
+                    return Err(Failure::invalid("--end TIME is given twice".into()));
+                }
+                EndArg::Event(name) => {
+                    return Err(Failure::invalid(format!(
+                        "--end {}: --end takes a time (nanoseconds, or 1.5s, 200ms, +30us); \
+                         an event name only in hist --begin EVENT --end EVENT",
+                        Excerpt::new(name)
+                    )));
+                }
+            }
+        }
+        Ok(time)
+    }
+
+    /// The selection these arguments describe (reads the events file).
+    pub(super) fn selection(&self) -> Result<Selection, Failure> {
+        let mut patterns: Option<EventPatterns> = None;
+        if let Some(path) = &self.events_file {
+            let text = input::read_text(path)?;
+            let on_path = |e: Error| e.context(format!("{}: ", path.display()), "");
+            let text = core::str::from_utf8(&text).map_err(|e| on_path(Error::NotUtf8(e)))?;
+            let p = EventPatterns::parse_file(text).map_err(|e| on_path(Error::Pattern(e)))?;
+            patterns
+                .get_or_insert_with(EventPatterns::default)
+                .extend(p);
+        }
+        for list in &self.events {
+            let p = EventPatterns::parse_list(list)
+                .map_err(|e| Error::Pattern(e).context("--events: ", ""))?;
+            patterns
+                .get_or_insert_with(EventPatterns::default)
+                .extend(p);
+        }
+        Ok(Selection {
+            events: patterns,
+            pids: self.pid.clone(),
+            start: self.start,
+            end: self.end_time()?,
+        })
+    }
+}
+
+/// How far before the new end of a shrunk trace a faulty record may start
+/// and still be the cut's doing (its bytes past the end read as zeros):
+/// QEMU's records are a few KiB at most.
+const NEAR_THE_CUT: u64 = 64 << 10;
+
+/// The trace as opened.
+#[derive(Debug)]
+pub(super) enum Trace {
+    /// Memory-mapped.
+    Data(TraceData),
+    /// Read front to back, by the one run that takes it.
+    Stream(RefCell<Option<TraceStream>>),
+}
+
+/// The opened inputs and settings every command works from.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(super) events: TraceEvents,
+    pub(super) trace: Trace,
+    pub(super) trace_path: PathBuf,
+    /// How the trace is compressed (then it is a stream).
+    pub(super) compression: Option<Compression>,
+    pub(super) no_header: bool,
+    pub(super) resync: bool,
+    pub(super) parallelism: Parallelism,
+    /// `--chunk-size`, which also sets the block size of a stream.
+    pub(super) stream_block: Option<usize>,
+    pub(super) selection: Selection,
+    pub(super) term: term::TermArgs,
+    /// The files this run reads (trace, trace-events file, events file),
+    /// which no output may overwrite. (Commands with plugins write no
+    /// files.)
+    pub(super) inputs: Vec<FileId>,
+}
+
+impl Config {
+    pub(super) fn from_args(args: &TraceArgs) -> Result<Config, Failure> {
+        let (Some(events_path), Some(trace_path)) = (&args.trace_events, &args.trace_file) else {
+            return Err(Failure::invalid(
+                "missing TRACE_EVENTS or TRACE_FILE".into(),
+            ));
+        };
+        let selection = args.filters.selection()?;
+        let events = input::read_trace_events(events_path).map_err(|e| {
+            match hints::events_file_hint(events_path, trace_path) {
+                Some(hint) => Error::Input(e).context("", format!("; {hint}")),
+                None => Error::Input(e),
+            }
+        })?;
+        let mut inputs = vec![FileId::of_path(events_path)];
+        inputs.extend(args.filters.events_file.iter().map(FileId::of_path));
+        inputs.push(if trace_path.as_os_str() == "-" {
+            FileId::of_stdin()
+        } else {
+            FileId::of_path(trace_path)
+        });
+        // Read already, so they exist; an identity that cannot be known
+        // cannot be matched either.
+        let inputs = inputs.into_iter().flatten().collect();
+        let (trace, compression) = match TraceInput::open(trace_path)? {
+            TraceInput::Data(data) => (Trace::Data(data), None),
+            TraceInput::Stream(stream) => {
+                let compression = stream.compression();
+                (Trace::Stream(RefCell::new(Some(stream))), compression)
+            }
+        };
+        let threads = match args.threads {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mut parallelism = Parallelism::threads(threads);
+        let stream_block = args.chunk_size.map(|bytes| bytes as usize);
+        if let Some(bytes) = stream_block {
+            parallelism.chunk_bytes = bytes;
+        }
+        Ok(Config {
+            events,
+            trace,
+            trace_path: trace_path.clone(),
+            compression,
+            no_header: args.no_header,
+            resync: args.resync,
+            parallelism,
+            stream_block,
+            selection,
+            term: args.term.clone(),
+            inputs,
+        })
+    }
+
+    /// Starts writing the output file `path` (never one of the inputs).
+    pub(super) fn create_output(&self, path: &Path) -> Result<OutputFile, Failure> {
+        Ok(OutputFile::create(path, &self.inputs)?)
+    }
+
+    pub(super) fn reader<'c>(&'c self, data: &'c TraceData) -> Result<TraceReader<'c>, Failure> {
+        let reader = if self.no_header {
+            TraceReader::headerless(data, &self.events)
+        } else {
+            TraceReader::new(data, &self.events).map_err(|e| match self.cut_short(None) {
+                Some(shrink) => self.changed(shrink, None, Some(Error::Format(e))),
+                None => self.header_failure(e),
+            })?
+        };
+        Ok(data.guard(reader).with_resync(self.resync))
+    }
+
+    /// The kind of a streamed trace, from its first bytes.
+    pub(super) fn stream_kind(&self, stream: &TraceStream) -> Result<TraceKind, Failure> {
+        if self.no_header {
+            Ok(TraceKind::headerless())
+        } else {
+            TraceKind::detect(stream.head()).map_err(|e| self.header_failure(e))
+        }
+    }
+
+    /// A bad header; when the name says the file is compressed and its
+    /// first bytes say otherwise, that is the likelier story.
+    pub(super) fn header_failure(&self, e: crate::format::Error) -> Failure {
+        match Compression::from_extension(&self.trace_path) {
+            Some(c) if self.compression.is_none() => Failure::Error(Error::Format(e).context(
+                format!("{}: ", self.trace_path.display()),
+                format!(" (the name says {c}, but the data does not start as {c} data does)"),
+            )),
+            _ => {
+                let hint = hints::trace_file_hint(&self.trace_path);
+                let e =
+                    Error::Format(e).context("", hint.map_or(String::new(), |h| format!("; {h}")));
+                Failure::Error(self.on_trace(e))
+            }
+        }
+    }
+
+    /// How the mapped trace shrank while it was read, if it did.
+    pub(super) fn shrink(&self) -> Option<input::Shrink> {
+        match &self.trace {
+            Trace::Data(data) => data.shrink(),
+            Trace::Stream(_) => None,
+        }
+    }
+
+    /// How the mapped trace shrank while it was read, if the run's end is
+    /// the shrink's doing: a read of a vanished page was caught, or the run
+    /// stopped at a record the cut reaches (the [`Error::Cut`] itself, or a
+    /// fault at a record starting within [`NEAR_THE_CUT`] of the new end:
+    /// the zeros after it). A fault well inside what is left of the file
+    /// is the file's own, shrink or not.
+    ///
+    /// [`Error::Cut`]: crate::format::Error::Cut
+    pub(super) fn cut_short(&self, fault: Option<&crate::format::Error>) -> Option<input::Shrink> {
+        let shrink = self.shrink()?;
+        let reaches = match fault {
+            None => false,
+            Some(crate::format::Error::Cut { .. }) => true,
+            Some(e) => match (e.at(), shrink.now) {
+                (Some(at), Some(now)) => at.offset.0.saturating_add(NEAR_THE_CUT) > now,
+                _ => true,
+            },
+        };
+        (shrink.caught() || reaches).then_some(shrink)
+    }
+
+    /// The failure of a run that the trace's shrinking stopped: how the
+    /// file changed, and where reading stopped (with what the reader found
+    /// there, when it was not the cut itself), or what failed then.
+    pub(super) fn changed(
+        &self,
+        shrink: input::Shrink,
+        fault: Option<crate::format::Error>,
+        then: Option<Error>,
+    ) -> Failure {
+        Failure::Changed(self.on_trace(Error::Shrank {
+            shrink,
+            fault,
+            then: then.map(Box::new),
+        }))
+    }
+
+    /// `e` with a note, when the file shrank meanwhile, that it did.
+    pub(super) fn with_shrink_note(&self, e: Error) -> Error {
+        match self.shrink() {
+            Some(shrink) => e.context("", format!(" (meanwhile {shrink})")),
+            None => e,
+        }
+    }
+
+    /// `e` about the trace: `PATH: e`; for a compressed trace, with a word
+    /// on what its offsets count.
+    pub(super) fn on_trace(&self, e: Error) -> Error {
+        let (before, after) = self.trace_context();
+        e.context(before, after)
+    }
+
+    /// A warning about the trace, as [`Config::on_trace`] words an error.
+    pub(super) fn trace_warning(&self, warning: impl std::fmt::Display) -> String {
+        let (before, after) = self.trace_context();
+        format!("{before}{warning}{after}")
+    }
+
+    /// What goes before and after a message about the trace: `PATH: `,
+    /// and for a compressed trace a word on what its offsets count.
+    pub(super) fn trace_context(&self) -> (String, String) {
+        let path = format!("{}: ", self.trace_path.display());
+        (
+            path,
+            self.compression.map_or(String::new(), |c| c.offsets_note()),
+        )
+    }
+}

@@ -1,0 +1,150 @@
+//! Writing the reports of a run: text (under a heading each when there
+//! are several, coloured on a terminal) or JSON (an object keyed by
+//! analyzer name when there are several).
+
+use std::io::{self, Write};
+
+use super::term;
+use crate::analyzers::Report;
+
+/// The keys of the reports (JSON keys, text headings): the analyzers'
+/// names, where two analyzers share a name (a plugin called like a
+/// built-in, two plugins of one name) the later ones numbered `NAME#2`,
+/// `NAME#3`... so that no report hides another. Also says which were
+/// renamed.
+pub(super) fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut keys: Vec<String> = Vec::with_capacity(names.len());
+    let mut renamed = Vec::new();
+    for name in names {
+        let mut key = name.clone();
+        let mut n = 1;
+        while keys.contains(&key) {
+            n += 1;
+            key = format!("{name}#{n}");
+        }
+        if key != name {
+            renamed.push(format!(
+                "two analyzers are called '{name}': the report of the one given later is '{key}'"
+            ));
+        }
+        keys.push(key);
+    }
+    (keys, renamed)
+}
+
+/// Writes the reports: their texts one after the other (under a heading
+/// each when there are several), or with `json` = `Some(keyed)` one JSON
+/// value (an object keyed by analyzer name when there are several, or
+/// always when `keyed`). A streamed report ([`Report::streamed`]) is written
+/// as it is rendered, through a buffer.
+pub(super) fn write_reports(
+    out: &mut dyn Write,
+    reports: &[Report],
+    names: &[String],
+    json: Option<bool>,
+    color: bool,
+) -> io::Result<()> {
+    let shown: Vec<(&String, &Report)> = names
+        .iter()
+        .zip(reports)
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    let mut buffered = io::BufWriter::with_capacity(64 << 10, &mut *out);
+    if let Some(keyed) = json {
+        match shown.as_slice() {
+            [] if !keyed => {}
+            [(_, r)] if !keyed => {
+                r.write_json(&mut buffered, 0)?;
+                writeln!(buffered)?;
+            }
+            many => {
+                write_keyed_json(&mut buffered, many)?;
+                writeln!(buffered)?;
+            }
+        }
+    } else {
+        let headings = shown.len() > 1;
+        let mut painted = term::PaintLines::new(&mut buffered, color);
+        for (i, (name, r)) in shown.iter().enumerate() {
+            if headings {
+                if i > 0 {
+                    painted.write_all(b"\n")?;
+                }
+                writeln!(painted, "== {name} ==")?;
+            }
+            r.write_text(&mut painted)?;
+        }
+        painted.finish()?;
+    }
+    buffered.flush()?;
+    drop(buffered);
+    out.flush()
+}
+
+/// Writes `{"name": report, ...}` as `serde_json::to_string_pretty`
+/// writes the object of the reports' JSON values (keys in
+/// `serde_json::Map`'s order, a name given twice keeping its last report):
+/// one [`LazyJson`](crate::analyzers::listing::LazyJson) object of the
+/// reports' JSON forms, each written as it goes out.
+pub(super) fn write_keyed_json(
+    out: &mut dyn Write,
+    shown: &[(&String, &Report)],
+) -> io::Result<()> {
+    let fields = shown
+        .iter()
+        .map(|(name, r)| ((*name).clone(), r.lazy_json()))
+        .collect();
+    crate::analyzers::listing::LazyJson::Object(fields).write_pretty(out, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A streamed report of a few rows, for the writers.
+    struct Rows(u32);
+
+    impl crate::analyzers::ReportBody for Rows {
+        fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+            writeln!(out, "{} rows", self.0)
+        }
+
+        fn json(&self) -> crate::analyzers::listing::LazyJson<'_> {
+            use crate::analyzers::listing::LazyJson;
+            let rows = (0..self.0).map(|i| LazyJson::Value(serde_json::json!({ "i": i })));
+            LazyJson::Object(vec![
+                ("rows".into(), LazyJson::Array(Box::new(rows))),
+                ("n".into(), LazyJson::Value(serde_json::json!(self.0))),
+            ])
+        }
+    }
+
+    /// Reports keyed by name are written as serde_json writes the object
+    /// of their JSON values: keys in its order, a name given twice
+    /// keeping its last report, streamed and in-memory reports alike.
+    #[test]
+    fn keyed_json_is_serde_jsons_object() {
+        let reports = [
+            Report::new("", serde_json::json!({"z": [1, {"a": null}], "b": "x"})),
+            Report::streamed(Rows(3)),
+            Report::new("", serde_json::json!(7)),
+            Report::streamed(Rows(0)),
+        ];
+        let names: Vec<String> = ["zeta", "alpha", "zeta", "mid"].map(String::from).to_vec();
+        let shown: Vec<(&String, &Report)> = names.iter().zip(&reports).collect();
+        let mut out = Vec::new();
+        write_keyed_json(&mut out, &shown).unwrap();
+        let object: serde_json::Map<String, serde_json::Value> = shown
+            .iter()
+            .map(|(n, r)| ((*n).clone(), (*r).clone().complete().json))
+            .collect();
+        assert_eq!(object["zeta"], 7);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string_pretty(&object).unwrap()
+        );
+        let mut out = Vec::new();
+        write_keyed_json(&mut out, &[]).unwrap();
+        assert_eq!(out, b"{}");
+    }
+}
