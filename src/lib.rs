@@ -38,6 +38,7 @@ pub mod format;
 pub mod input;
 pub mod output;
 pub mod pattern;
+pub(crate) mod syntax;
 pub mod tracer;
 
 /// The README's examples compile.
