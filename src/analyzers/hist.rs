@@ -79,6 +79,7 @@ use serde_json::{Value, json};
 use super::histogram::{
     self, Bucket, CloseBounds, Domain, EXACT_BUDGET, ExactBudget, Histogram, Scale, Unit,
 };
+use super::human::plural;
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
@@ -1493,15 +1494,19 @@ fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
     let in_groups = if plan.spec.by.is_empty() {
         String::new()
     } else {
-        format!(" in {groups} group{}", if groups == 1 { "" } else { "s" })
+        format!(" in {}", plural(groups as u64, "group", "groups"))
     };
     let by = plan.by_text();
     match &plan.resolved {
         Resolved::Value { event, arg, .. } => {
-            format!("Values of {event} {arg}{by}: {samples} records{in_groups}")
+            format!(
+                "Values of {event} {arg}{by}: {}{in_groups}",
+                plural(samples, "record", "records")
+            )
         }
         Resolved::Interval { event } => format!(
-            "Time between consecutive {event} records of one pid{by}: {samples} intervals{in_groups}"
+            "Time between consecutive {event} records of one pid{by}: {}{in_groups}",
+            plural(samples, "interval", "intervals")
         ),
         Resolved::Latency {
             begin,
@@ -1516,8 +1521,9 @@ fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
                 _ => String::new(),
             };
             format!(
-                "Latency from {begin} to {end}, paired by pid{key} ({}){by}: {samples} pairs{in_groups}",
-                pairing.describe()
+                "Latency from {begin} to {end}, paired by pid{key} ({}){by}: {}{in_groups}",
+                pairing.describe(),
+                plural(samples, "pair", "pairs")
             )
         }
     }
@@ -1612,23 +1618,27 @@ impl ReportBody for HistReport {
         if let Some(l) = &self.latency {
             let replaced = if l.replaced > 0 {
                 format!(
-                    ", {} begins replaced by a later begin of their key",
-                    l.replaced
+                    ", {} by a later begin of {} key",
+                    plural(l.replaced, "begin replaced", "begins replaced"),
+                    if l.replaced == 1 { "its" } else { "their" }
                 )
             } else {
                 String::new()
             };
             writeln!(
                 out,
-                "{} begins, {} ends; unmatched: {} begins still open at the end{replaced}, {} ends without a begin",
-                l.begins, l.ends, l.open, l.unmatched_ends
+                "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
+                plural(l.begins, "begin", "begins"),
+                plural(l.ends, "end", "ends"),
+                plural(l.open, "begin", "begins"),
+                plural(l.unmatched_ends, "end", "ends")
             )?;
         }
         if self.loss.records > 0 {
             let consequence = match (&plan.resolved, &self.latency) {
                 (Resolved::Latency { .. }, Some(l)) => format!(
-                    "{} pairs span a loss, and lost records can leave begins and ends unmatched",
-                    l.pairs_across_loss
+                    "{} a loss, and lost records can leave begins and ends unmatched",
+                    plural(l.pairs_across_loss, "pair spans", "pairs span")
                 ),
                 (Resolved::Interval { .. }, _) => {
                     "no interval is measured across a loss of its pid".to_owned()
@@ -1637,8 +1647,13 @@ impl ReportBody for HistReport {
             };
             writeln!(
                 out,
-                "Events were lost: {} dropped-events records, {} events dropped; {consequence}",
-                self.loss.records, self.loss.events
+                "Events were lost: {}, {} dropped; {consequence}",
+                plural(
+                    self.loss.records,
+                    "dropped-events record",
+                    "dropped-events records"
+                ),
+                plural(self.loss.events, "event", "events")
             )?;
         }
         if self.groups_total == 0 {
@@ -1669,9 +1684,13 @@ impl ReportBody for HistReport {
         if self.groups.list.len() < self.groups_total {
             writeln!(
                 out,
-                "\n({} more groups with {} samples not shown)",
-                self.groups_total - self.groups.list.len(),
-                self.rest_samples
+                "\n({} with {} not shown)",
+                plural(
+                    (self.groups_total - self.groups.list.len()) as u64,
+                    "more group",
+                    "more groups"
+                ),
+                plural(self.rest_samples, "sample", "samples")
             )?;
         }
         if approx {

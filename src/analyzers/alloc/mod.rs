@@ -1696,11 +1696,9 @@ impl Analyzer for AllocAnalyzer {
 // ---------------------------------------------------------------------------
 // The report (see report.rs)
 
-/// A timestamp of the trace clock as `SECONDS.MICROS`, as QEMU's log
-/// backend prints times.
-pub fn seconds(ts: u64) -> String {
-    format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000)
-}
+/// A timestamp of the trace clock as `SECONDS.MICROS` (the one formatter
+/// of every report).
+pub use super::human::seconds;
 
 #[cfg(test)]
 mod tests {
@@ -2278,6 +2276,6 @@ pool_put(void *obj) \"\"
         assert_eq!(size_text(1 << 20), "1048576 (1MiB)");
         assert_eq!(big(u128::from(u64::MAX)), json!(u64::MAX));
         assert_eq!(big(u128::from(u64::MAX) + 1), json!(18446744073709551616.0));
-        assert_eq!(plural(1, "block", "blocks"), "1 block");
+        assert_eq!(plural(1u64, "block", "blocks"), "1 block");
     }
 }
