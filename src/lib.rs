@@ -43,6 +43,7 @@ pub mod input;
 #[cfg(feature = "cli")]
 mod output;
 pub mod pattern;
+pub(crate) mod syntax;
 pub mod tracer;
 
 /// The README's examples compile.

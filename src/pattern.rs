@@ -96,7 +96,7 @@ fn parse_one(text: &str, line: u32) -> Result<EventPattern, PatternError> {
     let valid = !glob.is_empty()
         && glob
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'*' | b'?'));
+            .all(|b| crate::syntax::is_ident_byte(b) || matches!(b, b'*' | b'?'));
     if !valid {
         return Err(PatternError {
             line,

@@ -564,7 +564,7 @@ fn lost_events_are_placed_near_dropped_records() {
         text.contains(
             "\nWARNING: EVENTS WERE LOST: 2 dropped-events records report 10 lost events, from 0.000000 to 0.000001.\n\
              These findings may be artefacts of the loss: 3 of 4 leaked blocks (a loss after the allocation),\n\
-             1 of 2 unknown frees (a loss before the free), 1 of 1 double frees and 0 of 1 blocks allocated\n"
+             1 of 2 unknown frees (a loss before the free), 1 of 1 double free and 0 of 1 block allocated\n"
         ),
         "{text}"
     );

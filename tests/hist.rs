@@ -476,8 +476,8 @@ fn hist_latency_by_hand() {
         lines[..4],
         [
             "Latency from submit to complete, paired by pid and req (first in, first out): 5 pairs",
-            "6 begins, 6 ends; unmatched: 1 begins still open at the end, 1 ends without a begin",
-            "Events were lost: 1 dropped-events records, 7 events dropped; 1 pairs span a loss, and lost records can leave begins and ends unmatched",
+            "6 begins, 6 ends; unmatched: 1 begin still open at the end, 1 end without a begin",
+            "Events were lost: 1 dropped-events record, 7 events dropped; 1 pair spans a loss, and lost records can leave begins and ends unmatched",
             "",
         ]
     );
@@ -620,8 +620,8 @@ fn hist_latency_unique_keys() {
             "unique",
         ],
     );
-    assert!(text.contains("\n2 begins, 1 ends; "), "{text}");
-    assert!(text.contains("unmatched: 0 begins still open at the end, 1 begins replaced by a later begin of their key, 0 ends without a begin"), "{text}");
+    assert!(text.contains("\n2 begins, 1 end; "), "{text}");
+    assert!(text.contains("unmatched: 0 begins still open at the end, 1 begin replaced by a later begin of its key, 0 ends without a begin"), "{text}");
 }
 
 /// Ticks: pid 1 at 100, 250, 200, then a loss, then 1000, 1100; pid 2 at
@@ -667,7 +667,7 @@ fn hist_intervals_by_hand() {
     let text = hist_text(&c, &["--interval", "tick"]);
     assert!(text.starts_with(
         "Time between consecutive tick records of one pid: 4 intervals\n\
-         Events were lost: 1 dropped-events records, 3 events dropped; no interval is measured across a loss of its pid\n"
+         Events were lost: 1 dropped-events record, 3 events dropped; no interval is measured across a loss of its pid\n"
     ), "{text}");
     // Linear 100 ns buckets: [-100, 0) 1, [100, 200) 2, [400, 500) 1.
     let j = hist_json(&c, &["--interval", "tick", "--linear", "100ns"]);

@@ -469,6 +469,9 @@ fn filters_select_and_deltas_follow_the_shown_records() {
     for (args, needle) in [
         (vec!["--events", "a b"], "is not an event pattern"),
         (vec!["--start", "5 parsecs"], "is not a time"),
+        // Exact: a fraction of a nanosecond is refused, not cut.
+        (vec!["--start", "1.5ns"], "'1.5ns' is not a time"),
+        (vec!["--end", "1.0000000005s"], "is not a time"),
         (
             vec!["--events-file", "/nonexistent/events"],
             "/nonexistent/events",

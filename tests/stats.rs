@@ -165,7 +165,7 @@ fn every_figure_by_hand() {
     assert_eq!(
         lines[..3],
         [
-            "7 records of 4 events, 4 mapping records, 7 events LOST in 1 dropped-events records",
+            "7 records of 4 events, 4 mapping records, 7 events LOST in 1 dropped-events record",
             "0.000010 s, from 0.000001 s to 0.000011 s of the trace clock",
             &format!(
                 "timestamps step back 2 times, at most 1us (record 8 at byte {largest_at}, a)"
@@ -268,7 +268,7 @@ fn sorting_top_by_pid_and_filters() {
     );
     let (text, _) = stats(&files, &["--events", "a"]);
     assert!(
-        text.starts_with("3 records of 1 events, 4 mapping records, no events lost\n"),
+        text.starts_with("3 records of 1 event, 4 mapping records, no events lost\n"),
         "{text}"
     );
 }

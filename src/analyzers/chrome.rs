@@ -66,22 +66,9 @@ impl FromStr for SpanSpec {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || SpanSpecError(s.to_owned());
-        let (b, e) = s.split_once(',').ok_or_else(err)?;
-        let part = |p: &str| -> Result<(String, Option<String>), SpanSpecError> {
-            let (name, key) = match p.trim().split_once(':') {
-                Some((n, k)) => (n, Some(k)),
-                None => (p.trim(), None),
-            };
-            let ident = |t: &str| {
-                !t.is_empty() && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-            };
-            if !ident(name) || key.is_some_and(|k| !ident(k)) {
-                return Err(err());
-            }
-            Ok((name.to_owned(), key.map(str::to_owned)))
-        };
-        let (begin, begin_key) = part(b)?;
-        let (end, end_key) = part(e)?;
+        let ((begin, begin_key), (end, end_key)) = crate::syntax::event_pair(s).ok_or_else(err)?;
+        let (begin, begin_key) = (begin.to_owned(), begin_key.map(str::to_owned));
+        let (end, end_key) = (end.to_owned(), end_key.map(str::to_owned));
         Ok(SpanSpec {
             begin,
             begin_key,

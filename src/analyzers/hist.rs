@@ -79,6 +79,7 @@ use serde_json::{Value, json};
 use super::histogram::{
     self, Bucket, CloseBounds, Domain, EXACT_BUDGET, ExactBudget, Histogram, Scale, Unit,
 };
+use super::human::plural;
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, Interest,
@@ -87,6 +88,7 @@ use super::{
 use crate::format::ArgValue;
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
 use crate::format::excerpt::Excerpt;
+use crate::syntax;
 
 /// Most parts a group key has (`--by pid,mutex,file`).
 pub const MAX_BY: usize = 3;
@@ -187,10 +189,6 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
-fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
 impl FromStr for Endpoint {
     type Err = SyntaxError;
 
@@ -200,13 +198,7 @@ impl FromStr for Endpoint {
             text: s.to_owned(),
             expected: "EVENT or EVENT:ARG",
         };
-        let (event, key) = match s.trim().split_once(':') {
-            Some((e, k)) => (e, Some(k)),
-            None => (s.trim(), None),
-        };
-        if !is_ident(event) || key.is_some_and(|k| !is_ident(k)) {
-            return Err(err());
-        }
+        let (event, key) = syntax::event_arg(s).ok_or_else(err)?;
         Ok(Endpoint {
             event: event.to_owned(),
             key: key.map(str::to_owned),
@@ -223,10 +215,16 @@ impl FromStr for LatencyPair {
             text: s.to_owned(),
             expected: "BEGIN_EVENT[:ARG],END_EVENT[:ARG], e.g. thread_pool_submit_aio:req,thread_pool_complete_aio:req",
         };
-        let (b, e) = s.split_once(',').ok_or_else(err)?;
+        let ((begin, begin_key), (end, end_key)) = syntax::event_pair(s).ok_or_else(err)?;
         Ok(LatencyPair {
-            begin: b.parse().map_err(|_| err())?,
-            end: e.parse().map_err(|_| err())?,
+            begin: Endpoint {
+                event: begin.to_owned(),
+                key: begin_key.map(str::to_owned),
+            },
+            end: Endpoint {
+                event: end.to_owned(),
+                key: end_key.map(str::to_owned),
+            },
         })
     }
 }
@@ -284,7 +282,7 @@ impl FromStr for GroupBy {
             return Ok(GroupBy::Pid);
         }
         let name = s.strip_prefix("args.").unwrap_or(s);
-        if is_ident(name) {
+        if syntax::is_ident(name) {
             Ok(GroupBy::Arg(name.to_owned()))
         } else {
             Err(SyntaxError {
@@ -499,47 +497,13 @@ impl fmt::Display for HistError {
 
 impl std::error::Error for HistError {}
 
-/// The declared name closest to `name`, if one is close enough to be a
-/// likely typo.
-fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.len() / 3).max(2);
-    candidates
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c.to_owned())
-}
-
-/// Levenshtein distance, in bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diag = i;
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let best = (diag + usize::from(ca != cb))
-                .min(above.saturating_add(1))
-                .min(left.saturating_add(1));
-            diag = above;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = best;
-            }
-        }
-    }
-    row.last().copied().unwrap_or(0)
-}
-
 fn decl<'e>(events: &'e TraceEvents, name: &str) -> Result<&'e EventDecl, HistError> {
     events
         .by_name(name.as_bytes())
         .ok_or_else(|| HistError::UnknownEvent {
             event: name.to_owned(),
-            suggestion: closest(name, events.iter().map(|d| d.name.as_str())),
+            suggestion: syntax::did_you_mean(name, events.iter().map(|d| d.name.as_str()))
+                .map(str::to_owned),
         })
 }
 
@@ -1530,15 +1494,19 @@ fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
     let in_groups = if plan.spec.by.is_empty() {
         String::new()
     } else {
-        format!(" in {groups} group{}", if groups == 1 { "" } else { "s" })
+        format!(" in {}", plural(groups as u64, "group", "groups"))
     };
     let by = plan.by_text();
     match &plan.resolved {
         Resolved::Value { event, arg, .. } => {
-            format!("Values of {event} {arg}{by}: {samples} records{in_groups}")
+            format!(
+                "Values of {event} {arg}{by}: {}{in_groups}",
+                plural(samples, "record", "records")
+            )
         }
         Resolved::Interval { event } => format!(
-            "Time between consecutive {event} records of one pid{by}: {samples} intervals{in_groups}"
+            "Time between consecutive {event} records of one pid{by}: {}{in_groups}",
+            plural(samples, "interval", "intervals")
         ),
         Resolved::Latency {
             begin,
@@ -1553,8 +1521,9 @@ fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
                 _ => String::new(),
             };
             format!(
-                "Latency from {begin} to {end}, paired by pid{key} ({}){by}: {samples} pairs{in_groups}",
-                pairing.describe()
+                "Latency from {begin} to {end}, paired by pid{key} ({}){by}: {}{in_groups}",
+                pairing.describe(),
+                plural(samples, "pair", "pairs")
             )
         }
     }
@@ -1649,23 +1618,27 @@ impl ReportBody for HistReport {
         if let Some(l) = &self.latency {
             let replaced = if l.replaced > 0 {
                 format!(
-                    ", {} begins replaced by a later begin of their key",
-                    l.replaced
+                    ", {} by a later begin of {} key",
+                    plural(l.replaced, "begin replaced", "begins replaced"),
+                    if l.replaced == 1 { "its" } else { "their" }
                 )
             } else {
                 String::new()
             };
             writeln!(
                 out,
-                "{} begins, {} ends; unmatched: {} begins still open at the end{replaced}, {} ends without a begin",
-                l.begins, l.ends, l.open, l.unmatched_ends
+                "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
+                plural(l.begins, "begin", "begins"),
+                plural(l.ends, "end", "ends"),
+                plural(l.open, "begin", "begins"),
+                plural(l.unmatched_ends, "end", "ends")
             )?;
         }
         if self.loss.records > 0 {
             let consequence = match (&plan.resolved, &self.latency) {
                 (Resolved::Latency { .. }, Some(l)) => format!(
-                    "{} pairs span a loss, and lost records can leave begins and ends unmatched",
-                    l.pairs_across_loss
+                    "{} a loss, and lost records can leave begins and ends unmatched",
+                    plural(l.pairs_across_loss, "pair spans", "pairs span")
                 ),
                 (Resolved::Interval { .. }, _) => {
                     "no interval is measured across a loss of its pid".to_owned()
@@ -1674,8 +1647,13 @@ impl ReportBody for HistReport {
             };
             writeln!(
                 out,
-                "Events were lost: {} dropped-events records, {} events dropped; {consequence}",
-                self.loss.records, self.loss.events
+                "Events were lost: {}, {} dropped; {consequence}",
+                plural(
+                    self.loss.records,
+                    "dropped-events record",
+                    "dropped-events records"
+                ),
+                plural(self.loss.events, "event", "events")
             )?;
         }
         if self.groups_total == 0 {
@@ -1706,9 +1684,13 @@ impl ReportBody for HistReport {
         if self.groups.list.len() < self.groups_total {
             writeln!(
                 out,
-                "\n({} more groups with {} samples not shown)",
-                self.groups_total - self.groups.list.len(),
-                self.rest_samples
+                "\n({} with {} not shown)",
+                plural(
+                    (self.groups_total - self.groups.list.len()) as u64,
+                    "more group",
+                    "more groups"
+                ),
+                plural(self.rest_samples, "sample", "samples")
             )?;
         }
         if approx {
@@ -2166,13 +2148,6 @@ tick(int delta_ns) \"t\"
         let h = Hist::new(HistSpec::new(value("tick", "delta_ns")), &events()).unwrap();
         assert_eq!(h.unit(), Unit::Nanoseconds);
         assert_eq!(h.events(), ["tick"]);
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     fn run(spec: HistSpec, trace: &[u8]) -> Report {

@@ -49,6 +49,8 @@ use std::io;
 
 use serde_json::{Value, json};
 
+use super::human::human_digits;
+pub use super::human::{human, human_f64};
 use super::listing::LazyJson;
 
 /// Samples kept for exact percentiles before switching to sub-buckets
@@ -1040,75 +1042,6 @@ fn distinct(low: i128, high: i128, unit: Unit) -> (String, String) {
         }
     }
     (low.to_string(), high.to_string())
-}
-
-/// `v` in `unit`, with 3 significant digits: `1.02us`, `4KiB`, `1K`.
-pub fn human(v: i128, unit: Unit) -> String {
-    human_digits(v, unit, 3)
-}
-
-/// A fractional value (a mean, a percentile) in `unit`.
-pub fn human_f64(v: f64, unit: Unit) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e30 {
-        return human(v as i128, unit);
-    }
-    match unit {
-        Unit::Count if v.abs() < 1024.0 => trim(format!("{v:.2}")),
-        Unit::Bytes if v.abs() < 1024.0 => format!("{}B", trim(format!("{v:.1}"))),
-        Unit::Nanoseconds if v.abs() < 1000.0 => format!("{}ns", trim(format!("{v:.1}"))),
-        _ => scaled(v, unit, 3),
-    }
-}
-
-fn human_digits(v: i128, unit: Unit, digits: usize) -> String {
-    match unit {
-        Unit::Count => {
-            // bpftrace's K/M/G for exact multiples of 1024.
-            let mut n = v;
-            for suffix in ["", "K", "M", "G", "T", "P", "E"] {
-                if n % 1024 != 0 || n == 0 || suffix == "E" {
-                    return format!("{n}{suffix}");
-                }
-                n /= 1024;
-            }
-            v.to_string()
-        }
-        Unit::Bytes if v.unsigned_abs() < 1024 => format!("{v}B"),
-        Unit::Nanoseconds if v.unsigned_abs() < 1000 => format!("{v}ns"),
-        _ => scaled(v as f64, unit, digits),
-    }
-}
-
-/// `v` in the largest unit it reaches, with `digits` significant digits,
-/// trailing zeros trimmed.
-fn scaled(v: f64, unit: Unit, digits: usize) -> String {
-    let (steps, names): (f64, &[&str]) = match unit {
-        Unit::Nanoseconds => (1000.0, &["ns", "us", "ms", "s"]),
-        Unit::Bytes => (1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]),
-        Unit::Count => (1000.0, &["", "K", "M", "G", "T", "P", "E"]),
-    };
-    let mut x = v;
-    let mut i = 0;
-    while x.abs() >= steps && i + 1 < names.len() {
-        x /= steps;
-        i += 1;
-    }
-    let whole = if x.abs() < 1.0 {
-        1
-    } else {
-        (x.abs().log10().floor() as usize) + 1
-    };
-    let decimals = digits.saturating_sub(whole);
-    let name = names.get(i).copied().unwrap_or("");
-    format!("{}{name}", trim(format!("{x:.decimals$}")))
-}
-
-/// Drops trailing zeros after a decimal point (and the point).
-fn trim(s: String) -> String {
-    if !s.contains('.') {
-        return s;
-    }
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]

@@ -27,7 +27,10 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::histogram::{Domain, ExactBudget, Histogram, Scale, median_of_sorted};
+use super::histogram::{
+    Domain, ExactBudget, Histogram, Scale, Unit, human, human_f64, median_of_sorted,
+};
+use super::human::plural;
 use super::listing::{LazyJson, TableStyle, TextTable};
 use super::{
     Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, ReportBody, TraceInfo,
@@ -206,18 +209,14 @@ impl Summary {
     }
 }
 
-/// Formats nanoseconds with a unit that keeps 3-4 significant digits.
-pub(crate) fn human_ns(ns: f64) -> String {
-    let a = ns.abs();
-    if a < 1_000.0 {
-        format!("{ns:.0} ns")
-    } else if a < 1_000_000.0 {
-        format!("{:.2} us", ns / 1e3)
-    } else if a < 1_000_000_000.0 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
-    }
+/// Nanoseconds for people, as every report writes durations: `1.5us`.
+fn human_ns(ns: f64) -> String {
+    human_f64(ns, Unit::Nanoseconds)
+}
+
+/// Whole nanoseconds for people: `1.5us`.
+fn human_whole_ns(ns: i64) -> String {
+    human(i128::from(ns), Unit::Nanoseconds)
 }
 
 /// The `locks` analyzer.
@@ -478,10 +477,10 @@ impl LocksReport {
         for h in [&m.waits, &m.holds] {
             match Summary::of_histogram(h) {
                 Some(s) => row.extend([
-                    human_ns(s.min as f64),
+                    human_whole_ns(s.min),
                     human_ns(s.median),
                     human_ns(s.mean),
-                    human_ns(s.max as f64),
+                    human_whole_ns(s.max),
                 ]),
                 None => row.extend(["-".to_string(), "-".into(), "-".into(), "-".into()]),
             }
@@ -528,8 +527,11 @@ impl ReportBody for LocksReport {
         }
         writeln!(
             out,
-            "{} mutexes: {requests} lock requests, {acquisitions} acquisitions, {unlocks} unlocks",
-            self.rows.len()
+            "{}: {}, {}, {}",
+            plural(self.rows.len() as u64, "mutex", "mutexes"),
+            plural(requests, "lock request", "lock requests"),
+            plural(acquisitions, "acquisition", "acquisitions"),
+            plural(unlocks, "unlock", "unlocks"),
         )?;
         let shown = self.shown();
         if !self.rows.is_empty() {
@@ -546,7 +548,12 @@ impl ReportBody for LocksReport {
             out.write_all(b"\n")?;
             table.write(out, || self.rows.iter().take(shown).map(Self::cells))?;
             if shown < self.rows.len() {
-                writeln!(out, "({} more mutexes not shown)", self.rows.len() - shown)?;
+                let more = (self.rows.len() - shown) as u64;
+                writeln!(
+                    out,
+                    "({} not shown)",
+                    plural(more, "more mutex", "more mutexes")
+                )?;
             }
         }
         if self.rows.iter().any(|m| m.holder.is_some()) {
@@ -560,7 +567,7 @@ impl ReportBody for LocksReport {
                         m.mutex,
                         m.pid,
                         self.site_text(h.site),
-                        human_ns(since as f64)
+                        human_whole_ns(since)
                     )?;
                 }
             }
@@ -576,7 +583,7 @@ impl ReportBody for LocksReport {
                         m.mutex,
                         m.pid,
                         self.site_text(p.site),
-                        human_ns(since as f64)
+                        human_whole_ns(since)
                     )?;
                 }
             }
@@ -613,10 +620,12 @@ mod tests {
 
     #[test]
     fn human_units() {
-        assert_eq!(human_ns(999.0), "999 ns");
-        assert_eq!(human_ns(1_500.0), "1.50 us");
-        assert_eq!(human_ns(2_345_678.0), "2.35 ms");
-        assert_eq!(human_ns(3.5e9), "3.50 s");
-        assert_eq!(human_ns(-1_500.0), "-1.50 us");
+        // The one format of every report (was "1.50 us" here alone).
+        assert_eq!(human_ns(999.0), "999ns");
+        assert_eq!(human_ns(1_500.0), "1.5us");
+        assert_eq!(human_ns(2_345_678.0), "2.35ms");
+        assert_eq!(human_ns(3.5e9), "3.5s");
+        assert_eq!(human_whole_ns(-1_500), "-1.5us");
+        assert_eq!(human_whole_ns(i64::MAX), "9223372037s");
     }
 }

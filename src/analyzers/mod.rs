@@ -89,6 +89,7 @@ pub mod chrome;
 mod driver;
 pub mod hist;
 pub mod histogram;
+pub mod human;
 pub mod json;
 pub mod listing;
 pub mod locks;

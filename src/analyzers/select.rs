@@ -54,7 +54,8 @@ impl FromStr for TimeBound {
 
     /// Digits alone are an absolute timestamp in nanoseconds; a unit (`s`,
     /// `ms`, `us`, `µs`, `ns`) or a leading `+` makes it relative to the
-    /// first record.
+    /// first record. The number is exact ([`crate::syntax::quantity`]):
+    /// a fraction of a nanosecond is refused.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || TimeBoundError(s.to_owned());
         let t = s.trim();
@@ -62,46 +63,10 @@ impl FromStr for TimeBound {
             Some(rest) => (true, rest),
             None => (false, t),
         };
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (number, unit) = t.split_at(split);
-        if number.is_empty() {
-            return Err(err());
-        }
-        let scale: u64 = match unit {
-            "" => 1,
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            _ => return Err(err()),
-        };
-        let ns = match number.split_once('.') {
-            None => number
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| n.checked_mul(scale)),
-            Some((int, frac)) => {
-                let int: u64 = if int.is_empty() {
-                    0
-                } else {
-                    int.parse().map_err(|_| err())?
-                };
-                // Exact decimal arithmetic: the fraction's digits, scaled.
-                let digits = frac.len().min(18) as u32;
-                let frac_value: u64 = if frac.is_empty() {
-                    0
-                } else {
-                    frac[..digits as usize].parse().map_err(|_| err())?
-                };
-                let frac_ns = u128::from(frac_value) * u128::from(scale) / 10u128.pow(digits);
-                int.checked_mul(scale)
-                    .and_then(|n| n.checked_add(u64::try_from(frac_ns).ok()?))
-            }
-        }
-        .ok_or_else(err)?;
-        Ok(if plus || !unit.is_empty() {
+        // A bare number is nanoseconds of the trace clock.
+        let (ns, unit) =
+            crate::syntax::quantity(t, &[crate::syntax::TIME_UNITS]).ok_or_else(err)?;
+        Ok(if plus || unit.is_some() {
             TimeBound::Relative(ns)
         } else {
             TimeBound::Absolute(ns)
@@ -222,6 +187,11 @@ mod tests {
         assert_eq!(p("0.000000001s"), Ok(TimeBound::Relative(1)));
         assert_eq!(p(".25ms"), Ok(TimeBound::Relative(250_000)));
         for bad in ["", "s", "1.5x", "abc", "-5", "1e3", "99999999999999999999s"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+        // Exact: a fraction of a nanosecond is refused, not cut (it was
+        // cut before the number parsers were one).
+        for bad in ["1.5", "+1.5ns", "1.0000000005s", ".", "+."] {
             assert!(p(bad).is_err(), "{bad}");
         }
     }

@@ -281,10 +281,7 @@ struct PidRow {
     tally: Tally,
 }
 
-/// Seconds with microseconds, as the trace clock shows them.
-fn seconds(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
-}
+use super::human::{plural, seconds};
 
 fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
@@ -530,21 +527,27 @@ impl ReportBody for StatsReport {
             "no events lost".to_owned()
         } else {
             format!(
-                "{} events LOST in {} dropped-events records",
-                self.events_lost, self.dropped_records
+                "{} LOST in {}",
+                plural(self.events_lost, "event", "events"),
+                plural(
+                    self.dropped_records,
+                    "dropped-events record",
+                    "dropped-events records"
+                )
             )
         };
         writeln!(
             out,
-            "{records} records of {} events, {} mapping records, {lost}",
-            self.slot_rows.len(),
-            self.mappings
+            "{} of {}, {}, {lost}",
+            plural(records, "record", "records"),
+            plural(self.slot_rows.len() as u64, "event", "events"),
+            plural(self.mappings, "mapping record", "mapping records"),
         )?;
         if self.event_records > records {
             writeln!(
                 out,
-                "(the filters kept {records} of {} event records)",
-                self.event_records
+                "(the filters kept {records} of {})",
+                plural(self.event_records, "event record", "event records")
             )?;
         }
         if records > 0 {
@@ -560,8 +563,8 @@ impl ReportBody for StatsReport {
             None => writeln!(out, "timestamps never step back")?,
             Some((s, name)) => writeln!(
                 out,
-                "timestamps step back {} times, at most {} ({} at byte {}, {name})",
-                self.steps_back,
+                "timestamps step back {}, at most {} ({} at byte {}, {name})",
+                plural(self.steps_back, "time", "times"),
                 super::histogram::human(i128::from(s.ns), super::histogram::Unit::Nanoseconds),
                 s.record,
                 s.offset.0,
@@ -602,10 +605,11 @@ impl ReportBody for StatsReport {
                 })
             })?;
             if shown < self.rows_total() {
+                let more = (self.rows_total() - shown) as u64;
                 writeln!(
                     out,
-                    "({} more rows; --top shows more)",
-                    self.rows_total() - shown
+                    "({}; --top shows more)",
+                    plural(more, "more row", "more rows")
                 )?;
             }
         }

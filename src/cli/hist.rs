@@ -182,45 +182,14 @@ impl FromStr for Step {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || StepError(s.to_owned());
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (number, suffix) = t.split_at(split);
-        let (scale, unit): (u128, Option<Unit>) = match suffix {
-            "" => (1, None),
-            "ns" => (1, Some(Unit::Nanoseconds)),
-            "us" | "µs" => (1_000, Some(Unit::Nanoseconds)),
-            "ms" => (1_000_000, Some(Unit::Nanoseconds)),
-            "s" => (1_000_000_000, Some(Unit::Nanoseconds)),
-            "B" => (1, Some(Unit::Bytes)),
-            "KiB" => (1 << 10, Some(Unit::Bytes)),
-            "MiB" => (1 << 20, Some(Unit::Bytes)),
-            "GiB" => (1 << 30, Some(Unit::Bytes)),
-            _ => return Err(err()),
+        let (value, table) =
+            crate::syntax::quantity(s, &[crate::syntax::TIME_UNITS, crate::syntax::SIZE_UNITS])
+                .ok_or_else(err)?;
+        let unit = match table {
+            None => None,
+            Some(0) => Some(Unit::Nanoseconds),
+            Some(_) => Some(Unit::Bytes),
         };
-        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-        if int.is_empty() && frac.is_empty() || frac.len() > 18 {
-            return Err(err());
-        }
-        let digits = |d: &str| -> Result<u128, StepError> {
-            if d.is_empty() {
-                Ok(0)
-            } else {
-                d.parse::<u128>().map_err(|_| err())
-            }
-        };
-        // Exact: the fraction must come out a whole number of the base unit.
-        let denominator = 10u128.pow(frac.len() as u32);
-        let numerator = digits(int)?
-            .checked_mul(denominator)
-            .and_then(|n| n.checked_add(digits(frac).ok()?))
-            .and_then(|n| n.checked_mul(scale))
-            .ok_or_else(err)?;
-        if !numerator.is_multiple_of(denominator) {
-            return Err(err());
-        }
-        let value = u64::try_from(numerator / denominator).map_err(|_| err())?;
         if value == 0 {
             return Err(err());
         }

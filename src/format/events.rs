@@ -589,11 +589,7 @@ fn count_line_ends(bytes: &[u8]) -> usize {
     n
 }
 
-/// Whether `s` is an identifier as event and argument names are: ASCII
-/// letters, digits and `_`, at least one.
-pub(super) fn is_ident(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
-}
+use crate::syntax::is_ident;
 
 /// Parses one non-blank, non-comment line (without its line end) the way
 /// QEMU's tracetool does (see `docs/format.md` for its rules and where this

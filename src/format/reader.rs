@@ -964,7 +964,7 @@ fn name_fault(at: At, id: u64, name: &[u8]) -> Option<Error> {
 /// identifiers, and so are those of every trace-events file we accept.
 #[inline]
 fn is_event_name(name: &[u8]) -> bool {
-    name.len() <= MAX_NAME_LEN as usize && super::events::is_ident(name)
+    name.len() <= MAX_NAME_LEN as usize && crate::syntax::is_ident(name)
 }
 
 /// The fault of a mapping record whose name is no event name.

@@ -324,7 +324,7 @@ impl RuleSpec {
         if event.is_empty() {
             return Err(syntax("the event name is empty".into()));
         }
-        if !is_identifier(event) {
+        if !crate::syntax::is_ident(event) {
             return Err(syntax(format!(
                 "{} is not an event name",
                 Excerpt::new(event)
@@ -349,7 +349,7 @@ impl RuleSpec {
                     known.join(", ")
                 )));
             }
-            if !is_identifier(arg) {
+            if !crate::syntax::is_ident(arg) {
                 return Err(syntax(format!(
                     "{} given to {key} is not an argument name",
                     Excerpt::new(arg)
@@ -416,14 +416,6 @@ impl fmt::Display for RuleSpec {
         }
         Ok(())
     }
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A rule that cannot be used.
@@ -750,31 +742,7 @@ fn declared<'e>(events: &'e TraceEvents, name: &str) -> Option<&'e EventDecl> {
 
 /// The declared event name closest to `name` (a typo), if any is close.
 fn similar_name(events: &TraceEvents, name: &str) -> Option<String> {
-    let limit = (name.len() / 3).clamp(1, 3);
-    events
-        .iter()
-        .map(|d| (edit_distance(&d.name, name), &d.name))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, n)| n.clone())
-}
-
-/// Levenshtein distance between two ASCII-ish names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut row = Vec::with_capacity(b.len() + 1);
-        row.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
-            let delete = prev.get(j + 1).copied().unwrap_or(0) + 1;
-            let insert = row.last().copied().unwrap_or(0) + 1;
-            row.push(substitute.min(delete).min(insert));
-        }
-        prev = row;
-    }
-    prev.last().copied().unwrap_or(0)
+    crate::syntax::did_you_mean(name, events.iter().map(|d| d.name.as_str())).map(str::to_owned)
 }
 
 // ---------------------------------------------------------------------------
@@ -1727,11 +1695,9 @@ impl Analyzer for AllocAnalyzer {
 // ---------------------------------------------------------------------------
 // The report (see report.rs)
 
-/// A timestamp of the trace clock as `SECONDS.MICROS`, as QEMU's log
-/// backend prints times.
-pub(crate) fn seconds(ts: u64) -> String {
-    format!("{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000)
-}
+/// A timestamp of the trace clock as `SECONDS.MICROS` (the one formatter
+/// of every report).
+pub(crate) use super::human::seconds;
 
 #[cfg(test)]
 mod tests {
@@ -1764,6 +1730,10 @@ pool_put(void *obj) \"\"
         assert!(!r.is_builtin());
         let r = spec(RuleKind::Free, "pool_put:ptr=obj");
         assert_eq!((r.arg("ptr"), r.arg("size")), (Some("obj"), None));
+        // Names are identifiers as the trace-events file's are: a leading
+        // digit is one (refused before the identifier test was shared).
+        let r = spec(RuleKind::Free, "9p_put:ptr=1obj");
+        assert_eq!((r.event.as_str(), r.arg("ptr")), ("9p_put", Some("1obj")));
     }
 
     #[test]
@@ -1905,14 +1875,6 @@ pool_put(void *obj) \"\"
                 event: "pool_get".into()
             }
         );
-    }
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("qemu_vfree", "qemu_vfree"), 0);
-        assert_eq!(edit_distance("qemu_vfre", "qemu_vfree"), 1);
-        assert_eq!(edit_distance("g_free", "g_malloc"), 6);
-        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     /// A tracker with rule 0 of family QemuVfree, rule 1 of AnonRam, rule 2
@@ -2313,6 +2275,6 @@ pool_put(void *obj) \"\"
         assert_eq!(size_text(1 << 20), "1048576 (1MiB)");
         assert_eq!(big(u128::from(u64::MAX)), json!(u64::MAX));
         assert_eq!(big(u128::from(u64::MAX) + 1), json!(18446744073709551616.0));
-        assert_eq!(plural(1, "block", "blocks"), "1 block");
+        assert_eq!(plural(1u64, "block", "blocks"), "1 block");
     }
 }

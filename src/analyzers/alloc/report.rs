@@ -61,14 +61,7 @@ fn lead(shown: usize, total: u64) -> &'static str {
     }
 }
 
-/// `"1 block"`, `"2 blocks"`.
-pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+pub(super) use crate::analyzers::human::plural;
 
 /// A table of the report, laid out by [`TextTable`] (no borders, columns
 /// `right` aligned right) after its `title` line if it has one: nothing at
@@ -378,23 +371,27 @@ impl Finished {
         };
         writeln!(
             out,
-            "\nWARNING: EVENTS WERE LOST: {} dropped-events records report {} lost events, from {} to {}.\n\
-             These findings may be artefacts of the loss: {} of {} leaked blocks (a loss after the allocation),\n\
-             {} of {} unknown frees (a loss before the free), {} of {} double frees and {} of {} blocks allocated\n\
+            "\nWARNING: EVENTS WERE LOST: {} {}, from {} to {}.\n\
+             These findings may be artefacts of the loss: {} of {} (a loss after the allocation),\n\
+             {} of {} (a loss before the free), {} of {} and {} of {} allocated\n\
              twice (a loss between the two events), counting {} KiB of trace on either side of each\n\
              dropped-events record as the loss's place.",
-            d.records,
-            d.lost,
+            plural(
+                d.records,
+                "dropped-events record reports",
+                "dropped-events records report"
+            ),
+            plural(d.lost, "lost event", "lost events"),
             seconds(first.ts),
             seconds(last.ts),
             self.leaks_near_loss,
-            self.order.len(),
+            plural(self.order.len() as u64, "leaked block", "leaked blocks"),
             self.t.unknown.near_loss,
-            self.t.unknown.count,
+            plural(self.t.unknown.count, "unknown free", "unknown frees"),
             self.t.double.near_loss,
-            self.t.double.count,
+            plural(self.t.double.count, "double free", "double frees"),
             self.t.twice.near_loss,
-            self.t.twice.count,
+            plural(self.t.twice.count, "block", "blocks"),
             LOSS_WINDOW / 1024,
         )?;
         table(
