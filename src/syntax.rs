@@ -107,6 +107,8 @@ pub(crate) const TIME_UNITS: &[(&str, u64)] = &[
 ];
 
 /// The size units: bytes as the base, binary multiples.
+// Only `hist --linear`'s command-line syntax reads sizes so far.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) const SIZE_UNITS: &[(&str, u64)] = &[
     ("B", 1),
     ("KiB", 1 << 10),
