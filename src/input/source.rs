@@ -458,3 +458,71 @@ impl<'s> RecordSource<'s> for Blocks<'s> {
         Ok(end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{ArgValue, encode};
+
+    /// Every record of a source, with where its reader stood, and how the
+    /// source ended.
+    fn read_all<'e>(source: &mut impl RecordSource<'e>) -> (Vec<(u64, u64)>, SourceEnd) {
+        let mut seen = Vec::new();
+        let end = source
+            .pieces(|reader| {
+                let mut fault = None;
+                for record in reader.by_ref() {
+                    match record {
+                        Ok(r) => seen.push((r.at.offset.0, r.timestamp_ns)),
+                        Err(e) => {
+                            fault = Some(e);
+                            break;
+                        }
+                    }
+                }
+                Ok::<_, ()>(PieceEnd {
+                    fault,
+                    stopped: false,
+                })
+            })
+            .unwrap();
+        (seen, end)
+    }
+
+    #[test]
+    fn blocks_give_what_the_whole_trace_gives() {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\nname(const char *s)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"tick");
+        encode::mapping(&mut trace, 1, b"name");
+        for n in 0..50 {
+            encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
+            encode::event(&mut trace, 1, n * 10 + 5, 1, &[ArgValue::Str(&[b'x'; 90])]);
+        }
+        // Cut in the middle of the last record.
+        trace.truncate(trace.len() - 7);
+        let kind = TraceKind::detect(&trace).unwrap();
+        let mut whole = Whole::new(TraceReader::new(&trace, &events).unwrap());
+        assert_eq!(whole.first_timestamp(), Some(0));
+        let (want, want_end) = read_all(&mut whole);
+        assert_eq!(want.len(), 99);
+        assert!(
+            want_end
+                .fault
+                .as_ref()
+                .is_some_and(format::Error::is_truncation)
+        );
+        // Blocks shorter than a record too: the buffer grows for it.
+        for block in [64, 100, 333, 4096] {
+            let mut input: &[u8] = &trace;
+            let mut blocks = Blocks::new(&mut input, &events, kind, block, false);
+            assert_eq!(blocks.first_timestamp(), Some(0), "block {block}");
+            let (got, end) = read_all(&mut blocks);
+            assert_eq!(got, want, "block {block}");
+            assert_eq!(end.fault, want_end.fault, "block {block}");
+            assert!(end.stream_error.is_none(), "block {block}");
+            assert_eq!(blocks.len(), trace.len() as u64, "block {block}");
+        }
+    }
+}
