@@ -19,10 +19,12 @@ use crate::format::{EventsError, TraceEvents, TraceReader};
 
 mod file_id;
 mod mapped;
+pub(crate) mod source;
 mod stream;
 
 pub use file_id::FileId;
 pub use mapped::{MappedFile, Shrink};
+pub use source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};
 pub use stream::{Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.

@@ -228,15 +228,6 @@ impl std::error::Error for PrintError {
     }
 }
 
-/// How often output is handed to the writer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffering {
-    /// After every line (for a terminal).
-    Line,
-    /// In blocks of about 256 KiB (for pipes and files).
-    Block,
-}
-
 /// What [`print_trace`] printed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PrintSummary {
@@ -247,38 +238,9 @@ pub struct PrintSummary {
     pub skips: Skips,
 }
 
-/// How [`print_trace`] divides the work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Parallelism {
-    /// Threads that format records (1: format on the calling thread).
-    pub threads: usize,
-    /// Bytes of trace per chunk handed to a thread.
-    pub chunk_bytes: usize,
-}
-
-impl Parallelism {
-    /// One thread: the plain sequential loop.
-    pub const SEQUENTIAL: Parallelism = Parallelism {
-        threads: 1,
-        chunk_bytes: DEFAULT_CHUNK_BYTES,
-    };
-
-    /// `threads` threads with the default chunk size for that many:
-    /// [`DEFAULT_CHUNK_BYTES`] up to 4 threads, smaller beyond so that the
-    /// chunk texts in flight stay within about 64 MiB.
-    pub fn threads(threads: usize) -> Parallelism {
-        let threads = threads.max(1);
-        Parallelism {
-            threads,
-            chunk_bytes: (DEFAULT_CHUNK_BYTES * 4 / threads).clamp(256 << 10, DEFAULT_CHUNK_BYTES),
-        }
-    }
-}
-
-/// Chunk size for up to 4 threads. Through a pipe, 4 MiB beat 1 MiB by
-/// about 10% (fewer hand-offs and larger writes); to `/dev/null` they tie.
-/// Each chunk's text is about 1.5 times its size.
-pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+/// How a run divides the work and buffers its output: driver options,
+/// also found here where they were first defined.
+pub use super::driver::{Buffering, DEFAULT_CHUNK_BYTES, Parallelism};
 
 /// Prints every event record of `reader` to `out`, on `parallelism.threads`
 /// threads: the [`PrintAnalyzer`] run by the [`Driver`]. The output is the

@@ -326,7 +326,7 @@ impl<'a> TraceReader<'a> {
     /// end to find the next plausible record stops the same way, at the
     /// faulty record ([`TraceReader::resync_put_off`]). A reader of each
     /// block then reads what one reader of the whole trace would.
-    pub fn with_more_to_come(mut self, more: bool) -> Self {
+    pub(crate) fn with_more_to_come(mut self, more: bool) -> Self {
         self.more_follows = more;
         self
     }
@@ -354,7 +354,7 @@ impl<'a> TraceReader<'a> {
     /// bytes past the end of the data (only when more follows,
     /// [`TraceReader::with_more_to_come`]): the [`Error::Truncated`] it
     /// returned stands for "read this record again from a longer block".
-    pub fn resync_put_off(&self) -> bool {
+    pub(crate) fn resync_put_off(&self) -> bool {
         self.resync_put_off
     }
 
@@ -472,7 +472,7 @@ impl<'a> TraceReader<'a> {
     /// The index in the data of the next record to read: the same as
     /// [`TraceReader::position`] except for a [resumed](TraceReader::resume)
     /// reader, whose data starts further into the trace.
-    pub fn data_position(&self) -> usize {
+    pub(crate) fn data_position(&self) -> usize {
         self.pos
     }
 
