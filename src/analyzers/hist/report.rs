@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::analyzers::histogram::{self, Bucket, CloseBounds, Histogram, Scale, Unit};
+use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
 use crate::analyzers::human::plural;
 use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
 use crate::analyzers::{AnalyzerError, Report, ReportBody};
@@ -344,13 +344,6 @@ impl ReportBody for HistReport {
     }
 }
 
-/// A bucket's label in `--table` rows and the SVG plot: as the bars write
-/// it, except that bounds too close for three significant digits are
-/// written as exact integers (the bars add digits instead).
-pub(super) fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
-    histogram::bucket_label(scale, b, unit, CloseBounds::Exact)
-}
-
 /// `--table`: the non-empty buckets with counts, percentages and
 /// cumulative percentages (data to read, not a shape to see: the empty
 /// buckets the bars show are left out), a row at a time.
@@ -370,7 +363,8 @@ pub(super) fn write_bucket_table(
         h.iter_buckets().map(move |b| {
             cumulative += b.count;
             vec![
-                bucket_label(h.scale(), &b, unit),
+                // Close bounds as exact integers, as the SVG writes them.
+                bucket_label(h.scale(), &b, unit, CloseBounds::Exact),
                 b.count.to_string(),
                 format!("{:.2}", b.count as f64 * 100.0 / total),
                 format!("{:.2}", cumulative as f64 * 100.0 / total),

@@ -4,9 +4,7 @@ use core::fmt;
 use std::io::Write;
 use std::sync::Mutex;
 
-use crate::analyzers::histogram::{Histogram, Unit};
-
-use super::report::bucket_label;
+use crate::analyzers::histogram::{CloseBounds, Histogram, Unit, bucket_label};
 
 /// Where `--svg` goes: written once, when the report is made.
 pub(super) struct PlotSink(pub(super) Mutex<Option<(Box<dyn Write + Send>, String)>>);
@@ -165,7 +163,8 @@ where
             let label_text = match row {
                 Some(b) => {
                     let height = (b.count as f64 / most as f64) * PLOT as f64;
-                    let range = bucket_label(h.scale(), &b, unit);
+                    // Close bounds as exact integers (the bars add digits).
+                    let range = bucket_label(h.scale(), &b, unit, CloseBounds::Exact);
                     writeln!(
                         out,
                         r##"<rect x="{}" y="{:.1}" width="{}" height="{height:.1}" fill="#4c78a8"><title>{}: {}</title></rect>"##,
@@ -215,7 +214,14 @@ mod tests {
         let rows: Vec<Option<Bucket>> = h.rows(MAX_FILLED).collect();
         let labels: Vec<String> = rows
             .iter()
-            .map(|r| bucket_label(Scale::Log2, r.as_ref().unwrap(), Unit::Count))
+            .map(|r| {
+                bucket_label(
+                    Scale::Log2,
+                    r.as_ref().unwrap(),
+                    Unit::Count,
+                    CloseBounds::Exact,
+                )
+            })
             .collect();
         assert_eq!(
             labels,
@@ -256,7 +262,12 @@ mod tests {
             count: 1,
         };
         assert_eq!(
-            bucket_label(Scale::Linear { step: 10 }, &close, Unit::Nanoseconds),
+            bucket_label(
+                Scale::Linear { step: 10 },
+                &close,
+                Unit::Nanoseconds,
+                CloseBounds::Exact
+            ),
             "[1000000, 1000010)"
         );
     }
