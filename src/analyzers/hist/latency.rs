@@ -1,6 +1,6 @@
 //! Latency histograms: begins paired with ends, in file order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,14 +15,14 @@ use super::report::report;
 use super::spec::{MAX_BY, Pairing};
 use super::svg::PlotSink;
 use super::{DROPPED, Loss, NAME};
+use crate::analyzers::pairing::Pairs;
 
 /// Open begins a latency report lists one by one (the oldest).
 pub(super) const OPEN_SHOWN: usize = 5;
 
-/// A begin waiting for its end.
+/// What is kept with a begin waiting for its end.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Pending {
-    pub(super) ts: u64,
     /// The group-key parts the begin record gives.
     pub(super) group: GroupKey,
     /// Dropped-events records of its pid before it.
@@ -35,8 +35,8 @@ pub struct LatencyHist {
     pub(super) plan: Arc<Plan>,
     pub(super) groups: Groups,
     pub(super) loss: Loss,
-    /// Open begins by (pid, key word), oldest first.
-    pub(super) pending: HashMap<(u32, u64), VecDeque<Pending>>,
+    /// Open begins by (pid, key word).
+    pub(super) pending: Pairs<(u32, u64), Pending>,
     /// Whether key words are interned strings.
     pub(super) key_interned: bool,
     /// Dropped-events records so far, per pid.
@@ -53,11 +53,15 @@ pub struct LatencyHist {
 
 impl LatencyHist {
     pub(super) fn new(plan: Arc<Plan>) -> Self {
+        let pairing = match plan.resolved {
+            Resolved::Latency { pairing, .. } => pairing,
+            _ => Pairing::default(),
+        };
         LatencyHist {
             groups: Groups::new(&plan),
             plan,
             loss: Loss::default(),
-            pending: HashMap::new(),
+            pending: Pairs::new(pairing),
             key_interned: false,
             losses: HashMap::new(),
             begins: 0,
@@ -99,22 +103,10 @@ impl LatencyHist {
         self.groups
             .fill_key(&self.plan, Side::Begin, ev, &mut group);
         let losses = self.losses.get(&ev.pid()).copied().unwrap_or(0);
-        let queue = self.pending.entry(key).or_default();
-        if matches!(
-            self.plan.resolved,
-            Resolved::Latency {
-                pairing: Pairing::Unique,
-                ..
-            }
-        ) {
-            self.replaced += queue.len() as u64;
-            queue.clear();
-        }
-        queue.push_back(Pending {
-            ts: ev.timestamp_ns(),
-            group,
-            losses,
-        });
+        let replaced = self
+            .pending
+            .begin(key, ev.timestamp_ns(), Pending { group, losses });
+        self.replaced += replaced as u64;
         Ok(())
     }
 
@@ -127,35 +119,14 @@ impl LatencyHist {
         let ts = ev.timestamp_ns();
         self.last_ts = self.last_ts.max(ts);
         let key = self.pair_key(ev, Side::End);
-        let lifo = matches!(
-            self.plan.resolved,
-            Resolved::Latency {
-                pairing: Pairing::Lifo,
-                ..
-            }
-        );
-        let begin = match self.pending.get_mut(&key) {
-            Some(queue) => {
-                let b = if lifo {
-                    queue.pop_back()
-                } else {
-                    queue.pop_front()
-                };
-                if queue.is_empty() {
-                    // Memory follows what is open, not what was seen.
-                    self.pending.remove(&key);
-                }
-                b
-            }
-            None => None,
-        };
+        let begin = self.pending.end(&key);
         let Some(begin) = begin else {
             self.unmatched_ends += 1;
             return Ok(());
         };
-        let mut group = begin.group;
+        let mut group = begin.value.group;
         self.groups.fill_key(&self.plan, Side::End, ev, &mut group);
-        if self.losses.get(&ev.pid()).copied().unwrap_or(0) != begin.losses {
+        if self.losses.get(&ev.pid()).copied().unwrap_or(0) != begin.value.losses {
             self.pairs_across_loss += 1;
         }
         self.groups.record(group, ts.wrapping_sub(begin.ts));
@@ -170,17 +141,6 @@ impl LatencyHist {
         self.loss.add(ev);
         *self.losses.entry(ev.pid()).or_insert(0) += 1;
         Ok(())
-    }
-
-    /// The begins still open, oldest first.
-    pub(super) fn open(&self) -> Vec<(u64, u32, u64)> {
-        let mut open: Vec<(u64, u32, u64)> = self
-            .pending
-            .iter()
-            .flat_map(|(&(pid, key), q)| q.iter().map(move |p| (p.ts, pid, key)))
-            .collect();
-        open.sort_unstable();
-        open
     }
 }
 
@@ -203,7 +163,7 @@ impl Analyzer for LatencyHist {
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        let open = self.open();
+        let open = self.pending.open_oldest_first();
         let key = match &self.plan.resolved {
             Resolved::Latency { begin_key, .. } => begin_key.clone(),
             _ => None,
@@ -217,11 +177,11 @@ impl Analyzer for LatencyHist {
         let open_shown = open
             .iter()
             .take(OPEN_SHOWN)
-            .map(|&(ts, pid, word)| OpenBegin {
+            .map(|&(&(pid, word), begin)| OpenBegin {
                 pid,
                 key: show_key(word),
-                ts,
-                open_ns: self.last_ts.wrapping_sub(ts) as i64,
+                ts: begin.ts,
+                open_ns: self.last_ts.wrapping_sub(begin.ts) as i64,
             })
             .collect();
         let totals = LatencyTotals {

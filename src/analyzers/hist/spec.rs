@@ -8,6 +8,8 @@ use crate::analyzers::histogram::{EXACT_BUDGET, Scale, Unit};
 use crate::format::excerpt::Excerpt;
 use crate::syntax;
 
+pub use crate::analyzers::pairing::Pairing;
+
 /// Most parts a group key has (`--by pid,mutex,file`).
 pub const MAX_BY: usize = 3;
 
@@ -135,41 +137,6 @@ impl FromStr for LatencyPair {
                 key: end_key.map(str::to_owned),
             },
         })
-    }
-}
-
-/// Which open begin an end record pairs with, when several of its key are
-/// open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Pairing {
-    /// The oldest: requests served in order, contended locks.
-    #[default]
-    Fifo,
-    /// The newest: nested begin/end (recursion, nested locks).
-    Lifo,
-    /// Keys are unique while outstanding (request pointers, which are
-    /// reused once free): a begin whose key is already open replaces the
-    /// open one, which counts as unmatched. When a trace lost records, this
-    /// keeps a begin whose end was lost from pairing with the end of the
-    /// next request that reuses its key.
-    Unique,
-}
-
-impl Pairing {
-    pub(super) fn describe(self) -> &'static str {
-        match self {
-            Pairing::Fifo => "first in, first out",
-            Pairing::Lifo => "last in, first out",
-            Pairing::Unique => "a new begin replaces an open one",
-        }
-    }
-
-    pub(super) fn json_name(self) -> &'static str {
-        match self {
-            Pairing::Fifo => "fifo",
-            Pairing::Lifo => "lifo",
-            Pairing::Unique => "unique",
-        }
     }
 }
 
