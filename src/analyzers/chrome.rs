@@ -14,15 +14,14 @@
 //! shows every request of QEMU's thread pool as a bar. Without a key, begin
 //! and end pair first-in first-out per pid. Ends without a begin, and begins
 //! still open when the trace ends, are kept as instant events marked
-//! `unmatched-span-end` / `unmatched-span-begin`. Spans need the records
+//! `unmatched-span-end` / `unmatched-span-begin` (the begins oldest first).
+//! Begins and ends pair through the engine `hist --latency` uses
+//! (`analyzers::pairing`), first in first out. Spans need the records
 //! in file order, so a run with spans is not chunk-parallel; one without
 //! is.
 
-use core::fmt;
-use core::str::FromStr;
-use std::collections::{HashMap, VecDeque};
-
 use super::json::{write_args, write_json_str, write_raw_strings};
+use super::pairing::{Pairing, Pairs};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
     TraceInfo,
@@ -30,6 +29,8 @@ use super::{
 use crate::format::ArgValue;
 use crate::format::excerpt::Excerpt;
 use crate::format::pyfmt;
+use core::fmt;
+use core::str::FromStr;
 
 /// One `--span`: which events begin and end a span, and the arguments
 /// that must be equal.
@@ -87,30 +88,38 @@ enum Role {
 }
 
 /// A key argument's value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Key {
     None,
     Int(u64),
     Bytes(Vec<u8>),
 }
 
-#[derive(Debug)]
-struct Open {
-    ts: u64,
-    /// The begin record's arguments, as JSON.
-    args: Vec<u8>,
-}
-
 /// The Chrome trace-event writer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ChromeTrace {
     specs: Vec<SpanSpec>,
     /// By declaration position; dropped records are always plain.
     roles: Vec<Role>,
-    open: HashMap<(usize, u32, Key), VecDeque<Open>>,
+    /// Open begins by (span, pid, key), with their arguments as JSON;
+    /// paired first in first out.
+    open: Pairs<(usize, u32, Key), Vec<u8>>,
     records: u64,
     spans: u64,
     unmatched_ends: u64,
+}
+
+impl Default for ChromeTrace {
+    fn default() -> Self {
+        ChromeTrace {
+            specs: Vec::new(),
+            roles: Vec::new(),
+            open: Pairs::new(Pairing::Fifo),
+            records: 0,
+            spans: 0,
+            unmatched_ends: 0,
+        }
+    }
 }
 
 /// Appends a nanosecond time as microseconds with three decimals.
@@ -197,19 +206,11 @@ impl ChromeTrace {
             Role::Begin(i) => {
                 let key = Self::key(ev, &self.specs[i].begin_key);
                 self.open
-                    .entry((i, ev.pid(), key))
-                    .or_default()
-                    .push_back(Open {
-                        ts: ev.timestamp_ns(),
-                        args: args_json(ev),
-                    });
+                    .begin((i, ev.pid(), key), ev.timestamp_ns(), args_json(ev));
             }
             Role::End(i) => {
                 let key = Self::key(ev, &self.specs[i].end_key);
-                let begun = self
-                    .open
-                    .get_mut(&(i, ev.pid(), key))
-                    .and_then(VecDeque::pop_front);
+                let begun = self.open.end(&(i, ev.pid(), key));
                 match begun {
                     Some(open) => {
                         let end = ev.timestamp_ns();
@@ -227,7 +228,7 @@ impl ChromeTrace {
                         out.extend_from_slice(b",\"tid\":");
                         pyfmt::write_decimal(out, u64::from(ev.pid()));
                         out.extend_from_slice(b",\"args\":{\"begin\":");
-                        out.extend_from_slice(&open.args);
+                        out.extend_from_slice(&open.value);
                         out.extend_from_slice(b",\"end\":");
                         out.extend_from_slice(&args_json(ev));
                         out.extend_from_slice(b"}},\n");
@@ -305,22 +306,17 @@ impl Analyzer for ChromeTrace {
 
     fn postamble(&mut self, out: &mut Vec<u8>) {
         // Spans still open: their begins as instants, oldest first.
-        let mut open: Vec<(u64, usize, u32, Open)> = Vec::new();
-        for ((i, pid, _), queue) in self.open.drain() {
-            for o in queue {
-                open.push((o.ts, i, pid, o));
-            }
-        }
-        open.sort_by_key(|(ts, i, pid, _)| (*ts, *i, *pid));
+        let pending = std::mem::replace(&mut self.open, Pairs::new(Pairing::Fifo));
+        let open = pending.open_oldest_first();
         let unmatched_begins = open.len();
-        for (ts, i, pid, o) in open {
+        for (&(i, pid, _), begin) in open {
             write_instant(
                 out,
                 &self.specs[i].begin,
                 "unmatched-span-begin",
-                ts,
+                begin.ts,
                 pid,
-                &o.args,
+                &begin.value,
             );
         }
         // A last, metadata element: the array needs no trailing comma.

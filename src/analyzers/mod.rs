@@ -94,6 +94,7 @@ pub mod json;
 pub mod listing;
 pub mod locks;
 pub mod log;
+mod pairing;
 #[cfg(feature = "plugins")]
 pub mod plugin;
 pub mod print;

@@ -1,0 +1,375 @@
+//! The `hist` report: headline, totals, each group's histogram as bars or
+//! a table, and its JSON.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
+use crate::analyzers::human::plural;
+use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
+use crate::analyzers::{AnalyzerError, Report, ReportBody};
+
+use super::groups::{GroupKey, Groups};
+use super::latency::LatencyTotals;
+use super::plan::{Plan, Resolved};
+use super::spec::Style;
+use super::svg::{PlotSink, write_svg};
+use super::{Loss, NAME};
+
+/// The first line of the text report.
+pub(super) fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
+    let in_groups = if plan.spec.by.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", plural(groups as u64, "group", "groups"))
+    };
+    let by = plan.by_text();
+    match &plan.resolved {
+        Resolved::Value { event, arg, .. } => {
+            format!(
+                "Values of {event} {arg}{by}: {}{in_groups}",
+                plural(samples, "record", "records")
+            )
+        }
+        Resolved::Interval { event } => format!(
+            "Time between consecutive {event} records of one pid{by}: {}{in_groups}",
+            plural(samples, "interval", "intervals")
+        ),
+        Resolved::Latency {
+            begin,
+            end,
+            begin_key,
+            end_key,
+            pairing,
+        } => {
+            let key = match (begin_key, end_key) {
+                (Some(b), Some(e)) if b.name == e.name => format!(" and {}", b.name),
+                (Some(b), Some(e)) => format!(" and {begin}:{} = {end}:{}", b.name, e.name),
+                _ => String::new(),
+            };
+            format!(
+                "Latency from {begin} to {end}, paired by pid{key} ({}){by}: {}{in_groups}",
+                pairing.describe(),
+                plural(samples, "pair", "pairs")
+            )
+        }
+    }
+}
+
+/// The report: everything but the groups is small; the groups shown are
+/// written from their histograms as the report goes out, and the SVG plot
+/// (if asked for) is written now.
+pub(super) fn report(
+    plan: &Arc<Plan>,
+    mut groups: Groups,
+    loss: Loss,
+    latency: Option<LatencyTotals>,
+    svg: &PlotSink,
+) -> Result<Report, AnalyzerError> {
+    let groups_total = groups.list.len();
+    let samples = groups.total();
+    // The groups exact at the end are those the budget's rule says (the
+    // same however the run was cut into chunks).
+    groups.enforce_budget();
+    let budget = groups
+        .budget
+        .is_spent()
+        .then(|| (groups.budget.share(groups_total), groups.budget.limit()));
+    // Only the groups shown are kept past here.
+    groups.keep_shown(plan, plan.spec.top);
+    for (_, h) in &mut groups.list {
+        h.sort_samples();
+    }
+    let shown_samples = groups.total();
+    let body = HistReport {
+        plan: Arc::clone(plan),
+        groups,
+        groups_total,
+        samples,
+        rest_samples: samples - shown_samples,
+        budget,
+        loss,
+        latency,
+    };
+    if let Some((out, name)) = svg.take() {
+        let mut out = std::io::BufWriter::new(out);
+        body.write_svg(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
+    }
+    Ok(Report::streamed(body))
+}
+
+/// A `hist` report, written as it goes out (see [`ReportBody`]).
+#[derive(Debug)]
+pub(super) struct HistReport {
+    pub(super) plan: Arc<Plan>,
+    /// The groups shown (all of them without `--top`), largest first.
+    pub(super) groups: Groups,
+    /// Groups in all.
+    pub(super) groups_total: usize,
+    /// Samples in all, and in the groups not shown.
+    pub(super) samples: u64,
+    pub(super) rest_samples: u64,
+    /// When the groups' samples passed the budget of exact samples: each
+    /// group's share and the budget.
+    pub(super) budget: Option<(u64, u64)>,
+    pub(super) loss: Loss,
+    pub(super) latency: Option<LatencyTotals>,
+}
+
+impl HistReport {
+    /// The groups shown, in order.
+    pub(super) fn shown(&self) -> impl Iterator<Item = (&GroupKey, &Histogram)> + '_ {
+        self.groups.list.iter().map(|(k, h)| (k, h))
+    }
+
+    pub(super) fn write_svg(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let title = headline(&self.plan, self.samples, self.groups_total);
+        let unit = self.plan.unit;
+        let panels = || {
+            self.shown().map(move |(key, h)| {
+                let (label, _) = self.groups.label(&self.plan, key);
+                (label, h.summary(unit), h)
+            })
+        };
+        write_svg(out, &title, panels, unit)
+    }
+}
+
+impl ReportBody for HistReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let plan = &self.plan;
+        let unit = plan.unit;
+        writeln!(out, "{}", headline(plan, self.samples, self.groups_total))?;
+        if let Some(l) = &self.latency {
+            let replaced = if l.replaced > 0 {
+                format!(
+                    ", {} by a later begin of {} key",
+                    plural(l.replaced, "begin replaced", "begins replaced"),
+                    if l.replaced == 1 { "its" } else { "their" }
+                )
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
+                plural(l.begins, "begin", "begins"),
+                plural(l.ends, "end", "ends"),
+                plural(l.open, "begin", "begins"),
+                plural(l.unmatched_ends, "end", "ends")
+            )?;
+        }
+        if self.loss.records > 0 {
+            let consequence = match (&plan.resolved, &self.latency) {
+                (Resolved::Latency { .. }, Some(l)) => format!(
+                    "{} a loss, and lost records can leave begins and ends unmatched",
+                    plural(l.pairs_across_loss, "pair spans", "pairs span")
+                ),
+                (Resolved::Interval { .. }, _) => {
+                    "no interval is measured across a loss of its pid".to_owned()
+                }
+                _ => "their values are missing".to_owned(),
+            };
+            writeln!(
+                out,
+                "Events were lost: {}, {} dropped; {consequence}",
+                plural(
+                    self.loss.records,
+                    "dropped-events record",
+                    "dropped-events records"
+                ),
+                plural(self.loss.events, "event", "events")
+            )?;
+        }
+        if self.groups_total == 0 {
+            let why = match &plan.resolved {
+                Resolved::Value { event, .. } => format!("no {event} record"),
+                Resolved::Interval { event } => {
+                    format!("no two {event} records of one pid in a row")
+                }
+                Resolved::Latency { begin, end, .. } => {
+                    format!("no {begin} record paired with a {end} record")
+                }
+            };
+            writeln!(out, "No samples: {why} among the records read.")?;
+        }
+        let mut approx = false;
+        for (key, h) in self.shown() {
+            approx |= !h.is_exact();
+            out.write_all(b"\n")?;
+            if !plan.spec.by.is_empty() {
+                writeln!(out, "{}", self.groups.label(plan, key).0)?;
+            }
+            writeln!(out, "{}", h.summary(unit))?;
+            match plan.spec.style {
+                Style::Bars => h.write_bars(out, unit)?,
+                Style::Table => write_bucket_table(out, h, unit)?,
+            }
+        }
+        if self.groups.list.len() < self.groups_total {
+            writeln!(
+                out,
+                "\n({} with {} not shown)",
+                plural(
+                    (self.groups_total - self.groups.list.len()) as u64,
+                    "more group",
+                    "more groups"
+                ),
+                plural(self.rest_samples, "sample", "samples")
+            )?;
+        }
+        if approx {
+            let past = match self.budget {
+                None => String::new(),
+                Some((share, limit)) => {
+                    format!(", or past {share} when the groups hold more than {limit} in all,")
+                }
+            };
+            writeln!(
+                out,
+                "\n~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
+                histogram::EXACT_SAMPLES,
+                histogram::APPROX_RELATIVE_ERROR * 100.0
+            )?;
+        }
+        if let Some(l) = &self.latency
+            && !l.open_shown.is_empty()
+        {
+            writeln!(out, "\nStill open at the end (oldest first):")?;
+            for o in &l.open_shown {
+                let key = o
+                    .key
+                    .as_ref()
+                    .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
+                writeln!(
+                    out,
+                    "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
+                    o.pid,
+                    o.ts,
+                    histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
+                )?;
+            }
+            if l.open > l.open_shown.len() as u64 {
+                writeln!(out, "  ({} more)", l.open - l.open_shown.len() as u64)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> LazyJson<'_> {
+        let plan = &self.plan;
+        let unit = plan.unit;
+        let mut json = serde_json::Map::new();
+        match &plan.resolved {
+            Resolved::Value { event, arg, .. } => {
+                json.insert("measure".into(), json!("value"));
+                json.insert("event".into(), json!(event));
+                json.insert("arg".into(), json!(arg));
+            }
+            Resolved::Interval { event } => {
+                json.insert("measure".into(), json!("interval"));
+                json.insert("event".into(), json!(event));
+            }
+            Resolved::Latency {
+                begin,
+                end,
+                begin_key,
+                end_key,
+                pairing,
+            } => {
+                json.insert("measure".into(), json!("latency"));
+                json.insert(
+                    "begin".into(),
+                    json!({"event": begin, "key": begin_key.as_ref().map(|k| &k.name)}),
+                );
+                json.insert(
+                    "end".into(),
+                    json!({"event": end, "key": end_key.as_ref().map(|k| &k.name)}),
+                );
+                json.insert("pairing".into(), json!(pairing.json_name()));
+            }
+        }
+        let by: Vec<String> = plan.spec.by.iter().map(ToString::to_string).collect();
+        json.insert("by".into(), json!(by));
+        json.insert("unit".into(), json!(unit.json_name()));
+        json.insert("samples".into(), json!(self.samples));
+        json.insert("groups_total".into(), json!(self.groups_total));
+        if let Some(l) = &self.latency {
+            json.insert("begins".into(), json!(l.begins));
+            json.insert("ends".into(), json!(l.ends));
+            json.insert(
+                "unmatched".into(),
+                json!({
+                    "begins": l.open + l.replaced,
+                    "open_at_end": l.open,
+                    "replaced": l.replaced,
+                    "ends": l.unmatched_ends,
+                }),
+            );
+            json.insert("pairs_across_loss".into(), json!(l.pairs_across_loss));
+            let open: Vec<Value> = l
+                .open_shown
+                .iter()
+                .map(|o| {
+                    let mut v = json!({"pid": o.pid, "begin_ns": o.ts, "open_ns": o.open_ns});
+                    if let (Some((name, (_, value))), Some(obj)) = (&o.key, v.as_object_mut()) {
+                        obj.insert("key".into(), json!({ name.clone(): value.clone() }));
+                    }
+                    v
+                })
+                .collect();
+            json.insert("oldest_open".into(), Value::Array(open));
+        }
+        json.insert(
+            "dropped".into(),
+            json!({"records": self.loss.records, "events": self.loss.events}),
+        );
+        let groups = self.shown().map(move |(key, h)| {
+            let (_, key_json) = self.groups.label(plan, key);
+            LazyJson::Object(vec![
+                ("key".to_owned(), LazyJson::Value(key_json)),
+                ("histogram".to_owned(), h.to_lazy_json(unit)),
+            ])
+        });
+        let mut fields: Vec<(String, LazyJson<'_>)> = json
+            .into_iter()
+            .map(|(k, v)| (k, LazyJson::Value(v)))
+            .collect();
+        fields.push(("groups".to_owned(), LazyJson::Array(Box::new(groups))));
+        LazyJson::Object(fields)
+    }
+}
+
+/// `--table`: the non-empty buckets with counts, percentages and
+/// cumulative percentages (data to read, not a shape to see: the empty
+/// buckets the bars show are left out), a row at a time.
+pub(super) fn write_bucket_table(
+    out: &mut dyn Write,
+    h: &Histogram,
+    unit: Unit,
+) -> std::io::Result<()> {
+    let mut table = TextTable::new(
+        TableStyle::Markdown,
+        ["bucket", "count", "%", "cumulative %"],
+    );
+    table.align_right(1).align_right(2).align_right(3);
+    let total = h.count().max(1) as f64;
+    table.write(out, || {
+        let mut cumulative = 0u64;
+        h.iter_buckets().map(move |b| {
+            cumulative += b.count;
+            vec![
+                // Close bounds as exact integers, as the SVG writes them.
+                bucket_label(h.scale(), &b, unit, CloseBounds::Exact),
+                b.count.to_string(),
+                format!("{:.2}", b.count as f64 * 100.0 / total),
+                format!("{:.2}", cumulative as f64 * 100.0 / total),
+            ]
+        })
+    })?;
+    Ok(())
+}
