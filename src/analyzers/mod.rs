@@ -72,8 +72,11 @@
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
 //!   ASCII bars, for analyzers that report distributions.
-//! - [`Report`]: what an analyzer produces, in memory or (a
-//!   [`ReportBody`], helped by [`listing`]) written out as it goes.
+//! - [`Report`]: what an analyzer produces: data (a
+//!   [`Document`](crate::report::Document), rendered by
+//!   [`crate::report::render`]), or, for reports not converted yet, text
+//!   and JSON in memory or a [`ReportBody`] (helped by [`listing`])
+//!   written out as it goes.
 
 use core::fmt;
 use std::borrow::Cow;
