@@ -73,7 +73,7 @@
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
 //!   ASCII bars, for analyzers that report distributions.
 //! - [`Report`]: what an analyzer produces: data (a
-//!   [`Document`](crate::report::Document), rendered by
+//!   [`Document`], rendered by
 //!   [`crate::report::render`]), or, for reports not converted yet, text
 //!   and JSON in memory or a [`ReportBody`] (helped by [`listing`])
 //!   written out as it goes.
@@ -216,7 +216,7 @@ impl std::error::Error for AnalyzerError {
     }
 }
 
-/// What an analyzer produced: a [`Document`](crate::report::Document),
+/// What an analyzer produced: a [`Document`],
 /// data that the render layer ([`crate::report::render`]) writes as plain
 /// or coloured text or as JSON, its rows made as they go out
 /// ([`Report::document`]: `stats`, `locks`); or, in the older forms still
@@ -272,7 +272,7 @@ impl Body {
 
 /// A report written from the analyzer's data when it goes out, so that a
 /// listing of millions of rows is never built whole in memory. (The older
-/// form: a [`Document`](crate::report::Document) says the same as data,
+/// form: a [`Document`] says the same as data,
 /// and the render layer writes and colours it.) It owns
 /// the data (the analyzer hands it over at [`Analyzer::end`]); each write
 /// renders one row at a time. [`listing`] has the helpers that keep the

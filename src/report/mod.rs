@@ -10,7 +10,7 @@
 //! blocks are an iterator made when it is rendered, and a [`Table`] makes
 //! its rows on demand, one at a time (twice for text: once for the column
 //! widths, once to write them). The JSON form is a
-//! [`LazyJson`](crate::analyzers::listing::LazyJson), whose arrays are
+//! [`LazyJson`], whose arrays are
 //! made as they are written.
 //!
 //! ```
