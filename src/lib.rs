@@ -25,6 +25,8 @@
 //! - [`tracer`]: a concurrent tracer that writes simple traces from Rust
 //!   programs; [`format::writer`] writes them record by record.
 //! - [`pattern`]: QEMU-style event-name patterns.
+//! - [`report`]: reports as data (blocks, typed tables, the lost-events
+//!   warning) and the one layer that renders them as text or JSON.
 //! - `cli` (with the default-on `cli` feature): the `simpletrace` command
 //!   line, extensible with more analyzers. Without it (`default-features =
 //!   false`) the library builds without clap or indicatif: the decoder, the
@@ -43,6 +45,7 @@ pub mod input;
 #[cfg(feature = "cli")]
 mod output;
 pub mod pattern;
+pub mod report;
 pub(crate) mod syntax;
 pub mod tracer;
 

@@ -218,6 +218,66 @@ fn locks_command_on_crafted_and_real_traces() {
     }
 }
 
+/// `locks` warns of lost events as every report does (it said nothing of
+/// them before), has their counts in its JSON, and paints by block kind:
+/// its table header and titles bold, the warning yellow.
+#[test]
+fn locks_warn_of_lost_events_in_the_one_wording() {
+    let dir = support::scratch("locks_lost");
+    let events_path = dir.join("te");
+    std::fs::write(&events_path, LOCK_EVENTS).unwrap();
+    let events = TraceEvents::parse("te", LOCK_EVENTS).unwrap();
+    let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events).unwrap();
+    let site = |mutex: u64| [Arg::Ptr(mutex), Arg::from("f.c"), Arg::from(1)];
+    w.event_by_name("qemu_mutex_lock", 10, 1, &site(0x10))
+        .unwrap();
+    w.dropped(20, 1, 5).unwrap();
+    w.event_by_name("qemu_mutex_locked", 30, 1, &site(0x10))
+        .unwrap();
+    w.dropped(40, 1, 2).unwrap();
+    let trace_path = dir.join("trace");
+    std::fs::write(&trace_path, w.finish().unwrap()).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["locks".as_ref()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        args.extend([events_path.as_os_str(), trace_path.as_os_str()]);
+        let out = support::run(&args);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&[]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "1 mutex: 1 lock request, 1 acquisition, 0 unlocks",
+            "Events were lost: 2 dropped-events records, 7 events dropped; a wait or hold across a loss may pair the wrong events",
+        ],
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert_eq!(
+        (v["dropped_records"].clone(), v["events_lost"].clone()),
+        (json!(2), json!(7))
+    );
+    let painted = run(&["--color", "always"]);
+    assert!(
+        painted
+            .contains("\n\x1b[1;33mEvents were lost: 2 dropped-events records, 7 events dropped; "),
+        "{painted}"
+    );
+    assert!(painted.contains("\n\x1b[1m mutex "), "{painted}");
+    assert!(
+        painted.contains("\n\x1b[1mStill held when the trace ends:\x1b[0m\n"),
+        "{painted}"
+    );
+    let plain: String = painted
+        .replace("\x1b[1;33m", "")
+        .replace("\x1b[1m", "")
+        .replace("\x1b[0m", "");
+    assert_eq!(plain, text);
+}
+
 /// Counts records per event name and sums an argument: mergeable.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Tally {

@@ -123,6 +123,24 @@ fn colour_only_when_asked_or_on_a_terminal() {
         assert!(c.contains('\x1b'), "{cmd:?}");
         assert_eq!(strip_ansi(&c), p, "{cmd:?}");
     }
+    // Reports rendered from data are painted by block kind: their table
+    // headers bold, the lost-events warning yellow (`stats` once painted
+    // only its first line, and only because it said " LOST ").
+    let bold = |text: &str, first_word: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix("\x1b[1m")
+                .and_then(|l| l.strip_suffix("\x1b[0m"))
+                .is_some_and(|l| l.split_whitespace().next() == Some(first_word))
+        })
+    };
+    let (c, _) = run(&["stats", "--by-pid", "--color", "always"]);
+    assert!(bold(&c, "event"), "{c}");
+    assert!(bold(&c, "pid"), "{c}");
+    assert!(
+        c.contains("\x1b[1;33mEvents were lost: 1 dropped-events record, "),
+        "{c}"
+    );
+    assert_eq!(strip_ansi(&c), run(&["stats", "--by-pid"]).0);
     // Errors: the prefix in colour, the text the same as without colour
     // (scripts parse "simpletrace: "; on a terminal it once read
     // "simpletrace: error:").

@@ -222,6 +222,21 @@ impl TextTable {
         I: Iterator<Item = Vec<String>>,
         R: Fn() -> I,
     {
+        self.write_with_header(out, rows, &|out, header| out.write_all(header.as_bytes()))
+    }
+
+    /// [`TextTable::write`], the header line (without its newline) written
+    /// by `header` (which may paint it; the render layer's tables do).
+    pub fn write_with_header<I, R>(
+        &self,
+        out: &mut dyn Write,
+        rows: R,
+        header: &dyn Fn(&mut dyn Write, &str) -> io::Result<()>,
+    ) -> io::Result<usize>
+    where
+        I: Iterator<Item = Vec<String>>,
+        R: Fn() -> I,
+    {
         let mut widths: Vec<usize> = self
             .columns
             .iter()
@@ -233,8 +248,10 @@ impl TextTable {
             }
         }
         let mut line = String::new();
-        let header: Vec<&str> = self.columns.iter().map(|(h, _)| h.as_str()).collect();
-        self.write_line(out, &mut line, &widths, &header)?;
+        let names: Vec<&str> = self.columns.iter().map(|(h, _)| h.as_str()).collect();
+        self.compose_line(&mut line, &widths, &names);
+        header(out, &line)?;
+        out.write_all(b"\n")?;
         if self.style == TableStyle::Markdown {
             line.clear();
             line.push('|');
@@ -250,19 +267,16 @@ impl TextTable {
         let mut written = 0;
         for row in rows() {
             let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-            self.write_line(out, &mut line, &widths, &cells)?;
+            self.compose_line(&mut line, &widths, &cells);
+            line.push('\n');
+            out.write_all(line.as_bytes())?;
             written += 1;
         }
         Ok(written)
     }
 
-    fn write_line(
-        &self,
-        out: &mut dyn Write,
-        line: &mut String,
-        widths: &[usize],
-        cells: &[&str],
-    ) -> io::Result<()> {
+    /// One line of the table into `line`, trimmed, without its newline.
+    fn compose_line(&self, line: &mut String, widths: &[usize], cells: &[&str]) {
         line.clear();
         let bar = self.style == TableStyle::Markdown;
         if bar {
@@ -293,8 +307,6 @@ impl TextTable {
         }
         let trimmed = line.trim_end().len();
         line.truncate(trimmed);
-        line.push('\n');
-        out.write_all(line.as_bytes())
     }
 }
 

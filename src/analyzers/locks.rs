@@ -23,21 +23,21 @@
 //! few nanoseconds negative; such values are kept as they are.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::histogram::{
-    Domain, ExactBudget, Histogram, Scale, Unit, human, human_f64, median_of_sorted,
-};
+use super::histogram::{Domain, ExactBudget, Histogram, Scale, Unit, human, median_of_sorted};
 use super::human::plural;
-use super::listing::{LazyJson, TableStyle, TextTable};
-use super::{
-    Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, ReportBody, TraceInfo,
-};
+use super::listing::{LazyJson, TableStyle};
+use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
+use crate::report::{Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
 
-/// The events the analyzer reads.
+/// The events the analyzer reads (and the dropped-events records, to warn
+/// of a loss).
 pub const LOCK_EVENTS: [&str; 3] = ["qemu_mutex_lock", "qemu_mutex_locked", "qemu_mutex_unlock"];
+
+/// The name of dropped-events records in patterns and handlers.
+const DROPPED: &str = "Dropped_Event";
 
 /// How the per-mutex table is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -209,11 +209,6 @@ impl Summary {
     }
 }
 
-/// Nanoseconds for people, as every report writes durations: `1.5us`.
-fn human_ns(ns: f64) -> String {
-    human_f64(ns, Unit::Nanoseconds)
-}
-
 /// Whole nanoseconds for people: `1.5us`.
 fn human_whole_ns(ns: i64) -> String {
     human(i128::from(ns), Unit::Nanoseconds)
@@ -236,6 +231,9 @@ pub struct LocksAnalyzer {
     declared: usize,
     /// The exact samples all the waits and holds keep together.
     budget: ExactBudget,
+    /// Dropped-events records read, and the events they say were lost.
+    dropped_records: u64,
+    events_lost: u64,
 }
 
 impl LocksAnalyzer {
@@ -352,6 +350,13 @@ impl LocksAnalyzer {
         Ok(())
     }
 
+    fn on_dropped(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        self.dropped_records += 1;
+        // The one argument: how many events the full buffer lost.
+        self.events_lost = self.events_lost.saturating_add(ev.word(0));
+        Ok(())
+    }
+
     fn on_unlock(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
         self.totals[2] += 1;
         let ts = ev.timestamp_ns();
@@ -375,14 +380,15 @@ impl Analyzer for LocksAnalyzer {
     }
 
     fn interest(&self) -> Interest {
-        Interest::parse(&LOCK_EVENTS.join(",")).unwrap_or_default()
+        Interest::parse(&format!("{},{DROPPED}", LOCK_EVENTS.join(","))).unwrap_or_default()
     }
 
     fn handlers(&self) -> Handlers<Self> {
         let mut h = Handlers::new();
         h.on("qemu_mutex_lock", Self::on_lock)
             .on("qemu_mutex_locked", Self::on_locked)
-            .on("qemu_mutex_unlock", Self::on_unlock);
+            .on("qemu_mutex_unlock", Self::on_unlock)
+            .on(DROPPED, Self::on_dropped);
         h
     }
 
@@ -425,7 +431,9 @@ impl Analyzer for LocksAnalyzer {
                 *slot = name;
             }
         }
-        Ok(Report::streamed(LocksReport {
+        Ok(Report::document(LocksReport {
+            dropped_records: self.dropped_records,
+            events_lost: self.events_lost,
             top: self.top,
             rows,
             sites: std::mem::take(&mut self.sites),
@@ -437,8 +445,8 @@ impl Analyzer for LocksAnalyzer {
     }
 }
 
-/// A `locks` report, written as it goes out (see [`ReportBody`]): a row
-/// per mutex, however many.
+/// A `locks` report, a [`Document`] whose rows are made as it goes out: a
+/// row per mutex, however many.
 #[derive(Debug)]
 struct LocksReport {
     top: Option<usize>,
@@ -449,6 +457,8 @@ struct LocksReport {
     last_ts: u64,
     totals: [u64; 3],
     declared: usize,
+    dropped_records: u64,
+    events_lost: u64,
 }
 
 impl LocksReport {
@@ -467,22 +477,22 @@ impl LocksReport {
     }
 
     /// The table's cells for a mutex.
-    fn cells(m: &MutexStats) -> Vec<String> {
+    fn cells<'c>(m: &MutexStats) -> Vec<Cell<'c>> {
         let mut row = vec![
-            format!("0x{:x}", m.mutex),
-            m.pid.to_string(),
-            m.acquisitions.to_string(),
-            m.untimed_acquisitions.to_string(),
+            Cell::Hex(m.mutex),
+            Cell::Int(m.pid.into()),
+            Cell::Int(m.acquisitions.into()),
+            Cell::Int(m.untimed_acquisitions.into()),
         ];
         for h in [&m.waits, &m.holds] {
             match Summary::of_histogram(h) {
                 Some(s) => row.extend([
-                    human_whole_ns(s.min),
-                    human_ns(s.median),
-                    human_ns(s.mean),
-                    human_whole_ns(s.max),
+                    Cell::Duration(s.min.into()),
+                    Cell::DurationF64(s.median),
+                    Cell::DurationF64(s.mean),
+                    Cell::Duration(s.max.into()),
                 ]),
-                None => row.extend(["-".to_string(), "-".into(), "-".into(), "-".into()]),
+                None => row.extend([Cell::Missing, Cell::Missing, Cell::Missing, Cell::Missing]),
             }
         }
         row
@@ -517,78 +527,99 @@ impl LocksReport {
     }
 }
 
-impl ReportBody for LocksReport {
-    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+impl Document for LocksReport {
+    fn blocks(&self) -> Blocks<'_> {
         let [requests, acquisitions, unlocks] = self.totals;
+        let mut head = Vec::with_capacity(6);
         if self.declared == 0 {
-            out.write_all(
-                b"The trace-events file declares none of qemu_mutex_lock, qemu_mutex_locked, qemu_mutex_unlock.\n",
-            )?;
+            head.push(Block::Text(
+                "The trace-events file declares none of qemu_mutex_lock, qemu_mutex_locked, qemu_mutex_unlock.".into(),
+            ));
         }
-        writeln!(
-            out,
-            "{}: {}, {}, {}",
-            plural(self.rows.len() as u64, "mutex", "mutexes"),
-            plural(requests, "lock request", "lock requests"),
-            plural(acquisitions, "acquisition", "acquisitions"),
-            plural(unlocks, "unlock", "unlocks"),
-        )?;
+        head.push(Block::Text(
+            format!(
+                "{}: {}, {}, {}",
+                plural(self.rows.len() as u64, "mutex", "mutexes"),
+                plural(requests, "lock request", "lock requests"),
+                plural(acquisitions, "acquisition", "acquisitions"),
+                plural(unlocks, "unlock", "unlocks"),
+            )
+            .into(),
+        ));
+        if self.dropped_records > 0 {
+            head.push(Block::Lost(LostEvents {
+                records: self.dropped_records,
+                events: self.events_lost,
+                consequence: Some("a wait or hold across a loss may pair the wrong events".into()),
+            }));
+        }
         let shown = self.shown();
         if !self.rows.is_empty() {
-            let mut table = TextTable::new(
-                TableStyle::Plain,
-                [
-                    "mutex", "pid", "acquired", "untimed", "wait min", "median", "mean", "max",
-                    "hold min", "median", "mean", "max",
-                ],
-            );
-            for i in 2..12 {
-                table.align_right(i);
-            }
-            out.write_all(b"\n")?;
-            table.write(out, || self.rows.iter().take(shown).map(Self::cells))?;
+            let columns = [
+                "mutex", "pid", "acquired", "untimed", "wait min", "median", "mean", "max",
+                "hold min", "median", "mean", "max",
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| Column::new(h, if i < 2 { Align::Left } else { Align::Right }))
+            .collect();
+            let table = Table::new(TableStyle::Plain, columns, move || {
+                Box::new(self.rows.iter().take(shown).map(Self::cells))
+            });
+            head.extend([Block::Blank, Block::Table(table)]);
             if shown < self.rows.len() {
-                let more = (self.rows.len() - shown) as u64;
-                writeln!(
-                    out,
-                    "({} not shown)",
-                    plural(more, "more mutex", "more mutexes")
-                )?;
+                head.push(Block::More(More {
+                    count: (self.rows.len() - shown) as u64,
+                    noun: ("mutex", "mutexes"),
+                    hint: None,
+                }));
             }
         }
-        if self.rows.iter().any(|m| m.holder.is_some()) {
-            out.write_all(b"\nStill held when the trace ends:\n")?;
-            for m in &self.rows {
-                if let Some(h) = m.holder {
-                    let since = self.last_ts.wrapping_sub(h.ts) as i64;
-                    writeln!(
-                        out,
-                        "  0x{:x} (pid {}) taken at {}, held for {} until the end",
-                        m.mutex,
-                        m.pid,
-                        self.site_text(h.site),
-                        human_whole_ns(since)
-                    )?;
-                }
-            }
-        }
-        if self.rows.iter().any(|m| !m.pending.is_empty()) {
-            out.write_all(b"\nStill waited for when the trace ends:\n")?;
-            for m in &self.rows {
-                for p in m.pending.iter() {
-                    let since = self.last_ts.wrapping_sub(p.ts) as i64;
-                    writeln!(
-                        out,
+        // A line per mutex still held, and per request still waiting: made
+        // as they are written.
+        let held = self.rows.iter().filter_map(move |m| {
+            let h = m.holder?;
+            let since = self.last_ts.wrapping_sub(h.ts) as i64;
+            Some(Block::Text(
+                format!(
+                    "  0x{:x} (pid {}) taken at {}, held for {} until the end",
+                    m.mutex,
+                    m.pid,
+                    self.site_text(h.site),
+                    human_whole_ns(since)
+                )
+                .into(),
+            ))
+        });
+        let waiting = self.rows.iter().flat_map(move |m| {
+            m.pending.iter().map(move |p| {
+                let since = self.last_ts.wrapping_sub(p.ts) as i64;
+                Block::Text(
+                    format!(
                         "  0x{:x} (pid {}) requested at {}, waiting for {} at the end",
                         m.mutex,
                         m.pid,
                         self.site_text(p.site),
                         human_whole_ns(since)
-                    )?;
-                }
-            }
-        }
-        Ok(())
+                    )
+                    .into(),
+                )
+            })
+        });
+        let part = |any: bool, title: &'static str| {
+            any.then(|| [Block::Blank, Block::Title(title.into())])
+                .into_iter()
+                .flatten()
+        };
+        let any_held = self.rows.iter().any(|m| m.holder.is_some());
+        let any_waiting = self.rows.iter().any(|m| !m.pending.is_empty());
+        Box::new(
+            head.into_iter()
+                .chain(part(any_held, "Still held when the trace ends:"))
+                .chain(held)
+                .chain(part(any_waiting, "Still waited for when the trace ends:"))
+                .chain(waiting),
+        )
     }
 
     fn json(&self) -> LazyJson<'_> {
@@ -598,6 +629,14 @@ impl ReportBody for LocksReport {
             ("lock_requests".into(), LazyJson::Value(json!(requests))),
             ("acquisitions".into(), LazyJson::Value(json!(acquisitions))),
             ("unlocks".into(), LazyJson::Value(json!(unlocks))),
+            (
+                "dropped_records".into(),
+                LazyJson::Value(json!(self.dropped_records)),
+            ),
+            (
+                "events_lost".into(),
+                LazyJson::Value(json!(self.events_lost)),
+            ),
             ("mutexes".into(), LazyJson::Array(Box::new(rows))),
         ])
     }
@@ -620,11 +659,13 @@ mod tests {
 
     #[test]
     fn human_units() {
-        // The one format of every report (was "1.50 us" here alone).
-        assert_eq!(human_ns(999.0), "999ns");
-        assert_eq!(human_ns(1_500.0), "1.5us");
-        assert_eq!(human_ns(2_345_678.0), "2.35ms");
-        assert_eq!(human_ns(3.5e9), "3.5s");
+        // The one format of every report (was "1.50 us" here alone): the
+        // render layer's, for the table's cells.
+        let dur = |ns: f64| crate::report::render::cell_text(&Cell::DurationF64(ns)).into_owned();
+        assert_eq!(dur(999.0), "999ns");
+        assert_eq!(dur(1_500.0), "1.5us");
+        assert_eq!(dur(2_345_678.0), "2.35ms");
+        assert_eq!(dur(3.5e9), "3.5s");
         assert_eq!(human_whole_ns(-1_500), "-1.5us");
         assert_eq!(human_whole_ns(i64::MAX), "9223372037s");
     }

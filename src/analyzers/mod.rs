@@ -72,8 +72,11 @@
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
 //!   ASCII bars, for analyzers that report distributions.
-//! - [`Report`]: what an analyzer produces, in memory or (a
-//!   [`ReportBody`], helped by [`listing`]) written out as it goes.
+//! - [`Report`]: what an analyzer produces: data (a
+//!   [`Document`], rendered by
+//!   [`crate::report::render`]), or, for reports not converted yet, text
+//!   and JSON in memory or a [`ReportBody`] (helped by [`listing`])
+//!   written out as it goes.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -83,6 +86,7 @@ use std::sync::Arc;
 use crate::format::events::{ArgKind, EventDecl, MAX_EVENT_ARGS, TraceEvents};
 use crate::format::{self, ArgValue, EventId, Record, TraceKind};
 use crate::pattern::{EventPatterns, PatternError};
+use crate::report::{Document, render};
 
 pub mod alloc;
 pub mod chrome;
@@ -212,18 +216,22 @@ impl std::error::Error for AnalyzerError {
     }
 }
 
-/// What an analyzer produced: text for people and the same as JSON, held
-/// in memory ([`Report::new`]); or, for a report whose listing can run to
-/// millions of rows, a [`ReportBody`] that writes it out from the
-/// analyzer's data as it goes ([`Report::streamed`], the only way to make
-/// one; its `text` starts empty and its `json` null).
+/// What an analyzer produced: a [`Document`],
+/// data that the render layer ([`crate::report::render`]) writes as plain
+/// or coloured text or as JSON, its rows made as they go out
+/// ([`Report::document`]: `stats`, `locks`); or, in the older forms still
+/// used by the reports not converted to documents yet, text for people and
+/// the same as JSON, held in memory ([`Report::new`]), or a [`ReportBody`]
+/// that writes text and JSON from the analyzer's data as it goes
+/// ([`Report::streamed`]). A report made when written out starts with an
+/// empty `text` and a null `json`.
 ///
 /// Write either kind with [`Report::write_text`] and
 /// [`Report::write_json`] (or [`Report::lazy_json`]);
 /// [`Report::complete`] turns a streamed report into text and JSON in
-/// memory. For a streamed report, the text written is `text` (whatever a
-/// caller put there) followed by the body's text, and the JSON is the
-/// body's alone: `json` is not used.
+/// memory. For a streamed report or a document, the text written is
+/// `text` (whatever a caller put there) followed by the body's text, and
+/// the JSON is the body's alone: `json` is not used.
 #[derive(Clone)]
 pub struct Report {
     /// Human-readable output (tables, histograms), newline-terminated, or
@@ -232,13 +240,40 @@ pub struct Report {
     /// The same results as JSON (`null` when there are none; not used by
     /// a streamed report).
     pub json: serde_json::Value,
-    /// The report written as it goes out, when it has one (see
-    /// [`ReportBody`]).
-    body: Option<Arc<dyn ReportBody>>,
+    /// The report written as it goes out, when it has one.
+    body: Option<Body>,
+}
+
+/// What a report made when written out holds.
+#[derive(Clone)]
+enum Body {
+    /// Data, rendered by [`crate::report::render`].
+    Document(Arc<dyn Document>),
+    /// Text and JSON written by the analyzer's own code (not yet
+    /// converted to a document).
+    Streamed(Arc<dyn ReportBody>),
+}
+
+impl Body {
+    fn write_text(&self, out: &mut dyn io::Write) -> io::Result<()> {
+        match self {
+            Body::Document(d) => render::write_text(&**d, out, &render::Plain),
+            Body::Streamed(b) => b.write_text(out),
+        }
+    }
+
+    fn json(&self) -> listing::LazyJson<'_> {
+        match self {
+            Body::Document(d) => d.json(),
+            Body::Streamed(b) => b.json(),
+        }
+    }
 }
 
 /// A report written from the analyzer's data when it goes out, so that a
-/// listing of millions of rows is never built whole in memory. It owns
+/// listing of millions of rows is never built whole in memory. (The older
+/// form: a [`Document`] says the same as data,
+/// and the render layer writes and colours it.) It owns
 /// the data (the analyzer hands it over at [`Analyzer::end`]); each write
 /// renders one row at a time. [`listing`] has the helpers that keep the
 /// bytes the same as the in-memory forms.
@@ -256,7 +291,13 @@ impl fmt::Debug for Report {
         f.debug_struct("Report")
             .field("text", &self.text)
             .field("json", &self.json)
-            .field("body", &self.body.as_ref().map(|_| "streamed"))
+            .field(
+                "body",
+                &self.body.as_ref().map(|b| match b {
+                    Body::Document(_) => "document",
+                    Body::Streamed(_) => "streamed",
+                }),
+            )
             .finish()
     }
 }
@@ -292,7 +333,27 @@ impl Report {
         Report {
             text: String::new(),
             json: serde_json::Value::Null,
-            body: Some(Arc::new(body)),
+            body: Some(Body::Streamed(Arc::new(body))),
+        }
+    }
+
+    /// A report of data: `doc`'s blocks and JSON, rendered when written
+    /// out (see [`crate::report`]).
+    pub fn document(doc: impl Document + 'static) -> Self {
+        Report {
+            text: String::new(),
+            json: serde_json::Value::Null,
+            body: Some(Body::Document(Arc::new(doc))),
+        }
+    }
+
+    /// Its document, when it is one ([`Report::document`]): for a caller
+    /// that renders it another way than plain text (in colour, say, with
+    /// [`render::write_text`]). The report's `text`, if any, goes first.
+    pub fn as_document(&self) -> Option<&dyn Document> {
+        match &self.body {
+            Some(Body::Document(d)) => Some(&**d),
+            _ => None,
         }
     }
 
@@ -301,7 +362,8 @@ impl Report {
         self.text.is_empty() && self.json.is_null() && self.body.is_none()
     }
 
-    /// Whether it is written out by a [`ReportBody`] ([`Report::streamed`]).
+    /// Whether it is made when written out: a [`ReportBody`]
+    /// ([`Report::streamed`]) or a document ([`Report::document`]).
     pub fn is_streamed(&self) -> bool {
         self.body.is_some()
     }

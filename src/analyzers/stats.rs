@@ -25,16 +25,18 @@
 //! dropped-events records' counts.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::listing::{LazyJson, TableStyle, TextTable};
+use super::histogram::Unit;
+use super::human::human;
+use super::listing::{LazyJson, TableStyle};
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
-    ReportBody, TraceInfo,
+    TraceInfo,
 };
 use crate::format::{EventDecl, FileOffset, RecordIndex, TraceEvents};
+use crate::report::{Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
 
 /// How the event table is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -283,13 +285,6 @@ struct PidRow {
 
 use super::human::{plural, seconds};
 
-fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        return "-".into();
-    }
-    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
-}
-
 fn rate(count: u64, span_ns: u64) -> Option<f64> {
     (span_ns > 0).then(|| count as f64 * 1e9 / span_ns as f64)
 }
@@ -398,12 +393,12 @@ impl Analyzer for StatsAnalyzer {
                 .map(|s| (s, self.name(events, s.slot).to_owned())),
         };
         report.order_rows();
-        Ok(Report::streamed(report))
+        Ok(Report::document(report))
     }
 }
 
-/// A `stats` report, written as it goes out (see [`ReportBody`]): the
-/// pid table and the pids of each event can run to millions of rows.
+/// A `stats` report, a [`Document`] whose rows are made as it goes out:
+/// the pid table and the pids of each event can run to millions of rows.
 #[derive(Debug)]
 struct StatsReport {
     sort: StatsSort,
@@ -519,123 +514,122 @@ impl StatsReport {
     }
 }
 
-impl ReportBody for StatsReport {
-    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+impl Document for StatsReport {
+    fn blocks(&self) -> Blocks<'_> {
         let records = self.total.count;
         let origin = self.origin();
-        let lost = if self.dropped_records == 0 {
-            "no events lost".to_owned()
-        } else {
-            format!(
-                "{} LOST in {}",
-                plural(self.events_lost, "event", "events"),
-                plural(
-                    self.dropped_records,
-                    "dropped-events record",
-                    "dropped-events records"
-                )
-            )
-        };
-        writeln!(
-            out,
-            "{} of {}, {}, {lost}",
+        let mut blocks = Vec::with_capacity(12);
+        let head = format!(
+            "{} of {}, {}",
             plural(records, "record", "records"),
             plural(self.slot_rows.len() as u64, "event", "events"),
             plural(self.mappings, "mapping record", "mapping records"),
-        )?;
+        );
+        if self.dropped_records == 0 {
+            blocks.push(Block::Text(format!("{head}, no events lost").into()));
+        } else {
+            blocks.push(Block::Text(head.into()));
+            blocks.push(Block::Lost(LostEvents {
+                records: self.dropped_records,
+                events: self.events_lost,
+                consequence: Some("every other figure undercounts".into()),
+            }));
+        }
         if self.event_records > records {
-            writeln!(
-                out,
-                "(the filters kept {records} of {})",
-                plural(self.event_records, "event record", "event records")
-            )?;
+            blocks.push(Block::Text(
+                format!(
+                    "(the filters kept {records} of {})",
+                    plural(self.event_records, "event record", "event records")
+                )
+                .into(),
+            ));
         }
         if records > 0 {
-            writeln!(
-                out,
-                "{} s, from {} s to {} s of the trace clock",
-                seconds(self.span),
-                seconds(self.total.first_ns),
-                seconds(self.total.last_ns)
-            )?;
+            blocks.push(Block::Text(
+                format!(
+                    "{} s, from {} s to {} s of the trace clock",
+                    seconds(self.span),
+                    seconds(self.total.first_ns),
+                    seconds(self.total.last_ns)
+                )
+                .into(),
+            ));
         }
-        match &self.largest_step {
-            None => writeln!(out, "timestamps never step back")?,
-            Some((s, name)) => writeln!(
-                out,
+        blocks.push(Block::Text(match &self.largest_step {
+            None => "timestamps never step back".into(),
+            Some((s, name)) => format!(
                 "timestamps step back {}, at most {} ({} at byte {}, {name})",
                 plural(self.steps_back, "time", "times"),
-                super::histogram::human(i128::from(s.ns), super::histogram::Unit::Nanoseconds),
+                human(i128::from(s.ns), Unit::Nanoseconds),
                 s.record,
                 s.offset.0,
-            )?,
-        }
+            )
+            .into(),
+        }));
         let shown = self.shown();
         if shown > 0 {
-            let mut header = vec!["event"];
+            let right = |h: &'static str| Column::new(h, Align::Right);
+            let mut columns = vec![Column::new("event", Align::Left)];
             if self.by_pid {
-                header.push("pid");
+                columns.push(right("pid"));
             }
-            header.extend(["count", "share", "rate/s", "first s", "last s"]);
+            columns.extend(["count", "share", "rate/s", "first s", "last s"].map(right));
             if !self.by_pid {
-                header.push("pids");
+                columns.push(right("pids"));
             }
-            let mut table = TextTable::new(TableStyle::Plain, header.iter().copied());
-            for i in 1..header.len() {
-                table.align_right(i);
-            }
-            out.write_all(b"\n")?;
-            table.write(out, || {
-                self.rows().map(|r| {
-                    let mut cells = vec![r.name.to_owned()];
+            let table = Table::new(TableStyle::Plain, columns, move || {
+                Box::new(self.rows().map(move |r| {
+                    let mut cells = vec![Cell::text(r.name)];
                     if let Some(pid) = r.pid {
-                        cells.push(pid.to_string());
+                        cells.push(Cell::Int(pid.into()));
                     }
                     cells.extend([
-                        r.tally.count.to_string(),
-                        percent(r.tally.count, records),
-                        rate(r.tally.count, self.span).map_or("-".into(), |r| format!("{r:.1}")),
-                        seconds(r.tally.first_ns.saturating_sub(origin)),
-                        seconds(r.tally.last_ns.saturating_sub(origin)),
+                        Cell::Int(r.tally.count.into()),
+                        Cell::Percent {
+                            part: r.tally.count,
+                            whole: records,
+                        },
+                        Cell::Decimal1(rate(r.tally.count, self.span)),
+                        Cell::Seconds(r.tally.first_ns.saturating_sub(origin)),
+                        Cell::Seconds(r.tally.last_ns.saturating_sub(origin)),
                     ]);
                     if r.pid.is_none() {
-                        cells.push(r.pids.len().to_string());
+                        cells.push(Cell::Int(r.pids.len() as i128));
                     }
                     cells
-                })
-            })?;
+                }))
+            });
+            blocks.extend([Block::Blank, Block::Table(table)]);
             if shown < self.rows_total() {
-                let more = (self.rows_total() - shown) as u64;
-                writeln!(
-                    out,
-                    "({}; --top shows more)",
-                    plural(more, "more row", "more rows")
-                )?;
+                blocks.push(Block::More(More {
+                    count: (self.rows_total() - shown) as u64,
+                    noun: ("row", "rows"),
+                    hint: Some("--top shows more"),
+                }));
             }
         }
         if self.pids.len() > 1 {
-            let mut table = TextTable::new(
-                TableStyle::Plain,
-                ["pid", "count", "share", "events", "first s", "last s"],
-            );
-            for i in 0..6 {
-                table.align_right(i);
-            }
-            out.write_all(b"\n")?;
-            table.write(out, || {
-                self.pids.iter().map(|p| {
+            let columns = ["pid", "count", "share", "events", "first s", "last s"]
+                .map(|h| Column::new(h, Align::Right))
+                .to_vec();
+            let table = Table::new(TableStyle::Plain, columns, move || {
+                Box::new(self.pids.iter().map(move |p| {
                     vec![
-                        p.pid.to_string(),
-                        p.tally.count.to_string(),
-                        percent(p.tally.count, records),
-                        p.events.to_string(),
-                        seconds(p.tally.first_ns.saturating_sub(origin)),
-                        seconds(p.tally.last_ns.saturating_sub(origin)),
+                        Cell::Int(p.pid.into()),
+                        Cell::Int(p.tally.count.into()),
+                        Cell::Percent {
+                            part: p.tally.count,
+                            whole: records,
+                        },
+                        Cell::Int(p.events as i128),
+                        Cell::Seconds(p.tally.first_ns.saturating_sub(origin)),
+                        Cell::Seconds(p.tally.last_ns.saturating_sub(origin)),
                     ]
-                })
-            })?;
+                }))
+            });
+            blocks.extend([Block::Blank, Block::Table(table)]);
         }
-        Ok(())
+        Box::new(blocks.into_iter())
     }
 
     fn json(&self) -> LazyJson<'_> {

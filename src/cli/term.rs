@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::report::render::{Paint, Plain, Style};
+
 /// `--color` / `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(super) enum When {
@@ -119,10 +121,34 @@ pub(super) fn paint(style: &str, text: &str) -> String {
     format!("{style}{text}{}", style::RESET)
 }
 
-/// Colours a report's text for a terminal: `== name ==` headings and
-/// table header rows bold, lines that warn in yellow, histogram bars in
-/// green. Reports are plain text built for any output; colouring them here
-/// keeps the analyzers free of terminal concerns.
+/// The render layer's styles as terminal escapes: headings bold, warnings
+/// yellow, histogram bars green (see [`crate::report::render::Paint`]).
+/// What is coloured is decided by the kind of block, never by its words.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ansi;
+
+impl Paint for Ansi {
+    fn paint(&self, style: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
+        let sgr = match style {
+            Style::Heading => style::BOLD,
+            Style::Warning => style::WARN,
+            Style::Bar => style::BAR,
+        };
+        write!(out, "{sgr}{text}{}", style::RESET)
+    }
+}
+
+/// The paint for text to an output that gets colour when `color`.
+pub(super) fn painter(color: bool) -> &'static dyn Paint {
+    if color { &Ansi } else { &Plain }
+}
+
+/// LEGACY, for the reports not yet converted to a
+/// [`Document`](crate::report::Document) (`hist`, `alloc`, plugins'
+/// reports): colours a report's text for a terminal by matching its
+/// words: `== name ==` headings bold, lines that warn in yellow, histogram
+/// bars in green. A converted report is painted by block kind through
+/// [`Ansi`] instead; once every report is converted this goes.
 pub(super) fn paint_report(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.split_inclusive('\n') {
@@ -158,9 +184,11 @@ pub(super) fn paint_report(text: &str) -> String {
     out
 }
 
-/// A writer that colours what passes through it line by line, as
-/// [`paint_report`] colours a whole text (or passes it on untouched when
-/// `color` is off): for reports written as they are rendered.
+/// LEGACY, like [`paint_report`]: a writer that colours what passes
+/// through it line by line, as [`paint_report`] colours a whole text (or
+/// passes it on untouched when `color` is off): for the reports not yet
+/// converted to a [`Document`](crate::report::Document), written as they
+/// are rendered.
 pub(super) struct PaintLines<'w> {
     out: &'w mut dyn Write,
     color: bool,

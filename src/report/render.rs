@@ -1,0 +1,293 @@
+//! The one render layer: a [`Document`] as plain text, as text painted by
+//! block kind, or as JSON.
+//!
+//! Text is painted through a [`Paint`]: [`Plain`] writes the bytes as
+//! they are (what pipes, files and every golden get); the command line
+//! supplies one that wraps each [`Style`] in terminal escapes. What is
+//! painted is decided by the block's kind (a table's header row and a
+//! part's title are [`Style::Heading`], a warning is [`Style::Warning`]),
+//! never by reading its words; without the escapes the bytes are those of
+//! [`Plain`].
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use super::{Align, Block, Cell, Document, LostEvents, More, Table};
+use crate::analyzers::histogram::Unit;
+use crate::analyzers::human::{human, human_f64, plural, seconds};
+use crate::analyzers::listing::TextTable;
+
+/// What a piece of text is, for painting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Style {
+    /// A heading: a report's `== name ==`, a part's title, a table's
+    /// header row.
+    Heading,
+    /// A warning (lost events and others).
+    Warning,
+    /// The bar of a histogram row.
+    Bar,
+}
+
+/// How text of a [`Style`] is written: plain, or painted for a terminal.
+pub trait Paint {
+    /// Writes `text` (one line, without its newline) in `style`.
+    fn paint(&self, style: Style, text: &str, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// No paint: the text as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl Paint for Plain {
+    fn paint(&self, _: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(text.as_bytes())
+    }
+}
+
+/// Writes the document's text form, each block painted by `paint`.
+pub fn write_text(doc: &dyn Document, out: &mut dyn Write, paint: &dyn Paint) -> io::Result<()> {
+    for block in doc.blocks() {
+        write_block(&block, out, paint)?;
+    }
+    Ok(())
+}
+
+/// Writes the document's JSON form as `serde_json::to_string_pretty`
+/// writes it, nested `depth` levels deep, with no newline after it (see
+/// [`LazyJson::write_pretty`](crate::analyzers::listing::LazyJson::write_pretty)).
+pub fn write_json(doc: &dyn Document, out: &mut dyn Write, depth: usize) -> io::Result<()> {
+    doc.json().write_pretty(out, depth)
+}
+
+/// Writes one block, whole lines.
+pub fn write_block(block: &Block<'_>, out: &mut dyn Write, paint: &dyn Paint) -> io::Result<()> {
+    match block {
+        Block::Text(t) => line(out, t),
+        Block::Blank => out.write_all(b"\n"),
+        Block::Title(t) => painted(out, paint, Style::Heading, t),
+        Block::Lost(l) => painted(out, paint, Style::Warning, &lost_events(l)),
+        Block::Warning(t) => painted(out, paint, Style::Warning, t),
+        Block::Table(t) => write_table(t, out, paint).map(drop),
+        Block::More(m) => line(out, &more(m)),
+    }
+}
+
+fn line(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// Each line of `text` painted, newlines not.
+fn painted(out: &mut dyn Write, paint: &dyn Paint, style: Style, text: &str) -> io::Result<()> {
+    for l in text.split('\n') {
+        paint.paint(style, l, out)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The lost-events warning, the one wording of every report:
+/// `Events were lost: 1 dropped-events record, 7 events dropped; WHAT IT MEANS`.
+pub fn lost_events(l: &LostEvents) -> String {
+    let mut s = format!(
+        "Events were lost: {}, {} dropped",
+        plural(l.records, "dropped-events record", "dropped-events records"),
+        plural(l.events, "event", "events"),
+    );
+    if let Some(c) = &l.consequence {
+        s.push_str("; ");
+        s.push_str(c);
+    }
+    s
+}
+
+/// The note of rows left out: `(3 more mutexes not shown)`,
+/// `(44 more rows; --top shows more)`.
+pub fn more(m: &More<'_>) -> String {
+    let noun = if m.count == 1 { m.noun.0 } else { m.noun.1 };
+    match m.hint {
+        Some(hint) => format!("({} more {noun}; {hint})", m.count),
+        None => format!("({} more {noun} not shown)", m.count),
+    }
+}
+
+/// A cell as text, with the one formatter for its kind.
+pub fn cell_text<'c>(cell: &'c Cell<'_>) -> Cow<'c, str> {
+    match cell {
+        Cell::Text(t) => Cow::Borrowed(t),
+        Cell::Int(n) => n.to_string().into(),
+        Cell::Hex(n) => format!("0x{n:x}").into(),
+        Cell::Percent { whole: 0, .. } | Cell::Decimal1(None) | Cell::Missing => "-".into(),
+        Cell::Percent { part, whole } => {
+            format!("{:.1}%", *part as f64 * 100.0 / *whole as f64).into()
+        }
+        Cell::Decimal1(Some(v)) => format!("{v:.1}").into(),
+        Cell::Seconds(ns) => seconds(*ns).into(),
+        Cell::Duration(ns) => human(*ns, Unit::Nanoseconds).into(),
+        Cell::DurationF64(ns) => human_f64(*ns, Unit::Nanoseconds).into(),
+        Cell::Bytes(n) => human(*n, Unit::Bytes).into(),
+    }
+}
+
+/// Writes a table (header row painted as a heading) and returns how many
+/// rows it wrote. Its rows are made twice, one at a time: for the column
+/// widths, then for the lines.
+pub fn write_table(table: &Table<'_>, out: &mut dyn Write, paint: &dyn Paint) -> io::Result<usize> {
+    let mut text = TextTable::new(table.style, table.columns.iter().map(|c| c.header.clone()));
+    for (i, c) in table.columns.iter().enumerate() {
+        if c.align == Align::Right {
+            text.align_right(i);
+        }
+    }
+    let rows = || {
+        table
+            .rows()
+            .map(|row| row.iter().map(|c| cell_text(c).into_owned()).collect())
+    };
+    text.write_with_header(out, rows, &|out, header| {
+        paint.paint(Style::Heading, header, out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::listing::{LazyJson, TableStyle};
+    use crate::report::{Blocks, Column};
+
+    /// Paints with visible marks instead of escapes.
+    struct Marks;
+
+    impl Paint for Marks {
+        fn paint(&self, style: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
+            write!(out, "<{style:?}>{text}</>")
+        }
+    }
+
+    struct Sample;
+
+    impl Document for Sample {
+        fn blocks(&self) -> Blocks<'_> {
+            let table = Table::new(
+                TableStyle::Plain,
+                vec![
+                    Column::new("what", Align::Left),
+                    Column::new("n", Align::Right),
+                    Column::new("share", Align::Right),
+                ],
+                || {
+                    Box::new((1..=2).map(|i| {
+                        vec![
+                            Cell::text(format!("row{i}")),
+                            Cell::Int(i * 1024),
+                            Cell::Percent {
+                                part: i as u64,
+                                whole: 3,
+                            },
+                        ]
+                    }))
+                },
+            );
+            Box::new(
+                [
+                    Block::Text("Events were lost: words do not paint".into()),
+                    Block::Lost(LostEvents {
+                        records: 2,
+                        events: 1,
+                        consequence: Some("figures undercount".into()),
+                    }),
+                    Block::Blank,
+                    Block::Table(table),
+                    Block::More(More {
+                        count: 1,
+                        noun: ("row", "rows"),
+                        hint: Some("--top shows more"),
+                    }),
+                    Block::Title("Still held:".into()),
+                    Block::Warning("WARNING two\nlines".into()),
+                ]
+                .into_iter(),
+            )
+        }
+
+        fn json(&self) -> LazyJson<'_> {
+            LazyJson::Value(serde_json::json!({"n": 2}))
+        }
+    }
+
+    fn text(paint: &dyn Paint) -> String {
+        let mut out = Vec::new();
+        write_text(&Sample, &mut out, paint).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plain_and_painted_by_kind() {
+        let plain = "Events were lost: words do not paint\n\
+                     Events were lost: 2 dropped-events records, 1 event dropped; figures undercount\n\
+                     \n \
+                     what     n  share\n \
+                     row1  1024  33.3%\n \
+                     row2  2048  66.7%\n\
+                     (1 more row; --top shows more)\n\
+                     Still held:\n\
+                     WARNING two\n\
+                     lines\n";
+        assert_eq!(text(&Plain), plain);
+        let marked = text(&Marks);
+        assert_eq!(
+            marked,
+            "Events were lost: words do not paint\n\
+             <Warning>Events were lost: 2 dropped-events records, 1 event dropped; figures undercount</>\n\
+             \n\
+             <Heading> what     n  share</>\n \
+             row1  1024  33.3%\n \
+             row2  2048  66.7%\n\
+             (1 more row; --top shows more)\n\
+             <Heading>Still held:</>\n\
+             <Warning>WARNING two</>\n\
+             <Warning>lines</>\n"
+        );
+        let mut json = Vec::new();
+        write_json(&Sample, &mut json, 0).unwrap();
+        assert_eq!(json, b"{\n  \"n\": 2\n}");
+    }
+
+    #[test]
+    fn cells_and_notes() {
+        let cases = [
+            (Cell::Int(1024), "1024"),
+            (Cell::Hex(255), "0xff"),
+            (Cell::Percent { part: 1, whole: 0 }, "-"),
+            (Cell::Percent { part: 1, whole: 8 }, "12.5%"),
+            (Cell::Decimal1(Some(2.26)), "2.3"),
+            (Cell::Decimal1(None), "-"),
+            (Cell::Seconds(1_500_000_000), "1.500000"),
+            (Cell::Duration(1_500), "1.5us"),
+            (Cell::DurationF64(12.25), "12.2ns"),
+            (Cell::Bytes(4096), "4KiB"),
+            (Cell::Missing, "-"),
+        ];
+        for (cell, want) in cases {
+            assert_eq!(cell_text(&cell), want, "{cell:?}");
+        }
+        let m = |count| More {
+            count,
+            noun: ("mutex", "mutexes"),
+            hint: None,
+        };
+        assert_eq!(more(&m(1)), "(1 more mutex not shown)");
+        assert_eq!(more(&m(3)), "(3 more mutexes not shown)");
+        let l = LostEvents {
+            records: 1,
+            events: 0,
+            consequence: None,
+        };
+        assert_eq!(
+            lost_events(&l),
+            "Events were lost: 1 dropped-events record, 0 events dropped"
+        );
+    }
+}
