@@ -22,10 +22,8 @@
 
 use super::json::{write_args, write_json_str, write_raw_strings};
 use super::pairing::{Pairing, Pairs};
-use super::{
-    Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
-    TraceInfo,
-};
+use super::sink::{ChunkSink, Sink, Stream};
+use super::{AnalyzerError, ChunkStart, Event, TraceInfo};
 use crate::format::ArgValue;
 use crate::format::excerpt::Excerpt;
 use crate::format::pyfmt;
@@ -183,7 +181,7 @@ impl ChromeTrace {
         }
     }
 
-    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+    fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
         self.records += 1;
         let role = if ev.is_dropped() {
             Role::Plain
@@ -193,7 +191,6 @@ impl ChromeTrace {
                 .copied()
                 .unwrap_or(Role::Plain)
         };
-        let out = ctx.out();
         match role {
             Role::Plain => write_instant(
                 out,
@@ -252,18 +249,11 @@ impl ChromeTrace {
     }
 }
 
-impl Analyzer for ChromeTrace {
-    fn name(&self) -> &str {
-        "chrome"
-    }
+impl Sink for ChromeTrace {
+    const NAME: &'static str = "chrome";
+    const STREAM: Stream = Stream::Data;
 
-    fn handlers(&self) -> Handlers<Self> {
-        let mut h = Handlers::new();
-        h.catchall(Self::on_record);
-        h
-    }
-
-    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+    fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
         for spec in &self.specs {
             for (name, key) in [(&spec.begin, &spec.begin_key), (&spec.end, &spec.end_key)] {
                 let decl = info.events.by_name(name.as_bytes()).ok_or_else(|| {
@@ -300,11 +290,15 @@ impl Analyzer for ChromeTrace {
         Ok(())
     }
 
-    fn preamble(&mut self, out: &mut Vec<u8>) {
+    fn head(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"traceEvents\":[\n");
     }
 
-    fn postamble(&mut self, out: &mut Vec<u8>) {
+    fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.on_record(ev, out)
+    }
+
+    fn tail(&mut self, out: &mut Vec<u8>) {
         // Spans still open: their begins as instants, oldest first.
         let pending = std::mem::replace(&mut self.open, Pairs::new(Pairing::Fifo));
         let open = pending.open_oldest_first();
@@ -332,14 +326,10 @@ impl Analyzer for ChromeTrace {
         pyfmt::write_decimal(out, self.unmatched_ends);
         out.extend_from_slice(b"}}\n],\"displayTimeUnit\":\"ns\"}\n");
     }
-
-    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        Ok(Report::none())
-    }
 }
 
-impl ParallelAnalyzer for ChromeTrace {
-    fn fork(&self, _chunk: &ChunkStart) -> Self {
+impl ChunkSink for ChromeTrace {
+    fn split(&self, _chunk: &ChunkStart) -> Self {
         ChromeTrace {
             specs: self.specs.clone(),
             roles: self.roles.clone(),
@@ -347,10 +337,9 @@ impl ParallelAnalyzer for ChromeTrace {
         }
     }
 
-    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
+    fn join(&mut self, part: Self) {
         // Only used without spans: nothing pairs across chunks.
         self.records += part.records;
-        Ok(())
     }
 }
 

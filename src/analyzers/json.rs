@@ -17,10 +17,8 @@
 //!
 //! The analyzer runs chunk-parallel; lines come out in file order.
 
-use super::{
-    Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
-    TraceInfo,
-};
+use super::sink::{ChunkSink, Sink, Stream};
+use super::{AnalyzerError, ChunkStart, Event};
 use crate::format::ArgValue;
 use crate::format::events::ArgKind;
 use crate::format::pyfmt;
@@ -145,8 +143,7 @@ impl JsonLines {
     }
 
     #[inline]
-    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
-        let out = ctx.out();
+    fn write_line(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) {
         let ts = ev.timestamp_ns();
         out.extend_from_slice(b"{\"event\":");
         write_json_str(out, ev.name());
@@ -172,47 +169,30 @@ impl JsonLines {
         out.extend_from_slice(b"}\n");
         self.last_ns = Some(ts);
         self.records += 1;
+    }
+}
+
+impl Sink for JsonLines {
+    const NAME: &'static str = "json";
+    const STREAM: Stream = Stream::Data;
+
+    #[inline(always)]
+    fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.write_line(ev, out);
         Ok(())
     }
 }
 
-impl Analyzer for JsonLines {
-    fn name(&self) -> &str {
-        "json"
-    }
-
-    fn handlers(&self) -> Handlers<Self> {
-        let mut h = Handlers::new();
-        h.catchall(Self::on_record);
-        h
-    }
-
-    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        Ok(Report::none())
-    }
-
-    #[inline(always)]
-    fn dispatch(
-        &mut self,
-        _: super::Handler<Self>,
-        ev: &Event<'_>,
-        ctx: &mut Context<'_>,
-    ) -> Result<(), AnalyzerError> {
-        self.on_record(ev, ctx)
-    }
-}
-
-impl ParallelAnalyzer for JsonLines {
-    fn fork(&self, chunk: &ChunkStart) -> Self {
+impl ChunkSink for JsonLines {
+    fn split(&self, chunk: &ChunkStart) -> Self {
         JsonLines {
             last_ns: chunk.prev_timestamp_ns,
             records: 0,
         }
     }
 
-    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
+    fn join(&mut self, part: Self) {
         self.records += part.records;
-        Ok(())
     }
 }
 

@@ -42,10 +42,8 @@
 use std::sync::{Arc, OnceLock};
 
 use super::print::NAME_COLOR;
-use super::{
-    Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, ParallelAnalyzer, Report,
-    TraceInfo,
-};
+use super::sink::{ChunkSink, Sink, Stream};
+use super::{AnalyzerError, ChunkStart, Event, TraceInfo};
 use crate::format::cformat::{CFormat, CFormatError};
 use crate::format::events::MAX_EVENT_ARGS;
 use crate::format::{ArgValue, EventDecl, pyfmt};
@@ -114,9 +112,8 @@ impl LogPrinter {
     }
 
     #[inline]
-    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+    fn write_line(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
         let decl = ev.decl();
-        let out = ctx.out();
         let start = out.len();
         if self.timestamps {
             // `%d` of the pid: an `int`.
@@ -212,44 +209,24 @@ fn dropped_format() -> CFormat {
     CFormat::from_bytes(b"num_events_dropped=%lu").unwrap_or_else(|_| unreachable!())
 }
 
-impl Analyzer for LogPrinter {
-    fn name(&self) -> &str {
-        "log"
-    }
+impl Sink for LogPrinter {
+    const NAME: &'static str = "log";
+    const STREAM: Stream = Stream::Text;
 
-    fn handlers(&self) -> Handlers<Self> {
-        let mut h = Handlers::new();
-        h.catchall(Self::on_record);
-        h
-    }
-
-    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+    fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
         self.messages = (0..info.events.len()).map(|_| OnceLock::new()).collect();
         Ok(())
     }
 
-    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        Ok(Report::none())
-    }
-
     #[inline(always)]
-    fn dispatch(
-        &mut self,
-        _: super::Handler<Self>,
-        ev: &Event<'_>,
-        ctx: &mut Context<'_>,
-    ) -> Result<(), AnalyzerError> {
-        self.on_record(ev, ctx)
+    fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.write_line(ev, out)
     }
 }
 
-impl ParallelAnalyzer for LogPrinter {
-    fn fork(&self, _: &ChunkStart) -> Self {
+impl ChunkSink for LogPrinter {
+    fn split(&self, _: &ChunkStart) -> Self {
         self.clone()
-    }
-
-    fn merge(&mut self, _: Self) -> Result<(), AnalyzerError> {
-        Ok(())
     }
 }
 

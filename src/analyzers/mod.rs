@@ -61,6 +61,9 @@
 //! - [`Handlers`]: per-event-name handlers and a catch-all.
 //! - [`Event`]: a record with its arguments decoded, with typed accessors.
 //! - [`Context`]: per-call output buffer and early stop.
+//! - [`sink`]: the trait of the streaming analyzers (every record written
+//!   as it goes by): `print`, `log`, `json`, `chrome` and `subset` are
+//!   [`Sink`](sink::Sink)s, and so [`Analyzer`]s.
 //! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
 //!   built-in ones.
 //! - [`select`]: the record filters every command shares.
@@ -103,6 +106,7 @@ mod pairing;
 pub mod plugin;
 pub mod print;
 pub mod select;
+pub mod sink;
 pub mod stats;
 pub mod subset;
 
@@ -542,6 +546,13 @@ pub trait Analyzer: Send {
     /// stop: the results so far are still worth having).
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
 
+    /// What it writes into the run's output as records go by: `None` for
+    /// an analyzer that only reports at the end (the default); every
+    /// [`Sink`](sink::Sink) says which [`Stream`](sink::Stream).
+    fn stream(&self) -> Option<sink::Stream> {
+        None
+    }
+
     /// Calls `handler` (the one the table chose for this record). An
     /// analyzer with a single handler can call it directly here instead,
     /// so that the compiler inlines it into the driver's loop: the printer
@@ -777,6 +788,9 @@ impl<'a> Event<'a> {
     }
 }
 
+/// Adds an entry's analyzer to a driver, and says what it streams.
+type AddTo = dyn Fn(&mut Driver<'_>) -> Option<sink::Stream> + Send + Sync;
+
 /// One built-in or added analyzer, by name, for the command line and
 /// `run --plugin NAME`.
 pub struct AnalyzerEntry {
@@ -784,7 +798,7 @@ pub struct AnalyzerEntry {
     pub name: String,
     /// One line about it.
     pub about: String,
-    build: Box<dyn Fn(&mut Driver<'_>) + Send + Sync>,
+    build: Box<AddTo>,
 }
 
 impl fmt::Debug for AnalyzerEntry {
@@ -806,7 +820,12 @@ impl AnalyzerEntry {
         AnalyzerEntry {
             name: name.into(),
             about: about.into(),
-            build: Box::new(move |d| d.add(make())),
+            build: Box::new(move |d| {
+                let analyzer = make();
+                let stream = analyzer.stream();
+                d.add(analyzer);
+                stream
+            }),
         }
     }
 
@@ -819,13 +838,19 @@ impl AnalyzerEntry {
         AnalyzerEntry {
             name: name.into(),
             about: about.into(),
-            build: Box::new(move |d| d.add_parallel(make())),
+            build: Box::new(move |d| {
+                let analyzer = make();
+                let stream = analyzer.stream();
+                d.add_parallel(analyzer);
+                stream
+            }),
         }
     }
 
-    /// Adds a fresh instance to `driver`.
-    pub fn add_to(&self, driver: &mut Driver<'_>) {
-        (self.build)(driver);
+    /// Adds a fresh instance to `driver`; returns what it streams into
+    /// the run's output ([`Analyzer::stream`]).
+    pub fn add_to(&self, driver: &mut Driver<'_>) -> Option<sink::Stream> {
+        (self.build)(driver)
     }
 }
 

@@ -32,10 +32,8 @@
 use core::fmt;
 use std::io::{self, Write};
 
-use super::{
-    Analyzer, AnalyzerError, ChunkStart, Context, Driver, Event, Handlers, ParallelAnalyzer,
-    Report, RunError, RunOptions, TraceInfo,
-};
+use super::sink::{ChunkSink, Sink, Stream};
+use super::{AnalyzerError, ChunkStart, Driver, Event, RunError, RunOptions};
 use crate::format::events::ArgKind;
 use crate::format::{self, EventDecl, Record, Skips, TraceReader, pyfmt};
 
@@ -297,49 +295,23 @@ impl PrintAnalyzer {
             printer: self.printer.with_color(color),
         }
     }
+}
+
+impl Sink for PrintAnalyzer {
+    const NAME: &'static str = "print";
+    const STREAM: Stream = Stream::Text;
 
     #[inline(always)]
-    fn on_record(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
-        self.printer.write_event(ctx.out(), ev);
+    fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.printer.write_event(out, ev);
         Ok(())
     }
 }
 
-impl Analyzer for PrintAnalyzer {
-    fn name(&self) -> &str {
-        "print"
-    }
-
-    fn handlers(&self) -> Handlers<Self> {
-        let mut h = Handlers::new();
-        h.catchall(Self::on_record);
-        h
-    }
-
-    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
-        Ok(Report::none())
-    }
-
-    #[inline(always)]
-    fn dispatch(
-        &mut self,
-        _handler: super::Handler<Self>,
-        ev: &Event<'_>,
-        ctx: &mut Context<'_>,
-    ) -> Result<(), AnalyzerError> {
-        // The only handler: a direct call the compiler can inline.
-        self.on_record(ev, ctx)
-    }
-}
-
-impl ParallelAnalyzer for PrintAnalyzer {
-    fn fork(&self, chunk: &ChunkStart) -> Self {
+impl ChunkSink for PrintAnalyzer {
+    fn split(&self, chunk: &ChunkStart) -> Self {
         PrintAnalyzer {
             printer: Printer::after(chunk.prev_timestamp_ns).with_color(self.printer.color),
         }
-    }
-
-    fn merge(&mut self, _part: Self) -> Result<(), AnalyzerError> {
-        Ok(())
     }
 }

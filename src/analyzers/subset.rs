@@ -16,7 +16,8 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Report, TraceInfo};
+use super::sink::{Sink, Stream};
+use super::{AnalyzerError, Event, Report, TraceInfo};
 use crate::format::writer::{Arg, TraceWriter, WriteError, WriterOptions};
 use crate::format::{EventId, Version};
 
@@ -62,7 +63,7 @@ impl SubsetWriter {
         AnalyzerError::caused_by("filter", &self.destination, e)
     }
 
-    fn on_record(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+    fn copy_record(&mut self, ev: &Event<'_>) -> Result<(), AnalyzerError> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -91,18 +92,11 @@ impl SubsetWriter {
     }
 }
 
-impl Analyzer for SubsetWriter {
-    fn name(&self) -> &str {
-        "filter"
-    }
+impl Sink for SubsetWriter {
+    const NAME: &'static str = "filter";
+    const STREAM: Stream = Stream::Own;
 
-    fn handlers(&self) -> Handlers<Self> {
-        let mut h = Handlers::new();
-        h.catchall(Self::on_record);
-        h
-    }
-
-    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+    fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
         self.version = info.kind.version;
         let options = WriterOptions {
             version: info.kind.version,
@@ -118,7 +112,11 @@ impl Analyzer for SubsetWriter {
         Ok(())
     }
 
-    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+    fn write(&mut self, ev: &Event<'_>, _: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.copy_record(ev)
+    }
+
+    fn close(&mut self) -> Result<Report, AnalyzerError> {
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.error(e))?;
         }
