@@ -6,7 +6,7 @@ use super::error::Failure;
 use super::{Config, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::alloc::{
-    AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSet, RuleSpec,
+    AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSpec,
 };
 use crate::format::excerpt::Excerpt;
 
@@ -87,9 +87,9 @@ fn parse_top(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("{} is not a number of entries (or 'all')", Excerpt::new(s)))
 }
 
-/// Runs `alloc`: checks the rules against the trace-events file before
-/// reading the trace, then analyses it. Built-in rules that do not fit
-/// their declarations come back as warnings.
+/// Runs `alloc`. The analyzer checks its rules against the trace-events
+/// file when the run starts, before any record is read; built-in rules
+/// that do not fit their declarations come back as warnings.
 pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
     let rules: Vec<RuleSpec> = args
         .allocs
@@ -104,8 +104,6 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         ));
     }
     let config = Config::from_args(&args.trace)?;
-    let set = RuleSet::resolve(&config.events, &rules, !args.no_builtin).map_err(Failure::setup)?;
-    let mut warnings: Vec<String> = set.warnings().iter().map(ToString::to_string).collect();
     let mut driver = Driver::new();
     driver.add(AllocAnalyzer::new(AllocOptions {
         rules,
@@ -113,21 +111,7 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         top: args.top,
         free_history: args.free_history,
     }));
-    match analyze(&config, Reports::json(args.output.json), driver) {
-        Ok(more) => {
-            warnings.extend(more);
-            Ok(warnings)
-        }
-        // The rules' warnings come first either way.
-        Err(Failure::Resynced(messages)) => Err(Failure::Resynced(
-            warnings
-                .into_iter()
-                .map(|w| format!("warning: {w}"))
-                .chain(messages)
-                .collect(),
-        )),
-        Err(e) => Err(e),
-    }
+    analyze(&config, Reports::json(args.output.json), driver)
 }
 
 #[cfg(test)]
