@@ -10,14 +10,28 @@ use crate::analyzers::alloc::{
 };
 use crate::format::excerpt::Excerpt;
 
-pub(super) const ALLOC_EXAMPLES: &str = "\
-Built-in rules (used when the trace-events file declares the event with these arguments):
-  alloc   qemu_memalign:size=size,ptr=ptr     qemu_vmalloc:size=size,ptr=ptr
-          qemu_anon_ram_alloc:size=size,ptr=ptr
-          g_malloc:size=size,ptr=ptr
-  realloc g_realloc:old=ptr,size=size,new=newptr
-  free    qemu_vfree:ptr=ptr    qemu_anon_ram_free:ptr=ptr,size=size    g_free:ptr=ptr
+/// `alloc --help`'s text after the options: the built-in rules, listed
+/// from [`RuleSpec::builtins`] (the one table, `BUILTIN_RULES`), then
+/// [`ALLOC_EXAMPLES`].
+pub(super) fn after_help() -> String {
+    let builtins = RuleSpec::builtins();
+    let mut text = String::from(
+        "Built-in rules (used when the trace-events file declares the event with these arguments):\n",
+    );
+    for kind in [RuleKind::Alloc, RuleKind::Realloc, RuleKind::Free] {
+        let label = kind.name();
+        for (i, rule) in builtins.iter().filter(|r| r.kind == kind).enumerate() {
+            let label = if i == 0 { label } else { "" };
+            text.push_str(&format!("  {label:<8}{rule}\n"));
+        }
+    }
+    text.push('\n');
+    text.push_str(ALLOC_EXAMPLES);
+    text
+}
 
+/// The examples of `alloc --help`.
+const ALLOC_EXAMPLES: &str = "\
 Examples:
   simpletrace alloc trace-events-all trace-12345
       Leaks, unknown and double frees, live bytes and lifetimes of QEMU's
@@ -132,6 +146,41 @@ mod tests {
             Ok(Some(Command::Alloc(a))) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `alloc --help` lists the built-in rules from the one table: each
+    /// once, under its kind, and nothing else (issue 14, item 6).
+    #[test]
+    fn help_lists_the_builtin_rules_of_the_table() {
+        let mut cmd = super::super::command(&[]);
+        let help = cmd
+            .find_subcommand_mut("alloc")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let start = help.find("Built-in rules").unwrap();
+        let end = start + help[start..].find("\n\n").unwrap();
+        let mut listed = Vec::new();
+        let mut kind = "";
+        for line in help[start..end].lines().skip(1) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let rules = match words.as_slice() {
+                [k, rules @ ..] if !k.contains(':') => {
+                    kind = k;
+                    rules
+                }
+                rules => rules,
+            };
+            listed.extend(rules.iter().map(|r| (kind.to_owned(), (*r).to_owned())));
+        }
+        let mut table: Vec<(String, String)> = crate::analyzers::alloc::BUILTIN_RULES
+            .iter()
+            .zip(super::RuleSpec::builtins())
+            .map(|(b, spec)| (b.kind.name().to_owned(), spec.to_string()))
+            .collect();
+        table.sort();
+        listed.sort();
+        assert_eq!(listed, table, "{help}");
     }
 
     #[test]

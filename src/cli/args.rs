@@ -177,7 +177,7 @@ pub(super) enum Command {
     /// Allocations matched to frees by pointer (QEMU's allocator events, or
     /// rules of your own): leaks, unknown and double frees, free(NULL),
     /// live bytes over time, lifetime and size histograms.
-    #[command(after_help = alloc::ALLOC_EXAMPLES)]
+    #[command(after_help = alloc::after_help())]
     Alloc(alloc::AllocArgs),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
