@@ -1214,3 +1214,75 @@ fn top_all_lists_every_leak_in_order() {
     assert!(ten.contains("\n(2990 more leaks not shown; --top N to see more)\n"));
     assert!(ten.contains("\n(990 more sizes not shown; --top N to see more)\n"));
 }
+
+/// The rules are checked by the analyzer when a run starts, whoever runs
+/// it: a library user's driver refuses a bad rule before any record with
+/// the very message the command prints, and gets the built-in rules'
+/// warnings the command prints (issue 14, item 6).
+#[test]
+fn rules_are_checked_at_run_start_for_library_users() {
+    use simpletrace::analyzers::Driver;
+    use simpletrace::analyzers::alloc::{
+        AllocAnalyzer, AllocOptions, RuleError, RuleKind, RuleSpec,
+    };
+    use simpletrace::format::TraceReader;
+
+    let ev = events(ANON_DECLS);
+    let trace = anon_trace(&ev);
+    let (te, tr) = files("alloc_rules_library", ANON_DECLS, &trace);
+    let run = |rule: &str| {
+        let mut driver = Driver::new();
+        driver.add(AllocAnalyzer::new(AllocOptions {
+            rules: vec![RuleSpec::parse(RuleKind::Alloc, rule).unwrap()],
+            ..AllocOptions::default()
+        }));
+        let mut out = Vec::new();
+        let reader = TraceReader::new(&trace, &ev).unwrap();
+        let result = driver.run(reader, &mut out, Default::default());
+        (result, out)
+    };
+    for rule in ["pool_gets:ptr=obj", "pool_get:ptr=name,size=len"] {
+        let (result, out) = run(rule);
+        let e = match result {
+            Err(simpletrace::analyzers::RunError::Analyzer(e)) => e,
+            other => panic!("{rule}: {other:?}"),
+        };
+        assert!(e.is_setup() && out.is_empty(), "{rule}");
+        assert!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<RuleError>())
+                .is_some()
+        );
+        let cli = alloc(&["--alloc", rule], &te, &tr);
+        assert_eq!(cli.status.code(), Some(1));
+        assert_eq!(
+            support::stderr(&cli),
+            format!("simpletrace: {}\n", e.message)
+        );
+        assert_eq!(e.to_string(), format!("analyzer 'alloc': {}", e.message));
+    }
+    // qemu_vfree declared with its pointer called 'p': the built-in rule
+    // is left out, with the warning the command prints.
+    let decls =
+        "qemu_memalign(size_t alignment, size_t size, void *ptr) \"\"\nqemu_vfree(void *p) \"\"\n";
+    let ev = events(decls);
+    let mut t = Trace::new(&ev);
+    t.memalign(10, 1, 32, 0xa0);
+    t.vfree(20, 1, 0xa0);
+    let trace = t.finish();
+    let (te, tr) = files("alloc_rules_library_warn", decls, &trace);
+    let mut driver = Driver::new();
+    driver.add(AllocAnalyzer::default());
+    let reader = TraceReader::new(&trace, &ev).unwrap();
+    let outcome = driver
+        .run(reader, &mut std::io::sink(), Default::default())
+        .unwrap();
+    assert_eq!(outcome.warnings.len(), 1);
+    assert_eq!(outcome.warnings[0].analyzer, "alloc");
+    let cli = alloc(&[], &te, &tr);
+    assert!(cli.status.success());
+    assert_eq!(
+        support::stderr(&cli),
+        format!("simpletrace: warning: {}\n", outcome.warnings[0])
+    );
+}

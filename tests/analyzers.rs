@@ -655,3 +655,119 @@ fn streamed_reports_write_what_they_hold_when_completed() {
         assert_eq!(String::from_utf8(nested).unwrap(), inner, "{name}");
     }
 }
+
+/// An analyzer that logs when the driver calls it, warns at configure, and
+/// refuses its request when told to.
+struct Probe {
+    name: &'static str,
+    refuse: bool,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Probe {
+    fn note(&self, what: &str) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{what} {}", self.name));
+    }
+}
+
+impl Analyzer for Probe {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn handlers(&self) -> Handlers<Self> {
+        Handlers::new()
+    }
+    fn configure(
+        &mut self,
+        setup: &mut simpletrace::analyzers::Setup<'_>,
+    ) -> Result<Vec<simpletrace::analyzers::SetupWarning>, AnalyzerError> {
+        self.note("configure");
+        assert!(setup.events().by_name(b"other").is_some());
+        if self.refuse {
+            return Err(AnalyzerError::setup(
+                self.name,
+                std::io::Error::other("no such option"),
+            ));
+        }
+        Ok(vec![simpletrace::analyzers::SetupWarning::new(
+            self.name,
+            "half of it applies",
+        )])
+    }
+    fn begin(&mut self, _: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        self.note("begin");
+        Ok(())
+    }
+    fn preamble(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"preamble\n");
+    }
+    fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+        self.note("end");
+        Ok(Report::none())
+    }
+}
+
+/// The driver configures every analyzer at the start of a run, before any
+/// `begin`, output or record; a refusal ends the run there, and the
+/// warnings come back in the outcome (issue 14, item 6).
+#[test]
+fn analyzers_are_configured_before_anything_else() {
+    let events = TraceEvents::parse("te", LOCK_EVENTS).unwrap();
+    let trace = crafted_locks_trace(&events);
+    let run = |refuse: bool| {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut driver = Driver::new();
+        for (name, refuse) in [("a", false), ("b", refuse)] {
+            driver.add(Probe {
+                name,
+                refuse,
+                log: log.clone(),
+            });
+        }
+        let mut out = Vec::new();
+        let reader = TraceReader::new(&trace, &events).unwrap();
+        let result = driver.run(reader, &mut out, RunOptions::default());
+        let log = log.lock().unwrap().clone();
+        (result, out, log)
+    };
+    let (result, out, log) = run(true);
+    match result {
+        Err(simpletrace::analyzers::RunError::Analyzer(e)) => {
+            assert!(e.is_setup());
+            assert_eq!(e.message, "no such option");
+            assert_eq!(e.to_string(), "analyzer 'b': no such option");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(out.is_empty());
+    assert_eq!(log, ["configure a", "configure b"]);
+    let (result, out, log) = run(false);
+    let outcome = result.unwrap();
+    assert_eq!(out, b"preamble\npreamble\n");
+    assert_eq!(
+        log,
+        [
+            "configure a",
+            "configure b",
+            "begin a",
+            "begin b",
+            "end a",
+            "end b"
+        ]
+    );
+    let warnings: Vec<(&str, String)> = outcome
+        .warnings
+        .iter()
+        .map(|w| (w.analyzer.as_str(), w.to_string()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            ("a", "half of it applies".to_owned()),
+            ("b", "half of it applies".to_owned())
+        ]
+    );
+}

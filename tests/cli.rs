@@ -116,3 +116,59 @@ fn help_has_examples() {
         );
     }
 }
+
+/// The names in parentheses after `marker` in `text`: a comma-separated
+/// list, maybe in backticks and across lines.
+fn names_after(text: &str, marker: &str) -> Vec<String> {
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker}: {text}"))
+        + marker.len();
+    let rest = &text[at..];
+    let open = rest.find('(').unwrap();
+    let close = rest.find(')').unwrap();
+    rest[open + 1..close]
+        .split(',')
+        .map(|n| n.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+/// One registry: every analyzer `registry()` lists is named in `run
+/// --help` (and in docs/cli.md) and taken by `run --plugin`; the help
+/// lists nothing the registry lacks (issue 14, item 6).
+#[test]
+fn run_help_and_plugin_names_are_the_registry() {
+    let registry: Vec<String> = simpletrace::analyzers::registry()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let help = support::run(["run", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert_eq!(names_after(&help, "a built-in name"), registry, "{help}");
+    let short = String::from_utf8(support::run(["run", "-h"]).stdout).unwrap();
+    assert_eq!(names_after(&short, "a built-in name"), registry, "{short}");
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md"),
+    )
+    .unwrap();
+    assert_eq!(names_after(&docs, "built-in ones by name"), registry);
+    let [events, trace] = sample_args();
+    for name in &registry {
+        let out = support::run([
+            std::ffi::OsStr::new("run"),
+            "--plugin".as_ref(),
+            name.as_ref(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]);
+        assert!(out.status.success(), "{name}: {}", support::stderr(&out));
+    }
+    // And the refusal lists the same names.
+    let out = support::run(["run", "--plugin", "nosuch", "te", "t"]);
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!("(built in: {};", registry.join(", "))),
+        "{err}"
+    );
+}

@@ -177,6 +177,8 @@ pub struct AnalyzerError {
     pub message: String,
     /// What caused it.
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// Whether [`Analyzer::configure`] refused the analyzer's request.
+    setup: bool,
 }
 
 impl AnalyzerError {
@@ -186,6 +188,7 @@ impl AnalyzerError {
             analyzer: analyzer.into(),
             message: message.into(),
             source: None,
+            setup: false,
         }
     }
 
@@ -202,7 +205,32 @@ impl AnalyzerError {
             analyzer: analyzer.into(),
             message: format!("{context}: {source}"),
             source: Some(Box::new(source)),
+            setup: false,
         }
+    }
+
+    /// The refusal of analyzer `analyzer`'s [`Analyzer::configure`]: what
+    /// it was asked to do does not fit the trace's declarations or the
+    /// run's selection, and `source` says why. The message is `source`'s
+    /// own words (they are what a command line prints after its name),
+    /// and [`std::error::Error::source`] gives `source` back.
+    pub fn setup(
+        analyzer: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AnalyzerError {
+            analyzer: analyzer.into(),
+            message: source.to_string(),
+            source: Some(Box::new(source)),
+            setup: true,
+        }
+    }
+
+    /// Whether this is a refusal at the start of the run
+    /// ([`AnalyzerError::setup`]), before any record was read: nothing
+    /// was written, and the request, not the trace, is at fault.
+    pub fn is_setup(&self) -> bool {
+        self.setup
     }
 }
 
@@ -509,6 +537,85 @@ impl<A> Handlers<A> {
     }
 }
 
+/// What [`Analyzer::configure`] sees of the run about to start: the
+/// declarations the trace is decoded against and the run's record
+/// [`Selection`](select::Selection), which an analyzer may check (it needs
+/// records the selection leaves out) and widen (it needs records nobody
+/// named).
+#[derive(Debug)]
+pub struct Setup<'a> {
+    events: &'a TraceEvents,
+    selection: &'a mut select::Selection,
+}
+
+impl<'a> Setup<'a> {
+    /// The run about to start: `events`, and the `selection` an analyzer
+    /// may widen ([`Setup::keep_event`]).
+    pub fn new(events: &'a TraceEvents, selection: &'a mut select::Selection) -> Self {
+        Setup { events, selection }
+    }
+
+    /// The declarations the trace is decoded against.
+    pub fn events(&self) -> &'a TraceEvents {
+        self.events
+    }
+
+    /// The run's record selection.
+    pub fn selection(&self) -> &select::Selection {
+        self.selection
+    }
+
+    /// Whether the selection's event patterns keep records of `decl`.
+    pub fn selects(&self, decl: &EventDecl) -> bool {
+        self.selection.wants_event(decl)
+    }
+
+    /// Lets records of `decl` through the selection's event patterns,
+    /// unless they keep them already or a pattern names the event (the
+    /// user decided on it): for records that say what is missing, such as
+    /// the dropped-events ones ([`TraceEvents::dropped`]). The other
+    /// analyzers of the run see them too.
+    pub fn keep_event(&mut self, decl: &EventDecl) {
+        let kept = self.selection.wants_event(decl);
+        if let Some(patterns) = &mut self.selection.events
+            && !kept
+            && patterns.decide(&decl.name).is_none()
+        {
+            patterns.patterns.push(crate::pattern::EventPattern {
+                glob: decl.name.clone(),
+                enable: true,
+            });
+        }
+    }
+}
+
+/// A warning of [`Analyzer::configure`]: part of the request does not
+/// apply to this trace, and the run goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupWarning {
+    /// The analyzer's name.
+    pub analyzer: String,
+    /// What does not apply, and why.
+    pub message: String,
+}
+
+impl SetupWarning {
+    /// A warning of analyzer `analyzer`.
+    pub fn new(analyzer: impl Into<String>, message: impl fmt::Display) -> Self {
+        SetupWarning {
+            analyzer: analyzer.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SetupWarning {
+    /// The message alone (a command line prints it after its name).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// An analyzer. See the [module documentation](self) for an example.
 pub trait Analyzer: Send {
     /// A short name: the subcommand, the heading of its report.
@@ -524,7 +631,23 @@ pub trait Analyzer: Send {
     where
         Self: Sized;
 
-    /// Called once before the first record.
+    /// Checks what the analyzer was asked to do against the run about to
+    /// start, before anything else of it (before [`Analyzer::interest`],
+    /// [`Analyzer::handlers`] and [`Analyzer::begin`], before any record
+    /// is read or any output written): the names of events and arguments
+    /// it was given against the declarations, what it needs against the
+    /// selection. The driver calls it once per run, for every analyzer,
+    /// at the one place a run starts. A request that cannot work is an
+    /// [`AnalyzerError::setup`], which ends the run; parts that do not
+    /// apply come back as warnings ([`RunOutcome::warnings`]). The default
+    /// checks nothing.
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        let _ = setup;
+        Ok(Vec::new())
+    }
+
+    /// Called once before the first record (after
+    /// [`Analyzer::configure`]).
     fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
         let _ = info;
         Ok(())

@@ -6,18 +6,32 @@ use super::error::Failure;
 use super::{Config, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::alloc::{
-    AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSet, RuleSpec,
+    AllocAnalyzer, AllocOptions, DEFAULT_FREE_HISTORY, RuleKind, RuleSpec,
 };
 use crate::format::excerpt::Excerpt;
 
-pub(super) const ALLOC_EXAMPLES: &str = "\
-Built-in rules (used when the trace-events file declares the event with these arguments):
-  alloc   qemu_memalign:size=size,ptr=ptr     qemu_vmalloc:size=size,ptr=ptr
-          qemu_anon_ram_alloc:size=size,ptr=ptr
-          g_malloc:size=size,ptr=ptr
-  realloc g_realloc:old=ptr,size=size,new=newptr
-  free    qemu_vfree:ptr=ptr    qemu_anon_ram_free:ptr=ptr,size=size    g_free:ptr=ptr
+/// `alloc --help`'s text after the options: the built-in rules, listed
+/// from [`RuleSpec::builtins`] (the one table, `BUILTIN_RULES`), then
+/// [`ALLOC_EXAMPLES`].
+pub(super) fn after_help() -> String {
+    let builtins = RuleSpec::builtins();
+    let mut text = String::from(
+        "Built-in rules (used when the trace-events file declares the event with these arguments):\n",
+    );
+    for kind in [RuleKind::Alloc, RuleKind::Realloc, RuleKind::Free] {
+        let label = kind.name();
+        for (i, rule) in builtins.iter().filter(|r| r.kind == kind).enumerate() {
+            let label = if i == 0 { label } else { "" };
+            text.push_str(&format!("  {label:<8}{rule}\n"));
+        }
+    }
+    text.push('\n');
+    text.push_str(ALLOC_EXAMPLES);
+    text
+}
 
+/// The examples of `alloc --help`.
+const ALLOC_EXAMPLES: &str = "\
 Examples:
   simpletrace alloc trace-events-all trace-12345
       Leaks, unknown and double frees, live bytes and lifetimes of QEMU's
@@ -87,9 +101,9 @@ fn parse_top(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("{} is not a number of entries (or 'all')", Excerpt::new(s)))
 }
 
-/// Runs `alloc`: checks the rules against the trace-events file before
-/// reading the trace, then analyses it. Built-in rules that do not fit
-/// their declarations come back as warnings.
+/// Runs `alloc`. The analyzer checks its rules against the trace-events
+/// file when the run starts, before any record is read; built-in rules
+/// that do not fit their declarations come back as warnings.
 pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
     let rules: Vec<RuleSpec> = args
         .allocs
@@ -104,8 +118,6 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         ));
     }
     let config = Config::from_args(&args.trace)?;
-    let set = RuleSet::resolve(&config.events, &rules, !args.no_builtin).map_err(Failure::setup)?;
-    let mut warnings: Vec<String> = set.warnings().iter().map(ToString::to_string).collect();
     let mut driver = Driver::new();
     driver.add(AllocAnalyzer::new(AllocOptions {
         rules,
@@ -113,21 +125,7 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
         top: args.top,
         free_history: args.free_history,
     }));
-    match analyze(&config, Reports::json(args.output.json), driver) {
-        Ok(more) => {
-            warnings.extend(more);
-            Ok(warnings)
-        }
-        // The rules' warnings come first either way.
-        Err(Failure::Resynced(messages)) => Err(Failure::Resynced(
-            warnings
-                .into_iter()
-                .map(|w| format!("warning: {w}"))
-                .chain(messages)
-                .collect(),
-        )),
-        Err(e) => Err(e),
-    }
+    analyze(&config, Reports::json(args.output.json), driver)
 }
 
 #[cfg(test)]
@@ -148,6 +146,41 @@ mod tests {
             Ok(Some(Command::Alloc(a))) => a,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `alloc --help` lists the built-in rules from the one table: each
+    /// once, under its kind, and nothing else (issue 14, item 6).
+    #[test]
+    fn help_lists_the_builtin_rules_of_the_table() {
+        let mut cmd = super::super::command(&[]);
+        let help = cmd
+            .find_subcommand_mut("alloc")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let start = help.find("Built-in rules").unwrap();
+        let end = start + help[start..].find("\n\n").unwrap();
+        let mut listed = Vec::new();
+        let mut kind = "";
+        for line in help[start..end].lines().skip(1) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let rules = match words.as_slice() {
+                [k, rules @ ..] if !k.contains(':') => {
+                    kind = k;
+                    rules
+                }
+                rules => rules,
+            };
+            listed.extend(rules.iter().map(|r| (kind.to_owned(), (*r).to_owned())));
+        }
+        let mut table: Vec<(String, String)> = crate::analyzers::alloc::BUILTIN_RULES
+            .iter()
+            .zip(super::RuleSpec::builtins())
+            .map(|(b, spec)| (b.kind.name().to_owned(), spec.to_string()))
+            .collect();
+        table.sort();
+        listed.sort();
+        assert_eq!(listed, table, "{help}");
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use super::{alloc, hist, term};
-use crate::analyzers::AnalyzerEntry;
 use crate::analyzers::chrome::SpanSpec;
 use crate::analyzers::select::TimeBound;
+use crate::analyzers::{AnalyzerEntry, registry};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -177,7 +177,7 @@ pub(super) enum Command {
     /// Allocations matched to frees by pointer (QEMU's allocator events, or
     /// rules of your own): leaks, unknown and double frees, free(NULL),
     /// live bytes over time, lifetime and size histograms.
-    #[command(after_help = alloc::ALLOC_EXAMPLES)]
+    #[command(after_help = alloc::after_help())]
     Alloc(alloc::AllocArgs),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
@@ -210,8 +210,9 @@ pub(super) enum Command {
     /// from shared libraries.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
-        /// An analyzer: a built-in name (print, log, json, chrome, stats, locks, alloc) or the path of a
-        /// plugin library (a name with a '/'). Repeat for several.
+        /// An analyzer: a built-in name or the path of a plugin library (a
+        /// name with a '/'). Repeat for several. (The help shown is
+        /// [`plugin_help`]'s, with the names of the registry.)
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
         #[command(flatten)]
@@ -389,9 +390,27 @@ impl core::str::FromStr for EndArg {
     }
 }
 
+/// The help of `run --plugin`: the names it takes, from the registry
+/// (and `extras`), the one list of analyzers.
+fn plugin_help(extras: &[AnalyzerEntry]) -> String {
+    let builtins = registry();
+    let names: Vec<&str> = builtins
+        .iter()
+        .chain(extras)
+        .map(|e| e.name.as_str())
+        .collect();
+    format!(
+        "An analyzer: a built-in name ({}) or the path of a plugin library (a name with a '/'). Repeat for several",
+        names.join(", ")
+    )
+}
+
 /// The full command definition, with `extras` as subcommands.
 pub fn command(extras: &[AnalyzerEntry]) -> clap::Command {
-    let mut cmd = Cli::command();
+    let help = plugin_help(extras);
+    let mut cmd = Cli::command().mut_subcommand("run", |run| {
+        run.mut_arg("plugins", |arg| arg.help(help.clone()).long_help(help))
+    });
     for e in extras {
         let sub = clap::Command::new(e.name.clone())
             .about(e.about.clone())
@@ -549,6 +568,14 @@ mod tests {
         assert_eq!(
             TraceArgs::from_arg_matches(sub).unwrap().trace_file,
             Some("t".into())
+        );
+        // `run --plugin`'s help names them too, after the registry's.
+        let mut cmd = command(&extras);
+        let run = cmd.find_subcommand_mut("run").unwrap();
+        let help = run.render_long_help().to_string();
+        assert!(
+            help.contains("(print, log, json, chrome, stats, locks, alloc, mine)"),
+            "{help}"
         );
     }
 }

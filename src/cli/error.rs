@@ -103,6 +103,9 @@ impl fmt::Display for Error {
             Error::Output(e) => write!(f, "writing the output failed: {e}"),
             Error::Input(e) => e.fmt(f),
             Error::OutputFile(e) => e.fmt(f),
+            // An analyzer's refusal at the start of the run is said in its
+            // own words, as the command's (the analyzer is the command).
+            Error::Analyzer(e) if e.is_setup() => f.write_str(&e.message),
             Error::Analyzer(e) => e.fmt(f),
             Error::Format(e) => e.fmt(f),
             Error::Stream(e) => e.fmt(f),

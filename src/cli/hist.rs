@@ -13,7 +13,6 @@ use crate::analyzers::Driver;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
 use crate::format::excerpt::Excerpt;
-use crate::pattern::EventPattern;
 
 /// The `--help` examples.
 pub(super) const EXAMPLES: &str = "\
@@ -312,9 +311,9 @@ impl HistArgs {
 pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let args = &args.with_latency_spelled_out()?;
     let spec = args.spec()?;
-    let mut config = Config::from_args(&args.trace)?;
+    let config = Config::from_args(&args.trace)?;
+    // The analyzer checks the run's --events filter when the run starts.
     let mut hist = Hist::new(spec, &config.events).map_err(Failure::setup)?;
-    keep_what_hist_reads(&mut config, &hist)?;
     let plot = match &args.svg {
         Some(path) => {
             let file = config.create_output(path)?;
@@ -331,34 +330,6 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
         Some(file) => super::put_in_place(file, result),
         None => result,
     }
-}
-
-/// Refuses an `--events` filter that leaves out an event the histogram
-/// reads (the result would be silently empty or all unmatched), and keeps
-/// dropped-events records, which say what is missing, unless the filter
-/// names them.
-fn keep_what_hist_reads(config: &mut Config, hist: &Hist) -> Result<(), Failure> {
-    for name in hist.events() {
-        if let Some(decl) = config.events.by_name(name.as_bytes())
-            && !config.selection.wants_event(decl)
-        {
-            return Err(Failure::invalid(format!(
-                "the --events filter leaves out {name}, which this histogram reads"
-            )));
-        }
-    }
-    let dropped = config.events.dropped();
-    let keeps_dropped = config.selection.wants_event(dropped);
-    if let Some(patterns) = &mut config.selection.events
-        && !keeps_dropped
-        && patterns.decide(&dropped.name).is_none()
-    {
-        patterns.patterns.push(EventPattern {
-            glob: dropped.name.clone(),
-            enable: true,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -159,6 +159,8 @@ pub(super) fn analyze<'c>(
         .map_err(Failure::output)?,
     }
     let path = config.trace_path.display();
+    // What the analyzers warned about when the run started comes first.
+    let setup: Vec<String> = outcome.warnings.iter().map(ToString::to_string).collect();
     let mut warnings = renamed;
     if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
         return Err(config.changed(shrink, outcome.fault, None));
@@ -186,12 +188,12 @@ pub(super) fn analyze<'c>(
     }
     let skips = &outcome.skips;
     if skips.is_empty() {
-        return Ok(warnings);
+        return Ok(setup.into_iter().chain(warnings).collect());
     }
-    let mut messages: Vec<String> = skips
-        .listed()
-        .iter()
-        .map(|s| format!("{path}: {s}"))
+    let mut messages: Vec<String> = setup
+        .into_iter()
+        .map(|w| format!("warning: {w}"))
+        .chain(skips.listed().iter().map(|s| format!("{path}: {s}")))
         .collect();
     let unlisted = skips.count() - skips.listed().len() as u64;
     if unlisted > 0 {

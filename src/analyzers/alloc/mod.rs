@@ -91,7 +91,10 @@
 //!   (rules checked against a trace-events file), [`RuleError`] and
 //!   [`RuleWarning`].
 
-use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
+use super::{
+    Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, Setup, SetupWarning,
+    TraceInfo,
+};
 use crate::format::ArgValue;
 
 mod blocks;
@@ -284,11 +287,19 @@ impl Analyzer for AllocAnalyzer {
         h
     }
 
-    fn begin(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
-        self.rules = RuleSet::resolve(info.events, &self.options.rules, self.options.builtins)
-            .map_err(|e| AnalyzerError::new("alloc", e.to_string()))?;
+    /// Resolves the rules against the declarations: a user rule that does
+    /// not fit is an error; a built-in rule whose event is declared with
+    /// other arguments is left out with a warning.
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        self.rules = RuleSet::resolve(setup.events(), &self.options.rules, self.options.builtins)
+            .map_err(|e| AnalyzerError::setup("alloc", e))?;
         self.tracker.families = self.rules.rules().iter().map(|r| r.spec.family).collect();
-        Ok(())
+        Ok(self
+            .rules
+            .warnings()
+            .iter()
+            .map(|w| SetupWarning::new("alloc", w))
+            .collect())
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {

@@ -14,7 +14,8 @@ use super::record_loop::Target;
 use super::{ChunkStart, LoopEnd, RunError};
 use crate::analyzers::select::Resolved;
 use crate::analyzers::{
-    Analyzer, AnalyzerError, Context, Event, Handler, Interest, ParallelAnalyzer, Report, TraceInfo,
+    Analyzer, AnalyzerError, Context, Event, Handler, Interest, ParallelAnalyzer, Report, Setup,
+    SetupWarning, TraceInfo,
 };
 use crate::format::events::{EventDecl, TraceEvents};
 use crate::format::{FileOffset, RecordIndex, TraceReader};
@@ -249,6 +250,7 @@ pub(super) trait Forker: Send + Sync {
 /// An analyzer as the driver holds it.
 pub(super) trait Runner: Send {
     fn name(&self) -> &str;
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError>;
     fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError>;
     fn handle(
         &mut self,
@@ -281,6 +283,10 @@ pub(super) struct Sequential<A> {
 impl<A: Analyzer> Runner for Sequential<A> {
     fn name(&self) -> &str {
         self.analyzer.name()
+    }
+
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        self.analyzer.configure(setup)
     }
 
     fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError> {
@@ -403,6 +409,10 @@ impl<A: ParallelAnalyzer + 'static> Forker for Prototype<A> {
 impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
     fn name(&self) -> &str {
         self.analyzer.name()
+    }
+
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        self.analyzer.configure(setup)
     }
 
     fn begin(&mut self, info: &TraceInfo<'_>) -> Result<Vec<bool>, AnalyzerError> {

@@ -22,7 +22,7 @@ use core::fmt;
 use std::io::{self, Read, Write};
 
 use super::select::{Resolved, Selection, TimeBound};
-use super::{Analyzer, AnalyzerError, ParallelAnalyzer, Report, TraceInfo};
+use super::{Analyzer, AnalyzerError, ParallelAnalyzer, Report, Setup, SetupWarning, TraceInfo};
 use crate::format::events::TraceEvents;
 use crate::format::{self, FileOffset, RecordIndex, Skips, TraceKind, TraceReader};
 use crate::input::source::{Blocks, PieceEnd, RecordSource, Whole};
@@ -134,6 +134,9 @@ pub struct RunOutcome {
     /// its end, if it could not; every whole record before that point was
     /// analysed and the reports cover them.
     pub stream_error: Option<StreamError>,
+    /// What the analyzers' [`Analyzer::configure`] warned about at the
+    /// start of the run, in the order they were added.
+    pub warnings: Vec<SetupWarning>,
 }
 
 /// Why a run failed.
@@ -239,6 +242,7 @@ struct Ran {
 
 /// What every run sets up before the first record.
 struct Start {
+    warnings: Vec<SetupWarning>,
     masks: Masks,
     forkers: Vec<(usize, std::sync::Arc<dyn Forker>)>,
     sel: Resolved,
@@ -340,10 +344,13 @@ impl<'d> Driver<'d> {
                 masks,
                 forkers,
                 sel,
+                ..
             } = &start;
             self.run_parallel(source, out, par, masks, forkers, sel)?
         };
-        self.finish(info, ran, out)
+        let mut outcome = self.finish(info, ran, out)?;
+        outcome.warnings = start.warnings;
+        Ok(outcome)
     }
 
     /// Runs every analyzer over a trace that arrives in pieces (standard
@@ -398,13 +405,15 @@ impl<'d> Driver<'d> {
         };
         let mut outcome = self.finish(info, ran, out)?;
         outcome.stream_error = stream_error;
+        outcome.warnings = start.warnings;
         Ok(outcome)
     }
 
-    /// Calls every analyzer's `begin`, builds the dispatch masks and the
-    /// forkers of the parallel analyzers, resolves the selection (reading
-    /// ahead for the first timestamp when it needs it) and writes the
-    /// preambles.
+    /// The one place a run starts: calls every analyzer's `configure`
+    /// (which may refuse, or widen the selection), then its `begin`,
+    /// builds the dispatch masks and the forkers of the parallel
+    /// analyzers, resolves the selection (reading ahead for the first
+    /// timestamp when it needs it) and writes the preambles.
     fn start<'e, S: RecordSource<'e>>(
         &mut self,
         source: &mut S,
@@ -416,6 +425,11 @@ impl<'d> Driver<'d> {
                 "driver",
                 format!("at most {MAX_ANALYZERS} analyzers can run in one pass"),
             )));
+        }
+        let mut warnings = Vec::new();
+        for runner in &mut self.runners {
+            let mut setup = Setup::new(info.events, &mut self.selection);
+            warnings.extend(runner.configure(&mut setup)?);
         }
         let slots = info.events.len() + 1;
         let mut masks = Masks::new(slots);
@@ -451,6 +465,7 @@ impl<'d> Driver<'d> {
         }
         out.write_all(&head).map_err(RunError::Io)?;
         Ok(Start {
+            warnings,
             masks,
             forkers,
             sel,
@@ -517,6 +532,7 @@ impl<'d> Driver<'d> {
             skips: ran.skips,
             stopped: ran.stopped,
             stream_error: None,
+            warnings: Vec::new(),
         })
     }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::analyzers::{
-    Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo,
+    Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, Setup, SetupWarning,
+    TraceInfo,
 };
 
 use super::groups::{GroupKey, Groups, arg_word, show_word};
@@ -147,6 +148,10 @@ impl LatencyHist {
 impl Analyzer for LatencyHist {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        self.plan.configure(setup)
     }
 
     fn interest(&self) -> Interest {

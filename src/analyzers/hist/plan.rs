@@ -1,7 +1,7 @@
 //! A request resolved against the trace-events declarations ([`Plan`]).
 
-use crate::analyzers::Interest;
 use crate::analyzers::histogram::{Domain, Unit};
+use crate::analyzers::{AnalyzerError, Interest, Setup, SetupWarning};
 use crate::format::events::{ArgKind, EventDecl, TraceEvents};
 use crate::syntax;
 
@@ -254,6 +254,29 @@ impl Plan {
             Resolved::Value { event, .. } | Resolved::Interval { event } => vec![event.clone()],
             Resolved::Latency { begin, end, .. } => vec![begin.clone(), end.clone()],
         }
+    }
+
+    /// The check at the start of a run: refuses a selection that leaves
+    /// out an event the histogram reads (the result would be silently
+    /// empty or all unmatched), and keeps the dropped-events records,
+    /// which say what is missing, unless the selection names them.
+    pub(super) fn configure(
+        &self,
+        setup: &mut Setup<'_>,
+    ) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        let events = setup.events();
+        for name in self.events() {
+            if let Some(decl) = events.by_name(name.as_bytes())
+                && !setup.selects(decl)
+            {
+                return Err(AnalyzerError::setup(
+                    super::NAME,
+                    HistError::FilteredOut { event: name },
+                ));
+            }
+        }
+        setup.keep_event(events.dropped());
+        Ok(Vec::new())
     }
 
     pub(super) fn interest(&self) -> Interest {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::analyzers::histogram::Domain;
 use crate::analyzers::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handlers, Interest, ParallelAnalyzer,
-    Report, TraceInfo,
+    Report, Setup, SetupWarning, TraceInfo,
 };
 use crate::format::ArgValue;
 
@@ -101,6 +101,10 @@ impl SampleHist {
 impl Analyzer for SampleHist {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
+        self.plan.configure(setup)
     }
 
     fn interest(&self) -> Interest {

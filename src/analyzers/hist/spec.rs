@@ -291,6 +291,12 @@ pub enum HistError {
         /// The end event and its arguments.
         end: (String, Vec<String>),
     },
+    /// The run's selection (`--events`) leaves out an event the histogram
+    /// reads: it would be empty, or all unmatched.
+    FilteredOut {
+        /// The event left out.
+        event: String,
+    },
     /// A latency from an event to itself.
     SameEvent(String),
     /// One latency key is a string and the other is not: they never match.
@@ -355,6 +361,10 @@ impl fmt::Display for HistError {
                 list(&begin.1),
                 end.0,
                 list(&end.1)
+            ),
+            HistError::FilteredOut { event } => write!(
+                f,
+                "the --events filter leaves out {event}, which this histogram reads"
             ),
             HistError::SameEvent(e) => write!(
                 f,
