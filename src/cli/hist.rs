@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::error::Failure;
+use super::error::{Error, Failure};
 use super::{Config, EndArg, OutputArgs, Reports, TraceArgs, analyze};
 use crate::analyzers::Driver;
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
@@ -313,7 +313,7 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let spec = args.spec()?;
     let config = Config::from_args(&args.trace)?;
     // The analyzer checks the run's --events filter when the run starts.
-    let mut hist = Hist::new(spec, &config.events).map_err(Failure::setup)?;
+    let mut hist = Hist::new(spec, &config.events).map_err(|e| Failure::Error(Error::Hist(e)))?;
     let plot = match &args.svg {
         Some(path) => {
             let file = config.create_output(path)?;
