@@ -141,6 +141,19 @@ fn colour_only_when_asked_or_on_a_terminal() {
         "{c}"
     );
     assert_eq!(strip_ansi(&c), run(&["stats", "--by-pid"]).0);
+    // hist: its `--table` header and its group titles bold (it once had
+    // no colour in a table at all), its bars green, its lost events yellow.
+    let table = ["hist", "--interval", "mem_free", "--by", "pid", "--table"];
+    let (c, _) = run(&[&table[..], &["--color", "always"]].concat());
+    assert!(c.contains("\n\x1b[1m| bucket "), "{c}");
+    assert!(c.contains("\n\x1b[1mpid="), "{c}");
+    assert!(c.contains("\x1b[1;33mEvents were lost: "), "{c}");
+    assert_eq!(strip_ansi(&c), run(&table).0);
+    let bars = ["hist", "--interval", "mem_free", "--by", "pid"];
+    let (c, _) = run(&[&bars[..], &["--color", "always"]].concat());
+    assert!(c.contains(" |\x1b[32m@"), "{c}");
+    assert!(c.contains("\n\x1b[1mpid="), "{c}");
+    assert_eq!(strip_ansi(&c), run(&bars).0);
     // Errors: the prefix in colour, the text the same as without colour
     // (scripts parse "simpletrace: "; on a terminal it once read
     // "simpletrace: error:").

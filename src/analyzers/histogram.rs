@@ -598,6 +598,18 @@ impl Histogram {
     /// Writes [`Histogram::render`]'s bars to `out`, a row at a time (a
     /// linear histogram can have millions of buckets).
     pub fn write_bars(&self, out: &mut dyn io::Write, unit: Unit) -> io::Result<()> {
+        self.write_bars_with(out, unit, &|out, bar| out.write_all(bar.as_bytes()))
+    }
+
+    /// [`Histogram::write_bars`], each non-empty bar (its `@`s, not the
+    /// spaces after them) written by `bar` (which may paint it; the render
+    /// layer's [`Block::Bars`](crate::report::Block::Bars) does).
+    pub fn write_bars_with(
+        &self,
+        out: &mut dyn io::Write,
+        unit: Unit,
+        bar: &dyn Fn(&mut dyn io::Write, &str) -> io::Result<()>,
+    ) -> io::Result<()> {
         let sorted = self.sorted_samples();
         let rows = || self.rows_in(MAX_FILLED_ROWS, Cow::Borrowed(&sorted));
         let (mut label_width, mut most) = (0, 0);
@@ -607,6 +619,7 @@ impl Histogram {
         }
         let count_width = most.to_string().len().max(6);
         let mut line = String::new();
+        let ats = "@".repeat(BAR_WIDTH);
         for row in rows() {
             line.clear();
             let Some(b) = row else {
@@ -615,19 +628,19 @@ impl Histogram {
                 continue;
             };
             let label = self.label(&b, unit);
-            let bar = if most == 0 {
+            let width = if most == 0 {
                 0
             } else {
                 // Rounded up, so that every non-empty bucket shows.
                 ((u128::from(b.count) * BAR_WIDTH as u128).div_ceil(u128::from(most))) as usize
             };
-            let _ = writeln!(
-                line,
-                "{label:<label_width$} {:>count_width$} |{}{}|",
-                b.count,
-                "@".repeat(bar),
-                " ".repeat(BAR_WIDTH - bar)
-            );
+            let _ = write!(line, "{label:<label_width$} {:>count_width$} |", b.count);
+            out.write_all(line.as_bytes())?;
+            if let Some(filled) = ats.get(..width).filter(|f| !f.is_empty()) {
+                bar(out, filled)?;
+            }
+            line.clear();
+            let _ = writeln!(line, "{}|", " ".repeat(BAR_WIDTH.saturating_sub(width)));
             out.write_all(line.as_bytes())?;
         }
         Ok(())

@@ -572,6 +572,7 @@ impl Document for LocksReport {
                     count: (self.rows.len() - shown) as u64,
                     noun: ("mutex", "mutexes"),
                     hint: None,
+                    holding: None,
                 }));
             }
         }

@@ -605,6 +605,7 @@ impl Document for StatsReport {
                     count: (self.rows_total() - shown) as u64,
                     noun: ("row", "rows"),
                     hint: Some("--top shows more"),
+                    holding: None,
                 }));
             }
         }

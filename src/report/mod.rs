@@ -57,6 +57,7 @@
 use core::fmt;
 use std::borrow::Cow;
 
+use crate::analyzers::histogram::{Histogram, Unit};
 use crate::analyzers::listing::{LazyJson, TableStyle};
 
 pub mod render;
@@ -98,6 +99,19 @@ pub enum Block<'a> {
     Table(Table<'a>),
     /// Rows left out: `(3 more mutexes not shown)`.
     More(More<'a>),
+    /// A histogram's bars, one line per bucket (`[4KiB, 8KiB)   12 |@@@  |`):
+    /// the bars painted as [`render::Style::Bar`].
+    Bars(Bars<'a>),
+}
+
+/// A histogram drawn as bars, bpftrace style, its rows made as they are
+/// written ([`Histogram::write_bars`](crate::analyzers::histogram::Histogram::write_bars)).
+#[derive(Debug, Clone, Copy)]
+pub struct Bars<'a> {
+    /// The histogram.
+    pub histogram: &'a Histogram,
+    /// What its samples measure.
+    pub unit: Unit,
 }
 
 impl fmt::Debug for Block<'_> {
@@ -110,6 +124,7 @@ impl fmt::Debug for Block<'_> {
             Block::Warning(t) => f.debug_tuple("Warning").field(t).finish(),
             Block::Table(t) => f.debug_tuple("Table").field(t).finish(),
             Block::More(m) => f.debug_tuple("More").field(m).finish(),
+            Block::Bars(b) => f.debug_tuple("Bars").field(&b.unit).finish(),
         }
     }
 }
@@ -129,13 +144,16 @@ pub struct LostEvents {
 }
 
 /// Rows a report leaves out: `(44 more rows; --top shows more)`, or
-/// without a hint `(3 more mutexes not shown)`.
+/// without a hint `(3 more mutexes not shown)`; with what they hold,
+/// `(2 more groups with 10 samples not shown)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct More<'a> {
     /// How many.
     pub count: u64,
     /// What they are, one and several (`"mutex"`, `"mutexes"`).
     pub noun: (&'a str, &'a str),
+    /// What they hold, if it is said (`"10 samples"`).
+    pub holding: Option<String>,
     /// How to see them, if there is a way (`"--top shows more"`).
     pub hint: Option<&'a str>,
 }

@@ -71,6 +71,9 @@ pub fn write_block(block: &Block<'_>, out: &mut dyn Write, paint: &dyn Paint) ->
         Block::Warning(t) => painted(out, paint, Style::Warning, t),
         Block::Table(t) => write_table(t, out, paint).map(drop),
         Block::More(m) => line(out, &more(m)),
+        Block::Bars(b) => b
+            .histogram
+            .write_bars_with(out, b.unit, &|out, bar| paint.paint(Style::Bar, bar, out)),
     }
 }
 
@@ -107,9 +110,13 @@ pub fn lost_events(l: &LostEvents) -> String {
 /// `(44 more rows; --top shows more)`.
 pub fn more(m: &More<'_>) -> String {
     let noun = if m.count == 1 { m.noun.0 } else { m.noun.1 };
+    let holding = m
+        .holding
+        .as_ref()
+        .map_or(String::new(), |h| format!(" with {h}"));
     match m.hint {
-        Some(hint) => format!("({} more {noun}; {hint})", m.count),
-        None => format!("({} more {noun} not shown)", m.count),
+        Some(hint) => format!("({} more {noun}{holding}; {hint})", m.count),
+        None => format!("({} more {noun}{holding} not shown)", m.count),
     }
 }
 
@@ -204,6 +211,7 @@ mod tests {
                         count: 1,
                         noun: ("row", "rows"),
                         hint: Some("--top shows more"),
+                        holding: None,
                     }),
                     Block::Title("Still held:".into()),
                     Block::Warning("WARNING two\nlines".into()),
@@ -277,8 +285,14 @@ mod tests {
             count,
             noun: ("mutex", "mutexes"),
             hint: None,
+            holding: None,
         };
         assert_eq!(more(&m(1)), "(1 more mutex not shown)");
+        let held = More {
+            holding: Some("10 samples".into()),
+            ..m(2)
+        };
+        assert_eq!(more(&held), "(2 more mutexes with 10 samples not shown)");
         assert_eq!(more(&m(3)), "(3 more mutexes not shown)");
         let l = LostEvents {
             records: 1,

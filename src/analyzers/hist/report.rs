@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
 use crate::analyzers::human::plural;
-use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
-use crate::analyzers::{AnalyzerError, Report, ReportBody};
+use crate::analyzers::listing::{LazyJson, TableStyle};
+use crate::analyzers::{AnalyzerError, Report};
+use crate::report::{Align, Bars, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
 
 use super::groups::{GroupKey, Groups};
 use super::latency::LatencyTotals;
@@ -99,10 +100,11 @@ pub(super) fn report(
             .and_then(|()| out.flush())
             .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
     }
-    Ok(Report::streamed(body))
+    Ok(Report::document(body))
 }
 
-/// A `hist` report, written as it goes out (see [`ReportBody`]).
+/// A `hist` report: data, its blocks made as it is written (see
+/// [`Document`]).
 #[derive(Debug)]
 pub(super) struct HistReport {
     pub(super) plan: Arc<Plan>,
@@ -139,51 +141,144 @@ impl HistReport {
     }
 }
 
-impl ReportBody for HistReport {
-    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+impl HistReport {
+    /// The lost-events warning, when records were lost.
+    pub(super) fn lost(&self) -> Option<LostEvents> {
+        if self.loss.records == 0 {
+            return None;
+        }
+        let consequence = match (&self.plan.resolved, &self.latency) {
+            (Resolved::Latency { .. }, Some(l)) => format!(
+                "{} a loss, and lost records can leave begins and ends unmatched",
+                plural(l.pairs_across_loss, "pair spans", "pairs span")
+            ),
+            (Resolved::Interval { .. }, _) => {
+                "no interval is measured across a loss of its pid".to_owned()
+            }
+            _ => "their values are missing".to_owned(),
+        };
+        Some(LostEvents {
+            records: self.loss.records,
+            events: self.loss.events,
+            consequence: Some(consequence),
+        })
+    }
+
+    /// The note of the groups not shown, when some are not.
+    pub(super) fn more(&self) -> Option<More<'static>> {
+        let left_out = self.groups_total.checked_sub(self.groups.list.len())?;
+        (left_out > 0).then(|| More {
+            count: left_out as u64,
+            noun: ("group", "groups"),
+            hint: None,
+            holding: Some(plural(self.rest_samples, "sample", "samples")),
+        })
+    }
+
+    /// The line of latency totals.
+    fn latency_line(l: &LatencyTotals) -> String {
+        let replaced = if l.replaced > 0 {
+            format!(
+                ", {} by a later begin of {} key",
+                plural(l.replaced, "begin replaced", "begins replaced"),
+                if l.replaced == 1 { "its" } else { "their" }
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
+            plural(l.begins, "begin", "begins"),
+            plural(l.ends, "end", "ends"),
+            plural(l.open, "begin", "begins"),
+            plural(l.unmatched_ends, "end", "ends")
+        )
+    }
+
+    /// A group's blocks: its label (when grouped), summary, and bars or
+    /// table.
+    fn group<'a>(&'a self, key: &'a GroupKey, h: &'a Histogram) -> impl Iterator<Item = Block<'a>> {
         let plan = &self.plan;
         let unit = plan.unit;
-        writeln!(out, "{}", headline(plan, self.samples, self.groups_total))?;
-        if let Some(l) = &self.latency {
-            let replaced = if l.replaced > 0 {
-                format!(
-                    ", {} by a later begin of {} key",
-                    plural(l.replaced, "begin replaced", "begins replaced"),
-                    if l.replaced == 1 { "its" } else { "their" }
-                )
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
-                plural(l.begins, "begin", "begins"),
-                plural(l.ends, "end", "ends"),
-                plural(l.open, "begin", "begins"),
-                plural(l.unmatched_ends, "end", "ends")
-            )?;
+        let label = (!plan.spec.by.is_empty())
+            .then(|| Block::Title(self.groups.label(plan, key).0.into()));
+        let shape = match plan.spec.style {
+            Style::Bars => Block::Bars(Bars { histogram: h, unit }),
+            Style::Table => Block::Table(bucket_table(h, unit)),
+        };
+        std::iter::once(Block::Blank)
+            .chain(label)
+            .chain([Block::Text(h.summary(unit).into()), shape])
+    }
+
+    /// What follows the groups: the notes, and the begins still open.
+    fn tail(&self) -> Vec<Block<'_>> {
+        let mut blocks = Vec::new();
+        if let Some(m) = self.more() {
+            blocks.extend([Block::Blank, Block::More(m)]);
         }
-        if self.loss.records > 0 {
-            let consequence = match (&plan.resolved, &self.latency) {
-                (Resolved::Latency { .. }, Some(l)) => format!(
-                    "{} a loss, and lost records can leave begins and ends unmatched",
-                    plural(l.pairs_across_loss, "pair spans", "pairs span")
-                ),
-                (Resolved::Interval { .. }, _) => {
-                    "no interval is measured across a loss of its pid".to_owned()
+        if self.shown().any(|(_, h)| !h.is_exact()) {
+            let past = match self.budget {
+                None => String::new(),
+                Some((share, limit)) => {
+                    format!(", or past {share} when the groups hold more than {limit} in all,")
                 }
-                _ => "their values are missing".to_owned(),
             };
-            writeln!(
-                out,
-                "Events were lost: {}, {} dropped; {consequence}",
-                plural(
-                    self.loss.records,
-                    "dropped-events record",
-                    "dropped-events records"
+            blocks.extend([
+                Block::Blank,
+                Block::Text(
+                    format!(
+                        "~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
+                        histogram::EXACT_SAMPLES,
+                        histogram::APPROX_RELATIVE_ERROR * 100.0
+                    )
+                    .into(),
                 ),
-                plural(self.loss.events, "event", "events")
-            )?;
+            ]);
+        }
+        if let Some(l) = &self.latency
+            && !l.open_shown.is_empty()
+        {
+            blocks.extend([
+                Block::Blank,
+                Block::Title("Still open at the end (oldest first):".into()),
+            ]);
+            for o in &l.open_shown {
+                let key = o
+                    .key
+                    .as_ref()
+                    .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
+                blocks.push(Block::Text(
+                    format!(
+                        "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
+                        o.pid,
+                        o.ts,
+                        histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
+                    )
+                    .into(),
+                ));
+            }
+            if l.open > l.open_shown.len() as u64 {
+                blocks.push(Block::Text(
+                    format!("  ({} more)", l.open - l.open_shown.len() as u64).into(),
+                ));
+            }
+        }
+        blocks
+    }
+}
+
+impl Document for HistReport {
+    fn blocks(&self) -> Blocks<'_> {
+        let plan = &self.plan;
+        let mut head = vec![Block::Text(
+            headline(plan, self.samples, self.groups_total).into(),
+        )];
+        if let Some(l) = &self.latency {
+            head.push(Block::Text(Self::latency_line(l).into()));
+        }
+        if let Some(l) = self.lost() {
+            head.push(Block::Lost(l));
         }
         if self.groups_total == 0 {
             let why = match &plan.resolved {
@@ -195,69 +290,15 @@ impl ReportBody for HistReport {
                     format!("no {begin} record paired with a {end} record")
                 }
             };
-            writeln!(out, "No samples: {why} among the records read.")?;
+            head.push(Block::Text(
+                format!("No samples: {why} among the records read.").into(),
+            ));
         }
-        let mut approx = false;
-        for (key, h) in self.shown() {
-            approx |= !h.is_exact();
-            out.write_all(b"\n")?;
-            if !plan.spec.by.is_empty() {
-                writeln!(out, "{}", self.groups.label(plan, key).0)?;
-            }
-            writeln!(out, "{}", h.summary(unit))?;
-            match plan.spec.style {
-                Style::Bars => h.write_bars(out, unit)?,
-                Style::Table => write_bucket_table(out, h, unit)?,
-            }
-        }
-        if self.groups.list.len() < self.groups_total {
-            writeln!(
-                out,
-                "\n({} with {} not shown)",
-                plural(
-                    (self.groups_total - self.groups.list.len()) as u64,
-                    "more group",
-                    "more groups"
-                ),
-                plural(self.rest_samples, "sample", "samples")
-            )?;
-        }
-        if approx {
-            let past = match self.budget {
-                None => String::new(),
-                Some((share, limit)) => {
-                    format!(", or past {share} when the groups hold more than {limit} in all,")
-                }
-            };
-            writeln!(
-                out,
-                "\n~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
-                histogram::EXACT_SAMPLES,
-                histogram::APPROX_RELATIVE_ERROR * 100.0
-            )?;
-        }
-        if let Some(l) = &self.latency
-            && !l.open_shown.is_empty()
-        {
-            writeln!(out, "\nStill open at the end (oldest first):")?;
-            for o in &l.open_shown {
-                let key = o
-                    .key
-                    .as_ref()
-                    .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
-                writeln!(
-                    out,
-                    "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
-                    o.pid,
-                    o.ts,
-                    histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
-                )?;
-            }
-            if l.open > l.open_shown.len() as u64 {
-                writeln!(out, "  ({} more)", l.open - l.open_shown.len() as u64)?;
-            }
-        }
-        Ok(())
+        // The groups' blocks are made as they are written; the tail is
+        // small.
+        let groups = self.shown().flat_map(move |(key, h)| self.group(key, h));
+        let tail = std::iter::once(()).flat_map(move |()| self.tail());
+        Box::new(head.into_iter().chain(groups).chain(tail))
     }
 
     fn json(&self) -> LazyJson<'_> {
@@ -347,29 +388,25 @@ impl ReportBody for HistReport {
 /// `--table`: the non-empty buckets with counts, percentages and
 /// cumulative percentages (data to read, not a shape to see: the empty
 /// buckets the bars show are left out), a row at a time.
-pub(super) fn write_bucket_table(
-    out: &mut dyn Write,
-    h: &Histogram,
-    unit: Unit,
-) -> std::io::Result<()> {
-    let mut table = TextTable::new(
-        TableStyle::Markdown,
-        ["bucket", "count", "%", "cumulative %"],
-    );
-    table.align_right(1).align_right(2).align_right(3);
+fn bucket_table(h: &Histogram, unit: Unit) -> Table<'_> {
+    let columns = vec![
+        Column::new("bucket", Align::Left),
+        Column::new("count", Align::Right),
+        Column::new("%", Align::Right),
+        Column::new("cumulative %", Align::Right),
+    ];
     let total = h.count().max(1) as f64;
-    table.write(out, || {
+    Table::new(TableStyle::Markdown, columns, move || {
         let mut cumulative = 0u64;
-        h.iter_buckets().map(move |b| {
+        Box::new(h.iter_buckets().map(move |b| {
             cumulative += b.count;
             vec![
                 // Close bounds as exact integers, as the SVG writes them.
-                bucket_label(h.scale(), &b, unit, CloseBounds::Exact),
-                b.count.to_string(),
-                format!("{:.2}", b.count as f64 * 100.0 / total),
-                format!("{:.2}", cumulative as f64 * 100.0 / total),
+                Cell::Text(bucket_label(h.scale(), &b, unit, CloseBounds::Exact).into()),
+                Cell::Int(i128::from(b.count)),
+                Cell::text(format!("{:.2}", b.count as f64 * 100.0 / total)),
+                Cell::text(format!("{:.2}", cumulative as f64 * 100.0 / total)),
             ]
-        })
-    })?;
-    Ok(())
+        }))
+    })
 }
