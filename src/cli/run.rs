@@ -22,7 +22,7 @@ use crate::analyzers::log::LogPrinter;
 use crate::analyzers::print::{Buffering, PrintAnalyzer};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
-use crate::analyzers::{AnalyzerEntry, Driver, RunOptions, registry};
+use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceKind, TraceReader};
 use crate::input::TraceStream;
@@ -54,7 +54,19 @@ impl Reports {
 pub(super) fn analyze<'c>(
     config: &'c Config,
     reports: Reports,
+    driver: Driver<'c>,
+) -> Result<Vec<String>, Failure> {
+    analyze_with(config, reports, driver, &mut |_| Ok(()))
+}
+
+/// [`analyze`], and `files` writes the files made from the reports (`hist
+/// --svg`'s plot) once the run has made them, before the reports go to
+/// standard output (a reader that stops early must not cost the file).
+pub(super) fn analyze_with<'c>(
+    config: &'c Config,
+    reports: Reports,
     mut driver: Driver<'c>,
+    files: &mut dyn FnMut(&[Report]) -> Result<(), Failure>,
 ) -> Result<Vec<String>, Failure> {
     enum Source<'c> {
         Data(TraceReader<'c>),
@@ -136,6 +148,7 @@ pub(super) fn analyze<'c>(
             });
         }
     };
+    files(&outcome.reports)?;
     let (keys, renamed) = report_keys(driver.names());
     match reports {
         Reports::Stderr => {

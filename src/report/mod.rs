@@ -4,7 +4,8 @@
 //! notes) and the same results as JSON. It says nothing of how they look:
 //! [`render`] turns a document into plain text (the bytes every golden
 //! holds), text coloured by block kind (the command line supplies the
-//! colours, see [`render::Paint`]), or JSON.
+//! colours, see [`render::Paint`]), or JSON; a report with histograms can
+//! also give them as a [`Plot`], which [`render::svg`] draws.
 //!
 //! A document can stand for millions of rows without holding them: its
 //! blocks are an iterator made when it is rendered, and a [`Table`] makes
@@ -51,8 +52,10 @@
 //! - [`Block`]: one piece of a report; [`Table`] with [`Column`]s and
 //!   typed [`Cell`]s; [`LostEvents`], the lost-events warning every
 //!   analyzer words the same way; [`More`], the "N more not shown" note.
-//! - [`render`]: text (plain or painted through [`render::Paint`]) and
-//!   JSON.
+//! - [`Plot`]: a report's histograms as a chart ([`Document::plot`]),
+//!   with its [`Panel`]s.
+//! - [`render`]: text (plain or painted through [`render::Paint`]), JSON,
+//!   and a plot as SVG ([`render::svg`]).
 
 use core::fmt;
 use std::borrow::Cow;
@@ -72,6 +75,12 @@ pub trait Document: Send + Sync {
     /// The same results as JSON (its field names are an interface: add,
     /// never rename).
     fn json(&self) -> LazyJson<'_>;
+
+    /// Its histograms as a chart, for a picture ([`render::svg`]), when it
+    /// has any; none by default.
+    fn plot(&self) -> Option<Plot<'_>> {
+        None
+    }
 }
 
 /// A document's blocks, made one at a time.
@@ -126,6 +135,70 @@ impl fmt::Debug for Block<'_> {
             Block::More(m) => f.debug_tuple("More").field(m).finish(),
             Block::Bars(b) => f.debug_tuple("Bars").field(&b.unit).finish(),
         }
+    }
+}
+
+/// A report's histograms as a chart (one panel a histogram, stacked),
+/// with the same lost-events warning and "N more not shown" note as its
+/// text: [`render::svg`] draws it. The panels are made on demand (twice:
+/// for the picture's size, then to draw), so none is held.
+pub struct Plot<'a> {
+    /// The chart's title (the report's first line).
+    pub title: Cow<'a, str>,
+    /// The lost-events warning, when the trace lost events.
+    pub lost: Option<LostEvents>,
+    /// The histograms left out, when some are.
+    pub more: Option<More<'a>>,
+    /// What the histograms' samples measure.
+    pub unit: Unit,
+    panels: Box<dyn Fn() -> Panels<'a> + 'a>,
+}
+
+/// A plot's panels, made one at a time.
+pub type Panels<'a> = Box<dyn Iterator<Item = Panel<'a>> + 'a>;
+
+/// One histogram of a [`Plot`].
+#[derive(Debug, Clone)]
+pub struct Panel<'a> {
+    /// What it is of (`pid=1`), or empty.
+    pub label: String,
+    /// Its summary line (`count 7, min 0B, ...`).
+    pub summary: String,
+    /// The histogram.
+    pub histogram: &'a Histogram,
+}
+
+impl<'a> Plot<'a> {
+    /// A plot titled `title` of the histograms `panels()` makes (called
+    /// once per pass; each call makes the same panels).
+    pub fn new(
+        title: impl Into<Cow<'a, str>>,
+        unit: Unit,
+        panels: impl Fn() -> Panels<'a> + 'a,
+    ) -> Self {
+        Plot {
+            title: title.into(),
+            lost: None,
+            more: None,
+            unit,
+            panels: Box::new(panels),
+        }
+    }
+
+    /// Its panels, made anew.
+    pub fn panels(&self) -> Panels<'a> {
+        (self.panels)()
+    }
+}
+
+impl fmt::Debug for Plot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plot")
+            .field("title", &self.title)
+            .field("lost", &self.lost)
+            .field("more", &self.more)
+            .field("unit", &self.unit)
+            .finish_non_exhaustive()
     }
 }
 

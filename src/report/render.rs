@@ -1,5 +1,6 @@
 //! The one render layer: a [`Document`] as plain text, as text painted by
-//! block kind, or as JSON.
+//! block kind, or as JSON; a document's [`Plot`](super::Plot) as SVG
+//! ([`svg`]).
 //!
 //! Text is painted through a [`Paint`]: [`Plain`] writes the bytes as
 //! they are (what pipes, files and every golden get); the command line
@@ -11,6 +12,8 @@
 
 use std::borrow::Cow;
 use std::io::{self, Write};
+
+pub mod svg;
 
 use super::{Align, Block, Cell, Document, LostEvents, More, Table};
 use crate::analyzers::histogram::Unit;

@@ -1,23 +1,23 @@
 //! The `hist` report: headline, totals, each group's histogram as bars or
 //! a table, and its JSON.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::analyzers::Report;
 use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
 use crate::analyzers::human::plural;
 use crate::analyzers::listing::{LazyJson, TableStyle};
-use crate::analyzers::{AnalyzerError, Report};
-use crate::report::{Align, Bars, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
+use crate::report::{
+    Align, Bars, Block, Blocks, Cell, Column, Document, LostEvents, More, Panel, Plot, Table,
+};
 
+use super::Loss;
 use super::groups::{GroupKey, Groups};
 use super::latency::LatencyTotals;
 use super::plan::{Plan, Resolved};
 use super::spec::Style;
-use super::svg::{PlotSink, write_svg};
-use super::{Loss, NAME};
 
 /// The first line of the text report.
 pub(super) fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
@@ -60,15 +60,14 @@ pub(super) fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
 }
 
 /// The report: everything but the groups is small; the groups shown are
-/// written from their histograms as the report goes out, and the SVG plot
-/// (if asked for) is written now.
+/// written from their histograms as the report goes out (as text, JSON,
+/// or a plot).
 pub(super) fn report(
     plan: &Arc<Plan>,
     mut groups: Groups,
     loss: Loss,
     latency: Option<LatencyTotals>,
-    svg: &PlotSink,
-) -> Result<Report, AnalyzerError> {
+) -> Report {
     let groups_total = groups.list.len();
     let samples = groups.total();
     // The groups exact at the end are those the budget's rule says (the
@@ -94,13 +93,7 @@ pub(super) fn report(
         loss,
         latency,
     };
-    if let Some((out, name)) = svg.take() {
-        let mut out = std::io::BufWriter::new(out);
-        body.write_svg(&mut out)
-            .and_then(|()| out.flush())
-            .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
-    }
-    Ok(Report::document(body))
+    Report::document(body)
 }
 
 /// A `hist` report: data, its blocks made as it is written (see
@@ -126,18 +119,6 @@ impl HistReport {
     /// The groups shown, in order.
     pub(super) fn shown(&self) -> impl Iterator<Item = (&GroupKey, &Histogram)> + '_ {
         self.groups.list.iter().map(|(k, h)| (k, h))
-    }
-
-    pub(super) fn write_svg(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let title = headline(&self.plan, self.samples, self.groups_total);
-        let unit = self.plan.unit;
-        let panels = || {
-            self.shown().map(move |(key, h)| {
-                let (label, _) = self.groups.label(&self.plan, key);
-                (label, h.summary(unit), h)
-            })
-        };
-        write_svg(out, &title, panels, unit)
     }
 }
 
@@ -200,8 +181,8 @@ impl HistReport {
     fn group<'a>(&'a self, key: &'a GroupKey, h: &'a Histogram) -> impl Iterator<Item = Block<'a>> {
         let plan = &self.plan;
         let unit = plan.unit;
-        let label = (!plan.spec.by.is_empty())
-            .then(|| Block::Title(self.groups.label(plan, key).0.into()));
+        let label =
+            (!plan.spec.by.is_empty()).then(|| Block::Title(self.groups.label(plan, key).0.into()));
         let shape = match plan.spec.style {
             Style::Bars => Block::Bars(Bars { histogram: h, unit }),
             Style::Table => Block::Table(bucket_table(h, unit)),
@@ -299,6 +280,24 @@ impl Document for HistReport {
         let groups = self.shown().flat_map(move |(key, h)| self.group(key, h));
         let tail = std::iter::once(()).flat_map(move |()| self.tail());
         Box::new(head.into_iter().chain(groups).chain(tail))
+    }
+
+    /// The groups shown as a chart, a panel each (whether the text shows
+    /// bars or tables), with the text's lost-events warning and note of
+    /// the groups left out.
+    fn plot(&self) -> Option<Plot<'_>> {
+        let unit = self.plan.unit;
+        let title = headline(&self.plan, self.samples, self.groups_total);
+        let mut plot = Plot::new(title, unit, move || {
+            Box::new(self.shown().map(move |(key, h)| Panel {
+                label: self.groups.label(&self.plan, key).0,
+                summary: h.summary(unit),
+                histogram: h,
+            }))
+        });
+        plot.lost = self.lost();
+        plot.more = self.more();
+        Some(plot)
     }
 
     fn json(&self) -> LazyJson<'_> {
