@@ -50,7 +50,7 @@
 //! - [`Document`]: a report's blocks and JSON; [`Report::document`](crate::analyzers::Report::document)
 //!   makes an analyzer's report of one.
 //! - [`Block`]: one piece of a report; [`Table`] with [`Column`]s and
-//!   typed [`Cell`]s; [`LostEvents`], the lost-events warning every
+//!   typed [`Cell`]s; [`Bars`] of [`BarRow`]s; [`LostEvents`], the lost-events warning every
 //!   analyzer words the same way; [`More`], the "N more not shown" note.
 //! - [`Plot`]: a report's histograms as a chart ([`Document::plot`]),
 //!   with its [`Panel`]s.
@@ -108,19 +108,67 @@ pub enum Block<'a> {
     Table(Table<'a>),
     /// Rows left out: `(3 more mutexes not shown)`.
     More(More<'a>),
-    /// A histogram's bars, one line per bucket (`[4KiB, 8KiB)   12 |@@@  |`):
+    /// Rows drawn as bars (a histogram's buckets, `[4KiB, 8KiB)   12 |@@@  |`):
     /// the bars painted as [`render::Style::Bar`].
     Bars(Bars<'a>),
 }
 
-/// A histogram drawn as bars, bpftrace style, its rows made as they are
-/// written ([`Histogram::write_bars`](crate::analyzers::histogram::Histogram::write_bars)).
-#[derive(Debug, Clone, Copy)]
+/// Rows drawn as bars, bpftrace style (`[4KiB, 8KiB)     12 |@@@@@   |`):
+/// each row's cells in columns, then a bar as long as its value against
+/// the largest, `width` characters for that one (rounded up, so that a
+/// value above zero always shows). The rows are made on demand, twice (for
+/// the column widths, then to write them): a linear histogram can have
+/// millions of buckets.
 pub struct Bars<'a> {
-    /// The histogram.
-    pub histogram: &'a Histogram,
-    /// What its samples measure.
-    pub unit: Unit,
+    /// The columns before the bars: how each lines up, and its least
+    /// width.
+    pub columns: Vec<(Align, usize)>,
+    /// The longest bar, in characters.
+    pub width: usize,
+    rows: Box<dyn Fn() -> BarRows<'a> + 'a>,
+}
+
+/// The rows of [`Bars`], made one at a time.
+pub type BarRows<'a> = Box<dyn Iterator<Item = BarRow<'a>> + 'a>;
+
+/// A row of [`Bars`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BarRow<'a> {
+    /// Cells (one a column) and the value the bar shows.
+    Bar(Vec<Cow<'a, str>>, u128),
+    /// Rows left out (the empty buckets between far ones): `...` under the
+    /// first column.
+    Gap,
+}
+
+impl<'a> Bars<'a> {
+    /// Bars of `columns` whose rows `rows()` makes (called once per pass;
+    /// each call makes the same rows), the longest `width` characters.
+    pub fn new(
+        columns: Vec<(Align, usize)>,
+        width: usize,
+        rows: impl Fn() -> BarRows<'a> + 'a,
+    ) -> Self {
+        Bars {
+            columns,
+            width,
+            rows: Box::new(rows),
+        }
+    }
+
+    /// Its rows, made anew.
+    pub fn rows(&self) -> BarRows<'a> {
+        (self.rows)()
+    }
+}
+
+impl fmt::Debug for Bars<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bars")
+            .field("columns", &self.columns)
+            .field("width", &self.width)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Block<'_> {
@@ -133,7 +181,7 @@ impl fmt::Debug for Block<'_> {
             Block::Warning(t) => f.debug_tuple("Warning").field(t).finish(),
             Block::Table(t) => f.debug_tuple("Table").field(t).finish(),
             Block::More(m) => f.debug_tuple("More").field(m).finish(),
-            Block::Bars(b) => f.debug_tuple("Bars").field(&b.unit).finish(),
+            Block::Bars(b) => f.debug_tuple("Bars").field(b).finish(),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 
 pub mod svg;
 
-use super::{Align, Block, Cell, Document, LostEvents, More, Table};
+use super::{Align, BarRow, Bars, Block, Cell, Document, LostEvents, More, Table};
 use crate::analyzers::histogram::Unit;
 use crate::analyzers::human::{human, human_f64, plural, seconds};
 use crate::analyzers::listing::TextTable;
@@ -74,9 +74,7 @@ pub fn write_block(block: &Block<'_>, out: &mut dyn Write, paint: &dyn Paint) ->
         Block::Warning(t) => painted(out, paint, Style::Warning, t),
         Block::Table(t) => write_table(t, out, paint).map(drop),
         Block::More(m) => line(out, &more(m)),
-        Block::Bars(b) => b
-            .histogram
-            .write_bars_with(out, b.unit, &|out, bar| paint.paint(Style::Bar, bar, out)),
+        Block::Bars(b) => write_bars(b, out, paint),
     }
 }
 
@@ -90,6 +88,66 @@ fn painted(out: &mut dyn Write, paint: &dyn Paint, style: Style, text: &str) -> 
     for l in text.split('\n') {
         paint.paint(style, l, out)?;
         out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Writes bars: each row's cells in columns (separated by a space), then
+/// ` |`, the bar painted as [`Style::Bar`], spaces to `width`, `|`. Its
+/// rows are made twice, one at a time: for the column widths and the
+/// largest value, then for the lines.
+pub fn write_bars(bars: &Bars<'_>, out: &mut dyn Write, paint: &dyn Paint) -> io::Result<()> {
+    let mut widths: Vec<usize> = bars.columns.iter().map(|&(_, least)| least).collect();
+    let mut most = 0u128;
+    for row in bars.rows() {
+        if let BarRow::Bar(cells, value) = row {
+            most = most.max(value);
+            for (w, c) in widths.iter_mut().zip(&cells) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let full = "@".repeat(bars.width);
+    let mut line = String::new();
+    for row in bars.rows() {
+        line.clear();
+        let (cells, value) = match row {
+            BarRow::Bar(cells, value) => (cells, value),
+            BarRow::Gap => {
+                let w = widths.first().copied().unwrap_or(0);
+                writeln!(out, "{:>w$}", "...")?;
+                continue;
+            }
+        };
+        for (i, cell) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i > 0 {
+                line.push(' ');
+            }
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            match bars.columns.get(i).map_or(Align::Left, |c| c.0) {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
+                Align::Right => {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                }
+            }
+        }
+        line.push_str(" |");
+        out.write_all(line.as_bytes())?;
+        // Rounded up, so that every value above zero shows.
+        let width = if most == 0 {
+            0
+        } else {
+            (value.saturating_mul(bars.width as u128).div_ceil(most) as usize).min(bars.width)
+        };
+        if let Some(bar) = full.get(..width).filter(|b| !b.is_empty()) {
+            paint.paint(Style::Bar, bar, out)?;
+        }
+        writeln!(out, "{}|", " ".repeat(bars.width - width))?;
     }
     Ok(())
 }
@@ -264,6 +322,38 @@ mod tests {
         let mut json = Vec::new();
         write_json(&Sample, &mut json, 0).unwrap();
         assert_eq!(json, b"{\n  \"n\": 2\n}");
+    }
+
+    /// Bars: cells in columns (a least width kept), a gap row under the
+    /// first column, bars rounded up against the largest value and painted
+    /// as bars, their padding not.
+    #[test]
+    fn bars_laid_out_and_painted() {
+        let bars = Bars::new(vec![(Align::Left, 0), (Align::Right, 4)], 8, || {
+            Box::new(
+                [
+                    BarRow::Bar(vec!["[0]".into(), "1".into()], 1),
+                    BarRow::Gap,
+                    BarRow::Bar(vec!["[64, 128)".into(), "16".into()], 16),
+                    BarRow::Bar(vec!["[128]".into(), "0".into()], 0),
+                ]
+                .into_iter(),
+            )
+        });
+        let block = Block::Bars(bars);
+        let write = |paint: &dyn Paint| {
+            let mut out = Vec::new();
+            write_block(&block, &mut out, paint).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            write(&Plain),
+            "[0]          1 |@       |\n      ...\n[64, 128)   16 |@@@@@@@@|\n[128]        0 |        |\n"
+        );
+        assert_eq!(
+            write(&Marks),
+            "[0]          1 |<Bar>@</>       |\n      ...\n[64, 128)   16 |<Bar>@@@@@@@@</>|\n[128]        0 |        |\n"
+        );
     }
 
     #[test]

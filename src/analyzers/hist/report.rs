@@ -10,7 +10,7 @@ use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_lab
 use crate::analyzers::human::plural;
 use crate::analyzers::listing::{LazyJson, TableStyle};
 use crate::report::{
-    Align, Bars, Block, Blocks, Cell, Column, Document, LostEvents, More, Panel, Plot, Table,
+    Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Panel, Plot, Table,
 };
 
 use super::Loss;
@@ -184,7 +184,7 @@ impl HistReport {
         let label =
             (!plan.spec.by.is_empty()).then(|| Block::Title(self.groups.label(plan, key).0.into()));
         let shape = match plan.spec.style {
-            Style::Bars => Block::Bars(Bars { histogram: h, unit }),
+            Style::Bars => Block::Bars(h.bars(unit)),
             Style::Table => Block::Table(bucket_table(h, unit)),
         };
         std::iter::once(Block::Blank)
