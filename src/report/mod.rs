@@ -51,7 +51,8 @@
 //!   makes an analyzer's report of one.
 //! - [`Block`]: one piece of a report; [`Table`] with [`Column`]s and
 //!   typed [`Cell`]s; [`Bars`] of [`BarRow`]s; [`LostEvents`], the lost-events warning every
-//!   analyzer words the same way; [`More`], the "N more not shown" note.
+//!   analyzer words the same way; [`More`], the "N more not shown" note
+//!   (with its [`Hint`]).
 //! - [`Plot`]: a report's histograms as a chart ([`Document::plot`]),
 //!   with its [`Panel`]s.
 //! - [`render`]: text (plain or painted through [`render::Paint`]), JSON,
@@ -264,9 +265,10 @@ pub struct LostEvents {
     pub consequence: Option<String>,
 }
 
-/// Rows a report leaves out: `(44 more rows; --top shows more)`, or
-/// without a hint `(3 more mutexes not shown)`; with what they hold,
-/// `(2 more groups with 10 samples not shown)`.
+/// Rows a report leaves out: `(3 more mutexes not shown)`; with what they
+/// hold, `(2 more groups with 10 samples not shown)`; with a way to see
+/// them, `(43 more leaks not shown; --top N to see more)` or
+/// `(44 more rows; --top shows more)` (see [`Hint`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct More<'a> {
     /// How many.
@@ -275,8 +277,19 @@ pub struct More<'a> {
     pub noun: (&'a str, &'a str),
     /// What they hold, if it is said (`"10 samples"`).
     pub holding: Option<String>,
-    /// How to see them, if there is a way (`"--top shows more"`).
-    pub hint: Option<&'a str>,
+    /// How to see them, if there is a way.
+    pub hint: Hint<'a>,
+}
+
+/// How a [`More`] note says the way to see what it leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint<'a> {
+    /// No way: `(3 more mutexes not shown)`.
+    None,
+    /// After "not shown": `(43 more leaks not shown; --top N to see more)`.
+    After(&'a str),
+    /// Instead of "not shown": `(44 more rows; --top shows more)`.
+    Instead(&'a str),
 }
 
 /// How a column's cells line up.

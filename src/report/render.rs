@@ -15,7 +15,7 @@ use std::io::{self, Write};
 
 pub mod svg;
 
-use super::{Align, BarRow, Bars, Block, Cell, Document, LostEvents, More, Table};
+use super::{Align, BarRow, Bars, Block, Cell, Document, Hint, LostEvents, More, Table};
 use crate::analyzers::histogram::Unit;
 use crate::analyzers::human::{human, human_f64, plural, seconds};
 use crate::analyzers::listing::TextTable;
@@ -168,16 +168,19 @@ pub fn lost_events(l: &LostEvents) -> String {
 }
 
 /// The note of rows left out: `(3 more mutexes not shown)`,
-/// `(44 more rows; --top shows more)`.
+/// `(2 more groups with 10 samples not shown)`, `(43 more leaks not
+/// shown; --top N to see more)`, `(44 more rows; --top shows more)`.
 pub fn more(m: &More<'_>) -> String {
     let noun = if m.count == 1 { m.noun.0 } else { m.noun.1 };
     let holding = m
         .holding
         .as_ref()
         .map_or(String::new(), |h| format!(" with {h}"));
+    let count = m.count;
     match m.hint {
-        Some(hint) => format!("({} more {noun}{holding}; {hint})", m.count),
-        None => format!("({} more {noun}{holding} not shown)", m.count),
+        Hint::None => format!("({count} more {noun}{holding} not shown)"),
+        Hint::After(hint) => format!("({count} more {noun}{holding} not shown; {hint})"),
+        Hint::Instead(hint) => format!("({count} more {noun}{holding}; {hint})"),
     }
 }
 
@@ -271,7 +274,7 @@ mod tests {
                     Block::More(More {
                         count: 1,
                         noun: ("row", "rows"),
-                        hint: Some("--top shows more"),
+                        hint: Hint::Instead("--top shows more"),
                         holding: None,
                     }),
                     Block::Title("Still held:".into()),
@@ -377,7 +380,7 @@ mod tests {
         let m = |count| More {
             count,
             noun: ("mutex", "mutexes"),
-            hint: None,
+            hint: Hint::None,
             holding: None,
         };
         assert_eq!(more(&m(1)), "(1 more mutex not shown)");
@@ -386,6 +389,14 @@ mod tests {
             ..m(2)
         };
         assert_eq!(more(&held), "(2 more mutexes with 10 samples not shown)");
+        let after = More {
+            hint: Hint::After("--top N to see more"),
+            ..m(1)
+        };
+        assert_eq!(
+            more(&after),
+            "(1 more mutex not shown; --top N to see more)"
+        );
         assert_eq!(more(&m(3)), "(3 more mutexes not shown)");
         let l = LostEvents {
             records: 1,

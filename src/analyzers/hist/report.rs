@@ -10,7 +10,7 @@ use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_lab
 use crate::analyzers::human::plural;
 use crate::analyzers::listing::{LazyJson, TableStyle};
 use crate::report::{
-    Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Panel, Plot, Table,
+    Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Panel, Plot, Table,
 };
 
 use super::Loss;
@@ -151,7 +151,7 @@ impl HistReport {
         (left_out > 0).then(|| More {
             count: left_out as u64,
             noun: ("group", "groups"),
-            hint: None,
+            hint: Hint::None,
             holding: Some(plural(self.rest_samples, "sample", "samples")),
         })
     }

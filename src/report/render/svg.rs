@@ -210,7 +210,7 @@ pub fn write_svg(plot: &Plot<'_>, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::analyzers::histogram::{Bucket, Domain, Histogram, Scale, Unit};
-    use crate::report::{LostEvents, More, Panel};
+    use crate::report::{Hint, LostEvents, More, Panel};
 
     #[test]
     fn buckets_fill_like_the_bars() {
@@ -337,7 +337,7 @@ mod tests {
             count: 1,
             noun: ("group", "groups"),
             holding: Some("1 sample".into()),
-            hint: None,
+            hint: Hint::None,
         };
         let plain = svg_plot("t", &panels, Unit::Count);
         let mut plot = plot("t", &panels, Unit::Count);
