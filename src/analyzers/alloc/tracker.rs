@@ -803,3 +803,306 @@ impl Tracker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tracker with rule 0 of family QemuVfree, rule 1 of AnonRam, rule 2
+    /// of none.
+    fn tracker(keep: usize, history: usize) -> Tracker {
+        let mut t = Tracker::new(keep, history);
+        t.families = vec![Some(Family::QemuVfree), Some(Family::AnonRam), None];
+        t
+    }
+
+    /// Record `n` of pid `pid` at `ts`, of rule `rule`, at offset 100 * n.
+    fn at(n: u64, ts: u64, pid: u32, rule: u16) -> Site {
+        Site {
+            ts,
+            pid,
+            record: n,
+            offset: 100 * n,
+            rule,
+        }
+    }
+
+    #[test]
+    fn alloc_free_lifetimes_and_live_bytes() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 1000, 1, 0), 0xa0, Some(100)).unwrap();
+        t.alloc(at(2, 1500, 1, 0), 0xb0, Some(50)).unwrap();
+        t.free(at(3, 1400, 1, 0), 0xa0, None).unwrap(); // lived 400
+        t.free(at(4, 1450, 1, 0), 0xb0, None).unwrap(); // -50: the clock stepped back
+        t.free(at(5, 1600, 1, 0), 0, None).unwrap();
+        let s = t.pids.get(1).unwrap();
+        assert_eq!((s.allocations, s.allocated_bytes), (2, 150));
+        assert_eq!((s.frees, s.freed_bytes, s.null_frees), (2, 150, 1));
+        assert_eq!(t.lifetimes.count(), 2);
+        assert_eq!(
+            (t.lifetimes.min(), t.lifetimes.max()),
+            (Some(-50), Some(400))
+        );
+        assert_eq!(
+            t.total.peak(),
+            Some(Peak {
+                bytes: 150,
+                blocks: 2,
+                ts: 1500,
+                pid: 1,
+                record: 2
+            })
+        );
+        assert_eq!((t.total.bytes, t.total.blocks), (0, 0));
+        let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
+        assert_eq!(ends, [100, 150, 50, 0]);
+        assert_eq!(t.blocks.live_len(), 0);
+    }
+
+    #[test]
+    fn double_unknown_and_null() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 10, 1, 0), 0xa0, Some(8)).unwrap();
+        t.free(at(2, 20, 1, 0), 0xa0, None).unwrap();
+        t.free(at(3, 30, 1, 0), 0xa0, None).unwrap(); // double
+        t.free(at(4, 40, 1, 0), 0xa0, None).unwrap(); // double again, same first free
+        t.free(at(5, 50, 1, 0), 0xc0, None).unwrap(); // unknown
+        t.free(at(6, 60, 1, 0), 0xc0, None).unwrap(); // now a double free
+        t.free(at(7, 70, 2, 0), 0xa0, None).unwrap(); // another pid: unknown
+        t.alloc(at(8, 80, 1, 0), 0xa0, Some(8)).unwrap(); // reallocated: forgotten
+        t.free(at(9, 90, 1, 0), 0xa0, None).unwrap(); // a plain free
+        assert_eq!(
+            (
+                t.pids.get(1).unwrap().double_frees,
+                t.pids.get(1).unwrap().unknown_frees
+            ),
+            (3, 1)
+        );
+        assert_eq!(
+            (
+                t.pids.get(2).unwrap().double_frees,
+                t.pids.get(2).unwrap().unknown_frees
+            ),
+            (0, 1)
+        );
+        assert_eq!(t.pids.get(1).unwrap().frees, 6);
+        let firsts: Vec<(u64, Option<u64>)> = t
+            .double
+            .first
+            .iter()
+            .map(|i| (i.record, i.other().map(|o| o.record)))
+            .collect();
+        assert_eq!(firsts, [(3, Some(2)), (4, Some(2)), (6, Some(5))]);
+        let unknown: Vec<(u64, u32)> = t.unknown.first.iter().map(|i| (i.record, i.pid)).collect();
+        assert_eq!(unknown, [(5, 1), (7, 2)]);
+        assert_eq!(t.lifetimes.count(), 2);
+    }
+
+    #[test]
+    fn null_results_and_allocated_twice() {
+        let mut t = tracker(1, 100);
+        t.alloc(at(1, 10, 1, 0), 0, Some(0)).unwrap();
+        t.alloc(at(2, 20, 1, 0), 0, Some(64)).unwrap();
+        t.alloc(at(3, 30, 1, 0), 0, None).unwrap();
+        t.alloc(at(4, 40, 1, 0), 0xa0, Some(10)).unwrap();
+        t.alloc(at(5, 50, 1, 0), 0xa0, Some(30)).unwrap(); // twice: the 10 go
+        t.alloc(at(6, 60, 1, 0), 0xa0, Some(5)).unwrap(); // twice again, not kept
+        let s = t.pids.get(1).unwrap();
+        assert_eq!((s.zero_null, s.failed, s.allocations), (1, 2, 3));
+        assert_eq!((t.twice.count, t.twice.first.len()), (2, 1));
+        let i = t.twice.first[0];
+        assert_eq!(
+            (i.record, i.other().map(|o| o.record), i.sizes()),
+            (5, Some(4), Some((10, 30)))
+        );
+        assert_eq!((t.total.bytes, t.total.blocks), (5, 1));
+        assert_eq!(t.total.peak().map(|p| (p.bytes, p.record)), Some((30, 5)));
+        // The dropped block's lifetime is unknown: none recorded.
+        assert!(t.lifetimes.is_empty());
+    }
+
+    #[test]
+    fn realloc_chains() {
+        let mut t = tracker(10, 100);
+        t.realloc(at(1, 100, 1, 2), 0, 0xa0, 10).unwrap(); // realloc(NULL, 10): malloc
+        t.realloc(at(2, 200, 1, 2), 0xa0, 0xb0, 20).unwrap(); // moves
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xb0, 40).unwrap(); // grows in place
+        t.realloc(at(4, 400, 1, 2), 0xb0, 0, 80).unwrap(); // fails: stays
+        t.free(at(5, 500, 1, 2), 0xa0, None).unwrap(); // the old address: a double free
+        let b = t.blocks.live(1, 0xb0).unwrap();
+        assert_eq!((b.size, b.reallocs, b.born.record), (40, 2, 1));
+        assert_eq!(b.moved.map(|m| m.record), Some(3));
+        t.realloc(at(6, 600, 1, 2), 0xb0, 0, 0).unwrap(); // realloc(p, 0): frees
+        let s = t.pids.get(1).unwrap();
+        assert_eq!(
+            (s.allocations, s.reallocs, s.failed, s.frees, s.double_frees),
+            (1, 2, 1, 2, 1)
+        );
+        // One lifetime, from the first allocation of the chain.
+        assert_eq!((t.lifetimes.count(), t.lifetimes.max()), (1, Some(500)));
+        assert_eq!(s.freed_bytes, 40);
+        assert_eq!(t.blocks.live_len(), 0);
+        let ends: Vec<u128> = t.total.timeline.points().iter().map(|p| p.end).collect();
+        assert_eq!(ends, [10, 20, 40, 0]);
+        // Sizes: 10, 20, 40 (not the failed call's).
+        assert_eq!((t.sizes.count(), t.sizes.sum()), (3, 70));
+    }
+
+    #[test]
+    fn realloc_of_unknown_pointers_and_onto_live_ones() {
+        let mut t = tracker(10, 100);
+        t.realloc(at(1, 100, 1, 2), 0xa0, 0xb0, 16).unwrap(); // unknown old: new chain at b0
+        t.alloc(at(2, 200, 1, 2), 0xc0, Some(8)).unwrap();
+        t.realloc(at(3, 300, 1, 2), 0xb0, 0xc0, 32).unwrap(); // onto a live block: twice
+        t.realloc(at(4, 400, 1, 2), 0, 0, 0).unwrap(); // realloc(NULL, 0) returning NULL
+        let s = t.pids.get(1).unwrap();
+        assert_eq!((s.unknown_frees, s.allocated_twice, s.zero_null), (1, 1, 1));
+        assert_eq!((s.reallocs, s.allocations), (2, 1));
+        let b = t.blocks.live(1, 0xc0).unwrap();
+        assert_eq!((b.size, b.born.record, b.reallocs), (32, 1, 1));
+        assert_eq!((t.total.bytes, t.total.blocks), (32, 1));
+        assert_eq!(t.blocks.live_len(), 1);
+    }
+
+    #[test]
+    fn sizes_and_families_are_checked_on_free() {
+        let mut t = tracker(10, 100);
+        t.alloc(at(1, 10, 1, 1), 0xa0, Some(4096)).unwrap();
+        t.free(at(2, 20, 1, 1), 0xa0, Some(8192)).unwrap(); // same family, other size
+        t.alloc(at(3, 30, 1, 1), 0xb0, Some(4096)).unwrap();
+        t.free(at(4, 40, 1, 0), 0xb0, None).unwrap(); // anon RAM given to qemu_vfree
+        t.alloc(at(5, 50, 1, 2), 0xc0, None).unwrap(); // a user rule: no size
+        t.free(at(6, 60, 1, 1), 0xc0, Some(1)).unwrap(); // unsized, no family: fine
+        let s = t.pids.get(1).unwrap();
+        assert_eq!((s.size_mismatches, s.mismatched_frees), (1, 1));
+        assert_eq!(t.size_mismatch.first[0].sizes(), Some((4096, 8192)));
+        assert_eq!(t.mismatched.first[0].other().map(|o| o.rule), Some(1));
+        assert_eq!(s.freed_bytes, 8192);
+        // The unsized block counts no bytes and no size sample.
+        assert_eq!((s.allocated_bytes, t.sizes.count()), (8192, 2));
+    }
+
+    #[test]
+    fn free_history_forgets_the_oldest() {
+        let mut t = tracker(10, 2);
+        for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
+            t.alloc(at(n as u64, 10, 1, 0), p, Some(1)).unwrap();
+        }
+        for (n, p) in [0xa0u64, 0xb0, 0xc0].into_iter().enumerate() {
+            t.free(at(10 + n as u64, 20, 1, 0), p, None).unwrap();
+        }
+        assert_eq!(t.blocks.forgotten(), 1);
+        t.free(at(20, 30, 1, 0), 0xa0, None).unwrap(); // forgotten: unknown
+        t.free(at(21, 30, 1, 0), 0xc0, None).unwrap(); // remembered: double
+        assert_eq!((t.unknown.count, t.double.count), (1, 1));
+        // A long run of reallocated pointers leaves the queue bounded.
+        for i in 0..10_000u64 {
+            t.alloc(at(100 + i, 40, 1, 0), 0x1000 + i % 7, Some(1))
+                .unwrap();
+            t.free(at(100 + i, 40, 1, 0), 0x1000 + i % 7, None).unwrap();
+        }
+        assert!(t.blocks.freed_len() <= 2);
+        assert!(t.blocks.queue_len() <= 96 + 1, "{}", t.blocks.queue_len());
+        let mut none = tracker(10, 0);
+        none.alloc(at(1, 1, 1, 0), 0xa0, Some(1)).unwrap();
+        none.free(at(2, 2, 1, 0), 0xa0, None).unwrap();
+        none.free(at(3, 3, 1, 0), 0xa0, None).unwrap();
+        assert_eq!(
+            (
+                none.unknown.count,
+                none.double.count,
+                none.blocks.forgotten()
+            ),
+            (1, 0, 2)
+        );
+    }
+
+    #[test]
+    fn losses_are_placed_within_the_window() {
+        let w = LOSS_WINDOW;
+        let site = |offset: u64| Site {
+            ts: offset,
+            pid: 1,
+            record: offset,
+            offset,
+            rule: 0,
+        };
+        let mut t = tracker(10, 100);
+        // An unknown free, then a loss reported within the window after it:
+        // the loss may have come before the free.
+        t.free(site(1000), 0xa0, None).unwrap();
+        t.dropped(site(1000 + w - 1), 5);
+        assert_eq!((t.unknown.count, t.unknown.near_loss), (1, 1));
+        assert!(t.unknown.first[0].near_loss);
+        // An unknown free after a loss: near it, whatever the distance.
+        t.free(site(10 * w), 0xb0, None).unwrap();
+        assert_eq!(t.unknown.near_loss, 2);
+        // A block allocated twice, both well after the last loss, and a
+        // loss reported more than a window later: not near.
+        t.alloc(site(20 * w), 0xc0, Some(1)).unwrap();
+        t.alloc(site(20 * w + 10), 0xc0, Some(1)).unwrap();
+        t.dropped(site(21 * w + 10), 1);
+        assert_eq!((t.twice.count, t.twice.near_loss), (1, 0));
+        // A double free whose first free is within a window after a loss.
+        t.alloc(site(30 * w), 0xd0, Some(1)).unwrap();
+        t.free(site(30 * w + 1), 0xd0, None).unwrap();
+        t.dropped(site(31 * w), 1);
+        t.free(site(31 * w + 2), 0xd0, None).unwrap();
+        assert_eq!((t.double.count, t.double.near_loss), (1, 1));
+        // Leaks: allocated before the last loss's window ends.
+        assert!(t.near_past_loss(Some(31 * w + w - 1)));
+        assert!(!t.near_past_loss(Some(32 * w)));
+        assert_eq!((t.drops.records, t.drops.lost), (3, 7));
+    }
+
+    #[test]
+    fn timelines_stay_bounded_and_keep_extremes() {
+        let mut tl = Timeline::<TIMELINE_POINTS>::new();
+        // 0, 1, ..., 999 then back to 0.
+        for i in 0..1000u64 {
+            tl.record(i, u128::from(i));
+        }
+        tl.record(1000, 0);
+        let points = tl.points();
+        assert!(points.len() <= TIMELINE_POINTS && points.len() >= TIMELINE_POINTS / 2);
+        let changes: u64 = points.iter().map(|p| p.changes).sum();
+        assert_eq!(changes, 1001);
+        assert_eq!(points.iter().map(|p| p.max).max(), Some(999));
+        assert_eq!(points.first().map(|p| (p.first_ts, p.min)), Some((0, 0)));
+        assert_eq!(points.last().map(|p| (p.last_ts, p.end)), Some((1000, 0)));
+        // Consecutive points cover consecutive changes.
+        for pair in points.windows(2) {
+            assert_eq!(pair[0].last_ts + 1, pair[1].first_ts);
+        }
+    }
+
+    #[test]
+    fn pid_timelines_are_shorter_than_the_total() {
+        let mut t = tracker(10, 100);
+        for i in 0..1000u64 {
+            t.alloc(at(i, i, 1 + (i % 2) as u32, 0), 0x1000 + i, Some(8))
+                .unwrap();
+        }
+        for pid in [1, 2] {
+            let points = t.pids.get(pid).unwrap().live.timeline.points();
+            assert!(
+                (PID_TIMELINE_POINTS / 2..=PID_TIMELINE_POINTS).contains(&points.len()),
+                "{}",
+                points.len()
+            );
+            assert_eq!(points.iter().map(|p| p.changes).sum::<u64>(), 500);
+            assert_eq!(points.last().map(|p| p.end), Some(500 * 8));
+        }
+        let total = t.total.timeline.points();
+        assert!(total.len() > PID_TIMELINE_POINTS && total.len() <= TIMELINE_POINTS);
+    }
+
+    #[test]
+    fn findings_and_pids_stay_small() {
+        assert_eq!(std::mem::size_of::<Incident>(), 72);
+        // The timeline's points inline, 64 bytes each.
+        assert_eq!(std::mem::size_of::<Run>(), 64);
+        assert_eq!(std::mem::size_of::<Timeline<PID_TIMELINE_POINTS>>(), 544);
+        assert_eq!(std::mem::size_of::<PidStats>(), 752);
+    }
+}
