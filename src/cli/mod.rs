@@ -36,6 +36,7 @@
 mod alloc;
 mod args;
 mod config;
+mod destinations;
 mod error;
 mod generate;
 mod hints;
