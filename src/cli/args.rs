@@ -214,6 +214,15 @@ pub(super) enum Command {
     },
     /// Run analyzers in one pass: built-in ones by name, or plugins loaded
     /// from shared libraries.
+    ///
+    /// Standard output gets the records the streaming analyzers write
+    /// (print, log), then each report under an '== KEY ==' heading (KEY:
+    /// the analyzer's name, NAME#2 for the second of a name); a single
+    /// analyzer writes what its own command writes. With --json it gets one
+    /// JSON object keyed by KEY. Formats that cannot share standard output
+    /// are refused before the trace is read: a format for other programs
+    /// (json, chrome) with anything else, or records with --json; send all
+    /// but one to files with --output KEY=FILE.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// An analyzer: a built-in name or the path of a plugin library (a
