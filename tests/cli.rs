@@ -613,3 +613,53 @@ mod run_several {
         assert!(support::stderr(&out).contains("is given twice"));
     }
 }
+
+/// `run ... --output KEY=FILE | head -1`: standard output closed before
+/// the run's end is quiet success, and a file the run did not finish is
+/// removed rather than left looking complete (nor its temporary file).
+#[test]
+fn closed_pipe_leaves_no_unfinished_output_file() {
+    let dir = support::scratch("closed_pipe_output_file");
+    let events = dir.join("te");
+    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    encode::mapping(&mut t, 0, b"tick");
+    for i in 0..200_000u64 {
+        encode::event(
+            &mut t,
+            0,
+            i * 10,
+            1,
+            &[ArgValue::Int(i), ArgValue::Str(b"some text")],
+        );
+    }
+    let trace = dir.join("trace");
+    std::fs::write(&trace, t).unwrap();
+    for (plugins, key) in [(["print", "stats"], "stats"), (["print", "json"], "json")] {
+        let file = dir.join(key);
+        let mut child = support::bin()
+            .args(["run", "--plugin", plugins[0], "--plugin", plugins[1]])
+            .arg("--output")
+            .arg(format!("{key}={}", file.display()))
+            .args([&events, &trace])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = Vec::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_until(b'\n', &mut first)
+            .unwrap();
+        assert_eq!(first, b"tick 0.000 pid=1 n=0x0 s=b'some text'\n");
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{key}");
+        assert_eq!(support::stderr(&out), "", "{key}");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "te" && n != "trace")
+            .collect();
+        assert!(left.is_empty(), "{key}: {left:?}");
+    }
+}

@@ -65,6 +65,8 @@ pub(super) struct RunFile {
     /// Whether its records go there too (its report then follows them
     /// only when it has one).
     streams: bool,
+    /// Whether its report has been written: the run went to its end.
+    finished: std::cell::Cell<bool>,
 }
 
 /// Runs the analyzers of `driver` over the trace of `config`:
@@ -267,7 +269,9 @@ fn write_report_to(
             doing: "writing",
             source,
         })
-    })
+    })?;
+    to.finished.set(true);
+    Ok(())
 }
 
 /// Which analyzer a `--plugin` argument named: the same one twice is a
@@ -445,6 +449,7 @@ fn run_analyzers(
             Some(path) => Some(RunFile {
                 file: config.create_output(path)?,
                 streams: matches!(stream, Some(Stream::Text | Stream::Data)),
+                finished: std::cell::Cell::new(false),
             }),
             None => None,
         });
@@ -475,7 +480,13 @@ fn run_analyzers(
     files
         .into_iter()
         .flatten()
-        .fold(result, |result, to| put_in_place(to.file, result))
+        .fold(result, |result, to| match result {
+            // Standard output closed before the run's end (| head): quiet
+            // success, but a file without its end must not look finished; it
+            // is removed.
+            Err(failure) if failure.is_broken_pipe() && !to.finished.get() => Err(failure),
+            result => put_in_place(to.file, result),
+        })
 }
 
 /// Two `--output`s that name one file (by its directory and name, symbolic
