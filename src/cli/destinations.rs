@@ -28,7 +28,7 @@ pub(super) struct Writer<'a> {
 impl Writer<'_> {
     /// Whether it writes records into the run's output (rather than only a
     /// report at the end, or records to a destination of its own).
-    fn streams(&self) -> bool {
+    pub(super) fn streams(&self) -> bool {
         matches!(self.stream, Some(Stream::Text | Stream::Data))
     }
 

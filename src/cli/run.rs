@@ -179,6 +179,8 @@ pub(super) fn analyze<'c>(
         )
         .map_err(Failure::output)?,
         Reports::Run { json, files } => {
+            // Files first: once the run has reached its end, a standard
+            // output closed early (| head) leaves none unfinished.
             let mut here = Vec::new();
             for (report, file) in keyed.iter().zip(files) {
                 match file {
@@ -426,7 +428,7 @@ fn run_analyzers(
         .map(|(key, &stream)| Writer { key, stream })
         .collect();
     for ((w, c), path) in writers.iter().zip(&chosen).zip(&paths) {
-        if path.is_some() && w.stream.is_some_and(|s| s != Stream::Own) && !c.can_write_to() {
+        if path.is_some() && w.streams() && !c.can_write_to() {
             return Err(usage(format!(
                 "--output {}=...: {} writes its records into the run's output and cannot send \
                  them elsewhere (an analyzer added with AnalyzerEntry::sink can)",
@@ -444,11 +446,11 @@ fn run_analyzers(
 
     let config = Config::from_args(trace)?;
     let mut files: Vec<Option<RunFile>> = Vec::with_capacity(paths.len());
-    for (path, stream) in paths.iter().zip(&streams) {
+    for (path, w) in paths.iter().zip(&writers) {
         files.push(match path {
             Some(path) => Some(RunFile {
                 file: config.create_output(path)?,
-                streams: matches!(stream, Some(Stream::Text | Stream::Data)),
+                streams: w.streams(),
                 finished: std::cell::Cell::new(false),
             }),
             None => None,
