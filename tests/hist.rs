@@ -794,6 +794,45 @@ fn hist_svg_plot() {
     );
 }
 
+/// The plot says what the text says of lost events and of the groups
+/// `--top` leaves out, in the same words (the plot once said neither).
+#[test]
+fn hist_svg_plot_warns_of_losses_and_groups_left_out() {
+    let c = craft("hist_svg_notes", |w| {
+        writes()(w);
+        w.dropped(200, 1, 4).unwrap();
+    });
+    let svg = c.trace.with_file_name("plot.svg");
+    let args = [
+        "--event", "write", "--arg", "bytes", "--by", "pid", "--top", "1",
+    ];
+    let text = hist_text(&c, &[&args[..], &["--svg", svg.to_str().unwrap()]].concat());
+    let lost =
+        "Events were lost: 1 dropped-events record, 4 events dropped; their values are missing";
+    let more = "(1 more group with 2 samples not shown)";
+    assert!(text.contains(&format!("\n{lost}\n")), "{text}");
+    assert!(text.contains(&format!("\n{more}\n")), "{text}");
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&plot).unwrap();
+    let root = doc.root_element();
+    let texts: Vec<&str> = root
+        .children()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Values of write bytes, by pid: 9 records in 2 groups",
+            lost,
+            more
+        ]
+    );
+    assert_eq!(root.children().filter(|n| n.has_tag_name("g")).count(), 1);
+    // The text is what it is without --svg.
+    assert_eq!(hist_text(&c, &args), text);
+}
+
 #[test]
 fn hist_parallel_runs_equal_sequential_ones() {
     // Enough records for many 4 KiB chunks: three pids, timestamps that

@@ -141,6 +141,42 @@ fn colour_only_when_asked_or_on_a_terminal() {
         "{c}"
     );
     assert_eq!(strip_ansi(&c), run(&["stats", "--by-pid"]).0);
+    // hist: its `--table` header and its group titles bold (it once had
+    // no colour in a table at all), its bars green, its lost events yellow.
+    let table = ["hist", "--interval", "mem_free", "--by", "pid", "--table"];
+    let (c, _) = run(&[&table[..], &["--color", "always"]].concat());
+    assert!(c.contains("\n\x1b[1m| bucket "), "{c}");
+    assert!(c.contains("\n\x1b[1mpid="), "{c}");
+    assert!(c.contains("\x1b[1;33mEvents were lost: "), "{c}");
+    assert_eq!(strip_ansi(&c), run(&table).0);
+    let bars = ["hist", "--interval", "mem_free", "--by", "pid"];
+    let (c, _) = run(&[&bars[..], &["--color", "always"]].concat());
+    assert!(c.contains(" |\x1b[32m@"), "{c}");
+    assert!(c.contains("\n\x1b[1mpid="), "{c}");
+    assert_eq!(strip_ansi(&c), run(&bars).0);
+    // alloc: its table headers and part titles bold, its lost events
+    // yellow in the one wording, its live-bytes chart and histograms green
+    // (painted by block kind; it was painted by its words before).
+    let alloc = [
+        "alloc",
+        "--alloc",
+        "mem_alloc:ptr=ptr,size=size",
+        "--free",
+        "mem_free:ptr=ptr",
+    ];
+    let (c, _) = run(&[&alloc[..], &["--color", "always"]].concat());
+    assert!(bold(&c, "pid"), "{c}");
+    assert!(bold(&c, "lost"), "{c}");
+    assert!(c.contains("\n\x1b[1mLeaks: 19 blocks never freed"), "{c}");
+    assert!(c.contains("\n\x1b[1mBy size:\x1b[0m\n"), "{c}");
+    assert!(
+        c.contains(
+            "\n\x1b[1;33mEvents were lost: 1 dropped-events record, 275211 events dropped; "
+        ),
+        "{c}"
+    );
+    assert!(c.contains(" |\x1b[32m@"), "{c}");
+    assert_eq!(strip_ansi(&c), run(&alloc).0);
     // Errors: the prefix in colour, the text the same as without colour
     // (scripts parse "simpletrace: "; on a terminal it once read
     // "simpletrace: error:").

@@ -630,6 +630,32 @@ fn filter_writes_a_trace_that_prints_like_the_filtered_original() {
     );
 }
 
+/// `filter`'s report counts its nouns right: `1 record and 1 mapping
+/// record` (it said `1 records and 1 mapping records`).
+#[test]
+fn filter_report_counts_one_record_as_one() {
+    let [events, trace] = sample();
+    let dir = support::scratch("filter_report_counts");
+    let out = dir.join("one.trace");
+    let o = support::run([
+        os("filter".as_ref()),
+        os("-o".as_ref()),
+        os(&out),
+        os("--events".as_ref()),
+        os("vm_stop".as_ref()),
+        os(&events),
+        os(&trace),
+    ]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert_eq!(
+        support::stderr(&o),
+        format!(
+            "1 record and 1 mapping record written to {}\n",
+            out.display()
+        )
+    );
+}
+
 /// `--format log` on the bundled sample: the bare form and `print` agree,
 /// filters apply, a version-0 trace (strings recorded as addresses) prints
 /// too, and `--timestamps` alone is a usage error.

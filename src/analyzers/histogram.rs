@@ -52,6 +52,7 @@ use serde_json::{Value, json};
 use super::human::human_digits;
 pub use super::human::{human, human_f64};
 use super::listing::LazyJson;
+use crate::report::{Align, BarRow, Bars, Block};
 
 /// Samples kept for exact percentiles before switching to sub-buckets
 /// (8 MiB of samples per histogram).
@@ -598,39 +599,24 @@ impl Histogram {
     /// Writes [`Histogram::render`]'s bars to `out`, a row at a time (a
     /// linear histogram can have millions of buckets).
     pub fn write_bars(&self, out: &mut dyn io::Write, unit: Unit) -> io::Result<()> {
-        let sorted = self.sorted_samples();
-        let rows = || self.rows_in(MAX_FILLED_ROWS, Cow::Borrowed(&sorted));
-        let (mut label_width, mut most) = (0, 0);
-        for b in rows().flatten() {
-            label_width = label_width.max(self.label(&b, unit).len());
-            most = most.max(b.count);
-        }
-        let count_width = most.to_string().len().max(6);
-        let mut line = String::new();
-        for row in rows() {
-            line.clear();
-            let Some(b) = row else {
-                let _ = writeln!(line, "{:>label_width$}", "...");
-                out.write_all(line.as_bytes())?;
-                continue;
-            };
-            let label = self.label(&b, unit);
-            let bar = if most == 0 {
-                0
-            } else {
-                // Rounded up, so that every non-empty bucket shows.
-                ((u128::from(b.count) * BAR_WIDTH as u128).div_ceil(u128::from(most))) as usize
-            };
-            let _ = writeln!(
-                line,
-                "{label:<label_width$} {:>count_width$} |{}{}|",
-                b.count,
-                "@".repeat(bar),
-                " ".repeat(BAR_WIDTH - bar)
-            );
-            out.write_all(line.as_bytes())?;
-        }
-        Ok(())
+        let bars = Block::Bars(self.bars(unit));
+        crate::report::render::write_block(&bars, out, &crate::report::render::Plain)
+    }
+
+    /// The bars as report data (a [`Block::Bars`]), made a row at a time
+    /// when written: one row per bucket, its label and count, and rows
+    /// left out (`...`) between far buckets.
+    pub fn bars(&self, unit: Unit) -> Bars<'_> {
+        let columns = vec![(Align::Left, 0), (Align::Right, 6)];
+        Bars::new(columns, BAR_WIDTH, move || {
+            Box::new(self.rows(MAX_FILLED_ROWS).map(move |row| match row {
+                Some(b) => BarRow::Bar(
+                    vec![self.label(&b, unit).into(), b.count.to_string().into()],
+                    u128::from(b.count),
+                ),
+                None => BarRow::Gap,
+            }))
+        })
     }
 
     /// One line of figures: `count 7, min 0ns, mean 1.04us, p50 700ns,

@@ -1,7 +1,8 @@
 //! Long report listings, written as they go out instead of built whole in
 //! memory: a report whose rows can number millions (a mutex, a pid, a
 //! histogram group or a linear bucket each) hands the writer a
-//! [`ReportBody`](super::ReportBody), which renders its rows one at a time
+//! [`Document`](crate::report::Document) (or a
+//! [`ReportBody`](super::ReportBody)), whose rows are made one at a time
 //! from the analyzer's data.
 //!
 //! Two helpers make the bytes the same as the in-memory forms:

@@ -30,7 +30,7 @@ use super::histogram::{Domain, ExactBudget, Histogram, Scale, Unit, human, media
 use super::human::plural;
 use super::listing::{LazyJson, TableStyle};
 use super::{Analyzer, AnalyzerError, Context, Event, Handlers, Interest, Report, TraceInfo};
-use crate::report::{Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
+use crate::report::{Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Table};
 
 /// The events the analyzer reads (and the dropped-events records, to warn
 /// of a loss).
@@ -571,7 +571,8 @@ impl Document for LocksReport {
                 head.push(Block::More(More {
                     count: (self.rows.len() - shown) as u64,
                     noun: ("mutex", "mutexes"),
-                    hint: None,
+                    hint: Hint::None,
+                    holding: None,
                 }));
             }
         }

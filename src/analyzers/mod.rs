@@ -77,9 +77,9 @@
 //!   ASCII bars, for analyzers that report distributions.
 //! - [`Report`]: what an analyzer produces: data (a
 //!   [`Document`], rendered by
-//!   [`crate::report::render`]), or, for reports not converted yet, text
-//!   and JSON in memory or a [`ReportBody`] (helped by [`listing`])
-//!   written out as it goes.
+//!   [`crate::report::render`]: every built-in report), or text and JSON
+//!   in memory (plugins' reports) or a [`ReportBody`] (helped by
+//!   [`listing`]) written out as it goes.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -251,11 +251,12 @@ impl std::error::Error for AnalyzerError {
 /// What an analyzer produced: a [`Document`],
 /// data that the render layer ([`crate::report::render`]) writes as plain
 /// or coloured text or as JSON, its rows made as they go out
-/// ([`Report::document`]: `stats`, `locks`); or, in the older forms still
-/// used by the reports not converted to documents yet, text for people and
-/// the same as JSON, held in memory ([`Report::new`]), or a [`ReportBody`]
-/// that writes text and JSON from the analyzer's data as it goes
-/// ([`Report::streamed`]). A report made when written out starts with an
+/// ([`Report::document`]: every built-in report with something to say);
+/// or text for people and the same as JSON, held in memory
+/// ([`Report::new`]: plugins' reports), or a [`ReportBody`] that writes
+/// text and JSON from the analyzer's data as it goes
+/// ([`Report::streamed`]). Text that is not a document is written as it
+/// is, never coloured. A report made when written out starts with an
 /// empty `text` and a null `json`.
 ///
 /// Write either kind with [`Report::write_text`] and
@@ -281,8 +282,7 @@ pub struct Report {
 enum Body {
     /// Data, rendered by [`crate::report::render`].
     Document(Arc<dyn Document>),
-    /// Text and JSON written by the analyzer's own code (not yet
-    /// converted to a document).
+    /// Text and JSON written by the analyzer's own code.
     Streamed(Arc<dyn ReportBody>),
 }
 
@@ -304,8 +304,9 @@ impl Body {
 
 /// A report written from the analyzer's data when it goes out, so that a
 /// listing of millions of rows is never built whole in memory. (The older
-/// form: a [`Document`] says the same as data,
-/// and the render layer writes and colours it.) It owns
+/// form, for analyzers outside the crate: a [`Document`] says the same as
+/// data, and the render layer writes and colours it; this text is written
+/// as it is, never coloured.) It owns
 /// the data (the analyzer hands it over at [`Analyzer::end`]); each write
 /// renders one row at a time. [`listing`] has the helpers that keep the
 /// bytes the same as the in-memory forms.

@@ -36,7 +36,7 @@ use super::{
     TraceInfo,
 };
 use crate::format::{EventDecl, FileOffset, RecordIndex, TraceEvents};
-use crate::report::{Align, Block, Blocks, Cell, Column, Document, LostEvents, More, Table};
+use crate::report::{Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Table};
 
 /// How the event table is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -604,7 +604,8 @@ impl Document for StatsReport {
                 blocks.push(Block::More(More {
                     count: (self.rows_total() - shown) as u64,
                     noun: ("row", "rows"),
-                    hint: Some("--top shows more"),
+                    hint: Hint::Instead("--top shows more"),
+                    holding: None,
                 }));
             }
         }

@@ -16,10 +16,13 @@ use std::io::Write;
 
 use serde_json::json;
 
+use super::human::plural;
+use super::listing::LazyJson;
 use super::sink::{Sink, Stream};
 use super::{AnalyzerError, Event, Report, TraceInfo};
 use crate::format::writer::{Arg, TraceWriter, WriteError, WriterOptions};
 use crate::format::{EventId, Version};
+use crate::report::{Block, Blocks, Document};
 
 /// The `filter` analyzer: copies kept records into a new trace.
 pub struct SubsetWriter {
@@ -120,12 +123,38 @@ impl Sink for SubsetWriter {
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.error(e))?;
         }
-        Ok(Report::new(
-            format!(
-                "{} records and {} mapping records written to {}\n",
-                self.records, self.mappings, self.destination
-            ),
-            json!({ "records": self.records, "mappings": self.mappings, "output": self.destination }),
-        ))
+        Ok(Report::document(Written {
+            records: self.records,
+            mappings: self.mappings,
+            destination: self.destination.clone(),
+        }))
+    }
+}
+
+/// What `filter` wrote: its report.
+#[derive(Debug)]
+struct Written {
+    records: u64,
+    mappings: u64,
+    destination: String,
+}
+
+impl Document for Written {
+    fn blocks(&self) -> Blocks<'_> {
+        let line = format!(
+            "{} and {} written to {}",
+            plural(self.records, "record", "records"),
+            plural(self.mappings, "mapping record", "mapping records"),
+            self.destination
+        );
+        Box::new(std::iter::once(Block::Text(line.into())))
+    }
+
+    fn json(&self) -> LazyJson<'_> {
+        LazyJson::Value(json!({
+            "records": self.records,
+            "mappings": self.mappings,
+            "output": self.destination,
+        }))
     }
 }

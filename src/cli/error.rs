@@ -34,9 +34,9 @@ pub(crate) enum Error {
     Pattern(PatternError),
     /// A file that should be text is not UTF-8.
     NotUtf8(core::str::Utf8Error),
-    /// Setting an analyzer up failed (its specification does not fit the
-    /// trace-events file, say).
-    Setup(Box<dyn StdError + Send + Sync + 'static>),
+    /// A histogram's specification does not fit the trace-events file
+    /// (an event or argument it names is not declared, say).
+    Hist(crate::analyzers::hist::HistError),
     /// A plugin library could not be loaded.
     #[cfg(feature = "plugins")]
     Plugin(crate::analyzers::plugin::PluginError),
@@ -115,7 +115,7 @@ impl fmt::Display for Error {
                 "not UTF-8 text (an invalid byte at offset {})",
                 e.valid_up_to()
             ),
-            Error::Setup(e) => e.fmt(f),
+            Error::Hist(e) => e.fmt(f),
             #[cfg(feature = "plugins")]
             Error::Plugin(e) => e.fmt(f),
             Error::Args(e) => e.fmt(f),
@@ -163,7 +163,7 @@ impl StdError for Error {
             Error::Stream(e) => Some(e),
             Error::Pattern(e) => Some(e),
             Error::NotUtf8(e) => Some(e),
-            Error::Setup(e) => Some(&**e),
+            Error::Hist(e) => Some(e),
             #[cfg(feature = "plugins")]
             Error::Plugin(e) => Some(e),
             Error::Args(e) => Some(e),
@@ -240,11 +240,6 @@ impl Failure {
     /// Arguments that do not fit together (exit status 1).
     pub(crate) fn invalid(message: String) -> Failure {
         Failure::Error(Error::Invalid(message))
-    }
-
-    /// Setting an analyzer up failed (exit status 1).
-    pub(crate) fn setup(e: impl StdError + Send + Sync + 'static) -> Failure {
-        Failure::Error(Error::Setup(Box::new(e)))
     }
 
     /// Writing the results failed (exit status 1, or 0 for a closed pipe).

@@ -3,16 +3,20 @@
 
 use core::fmt;
 use core::str::FromStr;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use super::error::Failure;
-use super::{Config, EndArg, OutputArgs, Reports, TraceArgs, analyze};
-use crate::analyzers::Driver;
+use super::error::{Error, Failure};
+use super::run::analyze_with;
+use super::{Config, EndArg, OutputArgs, Reports, TraceArgs};
 use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
 use crate::analyzers::histogram::{Scale, Unit};
+use crate::analyzers::{Driver, Report};
 use crate::format::excerpt::Excerpt;
+use crate::output::{OutputError, OutputFile};
+use crate::report::render::svg;
 
 /// The `--help` examples.
 pub(super) const EXAMPLES: &str = "\
@@ -313,23 +317,41 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let spec = args.spec()?;
     let config = Config::from_args(&args.trace)?;
     // The analyzer checks the run's --events filter when the run starts.
-    let mut hist = Hist::new(spec, &config.events).map_err(Failure::setup)?;
+    let hist = Hist::new(spec, &config.events).map_err(|e| Failure::Error(Error::Hist(e)))?;
     let plot = match &args.svg {
-        Some(path) => {
-            let file = config.create_output(path)?;
-            let out = std::io::BufWriter::new(super::file_writer(&file)?);
-            hist = hist.with_svg(Box::new(out), path.display().to_string());
-            Some(file)
-        }
+        Some(path) => Some(config.create_output(path)?),
         None => None,
     };
     let mut driver = Driver::new();
     hist.add_to(&mut driver);
-    let result = analyze(&config, Reports::json(args.output.json), driver);
+    let reports = Reports::json(args.output.json);
+    let result = analyze_with(&config, reports, driver, &mut |reports| match &plot {
+        Some(file) => write_plot(file, reports),
+        None => Ok(()),
+    });
     match plot {
         Some(file) => super::put_in_place(file, result),
         None => result,
     }
+}
+
+/// Writes the report's histograms as an SVG plot (drawn by the render
+/// layer, with the text's lost-events warning and note of the groups left
+/// out) into `file`, which the command puts in place when the run ends.
+fn write_plot(file: &OutputFile, reports: &[Report]) -> Result<(), Failure> {
+    let Some(plot) = reports.iter().find_map(|r| r.as_document()?.plot()) else {
+        return Ok(());
+    };
+    let mut out = io::BufWriter::new(super::file_writer(file)?);
+    svg::write_svg(&plot, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(|source| {
+            Failure::from(OutputError::Io {
+                path: file.path().to_owned(),
+                doing: "writing",
+                source,
+            })
+        })
 }
 
 #[cfg(test)]

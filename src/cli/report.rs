@@ -38,8 +38,10 @@ pub(super) fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
 /// report key when there are several, or always when `keyed`). Empty
 /// reports are left out. A text report goes under its `== KEY ==` heading
 /// when there are several, or always when `headings` (several analyzers
-/// write to `out`, even if only one of them reports). A streamed report
-/// ([`Report::streamed`]) is written as it is rendered, through a buffer.
+/// write to `out`, even if only one of them reports). A document is
+/// painted by block kind when `color` (see [`render`]); a report that is
+/// only text (a plugin's) is written as it is. Reports made when written
+/// out go out as they are rendered, through a buffer.
 pub(super) fn write_reports(
     out: &mut dyn Write,
     reports: &[(&str, &Report)],
@@ -82,12 +84,9 @@ pub(super) fn write_reports(
                     buffered.write_all(r.text.as_bytes())?;
                     render::write_text(doc, &mut buffered, paint)?;
                 }
-                // LEGACY: a report not yet converted, painted by its words.
-                None => {
-                    let mut painted = term::PaintLines::new(&mut buffered, color);
-                    r.write_text(&mut painted)?;
-                    painted.finish()?;
-                }
+                // Text that is not data (a plugin's report): as it is,
+                // never painted by its words.
+                None => r.write_text(&mut buffered)?,
             }
         }
     }
@@ -129,6 +128,38 @@ mod tests {
                 ("n".into(), LazyJson::Value(serde_json::json!(self.0))),
             ])
         }
+    }
+
+    /// Under colour a document is painted by block kind, and a report
+    /// that is only text (a plugin's) goes out as it is: its words are
+    /// never read for colour (a plugin line that said WARNING, or looked
+    /// like a histogram bar, was once painted).
+    #[test]
+    fn text_reports_are_never_painted_by_their_words() {
+        struct Lost;
+        impl crate::report::Document for Lost {
+            fn blocks(&self) -> crate::report::Blocks<'_> {
+                Box::new(std::iter::once(crate::report::Block::Warning(
+                    "lost".into(),
+                )))
+            }
+            fn json(&self) -> crate::analyzers::listing::LazyJson<'_> {
+                crate::analyzers::listing::LazyJson::Value(serde_json::Value::Null)
+            }
+        }
+        let words = "WARNING: EVENTS WERE LOST\nEvents were lost: 3\n[0]   1 |@@  |\n== x ==\n";
+        let reports = [
+            Report::new(words, serde_json::Value::Null),
+            Report::document(Lost),
+        ];
+        let keyed = [("plugin", &reports[0]), ("doc", &reports[1])];
+        let mut out = Vec::new();
+        write_reports(&mut out, &keyed, None, false, true).unwrap();
+        let (b, w, r) = (term::style::BOLD, term::style::WARN, term::style::RESET);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{b}== plugin =={r}\n{words}\n{b}== doc =={r}\n{w}lost{r}\n")
+        );
     }
 
     /// Reports keyed by name are written as serde_json writes the object

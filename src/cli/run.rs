@@ -24,7 +24,7 @@ use crate::analyzers::print::{Buffering, PrintAnalyzer};
 use crate::analyzers::sink::Stream;
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
-use crate::analyzers::{AnalyzerEntry, Driver, RunOptions, registry};
+use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceKind, TraceReader};
 use crate::input::TraceStream;
@@ -39,16 +39,17 @@ pub(super) enum Reports<'f> {
     Json,
     /// Text on standard error (when standard output carries data).
     Stderr,
-    /// `run`'s: each analyzer's where its records go, standard output or
-    /// its `--output` file. Where several analyzers write, text reports go
-    /// under headings; JSON is always an object keyed by report key
-    /// (scripts need not care how many analyzers there are).
+    /// `run`'s, on standard output: the reports of the analyzers that
+    /// write there (the others' go to their `--output` files, written by
+    /// `run`). Where several analyzers write, text reports go under
+    /// headings; JSON is always an object keyed by report key (scripts
+    /// need not care how many analyzers there are).
     Run {
         /// JSON rather than text.
         json: bool,
-        /// Per analyzer, in the driver's order: its file, or `None` for
+        /// Per analyzer, in the driver's order: whether it writes to
         /// standard output.
-        files: &'f [Option<RunFile>],
+        on_stdout: &'f [bool],
     },
 }
 
@@ -60,13 +61,11 @@ impl Reports<'static> {
 
 /// The file `run --output` gives an analyzer.
 #[derive(Debug)]
-pub(super) struct RunFile {
+struct RunFile {
     file: OutputFile,
     /// Whether its records go there too (its report then follows them
     /// only when it has one).
     streams: bool,
-    /// Whether its report has been written: the run went to its end.
-    finished: std::cell::Cell<bool>,
 }
 
 /// Runs the analyzers of `driver` over the trace of `config`:
@@ -75,7 +74,19 @@ pub(super) struct RunFile {
 pub(super) fn analyze<'c>(
     config: &'c Config,
     reports: Reports<'_>,
+    driver: Driver<'c>,
+) -> Result<Vec<String>, Failure> {
+    analyze_with(config, reports, driver, &mut |_| Ok(()))
+}
+
+/// [`analyze`], and `files` writes the files made from the reports (`hist
+/// --svg`'s plot) once the run has made them, before the reports go to
+/// standard output (a reader that stops early must not cost the file).
+pub(super) fn analyze_with<'c>(
+    config: &'c Config,
+    reports: Reports<'_>,
     mut driver: Driver<'c>,
+    files: &mut dyn FnMut(&[Report]) -> Result<(), Failure>,
 ) -> Result<Vec<String>, Failure> {
     enum Source<'c> {
         Data(TraceReader<'c>),
@@ -157,6 +168,7 @@ pub(super) fn analyze<'c>(
             });
         }
     };
+    files(&outcome.reports)?;
     let (keys, renamed) = report_keys(driver.names());
     let keyed: Vec<(&str, &crate::analyzers::Report)> = keys
         .iter()
@@ -178,16 +190,12 @@ pub(super) fn analyze<'c>(
             config.term.color_stdout(),
         )
         .map_err(Failure::output)?,
-        Reports::Run { json, files } => {
-            // Files first: once the run has reached its end, a standard
-            // output closed early (| head) leaves none unfinished.
-            let mut here = Vec::new();
-            for (report, file) in keyed.iter().zip(files) {
-                match file {
-                    None => here.push(*report),
-                    Some(to) => write_report_to(to, *report, json)?,
-                }
-            }
+        Reports::Run { json, on_stdout } => {
+            let here: Vec<(&str, &crate::analyzers::Report)> = keyed
+                .iter()
+                .zip(on_stdout)
+                .filter_map(|(report, &here)| here.then_some(*report))
+                .collect();
             // Nothing at all when every analyzer writes elsewhere.
             if !here.is_empty() {
                 let several = here.len() > 1;
@@ -271,9 +279,7 @@ fn write_report_to(
             doing: "writing",
             source,
         })
-    })?;
-    to.finished.set(true);
-    Ok(())
+    })
 }
 
 /// Which analyzer a `--plugin` argument named: the same one twice is a
@@ -451,7 +457,6 @@ fn run_analyzers(
             Some(path) => Some(RunFile {
                 file: config.create_output(path)?,
                 streams: w.streams(),
-                finished: std::cell::Cell::new(false),
             }),
             None => None,
         });
@@ -471,14 +476,23 @@ fn run_analyzers(
             }
         }
     }
-    let result = analyze(
-        &config,
-        Reports::Run {
-            json,
-            files: &files,
-        },
-        driver,
-    );
+    let on_stdout: Vec<bool> = files.iter().map(Option::is_none).collect();
+    let reports = Reports::Run {
+        json,
+        on_stdout: &on_stdout,
+    };
+    // The files get their reports once the run has reached its end, before
+    // standard output gets its own.
+    let mut finished = false;
+    let result = analyze_with(&config, reports, driver, &mut |reports| {
+        for ((report, to), key) in reports.iter().zip(&files).zip(&keys) {
+            if let Some(to) = to {
+                write_report_to(to, (key, report), json)?;
+            }
+        }
+        finished = true;
+        Ok(())
+    });
     files
         .into_iter()
         .flatten()
@@ -486,7 +500,7 @@ fn run_analyzers(
             // Standard output closed before the run's end (| head): quiet
             // success, but a file without its end must not look finished; it
             // is removed.
-            Err(failure) if failure.is_broken_pipe() && !to.finished.get() => Err(failure),
+            Err(failure) if failure.is_broken_pipe() && !finished => Err(failure),
             result => put_in_place(to.file, result),
         })
 }

@@ -4,7 +4,8 @@
 //! notes) and the same results as JSON. It says nothing of how they look:
 //! [`render`] turns a document into plain text (the bytes every golden
 //! holds), text coloured by block kind (the command line supplies the
-//! colours, see [`render::Paint`]), or JSON.
+//! colours, see [`render::Paint`]), or JSON; a report with histograms can
+//! also give them as a [`Plot`], which [`render::svg`] draws.
 //!
 //! A document can stand for millions of rows without holding them: its
 //! blocks are an iterator made when it is rendered, and a [`Table`] makes
@@ -49,14 +50,18 @@
 //! - [`Document`]: a report's blocks and JSON; [`Report::document`](crate::analyzers::Report::document)
 //!   makes an analyzer's report of one.
 //! - [`Block`]: one piece of a report; [`Table`] with [`Column`]s and
-//!   typed [`Cell`]s; [`LostEvents`], the lost-events warning every
-//!   analyzer words the same way; [`More`], the "N more not shown" note.
-//! - [`render`]: text (plain or painted through [`render::Paint`]) and
-//!   JSON.
+//!   typed [`Cell`]s; [`Bars`] of [`BarRow`]s; [`LostEvents`], the lost-events warning every
+//!   analyzer words the same way; [`More`], the "N more not shown" note
+//!   (with its [`Hint`]).
+//! - [`Plot`]: a report's histograms as a chart ([`Document::plot`]),
+//!   with its [`Panel`]s.
+//! - [`render`]: text (plain or painted through [`render::Paint`]), JSON,
+//!   and a plot as SVG ([`render::svg`]).
 
 use core::fmt;
 use std::borrow::Cow;
 
+use crate::analyzers::histogram::{Histogram, Unit};
 use crate::analyzers::listing::{LazyJson, TableStyle};
 
 pub mod render;
@@ -71,6 +76,12 @@ pub trait Document: Send + Sync {
     /// The same results as JSON (its field names are an interface: add,
     /// never rename).
     fn json(&self) -> LazyJson<'_>;
+
+    /// Its histograms as a chart, for a picture ([`render::svg`]), when it
+    /// has any; none by default.
+    fn plot(&self) -> Option<Plot<'_>> {
+        None
+    }
 }
 
 /// A document's blocks, made one at a time.
@@ -98,6 +109,67 @@ pub enum Block<'a> {
     Table(Table<'a>),
     /// Rows left out: `(3 more mutexes not shown)`.
     More(More<'a>),
+    /// Rows drawn as bars (a histogram's buckets, `[4KiB, 8KiB)   12 |@@@  |`):
+    /// the bars painted as [`render::Style::Bar`].
+    Bars(Bars<'a>),
+}
+
+/// Rows drawn as bars, bpftrace style (`[4KiB, 8KiB)     12 |@@@@@   |`):
+/// each row's cells in columns, then a bar as long as its value against
+/// the largest, `width` characters for that one (rounded up, so that a
+/// value above zero always shows). The rows are made on demand, twice (for
+/// the column widths, then to write them): a linear histogram can have
+/// millions of buckets.
+pub struct Bars<'a> {
+    /// The columns before the bars: how each lines up, and its least
+    /// width.
+    pub columns: Vec<(Align, usize)>,
+    /// The longest bar, in characters.
+    pub width: usize,
+    rows: Box<dyn Fn() -> BarRows<'a> + 'a>,
+}
+
+/// The rows of [`Bars`], made one at a time.
+pub type BarRows<'a> = Box<dyn Iterator<Item = BarRow<'a>> + 'a>;
+
+/// A row of [`Bars`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BarRow<'a> {
+    /// Cells (one a column) and the value the bar shows.
+    Bar(Vec<Cow<'a, str>>, u128),
+    /// Rows left out (the empty buckets between far ones): `...` under the
+    /// first column.
+    Gap,
+}
+
+impl<'a> Bars<'a> {
+    /// Bars of `columns` whose rows `rows()` makes (called once per pass;
+    /// each call makes the same rows), the longest `width` characters.
+    pub fn new(
+        columns: Vec<(Align, usize)>,
+        width: usize,
+        rows: impl Fn() -> BarRows<'a> + 'a,
+    ) -> Self {
+        Bars {
+            columns,
+            width,
+            rows: Box::new(rows),
+        }
+    }
+
+    /// Its rows, made anew.
+    pub fn rows(&self) -> BarRows<'a> {
+        (self.rows)()
+    }
+}
+
+impl fmt::Debug for Bars<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bars")
+            .field("columns", &self.columns)
+            .field("width", &self.width)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Block<'_> {
@@ -110,7 +182,72 @@ impl fmt::Debug for Block<'_> {
             Block::Warning(t) => f.debug_tuple("Warning").field(t).finish(),
             Block::Table(t) => f.debug_tuple("Table").field(t).finish(),
             Block::More(m) => f.debug_tuple("More").field(m).finish(),
+            Block::Bars(b) => f.debug_tuple("Bars").field(b).finish(),
         }
+    }
+}
+
+/// A report's histograms as a chart (one panel a histogram, stacked),
+/// with the same lost-events warning and "N more not shown" note as its
+/// text: [`render::svg`] draws it. The panels are made on demand (twice:
+/// for the picture's size, then to draw), so none is held.
+pub struct Plot<'a> {
+    /// The chart's title (the report's first line).
+    pub title: Cow<'a, str>,
+    /// The lost-events warning, when the trace lost events.
+    pub lost: Option<LostEvents>,
+    /// The histograms left out, when some are.
+    pub more: Option<More<'a>>,
+    /// What the histograms' samples measure.
+    pub unit: Unit,
+    panels: Box<dyn Fn() -> Panels<'a> + 'a>,
+}
+
+/// A plot's panels, made one at a time.
+pub type Panels<'a> = Box<dyn Iterator<Item = Panel<'a>> + 'a>;
+
+/// One histogram of a [`Plot`].
+#[derive(Debug, Clone)]
+pub struct Panel<'a> {
+    /// What it is of (`pid=1`), or empty.
+    pub label: String,
+    /// Its summary line (`count 7, min 0B, ...`).
+    pub summary: String,
+    /// The histogram.
+    pub histogram: &'a Histogram,
+}
+
+impl<'a> Plot<'a> {
+    /// A plot titled `title` of the histograms `panels()` makes (called
+    /// once per pass; each call makes the same panels).
+    pub fn new(
+        title: impl Into<Cow<'a, str>>,
+        unit: Unit,
+        panels: impl Fn() -> Panels<'a> + 'a,
+    ) -> Self {
+        Plot {
+            title: title.into(),
+            lost: None,
+            more: None,
+            unit,
+            panels: Box::new(panels),
+        }
+    }
+
+    /// Its panels, made anew.
+    pub fn panels(&self) -> Panels<'a> {
+        (self.panels)()
+    }
+}
+
+impl fmt::Debug for Plot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plot")
+            .field("title", &self.title)
+            .field("lost", &self.lost)
+            .field("more", &self.more)
+            .field("unit", &self.unit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,16 +265,31 @@ pub struct LostEvents {
     pub consequence: Option<String>,
 }
 
-/// Rows a report leaves out: `(44 more rows; --top shows more)`, or
-/// without a hint `(3 more mutexes not shown)`.
+/// Rows a report leaves out: `(3 more mutexes not shown)`; with what they
+/// hold, `(2 more groups with 10 samples not shown)`; with a way to see
+/// them, `(43 more leaks not shown; --top N to see more)` or
+/// `(44 more rows; --top shows more)` (see [`Hint`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct More<'a> {
     /// How many.
     pub count: u64,
     /// What they are, one and several (`"mutex"`, `"mutexes"`).
     pub noun: (&'a str, &'a str),
-    /// How to see them, if there is a way (`"--top shows more"`).
-    pub hint: Option<&'a str>,
+    /// What they hold, if it is said (`"10 samples"`).
+    pub holding: Option<String>,
+    /// How to see them, if there is a way.
+    pub hint: Hint<'a>,
+}
+
+/// How a [`More`] note says the way to see what it leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint<'a> {
+    /// No way: `(3 more mutexes not shown)`.
+    None,
+    /// After "not shown": `(43 more leaks not shown; --top N to see more)`.
+    After(&'a str),
+    /// Instead of "not shown": `(44 more rows; --top shows more)`.
+    Instead(&'a str),
 }
 
 /// How a column's cells line up.

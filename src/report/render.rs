@@ -1,5 +1,6 @@
 //! The one render layer: a [`Document`] as plain text, as text painted by
-//! block kind, or as JSON.
+//! block kind, or as JSON; a document's [`Plot`](super::Plot) as SVG
+//! ([`svg`]).
 //!
 //! Text is painted through a [`Paint`]: [`Plain`] writes the bytes as
 //! they are (what pipes, files and every golden get); the command line
@@ -12,7 +13,9 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use super::{Align, Block, Cell, Document, LostEvents, More, Table};
+pub mod svg;
+
+use super::{Align, BarRow, Bars, Block, Cell, Document, Hint, LostEvents, More, Table};
 use crate::analyzers::histogram::Unit;
 use crate::analyzers::human::{human, human_f64, plural, seconds};
 use crate::analyzers::listing::TextTable;
@@ -71,6 +74,7 @@ pub fn write_block(block: &Block<'_>, out: &mut dyn Write, paint: &dyn Paint) ->
         Block::Warning(t) => painted(out, paint, Style::Warning, t),
         Block::Table(t) => write_table(t, out, paint).map(drop),
         Block::More(m) => line(out, &more(m)),
+        Block::Bars(b) => write_bars(b, out, paint),
     }
 }
 
@@ -84,6 +88,66 @@ fn painted(out: &mut dyn Write, paint: &dyn Paint, style: Style, text: &str) -> 
     for l in text.split('\n') {
         paint.paint(style, l, out)?;
         out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Writes bars: each row's cells in columns (separated by a space), then
+/// ` |`, the bar painted as [`Style::Bar`], spaces to `width`, `|`. Its
+/// rows are made twice, one at a time: for the column widths and the
+/// largest value, then for the lines.
+pub fn write_bars(bars: &Bars<'_>, out: &mut dyn Write, paint: &dyn Paint) -> io::Result<()> {
+    let mut widths: Vec<usize> = bars.columns.iter().map(|&(_, least)| least).collect();
+    let mut most = 0u128;
+    for row in bars.rows() {
+        if let BarRow::Bar(cells, value) = row {
+            most = most.max(value);
+            for (w, c) in widths.iter_mut().zip(&cells) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let full = "@".repeat(bars.width);
+    let mut line = String::new();
+    for row in bars.rows() {
+        line.clear();
+        let (cells, value) = match row {
+            BarRow::Bar(cells, value) => (cells, value),
+            BarRow::Gap => {
+                let w = widths.first().copied().unwrap_or(0);
+                writeln!(out, "{:>w$}", "...")?;
+                continue;
+            }
+        };
+        for (i, cell) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i > 0 {
+                line.push(' ');
+            }
+            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+            match bars.columns.get(i).map_or(Align::Left, |c| c.0) {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
+                Align::Right => {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                }
+            }
+        }
+        line.push_str(" |");
+        out.write_all(line.as_bytes())?;
+        // Rounded up, so that every value above zero shows.
+        let width = if most == 0 {
+            0
+        } else {
+            (value.saturating_mul(bars.width as u128).div_ceil(most) as usize).min(bars.width)
+        };
+        if let Some(bar) = full.get(..width).filter(|b| !b.is_empty()) {
+            paint.paint(Style::Bar, bar, out)?;
+        }
+        writeln!(out, "{}|", " ".repeat(bars.width - width))?;
     }
     Ok(())
 }
@@ -104,12 +168,19 @@ pub fn lost_events(l: &LostEvents) -> String {
 }
 
 /// The note of rows left out: `(3 more mutexes not shown)`,
-/// `(44 more rows; --top shows more)`.
+/// `(2 more groups with 10 samples not shown)`, `(43 more leaks not
+/// shown; --top N to see more)`, `(44 more rows; --top shows more)`.
 pub fn more(m: &More<'_>) -> String {
     let noun = if m.count == 1 { m.noun.0 } else { m.noun.1 };
+    let holding = m
+        .holding
+        .as_ref()
+        .map_or(String::new(), |h| format!(" with {h}"));
+    let count = m.count;
     match m.hint {
-        Some(hint) => format!("({} more {noun}; {hint})", m.count),
-        None => format!("({} more {noun} not shown)", m.count),
+        Hint::None => format!("({count} more {noun}{holding} not shown)"),
+        Hint::After(hint) => format!("({count} more {noun}{holding} not shown; {hint})"),
+        Hint::Instead(hint) => format!("({count} more {noun}{holding}; {hint})"),
     }
 }
 
@@ -203,7 +274,8 @@ mod tests {
                     Block::More(More {
                         count: 1,
                         noun: ("row", "rows"),
-                        hint: Some("--top shows more"),
+                        hint: Hint::Instead("--top shows more"),
+                        holding: None,
                     }),
                     Block::Title("Still held:".into()),
                     Block::Warning("WARNING two\nlines".into()),
@@ -255,6 +327,38 @@ mod tests {
         assert_eq!(json, b"{\n  \"n\": 2\n}");
     }
 
+    /// Bars: cells in columns (a least width kept), a gap row under the
+    /// first column, bars rounded up against the largest value and painted
+    /// as bars, their padding not.
+    #[test]
+    fn bars_laid_out_and_painted() {
+        let bars = Bars::new(vec![(Align::Left, 0), (Align::Right, 4)], 8, || {
+            Box::new(
+                [
+                    BarRow::Bar(vec!["[0]".into(), "1".into()], 1),
+                    BarRow::Gap,
+                    BarRow::Bar(vec!["[64, 128)".into(), "16".into()], 16),
+                    BarRow::Bar(vec!["[128]".into(), "0".into()], 0),
+                ]
+                .into_iter(),
+            )
+        });
+        let block = Block::Bars(bars);
+        let write = |paint: &dyn Paint| {
+            let mut out = Vec::new();
+            write_block(&block, &mut out, paint).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            write(&Plain),
+            "[0]          1 |@       |\n      ...\n[64, 128)   16 |@@@@@@@@|\n[128]        0 |        |\n"
+        );
+        assert_eq!(
+            write(&Marks),
+            "[0]          1 |<Bar>@</>       |\n      ...\n[64, 128)   16 |<Bar>@@@@@@@@</>|\n[128]        0 |        |\n"
+        );
+    }
+
     #[test]
     fn cells_and_notes() {
         let cases = [
@@ -276,9 +380,23 @@ mod tests {
         let m = |count| More {
             count,
             noun: ("mutex", "mutexes"),
-            hint: None,
+            hint: Hint::None,
+            holding: None,
         };
         assert_eq!(more(&m(1)), "(1 more mutex not shown)");
+        let held = More {
+            holding: Some("10 samples".into()),
+            ..m(2)
+        };
+        assert_eq!(more(&held), "(2 more mutexes with 10 samples not shown)");
+        let after = More {
+            hint: Hint::After("--top N to see more"),
+            ..m(1)
+        };
+        assert_eq!(
+            more(&after),
+            "(1 more mutex not shown; --top N to see more)"
+        );
         assert_eq!(more(&m(3)), "(3 more mutexes not shown)");
         let l = LostEvents {
             records: 1,

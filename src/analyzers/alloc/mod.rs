@@ -79,11 +79,11 @@
 //! bytes of counters, peak and 8-point timeline, inline, and its place in
 //! the map from pid to position (about 940 bytes a pid measured, with a
 //! live block and a freed pointer of its own). The report
-//! is made from that state when it is written: it is a streamed
-//! [`Report`] ([`Report::streamed`], its body in `report`) that goes out a
-//! row at a time, so that listing every leak costs 4 bytes a leak more,
-//! not a table and a JSON value of them; [`Report::complete`] gives it as
-//! text and JSON in memory.
+//! is made from that state when it is written: it is a
+//! [`Document`](crate::report::Document) ([`Report::document`], its body
+//! in `report`) whose lists go out a row at a time, so that listing every
+//! leak costs 4 bytes a leak more, not a table and a JSON value of them;
+//! [`Report::complete`] gives it as text and JSON in memory.
 //!
 //! API structure:
 //! - [`AllocAnalyzer`] with its [`AllocOptions`];
@@ -108,7 +108,7 @@ pub use rules::{
     BUILTIN_RULES, BuiltinRule, Family, Rule, RuleError, RuleKind, RuleSet, RuleSpec, RuleWarning,
 };
 pub use tracker::TimelinePoint;
-use tracker::{Block, Findings, Incident, Live, Peak, PidStats, Site, Tracker};
+use tracker::{Block, Findings, Incident, Peak, PidStats, Site, Tracker};
 
 /// How many freed pointers are remembered by default for telling double
 /// frees from unknown ones. Each costs about 90 bytes (the 56-byte table
@@ -306,7 +306,7 @@ impl Analyzer for AllocAnalyzer {
         let fresh = Tracker::new(self.options.top, self.options.free_history);
         let tracker = std::mem::replace(&mut self.tracker, fresh);
         let finished = report::Finished::new(self.options.clone(), self.rules.clone(), tracker);
-        Ok(Report::streamed(finished))
+        Ok(Report::document(finished))
     }
 }
 
@@ -824,12 +824,12 @@ pool_put(void *obj) \"\"
         w.finish().unwrap()
     }
 
-    /// The streamed report writes what its completed form holds: the
-    /// text, and the JSON as `serde_json::to_string_pretty` prints it,
-    /// alone and nested (as `run --json` nests it), its lists made as they
-    /// are written.
+    /// The report, a document made when written, writes what its
+    /// completed form holds: the text, and the JSON as
+    /// `serde_json::to_string_pretty` prints it, alone and nested (as `run
+    /// --json` nests it), its lists made as they are written.
     #[test]
-    fn streamed_report_writes_its_completed_form() {
+    fn document_report_writes_its_completed_form() {
         use crate::analyzers::Driver;
         use crate::format::TraceReader;
         let events = TraceEvents::parse(
@@ -854,6 +854,7 @@ pool_put(void *obj) \"\"
             let streamed = outcome.reports.into_iter().next().unwrap();
             let built = streamed.clone().complete();
             assert!(streamed.is_streamed() && !built.is_streamed());
+            assert!(streamed.as_document().is_some());
             let mut text = Vec::new();
             streamed.write_text(&mut text).unwrap();
             assert_eq!(String::from_utf8(text).unwrap(), built.text);

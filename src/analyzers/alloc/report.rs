@@ -7,24 +7,27 @@
 //! chunk is sorted in place and the chunks merged), at most
 //! `2 × --top` groups of leaks by size (24 bytes each; all of them, one per
 //! distinct size, for `--top all`), and the pids' positions sorted (4
-//! bytes a pid). It is the body of a streamed [`Report`](crate::analyzers::Report):
-//! every list is written a row at a time, the tables through
-//! [`TextTable`] (rows made twice, once to measure the columns and once to
-//! write them) and the JSON as a [`LazyJson`] whose lists are iterators.
+//! bytes a pid). It is a [`Document`] (see [`crate::report`]): its blocks
+//! are data the render layer writes, the long lists [`Table`]s whose rows
+//! are made a row at a time (twice: once to measure the columns and once
+//! to write them), and the JSON a [`LazyJson`] whose lists are iterators.
 
 use std::collections::BTreeSet;
-use std::io::{self, Write};
+use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
 use super::blocks::LiveBlocks;
 use super::{
     AllocOptions, BUILTIN_RULES, CHART_ROWS, CHART_WIDTH, Family, Findings, Incident, LOSS_WINDOW,
-    Live, Peak, PidStats, RuleSet, Site, TIMELINE_POINTS, TimelinePoint, Tracker, seconds,
+    Peak, PidStats, RuleSet, Site, TIMELINE_POINTS, TimelinePoint, Tracker, seconds,
 };
-use crate::analyzers::ReportBody;
 use crate::analyzers::histogram::{Unit, human};
-use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
+use crate::analyzers::listing::{LazyJson, TableStyle};
+use crate::report::{
+    Align, BarRow, Bars, Block as Part, Blocks, Cell, Column, Document, Hint, LostEvents, More,
+    Table,
+};
 
 /// A number as JSON: exact up to `u64::MAX`, floating point beyond (sums
 /// of sizes read from the trace can exceed it).
@@ -63,32 +66,68 @@ fn lead(shown: usize, total: u64) -> &'static str {
 
 pub(super) use crate::analyzers::human::plural;
 
-/// A table of the report, laid out by [`TextTable`] (no borders, columns
-/// `right` aligned right) after its `title` line if it has one: nothing at
-/// all, not even the header, when it has no rows. `rows` is called as
-/// [`TextTable::write`] calls it, and once before to see whether there is
-/// a row. Returns how many rows it wrote.
-fn table<I>(
-    out: &mut dyn Write,
-    title: Option<&str>,
-    header: &[&str],
-    right: &[usize],
-    rows: impl Fn() -> I,
-) -> io::Result<usize>
-where
-    I: Iterator<Item = Vec<String>>,
-{
-    if rows().next().is_none() {
-        return Ok(0);
+/// Bytes as a table cell (sums of sizes past `i128` saturate).
+fn bytes_cell(v: u128) -> Cell<'static> {
+    Cell::Bytes(i128::try_from(v).unwrap_or(i128::MAX))
+}
+
+/// Columns of these headers and alignments.
+fn columns(list: &[(&'static str, Align)]) -> Vec<Column> {
+    list.iter().map(|&(h, a)| Column::new(h, a)).collect()
+}
+
+/// A table of `columns` (no borders), a row of `row`'s cells per item.
+fn slice_table<'a, T>(
+    columns: Vec<Column>,
+    items: &'a [T],
+    row: impl Fn(&'a T) -> Vec<Cell<'a>> + 'a,
+) -> Table<'a> {
+    let row = std::rc::Rc::new(row);
+    Table::new(TableStyle::Plain, columns, move || {
+        let row = std::rc::Rc::clone(&row);
+        Box::new(items.iter().map(move |i| row(i)))
+    })
+}
+
+/// A list of the report: `table` (its `shown` rows) after its `title` and
+/// a blank line when it has one, nothing at all (not even the header) when
+/// it has no row; then how many of its `total` entries are not shown
+/// (`noun`: an entry, one and several).
+fn listed<'a>(
+    parts: &mut Vec<Part<'a>>,
+    title: Option<&'a str>,
+    table: Table<'a>,
+    shown: usize,
+    total: u64,
+    noun: (&'a str, &'a str),
+) {
+    if shown > 0 {
+        if let Some(title) = title {
+            parts.extend([Part::Blank, Part::Title(title.into())]);
+        }
+        parts.push(Part::Table(table));
     }
-    if let Some(title) = title {
-        writeln!(out, "\n{title}")?;
+    let hidden = total.saturating_sub(shown as u64);
+    if hidden > 0 {
+        parts.push(Part::More(More {
+            count: hidden,
+            noun,
+            holding: None,
+            hint: Hint::After("--top N to see more"),
+        }));
     }
-    let mut table = TextTable::new(TableStyle::Plain, header.iter().copied());
-    for &i in right {
-        table.align_right(i);
-    }
-    table.write(out, rows)
+}
+
+/// A kind of finding, as [`Finished::finding`] lists it.
+struct Kind<'k> {
+    /// The heading's words before the count (`Unknown frees`) and after
+    /// it (` (pointers not allocated in the trace...)`).
+    what: &'k str,
+    why: &'k str,
+    /// The columns after the time, pid and pointer.
+    columns: &'k [(&'static str, Align)],
+    /// A finding, one and several.
+    noun: (&'static str, &'static str),
 }
 
 /// Leaks of one size (`None`: blocks of rules that give no size): a run
@@ -319,123 +358,77 @@ impl Finished {
         (self.order.len() as u64, self.leaked_bytes)
     }
 
-    // -- Text
+    // -- Blocks
 
-    fn text(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.summary_text(out)?;
-        self.rules_text(out)?;
-        self.drops_text(out)?;
+    /// Everything the text says, in order: small lists of blocks, the
+    /// long lists tables whose rows are made as they are written.
+    fn parts(&self) -> Vec<Part<'_>> {
+        let mut parts = vec![Part::Text(self.summary_line().into())];
+        self.rules_parts(&mut parts);
+        self.drops_parts(&mut parts);
         if self.rules.is_empty() {
-            return Ok(());
+            return parts;
         }
-        self.pids_text(out)?;
+        self.pids_parts(&mut parts);
         if self.t.events == 0 {
-            return Ok(());
+            return parts;
         }
-        self.leaks_text(out)?;
-        self.findings_text(out)?;
-        self.live_text(out)?;
-        self.histograms_text(out)
+        self.leaks_parts(&mut parts);
+        self.findings_parts(&mut parts);
+        self.live_parts(&mut parts);
+        self.histograms_parts(&mut parts);
+        parts
     }
 
-    fn summary_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn summary_line(&self) -> String {
         let s = &self.totals;
-        write!(
-            out,
+        let mut line = format!(
             "alloc: {} ({}), {}, {} ({} of NULL)",
             plural(s.allocations, "allocation", "allocations"),
             human_bytes(s.allocated_bytes),
             plural(s.reallocs, "realloc", "reallocs"),
             plural(s.frees + s.null_frees, "free", "frees"),
             s.null_frees,
-        )?;
+        );
         match self.pids.len() {
             0 => {}
-            1 => write!(out, ", pid")?,
-            _ => write!(out, ", pids")?,
+            1 => line.push_str(", pid"),
+            _ => line.push_str(", pids"),
         }
         for (i, (s, _)) in self.pid_stats().enumerate() {
             let sep = if i == 0 { " " } else { ", " };
-            write!(out, "{sep}{}", s.pid)?;
+            let _ = write!(line, "{sep}{}", s.pid);
         }
         if let (Some(lo), Some(hi)) = (self.t.min_ts, self.t.max_ts) {
-            write!(out, ", {} to {}", seconds(lo), seconds(hi))?;
+            let _ = write!(line, ", {} to {}", seconds(lo), seconds(hi));
         }
-        writeln!(out)
+        line
     }
 
-    fn drops_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        let d = &self.t.drops;
-        let (Some(first), Some(last)) = (d.earliest, d.last) else {
-            return Ok(());
-        };
-        writeln!(
-            out,
-            "\nWARNING: EVENTS WERE LOST: {} {}, from {} to {}.\n\
-             These findings may be artefacts of the loss: {} of {} (a loss after the allocation),\n\
-             {} of {} (a loss before the free), {} of {} and {} of {} allocated\n\
-             twice (a loss between the two events), counting {} KiB of trace on either side of each\n\
-             dropped-events record as the loss's place.",
-            plural(
-                d.records,
-                "dropped-events record reports",
-                "dropped-events records report"
-            ),
-            plural(d.lost, "lost event", "lost events"),
-            seconds(first.ts),
-            seconds(last.ts),
-            self.leaks_near_loss,
-            plural(self.order.len() as u64, "leaked block", "leaked blocks"),
-            self.t.unknown.near_loss,
-            plural(self.t.unknown.count, "unknown free", "unknown frees"),
-            self.t.double.near_loss,
-            plural(self.t.double.count, "double free", "double frees"),
-            self.t.twice.near_loss,
-            plural(self.t.twice.count, "block", "blocks"),
-            LOSS_WINDOW / 1024,
-        )?;
-        table(
-            out,
-            None,
-            &["lost at", "pid", "record", "events"],
-            &[1, 2, 3],
-            || {
-                d.first.iter().map(|(s, n)| {
-                    vec![
-                        seconds(s.ts),
-                        s.pid.to_string(),
-                        s.record.to_string(),
-                        n.to_string(),
-                    ]
-                })
-            },
-        )?;
-        Self::more(
-            out,
-            d.first.len(),
-            d.records,
-            ("dropped-events record", "dropped-events records"),
-        )
-    }
-
-    fn rules_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn rules_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
         let rules = self.rules.rules();
         if rules.is_empty() {
-            writeln!(
-                out,
-                "\nNo allocator rule applies: the trace-events file declares none of {}{}.\n\
-                 Give rules with --alloc EVENT:ptr=ARG,size=ARG, --free EVENT:ptr=ARG, --realloc EVENT:old=ARG,new=ARG,size=ARG.",
-                BUILTIN_RULES
-                    .iter()
-                    .map(|b| b.event)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if self.options.builtins {
-                    ""
-                } else {
-                    " (and --no-builtin is given)"
-                }
-            )?;
+            let names: Vec<&str> = BUILTIN_RULES.iter().map(|b| b.event).collect();
+            let no_builtin = if self.options.builtins {
+                ""
+            } else {
+                " (and --no-builtin is given)"
+            };
+            parts.extend([
+                Part::Blank,
+                Part::Text(
+                    format!(
+                        "No allocator rule applies: the trace-events file declares none of {}{no_builtin}.",
+                        names.join(", ")
+                    )
+                    .into(),
+                ),
+                Part::Text(
+                    "Give rules with --alloc EVENT:ptr=ARG,size=ARG, --free EVENT:ptr=ARG, \
+                     --realloc EVENT:old=ARG,new=ARG,size=ARG."
+                        .into(),
+                ),
+            ]);
         } else {
             let described: Vec<String> = rules
                 .iter()
@@ -448,406 +441,431 @@ impl Finished {
                     )
                 })
                 .collect();
-            writeln!(out, "Rules: {}", described.join("; "))?;
+            parts.push(Part::Text(
+                format!("Rules: {}", described.join("; ")).into(),
+            ));
         }
         for w in self.rules.warnings() {
-            writeln!(out, "warning: {w}")?;
-        }
-        Ok(())
-    }
-
-    fn peak_cells<const N: usize>(live: &Live<N>) -> [String; 2] {
-        match live.peak() {
-            Some(p) => [human_bytes(p.bytes), seconds(p.ts)],
-            None => ["-".into(), "-".into()],
+            parts.push(Part::Warning(format!("warning: {w}").into()));
         }
     }
 
-    fn pid_row<const N: usize>(pid: String, s: &PidStats<N>, leaks: (u64, u128)) -> Vec<String> {
-        let [peak, peak_at] = Self::peak_cells(&s.live);
+    /// The lost events: the one warning, what they may have made of the
+    /// findings, and where the first of them lie.
+    fn drops_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
+        let d = &self.t.drops;
+        let (Some(first), Some(last)) = (d.earliest, d.last) else {
+            return;
+        };
+        parts.extend([
+            Part::Blank,
+            Part::Lost(LostEvents {
+                records: d.records,
+                events: u64::try_from(d.lost).unwrap_or(u64::MAX),
+                consequence: Some("findings near a loss may be its artefacts".into()),
+            }),
+        ]);
+        let explained = format!(
+            "Dropped-events records from {} to {}. Near a loss: {} of {} (a loss after the allocation),\n\
+             {} of {} (a loss before the free), {} of {} and {} of {} allocated\n\
+             twice (a loss between the two events), counting {} KiB of trace on either side of each\n\
+             dropped-events record as the loss's place.",
+            seconds(first.ts),
+            seconds(last.ts),
+            self.leaks_near_loss,
+            plural(self.order.len() as u64, "leaked block", "leaked blocks"),
+            self.t.unknown.near_loss,
+            plural(self.t.unknown.count, "unknown free", "unknown frees"),
+            self.t.double.near_loss,
+            plural(self.t.double.count, "double free", "double frees"),
+            self.t.twice.near_loss,
+            plural(self.t.twice.count, "block", "blocks"),
+            LOSS_WINDOW / 1024,
+        );
+        parts.extend(explained.lines().map(|l| Part::Text(l.to_owned().into())));
+        let columns = columns(&[
+            ("lost at", Align::Left),
+            ("pid", Align::Right),
+            ("record", Align::Right),
+            ("events", Align::Right),
+        ]);
+        let table = slice_table(columns, &d.first, |(s, n)| {
+            vec![
+                Cell::Seconds(s.ts),
+                Cell::Int(s.pid.into()),
+                Cell::Int(s.record.into()),
+                Cell::Int((*n).into()),
+            ]
+        });
+        listed(
+            parts,
+            None,
+            table,
+            d.first.len(),
+            d.records,
+            ("dropped-events record", "dropped-events records"),
+        );
+    }
+
+    fn pid_row<const N: usize>(
+        pid: Cell<'static>,
+        s: &PidStats<N>,
+        leaks: (u64, u128),
+    ) -> Vec<Cell<'static>> {
+        let [peak, peak_at] = match s.live.peak() {
+            Some(p) => [bytes_cell(p.bytes), Cell::Seconds(p.ts)],
+            None => [Cell::Missing, Cell::Missing],
+        };
         vec![
             pid,
-            s.allocations.to_string(),
-            human_bytes(s.allocated_bytes),
-            s.reallocs.to_string(),
-            s.frees.to_string(),
-            s.null_frees.to_string(),
-            leaks.0.to_string(),
-            human_bytes(leaks.1),
-            s.unknown_frees.to_string(),
-            s.double_frees.to_string(),
+            Cell::Int(s.allocations.into()),
+            bytes_cell(s.allocated_bytes),
+            Cell::Int(s.reallocs.into()),
+            Cell::Int(s.frees.into()),
+            Cell::Int(s.null_frees.into()),
+            Cell::Int(leaks.0.into()),
+            bytes_cell(leaks.1),
+            Cell::Int(s.unknown_frees.into()),
+            Cell::Int(s.double_frees.into()),
             peak,
             peak_at,
         ]
     }
 
-    fn pids_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn pids_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
+        parts.push(Part::Blank);
         if self.pids.is_empty() {
-            return writeln!(
-                out,
-                "\nNo records of these events in the trace (or none passed the filters)."
-            );
+            parts.push(Part::Text(
+                "No records of these events in the trace (or none passed the filters).".into(),
+            ));
+            return;
         }
-        writeln!(out)?;
+        let columns = columns(&[
+            ("pid", Align::Left),
+            ("allocs", Align::Right),
+            ("allocated", Align::Right),
+            ("reallocs", Align::Right),
+            ("frees", Align::Right),
+            ("free(NULL)", Align::Right),
+            ("leaks", Align::Right),
+            ("leaked", Align::Right),
+            ("unknown frees", Align::Right),
+            ("double frees", Align::Right),
+            ("peak live", Align::Right),
+            ("peak at", Align::Left),
+        ]);
         let all = (self.pids.len() > 1).then_some(&self.totals);
-        table(
-            out,
-            None,
-            &[
-                "pid",
-                "allocs",
-                "allocated",
-                "reallocs",
-                "frees",
-                "free(NULL)",
-                "leaks",
-                "leaked",
-                "unknown frees",
-                "double frees",
-                "peak live",
-                "peak at",
-            ],
-            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-            || {
-                self.pid_stats()
-                    .map(|(s, leaks)| Self::pid_row(s.pid.to_string(), s, leaks))
-                    .chain(all.map(|s| Self::pid_row("all".into(), s, self.all_leaks())))
+        parts.push(Part::Table(Table::new(
+            TableStyle::Plain,
+            columns,
+            move || {
+                Box::new(
+                    self.pid_stats()
+                        .map(|(s, leaks)| Self::pid_row(Cell::Int(s.pid.into()), s, leaks))
+                        .chain(all.map(|s| Self::pid_row(Cell::text("all"), s, self.all_leaks()))),
+                )
             },
-        )?;
-        Ok(())
+        )));
     }
 
-    /// Says how many of a list's `total` entries are not shown: `what`
-    /// is the entry's name, singular and plural.
-    fn more(out: &mut dyn Write, shown: usize, total: u64, what: (&str, &str)) -> io::Result<()> {
-        let hidden = total.saturating_sub(shown as u64);
-        if hidden > 0 {
-            let word = if hidden == 1 { what.0 } else { what.1 };
-            writeln!(out, "({hidden} more {word} not shown; --top N to see more)")?;
-        }
-        Ok(())
-    }
-
-    fn leaks_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn leaks_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
+        parts.push(Part::Blank);
         if self.order.is_empty() {
-            return writeln!(
-                out,
-                "\nLeaks: none: every block allocated in the trace was freed."
-            );
+            parts.push(Part::Text(
+                "Leaks: none: every block allocated in the trace was freed.".into(),
+            ));
+            return;
         }
-        write!(
-            out,
-            "\nLeaks: {} never freed, {}",
-            plural(self.order.len() as u64, "block", "blocks"),
-            human_bytes(self.leaked_bytes)
-        )?;
         let drops = self.t.drops.records > 0;
+        let near = if drops {
+            format!(" ({} near lost events)", self.leaks_near_loss)
+        } else {
+            String::new()
+        };
+        parts.push(Part::Title(
+            format!(
+                "Leaks: {} never freed, {}{near}",
+                plural(self.order.len() as u64, "block", "blocks"),
+                human_bytes(self.leaked_bytes)
+            )
+            .into(),
+        ));
+        let mut by_size = vec![
+            ("size", Align::Right),
+            ("blocks", Align::Right),
+            ("bytes", Align::Right),
+            ("allocated by", Align::Left),
+        ];
         if drops {
-            write!(out, " ({} near lost events)", self.leaks_near_loss)?;
+            by_size.push(("near lost events", Align::Right));
         }
-        writeln!(out)?;
-        let mut header = vec!["size", "blocks", "bytes", "allocated by"];
-        if drops {
-            header.push("near lost events");
-        }
-        let shown = table(out, Some("By size:"), &header, &[0, 1, 2, 4], || {
-            self.by_size.iter().map(move |g| {
-                let (rules, near_loss) = self.group_detail(g);
-                let by: Vec<&str> = rules.iter().map(|&r| self.event(r)).collect();
-                let mut row = vec![
-                    g.size().map_or("?".into(), size_text),
-                    g.blocks.to_string(),
-                    human_bytes(g.bytes()),
-                    by.join(", "),
-                ];
-                if drops {
-                    row.push(near_loss.to_string());
-                }
-                row
-            })
-        })?;
-        Self::more(out, shown, self.sizes, ("size", "sizes"))?;
-
-        let shown = table(
-            out,
+        let table = slice_table(columns(&by_size), &self.by_size, move |g| {
+            let (rules, near_loss) = self.group_detail(g);
+            let by: Vec<&str> = rules.iter().map(|&r| self.event(r)).collect();
+            let mut row = vec![
+                g.size()
+                    .map_or(Cell::text("?"), |s| Cell::Text(size_text(s).into())),
+                Cell::Int(g.blocks.into()),
+                bytes_cell(g.bytes()),
+                Cell::Text(by.join(", ").into()),
+            ];
+            if drops {
+                row.push(Cell::Int(near_loss.into()));
+            }
+            row
+        });
+        let shown = self.by_size.len();
+        listed(
+            parts,
+            Some("By size:"),
+            table,
+            shown,
+            self.sizes,
+            ("size", "sizes"),
+        );
+        let biggest = columns(&[
+            ("ptr", Align::Left),
+            ("size", Align::Right),
+            ("pid", Align::Right),
+            ("allocated at", Align::Left),
+            ("by", Align::Left),
+            ("age at end", Align::Right),
+            ("note", Align::Left),
+        ]);
+        let shown = self.biggest().count();
+        let table = Table::new(TableStyle::Plain, biggest, move || {
+            Box::new(self.biggest().map(move |(ptr, b)| self.leak_row(ptr, &b)))
+        });
+        let total = self.order.len() as u64;
+        listed(
+            parts,
             Some("Biggest leaks:"),
-            &[
-                "ptr",
-                "size",
-                "pid",
-                "allocated at",
-                "by",
-                "age at end",
-                "note",
-            ],
-            &[1, 2, 5],
-            || {
-                self.biggest().map(|(ptr, b)| {
-                    let mut notes = Vec::new();
-                    if let Some(m) = b.moved {
-                        notes.push(format!(
-                            "{} to it, the last at {} by {}",
-                            plural(u64::from(b.reallocs), "realloc", "reallocs"),
-                            seconds(m.ts),
-                            self.event(m.rule)
-                        ));
-                    }
-                    if self.t.near_past_loss(Some(b.born.offset)) {
-                        notes.push("near lost events".into());
-                    }
-                    vec![
-                        format!("0x{ptr:x}"),
-                        if b.sized {
-                            size_text(b.size)
-                        } else {
-                            "?".into()
-                        },
-                        b.born.pid.to_string(),
-                        seconds(b.born.ts),
-                        self.event(b.born.rule).to_owned(),
-                        human(
-                            i128::from(self.end_ts.wrapping_sub(b.born.ts) as i64),
-                            Unit::Nanoseconds,
-                        ),
-                        notes.join("; "),
-                    ]
-                })
-            },
-        )?;
-        Self::more(out, shown, self.order.len() as u64, ("leak", "leaks"))
+            table,
+            shown,
+            total,
+            ("leak", "leaks"),
+        );
     }
 
-    fn head(&self, i: &Incident) -> Vec<String> {
+    fn leak_row(&self, ptr: u64, b: &super::Block) -> Vec<Cell<'_>> {
+        let mut notes = Vec::new();
+        if let Some(m) = b.moved {
+            notes.push(format!(
+                "{} to it, the last at {} by {}",
+                plural(u64::from(b.reallocs), "realloc", "reallocs"),
+                seconds(m.ts),
+                self.event(m.rule)
+            ));
+        }
+        if self.t.near_past_loss(Some(b.born.offset)) {
+            notes.push("near lost events".into());
+        }
         vec![
-            seconds(i.ts),
-            i.pid.to_string(),
-            format!("0x{:x}", i.ptr),
-            self.event(i.rule).to_owned(),
+            Cell::Hex(ptr),
+            if b.sized {
+                Cell::Text(size_text(b.size).into())
+            } else {
+                Cell::text("?")
+            },
+            Cell::Int(b.born.pid.into()),
+            Cell::Seconds(b.born.ts),
+            Cell::text(self.event(b.born.rule)),
+            Cell::Duration(i128::from(self.end_ts.wrapping_sub(b.born.ts) as i64)),
+            Cell::Text(notes.join("; ").into()),
         ]
     }
 
-    fn other_at(&self, i: &Incident) -> [String; 2] {
-        i.other().map_or(["-".into(), "-".into()], |o| {
-            [seconds(o.ts), self.event(o.rule).to_owned()]
+    /// An incident's first cells: when, which pid, which pointer, which
+    /// event.
+    fn head(&self, i: &Incident) -> Vec<Cell<'_>> {
+        vec![
+            Cell::Seconds(i.ts),
+            Cell::Int(i.pid.into()),
+            Cell::Hex(i.ptr),
+            Cell::text(self.event(i.rule)),
+        ]
+    }
+
+    /// Where and by what event the incident's other record was.
+    fn other_at(&self, i: &Incident) -> [Cell<'_>; 2] {
+        i.other().map_or([Cell::Missing, Cell::Missing], |o| {
+            [Cell::Seconds(o.ts), Cell::text(self.event(o.rule))]
         })
     }
 
-    fn note(near_loss: bool) -> String {
-        if near_loss {
-            "near lost events".to_owned()
-        } else {
-            String::new()
-        }
+    fn note(near_loss: bool) -> Cell<'static> {
+        Cell::text(if near_loss { "near lost events" } else { "" })
     }
 
-    fn findings_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    /// A kind of finding as the report lists it: its heading (`what:
+    /// COUNT (why)` and how much of the list follows), the first few in a
+    /// table (the incident's time, pid and pointer, then `cells`' cells
+    /// under `kind.columns`), and how many more there are. Nothing when
+    /// there is none. One shape for every kind (unknown frees, double
+    /// frees, blocks allocated twice, size and allocator mismatches).
+    fn finding<'a>(
+        &'a self,
+        parts: &mut Vec<Part<'a>>,
+        f: &'a Findings,
+        kind: Kind<'_>,
+        cells: impl Fn(&'a Self, &'a Incident) -> Vec<Cell<'a>> + 'a,
+    ) {
+        if f.count == 0 {
+            return;
+        }
+        let Kind {
+            what,
+            why,
+            columns: rest,
+            noun,
+        } = kind;
+        let title = format!("{what}: {}{why}{}", f.count, lead(f.first.len(), f.count));
+        let mut all = vec![
+            ("time", Align::Left),
+            ("pid", Align::Right),
+            ("ptr", Align::Left),
+        ];
+        all.extend_from_slice(rest);
+        parts.extend([Part::Blank, Part::Title(title.into())]);
+        let table = slice_table(columns(&all), &f.first, move |i| {
+            let mut row = self.head(i);
+            row.extend(cells(self, i));
+            row
+        });
+        listed(parts, None, table, f.first.len(), f.count, noun);
+    }
+
+    fn findings_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
         let t = &self.t;
-        if t.unknown.count > 0 {
-            writeln!(
-                out,
-                "\nUnknown frees: {} (pointers not allocated in the trace: allocated before it started, \
-                 allocated by an event no rule covers, lost, or invalid){}",
-                t.unknown.count,
-                lead(t.unknown.first.len(), t.unknown.count)
-            )?;
-            table(
-                out,
-                None,
-                &["time", "pid", "ptr", "event", "note"],
-                &[1],
-                || {
-                    t.unknown.first.iter().map(|i| {
-                        let mut r = self.head(i);
-                        r.push(Self::note(i.near_loss));
-                        r
-                    })
-                },
-            )?;
-            Self::more(
-                out,
-                t.unknown.first.len(),
-                t.unknown.count,
-                ("unknown free", "unknown frees"),
-            )?;
-        }
-        if t.double.count > 0 {
-            writeln!(
-                out,
-                "\nDouble frees: {} (freed again without an allocation in between; the last {} freed \
-                 pointers are remembered){}",
-                t.double.count,
-                self.options.free_history,
-                lead(t.double.first.len(), t.double.count)
-            )?;
-            table(
-                out,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "first freed at",
-                    "by",
-                    "note",
-                ],
-                &[1],
-                || {
-                    t.double.first.iter().map(|i| {
-                        let mut r = self.head(i);
-                        r.extend(self.other_at(i));
-                        r.push(Self::note(i.near_loss));
-                        r
-                    })
-                },
-            )?;
-            Self::more(
-                out,
-                t.double.first.len(),
-                t.double.count,
-                ("double free", "double frees"),
-            )?;
-        }
-        if t.twice.count > 0 {
-            writeln!(
-                out,
-                "\nAllocated twice without a free: {} (a pointer returned again while live: its free \
-                 was missed or lost; the earlier block is dropped){}",
-                t.twice.count,
-                lead(t.twice.first.len(), t.twice.count)
-            )?;
-            table(
-                out,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "live since",
-                    "by",
-                    "its size",
-                    "note",
-                ],
-                &[1, 6],
-                || {
-                    t.twice.first.iter().map(|i| {
-                        let mut r = self.head(i);
-                        let [at, by] = self.other_at(i);
-                        let (old, _) = i.sizes().unwrap_or_default();
-                        r.extend([at, by, size_text(old)]);
-                        r.push(Self::note(i.near_loss));
-                        r
-                    })
-                },
-            )?;
-            Self::more(out, t.twice.first.len(), t.twice.count, ("block", "blocks"))?;
-        }
-        if t.size_mismatch.count > 0 {
-            writeln!(
-                out,
-                "\nFreed with another size than allocated: {}{}",
-                t.size_mismatch.count,
-                lead(t.size_mismatch.first.len(), t.size_mismatch.count)
-            )?;
-            table(
-                out,
-                None,
-                &[
-                    "time",
-                    "pid",
-                    "ptr",
-                    "event",
-                    "freed size",
-                    "allocated size",
-                    "allocated at",
-                    "by",
-                ],
-                &[1, 4, 5],
-                || {
-                    t.size_mismatch.first.iter().map(|i| {
-                        let mut r = self.head(i);
-                        let (allocated, freed) = i.sizes().unwrap_or_default();
-                        r.push(size_text(freed));
-                        r.push(size_text(allocated));
-                        r.extend(self.other_at(i));
-                        r
-                    })
-                },
-            )?;
-            Self::more(
-                out,
-                t.size_mismatch.first.len(),
-                t.size_mismatch.count,
-                ("free", "frees"),
-            )?;
-        }
-        if t.mismatched.count > 0 {
-            writeln!(
-                out,
-                "\nFreed by another allocator's free: {}{}",
-                t.mismatched.count,
-                lead(t.mismatched.first.len(), t.mismatched.count)
-            )?;
-            table(
-                out,
-                None,
-                &["time", "pid", "ptr", "freed by", "allocated at", "by"],
-                &[1],
-                || {
-                    t.mismatched.first.iter().map(|i| {
-                        let mut r = self.head(i);
-                        r.extend(self.other_at(i));
-                        r
-                    })
-                },
-            )?;
-            Self::more(
-                out,
-                t.mismatched.first.len(),
-                t.mismatched.count,
-                ("free", "frees"),
-            )?;
-        }
+        let (event, note) = (("event", Align::Left), ("note", Align::Left));
+        let (at, by) = (("allocated at", Align::Left), ("by", Align::Left));
+        let unknown = Kind {
+            what: "Unknown frees",
+            why: " (pointers not allocated in the trace: allocated before it started, \
+                  allocated by an event no rule covers, lost, or invalid)",
+            columns: &[event, note],
+            noun: ("unknown free", "unknown frees"),
+        };
+        self.finding(parts, &t.unknown, unknown, |_, i| {
+            vec![Self::note(i.near_loss)]
+        });
+        let remembered = format!(
+            " (freed again without an allocation in between; the last {} freed pointers are remembered)",
+            self.options.free_history
+        );
+        let double = Kind {
+            what: "Double frees",
+            why: &remembered,
+            columns: &[event, ("first freed at", Align::Left), by, note],
+            noun: ("double free", "double frees"),
+        };
+        self.finding(parts, &t.double, double, |s, i| {
+            let mut r = s.other_at(i).to_vec();
+            r.push(Self::note(i.near_loss));
+            r
+        });
+        let twice = Kind {
+            what: "Allocated twice without a free",
+            why: " (a pointer returned again while live: its free was missed or lost; \
+                  the earlier block is dropped)",
+            columns: &[
+                event,
+                ("live since", Align::Left),
+                by,
+                ("its size", Align::Right),
+                note,
+            ],
+            noun: ("block", "blocks"),
+        };
+        self.finding(parts, &t.twice, twice, |s, i| {
+            let mut r = s.other_at(i).to_vec();
+            let (old, _) = i.sizes().unwrap_or_default();
+            r.extend([Cell::Text(size_text(old).into()), Self::note(i.near_loss)]);
+            r
+        });
+        let size_mismatch = Kind {
+            what: "Freed with another size than allocated",
+            why: "",
+            columns: &[
+                event,
+                ("freed size", Align::Right),
+                ("allocated size", Align::Right),
+                at,
+                by,
+            ],
+            noun: ("free", "frees"),
+        };
+        self.finding(parts, &t.size_mismatch, size_mismatch, |s, i| {
+            let (allocated, freed) = i.sizes().unwrap_or_default();
+            let mut r = vec![
+                Cell::Text(size_text(freed).into()),
+                Cell::Text(size_text(allocated).into()),
+            ];
+            r.extend(s.other_at(i));
+            r
+        });
+        let mismatched = Kind {
+            what: "Freed by another allocator's free",
+            why: "",
+            columns: &[("freed by", Align::Left), at, by],
+            noun: ("free", "frees"),
+        };
+        self.finding(parts, &t.mismatched, mismatched, |s, i| {
+            s.other_at(i).to_vec()
+        });
         let s = &self.totals;
         if s.failed > 0 || s.zero_null > 0 {
-            writeln!(
-                out,
-                "\nAllocations that returned NULL: {} failed, {} of 0 bytes (malloc(0) may return NULL).",
-                s.failed, s.zero_null
-            )?;
+            parts.extend([
+                Part::Blank,
+                Part::Text(
+                    format!(
+                        "Allocations that returned NULL: {} failed, {} of 0 bytes (malloc(0) may return NULL).",
+                        s.failed, s.zero_null
+                    )
+                    .into(),
+                ),
+            ]);
         }
         if self.forgotten > 0 {
-            writeln!(
-                out,
-                "\nNote: {} freed pointers were forgotten (--free-history {}): freeing one of them again \
-                 counts as an unknown free, not a double free.",
-                self.forgotten, self.options.free_history
-            )?;
+            parts.extend([
+                Part::Blank,
+                Part::Text(
+                    format!(
+                        "Note: {} freed pointers were forgotten (--free-history {}): freeing one of them again \
+                         counts as an unknown free, not a double free.",
+                        self.forgotten, self.options.free_history
+                    )
+                    .into(),
+                ),
+            ]);
         }
-        Ok(())
     }
 
-    fn live_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn live_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
         let live = &self.t.total;
         let Some(peak) = live.peak() else {
-            return Ok(());
+            return;
         };
-        writeln!(
-            out,
-            "\nLive memory: peak {} ({} bytes in {}) at {} (pid {}, record {}); {} in {} at the end.",
-            human_bytes(peak.bytes),
-            peak.bytes,
-            plural(peak.blocks, "block", "blocks"),
-            seconds(peak.ts),
-            peak.pid,
-            peak.record,
-            human_bytes(live.bytes),
-            plural(live.blocks, "block", "blocks"),
-        )?;
+        parts.extend([
+            Part::Blank,
+            Part::Text(
+                format!(
+                    "Live memory: peak {} ({} bytes in {}) at {} (pid {}, record {}); {} in {} at the end.",
+                    human_bytes(peak.bytes),
+                    peak.bytes,
+                    plural(peak.blocks, "block", "blocks"),
+                    seconds(peak.ts),
+                    peak.pid,
+                    peak.record,
+                    human_bytes(live.bytes),
+                    plural(live.blocks, "block", "blocks"),
+                )
+                .into(),
+            ),
+        ]);
         let points = live.timeline.points();
         if points.len() < 2 {
-            return Ok(());
+            return;
         }
         // Rows of consecutive points, each drawn at its highest.
         let per_row = points.len().div_ceil(CHART_ROWS);
@@ -862,52 +880,44 @@ impl Finished {
                 Some(p)
             })
             .collect();
-        let most = rows.iter().map(|p| p.max).max().unwrap_or(0);
-        let cells: Vec<(String, String)> = rows
-            .iter()
-            .map(|p| (seconds(p.first_ts), human_bytes(p.max)))
-            .collect();
-        let time_width = cells.iter().map(|c| c.0.len()).max().unwrap_or(0);
-        let bytes_width = cells.iter().map(|c| c.1.len()).max().unwrap_or(0);
-        writeln!(
-            out,
-            "Live bytes over time (the most in each row; rows hold equally many changes):"
-        )?;
-        for (p, (t, b)) in rows.iter().zip(&cells) {
-            let bar = if most == 0 {
-                0
-            } else {
-                (p.max.saturating_mul(CHART_WIDTH as u128)).div_ceil(most) as usize
-            };
-            writeln!(
-                out,
-                "{t:>time_width$} {b:>bytes_width$} |{}{}|",
-                "@".repeat(bar.min(CHART_WIDTH)),
-                " ".repeat(CHART_WIDTH - bar.min(CHART_WIDTH))
-            )?;
-        }
-        Ok(())
+        parts.push(Part::Text(
+            "Live bytes over time (the most in each row; rows hold equally many changes):".into(),
+        ));
+        let columns = vec![(Align::Right, 0), (Align::Right, 0)];
+        parts.push(Part::Bars(Bars::new(columns, CHART_WIDTH, move || {
+            Box::new(rows.clone().into_iter().map(|p| {
+                BarRow::Bar(
+                    vec![seconds(p.first_ts).into(), human_bytes(p.max).into()],
+                    p.max,
+                )
+            }))
+        })));
     }
 
-    fn histograms_text(&self, out: &mut dyn Write) -> io::Result<()> {
+    fn histograms_parts<'a>(&'a self, parts: &mut Vec<Part<'a>>) {
         let t = &self.t;
-        if !t.lifetimes.is_empty() {
-            writeln!(
-                out,
-                "\nBlock lifetimes, allocation to free (ns; negative when timestamps step back across threads):\n{}\n{}",
-                t.lifetimes.summary(Unit::Nanoseconds),
-                t.lifetimes.render(Unit::Nanoseconds).trim_end()
-            )?;
+        let histograms = [
+            (
+                &t.lifetimes,
+                "Block lifetimes, allocation to free (ns; negative when timestamps step back across threads):",
+                Unit::Nanoseconds,
+            ),
+            (
+                &t.sizes,
+                "Sizes requested (allocations and reallocs):",
+                Unit::Bytes,
+            ),
+        ];
+        for (h, title, unit) in histograms {
+            if !h.is_empty() {
+                parts.extend([
+                    Part::Blank,
+                    Part::Title(title.into()),
+                    Part::Text(h.summary(unit).into()),
+                    Part::Bars(h.bars(unit)),
+                ]);
+            }
         }
-        if !t.sizes.is_empty() {
-            writeln!(
-                out,
-                "\nSizes requested (allocations and reallocs):\n{}\n{}",
-                t.sizes.summary(Unit::Bytes),
-                t.sizes.render(Unit::Bytes).trim_end()
-            )?;
-        }
-        Ok(())
     }
 
     // -- JSON
@@ -1084,9 +1094,9 @@ impl Finished {
     }
 }
 
-impl ReportBody for Finished {
-    fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.text(out)
+impl Document for Finished {
+    fn blocks(&self) -> Blocks<'_> {
+        Box::new(self.parts().into_iter())
     }
 
     /// The whole object; its lists (leaks, findings, pids) made an

@@ -14,7 +14,6 @@ use super::groups::{GroupKey, Groups, arg_word, show_word};
 use super::plan::{Plan, Resolved, Side};
 use super::report::report;
 use super::spec::{MAX_BY, Pairing};
-use super::svg::PlotSink;
 use super::{DROPPED, Loss, NAME};
 use crate::analyzers::pairing::Pairs;
 
@@ -49,7 +48,6 @@ pub struct LatencyHist {
     pub(super) replaced: u64,
     pub(super) pairs_across_loss: u64,
     pub(super) last_ts: u64,
-    pub(super) svg: PlotSink,
 }
 
 impl LatencyHist {
@@ -71,7 +69,6 @@ impl LatencyHist {
             replaced: 0,
             pairs_across_loss: 0,
             last_ts: 0,
-            svg: PlotSink::none(),
         }
     }
 
@@ -199,7 +196,7 @@ impl Analyzer for LatencyHist {
             open_shown,
         };
         let groups = std::mem::replace(&mut self.groups, Groups::new(&self.plan));
-        report(&self.plan, groups, self.loss, Some(totals), &self.svg)
+        Ok(report(&self.plan, groups, self.loss, Some(totals)))
     }
 }
 

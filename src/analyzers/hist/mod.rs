@@ -73,12 +73,10 @@ mod plan;
 mod report;
 mod samples;
 mod spec;
-mod svg;
 #[cfg(test)]
 mod tests;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use latency::LatencyHist;
 pub use samples::SampleHist;
@@ -91,7 +89,6 @@ use super::histogram::Unit;
 use super::{Driver, Event};
 use crate::format::events::TraceEvents;
 use plan::{Plan, Resolved};
-use svg::PlotSink;
 
 /// The analyzer's name, the heading of its report.
 const NAME: &str = "hist";
@@ -130,22 +127,6 @@ impl Hist {
             Resolved::Latency { .. } => Hist::Latency(LatencyHist::new(plan)),
             _ => Hist::Samples(SampleHist::new(plan)),
         })
-    }
-
-    /// Also writes the histograms as an SVG plot to `out` when the report
-    /// is made; `name` names it in error messages.
-    pub fn with_svg(self, out: Box<dyn Write + Send>, name: impl Into<String>) -> Hist {
-        let sink = PlotSink(Mutex::new(Some((out, name.into()))));
-        match self {
-            Hist::Samples(mut s) => {
-                s.svg = sink;
-                Hist::Samples(s)
-            }
-            Hist::Latency(mut l) => {
-                l.svg = sink;
-                Hist::Latency(l)
-            }
-        }
     }
 
     /// The events whose records it reads (it also reads dropped-events

@@ -1,22 +1,23 @@
 //! The `hist` report: headline, totals, each group's histogram as bars or
 //! a table, and its JSON.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::analyzers::Report;
 use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
 use crate::analyzers::human::plural;
-use crate::analyzers::listing::{LazyJson, TableStyle, TextTable};
-use crate::analyzers::{AnalyzerError, Report, ReportBody};
+use crate::analyzers::listing::{LazyJson, TableStyle};
+use crate::report::{
+    Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Panel, Plot, Table,
+};
 
+use super::Loss;
 use super::groups::{GroupKey, Groups};
 use super::latency::LatencyTotals;
 use super::plan::{Plan, Resolved};
 use super::spec::Style;
-use super::svg::{PlotSink, write_svg};
-use super::{Loss, NAME};
 
 /// The first line of the text report.
 pub(super) fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
@@ -59,15 +60,14 @@ pub(super) fn headline(plan: &Plan, samples: u64, groups: usize) -> String {
 }
 
 /// The report: everything but the groups is small; the groups shown are
-/// written from their histograms as the report goes out, and the SVG plot
-/// (if asked for) is written now.
+/// written from their histograms as the report goes out (as text, JSON,
+/// or a plot).
 pub(super) fn report(
     plan: &Arc<Plan>,
     mut groups: Groups,
     loss: Loss,
     latency: Option<LatencyTotals>,
-    svg: &PlotSink,
-) -> Result<Report, AnalyzerError> {
+) -> Report {
     let groups_total = groups.list.len();
     let samples = groups.total();
     // The groups exact at the end are those the budget's rule says (the
@@ -93,16 +93,11 @@ pub(super) fn report(
         loss,
         latency,
     };
-    if let Some((out, name)) = svg.take() {
-        let mut out = std::io::BufWriter::new(out);
-        body.write_svg(&mut out)
-            .and_then(|()| out.flush())
-            .map_err(|e| AnalyzerError::new(NAME, format!("writing {name}: {e}")))?;
-    }
-    Ok(Report::streamed(body))
+    Report::document(body)
 }
 
-/// A `hist` report, written as it goes out (see [`ReportBody`]).
+/// A `hist` report: data, its blocks made as it is written (see
+/// [`Document`]).
 #[derive(Debug)]
 pub(super) struct HistReport {
     pub(super) plan: Arc<Plan>,
@@ -125,65 +120,146 @@ impl HistReport {
     pub(super) fn shown(&self) -> impl Iterator<Item = (&GroupKey, &Histogram)> + '_ {
         self.groups.list.iter().map(|(k, h)| (k, h))
     }
+}
 
-    pub(super) fn write_svg(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let title = headline(&self.plan, self.samples, self.groups_total);
-        let unit = self.plan.unit;
-        let panels = || {
-            self.shown().map(move |(key, h)| {
-                let (label, _) = self.groups.label(&self.plan, key);
-                (label, h.summary(unit), h)
-            })
+impl HistReport {
+    /// The lost-events warning, when records were lost.
+    pub(super) fn lost(&self) -> Option<LostEvents> {
+        if self.loss.records == 0 {
+            return None;
+        }
+        let consequence = match (&self.plan.resolved, &self.latency) {
+            (Resolved::Latency { .. }, Some(l)) => format!(
+                "{} a loss, and lost records can leave begins and ends unmatched",
+                plural(l.pairs_across_loss, "pair spans", "pairs span")
+            ),
+            (Resolved::Interval { .. }, _) => {
+                "no interval is measured across a loss of its pid".to_owned()
+            }
+            _ => "their values are missing".to_owned(),
         };
-        write_svg(out, &title, panels, unit)
+        Some(LostEvents {
+            records: self.loss.records,
+            events: self.loss.events,
+            consequence: Some(consequence),
+        })
+    }
+
+    /// The note of the groups not shown, when some are not.
+    pub(super) fn more(&self) -> Option<More<'static>> {
+        let left_out = self.groups_total.checked_sub(self.groups.list.len())?;
+        (left_out > 0).then(|| More {
+            count: left_out as u64,
+            noun: ("group", "groups"),
+            hint: Hint::None,
+            holding: Some(plural(self.rest_samples, "sample", "samples")),
+        })
+    }
+
+    /// The line of latency totals.
+    fn latency_line(l: &LatencyTotals) -> String {
+        let replaced = if l.replaced > 0 {
+            format!(
+                ", {} by a later begin of {} key",
+                plural(l.replaced, "begin replaced", "begins replaced"),
+                if l.replaced == 1 { "its" } else { "their" }
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
+            plural(l.begins, "begin", "begins"),
+            plural(l.ends, "end", "ends"),
+            plural(l.open, "begin", "begins"),
+            plural(l.unmatched_ends, "end", "ends")
+        )
+    }
+
+    /// A group's blocks: its label (when grouped), summary, and bars or
+    /// table.
+    fn group<'a>(&'a self, key: &'a GroupKey, h: &'a Histogram) -> impl Iterator<Item = Block<'a>> {
+        let plan = &self.plan;
+        let unit = plan.unit;
+        let label =
+            (!plan.spec.by.is_empty()).then(|| Block::Title(self.groups.label(plan, key).0.into()));
+        let shape = match plan.spec.style {
+            Style::Bars => Block::Bars(h.bars(unit)),
+            Style::Table => Block::Table(bucket_table(h, unit)),
+        };
+        std::iter::once(Block::Blank)
+            .chain(label)
+            .chain([Block::Text(h.summary(unit).into()), shape])
+    }
+
+    /// What follows the groups: the notes, and the begins still open.
+    fn tail(&self) -> Vec<Block<'_>> {
+        let mut blocks = Vec::new();
+        if let Some(m) = self.more() {
+            blocks.extend([Block::Blank, Block::More(m)]);
+        }
+        if self.shown().any(|(_, h)| !h.is_exact()) {
+            let past = match self.budget {
+                None => String::new(),
+                Some((share, limit)) => {
+                    format!(", or past {share} when the groups hold more than {limit} in all,")
+                }
+            };
+            blocks.extend([
+                Block::Blank,
+                Block::Text(
+                    format!(
+                        "~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
+                        histogram::EXACT_SAMPLES,
+                        histogram::APPROX_RELATIVE_ERROR * 100.0
+                    )
+                    .into(),
+                ),
+            ]);
+        }
+        if let Some(l) = &self.latency
+            && !l.open_shown.is_empty()
+        {
+            blocks.extend([
+                Block::Blank,
+                Block::Title("Still open at the end (oldest first):".into()),
+            ]);
+            for o in &l.open_shown {
+                let key = o
+                    .key
+                    .as_ref()
+                    .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
+                blocks.push(Block::Text(
+                    format!(
+                        "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
+                        o.pid,
+                        o.ts,
+                        histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
+                    )
+                    .into(),
+                ));
+            }
+            if l.open > l.open_shown.len() as u64 {
+                blocks.push(Block::Text(
+                    format!("  ({} more)", l.open - l.open_shown.len() as u64).into(),
+                ));
+            }
+        }
+        blocks
     }
 }
 
-impl ReportBody for HistReport {
-    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+impl Document for HistReport {
+    fn blocks(&self) -> Blocks<'_> {
         let plan = &self.plan;
-        let unit = plan.unit;
-        writeln!(out, "{}", headline(plan, self.samples, self.groups_total))?;
+        let mut head = vec![Block::Text(
+            headline(plan, self.samples, self.groups_total).into(),
+        )];
         if let Some(l) = &self.latency {
-            let replaced = if l.replaced > 0 {
-                format!(
-                    ", {} by a later begin of {} key",
-                    plural(l.replaced, "begin replaced", "begins replaced"),
-                    if l.replaced == 1 { "its" } else { "their" }
-                )
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{}, {}; unmatched: {} still open at the end{replaced}, {} without a begin",
-                plural(l.begins, "begin", "begins"),
-                plural(l.ends, "end", "ends"),
-                plural(l.open, "begin", "begins"),
-                plural(l.unmatched_ends, "end", "ends")
-            )?;
+            head.push(Block::Text(Self::latency_line(l).into()));
         }
-        if self.loss.records > 0 {
-            let consequence = match (&plan.resolved, &self.latency) {
-                (Resolved::Latency { .. }, Some(l)) => format!(
-                    "{} a loss, and lost records can leave begins and ends unmatched",
-                    plural(l.pairs_across_loss, "pair spans", "pairs span")
-                ),
-                (Resolved::Interval { .. }, _) => {
-                    "no interval is measured across a loss of its pid".to_owned()
-                }
-                _ => "their values are missing".to_owned(),
-            };
-            writeln!(
-                out,
-                "Events were lost: {}, {} dropped; {consequence}",
-                plural(
-                    self.loss.records,
-                    "dropped-events record",
-                    "dropped-events records"
-                ),
-                plural(self.loss.events, "event", "events")
-            )?;
+        if let Some(l) = self.lost() {
+            head.push(Block::Lost(l));
         }
         if self.groups_total == 0 {
             let why = match &plan.resolved {
@@ -195,69 +271,33 @@ impl ReportBody for HistReport {
                     format!("no {begin} record paired with a {end} record")
                 }
             };
-            writeln!(out, "No samples: {why} among the records read.")?;
+            head.push(Block::Text(
+                format!("No samples: {why} among the records read.").into(),
+            ));
         }
-        let mut approx = false;
-        for (key, h) in self.shown() {
-            approx |= !h.is_exact();
-            out.write_all(b"\n")?;
-            if !plan.spec.by.is_empty() {
-                writeln!(out, "{}", self.groups.label(plan, key).0)?;
-            }
-            writeln!(out, "{}", h.summary(unit))?;
-            match plan.spec.style {
-                Style::Bars => h.write_bars(out, unit)?,
-                Style::Table => write_bucket_table(out, h, unit)?,
-            }
-        }
-        if self.groups.list.len() < self.groups_total {
-            writeln!(
-                out,
-                "\n({} with {} not shown)",
-                plural(
-                    (self.groups_total - self.groups.list.len()) as u64,
-                    "more group",
-                    "more groups"
-                ),
-                plural(self.rest_samples, "sample", "samples")
-            )?;
-        }
-        if approx {
-            let past = match self.budget {
-                None => String::new(),
-                Some((share, limit)) => {
-                    format!(", or past {share} when the groups hold more than {limit} in all,")
-                }
-            };
-            writeln!(
-                out,
-                "\n~ percentiles of histograms past {} samples{past} come from sub-buckets: within {:.3}% of the exact value.",
-                histogram::EXACT_SAMPLES,
-                histogram::APPROX_RELATIVE_ERROR * 100.0
-            )?;
-        }
-        if let Some(l) = &self.latency
-            && !l.open_shown.is_empty()
-        {
-            writeln!(out, "\nStill open at the end (oldest first):")?;
-            for o in &l.open_shown {
-                let key = o
-                    .key
-                    .as_ref()
-                    .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
-                writeln!(
-                    out,
-                    "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
-                    o.pid,
-                    o.ts,
-                    histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
-                )?;
-            }
-            if l.open > l.open_shown.len() as u64 {
-                writeln!(out, "  ({} more)", l.open - l.open_shown.len() as u64)?;
-            }
-        }
-        Ok(())
+        // The groups' blocks are made as they are written; the tail is
+        // small.
+        let groups = self.shown().flat_map(move |(key, h)| self.group(key, h));
+        let tail = std::iter::once(()).flat_map(move |()| self.tail());
+        Box::new(head.into_iter().chain(groups).chain(tail))
+    }
+
+    /// The groups shown as a chart, a panel each (whether the text shows
+    /// bars or tables), with the text's lost-events warning and note of
+    /// the groups left out.
+    fn plot(&self) -> Option<Plot<'_>> {
+        let unit = self.plan.unit;
+        let title = headline(&self.plan, self.samples, self.groups_total);
+        let mut plot = Plot::new(title, unit, move || {
+            Box::new(self.shown().map(move |(key, h)| Panel {
+                label: self.groups.label(&self.plan, key).0,
+                summary: h.summary(unit),
+                histogram: h,
+            }))
+        });
+        plot.lost = self.lost();
+        plot.more = self.more();
+        Some(plot)
     }
 
     fn json(&self) -> LazyJson<'_> {
@@ -347,29 +387,25 @@ impl ReportBody for HistReport {
 /// `--table`: the non-empty buckets with counts, percentages and
 /// cumulative percentages (data to read, not a shape to see: the empty
 /// buckets the bars show are left out), a row at a time.
-pub(super) fn write_bucket_table(
-    out: &mut dyn Write,
-    h: &Histogram,
-    unit: Unit,
-) -> std::io::Result<()> {
-    let mut table = TextTable::new(
-        TableStyle::Markdown,
-        ["bucket", "count", "%", "cumulative %"],
-    );
-    table.align_right(1).align_right(2).align_right(3);
+fn bucket_table(h: &Histogram, unit: Unit) -> Table<'_> {
+    let columns = vec![
+        Column::new("bucket", Align::Left),
+        Column::new("count", Align::Right),
+        Column::new("%", Align::Right),
+        Column::new("cumulative %", Align::Right),
+    ];
     let total = h.count().max(1) as f64;
-    table.write(out, || {
+    Table::new(TableStyle::Markdown, columns, move || {
         let mut cumulative = 0u64;
-        h.iter_buckets().map(move |b| {
+        Box::new(h.iter_buckets().map(move |b| {
             cumulative += b.count;
             vec![
                 // Close bounds as exact integers, as the SVG writes them.
-                bucket_label(h.scale(), &b, unit, CloseBounds::Exact),
-                b.count.to_string(),
-                format!("{:.2}", b.count as f64 * 100.0 / total),
-                format!("{:.2}", cumulative as f64 * 100.0 / total),
+                Cell::Text(bucket_label(h.scale(), &b, unit, CloseBounds::Exact).into()),
+                Cell::Int(i128::from(b.count)),
+                Cell::text(format!("{:.2}", b.count as f64 * 100.0 / total)),
+                Cell::text(format!("{:.2}", cumulative as f64 * 100.0 / total)),
             ]
-        })
-    })?;
-    Ok(())
+        }))
+    })
 }

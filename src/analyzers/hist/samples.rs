@@ -14,7 +14,6 @@ use super::groups::{GroupKey, Groups};
 use super::plan::{Plan, Resolved, Side};
 use super::report::report;
 use super::spec::MAX_BY;
-use super::svg::PlotSink;
 use super::{DROPPED, Loss, NAME};
 
 /// Consecutive records per series, for intervals.
@@ -37,7 +36,6 @@ pub struct SampleHist {
     pub(super) groups: Groups,
     pub(super) loss: Loss,
     pub(super) series: Series,
-    pub(super) svg: PlotSink,
 }
 
 impl SampleHist {
@@ -47,7 +45,6 @@ impl SampleHist {
             plan,
             loss: Loss::default(),
             series: Series::default(),
-            svg: PlotSink::none(),
         }
     }
 
@@ -122,7 +119,7 @@ impl Analyzer for SampleHist {
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         let groups = std::mem::replace(&mut self.groups, Groups::new(&self.plan));
-        report(&self.plan, groups, self.loss, None, &self.svg)
+        Ok(report(&self.plan, groups, self.loss, None))
     }
 }
 

@@ -1,36 +1,18 @@
-//! `--svg`: the histograms as one SVG document of stacked bar charts.
+//! A [`Plot`] as SVG: one document of stacked bar charts, a panel per
+//! histogram, under the report's title, its lost-events warning and its
+//! "N more not shown" note in the words of the text report.
 
-use core::fmt;
-use std::io::Write;
-use std::sync::Mutex;
+use std::io::{self, Write};
 
-use crate::analyzers::histogram::{CloseBounds, Histogram, Unit, bucket_label};
-
-/// Where `--svg` goes: written once, when the report is made.
-pub(super) struct PlotSink(pub(super) Mutex<Option<(Box<dyn Write + Send>, String)>>);
-
-impl PlotSink {
-    pub(super) fn none() -> Self {
-        PlotSink(Mutex::new(None))
-    }
-
-    pub(super) fn take(&self) -> Option<(Box<dyn Write + Send>, String)> {
-        self.0.lock().ok().and_then(|mut s| s.take())
-    }
-}
-
-impl fmt::Debug for PlotSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = self.0.lock().map(|s| s.is_some()).unwrap_or(false);
-        f.debug_struct("PlotSink").field("set", &set).finish()
-    }
-}
+use super::{lost_events, more};
+use crate::analyzers::histogram::{CloseBounds, bucket_label};
+use crate::report::Plot;
 
 /// Buckets beyond which plots list only the non-empty ones.
 const MAX_FILLED: usize = 200;
 
 /// Escapes text for SVG content and attribute values.
-pub(super) fn xml_escape(s: &str) -> String {
+fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -47,19 +29,13 @@ pub(super) fn xml_escape(s: &str) -> String {
     out
 }
 
-/// A bar chart per panel (label, summary, histogram), stacked, in one SVG
-/// document: a title, each panel's heading and summary, a count axis, the
-/// bars with their counts above, bucket labels below. `panels` is called
-/// twice (for the size, then to draw), so no panel is held.
-pub(super) fn write_svg<'h, I>(
-    out: &mut dyn Write,
-    title: &str,
-    panels: impl Fn() -> I,
-    unit: Unit,
-) -> std::io::Result<()>
-where
-    I: Iterator<Item = (String, String, &'h Histogram)>,
-{
+/// Writes `plot` as one SVG document: its title, its lost-events warning
+/// (the text report's words, in a warning colour), a bar chart per panel
+/// (heading, summary, a count axis, the bars with their counts above,
+/// bucket labels below), stacked, and the note of the histograms left out
+/// under them. The panels are made twice (for the size, then to draw), so
+/// none is held.
+pub fn write_svg(plot: &Plot<'_>, out: &mut dyn Write) -> io::Result<()> {
     const LEFT: usize = 70;
     const RIGHT: usize = 20;
     const TITLE: usize = 36;
@@ -67,13 +43,22 @@ where
     const PLOT: usize = 200;
     const LABELS: usize = 90;
     const PANEL: usize = HEAD + PLOT + LABELS;
+    /// A line of a note (the lost events, the histograms left out).
+    const NOTE: usize = 16;
+    let title = &*plot.title;
+    let unit = plot.unit;
+    let lost = plot.lost.as_ref().map(lost_events);
+    let left_out = plot.more.as_ref().map(more);
     let (mut count, mut most_bars, mut longest) = (0usize, 0usize, 0usize);
-    for (label, summary, h) in panels() {
+    for note in lost.iter().chain(&left_out) {
+        longest = longest.max(note.chars().count());
+    }
+    for panel in plot.panels() {
         count += 1;
-        most_bars = most_bars.max(h.rows(MAX_FILLED).count());
+        most_bars = most_bars.max(panel.histogram.rows(MAX_FILLED).count());
         longest = longest
-            .max(label.chars().count())
-            .max(summary.chars().count());
+            .max(panel.label.chars().count())
+            .max(panel.summary.chars().count());
     }
     let most_bars = most_bars.max(1);
     let bar = (720 / most_bars).clamp(4, 40);
@@ -81,7 +66,11 @@ where
     // about 0.62 em per character).
     let text_width = (title.chars().count() * 81 / 10).max(longest * 7) + 20;
     let width = (LEFT + most_bars * bar + RIGHT).max(640).max(text_width);
-    let height = TITLE + PANEL * count.max(1);
+    // The panels start under the title and the lost-events warning; the
+    // note of the histograms left out goes under them.
+    let head = TITLE + if lost.is_some() { NOTE } else { 0 };
+    let foot = if left_out.is_some() { NOTE + 8 } else { 0 };
+    let height = head + PANEL * count.max(1) + foot;
     writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">"#
@@ -96,11 +85,20 @@ where
         r#"<text x="10" y="22" font-size="13" font-weight="bold">{}</text>"#,
         xml_escape(title)
     )?;
-    if count == 0 {
-        writeln!(out, r#"<text x="10" y="60">no samples</text>"#)?;
+    if let Some(lost) = &lost {
+        writeln!(
+            out,
+            r##"<text x="10" y="{}" fill="#b35900" font-weight="bold">{}</text>"##,
+            TITLE + 4,
+            xml_escape(lost)
+        )?;
     }
-    for (p, (label, summary, h)) in panels().enumerate() {
-        let top = TITLE + p * PANEL;
+    if count == 0 {
+        writeln!(out, r#"<text x="10" y="{}">no samples</text>"#, head + 24)?;
+    }
+    for (p, panel) in plot.panels().enumerate() {
+        let (label, summary, h) = (&panel.label, &panel.summary, panel.histogram);
+        let top = head + p * PANEL;
         let plot_top = top + HEAD;
         let base = plot_top + PLOT;
         let (mut rows, mut most) = (0usize, 0u64);
@@ -115,14 +113,14 @@ where
                 out,
                 r#"<text x="10" y="{}" font-weight="bold">{}</text>"#,
                 top + 14,
-                xml_escape(&label)
+                xml_escape(label)
             )?;
         }
         writeln!(
             out,
             r##"<text x="10" y="{}" fill="#444">{}</text>"##,
             top + 30,
-            xml_escape(&summary)
+            xml_escape(summary)
         )?;
         // Axes, with the count scale at 0, half and the most.
         let right = LEFT + rows * bar;
@@ -197,13 +195,22 @@ where
         }
         writeln!(out, "</g>")?;
     }
+    if let Some(note) = &left_out {
+        writeln!(
+            out,
+            r#"<text x="10" y="{}">{}</text>"#,
+            head + PANEL * count.max(1) + NOTE,
+            xml_escape(note)
+        )?;
+    }
     out.write_all(b"</svg>\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::histogram::{Bucket, Domain, Scale};
+    use crate::analyzers::histogram::{Bucket, Domain, Histogram, Scale, Unit};
+    use crate::report::{Hint, LostEvents, More, Panel};
 
     #[test]
     fn buckets_fill_like_the_bars() {
@@ -309,11 +316,76 @@ mod tests {
         assert_eq!(height(0), 100.0);
         assert_eq!(height(2), 0.0);
         assert!(roxmltree::Document::parse(&svg_plot("empty", &[], Unit::Count)).is_ok());
+        // No notes without lost events or histograms left out.
+        assert!(!svg.contains("Events were lost") && !svg.contains(" more "));
+    }
+
+    /// The lost-events warning under the title and the note of the
+    /// histograms left out under the panels, in the text report's words
+    /// (the plot once had neither), the picture taller by their lines.
+    #[test]
+    fn svg_says_what_the_text_says_of_losses_and_groups_left_out() {
+        let mut h = Histogram::new(Domain::Unsigned, Scale::Log2);
+        h.record(5);
+        let panels = [("pid=1".to_owned(), h.summary(Unit::Count), &h)];
+        let lost = LostEvents {
+            records: 1,
+            events: 3,
+            consequence: Some("their values are missing".into()),
+        };
+        let more = More {
+            count: 1,
+            noun: ("group", "groups"),
+            holding: Some("1 sample".into()),
+            hint: Hint::None,
+        };
+        let plain = svg_plot("t", &panels, Unit::Count);
+        let mut plot = plot("t", &panels, Unit::Count);
+        plot.lost = Some(lost);
+        plot.more = Some(more);
+        let mut out = Vec::new();
+        write_svg(&plot, &mut out).unwrap();
+        let svg = String::from_utf8(out).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let root = doc.root_element();
+        let texts: Vec<&str> = root
+            .children()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "t",
+                "Events were lost: 1 dropped-events record, 3 events dropped; their values are missing",
+                "(1 more group with 1 sample not shown)"
+            ]
+        );
+        let height = |svg: &str| {
+            let doc = roxmltree::Document::parse(svg).unwrap();
+            let h = doc.root_element().attribute("height").unwrap().to_owned();
+            h.parse::<usize>().unwrap()
+        };
+        assert_eq!(height(&svg), height(&plain) + 16 + 24);
+    }
+
+    fn plot<'a>(
+        title: &'a str,
+        panels: &'a [(String, String, &'a Histogram)],
+        unit: Unit,
+    ) -> Plot<'a> {
+        Plot::new(title, unit, move || {
+            Box::new(panels.iter().map(|(label, summary, h)| Panel {
+                label: label.clone(),
+                summary: summary.clone(),
+                histogram: h,
+            }))
+        })
     }
 
     fn svg_plot(title: &str, panels: &[(String, String, &Histogram)], unit: Unit) -> String {
         let mut out = Vec::new();
-        write_svg(&mut out, title, || panels.iter().cloned(), unit).unwrap();
+        write_svg(&plot(title, panels, unit), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 }
