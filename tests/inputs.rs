@@ -92,7 +92,8 @@ const SAMPLE_COMMANDS: &[&[&str]] = &[
     &["alloc"],
     &["locks"],
     &["filter", "--pid", "4242", "-o", "-"],
-    &["run", "--plugin", "stats", "--plugin", "json", "--json"],
+    &["run", "--plugin", "stats", "--plugin", "locks", "--json"],
+    &["run", "--plugin", "print", "--plugin", "stats"],
 ];
 
 /// The traces to compare on: the sample, and the corpus's small ones.

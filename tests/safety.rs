@@ -404,6 +404,23 @@ fn a_closed_pipe_is_success_and_keeps_files() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // `run --output`: the file's report is written before standard
+    // output's, so the run's end reached it.
+    let stats = dir.join("stats.txt");
+    let to = format!("stats={}", stats.display());
+    let out = into_a_closed_pipe(&[
+        &"run",
+        &"--plugin",
+        &"stats",
+        &"--plugin",
+        &"locks",
+        &"--output",
+        &to,
+        &events,
+        &trace,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    assert!(std::fs::read_to_string(&stats).unwrap().contains("records"));
 }
 
 /// `filter -o OUT` over a trace called `OUT.partial` (re-filtering a

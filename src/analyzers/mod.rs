@@ -915,6 +915,10 @@ impl<'a> Event<'a> {
 /// Adds an entry's analyzer to a driver, and says what it streams.
 type AddTo = dyn Fn(&mut Driver<'_>) -> Option<sink::Stream> + Send + Sync;
 
+/// Adds an entry's streaming analyzer to a driver, its records going to a
+/// writer of their own (named by the string, for messages).
+type AddWritingTo = dyn Fn(&mut Driver<'_>, Box<dyn io::Write + Send>, String) + Send + Sync;
+
 /// One built-in or added analyzer, by name, for the command line and
 /// `run --plugin NAME`.
 pub struct AnalyzerEntry {
@@ -923,6 +927,9 @@ pub struct AnalyzerEntry {
     /// One line about it.
     pub about: String,
     build: Box<AddTo>,
+    /// For a [`sink`](AnalyzerEntry::sink) entry: the same, its records
+    /// sent elsewhere ([`sink::ToWriter`]).
+    build_writing_to: Option<Box<AddWritingTo>>,
 }
 
 impl fmt::Debug for AnalyzerEntry {
@@ -950,6 +957,7 @@ impl AnalyzerEntry {
                 d.add(analyzer);
                 stream
             }),
+            build_writing_to: None,
         }
     }
 
@@ -968,6 +976,32 @@ impl AnalyzerEntry {
                 d.add_parallel(analyzer);
                 stream
             }),
+            build_writing_to: None,
+        }
+    }
+
+    /// A streaming analyzer, chunk-parallel like
+    /// [`parallel`](AnalyzerEntry::parallel)'s, whose records can also be
+    /// sent to a writer of their own
+    /// ([`add_writing_to`](AnalyzerEntry::add_writing_to); `run --output
+    /// NAME=FILE`); `make` builds a fresh one per run.
+    pub fn sink<S: sink::ChunkSink + 'static>(
+        name: impl Into<String>,
+        about: impl Into<String>,
+        make: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        let make = Arc::new(make);
+        let make_to = Arc::clone(&make);
+        AnalyzerEntry {
+            name: name.into(),
+            about: about.into(),
+            build: Box::new(move |d| {
+                d.add_parallel(make());
+                Some(S::STREAM)
+            }),
+            build_writing_to: Some(Box::new(move |d, out, destination| {
+                d.add_parallel(sink::ToWriter::new(make_to(), out, destination));
+            })),
         }
     }
 
@@ -976,27 +1010,52 @@ impl AnalyzerEntry {
     pub fn add_to(&self, driver: &mut Driver<'_>) -> Option<sink::Stream> {
         (self.build)(driver)
     }
+
+    /// Whether [`add_writing_to`](AnalyzerEntry::add_writing_to) can send
+    /// its records elsewhere: a [`sink`](AnalyzerEntry::sink) entry.
+    pub fn can_write_to(&self) -> bool {
+        self.build_writing_to.is_some()
+    }
+
+    /// Adds a fresh instance to `driver` whose records go to `out` instead
+    /// of the run's output (`destination` names `out` in messages); its
+    /// report is still the run's. Returns whether it was added: only a
+    /// [`sink`](AnalyzerEntry::sink) entry's records can go elsewhere.
+    pub fn add_writing_to(
+        &self,
+        driver: &mut Driver<'_>,
+        out: Box<dyn io::Write + Send>,
+        destination: impl Into<String>,
+    ) -> bool {
+        match &self.build_writing_to {
+            Some(build) => {
+                build(driver, out, destination.into());
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The built-in analyzers that `simpletrace run --plugin NAME` knows.
 pub fn registry() -> Vec<AnalyzerEntry> {
     vec![
-        AnalyzerEntry::parallel(
+        AnalyzerEntry::sink(
             "print",
             "every record, one line each, exactly like QEMU's simpletrace.py",
             print::PrintAnalyzer::new,
         ),
-        AnalyzerEntry::parallel(
+        AnalyzerEntry::sink(
             "log",
             "every record as QEMU's log trace backend prints it (its C format string)",
             || log::LogPrinter::new(false),
         ),
-        AnalyzerEntry::parallel(
+        AnalyzerEntry::sink(
             "json",
             "every record as a line of JSON",
             json::JsonLines::new,
         ),
-        AnalyzerEntry::parallel(
+        AnalyzerEntry::sink(
             "chrome",
             "the Chrome trace-event JSON that Perfetto and chrome://tracing open",
             || chrome::ChromeTrace::new(Vec::new()),
@@ -1017,4 +1076,26 @@ pub fn registry() -> Vec<AnalyzerEntry> {
             alloc::AllocAnalyzer::default,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in analyzer that writes records into the run's output
+    /// can send them elsewhere instead (`run --output NAME=FILE`), and one
+    /// sent elsewhere leaves the run's output alone.
+    #[test]
+    fn built_in_streams_can_go_elsewhere() {
+        for entry in registry() {
+            let mut driver = Driver::new();
+            let stream = entry.add_to(&mut driver);
+            let streams = matches!(stream, Some(sink::Stream::Text | sink::Stream::Data));
+            assert_eq!(entry.can_write_to(), streams, "{}", entry.name);
+            let mut elsewhere = Driver::new();
+            let added = entry.add_writing_to(&mut elsewhere, Box::new(io::sink()), "nowhere");
+            assert_eq!(added, streams, "{}", entry.name);
+            assert_eq!(elsewhere.len(), usize::from(added), "{}", entry.name);
+        }
+    }
 }

@@ -10,7 +10,9 @@
 //! records can be written chunk by chunk ([`ChunkSink`]) is a
 //! [`ParallelAnalyzer`], its chunks written out in file order by the
 //! driver. Where the bytes go (buffered, flushed, in chunk order) is the
-//! driver's concern, not the sink's.
+//! driver's concern, not the sink's; a sink whose records should go
+//! somewhere else than the run's output (`run --output KEY=FILE`) is
+//! wrapped in a [`ToWriter`], which hands it a buffer of its own.
 //!
 //! ```
 //! use simpletrace::analyzers::sink::{ChunkSink, Sink, Stream};
@@ -49,6 +51,10 @@
 //! assert_eq!(out, b"a\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+use core::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
     Analyzer, AnalyzerError, ChunkStart, Context, Event, Handler, Handlers, ParallelAnalyzer,
@@ -178,5 +184,265 @@ impl<S: ChunkSink> ParallelAnalyzer for S {
     fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
         self.join(part);
         Ok(())
+    }
+}
+
+/// How much a [`ToWriter`] gathers before it writes: the driver's block
+/// size for pipes and files.
+const WRITE_AT: usize = 256 << 10;
+
+/// A sink whose records go to a writer of its own instead of the run's
+/// output (`run --output KEY=FILE`): the sink writes into a buffer of the
+/// wrapper's, exactly as it would into the run's output, and the buffer
+/// goes to the writer in file order (a chunk's after the chunks before
+/// it, as the driver writes the run's output). Its stream is then
+/// [`Stream::Own`], so that it shares the run's output with nothing.
+///
+/// ```
+/// use simpletrace::analyzers::Driver;
+/// use simpletrace::analyzers::json::JsonLines;
+/// use simpletrace::analyzers::sink::ToWriter;
+/// use simpletrace::format::{ArgValue, TraceEvents, TraceReader, encode};
+///
+/// let events = TraceEvents::parse("te", b"a(int x)\n")?;
+/// let mut trace = Vec::new();
+/// encode::header(&mut trace, 4);
+/// encode::mapping(&mut trace, 0, b"a");
+/// encode::event(&mut trace, 0, 1, 1, &[ArgValue::Int(1)]);
+/// let file = std::env::temp_dir().join(format!("to-writer-{}.jsonl", std::process::id()));
+/// let mut driver = Driver::new();
+/// let out = Box::new(std::fs::File::create(&file)?);
+/// driver.add_parallel(ToWriter::new(JsonLines::new(), out, file.display().to_string()));
+/// let mut stdout = Vec::new();
+/// driver.run(TraceReader::new(&trace, &events)?, &mut stdout, Default::default())?;
+/// assert!(stdout.is_empty());
+/// assert!(std::fs::read_to_string(&file)?.starts_with("{\"event\":\"a\""));
+/// # std::fs::remove_file(&file)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ToWriter<S> {
+    sink: S,
+    /// What the sink wrote that has not gone out yet (in a chunk's fork,
+    /// the whole chunk's).
+    buf: Vec<u8>,
+    /// Where it goes; `None` in a chunk's fork, whose buffer goes out when
+    /// it is merged. In a mutex only so that the wrapper is `Sync` (forks
+    /// are made from a shared reference) whatever the writer: it is only
+    /// reached through `&mut self`, so never locked.
+    out: Option<Mutex<Box<dyn Write + Send>>>,
+    /// The writer's name, for messages.
+    destination: Arc<str>,
+}
+
+impl<S> fmt::Debug for ToWriter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToWriter")
+            .field("destination", &self.destination)
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl<S: Sink> ToWriter<S> {
+    /// `sink`, writing to `out` instead of the run's output; `destination`
+    /// names `out` in messages (a path). `out` need not be buffered.
+    pub fn new(sink: S, out: Box<dyn Write + Send>, destination: impl Into<String>) -> Self {
+        ToWriter {
+            sink,
+            buf: Vec::new(),
+            out: Some(Mutex::new(out)),
+            destination: Arc::from(destination.into()),
+        }
+    }
+
+    /// Writes out what is buffered (nothing in a fork: the merge does).
+    fn drain(&mut self) -> Result<(), AnalyzerError> {
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        let out = out.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let written = out.write_all(&self.buf);
+        self.buf.clear();
+        written.map_err(|e| AnalyzerError::caused_by(S::NAME, &self.destination, e))
+    }
+
+    /// Writes out what is buffered once there is enough of it.
+    fn drain_if_full(&mut self) -> Result<(), AnalyzerError> {
+        if self.buf.len() >= WRITE_AT {
+            self.drain()?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Sink> Sink for ToWriter<S> {
+    const NAME: &'static str = S::NAME;
+    const STREAM: Stream = Stream::Own;
+
+    fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        self.sink.open(info)
+    }
+
+    fn head(&mut self, _: &mut Vec<u8>) {
+        self.sink.head(&mut self.buf);
+    }
+
+    fn write(&mut self, ev: &Event<'_>, _: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.sink.write(ev, &mut self.buf)?;
+        self.drain_if_full()
+    }
+
+    fn tail(&mut self, _: &mut Vec<u8>) {
+        self.sink.tail(&mut self.buf);
+    }
+
+    fn close(&mut self) -> Result<Report, AnalyzerError> {
+        self.drain()?;
+        if let Some(out) = self.out.as_mut() {
+            let out = out.get_mut().unwrap_or_else(PoisonError::into_inner);
+            out.flush()
+                .map_err(|e| AnalyzerError::caused_by(S::NAME, &self.destination, e))?;
+        }
+        self.sink.close()
+    }
+}
+
+/// Not through [`ChunkSink`]: a merge here writes, and a failed write must
+/// end the run, which [`ChunkSink::join`] cannot say.
+impl<S: ChunkSink> ParallelAnalyzer for ToWriter<S> {
+    fn fork(&self, chunk: &ChunkStart) -> Self {
+        ToWriter {
+            sink: self.sink.split(chunk),
+            buf: Vec::new(),
+            out: None,
+            destination: Arc::clone(&self.destination),
+        }
+    }
+
+    fn merge(&mut self, part: Self) -> Result<(), AnalyzerError> {
+        self.sink.join(part.sink);
+        if self.buf.is_empty() {
+            self.buf = part.buf;
+        } else {
+            self.buf.extend_from_slice(&part.buf);
+        }
+        self.drain_if_full()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::print::{Parallelism, PrintAnalyzer};
+    use crate::analyzers::{Driver, RunOptions};
+    use crate::format::{ArgValue, TraceEvents, TraceReader, encode};
+
+    /// A writer the test can read back after the driver is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A writer that fails every write.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("no space left"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn trace(records: u64) -> (TraceEvents, Vec<u8>) {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\n").unwrap();
+        let mut t = Vec::new();
+        encode::header(&mut t, 4);
+        encode::mapping(&mut t, 0, b"tick");
+        for i in 0..records {
+            encode::event(&mut t, 0, i * 1000, 7, &[ArgValue::Int(i)]);
+        }
+        (events, t)
+    }
+
+    fn options(threads: usize) -> RunOptions {
+        RunOptions {
+            parallelism: Parallelism {
+                threads,
+                chunk_bytes: 4096,
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The wrapped sink's records, in order, go to its writer and not to
+    /// the run's output, sequential or chunk by chunk; and past the
+    /// wrapper's buffer size.
+    #[test]
+    fn records_go_to_the_writer_in_order() {
+        let (events, t) = trace(20_000);
+        let mut want = Vec::new();
+        let mut driver = Driver::new();
+        driver.add_parallel(PrintAnalyzer::new());
+        driver
+            .run(
+                TraceReader::new(&t, &events).unwrap(),
+                &mut want,
+                options(1),
+            )
+            .unwrap();
+        assert!(want.len() > WRITE_AT);
+        for threads in [1, 3] {
+            let file = Shared::default();
+            let mut driver = Driver::new();
+            let sink = ToWriter::new(PrintAnalyzer::new(), Box::new(file.clone()), "f");
+            assert_eq!(sink.stream(), Some(Stream::Own));
+            driver.add_parallel(sink);
+            let mut out = Vec::new();
+            driver
+                .run(
+                    TraceReader::new(&t, &events).unwrap(),
+                    &mut out,
+                    options(threads),
+                )
+                .unwrap();
+            assert!(out.is_empty(), "-j{threads}");
+            assert!(*file.0.lock().unwrap() == want, "-j{threads}");
+        }
+    }
+
+    /// A failed write ends the run with the analyzer's error, naming the
+    /// destination, sequential or chunk by chunk.
+    #[test]
+    fn a_failed_write_ends_the_run() {
+        let (events, t) = trace(20_000);
+        for threads in [1, 3] {
+            let mut driver = Driver::new();
+            driver.add_parallel(ToWriter::new(
+                PrintAnalyzer::new(),
+                Box::new(Full),
+                "out.txt",
+            ));
+            let e = driver
+                .run(
+                    TraceReader::new(&t, &events).unwrap(),
+                    &mut Vec::new(),
+                    options(threads),
+                )
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("out.txt: no space left"),
+                "-j{threads}: {e}"
+            );
+        }
     }
 }

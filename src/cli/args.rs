@@ -109,7 +109,13 @@ Examples:
   simpletrace run --plugin ./libio_sizes.so trace-events-all trace-12345
       An analyzer loaded from a shared library (see docs/plugins.md).
   simpletrace run --plugin locks --plugin ./libcount.so --json trace-events-all trace-12345
-      Both in one pass over the trace; the results as one JSON object.";
+      Both in one pass over the trace; the results as one JSON object.
+  simpletrace run --plugin print --plugin stats trace-events-all trace-12345
+      The records, then the statistics under an '== stats ==' heading.
+  simpletrace run --plugin chrome --plugin stats --output chrome=trace.json trace-events-all trace-12345
+      Perfetto's file and the statistics in one pass: a format for other
+      programs (json, chrome) shares standard output with nothing, so all
+      but one go to files. So do records (print, log) with --json.";
 
 /// Decode and analyse QEMU simple-backend trace files.
 ///
@@ -208,6 +214,15 @@ pub(super) enum Command {
     },
     /// Run analyzers in one pass: built-in ones by name, or plugins loaded
     /// from shared libraries.
+    ///
+    /// Standard output gets the records the streaming analyzers write
+    /// (print, log), then each report under an '== KEY ==' heading (KEY:
+    /// the analyzer's name, NAME#2 for the second of a name); a single
+    /// analyzer writes what its own command writes. With --json it gets one
+    /// JSON object keyed by KEY. Formats that cannot share standard output
+    /// are refused before the trace is read: a format for other programs
+    /// (json, chrome) with anything else, or records with --json; send all
+    /// but one to files with --output KEY=FILE.
     #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// An analyzer: a built-in name or the path of a plugin library (a
@@ -215,6 +230,13 @@ pub(super) enum Command {
         /// [`plugin_help`]'s, with the names of the registry.)
         #[arg(long = "plugin", value_name = "NAME|PATH", required = true)]
         plugins: Vec<String>,
+        /// Send one analyzer's records and report to FILE instead of
+        /// standard output. KEY is its name (NAME#2 for the second of that
+        /// name; - as FILE keeps it on standard output). FILE is written as
+        /// filter -o writes: never over an input, in place once the run
+        /// has succeeded. Repeatable.
+        #[arg(long = "output", value_name = "KEY=FILE", value_parser = parse_output_to)]
+        outputs: Vec<OutputTo>,
         #[command(flatten)]
         output: OutputArgs,
         #[command(flatten)]
@@ -297,6 +319,30 @@ pub(super) enum LockSort {
     Hold,
     /// Number of acquisitions.
     Count,
+}
+
+/// `run --output KEY=FILE`: where one analyzer's records and report go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OutputTo {
+    /// The analyzer's report key (its name, or `NAME#2`...).
+    pub(super) key: String,
+    /// The file (`-`: standard output).
+    pub(super) path: PathBuf,
+}
+
+/// Reads `KEY=FILE` (split at the first `=`: a key has none, a path may).
+fn parse_output_to(s: &str) -> Result<OutputTo, String> {
+    match s.split_once('=') {
+        Some((key, path)) if !key.is_empty() && !path.is_empty() => Ok(OutputTo {
+            key: key.to_owned(),
+            path: path.into(),
+        }),
+        _ => Err(
+            "expected KEY=FILE: an analyzer's name (NAME#2 for the second of that \
+                  name), '=', and the file its output goes to"
+                .into(),
+        ),
+    }
 }
 
 /// How analyzer results are written.
@@ -537,6 +583,39 @@ mod tests {
                 assert_eq!(trace.threads, Some(2));
             }
             other => panic!("{other:?}"),
+        }
+        let cli = parse(&[
+            "run",
+            "--plugin",
+            "json",
+            "--output",
+            "json=a=b.json",
+            "--output",
+            "stats#2=-",
+            "te",
+            "t",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Run { outputs, .. }) => assert_eq!(
+                outputs,
+                [
+                    OutputTo {
+                        key: "json".into(),
+                        path: "a=b.json".into()
+                    },
+                    OutputTo {
+                        key: "stats#2".into(),
+                        path: "-".into()
+                    }
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["json", "=f", "json=", ""] {
+            let e = parse(&["run", "--plugin", "json", "--output", bad, "te", "t"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad:?}");
+            assert!(e.to_string().contains("expected KEY=FILE"), "{bad:?}: {e}");
         }
     }
 

@@ -27,15 +27,18 @@
 //!
 //! Layout: `args` (clap's structures, what the user typed), `config`
 //! (what they mean: the files opened), `run` (each command: its analyzers,
-//! the run, what its end means), `report` (writing reports), `error`
-//! (typed errors and their exit statuses), `term` (colour, progress),
-//! `generate` (completions, manual pages), `hints` (what a bad file
-//! probably is), `hist` and `alloc` (those commands' arguments); this file
-//! is the entry point, printing what a run ended with.
+//! the run, what its end means), `report` (writing reports),
+//! `destinations` (where each analyzer of `run` writes, and what may share
+//! standard output), `error` (typed errors and their exit statuses),
+//! `term` (colour, progress), `generate` (completions, manual pages),
+//! `hints` (what a bad file probably is), `hist` and `alloc` (those
+//! commands' arguments); this file is the entry point, printing what a run
+//! ended with.
 
 mod alloc;
 mod args;
 mod config;
+mod destinations;
 mod error;
 mod generate;
 mod hints;

@@ -33,23 +33,25 @@ pub(super) fn report_keys(names: Vec<String>) -> (Vec<String>, Vec<String>) {
     (keys, renamed)
 }
 
-/// Writes the reports: their texts one after the other (under a heading
-/// each when there are several), or with `json` = `Some(keyed)` one JSON
-/// value (an object keyed by analyzer name when there are several, or
-/// always when `keyed`). A document is painted by block kind when `color`
-/// (see [`render`]); a report that is only text (a plugin's) is written
-/// as it is. Reports made when written out go out as they are rendered,
-/// through a buffer.
+/// Writes the reports, each with its key: their texts one after the
+/// other, or with `json` = `Some(keyed)` one JSON value (an object keyed by
+/// report key when there are several, or always when `keyed`). Empty
+/// reports are left out. A text report goes under its `== KEY ==` heading
+/// when there are several, or always when `headings` (several analyzers
+/// write to `out`, even if only one of them reports). A document is
+/// painted by block kind when `color` (see [`render`]); a report that is
+/// only text (a plugin's) is written as it is. Reports made when written
+/// out go out as they are rendered, through a buffer.
 pub(super) fn write_reports(
     out: &mut dyn Write,
-    reports: &[Report],
-    names: &[String],
+    reports: &[(&str, &Report)],
     json: Option<bool>,
+    headings: bool,
     color: bool,
 ) -> io::Result<()> {
-    let shown: Vec<(&String, &Report)> = names
+    let shown: Vec<(&str, &Report)> = reports
         .iter()
-        .zip(reports)
+        .copied()
         .filter(|(_, r)| !r.is_empty())
         .collect();
     let mut buffered = io::BufWriter::with_capacity(64 << 10, &mut *out);
@@ -66,7 +68,7 @@ pub(super) fn write_reports(
             }
         }
     } else {
-        let headings = shown.len() > 1;
+        let headings = headings || shown.len() > 1;
         let paint = term::painter(color);
         for (i, (name, r)) in shown.iter().enumerate() {
             if headings {
@@ -98,13 +100,10 @@ pub(super) fn write_reports(
 /// `serde_json::Map`'s order, a name given twice keeping its last report):
 /// one [`LazyJson`](crate::analyzers::listing::LazyJson) object of the
 /// reports' JSON forms, each written as it goes out.
-pub(super) fn write_keyed_json(
-    out: &mut dyn Write,
-    shown: &[(&String, &Report)],
-) -> io::Result<()> {
+pub(super) fn write_keyed_json(out: &mut dyn Write, shown: &[(&str, &Report)]) -> io::Result<()> {
     let fields = shown
         .iter()
-        .map(|(name, r)| ((*name).clone(), r.lazy_json()))
+        .map(|(name, r)| ((*name).to_owned(), r.lazy_json()))
         .collect();
     crate::analyzers::listing::LazyJson::Object(fields).write_pretty(out, 0)
 }
@@ -153,9 +152,9 @@ mod tests {
             Report::new(words, serde_json::Value::Null),
             Report::document(Lost),
         ];
-        let names = ["plugin".to_owned(), "doc".to_owned()];
+        let keyed = [("plugin", &reports[0]), ("doc", &reports[1])];
         let mut out = Vec::new();
-        write_reports(&mut out, &reports, &names, None, true).unwrap();
+        write_reports(&mut out, &keyed, None, false, true).unwrap();
         let (b, w, r) = (term::style::BOLD, term::style::WARN, term::style::RESET);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -174,13 +173,13 @@ mod tests {
             Report::new("", serde_json::json!(7)),
             Report::streamed(Rows(0)),
         ];
-        let names: Vec<String> = ["zeta", "alpha", "zeta", "mid"].map(String::from).to_vec();
-        let shown: Vec<(&String, &Report)> = names.iter().zip(&reports).collect();
+        let names = ["zeta", "alpha", "zeta", "mid"];
+        let shown: Vec<(&str, &Report)> = names.into_iter().zip(&reports).collect();
         let mut out = Vec::new();
         write_keyed_json(&mut out, &shown).unwrap();
         let object: serde_json::Map<String, serde_json::Value> = shown
             .iter()
-            .map(|(n, r)| ((*n).clone(), (*r).clone().complete().json))
+            .map(|(n, r)| ((*n).to_owned(), (*r).clone().complete().json))
             .collect();
         assert_eq!(object["zeta"], 7);
         assert_eq!(

@@ -8,10 +8,11 @@ use std::io::{self, IsTerminal};
 use clap::{ArgMatches, FromArgMatches};
 
 use super::args::{
-    Cli, Command, JsonFormat, LockSort, OutputArgs, PrintArgs, PrintFormat, StatsSortArg,
+    Cli, Command, JsonFormat, LockSort, OutputArgs, OutputTo, PrintArgs, PrintFormat, StatsSortArg,
     TraceArgs, command,
 };
 use super::config::{Config, Trace};
+use super::destinations::{self, Writer};
 use super::error::{Error, Failure};
 use super::report::{report_keys, write_reports};
 use super::{alloc, generate, hist};
@@ -20,32 +21,51 @@ use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
 use crate::analyzers::log::LogPrinter;
 use crate::analyzers::print::{Buffering, PrintAnalyzer};
+use crate::analyzers::sink::Stream;
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceKind, TraceReader};
 use crate::input::TraceStream;
-use crate::output::OutputFile;
+use crate::output::{OutputError, OutputFile};
 
 /// Where reports go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Reports {
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Reports<'f> {
     /// Text on standard output.
     Text,
     /// JSON on standard output.
     Json,
-    /// JSON on standard output, always an object keyed by analyzer name
-    /// (`run`: scripts need not care how many analyzers there are).
-    JsonByName,
     /// Text on standard error (when standard output carries data).
     Stderr,
+    /// `run`'s, on standard output: the reports of the analyzers that
+    /// write there (the others' go to their `--output` files, written by
+    /// `run`). Where several analyzers write, text reports go under
+    /// headings; JSON is always an object keyed by report key (scripts
+    /// need not care how many analyzers there are).
+    Run {
+        /// JSON rather than text.
+        json: bool,
+        /// Per analyzer, in the driver's order: whether it writes to
+        /// standard output.
+        on_stdout: &'f [bool],
+    },
 }
 
-impl Reports {
-    pub(super) fn json(json: bool) -> Reports {
+impl Reports<'static> {
+    pub(super) fn json(json: bool) -> Reports<'static> {
         if json { Reports::Json } else { Reports::Text }
     }
+}
+
+/// The file `run --output` gives an analyzer.
+#[derive(Debug)]
+struct RunFile {
+    file: OutputFile,
+    /// Whether its records go there too (its report then follows them
+    /// only when it has one).
+    streams: bool,
 }
 
 /// Runs the analyzers of `driver` over the trace of `config`:
@@ -53,7 +73,7 @@ impl Reports {
 /// Returns warnings for standard error.
 pub(super) fn analyze<'c>(
     config: &'c Config,
-    reports: Reports,
+    reports: Reports<'_>,
     driver: Driver<'c>,
 ) -> Result<Vec<String>, Failure> {
     analyze_with(config, reports, driver, &mut |_| Ok(()))
@@ -64,7 +84,7 @@ pub(super) fn analyze<'c>(
 /// standard output (a reader that stops early must not cost the file).
 pub(super) fn analyze_with<'c>(
     config: &'c Config,
-    reports: Reports,
+    reports: Reports<'_>,
     mut driver: Driver<'c>,
     files: &mut dyn FnMut(&[Report]) -> Result<(), Failure>,
 ) -> Result<Vec<String>, Failure> {
@@ -150,26 +170,40 @@ pub(super) fn analyze_with<'c>(
     };
     files(&outcome.reports)?;
     let (keys, renamed) = report_keys(driver.names());
+    let keyed: Vec<(&str, &crate::analyzers::Report)> = keys
+        .iter()
+        .map(String::as_str)
+        .zip(&outcome.reports)
+        .collect();
     match reports {
         Reports::Stderr => {
             drop(out);
             let mut err = io::stderr().lock();
             let color = config.term.color_stderr();
-            write_reports(&mut err, &outcome.reports, &keys, None, color)
-                .map_err(Failure::output)?;
+            write_reports(&mut err, &keyed, None, false, color).map_err(Failure::output)?;
         }
-        _ => write_reports(
+        Reports::Text | Reports::Json => write_reports(
             &mut out,
-            &outcome.reports,
-            &keys,
-            match reports {
-                Reports::Json => Some(false),
-                Reports::JsonByName => Some(true),
-                _ => None,
-            },
+            &keyed,
+            matches!(reports, Reports::Json).then_some(false),
+            false,
             config.term.color_stdout(),
         )
         .map_err(Failure::output)?,
+        Reports::Run { json, on_stdout } => {
+            let here: Vec<(&str, &crate::analyzers::Report)> = keyed
+                .iter()
+                .zip(on_stdout)
+                .filter_map(|(report, &here)| here.then_some(*report))
+                .collect();
+            // Nothing at all when every analyzer writes elsewhere.
+            if !here.is_empty() {
+                let several = here.len() > 1;
+                let color = config.term.color_stdout();
+                write_reports(&mut out, &here, json.then_some(true), several, color)
+                    .map_err(Failure::output)?;
+            }
+        }
     }
     let path = config.trace_path.display();
     // What the analyzers warned about when the run started comes first.
@@ -228,6 +262,26 @@ pub(super) fn analyze_with<'c>(
     Err(Failure::Resynced(messages))
 }
 
+/// Writes an analyzer's report into its `--output` file, after its
+/// records if it streams: what `run` with that analyzer alone would have
+/// written to standard output (never coloured).
+fn write_report_to(
+    to: &RunFile,
+    report: (&str, &crate::analyzers::Report),
+    json: bool,
+) -> Result<(), Failure> {
+    let mut w = file_writer(&to.file)?;
+    // After records, an empty report adds nothing, in JSON as in text.
+    let keyed = json.then_some(!to.streams);
+    write_reports(&mut w, &[report], keyed, false, false).map_err(|source| {
+        Failure::from(OutputError::Io {
+            path: to.file.path().to_owned(),
+            doing: "writing",
+            source,
+        })
+    })
+}
+
 /// Which analyzer a `--plugin` argument named: the same one twice is a
 /// mistake; two that only share a name both run.
 #[derive(Debug, PartialEq, Eq)]
@@ -239,22 +293,72 @@ enum Given {
     Library(crate::input::FileId),
 }
 
-/// Adds the analyzer called `name`, or the plugin at the path `name`.
-fn add_named(
-    driver: &mut Driver<'_>,
+/// The analyzer a `--plugin` argument chose, ready to be added to a
+/// driver: once to learn its name and what it streams before the trace is
+/// opened, once more for the run.
+enum Chosen<'e> {
+    /// A built-in analyzer, or one of `main_with`'s.
+    Entry(&'e AnalyzerEntry),
+    /// A plugin library, loaded.
+    #[cfg(feature = "plugins")]
+    Library(std::sync::Arc<crate::analyzers::plugin::Plugin>),
+}
+
+impl Chosen<'_> {
+    /// Adds a fresh instance; returns what it streams into the run's
+    /// output.
+    fn add(&self, driver: &mut Driver<'_>) -> Option<Stream> {
+        match self {
+            Chosen::Entry(entry) => entry.add_to(driver),
+            #[cfg(feature = "plugins")]
+            Chosen::Library(plugin) => {
+                use crate::analyzers::Analyzer;
+                let analyzer =
+                    crate::analyzers::plugin::PluginAnalyzer::new(std::sync::Arc::clone(plugin));
+                let stream = analyzer.stream();
+                driver.add(analyzer);
+                stream
+            }
+        }
+    }
+
+    /// Adds a fresh instance whose records go to `out`; false (nothing
+    /// added) when its records cannot be sent elsewhere.
+    fn add_writing_to(
+        &self,
+        driver: &mut Driver<'_>,
+        out: Box<dyn io::Write + Send>,
+        destination: String,
+    ) -> bool {
+        match self {
+            Chosen::Entry(entry) => entry.add_writing_to(driver, out, destination),
+            #[cfg(feature = "plugins")]
+            Chosen::Library(_) => false,
+        }
+    }
+
+    /// Whether `add_writing_to` can send its records elsewhere.
+    fn can_write_to(&self) -> bool {
+        match self {
+            Chosen::Entry(entry) => entry.can_write_to(),
+            #[cfg(feature = "plugins")]
+            Chosen::Library(_) => false,
+        }
+    }
+}
+
+/// The analyzer called `name`, or the plugin at the path `name` (loaded).
+fn choose<'e>(
     name: &str,
-    extras: &[AnalyzerEntry],
-) -> Result<Given, Failure> {
+    builtins: &'e [AnalyzerEntry],
+    extras: &'e [AnalyzerEntry],
+) -> Result<(Chosen<'e>, Given), Failure> {
     let looks_like_path = name.contains('/') || name.contains(std::path::MAIN_SEPARATOR);
     if looks_like_path {
-        return add_plugin(driver, name);
+        return load_plugin(name);
     }
-    let builtins = registry();
     match builtins.iter().chain(extras).find(|e| e.name == name) {
-        Some(entry) => {
-            entry.add_to(driver);
-            Ok(Given::Named(name.to_owned()))
-        }
+        Some(entry) => Ok((Chosen::Entry(entry), Given::Named(name.to_owned()))),
         None => {
             let known: Vec<&str> = builtins
                 .iter()
@@ -272,21 +376,163 @@ fn add_named(
 }
 
 #[cfg(feature = "plugins")]
-fn add_plugin(driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
-    use crate::analyzers::plugin::{Plugin, PluginAnalyzer};
+fn load_plugin<'e>(path: &str) -> Result<(Chosen<'e>, Given), Failure> {
+    use crate::analyzers::plugin::Plugin;
     let plugin = Plugin::load(path)?;
     // Loaded, so it exists; its identity is read from the same path.
     let id = crate::input::FileId::of_path(path)
         .map_err(|e| Error::Io(e).context(format!("{path}: "), ""))?;
-    driver.add(PluginAnalyzer::new(std::sync::Arc::new(plugin)));
-    Ok(Given::Library(id))
+    Ok((
+        Chosen::Library(std::sync::Arc::new(plugin)),
+        Given::Library(id),
+    ))
 }
 
 #[cfg(not(feature = "plugins"))]
-fn add_plugin(_driver: &mut Driver<'_>, path: &str) -> Result<Given, Failure> {
+fn load_plugin<'e>(path: &str) -> Result<(Chosen<'e>, Given), Failure> {
     Err(Failure::invalid(format!(
         "{path}: this simpletrace was built without plugin support (the 'plugins' feature)"
     )))
+}
+
+/// `simpletrace run`: the analyzers `--plugin` names, each writing to
+/// standard output or to its `--output` file. Everything that can be
+/// refused without the trace (an unknown analyzer, one given twice, an
+/// unknown `--output` key, analyzers that cannot share standard output) is
+/// refused before the trace is opened.
+fn run_analyzers(
+    plugins: &[String],
+    outputs: &[OutputTo],
+    json: bool,
+    trace: &TraceArgs,
+    extras: &[AnalyzerEntry],
+) -> Result<Vec<String>, Failure> {
+    let usage = |message: String| Failure::Usage(Error::Invalid(message));
+    let builtins = registry();
+    let mut chosen: Vec<Chosen<'_>> = Vec::new();
+    let mut given: Vec<(Given, &String)> = Vec::new();
+    for p in plugins {
+        let (this, id) = choose(p, &builtins, extras)?;
+        if let Some((_, first)) = given.iter().find(|(g, _)| *g == id) {
+            return Err(usage(format!(
+                "--plugin {p}: the same analyzer as --plugin {first}; each analyzer runs once \
+                 in a pass"
+            )));
+        }
+        given.push((id, p));
+        chosen.push(this);
+    }
+    // What each is called and streams, from instances made only to ask.
+    let mut probe = Driver::new();
+    let streams: Vec<Option<Stream>> = chosen.iter().map(|c| c.add(&mut probe)).collect();
+    let (keys, _) = report_keys(probe.names());
+    drop(probe);
+    let paths = destinations::assign(&keys, outputs).map_err(usage)?;
+    let writers: Vec<Writer<'_>> = keys
+        .iter()
+        .zip(&streams)
+        .map(|(key, &stream)| Writer { key, stream })
+        .collect();
+    for ((w, c), path) in writers.iter().zip(&chosen).zip(&paths) {
+        if path.is_some() && w.streams() && !c.can_write_to() {
+            return Err(usage(format!(
+                "--output {}=...: {} writes its records into the run's output and cannot send \
+                 them elsewhere (an analyzer added with AnalyzerEntry::sink can)",
+                w.key, w.key
+            )));
+        }
+    }
+    let on_stdout: Vec<Writer<'_>> = writers
+        .iter()
+        .zip(&paths)
+        .filter(|(_, p)| p.is_none())
+        .map(|(w, _)| *w)
+        .collect();
+    destinations::check_shared(&on_stdout, json).map_err(usage)?;
+
+    let config = Config::from_args(trace)?;
+    let mut files: Vec<Option<RunFile>> = Vec::with_capacity(paths.len());
+    for (path, w) in paths.iter().zip(&writers) {
+        files.push(match path {
+            Some(path) => Some(RunFile {
+                file: config.create_output(path)?,
+                streams: w.streams(),
+            }),
+            None => None,
+        });
+    }
+    refuse_shared_files(&files, &keys).map_err(usage)?;
+    let mut driver = Driver::new();
+    for (c, to) in chosen.iter().zip(&files) {
+        match to {
+            Some(to) if to.streams => {
+                let out = Box::new(file_writer(&to.file)?);
+                let added =
+                    c.add_writing_to(&mut driver, out, to.file.path().display().to_string());
+                debug_assert!(added, "checked with can_write_to");
+            }
+            _ => {
+                c.add(&mut driver);
+            }
+        }
+    }
+    let on_stdout: Vec<bool> = files.iter().map(Option::is_none).collect();
+    let reports = Reports::Run {
+        json,
+        on_stdout: &on_stdout,
+    };
+    // The files get their reports once the run has reached its end, before
+    // standard output gets its own.
+    let mut finished = false;
+    let result = analyze_with(&config, reports, driver, &mut |reports| {
+        for ((report, to), key) in reports.iter().zip(&files).zip(&keys) {
+            if let Some(to) = to {
+                write_report_to(to, (key, report), json)?;
+            }
+        }
+        finished = true;
+        Ok(())
+    });
+    files
+        .into_iter()
+        .flatten()
+        .fold(result, |result, to| match result {
+            // Standard output closed before the run's end (| head): quiet
+            // success, but a file without its end must not look finished; it
+            // is removed.
+            Err(failure) if failure.is_broken_pipe() && !finished => Err(failure),
+            result => put_in_place(to.file, result),
+        })
+}
+
+/// Two `--output`s that name one file (by its directory and name, symbolic
+/// links followed) would each replace what the other wrote.
+fn refuse_shared_files(files: &[Option<RunFile>], keys: &[String]) -> Result<(), String> {
+    let place = |f: &OutputFile| {
+        let path = f.path();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        (
+            std::fs::canonicalize(dir).ok(),
+            path.file_name().map(ToOwned::to_owned),
+        )
+    };
+    let mut seen: Vec<(_, &str)> = Vec::new();
+    for (to, key) in files.iter().zip(keys) {
+        let Some(to) = to else { continue };
+        let here = place(&to.file);
+        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == here) {
+            return Err(format!(
+                "--output {first}=... and --output {key}=... name the same file, {}: give each \
+                 analyzer a file of its own",
+                to.file.path().display()
+            ));
+        }
+        seen.push((here, key));
+    }
+    Ok(())
 }
 
 pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<String>, Failure> {
@@ -386,31 +632,10 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
         }
         Some(Command::Run {
             plugins,
+            outputs,
             output,
             trace,
-        }) => {
-            // Analyzers (and plugin libraries) are checked before any file
-            // is opened.
-            let mut driver = Driver::new();
-            let mut given: Vec<(Given, &String)> = Vec::new();
-            for p in &plugins {
-                let this = add_named(&mut driver, p, extras)?;
-                if let Some((_, first)) = given.iter().find(|(g, _)| *g == this) {
-                    return Err(Failure::Usage(Error::Invalid(format!(
-                        "--plugin {p}: the same analyzer as --plugin {first}; each analyzer \
-                         runs once in a pass"
-                    ))));
-                }
-                given.push((this, p));
-            }
-            let config = Config::from_args(&trace)?;
-            let reports = if output.json {
-                Reports::JsonByName
-            } else {
-                Reports::Text
-            };
-            analyze(&config, reports, driver)
-        }
+        }) => run_analyzers(&plugins, &outputs, output.json, &trace, extras),
     }
 }
 
