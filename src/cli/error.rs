@@ -9,6 +9,7 @@ use std::io;
 
 use crate::analyzers::{AnalyzerError, RunError, StreamError};
 use crate::format;
+use crate::format::Skips;
 use crate::input::{InputError, Shrink};
 use crate::output::OutputError;
 use crate::pattern::PatternError;
@@ -230,10 +231,10 @@ pub(crate) enum Failure {
     /// Arguments that clap accepts but that make no sense together: exit
     /// status 2 like clap's own usage errors.
     Usage(Error),
-    /// `--resync` stepped over corrupt regions and read on: the messages
-    /// (each region, any warnings, a summary), exit status
+    /// `--resync` stepped over corrupt regions and read on: what it
+    /// skipped and what the run warned about, exit status
     /// [`EXIT_RESYNCED`](super::EXIT_RESYNCED).
-    Resynced(Vec<String>),
+    Resynced(Resynced),
 }
 
 impl Failure {
@@ -280,7 +281,15 @@ impl From<RunError> for Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Resynced(messages) => f.write_str(&messages.join("\n")),
+            Failure::Resynced(resynced) => {
+                for (i, line) in resynced.lines().iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{line}")?;
+                }
+                Ok(())
+            }
             Failure::Error(e) | Failure::Fault(e) | Failure::Changed(e) | Failure::Usage(e) => {
                 e.fmt(f)
             }
@@ -288,9 +297,104 @@ impl fmt::Display for Failure {
     }
 }
 
+/// What a `--resync` run that skipped corrupt regions ends with: the
+/// regions (kept as the reader logged them, not as text), and the
+/// warnings of the run, said in [`Resynced::lines`]' order.
+#[derive(Debug, Default)]
+pub(crate) struct Resynced {
+    /// The trace, as the messages name it.
+    pub(crate) trace: String,
+    /// What the analyzers warned about when the run started.
+    pub(crate) setup: Vec<String>,
+    /// The regions skipped.
+    pub(crate) skips: Skips,
+    /// What the run warned about after reading.
+    pub(crate) warnings: Vec<String>,
+}
+
+/// One line of what a resynchronised run says on standard error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ResyncLine {
+    /// A warning (written after `simpletrace: warning: `).
+    Warning(String),
+    /// A skipped region, the regions not listed, or the summary (written
+    /// after `simpletrace: `).
+    Note(String),
+}
+
+impl fmt::Display for ResyncLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResyncLine::Warning(w) => write!(f, "warning: {w}"),
+            ResyncLine::Note(n) => f.write_str(n),
+        }
+    }
+}
+
+impl Resynced {
+    /// The lines, in order: the start-up warnings, each listed region,
+    /// how many more were not listed, the run's warnings, the summary.
+    pub(crate) fn lines(&self) -> Vec<ResyncLine> {
+        let trace = &self.trace;
+        let skips = &self.skips;
+        let mut lines: Vec<ResyncLine> = self
+            .setup
+            .iter()
+            .map(|w| ResyncLine::Warning(w.clone()))
+            .chain(
+                skips
+                    .listed()
+                    .iter()
+                    .map(|s| ResyncLine::Note(format!("{trace}: {s}"))),
+            )
+            .collect();
+        let unlisted = skips.count() - skips.listed().len() as u64;
+        if unlisted > 0 {
+            let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
+            lines.push(ResyncLine::Note(format!(
+                "{trace}: {unlisted} more skipped ranges ({} bytes) are not listed",
+                skips.bytes() - listed_bytes
+            )));
+        }
+        lines.extend(self.warnings.iter().map(|w| ResyncLine::Warning(w.clone())));
+        let regions = match skips.count() {
+            1 => "1 corrupt region".to_owned(),
+            n => format!("{n} corrupt regions"),
+        };
+        lines.push(ResyncLine::Note(format!(
+            "{trace}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
+            skips.bytes()
+        )));
+        lines
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A resynchronised run says its start-up warnings, then the regions,
+    /// then the run's warnings, then the summary, whatever order they
+    /// were found in.
+    #[test]
+    fn resynced_lines_come_in_order() {
+        let resynced = Resynced {
+            trace: "t".into(),
+            setup: vec!["at start".into()],
+            skips: Skips::default(),
+            warnings: vec!["after".into()],
+        };
+        let lines: Vec<String> = resynced.lines().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "warning: at start",
+                "warning: after",
+                "t: --resync skipped 0 corrupt regions (0 bytes in all); every record outside them was read",
+            ]
+        );
+        assert_eq!(Failure::Resynced(resynced).to_string(), lines.join("\n"));
+    }
 
     fn pipe() -> io::Error {
         io::Error::from(io::ErrorKind::BrokenPipe)
@@ -314,7 +418,7 @@ mod tests {
         assert!(Failure::Changed(wrapped).is_broken_pipe());
         assert!(!Failure::output(io::Error::from(io::ErrorKind::StorageFull)).is_broken_pipe());
         assert!(!Failure::invalid("broken pipe".into()).is_broken_pipe());
-        assert!(!Failure::Resynced(vec![]).is_broken_pipe());
+        assert!(!Failure::Resynced(Resynced::default()).is_broken_pipe());
     }
 
     /// The message is the error's with its context, made when printed; the

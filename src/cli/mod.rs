@@ -61,7 +61,7 @@ pub use args::command;
 use args::{Cli, Command};
 use args::{EndArg, OutputArgs, TraceArgs};
 use config::Config;
-use error::Failure;
+use error::{Failure, ResyncLine};
 use run::{Reports, analyze, file_writer, put_in_place};
 
 /// The exit status when the trace file shrank while it was read (another
@@ -140,9 +140,12 @@ fn report(result: Result<Vec<String>, Failure>, color: bool) -> ExitCode {
         Failure::Error(_) | Failure::Fault(_) => ExitCode::FAILURE,
         Failure::Usage(_) => ExitCode::from(EXIT_USAGE),
         Failure::Changed(_) => ExitCode::from(EXIT_CHANGED),
-        Failure::Resynced(messages) => {
-            for m in messages {
-                let _ = writeln!(stderr, "simpletrace: {m}");
+        Failure::Resynced(resynced) => {
+            for line in resynced.lines() {
+                let _ = match line {
+                    ResyncLine::Warning(w) => writeln!(stderr, "{warning} {w}"),
+                    ResyncLine::Note(n) => writeln!(stderr, "simpletrace: {n}"),
+                };
             }
             return ExitCode::from(EXIT_RESYNCED);
         }

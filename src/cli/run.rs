@@ -13,7 +13,7 @@ use super::args::{
 };
 use super::config::{Config, Trace};
 use super::destinations::{self, Writer};
-use super::error::{Error, Failure};
+use super::error::{Error, Failure, Resynced};
 use super::report::{report_keys, write_reports};
 use super::{alloc, generate, hist};
 use crate::analyzers::chrome::ChromeTrace;
@@ -233,33 +233,15 @@ pub(super) fn analyze_with<'c>(
     if let Some(e) = outcome.stream_error {
         return Err(Failure::Fault(config.on_trace(Error::Stream(e))));
     }
-    let skips = &outcome.skips;
-    if skips.is_empty() {
+    if outcome.skips.is_empty() {
         return Ok(setup.into_iter().chain(warnings).collect());
     }
-    let mut messages: Vec<String> = setup
-        .into_iter()
-        .map(|w| format!("warning: {w}"))
-        .chain(skips.listed().iter().map(|s| format!("{path}: {s}")))
-        .collect();
-    let unlisted = skips.count() - skips.listed().len() as u64;
-    if unlisted > 0 {
-        let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
-        messages.push(format!(
-            "{path}: {unlisted} more skipped ranges ({} bytes) are not listed",
-            skips.bytes() - listed_bytes
-        ));
-    }
-    messages.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
-    let regions = match skips.count() {
-        1 => "1 corrupt region".to_owned(),
-        n => format!("{n} corrupt regions"),
-    };
-    messages.push(format!(
-        "{path}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
-        skips.bytes()
-    ));
-    Err(Failure::Resynced(messages))
+    Err(Failure::Resynced(Resynced {
+        trace: path.to_string(),
+        setup,
+        skips: outcome.skips,
+        warnings,
+    }))
 }
 
 /// Writes an analyzer's report into its `--output` file, after its
