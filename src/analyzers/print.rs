@@ -36,6 +36,7 @@ use super::sink::{ChunkSink, Sink, Stream};
 use super::{AnalyzerError, ChunkStart, Driver, Event, RunError, RunOptions};
 use crate::format::events::ArgKind;
 use crate::format::{self, EventDecl, Record, Skips, TraceReader, pyfmt};
+use crate::report::render::{Ansi, Style};
 
 /// Text that is appended often: short pieces are kept in a fixed block so
 /// that appending is a fixed-size copy (see `pyfmt::push_padded`).
@@ -78,9 +79,12 @@ struct Layout {
     args: Vec<(Piece, bool)>,
 }
 
-/// The escape sequences around event names in colour (bold cyan), in
-/// every output that colours them.
-pub(crate) const NAME_COLOR: (&[u8], &[u8]) = (b"\x1b[1;36m", b"\x1b[0m");
+/// The escape sequences around event names in colour, in every output
+/// that colours them: the render layer's (see [`Ansi`]).
+pub(crate) const NAME_COLOR: (&[u8], &[u8]) = (
+    Ansi::sgr(Style::EventName).as_bytes(),
+    Ansi::RESET.as_bytes(),
+);
 
 impl Layout {
     fn new(decl: &EventDecl, color: bool) -> Layout {

@@ -111,6 +111,7 @@ pub(super) fn write_keyed_json(out: &mut dyn Write, shown: &[(&str, &Report)]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::render::Ansi;
 
     /// A streamed report of a few rows, for the writers.
     struct Rows(u32);
@@ -155,7 +156,11 @@ mod tests {
         let keyed = [("plugin", &reports[0]), ("doc", &reports[1])];
         let mut out = Vec::new();
         write_reports(&mut out, &keyed, None, false, true).unwrap();
-        let (b, w, r) = (term::style::BOLD, term::style::WARN, term::style::RESET);
+        let (b, w, r) = (
+            Ansi::sgr(Style::Heading),
+            Ansi::sgr(Style::Warning),
+            Ansi::RESET,
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("{b}== plugin =={r}\n{words}\n{b}== doc =={r}\n{w}lost{r}\n")

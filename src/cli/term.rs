@@ -5,13 +5,13 @@
 //! and files get plain bytes (the drop-in output must stay byte-identical to
 //! `simpletrace.py`'s).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::report::render::{Paint, Plain, Style};
+use crate::report::render::{Ansi, Paint, Plain, Style};
 
 /// `--color` / `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -102,40 +102,22 @@ impl TermArgs {
     }
 }
 
-/// ANSI styles (SGR sequences).
+/// ANSI styles (SGR sequences) of messages on standard error, from the
+/// render layer's one palette ([`Ansi`]).
 pub(super) mod style {
-    /// Headings.
-    pub const BOLD: &str = "\x1b[1m";
+    use super::{Ansi, Style};
+
     /// Warnings.
-    pub const WARN: &str = "\x1b[1;33m";
+    pub const WARN: &str = Ansi::sgr(Style::Warning);
     /// Errors.
     pub const ERROR: &str = "\x1b[1;31m";
-    /// Histogram bars.
-    pub const BAR: &str = "\x1b[32m";
     /// Back to plain.
-    pub const RESET: &str = "\x1b[0m";
+    pub const RESET: &str = Ansi::RESET;
 }
 
 /// `text` in `style`.
 pub(super) fn paint(style: &str, text: &str) -> String {
     format!("{style}{text}{}", style::RESET)
-}
-
-/// The render layer's styles as terminal escapes: headings bold, warnings
-/// yellow, histogram bars green (see [`crate::report::render::Paint`]).
-/// What is coloured is decided by the kind of block, never by its words.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ansi;
-
-impl Paint for Ansi {
-    fn paint(&self, style: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
-        let sgr = match style {
-            Style::Heading => style::BOLD,
-            Style::Warning => style::WARN,
-            Style::Bar => style::BAR,
-        };
-        write!(out, "{sgr}{text}{}", style::RESET)
-    }
 }
 
 /// The paint for text to an output that gets colour when `color`.

@@ -8,7 +8,9 @@
 //! painted is decided by the block's kind (a table's header row and a
 //! part's title are [`Style::Heading`], a warning is [`Style::Warning`]),
 //! never by reading its words; without the escapes the bytes are those of
-//! [`Plain`].
+//! [`Plain`]. The escapes of every style are [`Ansi`]'s, here and nowhere
+//! else: the record printers, which lay out a record's head once per
+//! event for speed, take theirs from [`Ansi::sgr`] too.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -31,6 +33,8 @@ pub enum Style {
     Warning,
     /// The bar of a histogram row.
     Bar,
+    /// An event's name at the start of a printed record (`print`, `log`).
+    EventName,
 }
 
 /// How text of a [`Style`] is written: plain, or painted for a terminal.
@@ -46,6 +50,33 @@ pub struct Plain;
 impl Paint for Plain {
     fn paint(&self, _: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(text.as_bytes())
+    }
+}
+
+/// Text painted for a terminal with ANSI escapes (SGR sequences): headings
+/// bold, warnings bold yellow, histogram bars green, event names bold
+/// cyan. The one palette of the tool.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ansi;
+
+impl Ansi {
+    /// Back to plain text after a styled piece.
+    pub const RESET: &'static str = "\x1b[0m";
+
+    /// The escape that starts text of `style`.
+    pub const fn sgr(style: Style) -> &'static str {
+        match style {
+            Style::Heading => "\x1b[1m",
+            Style::Warning => "\x1b[1;33m",
+            Style::Bar => "\x1b[32m",
+            Style::EventName => "\x1b[1;36m",
+        }
+    }
+}
+
+impl Paint for Ansi {
+    fn paint(&self, style: Style, text: &str, out: &mut dyn Write) -> io::Result<()> {
+        write!(out, "{}{text}{}", Ansi::sgr(style), Ansi::RESET)
     }
 }
 
