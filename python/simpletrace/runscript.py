@@ -1,12 +1,16 @@
 """Runs an unchanged analysis script on this module::
 
+    simpletrace-runscript SCRIPT [ARGS...]
     python3 -m simpletrace.runscript SCRIPT [ARGS...]
 
-runs SCRIPT as ``python3 SCRIPT ARGS...`` would (``sys.argv``, ``__name__ ==
+run SCRIPT as ``python3 SCRIPT ARGS...`` would (``sys.argv``, ``__name__ ==
 '__main__'``, the script's folder first on ``sys.path``), except that its
 ``import simpletrace`` gets this module, even when QEMU's own
 ``simpletrace.py`` sits beside the script (as QEMU's
-``scripts/analyse-locks-simpletrace.py`` does).
+``scripts/analyse-locks-simpletrace.py`` does). The command works from any
+folder; ``python3 -m`` puts the current folder first on ``sys.path``, so
+from a folder that holds another ``simpletrace.py`` it would find that one
+before this package (``python3 -P -m`` does not, on Python 3.11 and later).
 """
 
 import os
@@ -18,7 +22,7 @@ import simpletrace
 
 def main():
     if len(sys.argv) < 2:
-        sys.stderr.write('usage: python3 -m simpletrace.runscript SCRIPT [ARGS...]\n')
+        sys.stderr.write('usage: simpletrace-runscript SCRIPT [ARGS...]\n')
         sys.exit(2)
     script = sys.argv[1]
     sys.argv = sys.argv[1:]
