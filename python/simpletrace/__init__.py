@@ -219,19 +219,15 @@ def _mappable_fd(log):
     return fd
 
 
-def _open(decls, log, read_header):
-    """The trace `log` (a path or an open binary file), its header checked,
-    and what to do with the file after the run."""
+def _open(decls, log, read_header, fd=None):
+    """The trace `log` (a path or an open binary file; `fd` its descriptor
+    when its bytes can be read from there), its header checked."""
     if isinstance(log, (str, os.PathLike)):
-        return _native.Trace.open(decls, path=os.fspath(log), read_header=read_header), None
+        return _native.Trace.open(decls, path=os.fspath(log), read_header=read_header)
     name = str(getattr(log, 'name', '<trace>'))
-    fd = _mappable_fd(log)
     if fd is None:
-        return _native.Trace.open(decls, reader=log, name=name, read_header=read_header), None
-    trace = _native.Trace.open(decls, fd=fd, name=name, read_header=read_header)
-    # Read through its own descriptor: leave the file at its end, as
-    # reading it would.
-    return trace, lambda: log.seek(0, io.SEEK_END)
+        return _native.Trace.open(decls, reader=log, name=name, read_header=read_header)
+    return _native.Trace.open(decls, fd=fd, name=name, read_header=read_header)
 
 
 def process(events, log, analyzer, read_header=True):
@@ -251,8 +247,9 @@ def process(events, log, analyzer, read_header=True):
     after its last complete record, and ``end()`` is called.
     """
     decls = _declarations(events)
-    trace, after = _open(decls, log, read_header)
+    fd = None if isinstance(log, (str, os.PathLike)) else _mappable_fd(log)
     try:
+        trace = _open(decls, log, read_header, fd)
         with analyzer:
             table, old_style = _handler_table(analyzer, decls)
             if old_style:
@@ -262,8 +259,10 @@ def process(events, log, analyzer, read_header=True):
             if result.warning:
                 warnings.warn(result.warning, TruncatedTraceWarning, stacklevel=2)
     finally:
-        if after is not None:
-            after()
+        if fd is not None:
+            # Read through a descriptor of its own: the file is left at its
+            # end, as reading it would leave it, and its buffer in step.
+            log.seek(0, io.SEEK_END)
 
 
 def run(analyzer):

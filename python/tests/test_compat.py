@@ -266,6 +266,13 @@ def test_streams_and_positions(tmp_path):
     with gzip.open(gz, 'rb') as f:
         assert run_formatter(simpletrace, events, f) == want
     assert run_formatter(simpletrace, events, str(gz)) == want
+    # A compressed file opened as a plain file: decompressed from its start,
+    # even after Python read ahead in it, and left at its end.
+    with open(gz, 'rb') as f:
+        f.read(100)
+        f.seek(0)
+        assert run_formatter(simpletrace, events, f) == want
+        assert f.tell() == gz.stat().st_size
     # An events file object.
     with open(events) as ef:
         assert run_formatter(simpletrace, ef, str(TESTDATA / 'sample.trace')) == want
@@ -306,7 +313,7 @@ def test_records_without_a_handler_never_cross_into_python(corpus):
 
     rare = Rare()
     decls = simpletrace._declarations(str(corpus / 'trace-events-all'))
-    trace, _ = simpletrace._open(decls, str(corpus / 'dropped.bin'), True)
+    trace = simpletrace._open(decls, str(corpus / 'dropped.bin'), True)
     table, _ = simpletrace._handler_table(rare, decls)
     result = trace.dispatch(table)
     assert (result.records, result.calls, rare.seen) == (467570, 1, 1)
