@@ -27,7 +27,7 @@ import sys
 import warnings
 
 from . import _native
-from ._native import Arguments, Event, SimpleException
+from ._native import Arguments, Event, SimpleException  # noqa: F401 (the event types, public)
 
 __all__ = ['Analyzer', 'Analyzer2', 'process', 'run']
 

@@ -100,3 +100,25 @@ def event(event_id, timestamp, pid, *args):
 
 def dropped(timestamp, pid, count):
     return event(0xfffffffffffffffe, timestamp, pid, count)
+
+
+def event_v3(event_id, timestamp, *args):
+    """A record of versions 2 and 3: no type word, no pid."""
+    payload = b''
+    for a in args:
+        if isinstance(a, bytes):
+            payload += struct.pack('<I', len(a)) + a
+        else:
+            payload += struct.pack('<Q', a & 0xffffffffffffffff)
+    return struct.pack('<QQII', event_id, timestamp, 24 + len(payload), 0) + payload
+
+
+def header_v0():
+    """Version 0's header: a 64-byte record of its own."""
+    return header(0) + b'\0' * 40
+
+
+def event_v0(event_id, timestamp, *args):
+    """A record of version 0: 64 bytes, six argument words."""
+    words = list(args) + [0] * (6 - len(args))
+    return struct.pack('<QQ6Q', event_id, timestamp, *(w & 0xffffffffffffffff for w in words))

@@ -4,7 +4,7 @@ same calls, the same exceptions, and the goldens it printed."""
 import gzip
 import io
 import os
-import shutil
+import subprocess
 import sys
 import traceback
 import warnings
@@ -13,8 +13,8 @@ import pytest
 
 import simpletrace
 from conftest import TESTDATA
-from support import (dropped, event, exact_handler, formatter, header, mapping, old_style,
-                     read_golden)
+from support import (dropped, event, event_v0, event_v3, formatter, header, header_v0, mapping,
+                     old_style, read_golden)
 
 # (trace-events, trace, golden, whether the trace has a header), in testdata/.
 TESTDATA_CASES = [
@@ -482,3 +482,51 @@ def test_event_objects_carry_what_tracetool_events_do(corpus, tracetool):
         assert a.properties == b.properties
         assert a.lineno == b.lineno
         assert a.filename == b.filename
+
+
+@pytest.mark.parametrize('version', [0, 2, 3, 4])
+def test_every_version_reaches_the_handlers_as_the_printer_prints_it(tmp_path, version):
+    events = 'tick(uint64_t n)\npair(int a, int b)\nname(const char *s, int x)\n'
+    if version == 0:
+        data = header_v0() + event_v0(0, 100, 1) + event_v0(1, 250, -2, 3) + event_v0(0, 200, 7)
+    elif version in (2, 3):
+        data = (header(version) + event_v3(0, 100, 1) + event_v3(2, 250, b"it's", -1)
+                + event_v3(1, 300, 4, 5) + event_v3(0, 200, 7))
+    else:
+        data = (header() + mapping(5, 'name') + mapping(6, 'tick') + event(6, 100, 3, 1)
+                + event(5, 250, 3, b'x\ty', 9) + dropped(260, 3, 2))
+    events, trace = write(tmp_path, data, events)
+    printed = subprocess.run([sys.executable, '-m', 'simpletrace', events, trace],
+                             capture_output=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert run_formatter(simpletrace, events, trace) == printed.stdout.decode()
+    assert printed.stdout.count(b'\n') in (3, 4)
+
+
+def test_process_event_of_the_base_classes_called_by_a_subclass(corpus, qemu):
+    events, trace = str(corpus / 'trace-events-all'), str(corpus / 'tiny.bin')
+    results = []
+    for module in (simpletrace, qemu):
+        calls = []
+        old = old_style(module, OLD_STYLE_HANDLERS, calls)
+
+        class Counted(type(old)):
+            def _process_event(self, rec_args, **kwargs):
+                calls.append(('via', kwargs['event_id']))
+                super()._process_event(rec_args, **kwargs)
+
+        class New(module.Analyzer2):
+            def _process_event(self, rec_args, **kwargs):
+                calls.append(('via2', kwargs['event_id']))
+                super()._process_event(rec_args, **kwargs)
+
+            def bdrv_open_common(self, *args, event, **kwargs):
+                calls.append(('open', args))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            module.process(events, trace, Counted())
+            module.process(events, trace, New())
+        results.append(calls)
+    assert results[0] == results[1]
+    assert sum(1 for c in results[0] if c[0] == 'open') == 2

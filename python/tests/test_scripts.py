@@ -1,7 +1,6 @@
 """Unchanged scripts on the module (simpletrace-runscript), against the same
 scripts on QEMU's own simpletrace.py; and `python -m simpletrace`."""
 
-import os
 import shutil
 import subprocess
 import sys
