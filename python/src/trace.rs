@@ -71,13 +71,16 @@ pub struct Trace {
 
 impl Trace {
     /// Runs the analyzers of `driver` over the trace, writing what they
-    /// stream to `out`. An analyzer's failure comes back as a
+    /// stream to `out`, on the calling thread (the driver's worker threads,
+    /// with `options.parallelism`, run forks of parallel analyzers only,
+    /// which must not call Python). An analyzer's failure comes back as a
     /// `SimpleException` with its message: an analyzer that keeps a Python
     /// exception of its own raises that one instead (the caller checks it
-    /// first).
+    /// first). The interpreter stays attached (`_py`): the analyzers, a
+    /// file object read from or written to, may call Python.
     pub fn drive(
         &self,
-        py: Python<'_>,
+        _py: Python<'_>,
         driver: Driver<'_>,
         out: &mut dyn Write,
         options: RunOptions,
@@ -103,7 +106,6 @@ impl Trace {
             }
         };
         drop(driver);
-        let _ = py;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(RunError::Io(e)) => {
