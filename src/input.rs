@@ -255,9 +255,13 @@ impl TraceInput {
         Self::pipe(io::stdin(), path)
     }
 
-    /// A regular file that is not compressed is mapped; anything else is
-    /// a stream, which recognizes a compression by the first bytes.
-    fn from_file(file: File, path: &Path) -> Result<TraceInput, InputError> {
+    /// Opens a trace from a file already open, as [`TraceInput::open`]
+    /// opens one by path: a regular file that is not compressed is
+    /// memory-mapped from its first byte, whatever the file's position; a
+    /// compressed one, a pipe or anything that cannot be mapped is read as
+    /// a stream from the file's position. `path` names it in errors. (For
+    /// bindings handed an open file, such as the Python module.)
+    pub fn from_file(file: File, path: &Path) -> Result<TraceInput, InputError> {
         match MappedFile::open(file) {
             Ok(map) if Compression::detect(&map).is_none() => {
                 Ok(TraceInput::Data(TraceData::Mapped(map)))

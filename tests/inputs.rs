@@ -1325,3 +1325,30 @@ fn text_input_faults_say_what_is_wrong() {
         "{err}"
     );
 }
+
+/// A trace opened from a file already open (as the Python module is handed
+/// one): a regular file is mapped from its first byte whatever the file's
+/// position; a compressed one is decompressed, as by path.
+#[test]
+fn trace_input_from_an_open_file() {
+    use simpletrace::input::{TraceData, TraceInput};
+    use std::io::{Seek, SeekFrom};
+    let path = support::testdata("sample.trace");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut file = std::fs::File::open(&path).unwrap();
+    file.seek(SeekFrom::Start(10)).unwrap();
+    match TraceInput::from_file(file, &path).unwrap() {
+        TraceInput::Data(data @ TraceData::Mapped(_)) => assert_eq!(&data[..], &bytes[..]),
+        otherwise => panic!("{otherwise:?}"),
+    }
+    let gz = support::scratch("trace_input_from_an_open_file").join("sample.trace.gz");
+    std::fs::write(&gz, gzip(&bytes)).unwrap();
+    match TraceInput::from_file(std::fs::File::open(&gz).unwrap(), &gz).unwrap() {
+        TraceInput::Stream(mut s) => {
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).unwrap();
+            assert_eq!(all, bytes);
+        }
+        otherwise => panic!("{otherwise:?}"),
+    }
+}
