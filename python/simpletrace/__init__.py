@@ -13,7 +13,10 @@ event when the run starts (after ``begin()``), not per record; see
 To run an unchanged script that does ``import simpletrace`` on this module,
 even one sitting beside QEMU's own ``simpletrace.py``::
 
-    python3 -m simpletrace.runscript SCRIPT [ARGS...]
+    simpletrace-runscript SCRIPT [ARGS...]
+
+(``python3 -m simpletrace.runscript`` does the same, except from a folder
+that itself holds a ``simpletrace.py``, which ``-m`` puts first.)
 
 and ``python3 -m simpletrace [--no-header] TRACE-EVENTS TRACE`` prints a
 trace exactly as ``simpletrace.py`` does.
