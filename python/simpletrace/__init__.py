@@ -337,6 +337,8 @@ def load_columns(events, log, names, read_header=True, *, threads=None, strings=
     Returns ``{event name: {column name: array}}`` for each chosen event
     (declaration order, ``Dropped_Event`` last), every array one value per
     record, in trace order: ``timestamp_ns`` (uint64), ``pid`` (uint32),
+    ``record`` (uint64: the record's position in the trace, counting every
+    record from 0, mappings included; it orders records across events),
     then each argument under its declared name: int64 for signed C
     types (sign-extended), uint64 for unsigned ones and pointers, bool for
     ``bool``, and for strings an object array of ``bytes`` (or, with

@@ -146,6 +146,9 @@ pub struct Table {
     pub timestamps: Vec<u64>,
     /// `pid` of each record.
     pub pids: Vec<u32>,
+    /// Each record's position in the trace, counting every record
+    /// (mappings included) from 0: the order of records across events.
+    pub records: Vec<u64>,
     /// Each argument's values.
     pub args: Vec<Values>,
 }
@@ -155,6 +158,7 @@ impl Table {
         Table {
             timestamps: Vec::new(),
             pids: Vec::new(),
+            records: Vec::new(),
             args: schema.args.iter().map(|(_, k)| Values::new(*k)).collect(),
         }
     }
@@ -162,6 +166,7 @@ impl Table {
     fn append(&mut self, other: Table) {
         append(&mut self.timestamps, other.timestamps);
         append(&mut self.pids, other.pids);
+        append(&mut self.records, other.records);
         for (a, b) in self.args.iter_mut().zip(other.args) {
             a.append(b);
         }
@@ -289,6 +294,7 @@ impl Columns {
         };
         table.timestamps.push(ev.timestamp_ns());
         table.pids.push(ev.pid());
+        table.records.push(ev.record().at.record.0);
         for (i, values) in table.args.iter_mut().enumerate() {
             values.push(ev, i);
         }

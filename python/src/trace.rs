@@ -205,21 +205,45 @@ fn table_columns<'py>(
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
     let mut columns = Vec::with_capacity(2 + table.args.len());
     let column = |name: &str, dtype: &str, data: Bound<'py, PyAny>| {
-        PyTuple::new(py, [name.into_pyobject(py)?.into_any(), dtype.into_pyobject(py)?.into_any(), data])
+        PyTuple::new(
+            py,
+            [
+                name.into_pyobject(py)?.into_any(),
+                dtype.into_pyobject(py)?.into_any(),
+                data,
+            ],
+        )
     };
     let Table {
         timestamps,
         pids,
+        records,
         args,
     } = table;
-    columns.push(column("timestamp_ns", "=u8", words(py, &timestamps, u64::to_ne_bytes)?.into_any())?);
+    columns.push(column(
+        "timestamp_ns",
+        "=u8",
+        words(py, &timestamps, u64::to_ne_bytes)?.into_any(),
+    )?);
     drop(timestamps);
-    columns.push(column("pid", "=u4", words(py, &pids, u32::to_ne_bytes)?.into_any())?);
+    columns.push(column(
+        "pid",
+        "=u4",
+        words(py, &pids, u32::to_ne_bytes)?.into_any(),
+    )?);
     drop(pids);
+    columns.push(column(
+        "record",
+        "=u8",
+        words(py, &records, u64::to_ne_bytes)?.into_any(),
+    )?);
+    drop(records);
     for ((name, _), values) in schema.args.iter().zip(args) {
         let col = match values {
             Values::Signed(v) => column(name, "=i8", words(py, &v, i64::to_ne_bytes)?.into_any())?,
-            Values::Unsigned(v) => column(name, "=u8", words(py, &v, u64::to_ne_bytes)?.into_any())?,
+            Values::Unsigned(v) => {
+                column(name, "=u8", words(py, &v, u64::to_ne_bytes)?.into_any())?
+            }
             Values::Bool(v) => column(name, "?", PyBytes::new(py, &v).into_any())?,
             Values::Bytes { ends, data } => {
                 let mut offsets = Vec::with_capacity(ends.len() + 1);

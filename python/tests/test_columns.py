@@ -89,7 +89,8 @@ def check_against_json(binary, events, trace, has_header=True, threads=None):
     assert seen == set(expected)
     for name, columns in expected.items():
         got = ours[name]
-        assert list(got) == ['timestamp_ns', 'pid'] + [c for c in columns if c not in ('timestamp_ns', 'pid')]
+        assert list(got) == ['timestamp_ns', 'pid', 'record'] + [c for c in columns if c not in ('timestamp_ns', 'pid')]
+        assert (np.diff(got['record'].astype(np.int64)) > 0).all()
         for column, values in columns.items():
             array = got[column]
             assert len(array) == len(values), (name, column)
@@ -145,6 +146,7 @@ def test_types_of_every_kind(tmp_path):
     assert ev['s'].tolist() == [b'x', b'']
     assert ev['timestamp_ns'].tolist() == [10, 20]
     assert ev['pid'].tolist() == [1, 2]
+    assert ev['record'].tolist() == [1, 2]   # after the mapping record
 
 
 DROPPED_EVENTS = 'tick(uint64_t n)\nname(const char *s, int x)\n'
