@@ -286,3 +286,25 @@ def test_dataframes_without_pandas_say_so(monkeypatch):
     monkeypatch.setattr(builtins, '__import__', no_pandas)
     with pytest.raises(ImportError, match='load_dataframes needs pandas'):
         simpletrace.load_dataframes(TESTDATA / 'sample.trace-events', TESTDATA / 'sample.trace', '*')
+
+
+# The vectorised example against the script it mirrors.
+
+@pytest.mark.parametrize('name', ['medium-rand', 'dropped'])
+def test_the_vectorised_locks_example_prints_what_the_script_prints(corpus, reference, name,
+                                                                    tmp_path):
+    import sys
+    from test_scripts import run, runscript
+    text = (reference / 'analyse-locks-simpletrace.py').read_text()
+    # The one-line fix QEMU 10's module needs (its timestamp is an int).
+    script = tmp_path / 'analyse-locks-simpletrace.py'
+    script.write_text(text.replace('timestamp[0]', 'timestamp'))
+    args = [str(corpus / 'trace-events-all'), str(corpus / f'{name}.bin')]
+    want = run(runscript() + [str(script)] + args)
+    assert want.returncode == 0, want.stderr
+    example = ROOT / 'python' / 'examples' / 'analyse_locks_columns.py'
+    got = run([sys.executable, str(example)] + args)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == want.stdout
+    if name == 'dropped':
+        assert '  LOCK HELD (' in got.stdout
