@@ -308,18 +308,17 @@ def _load(events, log, names, read_header, threads):
 
 
 def _strings(np, payload, strings):
-    """A string column: `(offsets, data)` as an object array of bytes, or
-    a pyarrow LargeBinaryArray (`strings='arrow'`)."""
-    offsets, data = payload
-    ends = np.frombuffer(offsets, dtype=np.int64)
+    """A string column from `(codes, distinct)`: an object array of bytes
+    (records with the same string share one bytes object), or a pyarrow
+    LargeBinaryArray (`strings='arrow'`)."""
+    codes, distinct = payload
+    codes = np.frombuffer(codes, dtype=np.uint32)
     if strings == 'arrow':
         import pyarrow as pa
-        return pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), len(ends) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    column = np.empty(len(ends) - 1, dtype=object)
-    bounds = ends.tolist()
-    column[:] = [data[a:b] for a, b in zip(bounds, bounds[1:])]
-    return column
+        return pa.array(distinct, type=pa.large_binary()).take(pa.array(codes))
+    table = np.empty(len(distinct), dtype=object)
+    table[:] = distinct
+    return table[codes]
 
 
 def load_columns(events, log, names, read_header=True, *, threads=None, strings='bytes'):

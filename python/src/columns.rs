@@ -6,12 +6,14 @@
 //! chunk, which merge in chunk order. Memory follows the selected records
 //! only. No Python object is made until the run is over: the Python side
 //! ([`crate::trace::Trace::columns`]) turns each vector into one `bytes`
-//! object that numpy views without copying.
+//! object that numpy views without copying (strings: one code per record
+//! into the distinct strings, each one Python `bytes` object).
 //!
 //! Values are those `simpletrace json` writes: signed integers
 //! sign-extended from their C width, unsigned ones and pointers as the
 //! 64-bit word, `bool`s as true/false, strings as their bytes.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use simpletrace::analyzers::{
@@ -58,14 +60,10 @@ pub enum Values {
     Unsigned(Vec<u64>),
     /// [`Kind::Bool`], one byte (0 or 1) per record.
     Bool(Vec<u8>),
-    /// [`Kind::Bytes`]: every record's bytes one after the other, and
-    /// where each record's end.
-    Bytes {
-        /// The end of each record's bytes in `data`.
-        ends: Vec<u64>,
-        /// The bytes.
-        data: Vec<u8>,
-    },
+    /// [`Kind::Bytes`], each distinct string once: a trace repeats its
+    /// strings (file names, device names), and one Python object per
+    /// distinct string is far cheaper than one per record.
+    Bytes(Strings),
 }
 
 impl Values {
@@ -74,10 +72,7 @@ impl Values {
             Kind::Signed => Values::Signed(Vec::new()),
             Kind::Unsigned => Values::Unsigned(Vec::new()),
             Kind::Bool => Values::Bool(Vec::new()),
-            Kind::Bytes => Values::Bytes {
-                ends: Vec::new(),
-                data: Vec::new(),
-            },
+            Kind::Bytes => Values::Bytes(Strings::default()),
         }
     }
 
@@ -95,11 +90,13 @@ impl Values {
             Values::Signed(v) => v.push(ev.i64_at(i).unwrap_or(0)),
             Values::Unsigned(v) => v.push(word),
             Values::Bool(v) => v.push(u8::from(word != 0)),
-            Values::Bytes { ends, data } => {
-                if let Some(ArgValue::Str(s)) = value {
-                    data.extend_from_slice(s);
-                }
-                ends.push(data.len() as u64);
+            Values::Bytes(strings) => {
+                let s = match value {
+                    Some(ArgValue::Str(s)) => s,
+                    _ => b"",
+                };
+                let code = strings.code(s);
+                strings.codes.push(code);
             }
         }
     }
@@ -110,14 +107,45 @@ impl Values {
             (Values::Signed(a), Values::Signed(b)) => append(a, b),
             (Values::Unsigned(a), Values::Unsigned(b)) => append(a, b),
             (Values::Bool(a), Values::Bool(b)) => append(a, b),
-            (Values::Bytes { ends, data }, Values::Bytes { ends: e, data: d }) => {
-                let base = data.len() as u64;
-                ends.extend(e.into_iter().map(|end| end + base));
-                data.extend_from_slice(&d);
+            (Values::Bytes(a), Values::Bytes(b)) => {
+                // The part's codes in this table's numbering.
+                let renumber: Vec<u32> = b.distinct.iter().map(|s| a.code(s)).collect();
+                let codes = b
+                    .codes
+                    .iter()
+                    .map(|&c| renumber.get(c as usize).copied().unwrap_or(0));
+                a.codes.extend(codes);
             }
             // Forks are made with the same kinds.
             _ => {}
         }
+    }
+}
+
+/// String values: a code per record, into the distinct strings.
+#[derive(Debug, Clone, Default)]
+pub struct Strings {
+    /// Each record's string: its position in `distinct`.
+    pub codes: Vec<u32>,
+    /// The distinct strings, in order of first appearance.
+    pub distinct: Vec<Vec<u8>>,
+    index: HashMap<Vec<u8>, u32>,
+}
+
+impl Strings {
+    /// The code of `s`, added if new.
+    #[inline]
+    fn code(&mut self, s: &[u8]) -> u32 {
+        if let Some(&code) = self.index.get(s) {
+            return code;
+        }
+        // A record holds fewer than 2^32 bytes, so a trace fewer than
+        // 2^32 records of a string argument in any realistic case; past
+        // that, codes saturate rather than wrap.
+        let code = u32::try_from(self.distinct.len()).unwrap_or(u32::MAX);
+        self.distinct.push(s.to_vec());
+        self.index.insert(s.to_vec(), code);
+        code
     }
 }
 

@@ -245,13 +245,15 @@ fn table_columns<'py>(
                 column(name, "=u8", words(py, &v, u64::to_ne_bytes)?.into_any())?
             }
             Values::Bool(v) => column(name, "?", PyBytes::new(py, &v).into_any())?,
-            Values::Bytes { ends, data } => {
-                let mut offsets = Vec::with_capacity(ends.len() + 1);
-                offsets.push(0u64);
-                offsets.extend(ends);
-                let offsets = words(py, &offsets, u64::to_ne_bytes)?;
-                let data = PyBytes::new(py, &data);
-                column(name, "bytes", PyTuple::new(py, [offsets, data])?.into_any())?
+            Values::Bytes(strings) => {
+                let codes = words(py, &strings.codes, u32::to_ne_bytes)?.into_any();
+                let distinct = strings.distinct.iter().map(|s| PyBytes::new(py, s));
+                let distinct = PyList::new(py, distinct)?.into_any();
+                column(
+                    name,
+                    "bytes",
+                    PyTuple::new(py, [codes, distinct])?.into_any(),
+                )?
             }
         };
         columns.push(col);
@@ -415,8 +417,8 @@ impl Trace {
     /// line's `--events`) as columns, on `threads` threads. Returns
     /// `(tables, records, warning)`: one `(event name, columns)` per event,
     /// each column a `(name, dtype, bytes)` (numpy's dtype code) or, for
-    /// strings, `(name, "bytes", (offsets, data))` with `n + 1` int64
-    /// offsets into `data`.
+    /// strings, `(name, "bytes", (codes, distinct))`: a native uint32 per
+    /// record, its string's position in the list `distinct` of `bytes`.
     fn columns<'py>(
         &self,
         py: Python<'py>,
