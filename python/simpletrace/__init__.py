@@ -321,6 +321,10 @@ def _strings(np, payload, strings):
     return table[codes]
 
 
+# The columns every table starts with, before the arguments.
+_RECORD_COLUMNS = ('timestamp_ns', 'pid', 'record')
+
+
 def load_columns(events, log, names, read_header=True, *, threads=None, strings='bytes'):
     """Loads the records of chosen events as numpy arrays.
 
@@ -338,7 +342,8 @@ def load_columns(events, log, names, read_header=True, *, threads=None, strings=
     record, in trace order: ``timestamp_ns`` (uint64), ``pid`` (uint32),
     ``record`` (uint64: the record's position in the trace, counting every
     record from 0, mappings included; it orders records across events),
-    then each argument under its declared name: int64 for signed C
+    then each argument under its declared name (``arg_pid`` for an
+    argument named ``pid``, and so for the other two): int64 for signed C
     types (sign-extended), uint64 for unsigned ones and pointers, bool for
     ``bool``, and for strings an object array of ``bytes`` (or, with
     ``strings='arrow'``, a ``pyarrow.LargeBinaryArray``). The values are
@@ -355,7 +360,10 @@ def load_columns(events, log, names, read_header=True, *, threads=None, strings=
     result = {}
     for name, columns in _load(events, log, names, read_header, threads):
         table = {}
-        for column, dtype, payload in columns:
+        for i, (column, dtype, payload) in enumerate(columns):
+            if i >= len(_RECORD_COLUMNS) and column in _RECORD_COLUMNS:
+                # An argument named like a column of every record.
+                column = 'arg_' + column
             if dtype == 'bytes':
                 table[column] = _strings(np, payload, strings)
             else:

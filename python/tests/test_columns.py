@@ -63,11 +63,12 @@ def json_columns(binary, events, trace, has_header=True):
         table['pid'].append(rec['pid'])
         raw = rec.get('raw', {})
         for name, value in rec['args'].items():
+            column = 'arg_' + name if name in ('timestamp_ns', 'pid', 'record') else name
             if name in raw:
                 value = bytes.fromhex(raw[name])
-            elif isinstance(value, str) and value.startswith('0x') and name not in _strings(rec):
+            elif isinstance(value, str) and value.startswith('0x') and column not in _strings(rec):
                 value = int(value, 16)
-            table[name].append(value)
+            table[column].append(value)
     return tables
 
 
@@ -147,6 +148,18 @@ def test_types_of_every_kind(tmp_path):
     assert ev['timestamp_ns'].tolist() == [10, 20]
     assert ev['pid'].tolist() == [1, 2]
     assert ev['record'].tolist() == [1, 2]   # after the mapping record
+
+
+def test_an_argument_named_like_a_record_column(tmp_path):
+    events = tmp_path / 'events'
+    events.write_text('ev(int pid, uint64_t record, uint64_t timestamp_ns)\n')
+    trace = tmp_path / 'trace'
+    trace.write_bytes(header() + mapping(0, 'ev') + event(0, 10, 1, 2**64 - 2, 5, 6))
+    ev = simpletrace.load_columns(events, trace, 'ev')['ev']
+    assert list(ev) == ['timestamp_ns', 'pid', 'record', 'arg_pid', 'arg_record', 'arg_timestamp_ns']
+    assert ev['pid'].tolist() == [1] and ev['arg_pid'].tolist() == [-2]
+    assert ev['record'].tolist() == [1] and ev['arg_record'].tolist() == [5]
+    assert ev['timestamp_ns'].tolist() == [10] and ev['arg_timestamp_ns'].tolist() == [6]
 
 
 DROPPED_EVENTS = 'tick(uint64_t n)\nname(const char *s, int x)\n'
