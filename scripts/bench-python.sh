@@ -38,7 +38,7 @@ if ! "$venv/bin/python" -c 'import numpy' 2>/dev/null || [[ ! -x $venv/bin/matur
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'maturin>=1.9.4,<2' pytest numpy
 fi
 (cd python && VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH CARGO_TARGET_DIR=$target \
-  maturin develop --release --quiet)
+  maturin develop --release --quiet >&2)
 py=$venv/bin/python
 ref=$(../shared/tools/reference-simpletrace)
 cat "$trace" >/dev/null   # page cache
