@@ -203,7 +203,7 @@ fn table_columns<'py>(
     schema: &crate::columns::Schema,
     table: Table,
 ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-    let mut columns = Vec::with_capacity(2 + table.args.len());
+    let mut columns = Vec::with_capacity(3 + table.args.len());
     let column = |name: &str, dtype: &str, data: Bound<'py, PyAny>| {
         PyTuple::new(
             py,

@@ -14,7 +14,7 @@ import pytest
 
 import simpletrace
 from conftest import ROOT, TESTDATA
-from support import dropped, event, header, mapping
+from support import dropped, event, event_v0, header, header_v0, mapping
 
 # (trace-events, trace, whether it has a header), in testdata/.
 TESTDATA_CASES = [
@@ -160,6 +160,16 @@ def test_an_argument_named_like_a_record_column(tmp_path):
     assert ev['pid'].tolist() == [1] and ev['arg_pid'].tolist() == [-2]
     assert ev['record'].tolist() == [1] and ev['arg_record'].tolist() == [5]
     assert ev['timestamp_ns'].tolist() == [10] and ev['arg_timestamp_ns'].tolist() == [6]
+
+
+def test_a_version_0_trace_gives_string_arguments_as_addresses(binary, tmp_path):
+    events = tmp_path / 'events'
+    events.write_text('ev(const char *s, int x, bool b)\n')
+    trace = tmp_path / 'trace'
+    trace.write_bytes(header_v0() + event_v0(0, 100, 0x5600, -3, 1) + event_v0(0, 200, 0x5610, 4, 0))
+    ev = check_against_json(binary, events, trace)['ev']
+    assert ev['s'].dtype == np.uint64 and ev['s'].tolist() == [0x5600, 0x5610]
+    assert ev['x'].tolist() == [-3, 4] and ev['b'].tolist() == [True, False]
 
 
 DROPPED_EVENTS = 'tick(uint64_t n)\nname(const char *s, int x)\n'
