@@ -954,8 +954,8 @@ mod tests {
 
     #[test]
     fn suggests_a_close_declared_name() {
-        let events = parse("qemu_mutex_lock(void *m) \"m %p\"\nother(int x) \"x %d\"\n")
-            .expect("parses");
+        let events =
+            parse("qemu_mutex_lock(void *m) \"m %p\"\nother(int x) \"x %d\"\n").expect("parses");
         assert_eq!(events.suggest("qemu_mutex_lok"), Some("qemu_mutex_lock"));
         assert_eq!(events.suggest("unrelated_name"), None);
     }
