@@ -139,9 +139,9 @@ impl Strings {
         if let Some(&code) = self.index.get(s) {
             return code;
         }
-        // A record holds fewer than 2^32 bytes, so a trace fewer than
-        // 2^32 records of a string argument in any realistic case; past
-        // that, codes saturate rather than wrap.
+        // 2^32 distinct strings in one column would take over 4 G
+        // records of the event (and over 64 GiB of them); past that, the
+        // codes saturate rather than wrap.
         let code = u32::try_from(self.distinct.len()).unwrap_or(u32::MAX);
         self.distinct.push(s.to_vec());
         self.index.insert(s.to_vec(), code);
