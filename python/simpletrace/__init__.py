@@ -32,7 +32,9 @@ import warnings
 from . import _native
 from ._native import Arguments, Event, SimpleException  # noqa: F401 (the event types, public)
 
-__all__ = ['Analyzer', 'Analyzer2', 'process', 'run', 'load_columns', 'load_dataframes']
+# QEMU's list exactly, so that `from simpletrace import *` gives what it
+# gives there; the columnar functions are imported by name.
+__all__ = ['Analyzer', 'Analyzer2', 'process', 'run']
 
 # The warning QEMU's module gives for the positional Analyzer, in the same
 # words, so that filters written for it match.
