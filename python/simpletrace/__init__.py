@@ -20,6 +20,9 @@ that itself holds a ``simpletrace.py``, which ``-m`` puts first.)
 
 and ``python3 -m simpletrace [--no-header] TRACE-EVENTS TRACE`` prints a
 trace exactly as ``simpletrace.py`` does.
+
+:func:`load_columns` (numpy) and :func:`load_dataframes` (pandas) load the
+records of chosen events as columns, without a Python object per record.
 """
 
 import inspect
@@ -32,6 +35,8 @@ import warnings
 from . import _native
 from ._native import Arguments, Event, SimpleException  # noqa: F401 (the event types, public)
 
+# QEMU's list exactly, so that `from simpletrace import *` gives what it
+# gives there; the columnar functions are imported by name.
 __all__ = ['Analyzer', 'Analyzer2', 'process', 'run']
 
 # The warning QEMU's module gives for the positional Analyzer, in the same
@@ -266,6 +271,124 @@ def process(events, log, analyzer, read_header=True):
             # Read through a descriptor of its own: the file is left at its
             # end, as reading it would leave it, and its buffer in step.
             log.seek(0, io.SEEK_END)
+
+
+def _patterns(names):
+    """`names` (a comma-separated string, or an iterable of names and
+    globs) as one comma-separated list."""
+    if isinstance(names, str):
+        return names
+    names = list(names)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"event names are strings, not {type(name).__name__}")
+    return ','.join(names)
+
+
+def _threads(threads):
+    if threads is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            return os.cpu_count() or 1
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, not {threads!r}")
+    return threads
+
+
+def _load(events, log, names, read_header, threads):
+    """The native tables of the chosen events, warning as process() does."""
+    patterns = _patterns(names)
+    decls = _declarations(events)
+    fd = None if isinstance(log, (str, os.PathLike)) else _mappable_fd(log)
+    try:
+        trace = _open(decls, log, read_header, fd)
+        tables, _records, warning = trace.columns(patterns, _threads(threads))
+    finally:
+        if fd is not None:
+            log.seek(0, io.SEEK_END)
+    if warning:
+        warnings.warn(warning, TruncatedTraceWarning, stacklevel=3)
+    return tables
+
+
+def _strings(np, payload, strings):
+    """A string column from `(codes, distinct)`: an object array of bytes
+    (records with the same string share one bytes object), or a pyarrow
+    LargeBinaryArray (`strings='arrow'`)."""
+    codes, distinct = payload
+    codes = np.frombuffer(codes, dtype=np.uint32)
+    if strings == 'arrow':
+        import pyarrow as pa
+        return pa.array(distinct, type=pa.large_binary()).take(pa.array(codes))
+    table = np.empty(len(distinct), dtype=object)
+    table[:] = distinct
+    return table[codes]
+
+
+# The columns every table starts with, before the arguments.
+_RECORD_COLUMNS = ('timestamp_ns', 'pid', 'record')
+
+
+def load_columns(events, log, names, read_header=True, *, threads=None, strings='bytes'):
+    """Loads the records of chosen events as numpy arrays.
+
+    `events`, `log` and `read_header` are as for :func:`process`. `names`
+    chooses the events: a list of event names and globs, or one
+    comma-separated string of them, as ``simpletrace --events`` takes them
+    (``qemu_mutex_*``, ``-qemu_mutex_unlock``: the last pattern matching a
+    name decides); ``Dropped_Event`` chooses the dropped-events records
+    (``*`` does too). A name that is not declared raises ValueError (with
+    the declared name it likely meant). `threads`: how many threads decode
+    the trace (default: the CPUs this process may use).
+
+    Returns ``{event name: {column name: array}}`` for each chosen event
+    (declaration order, ``Dropped_Event`` last), every array one value per
+    record, in trace order: ``timestamp_ns`` (uint64), ``pid`` (uint32),
+    ``record`` (uint64: the record's position in the trace, counting every
+    record from 0, mappings included; it orders records across events),
+    then each argument under its declared name (``arg_pid`` for an
+    argument named ``pid``, and so for the other two): int64 for signed C
+    types (sign-extended), uint64 for unsigned ones and pointers, bool for
+    ``bool``, and for strings an object array of ``bytes`` (or, with
+    ``strings='arrow'``, a ``pyarrow.LargeBinaryArray``). The values are
+    those ``simpletrace json`` gives. Numeric arrays are read-only views of
+    one buffer each: no Python object is made per record.
+
+    A bad trace raises SimpleException naming the byte offset; one cut off
+    in the middle of a record gives a TruncatedTraceWarning and the
+    records before the cut.
+    """
+    if strings not in ('bytes', 'arrow'):
+        raise ValueError(f"strings must be 'bytes' or 'arrow', not {strings!r}")
+    import numpy as np
+    result = {}
+    for name, columns in _load(events, log, names, read_header, threads):
+        table = {}
+        for i, (column, dtype, payload) in enumerate(columns):
+            if i >= len(_RECORD_COLUMNS) and column in _RECORD_COLUMNS:
+                # An argument named like a column of every record.
+                column = 'arg_' + column
+            if dtype == 'bytes':
+                table[column] = _strings(np, payload, strings)
+            else:
+                table[column] = np.frombuffer(payload, dtype=np.dtype(dtype))
+        result[name] = table
+    return result
+
+
+def load_dataframes(events, log, names, read_header=True, *, threads=None):
+    """:func:`load_columns` as pandas DataFrames: ``{event name:
+    DataFrame}``, one row per record and one column per array (strings as
+    ``bytes`` objects). Needs pandas."""
+    try:
+        import pandas as pd
+    except ImportError as e:
+        raise ImportError(
+            "simpletrace.load_dataframes needs pandas (pip install pandas); "
+            "simpletrace.load_columns gives the same columns as numpy arrays") from e
+    tables = load_columns(events, log, names, read_header, threads=threads)
+    return {name: pd.DataFrame(columns, copy=False) for name, columns in tables.items()}
 
 
 def run(analyzer):

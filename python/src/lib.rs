@@ -15,6 +15,7 @@
 //!   from a file object), and [`trace::Trace::drive`], which runs any
 //!   analyzers of the crate over it and turns its faults into Python
 //!   exceptions and warnings.
+//! - [`columns`]: the analyzer that loads chosen events as columns.
 //! - [`dispatch`]: the analyzer that calls the Python handlers.
 //! - [`pyio`]: Python file objects as Rust readers and writers.
 //! - [`errors`]: the exceptions each fault becomes.
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+pub mod columns;
 pub mod dispatch;
 pub mod errors;
 pub mod events;

@@ -17,16 +17,18 @@
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use simpletrace::analyzers::print::{Buffering, Parallelism, PrintAnalyzer};
 use simpletrace::analyzers::{Driver, RunError, RunOptions};
 use simpletrace::format::{self, TraceKind, TraceReader};
 use simpletrace::input::{TraceData, TraceInput, TraceStream};
+use simpletrace::pattern::EventPatterns;
 
+use crate::columns::{Columns, Plan, Table, Values};
 use crate::dispatch::{Call, DispatchState, Entry, PyDispatch};
 use crate::errors::{self, SimpleException};
 use crate::events::Declarations;
@@ -179,6 +181,86 @@ impl Trace {
     }
 }
 
+/// The `bytes` of the native-endian words of `values` (`N` bytes each),
+/// made in place.
+fn words<'py, T: Copy, const N: usize>(
+    py: Python<'py>,
+    values: &[T],
+    bytes: fn(T) -> [u8; N],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * N, |buf| {
+        for (chunk, &v) in buf.chunks_exact_mut(N).zip(values) {
+            chunk.copy_from_slice(&bytes(v));
+        }
+        Ok(())
+    })
+}
+
+/// A table's columns as [`Trace::columns`] returns them; each vector is
+/// freed once copied.
+fn table_columns<'py>(
+    py: Python<'py>,
+    schema: &crate::columns::Schema,
+    table: Table,
+) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    let mut columns = Vec::with_capacity(3 + table.args.len());
+    let column = |name: &str, dtype: &str, data: Bound<'py, PyAny>| {
+        PyTuple::new(
+            py,
+            [
+                name.into_pyobject(py)?.into_any(),
+                dtype.into_pyobject(py)?.into_any(),
+                data,
+            ],
+        )
+    };
+    let Table {
+        timestamps,
+        pids,
+        records,
+        args,
+    } = table;
+    columns.push(column(
+        "timestamp_ns",
+        "=u8",
+        words(py, &timestamps, u64::to_ne_bytes)?.into_any(),
+    )?);
+    drop(timestamps);
+    columns.push(column(
+        "pid",
+        "=u4",
+        words(py, &pids, u32::to_ne_bytes)?.into_any(),
+    )?);
+    drop(pids);
+    columns.push(column(
+        "record",
+        "=u8",
+        words(py, &records, u64::to_ne_bytes)?.into_any(),
+    )?);
+    drop(records);
+    for ((name, _), values) in schema.args.iter().zip(args) {
+        let col = match values {
+            Values::Signed(v) => column(name, "=i8", words(py, &v, i64::to_ne_bytes)?.into_any())?,
+            Values::Unsigned(v) => {
+                column(name, "=u8", words(py, &v, u64::to_ne_bytes)?.into_any())?
+            }
+            Values::Bool(v) => column(name, "?", PyBytes::new(py, &v).into_any())?,
+            Values::Bytes(strings) => {
+                let codes = words(py, &strings.codes, u32::to_ne_bytes)?.into_any();
+                let distinct = strings.distinct.iter().map(|s| PyBytes::new(py, s));
+                let distinct = PyList::new(py, distinct)?.into_any();
+                column(
+                    name,
+                    "bytes",
+                    PyTuple::new(py, [codes, distinct])?.into_any(),
+                )?
+            }
+        };
+        columns.push(col);
+    }
+    Ok(columns)
+}
+
 /// Whether a path means the file of that name: `-` is standard input to
 /// the crate, a file called `-` to QEMU's module.
 fn literal(path: PathBuf) -> PathBuf {
@@ -328,6 +410,52 @@ impl Trace {
             calls: 0,
             warning: finished.warning,
         })
+    }
+
+    /// Loads the records of the events `patterns` turns on (a
+    /// comma-separated list of event names and globs, as the command
+    /// line's `--events`) as columns, on `threads` threads. Returns
+    /// `(tables, records, warning)`: one `(event name, columns)` per event,
+    /// each column a `(name, dtype, bytes)` (numpy's dtype code) or, for
+    /// strings, `(name, "bytes", (codes, distinct))`: a native uint32 per
+    /// record, its string's position in the list `distinct` of `bytes`.
+    fn columns<'py>(
+        &self,
+        py: Python<'py>,
+        patterns: &str,
+        threads: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let patterns = EventPatterns::parse_list(patterns)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let words_only = self.kind.version == format::Version::V0;
+        let plan = Plan::new(&self.decls.get().events, &patterns, words_only)
+            .map_err(|e| PyValueError::new_err(e.0))?;
+        let plan = Arc::new(plan);
+        let out = Arc::default();
+        let mut driver = Driver::new();
+        driver.add_parallel(Columns::new(Arc::clone(&plan), Arc::clone(&out)));
+        let options = RunOptions {
+            parallelism: Parallelism::threads(threads),
+            buffering: Buffering::Block,
+        };
+        let finished = self.drive(py, driver, &mut io::sink(), options)?;
+        let tables = out
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .ok_or_else(|| PyRuntimeError::new_err("the columnar run left no tables"))?;
+        let mut list = Vec::with_capacity(tables.len());
+        for (schema, table) in plan.schemas.iter().zip(tables) {
+            list.push((schema.name.as_str(), table_columns(py, schema, table)?));
+        }
+        PyTuple::new(
+            py,
+            [
+                list.into_pyobject(py)?.into_any(),
+                finished.records.into_pyobject(py)?.into_any(),
+                finished.warning.into_pyobject(py)?.into_any(),
+            ],
+        )
     }
 
     /// The trace's format version.

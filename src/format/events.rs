@@ -531,6 +531,13 @@ impl TraceEvents {
         self.by_name.get(name).and_then(|&i| self.decls.get(i))
     }
 
+    /// The declared event name closest to `name` when it is a likely typo
+    /// of it (the "did you mean" of an unknown event name), as the
+    /// command line suggests them.
+    pub fn suggest(&self, name: &str) -> Option<&str> {
+        crate::syntax::did_you_mean(name, self.decls.iter().map(|d| d.name.as_str()))
+    }
+
     /// The pseudo declaration of dropped-events records:
     /// `Dropped_Event(uint64_t num_events_dropped)`.
     pub fn dropped(&self) -> &EventDecl {
@@ -943,6 +950,14 @@ mod tests {
 
     fn parse(text: &str) -> Result<TraceEvents, EventsError> {
         TraceEvents::parse("t", text.as_bytes())
+    }
+
+    #[test]
+    fn suggests_a_close_declared_name() {
+        let events =
+            parse("qemu_mutex_lock(void *m) \"m %p\"\nother(int x) \"x %d\"\n").expect("parses");
+        assert_eq!(events.suggest("qemu_mutex_lok"), Some("qemu_mutex_lock"));
+        assert_eq!(events.suggest("unrelated_name"), None);
     }
 
     fn kind_of(text: &str) -> EventsErrorKind {
