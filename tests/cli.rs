@@ -39,11 +39,9 @@ fn trace_from_stdin() {
     assert_eq!(from_stdin.stdout, from_file.stdout);
 }
 
-/// `simpletrace ... | head -1`, for the drop-in printer and every command
-/// that streams records: the reader goes away, we exit 0 without a word.
-#[test]
-fn closed_pipe_is_quiet_success() {
-    let dir = support::scratch("closed_pipe");
+/// A trace of 200,000 records (about 8 MiB of output: more than a pipe
+/// holds) and its events file, in `dir`: for the closed-pipe tests.
+fn long_tick_trace(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let events = dir.join("te");
     std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
     let mut t = Vec::new();
@@ -60,6 +58,15 @@ fn closed_pipe_is_quiet_success() {
     }
     let trace = dir.join("trace");
     std::fs::write(&trace, t).unwrap();
+    (events, trace)
+}
+
+/// `simpletrace ... | head -1`, for the drop-in printer and every command
+/// that streams records: the reader goes away, we exit 0 without a word.
+#[test]
+fn closed_pipe_is_quiet_success() {
+    let dir = support::scratch("closed_pipe");
+    let (events, trace) = long_tick_trace(&dir);
     for cmd in [
         &[][..],
         &["print", "--format", "log"][..],
@@ -620,22 +627,7 @@ mod run_several {
 #[test]
 fn closed_pipe_leaves_no_unfinished_output_file() {
     let dir = support::scratch("closed_pipe_output_file");
-    let events = dir.join("te");
-    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
-    let mut t = Vec::new();
-    encode::header(&mut t, 4);
-    encode::mapping(&mut t, 0, b"tick");
-    for i in 0..200_000u64 {
-        encode::event(
-            &mut t,
-            0,
-            i * 10,
-            1,
-            &[ArgValue::Int(i), ArgValue::Str(b"some text")],
-        );
-    }
-    let trace = dir.join("trace");
-    std::fs::write(&trace, t).unwrap();
+    let (events, trace) = long_tick_trace(&dir);
     for (plugins, key) in [(["print", "stats"], "stats"), (["print", "json"], "json")] {
         let file = dir.join(key);
         let mut child = support::bin()
