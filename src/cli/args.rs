@@ -302,9 +302,9 @@ pub(super) enum StatsSortArg {
     Count,
     /// By event name.
     Name,
-    /// Earliest first.
+    /// By first record, earliest first
     First,
-    /// Latest last record first.
+    /// By last record, latest first
     Last,
     /// As declared in TRACE_EVENTS.
     Declared,
@@ -458,13 +458,17 @@ pub fn command(extras: &[AnalyzerEntry]) -> clap::Command {
         run.mut_arg("plugins", |arg| arg.help(help.clone()).long_help(help))
     });
     for e in extras {
-        let sub = clap::Command::new(e.name.clone())
+        let sub = clap::Command::new(e.name.clone());
+        // The argument groups first: `augment_args` sets the command's
+        // `about` to their struct's doc comment, which the analyzer's own
+        // description must replace, not the other way round.
+        let sub = OutputArgs::augment_args(TraceArgs::augment_args(sub))
             .about(e.about.clone())
+            .long_about(e.about.clone())
             .after_help(format!(
                 "Example:\n  simpletrace {} trace-events-all trace-12345\n      {}",
                 e.name, e.about
             ));
-        let sub = OutputArgs::augment_args(TraceArgs::augment_args(sub));
         cmd = cmd.subcommand(sub);
     }
     cmd
@@ -478,6 +482,46 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("simpletrace").chain(args.iter().copied()))
+    }
+
+    /// An analyzer added by a program is described by its own `about`,
+    /// in the command list and in its `--help`, not by a doc comment of
+    /// the argument groups it takes.
+    #[test]
+    fn extra_analyzers_keep_their_own_description() {
+        let extra = AnalyzerEntry::parallel("rate", "events per pid, how fast", PrintAnalyzer::new);
+        let mut cmd = command(&[extra]);
+        let help = cmd.render_long_help().to_string();
+        assert!(
+            help.contains("rate         events per pid, how fast"),
+            "{help}"
+        );
+        let sub = cmd.find_subcommand_mut("rate").unwrap();
+        let help = sub.render_long_help().to_string();
+        assert!(help.starts_with("events per pid, how fast\n"), "{help}");
+        assert!(!help.contains("How analyzer results are written"), "{help}");
+    }
+
+    /// `--color` and `--progress` describe their own values, and `stats
+    /// --sort`'s say what they sort by.
+    #[test]
+    fn value_descriptions_are_each_options_own() {
+        let mut cmd = command(&[]);
+        let stats = cmd.find_subcommand_mut("stats").unwrap();
+        let help = stats.render_long_help().to_string();
+        assert!(
+            help.contains("auto:   Colour what goes to a terminal"),
+            "{help}"
+        );
+        assert!(
+            help.contains("auto:   A bar once a run has taken a second"),
+            "{help}"
+        );
+        assert!(
+            help.contains("last:     By last record, latest first"),
+            "{help}"
+        );
+        assert!(!help.contains("(colour:"), "{help}");
     }
 
     #[test]

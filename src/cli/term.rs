@@ -13,15 +13,29 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::report::render::{Ansi, Paint, Plain, Style};
 
-/// `--color` / `--progress`.
+/// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(super) enum When {
-    /// When it goes to a terminal (colour: and `NO_COLOR` is not set).
+    /// Colour what goes to a terminal, unless `NO_COLOR` is set
     #[default]
     Auto,
-    /// Always.
+    /// Colour, wherever the output goes
     Always,
-    /// Never.
+    /// No colour
+    Never,
+}
+
+/// `--progress` (its own values: what `auto` means differs from
+/// `--color`'s, and `--help` lists each value's meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(super) enum ProgressWhen {
+    /// A bar once a run has taken a second, when standard output is not a
+    /// terminal
+    #[default]
+    Auto,
+    /// A bar from the start, whatever standard output is
+    Always,
+    /// No bar
     Never,
 }
 
@@ -38,8 +52,8 @@ pub(super) struct TermArgs {
     /// (for runs longer than a second, when standard output is not a
     /// terminal), always (from the start, whatever standard output is),
     /// never.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = When::Auto)]
-    progress: When,
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressWhen::Auto)]
+    progress: ProgressWhen,
 }
 
 /// Whether `NO_COLOR` asks for no colour (set and not empty, per
@@ -89,9 +103,9 @@ impl TermArgs {
     /// when not known), or `None` when there is to be none.
     pub(super) fn progress(&self, total: Option<u64>) -> Option<Progress> {
         let show = match self.progress {
-            When::Never => return None,
-            When::Always => true,
-            When::Auto => {
+            ProgressWhen::Never => return None,
+            ProgressWhen::Always => true,
+            ProgressWhen::Auto => {
                 if !std::io::stderr().is_terminal() || std::io::stdout().is_terminal() {
                     return None;
                 }
@@ -186,13 +200,13 @@ mod tests {
     fn when_never_and_always() {
         let args = TermArgs {
             color: When::Never,
-            progress: When::Never,
+            progress: ProgressWhen::Never,
         };
         assert!(!args.color_stdout() && !args.color_stderr());
         assert!(args.progress(Some(10)).is_none());
         let args = TermArgs {
             color: When::Always,
-            progress: When::Always,
+            progress: ProgressWhen::Always,
         };
         assert!(args.color_stdout() && args.color_stderr());
         let mut p = args.progress(None).unwrap();
