@@ -751,7 +751,7 @@ fn rule_errors_name_the_problem() {
         ),
         (
             &["--no-builtin"],
-            1,
+            2,
             "simpletrace: --no-builtin leaves no rule: give --alloc, --free or --realloc rules\n",
         ),
         (&["--alloc", "pool_get:size=len"], 2, "'ptr=ARG' is missing"),

@@ -208,8 +208,14 @@ from_errors!(
     OutputFile(OutputError),
     Analyzer(AnalyzerError),
     Pattern(PatternError),
-    Args(clap::Error),
 );
+impl From<clap::Error> for Failure {
+    /// Arguments clap accepted but could not turn into their types: a
+    /// usage error, as clap's own.
+    fn from(e: clap::Error) -> Failure {
+        Failure::Usage(Error::Args(e))
+    }
+}
 #[cfg(feature = "plugins")]
 from_errors!(Plugin(crate::analyzers::plugin::PluginError));
 
@@ -238,9 +244,11 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// Arguments that do not fit together (exit status 1).
+    /// A usage error found after clap: options that do not fit together,
+    /// a malformed option value, anything wrong with the command line that
+    /// is known without reading a file (exit status 2, as clap's own).
     pub(crate) fn invalid(message: String) -> Failure {
-        Failure::Error(Error::Invalid(message))
+        Failure::Usage(Error::Invalid(message))
     }
 
     /// Writing the results failed (exit status 1, or 0 for a closed pipe).

@@ -11,7 +11,9 @@ use clap::{ArgGroup, Args, ValueEnum};
 use super::error::{Error, Failure};
 use super::run::analyze_with;
 use super::{Config, EndArg, OutputArgs, Reports, TraceArgs};
-use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
+use crate::analyzers::hist::{
+    GroupBy, Hist, HistError, HistSpec, LatencyPair, MAX_BY, Measure, Pairing, Style,
+};
 use crate::analyzers::histogram::{Scale, Unit};
 use crate::analyzers::{Driver, Report};
 use crate::format::excerpt::Excerpt;
@@ -252,8 +254,20 @@ impl HistArgs {
                     "latencies and intervals are times: give --linear in ns, us, ms or s".into(),
                 ));
             }
+            (Some(Unit::Bytes), _) if timed => {
+                return Err(Failure::invalid(
+                    "latencies and intervals are times: --unit bytes does not fit them (give \
+                     --unit ns, or count for plain numbers of nanoseconds)"
+                        .into(),
+                ));
+            }
             (u, s) => u.or(s),
         };
+        if self.by.len() > MAX_BY {
+            return Err(Failure::invalid(
+                HistError::TooManyGroupParts(self.by.len()).to_string(),
+            ));
+        }
         let mut spec = HistSpec::new(measure);
         spec.by = self.by.clone();
         spec.scale = match self.linear {
@@ -317,7 +331,13 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let spec = args.spec()?;
     let config = Config::from_args(&args.trace)?;
     // The analyzer checks the run's --events filter when the run starts.
-    let hist = Hist::new(spec, &config.events).map_err(|e| Failure::Error(Error::Hist(e)))?;
+    let hist = Hist::new(spec, &config.events).map_err(|e| {
+        if e.is_usage() {
+            Failure::Usage(Error::Hist(e))
+        } else {
+            Failure::Error(Error::Hist(e))
+        }
+    })?;
     let plot = match &args.svg {
         Some(path) => Some(config.create_output(path)?),
         None => None,
@@ -383,7 +403,7 @@ mod tests {
 
     fn spec_error(args: &[&str]) -> String {
         match parse(args).unwrap().spec() {
-            Err(Failure::Error(e)) => e.to_string(),
+            Err(Failure::Usage(e)) => e.to_string(),
             Ok(s) => panic!("accepted {s:?}"),
             Err(f) => panic!("{f:?}"),
         }
@@ -469,6 +489,20 @@ mod tests {
         assert_eq!(
             spec_error(&["--latency", "a,b", "--linear", "4KiB"]),
             "latencies and intervals are times: give --linear in ns, us, ms or s"
+        );
+        // A time in bytes is refused; a value may be in any unit.
+        for measure in [&["--latency", "a,b"][..], &["--interval", "e"]] {
+            let args: Vec<&str> = measure.iter().copied().chain(["--unit", "bytes"]).collect();
+            assert!(
+                spec_error(&args).starts_with("latencies and intervals are times: --unit bytes"),
+                "{args:?}"
+            );
+        }
+        let s = spec(&["--event", "e", "--arg", "a", "--unit", "ns"]);
+        assert_eq!(s.unit, Some(Unit::Nanoseconds));
+        assert_eq!(
+            spec_error(&["--interval", "e", "--by", "pid,a,b,c"]),
+            "--by has 4 parts; at most 3 are supported"
         );
     }
 

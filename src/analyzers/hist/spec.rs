@@ -381,4 +381,18 @@ impl fmt::Display for HistError {
     }
 }
 
+impl HistError {
+    /// Whether the request is wrong whatever the trace-events file says
+    /// (too many `--by` parts, one event for both ends): a usage error,
+    /// where the other variants are a request that does not fit this
+    /// file's declarations (or, [`HistError::FilteredOut`], found only when
+    /// the run starts).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            HistError::TooManyGroupParts(_) | HistError::SameEvent(_)
+        )
+    }
+}
+
 impl std::error::Error for HistError {}
