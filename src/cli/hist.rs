@@ -115,7 +115,8 @@ pub(super) struct HistArgs {
     /// cumulative %) instead of bars.
     #[arg(long, conflicts_with = "json")]
     table: bool,
-    /// Also write the histograms as an SVG bar chart to FILE.
+    /// Also write the histograms as an SVG bar chart to FILE (- for
+    /// standard output; the text report then goes to standard error).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
     #[command(flatten)]
@@ -329,6 +330,15 @@ impl HistArgs {
 pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let args = &args.with_latency_spelled_out()?;
     let spec = args.spec()?;
+    // `-` is standard output, as everywhere.
+    let plot_to_stdout = args.svg.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if plot_to_stdout && args.output.json {
+        return Err(Failure::invalid(super::destinations::not_shared(
+            "the --svg - plot",
+            "the --json report",
+            "write the plot to a file (--svg FILE), or leave out --json",
+        )));
+    }
     let config = Config::from_args(&args.trace)?;
     // The analyzer checks the run's --events filter when the run starts.
     let hist = Hist::new(spec, &config.events).map_err(|e| {
@@ -339,20 +349,39 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
         }
     })?;
     let plot = match &args.svg {
-        Some(path) => Some(config.create_output(path)?),
-        None => None,
+        Some(path) if !plot_to_stdout => Some(config.create_output(path)?),
+        _ => None,
     };
     let mut driver = Driver::new();
     hist.add_to(&mut driver);
-    let reports = Reports::json(args.output.json);
+    // The plot on standard output sends the text report to standard error,
+    // as `filter -o -` does its summary.
+    let reports = if plot_to_stdout {
+        Reports::Stderr
+    } else {
+        Reports::json(args.output.json)
+    };
     let result = analyze_with(&config, reports, driver, &mut |reports| match &plot {
         Some(file) => write_plot(file, reports),
+        None if plot_to_stdout => write_plot_to_stdout(reports),
         None => Ok(()),
     });
     match plot {
         Some(file) => super::put_in_place(file, result),
         None => result,
     }
+}
+
+/// Writes the report's histograms as an SVG plot to standard output
+/// (`--svg -`).
+fn write_plot_to_stdout(reports: &[Report]) -> Result<(), Failure> {
+    let Some(plot) = reports.iter().find_map(|r| r.as_document()?.plot()) else {
+        return Ok(());
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    svg::write_svg(&plot, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
 }
 
 /// Writes the report's histograms as an SVG plot (drawn by the render
