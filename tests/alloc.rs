@@ -746,7 +746,7 @@ fn rule_errors_name_the_problem() {
         ),
         (
             &["--alloc", "pool_get:ptr=obj", "--free", "pool_get:ptr=obj"],
-            1,
+            2,
             "simpletrace: two rules for pool_get: give one rule per event\n",
         ),
         (

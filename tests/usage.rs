@@ -112,6 +112,24 @@ fn exit_status_and_message_of_each_mistake() {
         ),
         (&["alloc", "--no-builtin"], true, 2, "leaves no rule"),
         (
+            &[
+                "alloc",
+                "--alloc",
+                "mem_alloc:ptr=ptr",
+                "--free",
+                "mem_alloc:ptr=ptr",
+            ],
+            true,
+            2,
+            "simpletrace: two rules for mem_alloc: give one rule per event\n",
+        ),
+        (
+            &["hist", "--interval", "mem_free", "--events", "blk_*"],
+            true,
+            2,
+            "simpletrace: the --events filter leaves out mem_free, which this histogram reads\n",
+        ),
+        (
             &["man", "--dir", "-"],
             false,
             2,
@@ -162,12 +180,24 @@ fn exit_status_and_message_of_each_mistake() {
             2,
             "simpletrace: unknown command 'nonesuch' (the commands: print, stats,",
         ),
+        (
+            &["nonesuch"],
+            true,
+            2,
+            "\n\nUsage: simpletrace [OPTIONS] <TRACE_EVENTS> <TRACE_FILE>\n",
+        ),
         // Requests that do not fit the trace-events file, and bad files.
         (
             &["hist", "--event", "mem_fre", "--arg", "ptr"],
             true,
             1,
             "declares no event 'mem_fre' (did you mean 'mem_free'?)",
+        ),
+        (
+            &["alloc", "--alloc", "mem_allc:ptr=ptr"],
+            true,
+            1,
+            "declares no event 'mem_allc' (did you mean 'mem_alloc'?)",
         ),
         (
             &["/nonexistent/trace-events", "t"],
@@ -217,6 +247,10 @@ fn options_before_the_command() {
     }
     let out = run(&["--pid", "4242", "stats"], true);
     assert!(out.status.success(), "{}", support::stderr(&out));
+    // Clap's `help` command is a command too.
+    let out = support::run(["help", "stats"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: simpletrace stats"));
     // An option the command does not take is clap's error, about that
     // command.
     let out = run(&["--format", "log", "stats"], true);

@@ -56,6 +56,12 @@ fn leading_options(cmd: &clap::Command, args: &[OsString]) -> Option<(Vec<OsStri
     None
 }
 
+/// Whether `word` names a command (clap's own `help` too, which it adds
+/// only when it parses).
+fn is_command(cmd: &clap::Command, word: &str) -> bool {
+    word == "help" || cmd.find_subcommand(word).is_some()
+}
+
 /// The names of the commands (clap's own `help` too).
 fn command_names(cmd: &clap::Command) -> Vec<&str> {
     cmd.get_subcommands()
@@ -76,7 +82,7 @@ pub(super) fn options_after_command(
 ) -> Option<Vec<OsString>> {
     let (leading, at) = leading_options(cmd, args)?;
     let word = args.get(at)?.to_str()?;
-    if leading.is_empty() || cmd.find_subcommand(word).is_none() {
+    if leading.is_empty() || !is_command(cmd, word) {
         return None;
     }
     let mut moved: Vec<OsString> = args.iter().take(1).cloned().collect();
@@ -93,7 +99,7 @@ pub(super) fn options_after_command(
 pub(super) fn mistyped_command(cmd: &clap::Command, args: &[OsString]) -> Option<String> {
     let (_, at) = leading_options(cmd, args)?;
     let word = args.get(at)?.to_str()?;
-    if cmd.find_subcommand(word).is_some() || word == "-" || Path::new(word).exists() {
+    if is_command(cmd, word) || word == "-" || Path::new(word).exists() {
         return None;
     }
     let names = command_names(cmd);
@@ -109,7 +115,7 @@ pub(super) fn mistyped_command(cmd: &clap::Command, args: &[OsString]) -> Option
 pub(super) fn unknown_command(cmd: &clap::Command, args: &[OsString]) -> Option<String> {
     let (_, at) = leading_options(cmd, args)?;
     let word = args.get(at)?.to_str()?;
-    if cmd.find_subcommand(word).is_some() || word == "-" || Path::new(word).exists() {
+    if is_command(cmd, word) || word == "-" || Path::new(word).exists() {
         return None;
     }
     Some(format!(

@@ -82,6 +82,23 @@ impl Error {
         }
     }
 
+    /// Whether an analyzer refused, at the start of the run, a request
+    /// that is wrong whatever the files hold (`hist`'s and `alloc`'s
+    /// errors say which of theirs are).
+    fn is_usage(&self) -> bool {
+        let Error::Analyzer(e) = self else {
+            return false;
+        };
+        let source = e.source();
+        e.is_setup()
+            && (source
+                .and_then(|s| s.downcast_ref::<crate::analyzers::hist::HistError>())
+                .is_some_and(|h| h.is_usage())
+                || source
+                    .and_then(|s| s.downcast_ref::<crate::analyzers::alloc::RuleError>())
+                    .is_some_and(|r| r.is_usage()))
+    }
+
     /// Whether a closed pipe (the reader of standard output went away) is
     /// the cause, here or further down the chain.
     fn is_broken_pipe(&self) -> bool {
@@ -281,8 +298,16 @@ impl From<Error> for Failure {
 }
 
 impl From<RunError> for Failure {
+    /// A run's error; an analyzer's refusal at the start of the run that
+    /// is a usage error (its request wrong whatever the files hold) is
+    /// one here too.
     fn from(e: RunError) -> Failure {
-        Failure::Error(e.into())
+        let e = Error::from(e);
+        if e.is_usage() {
+            Failure::Usage(e)
+        } else {
+            Failure::Error(e)
+        }
     }
 }
 

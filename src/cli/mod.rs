@@ -143,7 +143,11 @@ fn parse(cmd: &clap::Command, args: &[OsString]) -> Result<ArgMatches, Parsed> {
     // "the subcommand '...' cannot be used with".
     let third_word = error.kind() == clap::error::ErrorKind::ArgumentConflict;
     match argv::unknown_command(cmd, args).filter(|_| third_word) {
-        Some(message) => Err(Parsed::Usage(message)),
+        // With the usage lines, as clap's own message has them.
+        Some(message) => Err(Parsed::Usage(format!(
+            "{message}\n\n{}\n\nFor more information, try '--help'.",
+            cmd.clone().render_usage()
+        ))),
         None => Err(Parsed::Clap(error)),
     }
 }

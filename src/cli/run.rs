@@ -155,7 +155,7 @@ pub(super) fn analyze_with<'c>(
         // (reported with the failure's own words).
         Err(e) => {
             let failure = Failure::from(e);
-            if failure.is_broken_pipe() {
+            if failure.is_broken_pipe() || matches!(failure, Failure::Usage(_)) {
                 return Err(failure);
             }
             let Failure::Error(e) = failure else {
