@@ -746,12 +746,12 @@ fn rule_errors_name_the_problem() {
         ),
         (
             &["--alloc", "pool_get:ptr=obj", "--free", "pool_get:ptr=obj"],
-            1,
+            2,
             "simpletrace: two rules for pool_get: give one rule per event\n",
         ),
         (
             &["--no-builtin"],
-            1,
+            2,
             "simpletrace: --no-builtin leaves no rule: give --alloc, --free or --realloc rules\n",
         ),
         (&["--alloc", "pool_get:size=len"], 2, "'ptr=ARG' is missing"),

@@ -728,6 +728,6 @@ fn log_format_from_the_command_line() {
     assert!(!out.is_empty());
 
     let out = support::run([os("--timestamps".as_ref()), os(&events), os(&trace)]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(support::stderr(&out).contains("--timestamps needs --format log"));
 }

@@ -315,7 +315,7 @@ fn broken_plugins_are_refused_clearly() {
         assert!(out.stdout.is_empty());
     }
     let out = support::run(["run", "--plugin", "nonesuch", "te", "t"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = support::stderr(&out);
     let names: Vec<String> = simpletrace::analyzers::registry()
         .into_iter()

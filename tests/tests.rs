@@ -24,4 +24,5 @@ mod soak;
 mod stats;
 mod testdata;
 mod tracer;
+mod usage;
 mod versions;

@@ -28,14 +28,16 @@ Examples:
   simpletrace run --plugin locks --plugin ./libcount.so trace-events-all trace-12345
       Several analyzers, built in or loaded from shared libraries, in one pass.
   simpletrace --events 'bdrv_*,-bdrv_co_*' --pid 4242 --start 1.5s --end 2s trace-events-all trace-12345
-      Only some records: the filters work with every command.
+      Only some records: the filters work with every command, before or
+      after its name.
 
 Exit status:
   0  success; also when the output pipe closes early (| head), and for a trace
      cut off in the middle of a record (a warning says where)
   1  a bad or missing trace or trace-events file, a failed analyzer, or output
      that cannot be written (a full disk, a closed standard output)
-  2  a usage error
+  2  a usage error (a mistyped command or option, options that do not go
+     together, a malformed value, binary output to a terminal)
   3  --resync skipped corrupt data (each skipped byte range is listed)
   4  the trace file shrank while it was read (another program truncated it);
      every record before the cut was read";

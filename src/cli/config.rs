@@ -52,7 +52,7 @@ impl FilterArgs {
         }
         for list in &self.events {
             let p = EventPatterns::parse_list(list)
-                .map_err(|e| Error::Pattern(e).context("--events: ", ""))?;
+                .map_err(|e| Failure::Usage(Error::Pattern(e).context("--events: ", "")))?;
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);

@@ -109,12 +109,41 @@ pub(super) fn check_shared(on_stdout: &[Writer<'_>], json: bool) -> Result<(), S
     let Some(other) = others.first() else {
         return Ok(());
     };
+    Err(not_shared(
+        &data.what(),
+        &list(others.iter().map(|w| w.what())),
+        &format!(
+            "send all but one to files with --output KEY=FILE (e.g. --output {}=FILE)",
+            other.key
+        ),
+    ))
+}
+
+/// The message for `what`, a format for other programs, asked onto
+/// standard output where `others` go too (`run`'s analyzers, `hist --svg
+/// -` with `--json`): one usage error for every command, with `remedy`
+/// saying what to send elsewhere.
+pub(super) fn not_shared(what: &str, others: &str, remedy: &str) -> String {
+    format!(
+        "{what}, a format for other programs, must have standard output to itself, but \
+         {others} would go there too: {remedy}"
+    )
+}
+
+/// Refuses binary output to a terminal (it would garble the screen, and
+/// is never what was meant): the usage error for `option`, which asked for
+/// standard output, when standard output is a terminal. `gzip`, `zstd`
+/// and `git` refuse the same way.
+pub(super) fn refuse_binary_to_terminal(
+    option: &str,
+    stdout_is_terminal: bool,
+) -> Result<(), String> {
+    if !stdout_is_terminal {
+        return Ok(());
+    }
     Err(format!(
-        "{}, a format for other programs, must have standard output to itself, but {} would \
-         go there too: send all but one to files with --output KEY=FILE (e.g. --output {}=FILE)",
-        data.what(),
-        list(others.iter().map(|w| w.what())),
-        other.key,
+        "{option} writes a binary trace to standard output, which is a terminal: redirect it \
+         (> out.trace, | gzip > out.trace.gz), or give a file name"
     ))
 }
 
@@ -232,6 +261,20 @@ mod tests {
                 Ok(()) => panic!("{writers:?} json {json}: allowed"),
             }
         }
+    }
+
+    /// A binary trace goes to a pipe or a file, never to a terminal.
+    #[test]
+    fn binary_output_to_a_terminal() {
+        assert_eq!(refuse_binary_to_terminal("-o -", false), Ok(()));
+        assert_eq!(
+            refuse_binary_to_terminal("-o -", true),
+            Err(
+                "-o - writes a binary trace to standard output, which is a terminal: redirect \
+                 it (> out.trace, | gzip > out.trace.gz), or give a file name"
+                    .into()
+            )
+        );
     }
 
     #[test]

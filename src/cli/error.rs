@@ -82,6 +82,23 @@ impl Error {
         }
     }
 
+    /// Whether an analyzer refused, at the start of the run, a request
+    /// that is wrong whatever the files hold (`hist`'s and `alloc`'s
+    /// errors say which of theirs are).
+    fn is_usage(&self) -> bool {
+        let Error::Analyzer(e) = self else {
+            return false;
+        };
+        let source = e.source();
+        e.is_setup()
+            && (source
+                .and_then(|s| s.downcast_ref::<crate::analyzers::hist::HistError>())
+                .is_some_and(|h| h.is_usage())
+                || source
+                    .and_then(|s| s.downcast_ref::<crate::analyzers::alloc::RuleError>())
+                    .is_some_and(|r| r.is_usage()))
+    }
+
     /// Whether a closed pipe (the reader of standard output went away) is
     /// the cause, here or further down the chain.
     fn is_broken_pipe(&self) -> bool {
@@ -208,8 +225,14 @@ from_errors!(
     OutputFile(OutputError),
     Analyzer(AnalyzerError),
     Pattern(PatternError),
-    Args(clap::Error),
 );
+impl From<clap::Error> for Failure {
+    /// Arguments clap accepted but could not turn into their types: a
+    /// usage error, as clap's own.
+    fn from(e: clap::Error) -> Failure {
+        Failure::Usage(Error::Args(e))
+    }
+}
 #[cfg(feature = "plugins")]
 from_errors!(Plugin(crate::analyzers::plugin::PluginError));
 
@@ -238,9 +261,11 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// Arguments that do not fit together (exit status 1).
+    /// A usage error found after clap: options that do not fit together,
+    /// a malformed option value, anything wrong with the command line that
+    /// is known without reading a file (exit status 2, as clap's own).
     pub(crate) fn invalid(message: String) -> Failure {
-        Failure::Error(Error::Invalid(message))
+        Failure::Usage(Error::Invalid(message))
     }
 
     /// Writing the results failed (exit status 1, or 0 for a closed pipe).
@@ -273,8 +298,16 @@ impl From<Error> for Failure {
 }
 
 impl From<RunError> for Failure {
+    /// A run's error; an analyzer's refusal at the start of the run that
+    /// is a usage error (its request wrong whatever the files hold) is
+    /// one here too.
     fn from(e: RunError) -> Failure {
-        Failure::Error(e.into())
+        let e = Error::from(e);
+        if e.is_usage() {
+            Failure::Usage(e)
+        } else {
+            Failure::Error(e)
+        }
     }
 }
 

@@ -11,7 +11,9 @@ use clap::{ArgGroup, Args, ValueEnum};
 use super::error::{Error, Failure};
 use super::run::analyze_with;
 use super::{Config, EndArg, OutputArgs, Reports, TraceArgs};
-use crate::analyzers::hist::{GroupBy, Hist, HistSpec, LatencyPair, Measure, Pairing, Style};
+use crate::analyzers::hist::{
+    GroupBy, Hist, HistError, HistSpec, LatencyPair, MAX_BY, Measure, Pairing, Style,
+};
 use crate::analyzers::histogram::{Scale, Unit};
 use crate::analyzers::{Driver, Report};
 use crate::format::excerpt::Excerpt;
@@ -113,7 +115,8 @@ pub(super) struct HistArgs {
     /// cumulative %) instead of bars.
     #[arg(long, conflicts_with = "json")]
     table: bool,
-    /// Also write the histograms as an SVG bar chart to FILE.
+    /// Also write the histograms as an SVG bar chart to FILE (- for
+    /// standard output; the text report then goes to standard error).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
     #[command(flatten)]
@@ -252,8 +255,20 @@ impl HistArgs {
                     "latencies and intervals are times: give --linear in ns, us, ms or s".into(),
                 ));
             }
+            (Some(Unit::Bytes), _) if timed => {
+                return Err(Failure::invalid(
+                    "latencies and intervals are times: --unit bytes does not fit them (give \
+                     --unit ns, or count for plain numbers of nanoseconds)"
+                        .into(),
+                ));
+            }
             (u, s) => u.or(s),
         };
+        if self.by.len() > MAX_BY {
+            return Err(Failure::invalid(
+                HistError::TooManyGroupParts(self.by.len()).to_string(),
+            ));
+        }
         let mut spec = HistSpec::new(measure);
         spec.by = self.by.clone();
         spec.scale = match self.linear {
@@ -315,24 +330,58 @@ impl HistArgs {
 pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
     let args = &args.with_latency_spelled_out()?;
     let spec = args.spec()?;
+    // `-` is standard output, as everywhere.
+    let plot_to_stdout = args.svg.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if plot_to_stdout && args.output.json {
+        return Err(Failure::invalid(super::destinations::not_shared(
+            "the --svg - plot",
+            "the --json report",
+            "write the plot to a file (--svg FILE), or leave out --json",
+        )));
+    }
     let config = Config::from_args(&args.trace)?;
     // The analyzer checks the run's --events filter when the run starts.
-    let hist = Hist::new(spec, &config.events).map_err(|e| Failure::Error(Error::Hist(e)))?;
+    let hist = Hist::new(spec, &config.events).map_err(|e| {
+        if e.is_usage() {
+            Failure::Usage(Error::Hist(e))
+        } else {
+            Failure::Error(Error::Hist(e))
+        }
+    })?;
     let plot = match &args.svg {
-        Some(path) => Some(config.create_output(path)?),
-        None => None,
+        Some(path) if !plot_to_stdout => Some(config.create_output(path)?),
+        _ => None,
     };
     let mut driver = Driver::new();
     hist.add_to(&mut driver);
-    let reports = Reports::json(args.output.json);
+    // The plot on standard output sends the text report to standard error,
+    // as `filter -o -` does its summary.
+    let reports = if plot_to_stdout {
+        Reports::Stderr
+    } else {
+        Reports::json(args.output.json)
+    };
     let result = analyze_with(&config, reports, driver, &mut |reports| match &plot {
         Some(file) => write_plot(file, reports),
+        None if plot_to_stdout => write_plot_to_stdout(reports),
         None => Ok(()),
     });
     match plot {
         Some(file) => super::put_in_place(file, result),
         None => result,
     }
+}
+
+/// Writes the report's histograms as an SVG plot to standard output
+/// (`--svg -`).
+fn write_plot_to_stdout(reports: &[Report]) -> Result<(), Failure> {
+    let Some(plot) = reports.iter().find_map(|r| r.as_document()?.plot()) else {
+        return Ok(());
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    svg::write_svg(&plot, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
 }
 
 /// Writes the report's histograms as an SVG plot (drawn by the render
@@ -383,7 +432,7 @@ mod tests {
 
     fn spec_error(args: &[&str]) -> String {
         match parse(args).unwrap().spec() {
-            Err(Failure::Error(e)) => e.to_string(),
+            Err(Failure::Usage(e)) => e.to_string(),
             Ok(s) => panic!("accepted {s:?}"),
             Err(f) => panic!("{f:?}"),
         }
@@ -469,6 +518,20 @@ mod tests {
         assert_eq!(
             spec_error(&["--latency", "a,b", "--linear", "4KiB"]),
             "latencies and intervals are times: give --linear in ns, us, ms or s"
+        );
+        // A time in bytes is refused; a value may be in any unit.
+        for measure in [&["--latency", "a,b"][..], &["--interval", "e"]] {
+            let args: Vec<&str> = measure.iter().copied().chain(["--unit", "bytes"]).collect();
+            assert!(
+                spec_error(&args).starts_with("latencies and intervals are times: --unit bytes"),
+                "{args:?}"
+            );
+        }
+        let s = spec(&["--event", "e", "--arg", "a", "--unit", "ns"]);
+        assert_eq!(s.unit, Some(Unit::Nanoseconds));
+        assert_eq!(
+            spec_error(&["--interval", "e", "--by", "pid,a,b,c"]),
+            "--by has 4 parts; at most 3 are supported"
         );
     }
 

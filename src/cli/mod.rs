@@ -26,7 +26,8 @@
 //! parsed. Commands take a `Config` only.
 //!
 //! Layout: `args` (clap's structures, what the user typed), `config`
-//! (what they mean: the files opened), `run` (each command: its analyzers,
+//! (what they mean: the files opened), `argv` (options before the
+//! command, mistyped commands), `run` (each command: its analyzers,
 //! the run, what its end means), `report` (writing reports),
 //! `destinations` (where each analyzer of `run` writes, and what may share
 //! standard output), `error` (typed errors and their exit statuses),
@@ -37,6 +38,7 @@
 
 mod alloc;
 mod args;
+mod argv;
 mod config;
 mod destinations;
 mod error;
@@ -47,6 +49,7 @@ mod report;
 mod run;
 mod term;
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,9 +98,11 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
     // Before any file is opened, so that none gets a standard stream's
     // number.
     let closed = crate::output::claim_standard_streams();
-    let matches = match command(&extras).try_get_matches() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let matches = match parse(&command(&extras), &args) {
         Ok(m) => m,
-        Err(e) => return clap_exit(&e, closed),
+        Err(Parsed::Clap(e)) => return clap_exit(&e, closed),
+        Err(Parsed::Usage(message)) => return report(Err(Failure::invalid(message)), false),
     };
     let result = if closed.stdout && writes_to_stdout(&matches) {
         Err(Failure::output(stdout_closed()))
@@ -105,6 +110,46 @@ pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
         run::run(&matches, &extras)
     };
     report(result, term::color_stderr_of(&matches))
+}
+
+/// Why the command line was not parsed.
+enum Parsed {
+    /// Clap's error (or `--help`, `--version`).
+    Clap(clap::Error),
+    /// A mistyped or unknown command ([`argv`]).
+    Usage(String),
+}
+
+/// Parses `args` (the program name first): as typed; failing that, with
+/// the options given before the command moved after it (`simpletrace -j1
+/// stats ...`). A first word that is neither a command nor a file, close
+/// to a command's name, is a mistyped command whatever follows it.
+fn parse(cmd: &clap::Command, args: &[OsString]) -> Result<ArgMatches, Parsed> {
+    if let Some(message) = argv::mistyped_command(cmd, args) {
+        return Err(Parsed::Usage(message));
+    }
+    let error = match cmd.clone().try_get_matches_from(args) {
+        Ok(m) => return Ok(m),
+        Err(e) if !e.use_stderr() => return Err(Parsed::Clap(e)),
+        Err(e) => e,
+    };
+    if let Some(moved) = argv::options_after_command(cmd, args) {
+        return cmd
+            .clone()
+            .try_get_matches_from(moved)
+            .map_err(Parsed::Clap);
+    }
+    // Clap's word for a third positional argument after the two files:
+    // "the subcommand '...' cannot be used with".
+    let third_word = error.kind() == clap::error::ErrorKind::ArgumentConflict;
+    match argv::unknown_command(cmd, args).filter(|_| third_word) {
+        // With the usage lines, as clap's own message has them.
+        Some(message) => Err(Parsed::Usage(format!(
+            "{message}\n\n{}\n\nFor more information, try '--help'.",
+            cmd.clone().render_usage()
+        ))),
+        None => Err(Parsed::Clap(error)),
+    }
 }
 
 /// Prints what a run ended with on standard error, and gives its exit

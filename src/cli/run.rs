@@ -155,7 +155,7 @@ pub(super) fn analyze_with<'c>(
         // (reported with the failure's own words).
         Err(e) => {
             let failure = Failure::from(e);
-            if failure.is_broken_pipe() {
+            if failure.is_broken_pipe() || matches!(failure, Failure::Usage(_)) {
                 return Err(failure);
             }
             let Failure::Error(e) = failure else {
@@ -534,6 +534,11 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             generate::completions(shell, command(extras), &mut io::stdout().lock())?;
             Ok(Vec::new())
         }
+        Some(Command::Man { dir: Some(dir) }) if dir.as_os_str() == "-" => Err(Failure::invalid(
+            "man --dir takes a directory to write the pages into; without --dir, the main page \
+             goes to standard output"
+                .into(),
+        )),
         Some(Command::Man { dir }) => {
             generate::man(command(extras), dir.as_deref(), &mut io::stdout().lock())?;
             Ok(Vec::new())
@@ -598,10 +603,15 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             analyze(&config, Reports::Text, driver)
         }
         Some(Command::Filter { output, trace }) => {
+            let to_stdout = output.as_os_str() == "-";
+            if to_stdout {
+                destinations::refuse_binary_to_terminal("-o -", io::stdout().is_terminal())
+                    .map_err(Failure::invalid)?;
+            }
             let config = Config::from_args(&trace)?;
             let destination = output.display().to_string();
             let mut driver = Driver::new();
-            if output.as_os_str() == "-" {
+            if to_stdout {
                 let out = Box::new(io::BufWriter::new(io::stdout()));
                 driver.add(SubsetWriter::new(out, destination));
                 return analyze(&config, Reports::Stderr, driver);

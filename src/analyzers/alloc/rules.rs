@@ -332,6 +332,19 @@ pub enum RuleError {
     },
 }
 
+impl RuleError {
+    /// Whether the rules are wrong whatever the trace-events file says (a
+    /// malformed rule, two rules for one event): a usage error, where the
+    /// other variants are a rule that does not fit this file's
+    /// declarations.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            RuleError::Syntax { .. } | RuleError::DuplicateRule { .. }
+        )
+    }
+}
+
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

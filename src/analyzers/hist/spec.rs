@@ -381,4 +381,19 @@ impl fmt::Display for HistError {
     }
 }
 
+impl HistError {
+    /// Whether the request is wrong whatever the trace-events file says
+    /// (too many `--by` parts, one event for both ends, an event the
+    /// `--events` filter leaves out): a usage error, where the other
+    /// variants are a request that does not fit this file's declarations.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            HistError::TooManyGroupParts(_)
+                | HistError::SameEvent(_)
+                | HistError::FilteredOut { .. }
+        )
+    }
+}
+
 impl std::error::Error for HistError {}
