@@ -100,9 +100,13 @@ fn indent(out: &mut dyn Write, depth: usize) -> io::Result<()> {
 /// Writes `v` as `serde_json::to_string_pretty` does, nested `depth`
 /// levels deep: every line after the first indented by `depth` levels
 /// more. (JSON text has no raw newline inside a string, so every newline
-/// is the printer's.)
+/// is the printer's.) Integers past ±2^53 are written as strings of
+/// their digits, by the exact-integer rule of
+/// [`is_exact_in_json`](super::json::is_exact_in_json), so that readers
+/// that parse numbers into doubles keep them exact.
 pub fn write_pretty_value(out: &mut dyn Write, v: &Value, depth: usize) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
+    let v = super::json::exact_numbers(v);
+    let text = serde_json::to_string_pretty(&*v).map_err(io::Error::other)?;
     let mut lines = text.split('\n');
     if let Some(first) = lines.next() {
         out.write_all(first.as_bytes())?;
