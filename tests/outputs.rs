@@ -160,7 +160,12 @@ fn check_json_lines(events_path: &Path, trace_path: &Path, lines: &[u8]) -> usiz
                 }
                 (ArgValue::Int(b), ArgKind::Bool) => assert_eq!(got.as_bool(), Some(b != 0)),
                 (ArgValue::Int(_), ArgKind::Int { signed: true, .. }) => {
-                    assert_eq!(exact_int(got), ev.i64_at(i).map(i128::from), "{}", decl.name)
+                    assert_eq!(
+                        exact_int(got),
+                        ev.i64_at(i).map(i128::from),
+                        "{}",
+                        decl.name
+                    )
                 }
                 (ArgValue::Int(u), _) => {
                     assert_eq!(exact_int(got), Some(i128::from(u)), "{}", decl.name)

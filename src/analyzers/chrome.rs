@@ -186,25 +186,27 @@ fn write_instant(out: &mut Vec<u8>, name: &str, cat: &str, ts: u64, pid: u32, ar
     out.extend_from_slice(b"},\n");
 }
 
-/// Appends one async event of a span (`ph` `b` or `e`), its arguments
-/// under `side`.
-#[allow(clippy::too_many_arguments)]
+/// Appends one async event of a span: its begin (`b`, the begin
+/// record's arguments under `begin`) or its end (`e`, the end record's
+/// under `end`).
 fn write_async(
     out: &mut Vec<u8>,
-    ph: u8,
+    begin: bool,
     name: &str,
     id: u64,
     ts: u64,
     pid: u32,
-    side: &[u8],
     args: &[u8],
 ) {
     out.extend_from_slice(b"{\"name\":");
     write_json_str(out, name);
-    out.extend_from_slice(b",\"cat\":\"span\",\"ph\":\"");
-    out.push(ph);
+    out.extend_from_slice(if begin {
+        b",\"cat\":\"span\",\"ph\":\"b\""
+    } else {
+        b",\"cat\":\"span\",\"ph\":\"e\""
+    });
     // A string of hex digits, as Chrome writes ids: exact in every reader.
-    out.extend_from_slice(b"\",\"id\":\"");
+    out.extend_from_slice(b",\"id\":\"");
     pyfmt::write_hex(out, id);
     out.extend_from_slice(b"\",\"ts\":");
     write_us(out, ts);
@@ -212,9 +214,11 @@ fn write_async(
     pyfmt::write_decimal(out, u64::from(pid));
     out.extend_from_slice(b",\"tid\":");
     pyfmt::write_decimal(out, u64::from(pid));
-    out.extend_from_slice(b",\"args\":{\"");
-    out.extend_from_slice(side);
-    out.extend_from_slice(b"\":");
+    out.extend_from_slice(if begin {
+        b",\"args\":{\"begin\":"
+    } else {
+        b",\"args\":{\"end\":"
+    });
     out.extend_from_slice(args);
     out.extend_from_slice(b"}},\n");
 }
@@ -278,8 +282,9 @@ impl ChromeTrace {
                         // async track's id and must nest.
                         let id = self.spans;
                         let name = &self.specs[i].begin;
-                        write_async(out, b'b', name, id, open.ts, ev.pid(), b"begin", &open.value);
-                        write_async(out, b'e', name, id, end, ev.pid(), b"end", &args_json(ev));
+                        let pid = ev.pid();
+                        write_async(out, true, name, id, open.ts, pid, &open.value);
+                        write_async(out, false, name, id, end, pid, &args_json(ev));
                         self.spans += 1;
                     }
                     None => {
@@ -378,7 +383,9 @@ impl Sink for ChromeTrace {
         }
         // The counts in the document's own metadata, apart from every pid
         // (until issue 16 they were a last event of pid 0, a real pid).
-        out.extend_from_slice(b"],\"displayTimeUnit\":\"ns\",\"metadata\":{\"simpletrace\":{\"format_version\":");
+        out.extend_from_slice(
+            b"],\"displayTimeUnit\":\"ns\",\"metadata\":{\"simpletrace\":{\"format_version\":",
+        );
         pyfmt::write_decimal(out, u64::from(FORMAT_VERSION));
         out.extend_from_slice(b",\"records\":");
         write_exact_u64(out, self.records);
