@@ -7,8 +7,13 @@
 //! Arguments keep their C types: unsigned integers are JSON numbers,
 //! signed ones are numbers with their sign (an `int` of -1 is `-1`, not
 //! `4294967295`), `bool`s are `true`/`false`, pointers are `"0x…"`
-//! strings (JSON numbers lose precision past 2^53), strings are JSON
-//! strings. A string that is not valid UTF-8 is written with U+FFFD for
+//! strings, strings are JSON strings. Any integer past ±2^53 (an
+//! argument, the id of `Dropped_Event`, a timestamp) is a string of its
+//! digits: readers that hold numbers as doubles would round it. That
+//! exact-integer rule ([`is_exact_in_json`]) is every JSON output's: this
+//! module writes it for the record streams, and
+//! [`write_pretty_value`](super::listing::write_pretty_value) applies it
+//! to the reports' and plugins' JSON. A string that is not valid UTF-8 is written with U+FFFD for
 //! each bad sequence, and its exact bytes are added, in hex, under `"raw"`:
 //! `"args":{"file":"bad\ufffd.img"},"raw":{"file":"626164ff2e696d67"}`.
 //! Dropped-events records are records of their own (`Dropped_Event`, one
