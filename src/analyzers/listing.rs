@@ -333,7 +333,10 @@ mod tests {
     fn integers_past_2_53_are_written_as_strings() {
         let doc = LazyJson::Object(vec![
             ("max".into(), LazyJson::Value(json!(u64::MAX))),
-            ("ok".into(), LazyJson::Value(json!([9007199254740991u64, -3]))),
+            (
+                "ok".into(),
+                LazyJson::Value(json!([9007199254740991u64, -3])),
+            ),
             (
                 "rows".into(),
                 LazyJson::Array(Box::new(std::iter::once(LazyJson::Value(
