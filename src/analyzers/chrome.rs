@@ -20,8 +20,8 @@
 //! (Until issue 16 spans were complete events, `"ph":"X"`, on the pid's
 //! track, which Perfetto drew wrong or dropped where they overlapped.)
 //! Both events are written when the span ends, so the only state is the
-//! open begins: memory follows what is open, not the trace. Without a key, begin
-//! and end pair first-in first-out per pid. Ends without a begin, and begins
+//! open begins: memory follows what is open, not the trace. Without a key,
+//! begin and end pair first-in first-out per pid. Ends without a begin, and begins
 //! still open when the trace ends, are kept as instant events marked
 //! `unmatched-span-end` / `unmatched-span-begin` (the begins oldest first).
 //! Begins and ends pair through the engine `hist --latency` uses
