@@ -86,6 +86,25 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// Checks every JSON line against the records the library decodes.
+/// An integer as the exact-integer rule writes it: a number within
+/// ±(2^53 - 1), a string of its digits beyond (and only beyond).
+fn exact_int(v: &Value) -> Option<i128> {
+    const MAX_EXACT: i128 = (1 << 53) - 1;
+    match v {
+        Value::Number(n) => {
+            let i = n.as_i64().map(i128::from).or(n.as_u64().map(i128::from))?;
+            assert!(i.abs() <= MAX_EXACT, "{v} is past 2^53 but not a string");
+            Some(i)
+        }
+        Value::String(s) => {
+            let i: i128 = s.parse().ok()?;
+            assert!(i.abs() > MAX_EXACT, "{v} is a string but exact as a number");
+            Some(i)
+        }
+        _ => None,
+    }
+}
+
 fn check_json_lines(events_path: &Path, trace_path: &Path, lines: &[u8]) -> usize {
     let events = simpletrace::input::read_trace_events(events_path).unwrap();
     let data = std::fs::read(trace_path).unwrap();
@@ -98,13 +117,16 @@ fn check_json_lines(events_path: &Path, trace_path: &Path, lines: &[u8]) -> usiz
         let line = lines_iter.next().expect("a line per record");
         let v: Value = serde_json::from_slice(line).unwrap();
         assert_eq!(v["event"], ev.name());
-        assert_eq!(v["id"].as_u64(), Some(ev.id().0));
-        assert_eq!(v["timestamp_ns"].as_u64(), Some(ev.timestamp_ns()));
+        assert_eq!(exact_int(&v["id"]), Some(i128::from(ev.id().0)));
+        assert_eq!(
+            exact_int(&v["timestamp_ns"]),
+            Some(i128::from(ev.timestamp_ns()))
+        );
         assert_eq!(v["pid"].as_u64(), Some(u64::from(ev.pid())));
         let delta =
             i128::from(ev.timestamp_ns()) - i128::from(prev_ts.unwrap_or(ev.timestamp_ns()));
         assert_eq!(
-            v["delta_ns"].as_i64().map(i128::from),
+            exact_int(&v["delta_ns"]),
             Some(delta),
             "{}",
             String::from_utf8_lossy(line)
@@ -138,9 +160,16 @@ fn check_json_lines(events_path: &Path, trace_path: &Path, lines: &[u8]) -> usiz
                 }
                 (ArgValue::Int(b), ArgKind::Bool) => assert_eq!(got.as_bool(), Some(b != 0)),
                 (ArgValue::Int(_), ArgKind::Int { signed: true, .. }) => {
-                    assert_eq!(got.as_i64(), ev.i64_at(i), "{}", decl.name)
+                    assert_eq!(
+                        exact_int(got),
+                        ev.i64_at(i).map(i128::from),
+                        "{}",
+                        decl.name
+                    )
                 }
-                (ArgValue::Int(u), _) => assert_eq!(got.as_u64(), Some(u), "{}", decl.name),
+                (ArgValue::Int(u), _) => {
+                    assert_eq!(exact_int(got), Some(i128::from(u)), "{}", decl.name)
+                }
             }
         }
         n += 1;
@@ -201,11 +230,12 @@ fn check_chrome(doc: &Value) -> (usize, usize) {
                 assert!(e["args"].is_object(), "{e}");
                 instants += 1;
             }
-            Some("X") => {
+            Some("b") => {
                 assert!(e["ts"].as_f64().is_some_and(|t| t >= 0.0), "{e}");
-                assert!(e["dur"].as_f64().is_some_and(|d| d >= 0.0), "{e}");
+                assert!(e["id"].is_string() && e["cat"] == "span", "{e}");
                 spans += 1;
             }
+            Some("e") => assert!(e["id"].is_string() && e["cat"] == "span", "{e}"),
             Some("M") => assert!(e["args"].is_object()),
             other => panic!("unexpected phase {other:?} in {e}"),
         }
@@ -234,10 +264,7 @@ fn chrome_output_is_valid_trace_event_json() {
         let data = std::fs::read(&trace).unwrap();
         let records = TraceReader::new(&data, &ev).unwrap().count();
         assert_eq!((instants, spans), (records, 0));
-        assert_eq!(
-            doc["traceEvents"].as_array().unwrap().last().unwrap()["args"]["records"],
-            records
-        );
+        assert_eq!(doc["metadata"]["simpletrace"]["records"], records);
         if jq() {
             jq_accepts(&out, ".traceEvents | length");
         }
@@ -291,18 +318,27 @@ fn spans_have_the_right_durations() {
         (3, 3),
         "unmatched end, tick, unmatched begin; three spans"
     );
-    let by_what: HashMap<String, (f64, f64, u64)> = doc["traceEvents"]
-        .as_array()
-        .unwrap()
+    // Each span: a begin and an end of its own id, in file order here.
+    let events = doc["traceEvents"].as_array().unwrap();
+    let by_what: HashMap<String, (f64, f64, u64)> = events
         .iter()
-        .filter(|e| e["ph"] == "X")
-        .map(|e| {
+        .filter(|e| e["ph"] == "b")
+        .map(|b| {
+            let end = events
+                .iter()
+                .find(|e| e["ph"] == "e" && e["id"] == b["id"])
+                .unwrap();
+            assert_eq!((&end["name"], &end["pid"]), (&b["name"], &b["pid"]));
+            assert_eq!(end["args"]["end"]["ret"], 0);
+            let ts = b["ts"].as_f64().unwrap();
             (
-                e["args"]["begin"]["what"].as_str().unwrap().to_owned(),
+                b["args"]["begin"]["what"].as_str().unwrap().to_owned(),
                 (
-                    e["ts"].as_f64().unwrap(),
-                    e["dur"].as_f64().unwrap(),
-                    e["pid"].as_u64().unwrap(),
+                    ts,
+                    // Microseconds with three decimals: round off the
+                    // subtraction's binary noise.
+                    ((end["ts"].as_f64().unwrap() - ts) * 1000.0).round() / 1000.0,
+                    b["pid"].as_u64().unwrap(),
                 ),
             )
         })
@@ -317,9 +353,9 @@ fn spans_have_the_right_durations() {
         .filter_map(|e| e["cat"].as_str())
         .collect();
     assert!(cats.contains(&"unmatched-span-end") && cats.contains(&"unmatched-span-begin"));
-    let meta = doc["traceEvents"].as_array().unwrap().last().unwrap();
-    assert_eq!(meta["args"]["spans"], 3);
-    assert_eq!(meta["args"]["unmatched_span_begins"], 1);
+    let meta = &doc["metadata"]["simpletrace"];
+    assert_eq!(meta["spans"], 3);
+    assert_eq!(meta["unmatched_span_begins"], 1);
     // Misused spans are clear errors.
     for (spec, needle) in [
         (

@@ -6,6 +6,7 @@ mod support;
 mod alloc;
 mod analyzers;
 mod cformat;
+mod chrome;
 mod cli;
 mod conformance;
 mod errors;

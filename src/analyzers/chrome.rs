@@ -8,19 +8,34 @@
 //!
 //! With spans (`--span BEGIN_EVENT:KEY,END_EVENT:KEY`), a record of the
 //! begin event and a later record of the end event whose KEY arguments are
-//! equal (and from the same pid) become one complete event (`"ph":"X"`)
-//! named after the begin event, with its duration and both records'
-//! arguments: `thread_pool_submit_aio:req,thread_pool_complete_aio:req`
-//! shows every request of QEMU's thread pool as a bar. Without a key, begin
-//! and end pair first-in first-out per pid. Ends without a begin, and begins
+//! equal (and from the same pid) become one span named after the begin
+//! event: a pair of async events (`"ph":"b"` with the begin's arguments
+//! under `begin`, `"ph":"e"` with the end's under `end`) sharing an `id`
+//! of their own, in category `span`:
+//! `thread_pool_submit_aio:req,thread_pool_complete_aio:req` shows every
+//! request of QEMU's thread pool as a bar. Async, because spans of one pid
+//! partly overlap (requests served out of order, locks of several threads)
+//! and a thread track only draws spans that nest; viewers lay async spans
+//! out on as many rows as they need, grouped by name under the process.
+//! (Until issue 16 spans were complete events, `"ph":"X"`, on the pid's
+//! track, which Perfetto drew wrong or dropped where they overlapped.)
+//! Both events are written when the span ends, so the only state is the
+//! open begins: memory follows what is open, not the trace. Without a key,
+//! begin and end pair first-in first-out per pid. Ends without a begin, and begins
 //! still open when the trace ends, are kept as instant events marked
 //! `unmatched-span-end` / `unmatched-span-begin` (the begins oldest first).
 //! Begins and ends pair through the engine `hist --latency` uses
 //! (`analyzers::pairing`), first in first out. Spans need the records
 //! in file order, so a run with spans is not chunk-parallel; one without
 //! is.
+//!
+//! Integers in arguments follow the exact-integer rule of
+//! [`super::json::is_exact_in_json`]. Each pid's track of records is named
+//! `records` (a `thread_name` metadata event); the counts of records, spans
+//! and unmatched ones are in the top-level `metadata` object, under
+//! `simpletrace`, with the output's `format_version` ([`FORMAT_VERSION`]).
 
-use super::json::{write_args, write_json_str, write_raw_strings};
+use super::json::{write_args, write_exact_u64, write_json_str, write_raw_strings};
 use super::pairing::{Pairing, Pairs};
 use super::sink::{ChunkSink, Sink, Stream};
 use super::{AnalyzerError, ChunkStart, Event, TraceInfo};
@@ -29,6 +44,14 @@ use crate::format::excerpt::Excerpt;
 use crate::format::pyfmt;
 use core::fmt;
 use core::str::FromStr;
+use std::collections::BTreeSet;
+
+/// The version of the Chrome output, in its `metadata.simpletrace`: 2
+/// since issue 16 (spans as async `b`/`e` pairs, integers past 2^53 as
+/// strings, the counts moved from a last `"simpletrace"` metadata event of
+/// pid 0 to the top-level `metadata` object, tracks named); 1 before,
+/// when there was no version field.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One `--span`: which events begin and end a span, and the arguments
 /// that must be equal.
@@ -102,6 +125,9 @@ pub struct ChromeTrace {
     /// Open begins by (span, pid, key), with their arguments as JSON;
     /// paired first in first out.
     open: Pairs<(usize, u32, Key), Vec<u8>>,
+    /// The pids of the records written, to name their tracks at the end:
+    /// as many as the trace has writers, not records.
+    pids: BTreeSet<u32>,
     records: u64,
     spans: u64,
     unmatched_ends: u64,
@@ -113,6 +139,7 @@ impl Default for ChromeTrace {
             specs: Vec::new(),
             roles: Vec::new(),
             open: Pairs::new(Pairing::Fifo),
+            pids: BTreeSet::new(),
             records: 0,
             spans: 0,
             unmatched_ends: 0,
@@ -159,6 +186,43 @@ fn write_instant(out: &mut Vec<u8>, name: &str, cat: &str, ts: u64, pid: u32, ar
     out.extend_from_slice(b"},\n");
 }
 
+/// Appends one async event of a span: its begin (`b`, the begin
+/// record's arguments under `begin`) or its end (`e`, the end record's
+/// under `end`).
+fn write_async(
+    out: &mut Vec<u8>,
+    begin: bool,
+    name: &str,
+    id: u64,
+    ts: u64,
+    pid: u32,
+    args: &[u8],
+) {
+    out.extend_from_slice(b"{\"name\":");
+    write_json_str(out, name);
+    out.extend_from_slice(if begin {
+        b",\"cat\":\"span\",\"ph\":\"b\""
+    } else {
+        b",\"cat\":\"span\",\"ph\":\"e\""
+    });
+    // A string of hex digits, as Chrome writes ids: exact in every reader.
+    out.extend_from_slice(b",\"id\":\"");
+    pyfmt::write_hex(out, id);
+    out.extend_from_slice(b"\",\"ts\":");
+    write_us(out, ts);
+    out.extend_from_slice(b",\"pid\":");
+    pyfmt::write_decimal(out, u64::from(pid));
+    out.extend_from_slice(b",\"tid\":");
+    pyfmt::write_decimal(out, u64::from(pid));
+    out.extend_from_slice(if begin {
+        b",\"args\":{\"begin\":"
+    } else {
+        b",\"args\":{\"end\":"
+    });
+    out.extend_from_slice(args);
+    out.extend_from_slice(b"}},\n");
+}
+
 impl ChromeTrace {
     /// A writer making spans of `specs` (none: instants only).
     pub fn new(specs: Vec<SpanSpec>) -> Self {
@@ -183,6 +247,7 @@ impl ChromeTrace {
 
     fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
         self.records += 1;
+        self.pids.insert(ev.pid());
         let role = if ev.is_dropped() {
             Role::Plain
         } else {
@@ -210,25 +275,16 @@ impl ChromeTrace {
                 let begun = self.open.end(&(i, ev.pid(), key));
                 match begun {
                     Some(open) => {
-                        let end = ev.timestamp_ns();
                         // Timestamps can step back across threads; a span
-                        // cannot be shorter than nothing.
-                        let dur = end.saturating_sub(open.ts);
-                        out.extend_from_slice(b"{\"name\":");
-                        write_json_str(out, &self.specs[i].begin);
-                        out.extend_from_slice(b",\"cat\":\"span\",\"ph\":\"X\",\"ts\":");
-                        write_us(out, open.ts);
-                        out.extend_from_slice(b",\"dur\":");
-                        write_us(out, dur);
-                        out.extend_from_slice(b",\"pid\":");
-                        pyfmt::write_decimal(out, u64::from(ev.pid()));
-                        out.extend_from_slice(b",\"tid\":");
-                        pyfmt::write_decimal(out, u64::from(ev.pid()));
-                        out.extend_from_slice(b",\"args\":{\"begin\":");
-                        out.extend_from_slice(&open.value);
-                        out.extend_from_slice(b",\"end\":");
-                        out.extend_from_slice(&args_json(ev));
-                        out.extend_from_slice(b"}},\n");
+                        // cannot end before it begins.
+                        let end = ev.timestamp_ns().max(open.ts);
+                        // Unique per span, so that no two spans share an
+                        // async track's id and must nest.
+                        let id = self.spans;
+                        let name = &self.specs[i].begin;
+                        let pid = ev.pid();
+                        write_async(out, true, name, id, open.ts, pid, &open.value);
+                        write_async(out, false, name, id, end, pid, &args_json(ev));
                         self.spans += 1;
                     }
                     None => {
@@ -313,18 +369,33 @@ impl Sink for ChromeTrace {
                 &begin.value,
             );
         }
-        // A last, metadata element: the array needs no trailing comma.
+        // Each pid's track named, the last of them closing the array
+        // (which has no trailing comma); none when there was no record.
+        let pids = std::mem::take(&mut self.pids);
+        let last = pids.len();
+        for (n, pid) in pids.into_iter().enumerate() {
+            out.extend_from_slice(b"{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":");
+            pyfmt::write_decimal(out, u64::from(pid));
+            out.extend_from_slice(b",\"tid\":");
+            pyfmt::write_decimal(out, u64::from(pid));
+            out.extend_from_slice(b",\"args\":{\"name\":\"records\"}}");
+            out.extend_from_slice(if n + 1 == last { b"\n" } else { b",\n" });
+        }
+        // The counts in the document's own metadata, apart from every pid
+        // (until issue 16 they were a last event of pid 0, a real pid).
         out.extend_from_slice(
-            b"{\"name\":\"simpletrace\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"records\":",
+            b"],\"displayTimeUnit\":\"ns\",\"metadata\":{\"simpletrace\":{\"format_version\":",
         );
-        pyfmt::write_decimal(out, self.records);
+        pyfmt::write_decimal(out, u64::from(FORMAT_VERSION));
+        out.extend_from_slice(b",\"records\":");
+        write_exact_u64(out, self.records);
         out.extend_from_slice(b",\"spans\":");
-        pyfmt::write_decimal(out, self.spans);
+        write_exact_u64(out, self.spans);
         out.extend_from_slice(b",\"unmatched_span_begins\":");
-        pyfmt::write_decimal(out, unmatched_begins as u64);
+        write_exact_u64(out, unmatched_begins as u64);
         out.extend_from_slice(b",\"unmatched_span_ends\":");
-        pyfmt::write_decimal(out, self.unmatched_ends);
-        out.extend_from_slice(b"}}\n],\"displayTimeUnit\":\"ns\"}\n");
+        write_exact_u64(out, self.unmatched_ends);
+        out.extend_from_slice(b"}}}\n");
     }
 }
 
@@ -340,6 +411,7 @@ impl ChunkSink for ChromeTrace {
     fn join(&mut self, part: Self) {
         // Only used without spans: nothing pairs across chunks.
         self.records += part.records;
+        self.pids.extend(part.pids);
     }
 }
 

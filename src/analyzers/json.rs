@@ -7,8 +7,13 @@
 //! Arguments keep their C types: unsigned integers are JSON numbers,
 //! signed ones are numbers with their sign (an `int` of -1 is `-1`, not
 //! `4294967295`), `bool`s are `true`/`false`, pointers are `"0x…"`
-//! strings (JSON numbers lose precision past 2^53), strings are JSON
-//! strings. A string that is not valid UTF-8 is written with U+FFFD for
+//! strings, strings are JSON strings. Any integer past ±2^53 (an
+//! argument, the id of `Dropped_Event`, a timestamp) is a string of its
+//! digits: readers that hold numbers as doubles would round it. That
+//! exact-integer rule ([`is_exact_in_json`]) is every JSON output's: this
+//! module writes it for the record streams, and
+//! [`write_pretty_value`](super::listing::write_pretty_value) applies it
+//! to the reports' and plugins' JSON. A string that is not valid UTF-8 is written with U+FFFD for
 //! each bad sequence, and its exact bytes are added, in hex, under `"raw"`:
 //! `"args":{"file":"bad\ufffd.img"},"raw":{"file":"626164ff2e696d67"}`.
 //! Dropped-events records are records of their own (`Dropped_Event`, one
@@ -22,6 +27,8 @@ use super::{AnalyzerError, ChunkStart, Event};
 use crate::format::ArgValue;
 use crate::format::events::ArgKind;
 use crate::format::pyfmt;
+use serde_json::Value;
+use std::borrow::Cow;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -54,12 +61,99 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends a signed decimal.
-fn write_i64(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
+/// The largest integer magnitude every JSON reader holds exactly,
+/// 2^53 - 1: JavaScript's `Number.MAX_SAFE_INTEGER`. Readers that parse
+/// numbers into doubles (JavaScript, jq 1.6, pandas) round integers past
+/// it (18446744073709551615 becomes 18446744073709552000).
+pub const MAX_EXACT_INT: u64 = (1 << 53) - 1;
+
+/// The exact-integer rule of every JSON this crate writes: an integer
+/// whose magnitude is at most [`MAX_EXACT_INT`] is a JSON number, any
+/// other a JSON string of its decimal digits (`"18446744073709551615"`),
+/// which every reader keeps exactly. The one place the rule is decided.
+#[inline]
+pub fn is_exact_in_json(magnitude: u128) -> bool {
+    magnitude <= u128::from(MAX_EXACT_INT)
+}
+
+/// Appends the integer of this sign and magnitude by the exact-integer
+/// rule ([`is_exact_in_json`]).
+pub(crate) fn write_exact_int(out: &mut Vec<u8>, negative: bool, magnitude: u64) {
+    let quote = !is_exact_in_json(u128::from(magnitude));
+    if quote {
+        out.push(b'"');
+    }
+    if negative && magnitude != 0 {
         out.push(b'-');
     }
-    pyfmt::write_decimal(out, v.unsigned_abs());
+    pyfmt::write_decimal(out, magnitude);
+    if quote {
+        out.push(b'"');
+    }
+}
+
+/// Appends an unsigned integer by the exact-integer rule.
+#[inline]
+pub(crate) fn write_exact_u64(out: &mut Vec<u8>, v: u64) {
+    write_exact_int(out, false, v);
+}
+
+/// Appends a signed integer by the exact-integer rule.
+#[inline]
+pub(crate) fn write_exact_i64(out: &mut Vec<u8>, v: i64) {
+    write_exact_int(out, v < 0, v.unsigned_abs());
+}
+
+/// An unsigned integer of any width as a JSON value by the exact-integer
+/// rule ([`is_exact_in_json`]): a number, or a string of its digits.
+pub fn exact_uint_value(v: u128) -> Value {
+    match u64::try_from(v) {
+        Ok(small) if is_exact_in_json(v) => Value::from(small),
+        _ => Value::String(v.to_string()),
+    }
+}
+
+/// `v` with every integer that breaks the exact-integer rule
+/// ([`is_exact_in_json`]) turned into a string of its digits; borrowed
+/// when there is none (the usual case: nothing is copied). Reports and
+/// plugins build their JSON as [`Value`]s with plain numbers; this is
+/// applied where they are written out.
+pub fn exact_numbers(v: &Value) -> Cow<'_, Value> {
+    fn inexact(n: &serde_json::Number) -> Option<Value> {
+        let magnitude = match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u128::from(u),
+            (None, Some(i)) => u128::from(i.unsigned_abs()),
+            // A float: already what readers read.
+            (None, None) => return None,
+        };
+        (!is_exact_in_json(magnitude)).then(|| Value::String(n.to_string()))
+    }
+    fn needs(v: &Value) -> bool {
+        match v {
+            Value::Number(n) => inexact(n).is_some(),
+            Value::Array(items) => items.iter().any(needs),
+            Value::Object(fields) => fields.values().any(needs),
+            _ => false,
+        }
+    }
+    fn convert(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => inexact(n).unwrap_or_else(|| v.clone()),
+            Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), convert(v)))
+                    .collect(),
+            ),
+            _ => v.clone(),
+        }
+    }
+    if needs(v) {
+        Cow::Owned(convert(v))
+    } else {
+        Cow::Borrowed(v)
+    }
 }
 
 /// Appends `{"name":value,...}` for the event's arguments, and returns
@@ -89,9 +183,9 @@ pub(crate) fn write_args(out: &mut Vec<u8>, ev: &Event<'_>) -> bool {
                 out.extend_from_slice(if v != 0 { b"true" } else { b"false" })
             }
             (ArgValue::Int(_), ArgKind::Int { signed: true, .. }) => {
-                write_i64(out, ev.i64_at(i).unwrap_or(0))
+                write_exact_i64(out, ev.i64_at(i).unwrap_or(0))
             }
-            (ArgValue::Int(v), _) => pyfmt::write_decimal(out, v),
+            (ArgValue::Int(v), _) => write_exact_u64(out, v),
         }
     }
     out.push(b'}');
@@ -148,17 +242,12 @@ impl JsonLines {
         out.extend_from_slice(b"{\"event\":");
         write_json_str(out, ev.name());
         out.extend_from_slice(b",\"id\":");
-        pyfmt::write_decimal(out, ev.id().0);
+        write_exact_u64(out, ev.id().0);
         out.extend_from_slice(b",\"timestamp_ns\":");
-        pyfmt::write_decimal(out, ts);
+        write_exact_u64(out, ts);
         out.extend_from_slice(b",\"delta_ns\":");
         let prev = self.last_ns.unwrap_or(ts);
-        if ts >= prev {
-            pyfmt::write_decimal(out, ts - prev);
-        } else {
-            out.push(b'-');
-            pyfmt::write_decimal(out, prev - ts);
-        }
+        write_exact_int(out, ts < prev, ts.abs_diff(prev));
         out.extend_from_slice(b",\"pid\":");
         pyfmt::write_decimal(out, u64::from(ev.pid()));
         out.extend_from_slice(b",\"args\":");
@@ -211,5 +300,50 @@ mod tests {
         assert_eq!(s("q\"b\\n\nt\t\u{1}é"), "\"q\\\"b\\\\n\\nt\\t\\u0001é\"");
         let v: String = serde_json::from_str(&s("it's \"x\" \u{7f} \u{1f}")).unwrap();
         assert_eq!(v, "it's \"x\" \u{7f} \u{1f}");
+    }
+
+    /// Integers past ±(2^53 - 1) are strings of digits, the others
+    /// numbers; read back as a double (as JavaScript, jq 1.6 and pandas
+    /// read numbers), every number is exact.
+    #[test]
+    fn integers_survive_readers_of_doubles() {
+        let text = |negative, magnitude| {
+            let mut out = Vec::new();
+            write_exact_int(&mut out, negative, magnitude);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(false, MAX_EXACT_INT), "9007199254740991");
+        assert_eq!(text(true, MAX_EXACT_INT), "-9007199254740991");
+        assert_eq!(text(false, MAX_EXACT_INT + 1), "\"9007199254740992\"");
+        assert_eq!(text(false, u64::MAX), "\"18446744073709551615\"");
+        assert_eq!(text(true, 0), "0");
+        let mut out = Vec::new();
+        write_exact_i64(&mut out, i64::MIN);
+        assert_eq!(out, b"\"-9223372036854775808\"");
+        for v in [0, 1, MAX_EXACT_INT - 1, MAX_EXACT_INT] {
+            let as_double: f64 = serde_json::from_str(&text(false, v)).unwrap();
+            assert_eq!(as_double as u64, v);
+        }
+        assert_eq!(exact_uint_value(7), serde_json::json!(7));
+        assert_eq!(
+            exact_uint_value(u128::MAX),
+            serde_json::json!(u128::MAX.to_string())
+        );
+    }
+
+    /// Values built with plain numbers are rewritten only where a number
+    /// breaks the rule, and not copied when none does.
+    #[test]
+    fn values_are_made_exact_where_needed() {
+        let fine = serde_json::json!({"a": [1, -2, 2.5, MAX_EXACT_INT], "b": "x"});
+        assert!(matches!(exact_numbers(&fine), Cow::Borrowed(_)));
+        let big = serde_json::json!({"a": [1, u64::MAX, i64::MIN], "b": {"c": MAX_EXACT_INT + 1}});
+        assert_eq!(
+            *exact_numbers(&big),
+            serde_json::json!({
+                "a": [1, "18446744073709551615", "-9223372036854775808"],
+                "b": {"c": "9007199254740992"}
+            })
+        );
     }
 }

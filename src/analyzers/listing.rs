@@ -9,7 +9,9 @@
 //! - [`LazyJson`]: a JSON value whose arrays are iterators. Written with
 //!   [`LazyJson::write_pretty`] it gives exactly what
 //!   `serde_json::to_string_pretty` gives for [`LazyJson::into_value`]
-//!   (object keys in `serde_json::Map`'s order), one array item at a time.
+//!   (object keys in `serde_json::Map`'s order), one array item at a time,
+//!   but for integers past ±2^53, which both write as strings of their
+//!   digits (the exact-integer rule, [`super::json::is_exact_in_json`]).
 //! - [`TextTable`]: a table laid out like `comfy_table`'s `NOTHING` and
 //!   `ASCII_MARKDOWN` presets with `trim_fmt`, from rows made twice (once
 //!   for the column widths, once to write them), so no row is kept.
@@ -100,9 +102,13 @@ fn indent(out: &mut dyn Write, depth: usize) -> io::Result<()> {
 /// Writes `v` as `serde_json::to_string_pretty` does, nested `depth`
 /// levels deep: every line after the first indented by `depth` levels
 /// more. (JSON text has no raw newline inside a string, so every newline
-/// is the printer's.)
+/// is the printer's.) Integers past ±2^53 are written as strings of
+/// their digits, by the exact-integer rule of
+/// [`is_exact_in_json`](super::json::is_exact_in_json), so that readers
+/// that parse numbers into doubles keep them exact.
 pub fn write_pretty_value(out: &mut dyn Write, v: &Value, depth: usize) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
+    let v = super::json::exact_numbers(v);
+    let text = serde_json::to_string_pretty(&*v).map_err(io::Error::other)?;
     let mut lines = text.split('\n');
     if let Some(first) = lines.next() {
         out.write_all(first.as_bytes())?;
@@ -321,6 +327,33 @@ mod tests {
         let mut out = Vec::new();
         doc.write_pretty(&mut out, depth).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_past_2_53_are_written_as_strings() {
+        let doc = LazyJson::Object(vec![
+            ("max".into(), LazyJson::Value(json!(u64::MAX))),
+            (
+                "ok".into(),
+                LazyJson::Value(json!([9007199254740991u64, -3])),
+            ),
+            (
+                "rows".into(),
+                LazyJson::Array(Box::new(std::iter::once(LazyJson::Value(
+                    json!({"id": 18446744073709551614u64, "neg": i64::MIN}),
+                )))),
+            ),
+        ]);
+        let text = pretty(doc, 0);
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back,
+            json!({
+                "max": "18446744073709551615",
+                "ok": [9007199254740991u64, -3],
+                "rows": [{"id": "18446744073709551614", "neg": "-9223372036854775808"}]
+            })
+        );
     }
 
     #[test]

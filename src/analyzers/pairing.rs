@@ -22,7 +22,7 @@
 //! - **what becomes of a pair and of what is unmatched**: `hist` records a
 //!   signed duration (timestamps can step back across threads) and counts
 //!   unmatched begins and ends, listing the oldest open ones; `chrome`
-//!   writes a complete event of duration at least zero, and writes
+//!   writes an async begin/end pair of duration at least zero, and writes
 //!   unmatched ends at once and begins still open at the end as instants.
 
 use std::collections::{HashMap, VecDeque};

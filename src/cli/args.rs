@@ -195,9 +195,10 @@ pub(super) enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = JsonFormat::Lines)]
         format: JsonFormat,
-        /// With --format chrome: make a span (a complete event with a
-        /// duration) of each begin record and the next end record whose KEY
-        /// arguments are equal. Repeatable.
+        /// With --format chrome: make a span (an async begin/end pair with
+        /// an id of its own, which viewers draw as a bar) of each begin
+        /// record and the next end record whose KEY arguments are equal.
+        /// Repeatable.
         #[arg(long = "span", value_name = "BEGIN[:KEY],END[:KEY]")]
         spans: Vec<SpanSpec>,
         #[command(flatten)]

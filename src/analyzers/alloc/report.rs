@@ -29,13 +29,12 @@ use crate::report::{
     Table,
 };
 
-/// A number as JSON: exact up to `u64::MAX`, floating point beyond (sums
-/// of sizes read from the trace can exceed it).
+/// A sum of sizes as JSON (it can exceed `u64::MAX`): by the
+/// exact-integer rule, a number up to 2^53 - 1 and beyond it a string of
+/// its digits (until issue 16, a number up to `u64::MAX` and a float
+/// beyond).
 pub(super) fn big(v: u128) -> Value {
-    match u64::try_from(v) {
-        Ok(v) => json!(v),
-        Err(_) => json!(v as f64),
-    }
+    crate::analyzers::json::exact_uint_value(v)
 }
 
 /// Bytes for people: `512B`, `1.5MiB`.
