@@ -8,7 +8,7 @@ use super::args::{EndArg, FilterArgs, TraceArgs};
 use super::error::{Error, Failure};
 use super::{hints, term};
 use crate::analyzers::print::Parallelism;
-use crate::analyzers::select::{Selection, TimeBound};
+use crate::analyzers::select::{self, Selection, TimeBound};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceEvents, TraceKind, TraceReader};
 use crate::input::{self, Compression, FileId, TraceData, TraceInput, TraceStream};
@@ -38,14 +38,18 @@ impl FilterArgs {
         Ok(time)
     }
 
-    /// The selection these arguments describe (reads the events file).
-    pub(super) fn selection(&self) -> Result<Selection, Failure> {
+    /// The selection these arguments describe (reads the events file),
+    /// and the pattern lists it was made of, each with the option that
+    /// gave it (for warnings about patterns that match nothing).
+    pub(super) fn selection(&self) -> Result<(Selection, Vec<(String, EventPatterns)>), Failure> {
         let mut patterns: Option<EventPatterns> = None;
+        let mut given = Vec::new();
         if let Some(path) = &self.events_file {
             let text = input::read_text(path)?;
             let on_path = |e: Error| e.context(format!("{}: ", path.display()), "");
             let text = core::str::from_utf8(&text).map_err(|e| on_path(Error::NotUtf8(e)))?;
             let p = EventPatterns::parse_file(text).map_err(|e| on_path(Error::Pattern(e)))?;
+            given.push((format!("--events-file {}", path.display()), p.clone()));
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
@@ -53,17 +57,54 @@ impl FilterArgs {
         for list in &self.events {
             let p = EventPatterns::parse_list(list)
                 .map_err(|e| Error::Pattern(e).context("--events: ", ""))?;
+            given.push(("--events".to_owned(), p.clone()));
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
         }
-        Ok(Selection {
+        let end = self.end_time()?;
+        check_window(self.start, end)?;
+        let selection = Selection {
             events: patterns,
             pids: self.pid.clone(),
             start: self.start,
-            end: self.end_time()?,
-        })
+            end,
+        };
+        Ok((selection, given))
     }
+}
+
+/// Refuses a window that ends before it starts (a usage error): it would
+/// keep nothing, silently. Both bounds must be of one kind to compare
+/// before the trace is read; equal bounds keep the records of that one
+/// instant.
+fn check_window(start: Option<TimeBound>, end: Option<TimeBound>) -> Result<(), Failure> {
+    let (Some(start), Some(end)) = (start, end) else {
+        return Ok(());
+    };
+    let inverted = match (start, end) {
+        (TimeBound::Absolute(s), TimeBound::Absolute(e))
+        | (TimeBound::Relative(s), TimeBound::Relative(e)) => s > e,
+        _ => false,
+    };
+    if !inverted {
+        return Ok(());
+    }
+    let show = |b: TimeBound| match b {
+        TimeBound::Absolute(t) => format!("{t} ns of the trace clock"),
+        TimeBound::Relative(d) => format!(
+            "{} after the first record",
+            crate::analyzers::human::human(
+                i128::from(d),
+                crate::analyzers::histogram::Unit::Nanoseconds
+            )
+        ),
+    };
+    Err(Failure::Usage(Error::Invalid(format!(
+        "--start ({}) is after --end ({}): the window keeps no record",
+        show(start),
+        show(end)
+    ))))
 }
 
 /// How far before the new end of a shrunk trace a faulty record may start
@@ -99,6 +140,10 @@ pub(crate) struct Config {
     /// which no output may overwrite. (Commands with plugins write no
     /// files.)
     pub(super) inputs: Vec<FileId>,
+    /// What the arguments warn about before the trace is read (event
+    /// patterns that match no declared event), written with the run's
+    /// other warnings.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Config {
@@ -108,13 +153,28 @@ impl Config {
                 "missing TRACE_EVENTS or TRACE_FILE".into(),
             ));
         };
-        let selection = args.filters.selection()?;
+        let (selection, patterns) = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(|e| {
             match hints::events_file_hint(events_path, trace_path) {
                 Some(hint) => Error::Input(e).context("", format!("; {hint}")),
                 None => Error::Input(e),
             }
         })?;
+        let warnings = patterns
+            .iter()
+            .flat_map(|(option, p)| {
+                select::unmatched(p, &events).into_iter().map(move |u| {
+                    let hint = u
+                        .similar
+                        .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
+                    format!(
+                        "{option}: '{}' matches no event declared in {}{hint}",
+                        u.pattern,
+                        events_path.display()
+                    )
+                })
+            })
+            .collect();
         let mut inputs = vec![FileId::of_path(events_path)];
         inputs.extend(args.filters.events_file.iter().map(FileId::of_path));
         inputs.push(if trace_path.as_os_str() == "-" {
@@ -153,6 +213,7 @@ impl Config {
             selection,
             term: args.term.clone(),
             inputs,
+            warnings,
         })
     }
 

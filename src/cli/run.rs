@@ -207,7 +207,9 @@ pub(super) fn analyze_with<'c>(
     }
     let path = config.trace_path.display();
     // What the analyzers warned about when the run started comes first.
-    let setup: Vec<String> = outcome.warnings.iter().map(ToString::to_string).collect();
+    let setup: Vec<String> = (config.warnings.iter().cloned())
+        .chain(outcome.warnings.iter().map(ToString::to_string))
+        .collect();
     let mut warnings = renamed;
     if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
         return Err(config.changed(shrink, outcome.fault, None));

@@ -1,0 +1,133 @@
+//! Messages that teach (issue 16, items 5 and 8): event patterns that
+//! match nothing, empty time windows, times without a unit, cut-off
+//! compressed traces, headerless traces, `-` as the trace-events file,
+//! and trace-events files that do not fit the trace.
+
+use std::path::{Path, PathBuf};
+
+use crate::support;
+
+fn sample_args() -> [PathBuf; 2] {
+    [
+        support::testdata("sample.trace-events"),
+        support::testdata("sample.trace"),
+    ]
+}
+
+fn run(args: &[&str], events: &Path, trace: &Path) -> std::process::Output {
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.push(events.as_os_str());
+    all.push(trace.as_os_str());
+    support::run(all)
+}
+
+#[test]
+fn patterns_that_match_nothing_warn_with_the_closest_name() {
+    let [events, trace] = sample_args();
+    let plain = run(&["print", "--events", "lock_acquire"], &events, &trace);
+    let out = run(
+        &["print", "--events", "lock_acquire,lock_acquir,-nothing_*"],
+        &events,
+        &trace,
+    );
+    // The output is what the patterns that match select; exit status 0.
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(!out.stdout.is_empty());
+    assert_eq!(out.stdout, plain.stdout);
+    let err = support::stderr(&out);
+    let ev = events.display();
+    assert_eq!(
+        err,
+        format!(
+            "simpletrace: warning: --events: 'lock_acquir' matches no event declared in {ev} \
+             (did you mean 'lock_acquire'?)\n\
+             simpletrace: warning: --events: '-nothing_*' matches no event declared in {ev}\n"
+        )
+    );
+    assert!(support::stderr(&plain).is_empty());
+
+    // Every pattern matching nothing: still a warning (the selection is
+    // empty), as QEMU's -trace events=FILE does; and for an events file.
+    let dir = support::scratch("messages-events-file");
+    let file = dir.join("events");
+    std::fs::write(&file, "# mine\nlock_acquir\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let out = run(&["stats", "--events-file", file_arg], &events, &trace);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert!(support::stderr(&out).contains(&format!(
+        "warning: --events-file {file_arg}: 'lock_acquir' matches no event declared in {ev} \
+         (did you mean 'lock_acquire'?)"
+    )));
+}
+
+#[test]
+fn an_inverted_window_is_a_usage_error() {
+    let [events, trace] = sample_args();
+    for (start, end, want) in [
+        (
+            "2s",
+            "1s",
+            "--start (2s after the first record) is after --end (1s after the first record)",
+        ),
+        (
+            "2000",
+            "1000",
+            "--start (2000 ns of the trace clock) is after --end (1000 ns of the trace clock)",
+        ),
+    ] {
+        let out = run(&["print", "--start", start, "--end", end], &events, &trace);
+        assert_eq!(out.status.code(), Some(2), "{start} {end}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            support::stderr(&out).contains(want),
+            "{}",
+            support::stderr(&out)
+        );
+    }
+    // Equal bounds keep the records of that instant; bounds of two kinds
+    // are compared only once the trace is read (nothing is refused).
+    for (start, end) in [("1s", "1s"), ("+0", "1")] {
+        let out = run(&["stats", "--start", start, "--end", end], &events, &trace);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+    }
+}
+
+#[test]
+fn a_fraction_without_a_unit_is_refused_with_the_accepted_forms() {
+    let [events, trace] = sample_args();
+    for arg in ["--end", "--start"] {
+        let out = run(&["print", arg, "1.5"], &events, &trace);
+        assert_eq!(out.status.code(), Some(2));
+        let err = support::stderr(&out);
+        assert!(
+            err.contains("'1.5' has a fraction but no unit")
+                && err.contains("1.5s")
+                && err.contains("whole nanoseconds"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn span_events_that_are_not_declared_suggest_the_closest() {
+    let [events, trace] = sample_args();
+    let out = run(
+        &[
+            "json",
+            "--format",
+            "chrome",
+            "--span",
+            "lock_acquir:mutex,lock_release:mutex",
+        ],
+        &events,
+        &trace,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains(
+            "--span: no event called 'lock_acquir' is declared (did you mean 'lock_acquire'?)"
+        ),
+        "{}",
+        support::stderr(&out)
+    );
+}
