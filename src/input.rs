@@ -25,7 +25,7 @@ mod stream;
 pub use file_id::FileId;
 pub use mapped::{MappedFile, Shrink};
 pub use source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};
-pub use stream::{Compression, StreamSetupError, TraceStream};
+pub use stream::{CompressedDataEnds, Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.
 #[derive(Debug)]

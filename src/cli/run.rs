@@ -232,8 +232,11 @@ pub(super) fn analyze_with<'c>(
             return Err(Failure::Fault(config.on_trace(e)));
         }
     }
-    if let Some(e) = outcome.stream_error {
-        return Err(Failure::Fault(config.on_trace(Error::Stream(e))));
+    match outcome.stream_error {
+        // Compressed data cut off: like a trace cut off mid-record.
+        Some(e) if e.is_truncation() => warnings.push(config.trace_warning(e)),
+        Some(e) => return Err(Failure::Fault(config.on_trace(Error::Stream(e)))),
+        None => {}
     }
     if outcome.skips.is_empty() {
         return Ok(setup.into_iter().chain(warnings).collect());
