@@ -131,3 +131,85 @@ fn span_events_that_are_not_declared_suggest_the_closest() {
         support::stderr(&out)
     );
 }
+
+#[test]
+fn a_headerless_trace_and_the_reverse_hint_at_no_header() {
+    let events = support::testdata("sample.trace-events");
+    let headerless = support::testdata("no-header.trace");
+    let with_header = support::testdata("sample.trace");
+    let out = run(&["print"], &events, &headerless);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).ends_with(
+            "; it starts with a record, as a trace written without a header does: read it \
+             with --no-header\n"
+        ),
+        "{}",
+        support::stderr(&out)
+    );
+    for threads in ["-j1", "-j2"] {
+        let out = run(&["stats", threads, "--no-header"], &events, &with_header);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            support::stderr(&out).ends_with(
+                "unknown record type 0xffffffffffffffff (expected 0 for a mapping or 1 for an \
+                 event); it starts with a file header: read it without --no-header\n"
+            ),
+            "{}",
+            support::stderr(&out)
+        );
+    }
+    // From a pipe too.
+    let bytes = std::fs::read(&headerless).unwrap();
+    let out = support::run_with_stdin(["print", events.to_str().unwrap(), "-"], &bytes);
+    assert!(support::stderr(&out).contains("read it with --no-header"));
+    // And nothing is said where it is read right.
+    let out = run(&["print", "--no-header"], &events, &headerless);
+    assert!(out.status.success() && support::stderr(&out).is_empty());
+}
+
+#[test]
+fn trace_events_from_standard_input() {
+    let [events, trace] = sample_args();
+    let text = std::fs::read(&events).unwrap();
+    let from_file = run(&["print"], &events, &trace);
+    let out = support::run_with_stdin(["print", "-", trace.to_str().unwrap()], &text);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert_eq!(out.stdout, from_file.stdout);
+    // An events file from standard input works the same way.
+    let out = support::run_with_stdin(
+        [
+            "print",
+            "--events-file",
+            "-",
+            events.to_str().unwrap(),
+            trace.to_str().unwrap(),
+        ],
+        b"lock_acquire\n",
+    );
+    let want = run(&["print", "--events", "lock_acquire"], &events, &trace);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert_eq!(out.stdout, want.stdout);
+    // Two inputs cannot both be standard input: a usage error.
+    for (args, names) in [
+        (
+            vec!["print", "-", "-"],
+            "TRACE_EVENTS and TRACE_FILE are both '-'",
+        ),
+        (
+            vec!["stats", "--events-file", "-", "-", "-"],
+            "TRACE_EVENTS and --events-file and TRACE_FILE are all '-'",
+        ),
+    ] {
+        let out = support::run_with_stdin(args, &text);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(out.stdout.is_empty());
+        assert!(
+            support::stderr(&out).starts_with(&format!(
+                "simpletrace: {names}: standard input can be only one of them"
+            )),
+            "{}",
+            support::stderr(&out)
+        );
+    }
+}

@@ -74,6 +74,30 @@ impl FilterArgs {
     }
 }
 
+/// Refuses `-` (standard input) for more than one of the files a run
+/// reads (a usage error): the first would read it to its end, and the
+/// others would find it empty.
+fn check_one_stdin(events: &Path, events_file: Option<&Path>, trace: &Path) -> Result<(), Failure> {
+    let given: Vec<&str> = [
+        ("TRACE_EVENTS", Some(events)),
+        ("--events-file", events_file),
+        ("TRACE_FILE", Some(trace)),
+    ]
+    .into_iter()
+    .filter(|(_, p)| p.is_some_and(|p| p.as_os_str() == "-"))
+    .map(|(name, _)| name)
+    .collect();
+    if given.len() < 2 {
+        return Ok(());
+    }
+    Err(Failure::Usage(Error::Invalid(format!(
+        "{} are {} '-': standard input can be only one of them (give the others as files; \
+         a shell's <(...) works too)",
+        given.join(" and "),
+        if given.len() == 2 { "both" } else { "all" }
+    ))))
+}
+
 /// Refuses a window that ends before it starts (a usage error): it would
 /// keep nothing, silently. Both bounds must be of one kind to compare
 /// before the trace is read; equal bounds keep the records of that one
@@ -153,6 +177,7 @@ impl Config {
                 "missing TRACE_EVENTS or TRACE_FILE".into(),
             ));
         };
+        check_one_stdin(events_path, args.filters.events_file.as_deref(), trace_path)?;
         let (selection, patterns) = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(|e| {
             match hints::events_file_hint(events_path, trace_path) {
@@ -175,13 +200,16 @@ impl Config {
                 })
             })
             .collect();
-        let mut inputs = vec![FileId::of_path(events_path)];
-        inputs.extend(args.filters.events_file.iter().map(FileId::of_path));
-        inputs.push(if trace_path.as_os_str() == "-" {
-            FileId::of_stdin()
-        } else {
-            FileId::of_path(trace_path)
-        });
+        let id = |path: &Path| {
+            if path.as_os_str() == "-" {
+                FileId::of_stdin()
+            } else {
+                FileId::of_path(path)
+            }
+        };
+        let mut inputs = vec![id(events_path)];
+        inputs.extend(args.filters.events_file.as_deref().map(id));
+        inputs.push(id(trace_path));
         // Read already, so they exist; an identity that cannot be known
         // cannot be matched either.
         let inputs = inputs.into_iter().flatten().collect();
@@ -252,11 +280,22 @@ impl Config {
                 format!(" (the name says {c}, but the data does not start as {c} data does)"),
             )),
             _ => {
-                let hint = hints::trace_file_hint(&self.trace_path);
+                let hint = hints::trace_file_hint(&self.trace_path)
+                    .or_else(|| hints::missing_header_hint(&e).map(str::to_owned));
                 let e =
                     Error::Format(e).context("", hint.map_or(String::new(), |h| format!("; {h}")));
                 Failure::Error(self.on_trace(e))
             }
+        }
+    }
+
+    /// What to add to a fault the reader stopped at (`; HINT`), when the
+    /// arguments explain it: `--no-header` given for a trace that has a
+    /// header.
+    pub(super) fn fault_hint(&self, e: &crate::format::Error) -> String {
+        match hints::needless_no_header_hint(e) {
+            Some(hint) if self.no_header => format!("; {hint}"),
+            _ => String::new(),
         }
     }
 

@@ -228,7 +228,8 @@ pub(super) fn analyze_with<'c>(
             warnings.push(config.trace_warning(e));
         }
         Some(e) => {
-            let e = config.with_shrink_note(Error::Format(e));
+            let hint = config.fault_hint(&e);
+            let e = config.with_shrink_note(Error::Format(e).context("", hint));
             return Err(Failure::Fault(config.on_trace(e)));
         }
     }
