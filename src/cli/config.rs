@@ -151,6 +151,8 @@ pub(crate) struct Config {
     pub(super) events: TraceEvents,
     pub(super) trace: Trace,
     pub(super) trace_path: PathBuf,
+    /// The trace-events file.
+    pub(super) events_path: PathBuf,
     /// How the trace is compressed (then it is a stream).
     pub(super) compression: Option<Compression>,
     pub(super) no_header: bool,
@@ -233,6 +235,7 @@ impl Config {
             events,
             trace,
             trace_path: trace_path.clone(),
+            events_path: events_path.clone(),
             compression,
             no_header: args.no_header,
             resync: args.resync,
@@ -297,6 +300,31 @@ impl Config {
             Some(hint) if self.no_header => format!("; {hint}"),
             _ => String::new(),
         }
+    }
+
+    /// The warning about records longer than their declarations, if any
+    /// were: once per run, with how many and the first of them.
+    pub(super) fn mismatch_warning(
+        &self,
+        mismatches: &crate::analyzers::LengthMismatches,
+    ) -> Option<String> {
+        let first = mismatches.first.as_ref()?;
+        let first = match first {
+            crate::format::Error::TrailingBytes {
+                at,
+                event,
+                len,
+                used,
+            } => format!("{at}, '{event}', is {len} bytes long; its declaration makes {used}"),
+            other => other.to_string(),
+        };
+        let records = crate::analyzers::human::plural(mismatches.count, "record is", "records are");
+        Some(self.trace_warning(format!(
+            "{records} longer than {} declares (is it the trace-events file of the QEMU build \
+             that wrote the trace?); they are decoded as declared, as simpletrace.py does; the \
+             first, {first}",
+            self.events_path.display()
+        )))
     }
 
     /// How the mapped trace shrank while it was read, if it did.

@@ -211,6 +211,7 @@ pub(super) fn analyze_with<'c>(
         .chain(outcome.warnings.iter().map(ToString::to_string))
         .collect();
     let mut warnings = renamed;
+    warnings.extend(config.mismatch_warning(&outcome.length_mismatches));
     if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
         return Err(config.changed(shrink, outcome.fault, None));
     }
