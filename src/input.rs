@@ -25,7 +25,7 @@ mod stream;
 pub use file_id::FileId;
 pub use mapped::{MappedFile, Shrink};
 pub use source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};
-pub use stream::{Compression, StreamSetupError, TraceStream};
+pub use stream::{CompressedDataEnds, Compression, StreamSetupError, TraceStream};
 
 /// A failure to open or read an input file.
 #[derive(Debug)]
@@ -113,7 +113,8 @@ pub const MAX_TEXT_LEN: usize = 16 << 20;
 /// be longer is refused before it is read, and any other input is read to
 /// the bound plus one byte, and refused if it has that byte
 /// ([`InputError::TextTooLong`]). An input that ends within the bound
-/// (a FIFO whose writer closes it) is read whole.
+/// (a FIFO whose writer closes it) is read whole. `-` is standard input
+/// (read to its end: only one input of a run can be it).
 pub fn read_text(path: impl AsRef<Path>) -> Result<Vec<u8>, InputError> {
     read_text_within(path.as_ref(), MAX_TEXT_LEN)
 }
@@ -124,6 +125,12 @@ fn read_text_within(path: &Path, limit: usize) -> Result<Vec<u8>, InputError> {
         path: path.to_owned(),
         limit,
     };
+    if path.as_os_str() == "-" {
+        return match read_within(&mut io::stdin().lock(), limit, 0).map_err(io_error(path))? {
+            Some(text) => Ok(text),
+            None => Err(too_long()),
+        };
+    }
     let mut file = File::open(path).map_err(io_error(path))?;
     let known = file
         .metadata()

@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod hist;
 mod inputs;
 mod manners;
+mod messages;
 mod outputs;
 mod parallel;
 mod plugins;

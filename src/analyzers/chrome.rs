@@ -313,9 +313,13 @@ impl Sink for ChromeTrace {
         for spec in &self.specs {
             for (name, key) in [(&spec.begin, &spec.begin_key), (&spec.end, &spec.end_key)] {
                 let decl = info.events.by_name(name.as_bytes()).ok_or_else(|| {
+                    let hint = info
+                        .events
+                        .suggest(name)
+                        .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
                     AnalyzerError::new(
                         "chrome",
-                        format!("--span: no event called '{name}' is declared"),
+                        format!("--span: no event called '{name}' is declared{hint}"),
                     )
                 })?;
                 if let Some(k) = key

@@ -111,8 +111,8 @@ pub mod stats;
 pub mod subset;
 
 pub use driver::{
-    ChunkStart, Driver, RunError, RunOptions, RunOutcome, STREAM_BLOCK, STREAM_RECORD_LIMIT,
-    StreamError,
+    ChunkStart, Driver, LengthMismatches, RunError, RunOptions, RunOutcome, STREAM_BLOCK,
+    STREAM_RECORD_LIMIT, StreamError,
 };
 
 /// What an analyzer learns about the trace: before the first record, and
@@ -743,7 +743,7 @@ impl<'a> Event<'a> {
     #[inline(always)]
     pub(crate) fn redecode(&mut self, record: Record<'a>) -> format::Result<()> {
         self.record.assign(&record);
-        self.decode_current()
+        self.decode_current().map(drop)
     }
 
     /// An event with no record yet: the driver keeps one and has the reader
@@ -762,13 +762,15 @@ impl<'a> Event<'a> {
         &mut self.record
     }
 
-    /// Decodes the arguments of the record this event holds.
+    /// Decodes the arguments of the record this event holds; gives how
+    /// many bytes of the record are left after its declared arguments
+    /// (see [`Record::decode_words_left`]).
     #[inline(always)]
-    pub(crate) fn decode_current(&mut self) -> format::Result<()> {
-        match self.record.decode_words(&mut self.words) {
-            Some(len) => {
+    pub(crate) fn decode_current(&mut self) -> format::Result<usize> {
+        match self.record.decode_words_left(&mut self.words) {
+            Some((len, left)) => {
                 self.len = len as u8;
-                Ok(())
+                Ok(left)
             }
             None => {
                 self.len = 0;

@@ -39,6 +39,22 @@ pub struct TimeBoundError(String);
 
 impl fmt::Display for TimeBoundError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let number = self.0.trim();
+        let number = number.strip_prefix('+').unwrap_or(number);
+        let fraction_without_unit = number.contains('.')
+            && number.bytes().any(|b| b.is_ascii_digit())
+            && number.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if fraction_without_unit {
+            // `--end 1.5` most likely meant seconds; digits alone are
+            // nanoseconds, which have no fraction.
+            return write!(
+                f,
+                "{} has a fraction but no unit, and digits alone are whole nanoseconds: \
+                 give a unit (1.5s, 1.5ms, 1.5us, +1.5s) or whole nanoseconds of the trace clock \
+                 (1731000000000)",
+                Excerpt::new(&self.0)
+            );
+        }
         write!(
             f,
             "{} is not a time: give nanoseconds of the trace clock (1731000000000), or a time after the first record with a unit (1.5s, 200ms, 30us, 500ns, or +30us)",
@@ -104,6 +120,71 @@ impl Selection {
                 p.decide(&decl.name).unwrap_or(only_exclusions)
             }
         }
+    }
+}
+
+/// An event pattern that matches no declared event (and not `dropped`):
+/// a likely typo, or a trace-events file of another QEMU build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    /// The pattern as written (with its leading `-` for an exclusion).
+    pub pattern: String,
+    /// The declared name closest to it, when the pattern has no wildcard
+    /// and a name is close enough to be what was meant.
+    pub similar: Option<String>,
+}
+
+impl fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}' matches no declared event", self.pattern)?;
+        match &self.similar {
+            Some(s) => write!(f, " (did you mean '{s}'?)"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Selection {
+    /// The event patterns that match no event `events` declares (see
+    /// [`unmatched`]).
+    pub fn unmatched(&self, events: &TraceEvents) -> Vec<Unmatched> {
+        self.events
+            .as_ref()
+            .map_or_else(Vec::new, |p| unmatched(p, events))
+    }
+}
+
+/// The patterns of `patterns` that match no event `events` declares (nor
+/// the dropped-events pseudo event, `Dropped_Event`), in the order given,
+/// each once. Such a pattern selects nothing, which is worth a warning,
+/// not a failure: QEMU's own `-trace events=FILE` only warns about names
+/// its build does not declare, and an events file is often shared between
+/// builds.
+pub fn unmatched(patterns: &EventPatterns, events: &TraceEvents) -> Vec<Unmatched> {
+    {
+        let dropped = events.dropped();
+        let mut out: Vec<Unmatched> = Vec::new();
+        for p in &patterns.patterns {
+            let glob = p.glob.as_str();
+            let matches = |name: &str| crate::pattern::glob_match(glob, name);
+            if matches(&dropped.name) || events.iter().any(|d| matches(&d.name)) {
+                continue;
+            }
+            let pattern = if p.enable {
+                glob.to_owned()
+            } else {
+                format!("-{glob}")
+            };
+            if out.iter().any(|u| u.pattern == pattern) {
+                continue;
+            }
+            let literal = !glob.contains(['*', '?']);
+            let similar = literal
+                .then(|| events.suggest(glob).map(str::to_owned))
+                .flatten();
+            out.push(Unmatched { pattern, similar });
+        }
+        out
     }
 }
 
@@ -194,6 +275,14 @@ mod tests {
         for bad in ["1.5", "+1.5ns", "1.0000000005s", ".", "+."] {
             assert!(p(bad).is_err(), "{bad}");
         }
+        // A fraction without a unit says why it is refused.
+        for bad in ["1.5", "+1.5", " .5"] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains("has a fraction but no unit"), "{e}");
+        }
+        let e = p("1.5x").unwrap_err().to_string();
+        assert!(e.contains("is not a time"), "{e}");
+        assert!(p(".").unwrap_err().to_string().contains("is not a time"));
     }
 
     #[test]
@@ -220,5 +309,36 @@ mod tests {
         let r = Resolved::new(&only_minus, &ev, None);
         assert!(r.keep(0, 1, 0) && !r.keep(1, 1, 0) && r.keep(3, 1, 0));
         assert!(Resolved::new(&Selection::default(), &ev, None).keep(1, 9, 9));
+    }
+
+    #[test]
+    fn patterns_that_match_nothing() {
+        let ev = TraceEvents::parse("te", b"pool_get(void)\npool_put(void)\n").unwrap();
+        let sel = |list: &str| Selection {
+            events: Some(EventPatterns::parse_list(list).unwrap()),
+            ..Selection::default()
+        };
+        let names = |list: &str| -> Vec<(String, Option<String>)> {
+            sel(list)
+                .unmatched(&ev)
+                .into_iter()
+                .map(|u| (u.pattern, u.similar))
+                .collect()
+        };
+        let none: Vec<(String, Option<String>)> = Vec::new();
+        assert_eq!(names("pool_*,-pool_put,Dropped_Event,Dropped_*"), none);
+        assert_eq!(
+            names("pool_gte,-pool_pot,bdrv_*,xyz,pool_gte"),
+            vec![
+                ("pool_gte".into(), Some("pool_get".into())),
+                ("-pool_pot".into(), Some("pool_put".into())),
+                ("bdrv_*".into(), None),
+                ("xyz".into(), None),
+            ]
+        );
+        // `dropped` names the mapping of dropped-events records, not
+        // their event: as a pattern it selects nothing.
+        assert_eq!(names("dropped"), vec![("dropped".into(), None)]);
+        assert!(Selection::default().unmatched(&ev).is_empty());
     }
 }

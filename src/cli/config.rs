@@ -8,7 +8,7 @@ use super::args::{EndArg, FilterArgs, TraceArgs};
 use super::error::{Error, Failure};
 use super::{hints, term};
 use crate::analyzers::print::Parallelism;
-use crate::analyzers::select::{Selection, TimeBound};
+use crate::analyzers::select::{self, Selection, TimeBound};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceEvents, TraceKind, TraceReader};
 use crate::input::{self, Compression, FileId, TraceData, TraceInput, TraceStream};
@@ -38,14 +38,18 @@ impl FilterArgs {
         Ok(time)
     }
 
-    /// The selection these arguments describe (reads the events file).
-    pub(super) fn selection(&self) -> Result<Selection, Failure> {
+    /// The selection these arguments describe (reads the events file),
+    /// and the pattern lists it was made of, each with the option that
+    /// gave it (for warnings about patterns that match nothing).
+    pub(super) fn selection(&self) -> Result<(Selection, Vec<(String, EventPatterns)>), Failure> {
         let mut patterns: Option<EventPatterns> = None;
+        let mut given = Vec::new();
         if let Some(path) = &self.events_file {
             let text = input::read_text(path)?;
             let on_path = |e: Error| e.context(format!("{}: ", path.display()), "");
             let text = core::str::from_utf8(&text).map_err(|e| on_path(Error::NotUtf8(e)))?;
             let p = EventPatterns::parse_file(text).map_err(|e| on_path(Error::Pattern(e)))?;
+            given.push((format!("--events-file {}", path.display()), p.clone()));
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
@@ -53,17 +57,78 @@ impl FilterArgs {
         for list in &self.events {
             let p = EventPatterns::parse_list(list)
                 .map_err(|e| Failure::Usage(Error::Pattern(e).context("--events: ", "")))?;
+            given.push(("--events".to_owned(), p.clone()));
             patterns
                 .get_or_insert_with(EventPatterns::default)
                 .extend(p);
         }
-        Ok(Selection {
+        let end = self.end_time()?;
+        check_window(self.start, end)?;
+        let selection = Selection {
             events: patterns,
             pids: self.pid.clone(),
             start: self.start,
-            end: self.end_time()?,
-        })
+            end,
+        };
+        Ok((selection, given))
     }
+}
+
+/// Refuses `-` (standard input) for more than one of the files a run
+/// reads (a usage error): the first would read it to its end, and the
+/// others would find it empty.
+fn check_one_stdin(events: &Path, events_file: Option<&Path>, trace: &Path) -> Result<(), Failure> {
+    let given: Vec<&str> = [
+        ("TRACE_EVENTS", Some(events)),
+        ("--events-file", events_file),
+        ("TRACE_FILE", Some(trace)),
+    ]
+    .into_iter()
+    .filter(|(_, p)| p.is_some_and(|p| p.as_os_str() == "-"))
+    .map(|(name, _)| name)
+    .collect();
+    if given.len() < 2 {
+        return Ok(());
+    }
+    Err(Failure::Usage(Error::Invalid(format!(
+        "{} are {} '-': standard input can be only one of them (give the others as files; \
+         a shell's <(...) works too)",
+        given.join(" and "),
+        if given.len() == 2 { "both" } else { "all" }
+    ))))
+}
+
+/// Refuses a window that ends before it starts (a usage error): it would
+/// keep nothing, silently. Both bounds must be of one kind to compare
+/// before the trace is read; equal bounds keep the records of that one
+/// instant.
+fn check_window(start: Option<TimeBound>, end: Option<TimeBound>) -> Result<(), Failure> {
+    let (Some(start), Some(end)) = (start, end) else {
+        return Ok(());
+    };
+    let inverted = match (start, end) {
+        (TimeBound::Absolute(s), TimeBound::Absolute(e))
+        | (TimeBound::Relative(s), TimeBound::Relative(e)) => s > e,
+        _ => false,
+    };
+    if !inverted {
+        return Ok(());
+    }
+    let show = |b: TimeBound| match b {
+        TimeBound::Absolute(t) => format!("{t} ns of the trace clock"),
+        TimeBound::Relative(d) => format!(
+            "{} after the first record",
+            crate::analyzers::human::human(
+                i128::from(d),
+                crate::analyzers::histogram::Unit::Nanoseconds
+            )
+        ),
+    };
+    Err(Failure::Usage(Error::Invalid(format!(
+        "--start ({}) is after --end ({}): the window keeps no record",
+        show(start),
+        show(end)
+    ))))
 }
 
 /// How far before the new end of a shrunk trace a faulty record may start
@@ -86,6 +151,8 @@ pub(crate) struct Config {
     pub(super) events: TraceEvents,
     pub(super) trace: Trace,
     pub(super) trace_path: PathBuf,
+    /// The trace-events file.
+    pub(super) events_path: PathBuf,
     /// How the trace is compressed (then it is a stream).
     pub(super) compression: Option<Compression>,
     pub(super) no_header: bool,
@@ -99,6 +166,10 @@ pub(crate) struct Config {
     /// which no output may overwrite. (Commands with plugins write no
     /// files.)
     pub(super) inputs: Vec<FileId>,
+    /// What the arguments warn about before the trace is read (event
+    /// patterns that match no declared event), written with the run's
+    /// other warnings.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Config {
@@ -108,20 +179,39 @@ impl Config {
                 "missing TRACE_EVENTS or TRACE_FILE".into(),
             ));
         };
-        let selection = args.filters.selection()?;
+        check_one_stdin(events_path, args.filters.events_file.as_deref(), trace_path)?;
+        let (selection, patterns) = args.filters.selection()?;
         let events = input::read_trace_events(events_path).map_err(|e| {
             match hints::events_file_hint(events_path, trace_path) {
                 Some(hint) => Error::Input(e).context("", format!("; {hint}")),
                 None => Error::Input(e),
             }
         })?;
-        let mut inputs = vec![FileId::of_path(events_path)];
-        inputs.extend(args.filters.events_file.iter().map(FileId::of_path));
-        inputs.push(if trace_path.as_os_str() == "-" {
-            FileId::of_stdin()
-        } else {
-            FileId::of_path(trace_path)
-        });
+        let warnings = patterns
+            .iter()
+            .flat_map(|(option, p)| {
+                select::unmatched(p, &events).into_iter().map(move |u| {
+                    let hint = u
+                        .similar
+                        .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
+                    format!(
+                        "{option}: '{}' matches no event declared in {}{hint}",
+                        u.pattern,
+                        events_path.display()
+                    )
+                })
+            })
+            .collect();
+        let id = |path: &Path| {
+            if path.as_os_str() == "-" {
+                FileId::of_stdin()
+            } else {
+                FileId::of_path(path)
+            }
+        };
+        let mut inputs = vec![id(events_path)];
+        inputs.extend(args.filters.events_file.as_deref().map(id));
+        inputs.push(id(trace_path));
         // Read already, so they exist; an identity that cannot be known
         // cannot be matched either.
         let inputs = inputs.into_iter().flatten().collect();
@@ -145,6 +235,7 @@ impl Config {
             events,
             trace,
             trace_path: trace_path.clone(),
+            events_path: events_path.clone(),
             compression,
             no_header: args.no_header,
             resync: args.resync,
@@ -153,6 +244,7 @@ impl Config {
             selection,
             term: args.term.clone(),
             inputs,
+            warnings,
         })
     }
 
@@ -191,12 +283,48 @@ impl Config {
                 format!(" (the name says {c}, but the data does not start as {c} data does)"),
             )),
             _ => {
-                let hint = hints::trace_file_hint(&self.trace_path);
+                let hint = hints::trace_file_hint(&self.trace_path)
+                    .or_else(|| hints::missing_header_hint(&e).map(str::to_owned));
                 let e =
                     Error::Format(e).context("", hint.map_or(String::new(), |h| format!("; {h}")));
                 Failure::Error(self.on_trace(e))
             }
         }
+    }
+
+    /// What to add to a fault the reader stopped at (`; HINT`), when the
+    /// arguments explain it: `--no-header` given for a trace that has a
+    /// header.
+    pub(super) fn fault_hint(&self, e: &crate::format::Error) -> String {
+        match hints::needless_no_header_hint(e) {
+            Some(hint) if self.no_header => format!("; {hint}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The warning about records longer than their declarations, if any
+    /// were: once per run, with how many and the first of them.
+    pub(super) fn mismatch_warning(
+        &self,
+        mismatches: &crate::analyzers::LengthMismatches,
+    ) -> Option<String> {
+        let first = mismatches.first.as_ref()?;
+        let first = match first {
+            crate::format::Error::TrailingBytes {
+                at,
+                event,
+                len,
+                used,
+            } => format!("{at}, '{event}', is {len} bytes long; its declaration makes {used}"),
+            other => other.to_string(),
+        };
+        let records = crate::analyzers::human::plural(mismatches.count, "record is", "records are");
+        Some(self.trace_warning(format!(
+            "{records} longer than {} declares (is it the trace-events file of the QEMU build \
+             that wrote the trace?); they are decoded as declared, as simpletrace.py does; the \
+             first, {first}",
+            self.events_path.display()
+        )))
     }
 
     /// How the mapped trace shrank while it was read, if it did.

@@ -82,6 +82,32 @@ pub(super) fn trace_file_hint(trace: &Path) -> Option<String> {
     })
 }
 
+/// Why a trace read with a header check has no header, when it starts as
+/// a trace written without one does: with a record type word (0, a
+/// mapping; 1, an event) in either byte order.
+pub(super) fn missing_header_hint(e: &crate::format::Error) -> Option<&'static str> {
+    let crate::format::Error::BadHeaderId { found } = *e else {
+        return None;
+    };
+    [0, 1, 1u64.swap_bytes()].contains(&found).then_some(
+        "it starts with a record, as a trace written without a header does: read it with \
+         --no-header",
+    )
+}
+
+/// Why a trace read with `--no-header` has a bad first record, when that
+/// record is a file header.
+pub(super) fn needless_no_header_hint(e: &crate::format::Error) -> Option<&'static str> {
+    match *e {
+        crate::format::Error::UnknownRecordType { at, found }
+            if at.offset.0 == 0 && found == HEADER_EVENT_ID =>
+        {
+            Some("it starts with a file header: read it without --no-header")
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +139,34 @@ mod tests {
         assert_eq!(trace_file_hint(&trace), None);
         assert!(!looks_like_text(Path::new("-")) && !looks_like_trace(&dir.join("missing")));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn header_or_no_header() {
+        use crate::format::{At, Error, FileOffset, RecordIndex};
+        for found in [0, 1, 1u64.swap_bytes()] {
+            assert!(missing_header_hint(&Error::BadHeaderId { found }).is_some());
+        }
+        assert_eq!(missing_header_hint(&Error::BadHeaderId { found: 2 }), None);
+        assert_eq!(missing_header_hint(&Error::BadMagic { found: 1 }), None);
+        let at = |offset| At {
+            record: RecordIndex(0),
+            offset: FileOffset(offset),
+        };
+        let first = Error::UnknownRecordType {
+            at: at(0),
+            found: u64::MAX,
+        };
+        assert!(needless_no_header_hint(&first).is_some());
+        let later = Error::UnknownRecordType {
+            at: at(24),
+            found: u64::MAX,
+        };
+        assert_eq!(needless_no_header_hint(&later), None);
+        let other = Error::UnknownRecordType {
+            at: at(0),
+            found: 7,
+        };
+        assert_eq!(needless_no_header_hint(&other), None);
     }
 }

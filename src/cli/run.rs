@@ -207,8 +207,11 @@ pub(super) fn analyze_with<'c>(
     }
     let path = config.trace_path.display();
     // What the analyzers warned about when the run started comes first.
-    let setup: Vec<String> = outcome.warnings.iter().map(ToString::to_string).collect();
+    let setup: Vec<String> = (config.warnings.iter().cloned())
+        .chain(outcome.warnings.iter().map(ToString::to_string))
+        .collect();
     let mut warnings = renamed;
+    warnings.extend(config.mismatch_warning(&outcome.length_mismatches));
     if let Some(shrink) = config.cut_short(outcome.fault.as_ref()) {
         return Err(config.changed(shrink, outcome.fault, None));
     }
@@ -226,12 +229,16 @@ pub(super) fn analyze_with<'c>(
             warnings.push(config.trace_warning(e));
         }
         Some(e) => {
-            let e = config.with_shrink_note(Error::Format(e));
+            let hint = config.fault_hint(&e);
+            let e = config.with_shrink_note(Error::Format(e).context("", hint));
             return Err(Failure::Fault(config.on_trace(e)));
         }
     }
-    if let Some(e) = outcome.stream_error {
-        return Err(Failure::Fault(config.on_trace(Error::Stream(e))));
+    match outcome.stream_error {
+        // Compressed data cut off: like a trace cut off mid-record.
+        Some(e) if e.is_truncation() => warnings.push(config.trace_warning(e)),
+        Some(e) => return Err(Failure::Fault(config.on_trace(Error::Stream(e)))),
+        None => {}
     }
     if outcome.skips.is_empty() {
         return Ok(setup.into_iter().chain(warnings).collect());

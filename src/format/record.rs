@@ -156,6 +156,19 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// [`Record::decode_words`], and how many payload bytes are left
+    /// after the last declared argument (0 in version 0, which pads every
+    /// record): more than 0 when the record is longer than its declaration
+    /// says, as with a trace-events file that lost arguments.
+    #[inline(always)]
+    pub(crate) fn decode_words_left(&self, out: &mut [u64]) -> Option<(usize, usize)> {
+        let (n, left) = match self.order {
+            ByteOrder::Little => self.decode_in::<Little>(out),
+            ByteOrder::Big => self.decode_in::<Big>(out),
+        }?;
+        Some((n, if self.words_only { 0 } else { left }))
+    }
+
     #[inline(always)]
     fn decode_words_in<O: Order>(&self, out: &mut [u64]) -> Option<usize> {
         self.decode_in::<O>(out).map(|(n, _)| n)

@@ -20,6 +20,7 @@
 use core::fmt;
 use std::io::{self, Read};
 
+use super::CompressedDataEnds;
 use crate::format::chunks::Chunks;
 use crate::format::events::TraceEvents;
 use crate::format::{
@@ -81,12 +82,17 @@ pub enum StreamError {
 impl fmt::Display for StreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamError::Read { received, source } => {
-                write!(
+            StreamError::Read { received, source } => match CompressedDataEnds::of(source) {
+                Some(ends) => write!(
+                    f,
+                    "{ends}: every complete record in the {received} bytes of trace before the \
+                     cut was read"
+                ),
+                None => write!(
                     f,
                     "reading the trace failed after {received} bytes: {source}"
-                )
-            }
+                ),
+            },
             StreamError::RecordTooLong { at, limit } => write!(
                 f,
                 "{at}: the record is longer than {limit} bytes, the most a trace read as a \
@@ -105,6 +111,15 @@ impl fmt::Display for StreamError {
                  (give the time in nanoseconds, or read the trace from a file)"
             ),
         }
+    }
+}
+
+impl StreamError {
+    /// Whether the trace simply stops early, as a trace cut off
+    /// mid-record does: its compressed data ends before its end marker
+    /// ([`CompressedDataEnds`]), every record before the cut delivered.
+    pub fn is_truncation(&self) -> bool {
+        matches!(self, StreamError::Read { source, .. } if CompressedDataEnds::of(source).is_some())
     }
 }
 

@@ -156,10 +156,17 @@ impl fmt::Display for StreamSetupError {
                 received,
                 source,
             } => {
-                write!(
-                    f,
-                    "reading the trace failed after {received} bytes: {source}"
-                )?;
+                match CompressedDataEnds::of(source) {
+                    Some(ends) => write!(
+                        f,
+                        "{ends}: it holds {received} bytes of trace, too few to check the \
+                         trace's header"
+                    )?,
+                    None => write!(
+                        f,
+                        "reading the trace failed after {received} bytes: {source}"
+                    )?,
+                }
                 match compression {
                     Some(c) => f.write_str(&c.offsets_note()),
                     None => Ok(()),
@@ -183,6 +190,80 @@ impl std::error::Error for StreamSetupError {
             StreamSetupError::Read { source, .. } => Some(source),
             StreamSetupError::Unsupported { .. } => None,
         }
+    }
+}
+
+/// The compressed data of a trace stops before its end: the file was cut
+/// off (a killed QEMU piping into `zstd`, a copy that did not finish).
+/// Every byte decompressed before the cut was delivered first; this is
+/// the error the read then fails with (inside an [`io::Error`] of kind
+/// [`io::ErrorKind::UnexpectedEof`]), instead of the decompressor's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressedDataEnds {
+    /// How the trace is compressed.
+    pub compression: Compression,
+    /// The bytes of compressed data there are (all the file holds).
+    pub compressed: u64,
+}
+
+impl fmt::Display for CompressedDataEnds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the compressed data ends early after {} bytes (a cut-off {} file)",
+            self.compressed, self.compression
+        )
+    }
+}
+
+impl std::error::Error for CompressedDataEnds {}
+
+impl CompressedDataEnds {
+    /// The [`CompressedDataEnds`] an I/O error of a [`TraceStream`] is, if
+    /// it is one.
+    pub fn of(e: &io::Error) -> Option<&CompressedDataEnds> {
+        e.get_ref()?.downcast_ref::<CompressedDataEnds>()
+    }
+}
+
+/// Counts the compressed bytes a decoder takes from the file, for
+/// [`CompressedDataEnds`].
+struct CountIn<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountIn<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A decoder whose "the input ended too soon" errors (each library words
+/// its own, some as debug text) become one [`CompressedDataEnds`].
+struct EndsEarly {
+    decoder: Box<dyn Read + Send>,
+    compression: Compression,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for EndsEarly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.decoder.read(buf).map_err(|e| {
+            if e.kind() != io::ErrorKind::UnexpectedEof || CompressedDataEnds::of(&e).is_some() {
+                return e;
+            }
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                CompressedDataEnds {
+                    compression: self.compression,
+                    compressed: self.count.load(std::sync::atomic::Ordering::Relaxed),
+                },
+            )
+        })
     }
 }
 
@@ -227,11 +308,21 @@ impl TraceStream {
         let reader: Box<dyn Read + Send> = match compression {
             None => Box::new(whole),
             Some(c) => {
-                let buffered = Box::new(BufReader::with_capacity(COMPRESSED_READ, whole));
-                c.decoder(buffered).ok_or(StreamSetupError::Unsupported {
+                let count = std::sync::Arc::default();
+                let counted = CountIn {
+                    inner: whole,
+                    count: std::sync::Arc::clone(&count),
+                };
+                let buffered = Box::new(BufReader::with_capacity(COMPRESSED_READ, counted));
+                let decoder = c.decoder(buffered).ok_or(StreamSetupError::Unsupported {
                     compression: c,
                     feature: c.feature(),
-                })?
+                })?;
+                Box::new(EndsEarly {
+                    decoder,
+                    compression: c,
+                    count,
+                })
             }
         };
         Self::with_head(reader, compression)
@@ -343,9 +434,36 @@ impl<R: BufRead> ZstdFrames<R> {
                         ));
                     }
                 }
-                Err(e) => return Err(zstd_error(e)),
+                Err(e) => return Err(self.zstd_error(e)),
             }
         }
+    }
+
+    /// A decoding failure as an I/O error: of kind `UnexpectedEof` when
+    /// the input has ended (ruzstd words that as debug text of its own).
+    fn zstd_error(&mut self, e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+        if self.source.fill_buf().is_ok_and(|b| b.is_empty()) {
+            io::Error::new(io::ErrorKind::UnexpectedEof, e)
+        } else {
+            zstd_error(e)
+        }
+    }
+
+    /// Ends a frame cut off by the end of the input with an empty last
+    /// block, so that the decoder gives out every byte it decoded: it
+    /// otherwise keeps back a window's worth (up to 8 MiB) until the
+    /// frame's end, and those bytes are the trace's last records. The
+    /// blocks before the cut were read whole (ruzstd reads a block's
+    /// content before decoding it); the checksum, if the frame has one,
+    /// cannot be checked, and is not (the read fails after these bytes).
+    fn finish_cut_frame(&mut self) {
+        use ruzstd::decoding::BlockDecodingStrategy;
+        // A block header: last block, raw, 0 bytes; then a checksum's
+        // 4 bytes, read only when the frame has one.
+        let end: &[u8] = &[0x01, 0, 0, 0, 0, 0, 0];
+        let _ = self
+            .frame
+            .decode_blocks(&mut &end[..], BlockDecodingStrategy::UptoBlocks(1));
     }
 }
 
@@ -400,7 +518,11 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                     .frame
                     .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBlocks(1))
                 {
-                    self.failed = Some(zstd_error(e));
+                    let e = self.zstd_error(e);
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        self.finish_cut_frame();
+                    }
+                    self.failed = Some(e);
                 }
                 continue;
             }
@@ -546,14 +668,37 @@ mod tests {
         // The frame's checksum flag, so that its last 4 bytes are one.
         let has_checksum = z.get(4).is_some_and(|d| d & 0x04 != 0);
 
-        // Cut in the middle: what came out is the start of the data, and
-        // more than the decoder's window short of the cut.
+        // Cut in the middle: what came out is the start of the data, up
+        // to the block the cut is in (the decoder's window, which it keeps
+        // back until a frame ends, comes out too); then the cut, in the
+        // same words as for every compressor.
         let cut = z[..z.len() / 2].to_vec();
-        let mut s = TraceStream::new(io::Cursor::new(cut)).unwrap();
+        let mut s = TraceStream::new(io::Cursor::new(cut.clone())).unwrap();
         let (got, err) = read_until_error(&mut s);
-        assert!(err.is_some());
+        let err = err.unwrap();
+        assert_eq!(
+            CompressedDataEnds::of(&err),
+            Some(&CompressedDataEnds {
+                compression: Compression::Zstd,
+                compressed: cut.len() as u64
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the compressed data ends early after {} bytes (a cut-off zstd file)",
+                cut.len()
+            )
+        );
         assert!(data.starts_with(&got));
-        assert!(got.len() > 512 * 1024, "{} bytes", got.len());
+        // The data compresses evenly: half the frame is about half the
+        // data; a block (128 KiB) at most is lost with the cut.
+        assert!(
+            got.len() + (200 << 10) > data.len() / 2,
+            "{} bytes of {}",
+            got.len(),
+            data.len()
+        );
         assert!(s.read(&mut [0; 16]).is_err());
 
         // Only the checksum cut off: every byte, then the error.

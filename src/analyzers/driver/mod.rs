@@ -35,6 +35,7 @@ pub use crate::input::source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};
 pub use dispatch::MAX_ANALYZERS;
 
 use dispatch::{Forker, Many, Masks, Parallel, Pick, Runner, Sequential};
+pub use record_loop::LengthMismatches;
 use record_loop::{LoopEnd, records_before};
 
 /// Where a chunk of the trace starts, for [`ParallelAnalyzer::fork`].
@@ -137,6 +138,10 @@ pub struct RunOutcome {
     /// What the analyzers' [`Analyzer::configure`] warned about at the
     /// start of the run, in the order they were added.
     pub warnings: Vec<SetupWarning>,
+    /// The records longer than their declarations say (bytes left over
+    /// after the declared arguments): a trace-events file that does not
+    /// fit the trace, most likely. They were analysed as declared.
+    pub length_mismatches: LengthMismatches,
 }
 
 /// Why a run failed.
@@ -238,6 +243,7 @@ struct Ran {
     fault: Option<format::Error>,
     skips: Skips,
     stopped: bool,
+    mismatches: LengthMismatches,
 }
 
 /// What every run sets up before the first record.
@@ -493,6 +499,8 @@ impl<'d> Driver<'d> {
             ran.records += piece.records;
             ran.records_read = piece.records_read;
             ran.skips.append(core::mem::take(&mut piece.skips));
+            ran.mismatches
+                .append(core::mem::take(&mut piece.mismatches));
             Ok::<_, RunError>(PieceEnd {
                 fault: piece.fault,
                 stopped: piece.stopped,
@@ -533,6 +541,7 @@ impl<'d> Driver<'d> {
             stopped: ran.stopped,
             stream_error: None,
             warnings: Vec::new(),
+            length_mismatches: ran.mismatches,
         })
     }
 
@@ -595,6 +604,7 @@ impl<'d> Driver<'d> {
             fault: end.fault,
             skips: reader.take_skips(),
             stopped: end.stopped,
+            mismatches: end.mismatches,
         })
     }
 }

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::dispatch::{Forker, Many, Masks, Partial, Pick};
 use super::record_loop::{self, Records, Target, records_before};
-use super::{ChunkStart, Driver, LoopEnd, Parallelism, Ran, RunError, fail_after};
+use super::{
+    ChunkStart, Driver, LengthMismatches, LoopEnd, Parallelism, Ran, RunError, fail_after,
+};
 use crate::analyzers::select::Resolved;
 use crate::analyzers::{AnalyzerError, Context, Event};
 use crate::format::chunks::Chunk;
@@ -48,6 +50,8 @@ struct ChunkWork<'r> {
     error: Option<AnalyzerError>,
     stopped: bool,
     end: usize,
+    /// The chunk's records longer than their declarations.
+    mismatches: LengthMismatches,
 }
 
 /// A chunk worker's target: the forks of the parallel analyzers, and the
@@ -199,6 +203,9 @@ impl Driver<'_> {
             out.write_all(&work.text).map_err(RunError::Io)?;
             ran.records += work.records;
             ran.records_read = work.records_read;
+            // Counted by the worker, which decoded the collected records
+            // too (the loop over them below counts them again: ignored).
+            ran.mismatches.append(core::mem::take(&mut work.mismatches));
             ran.skips.append(core::mem::take(&mut work.skips));
             if let Some(e) = work.error.take() {
                 return Err(RunError::Analyzer(e));
@@ -305,6 +312,7 @@ fn work_chunk<'r>(
                 records: 0,
                 fault: None,
                 stopped: false,
+                mismatches: LengthMismatches::default(),
             };
             (end, Some(error))
         }
@@ -321,5 +329,6 @@ fn work_chunk<'r>(
         error,
         stopped: end.stopped,
         end: chunk.range.end,
+        mismatches: end.mismatches,
     }
 }

@@ -58,6 +58,42 @@ pub(super) trait Target<'a> {
     fn handle(&mut self, slot: usize, ev: &Event<'a>, out: &mut Vec<u8>) -> Result<bool, RunError>;
 }
 
+/// The records whose length disagrees with their declaration: longer
+/// than the header and the declared arguments take (a trace-events file
+/// that lost arguments since the trace was written, which `simpletrace.py`
+/// reads without a word, as `print` does). Counted among the records whose
+/// arguments were decoded (those the selection keeps and an analyzer
+/// wants); a record shorter than its declaration is a fault instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LengthMismatches {
+    /// How many records.
+    pub count: u64,
+    /// The first of them (in trace order), as the fault
+    /// [`format::Error::TrailingBytes`] a resyncing reader would take it
+    /// for: its record number, offset, event, length and the bytes used.
+    pub first: Option<format::Error>,
+}
+
+impl LengthMismatches {
+    /// Adds the tally of records after these.
+    pub(crate) fn append(&mut self, later: LengthMismatches) {
+        self.count += later.count;
+        if self.first.is_none() {
+            self.first = later.first;
+        }
+    }
+
+    /// Counts `record`, which has bytes left over (the first is described
+    /// once, off the hot path).
+    #[cold]
+    fn add(&mut self, record: &Record<'_>) {
+        if self.first.is_none() {
+            self.first = Some(record.args_fault());
+        }
+        self.count += 1;
+    }
+}
+
 /// How a loop over records ended.
 pub(crate) struct LoopEnd {
     /// Event records read (a record whose arguments do not decode is the
@@ -65,6 +101,7 @@ pub(crate) struct LoopEnd {
     pub(super) records: u64,
     pub(super) fault: Option<format::Error>,
     pub(super) stopped: bool,
+    pub(super) mismatches: LengthMismatches,
 }
 
 /// The record loop: read a record, keep it if the selection does and a
@@ -86,6 +123,7 @@ pub(super) fn run<'a, R: Records<'a>, T: Target<'a>>(
         records: 0,
         fault: None,
         stopped: false,
+        mismatches: LengthMismatches::default(),
     };
     let mut ev = Event::placeholder(records.events().dropped());
     while let Some(read) = records.next_into(ev.record_mut()) {
@@ -95,9 +133,15 @@ pub(super) fn run<'a, R: Records<'a>, T: Target<'a>>(
         }
         let slot = slot_of(ev.decl(), events);
         let wanted = target.wants(slot) && sel.keep(slot, ev.pid(), ev.timestamp_ns());
-        if wanted && let Err(e) = ev.decode_current() {
-            end.fault = Some(e);
-            break;
+        if wanted {
+            match ev.decode_current() {
+                Ok(0) => {}
+                Ok(_) => end.mismatches.add(ev.record()),
+                Err(e) => {
+                    end.fault = Some(e);
+                    break;
+                }
+            }
         }
         end.records += 1;
         if wanted && target.handle(slot, &ev, buf)? {
