@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::analyzers::Report;
 use crate::analyzers::histogram::{self, Histogram, Unit, bucket_label};
-use crate::analyzers::human::plural;
+use crate::analyzers::human::{plural, seconds};
 use crate::analyzers::listing::{LazyJson, TableStyle};
 use crate::report::{
     Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Panel, Plot, Table,
@@ -231,9 +231,9 @@ impl HistReport {
                     .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
                 blocks.push(Block::Text(
                     format!(
-                        "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
+                        "  pid {}{key}: began at {}, open for {} until the last begin or end record",
                         o.pid,
-                        o.ts,
+                        seconds(o.ts),
                         histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
                     )
                     .into(),
