@@ -12,6 +12,7 @@ mod errors;
 mod fuzz_regressions;
 mod hist;
 mod inputs;
+mod issue16_hist;
 mod manners;
 mod outputs;
 mod parallel;
