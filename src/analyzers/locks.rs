@@ -578,14 +578,11 @@ impl Document for LocksReport {
                 // may pair a request, acquisition or unlock with the wrong
                 // partner, and a lost record leaves requests waiting or
                 // mutexes held that were not.
-                consequence: Some(
-                    format!(
-                        "{} and {} span a loss and may pair the wrong events; lost records can also leave requests waiting and mutexes held at the end",
-                        plural(self.across_loss[0], "wait", "waits"),
-                        plural(self.across_loss[1], "hold", "holds"),
-                    )
-                    .into(),
-                ),
+                consequence: Some(format!(
+                    "{} and {} span a loss and may pair the wrong events; lost records can also leave requests waiting and mutexes held at the end",
+                    plural(self.across_loss[0], "wait", "waits"),
+                    plural(self.across_loss[1], "hold", "holds"),
+                )),
             }));
         }
         let shown = self.shown();
