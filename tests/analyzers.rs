@@ -251,7 +251,7 @@ fn locks_warn_of_lost_events_in_the_one_wording() {
         lines[..2],
         [
             "1 mutex: 1 lock request, 1 acquisition, 0 unlocks",
-            "Events were lost: 2 dropped-events records, 7 events dropped; a wait or hold across a loss may pair the wrong events",
+            "Events were lost: 2 dropped-events records, 7 events dropped; 1 wait and 0 holds span a loss and may pair the wrong events; lost records can also leave requests waiting and mutexes held at the end",
         ],
         "{text}"
     );

@@ -491,7 +491,7 @@ fn hist_latency_by_hand() {
         Some(&("[1.02us, 2.05us)".to_owned(), 1))
     );
     assert!(text.ends_with(
-        "Still open at the end (oldest first):\n  pid 1 req=0xe: began at 4000 ns, open for 1.2us until the last begin or end record\n"
+        "Still open at the end (oldest first):\n  pid 1 req=0xe: began at 0.000004, open for 1.2us until the last begin or end record\n"
     ), "{text}");
 }
 

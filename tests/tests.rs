@@ -13,6 +13,7 @@ mod errors;
 mod fuzz_regressions;
 mod hist;
 mod inputs;
+mod issue16_hist;
 mod manners;
 mod messages;
 mod outputs;

@@ -49,7 +49,7 @@ use std::io;
 
 use serde_json::{Value, json};
 
-use super::human::human_digits;
+use super::human::{Precision, human_precise};
 pub use super::human::{human, human_f64};
 use super::listing::LazyJson;
 use crate::report::{Align, BarRow, Bars, Block};
@@ -583,7 +583,7 @@ impl Histogram {
 
     /// The label of a bucket in the bars (see [`bucket_label`]).
     fn label(&self, b: &Bucket, unit: Unit) -> String {
-        bucket_label(self.scale, b, unit, CloseBounds::MoreDigits)
+        bucket_label(self.scale, b, unit)
     }
 
     /// The bars, bpftrace style: one row per bucket, `LABEL COUNT |@@@ |`.
@@ -984,50 +984,32 @@ fn sub_range(key: i64) -> (i128, i128) {
     }
 }
 
-/// How [`bucket_label`] writes bounds that look the same with three
-/// significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseBounds {
-    /// With more digits, until they differ: `[1ms, 1.0001ms)` (the bars).
-    MoreDigits,
-    /// As exact integers in the unit's base: `[1000000, 1000010)` (`hist
-    /// --table` and the SVG plot).
-    Exact,
+/// The precision of a histogram's labels, chosen once from its scale:
+/// linear buckets are written finely enough that bounds a bucket width
+/// apart read differently (`[14.501us]`, `[14.502us]` for `--linear 1ns`);
+/// log2 bounds, a factor of two apart, need only three significant digits.
+pub(crate) fn label_precision(scale: Scale) -> Precision {
+    match scale {
+        Scale::Log2 => Precision::SIGNIFICANT,
+        Scale::Linear { step } => Precision::step(step),
+    }
 }
 
 /// The label of a bucket of a histogram of `scale`: `[0]`, `[1]`, `[4KiB,
-/// 8KiB)`, `(-8, -4]`, with bounds too close for three significant digits
-/// written as `close` says.
-pub(crate) fn bucket_label(scale: Scale, b: &Bucket, unit: Unit, close: CloseBounds) -> String {
+/// 8KiB)`, `(-8, -4]`, `[1ms, 1.0001ms)`, written with the histogram's
+/// [`label_precision`] so that no two buckets share a label. The bars, the
+/// `--table` rows and the SVG plot all use it.
+pub(crate) fn bucket_label(scale: Scale, b: &Bucket, unit: Unit) -> String {
+    let precision = label_precision(scale);
+    let value = |v: i128| human_precise(v, unit, precision);
     if b.high - b.low == 1 {
-        return format!("[{}]", human(b.low, unit));
+        return format!("[{}]", value(b.low));
     }
     if matches!(scale, Scale::Log2) && b.high <= 0 {
         // (-2^k, -2^(k-1)]
-        return format!("({}, {}]", human(b.low - 1, unit), human(b.high - 1, unit));
+        return format!("({}, {}]", value(b.low - 1), value(b.high - 1));
     }
-    let (low, high) = match close {
-        CloseBounds::MoreDigits => distinct(b.low, b.high, unit),
-        CloseBounds::Exact => match (human(b.low, unit), human(b.high, unit)) {
-            (low, high) if low == high => (b.low.to_string(), b.high.to_string()),
-            pair => pair,
-        },
-    };
-    format!("[{low}, {high})")
-}
-
-/// Labels for `low` and `high` that differ (more digits as needed).
-fn distinct(low: i128, high: i128, unit: Unit) -> (String, String) {
-    for digits in 3..=40 {
-        let (a, b) = (
-            human_digits(low, unit, digits),
-            human_digits(high, unit, digits),
-        );
-        if a != b {
-            return (a, b);
-        }
-    }
-    (low.to_string(), high.to_string())
+    format!("[{}, {})", value(b.low), value(b.high))
 }
 
 #[cfg(test)]
@@ -1147,11 +1129,6 @@ mod tests {
         assert_eq!(human(100, Unit::Bytes), "100B");
         assert_eq!(human(3072, Unit::Count), "3K");
         assert_eq!(human(1000, Unit::Count), "1000");
-        // Neighbours stay distinct with more digits.
-        assert_eq!(
-            distinct(1_000_000, 1_000_100, Unit::Nanoseconds),
-            ("1ms".to_owned(), "1.0001ms".to_owned())
-        );
         let h = hist(
             Domain::Unsigned,
             Scale::Linear { step: 100 },
@@ -1160,7 +1137,7 @@ mod tests {
         let text = h.render(Unit::Nanoseconds);
         assert!(text.starts_with("[1ms, 1.0001ms) "), "{text}");
         assert!(text.contains("\n[1.0001ms, 1.0002ms) "), "{text}");
-        // The one label rule, with its two ways of writing close bounds.
+        // The one label rule, whatever writes it.
         let close = Bucket {
             low: 1_000_000,
             high: 1_000_100,
@@ -1168,23 +1145,47 @@ mod tests {
         };
         let scale = Scale::Linear { step: 100 };
         assert_eq!(
-            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::MoreDigits),
+            bucket_label(scale, &close, Unit::Nanoseconds),
             "[1ms, 1.0001ms)"
-        );
-        assert_eq!(
-            bucket_label(scale, &close, Unit::Nanoseconds, CloseBounds::Exact),
-            "[1000000, 1000100)"
         );
         let far = Bucket {
             low: 4096,
             high: 8192,
             count: 1,
         };
-        for close in [CloseBounds::MoreDigits, CloseBounds::Exact] {
-            assert_eq!(
-                bucket_label(Scale::Log2, &far, Unit::Bytes, close),
-                "[4KiB, 8KiB)"
-            );
+        assert_eq!(bucket_label(Scale::Log2, &far, Unit::Bytes), "[4KiB, 8KiB)");
+    }
+
+    #[test]
+    fn linear_labels_are_distinct_at_any_width() {
+        // issue 16, item 9: `--linear 1ns` wrote 14501ns and 14502ns both
+        // as `[14.5us]`.
+        for step in [1u64, 3, 7, 25, 100, 1000, 1024, 4096, 1_000_000] {
+            for unit in [Unit::Nanoseconds, Unit::Bytes, Unit::Count] {
+                let scale = Scale::Linear { step };
+                let mut seen = std::collections::HashMap::new();
+                for start in [
+                    0i128,
+                    14_500,
+                    999_990,
+                    1_048_570,
+                    1_000_000_000,
+                    743_528_834_539,
+                ] {
+                    let first = start.div_euclid(i128::from(step));
+                    for i in first..first + 40 {
+                        let low = i * i128::from(step);
+                        let b = Bucket {
+                            low,
+                            high: low + i128::from(step),
+                            count: 1,
+                        };
+                        let label = bucket_label(scale, &b, unit);
+                        let first = *seen.entry(label.clone()).or_insert(low);
+                        assert_eq!(first, low, "{step} {unit:?}: {label} twice");
+                    }
+                }
+            }
         }
     }
 

@@ -58,6 +58,9 @@ type Site = u32;
 struct Pending {
     ts: u64,
     site: Site,
+    /// The dropped-events records read before it (saturating): a wait or
+    /// hold whose two ends saw different numbers spans a loss.
+    losses: u32,
 }
 
 /// Samples per wait or hold histogram kept for exact medians; past it the
@@ -103,8 +106,8 @@ impl Waiting {
         self.first.iter().chain(&self.rest)
     }
 
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 }
 
@@ -234,6 +237,8 @@ pub struct LocksAnalyzer {
     /// Dropped-events records read, and the events they say were lost.
     dropped_records: u64,
     events_lost: u64,
+    /// Waits and holds timed across a dropped-events record.
+    across_loss: [u64; 2],
 }
 
 impl LocksAnalyzer {
@@ -322,9 +327,10 @@ impl LocksAnalyzer {
         let site = self.site(ev);
         self.totals[0] += 1;
         let ts = ev.timestamp_ns();
+        let losses = self.losses();
         let m = self.mutex(ev);
         m.requests += 1;
-        m.pending.push(Pending { ts, site });
+        m.pending.push(Pending { ts, site, losses });
         self.last_ts = self.last_ts.max(ts);
         Ok(())
     }
@@ -333,6 +339,7 @@ impl LocksAnalyzer {
         let site = self.site(ev);
         self.totals[1] += 1;
         let ts = ev.timestamp_ns();
+        let losses = self.losses();
         let i = self.position(ev);
         let Some(m) = self.stats.get_mut(i) else {
             return Ok(());
@@ -342,12 +349,20 @@ impl LocksAnalyzer {
         if waited.is_none() {
             m.untimed_acquisitions += 1;
         }
-        m.holder = Some(Pending { ts, site });
+        m.holder = Some(Pending { ts, site, losses });
         if let Some(request) = waited {
+            if request.losses != losses {
+                self.across_loss[0] += 1;
+            }
             self.record(i, false, ts.wrapping_sub(request.ts) as i64);
         }
         self.last_ts = self.last_ts.max(ts);
         Ok(())
+    }
+
+    /// The dropped-events records read so far, as [`Pending`] keeps them.
+    fn losses(&self) -> u32 {
+        u32::try_from(self.dropped_records).unwrap_or(u32::MAX)
     }
 
     fn on_dropped(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
@@ -365,8 +380,14 @@ impl LocksAnalyzer {
             return Ok(());
         };
         m.unlocks += 1;
+        let losses = u32::try_from(self.dropped_records).unwrap_or(u32::MAX);
         match m.holder.take() {
-            Some(h) => self.record(i, true, ts.wrapping_sub(h.ts) as i64),
+            Some(h) => {
+                if h.losses != losses {
+                    self.across_loss[1] += 1;
+                }
+                self.record(i, true, ts.wrapping_sub(h.ts) as i64)
+            }
             None => m.unlocks_without_holder += 1,
         }
         self.last_ts = self.last_ts.max(ts);
@@ -434,6 +455,7 @@ impl Analyzer for LocksAnalyzer {
         Ok(Report::document(LocksReport {
             dropped_records: self.dropped_records,
             events_lost: self.events_lost,
+            across_loss: self.across_loss,
             top: self.top,
             rows,
             sites: std::mem::take(&mut self.sites),
@@ -459,6 +481,8 @@ struct LocksReport {
     declared: usize,
     dropped_records: u64,
     events_lost: u64,
+    /// Waits and holds timed across a dropped-events record.
+    across_loss: [u64; 2],
 }
 
 impl LocksReport {
@@ -550,7 +574,15 @@ impl Document for LocksReport {
             head.push(Block::Lost(LostEvents {
                 records: self.dropped_records,
                 events: self.events_lost,
-                consequence: Some("a wait or hold across a loss may pair the wrong events".into()),
+                // What a loss means here: a wait or hold timed across it
+                // may pair a request, acquisition or unlock with the wrong
+                // partner, and a lost record leaves requests waiting or
+                // mutexes held that were not.
+                consequence: Some(format!(
+                    "{} and {} span a loss and may pair the wrong events; lost records can also leave requests waiting and mutexes held at the end",
+                    plural(self.across_loss[0], "wait", "waits"),
+                    plural(self.across_loss[1], "hold", "holds"),
+                )),
             }));
         }
         let shown = self.shown();
@@ -612,14 +644,33 @@ impl Document for LocksReport {
                 .into_iter()
                 .flatten()
         };
-        let any_held = self.rows.iter().any(|m| m.holder.is_some());
-        let any_waiting = self.rows.iter().any(|m| !m.pending.is_empty());
+        let held_count = self.rows.iter().filter(|m| m.holder.is_some()).count() as u64;
+        let waiting_count: u64 = self.rows.iter().map(|m| m.pending.len() as u64).sum();
+        // `--top N` keeps each list to N lines, as it does the table, and
+        // says how many more there are the same way.
+        let limit = self.top.map_or(u64::MAX, |n| n as u64);
+        let more = |total: u64, noun: (&'static str, &'static str)| {
+            (total > limit).then(|| {
+                Block::More(More {
+                    count: total - limit,
+                    noun,
+                    hint: Hint::None,
+                    holding: None,
+                })
+            })
+        };
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
         Box::new(
             head.into_iter()
-                .chain(part(any_held, "Still held when the trace ends:"))
-                .chain(held)
-                .chain(part(any_waiting, "Still waited for when the trace ends:"))
-                .chain(waiting),
+                .chain(part(held_count > 0, "Still held when the trace ends:"))
+                .chain(held.take(take))
+                .chain(more(held_count, ("mutex", "mutexes")))
+                .chain(part(
+                    waiting_count > 0,
+                    "Still waited for when the trace ends:",
+                ))
+                .chain(waiting.take(take))
+                .chain(more(waiting_count, ("request", "requests"))),
         )
     }
 
@@ -637,6 +688,14 @@ impl Document for LocksReport {
             (
                 "events_lost".into(),
                 LazyJson::Value(json!(self.events_lost)),
+            ),
+            (
+                "waits_across_loss".into(),
+                LazyJson::Value(json!(self.across_loss[0])),
+            ),
+            (
+                "holds_across_loss".into(),
+                LazyJson::Value(json!(self.across_loss[1])),
             ),
             ("mutexes".into(), LazyJson::Array(Box::new(rows))),
         ])

@@ -169,7 +169,8 @@ pub(super) enum Command {
         /// Order of the table.
         #[arg(long, value_enum, default_value_t = LockSort::Wait)]
         sort: LockSort,
-        /// Show only the first N mutexes.
+        /// Show only the first N mutexes, and at most N lines of the lists of
+        /// mutexes still held and requests still waited for.
         #[arg(long, value_name = "N")]
         top: Option<usize>,
         #[command(flatten)]

@@ -200,6 +200,9 @@ pub struct Plot<'a> {
     pub more: Option<More<'a>>,
     /// What the histograms' samples measure.
     pub unit: Unit,
+    /// What the samples are of (`latency`, `interval`, an argument's
+    /// name), for the x axis's title; `value` when not said.
+    pub quantity: Option<Cow<'a, str>>,
     panels: Box<dyn Fn() -> Panels<'a> + 'a>,
 }
 
@@ -230,6 +233,7 @@ impl<'a> Plot<'a> {
             lost: None,
             more: None,
             unit,
+            quantity: None,
             panels: Box::new(panels),
         }
     }
@@ -247,6 +251,7 @@ impl fmt::Debug for Plot<'_> {
             .field("lost", &self.lost)
             .field("more", &self.more)
             .field("unit", &self.unit)
+            .field("quantity", &self.quantity)
             .finish_non_exhaustive()
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::analyzers::Report;
-use crate::analyzers::histogram::{self, CloseBounds, Histogram, Unit, bucket_label};
-use crate::analyzers::human::plural;
+use crate::analyzers::histogram::{self, Histogram, Unit, bucket_label};
+use crate::analyzers::human::{plural, seconds};
 use crate::analyzers::listing::{LazyJson, TableStyle};
 use crate::report::{
     Align, Block, Blocks, Cell, Column, Document, Hint, LostEvents, More, Panel, Plot, Table,
@@ -231,9 +231,9 @@ impl HistReport {
                     .map_or(String::new(), |(n, (v, _))| format!(" {n}={v}"));
                 blocks.push(Block::Text(
                     format!(
-                        "  pid {}{key}: began at {} ns, open for {} until the last begin or end record",
+                        "  pid {}{key}: began at {}, open for {} until the last begin or end record",
                         o.pid,
-                        o.ts,
+                        seconds(o.ts),
                         histogram::human_f64(o.open_ns as f64, Unit::Nanoseconds)
                     )
                     .into(),
@@ -297,6 +297,11 @@ impl Document for HistReport {
         });
         plot.lost = self.lost();
         plot.more = self.more();
+        plot.quantity = Some(match &self.plan.resolved {
+            Resolved::Value { arg, .. } => arg.as_str().into(),
+            Resolved::Latency { .. } => "latency".into(),
+            Resolved::Interval { .. } => "interval".into(),
+        });
         Some(plot)
     }
 
@@ -400,8 +405,8 @@ fn bucket_table(h: &Histogram, unit: Unit) -> Table<'_> {
         Box::new(h.iter_buckets().map(move |b| {
             cumulative += b.count;
             vec![
-                // Close bounds as exact integers, as the SVG writes them.
-                Cell::Text(bucket_label(h.scale(), &b, unit, CloseBounds::Exact).into()),
+                // The bars' labels, as the SVG writes them.
+                Cell::Text(bucket_label(h.scale(), &b, unit).into()),
                 Cell::Int(i128::from(b.count)),
                 Cell::text(format!("{:.2}", b.count as f64 * 100.0 / total)),
                 Cell::text(format!("{:.2}", cumulative as f64 * 100.0 / total)),
