@@ -16,6 +16,7 @@ mod manners;
 mod outputs;
 mod parallel;
 mod plugins;
+mod progress;
 mod robustness;
 mod roundtrip;
 mod safety;
