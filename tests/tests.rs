@@ -13,6 +13,7 @@ mod fuzz_regressions;
 mod hist;
 mod inputs;
 mod manners;
+mod manpages;
 mod outputs;
 mod parallel;
 mod plugins;
