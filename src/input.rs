@@ -254,12 +254,12 @@ impl TraceInput {
                 return Self::from_file(file, path);
             }
         }
-        Self::pipe(io::stdin(), path)
+        Self::pipe(io::stdin(), path, None)
     }
 
     #[cfg(not(unix))]
     fn stdin(path: &Path) -> Result<TraceInput, InputError> {
-        Self::pipe(io::stdin(), path)
+        Self::pipe(io::stdin(), path, None)
     }
 
     /// Opens a trace from a file already open, as [`TraceInput::open`]
@@ -274,16 +274,38 @@ impl TraceInput {
                 Ok(TraceInput::Data(TraceData::Mapped(map)))
             }
             // A compressed file: streamed from its first byte.
-            Ok(map) => Self::pipe(map.into_file(), path),
-            Err(file) => Self::pipe(file, path),
+            Ok(map) => {
+                let file = map.into_file();
+                let len = left_of(&file);
+                Self::pipe(file, path, len)
+            }
+            Err(file) => {
+                let len = left_of(&file);
+                Self::pipe(file, path, len)
+            }
         }
     }
 
-    fn pipe(source: impl Read + Send + 'static, path: &Path) -> Result<TraceInput, InputError> {
-        TraceStream::new(source)
-            .map(TraceInput::Stream)
-            .map_err(stream_error(path))
+    fn pipe(
+        source: impl Read + Send + 'static,
+        path: &Path,
+        len: Option<u64>,
+    ) -> Result<TraceInput, InputError> {
+        let stream = TraceStream::new(source).map_err(stream_error(path))?;
+        Ok(TraceInput::Stream(match len {
+            Some(len) => stream.with_source_len(len),
+            None => stream,
+        }))
     }
+}
+
+/// The bytes of `file` from its position to its end, when it is a regular
+/// file (a progress bar's total); `None` for a pipe or a device.
+fn left_of(file: &File) -> Option<u64> {
+    use std::io::Seek;
+    let meta = file.metadata().ok().filter(std::fs::Metadata::is_file)?;
+    let at = (&*file).stream_position().ok()?;
+    Some(meta.len().saturating_sub(at))
 }
 
 /// The bytes of a trace: a read-only memory map or an owned buffer.

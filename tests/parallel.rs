@@ -63,8 +63,12 @@ fn print(
 fn parallel_equals_sequential() {
     let events = sample_events();
     let data = big_trace();
-    let (want, want_result, _) = print(&data, &events, Parallelism::SEQUENTIAL);
+    let (want, want_result, released) = print(&data, &events, Parallelism::SEQUENTIAL);
     assert!(want_result.is_ok());
+    // Sequentially too, progress ends at the end (the paced calls alone
+    // fell short of it: a progress bar's last state).
+    assert!(released.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(released.last(), Some(&data.len()));
     assert!(want.len() > 1_000_000);
     for threads in [2, 3, 4] {
         for chunk_bytes in [1, 100, 4096, 65_536, 300_000] {

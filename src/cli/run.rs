@@ -2,7 +2,6 @@
 //! trace, and what its end means (warnings, a fault, a shrunk file, the
 //! output file put in place).
 
-use std::cell::RefCell;
 use std::io::{self, IsTerminal};
 
 use clap::{ArgMatches, FromArgMatches};
@@ -105,22 +104,29 @@ pub(super) fn analyze_with<'c>(
         }
     };
     driver.select(config.selection.clone());
-    // The driver tells how far it has read whenever it lets go of the
-    // input: the memory map's cue, and the progress bar's (whose total is
-    // unknown for a stream).
+    // The progress bar counts the bytes of the source as they come: for a
+    // memory map, the offset the driver has reached whenever it lets go of
+    // the input (the map's cue as well); for a stream, the bytes read from
+    // the pipe or compressed file, as they are read (the driver's offsets
+    // come a block at a time, and count decompressed bytes).
     let mapped = match &config.trace {
         Trace::Data(data) => Some(data),
         Trace::Stream(_) => None,
     };
-    let progress = std::rc::Rc::new(RefCell::new(
-        config.term.progress(mapped.map(|data| data.len() as u64)),
-    ));
-    let bar = std::rc::Rc::clone(&progress);
+    let progress = config.term.progress(match &source {
+        Source::Data(_) => mapped.map(|data| data.len() as u64),
+        Source::Stream(stream, _) => stream.source_len(),
+    });
+    if let (Some(p), Source::Stream(stream, _)) = (&progress, &source) {
+        let p = p.clone();
+        stream.on_progress(move |read| p.set(read));
+    }
+    let bar = progress.clone().filter(|_| mapped.is_some());
     driver.release_with(move |offset| {
         if let Some(data) = mapped {
             data.release_before(offset);
         }
-        if let Some(p) = bar.borrow_mut().as_mut() {
+        if let Some(p) = &bar {
             p.set(offset as u64);
         }
     });
@@ -146,7 +152,7 @@ pub(super) fn analyze_with<'c>(
             driver.run_stream(&mut stream, kind, &config.events, &mut out, options)
         }
     };
-    if let Some(p) = progress.borrow().as_ref() {
+    if let Some(p) = &progress {
         p.finish();
     }
     let outcome = match outcome {

@@ -6,6 +6,8 @@
 //! `simpletrace.py`'s).
 
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -142,30 +144,37 @@ pub(super) fn painter(color: bool) -> &'static dyn Paint {
 /// How long a run goes before `--progress auto` shows the bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
+/// How often a shown bar is redrawn when no byte arrives (a slow pipe):
+/// the spinner turns and the time goes on.
+const TICK: Duration = Duration::from_millis(200);
+
 /// The progress bar of one run: hidden until the run has taken a second
-/// (short runs never flash one), then bytes of trace done, rate and time
-/// left.
+/// (short runs never flash one), then the bytes read, rate and, when the
+/// total is known, a bar and the time left.
+///
+/// Every command shows it the same way, from where the trace's bytes come
+/// from: a memory-mapped trace by the offset the driver has reached (its
+/// total is the file's size), a stream by the bytes read from its source
+/// ([`crate::input::TraceStream::on_progress`]): of a compressed file the
+/// compressed bytes, whose total is the file's size; of a pipe, whose size
+/// is not known, the bytes so far (a spinner). Clones share the one bar.
+#[derive(Clone)]
 pub(super) struct Progress {
     bar: ProgressBar,
     started: Instant,
-    shown: bool,
+    shown: Arc<AtomicBool>,
 }
 
 impl Progress {
     fn new(total: Option<u64>, show_now: bool) -> Progress {
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
-        let template = if total.is_some() {
-            "{spinner} {elapsed:>4} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left"
-        } else {
-            "{spinner} {elapsed:>4} {bytes} {bytes_per_sec}"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
+        if let Ok(style) = ProgressStyle::with_template(Self::template(total)) {
             bar.set_style(style.progress_chars("=> "));
         }
-        let mut p = Progress {
+        let p = Progress {
             bar,
             started: Instant::now(),
-            shown: false,
+            shown: Arc::new(AtomicBool::new(false)),
         };
         if show_now {
             p.show();
@@ -173,21 +182,41 @@ impl Progress {
         p
     }
 
-    fn show(&mut self) {
-        self.bar.set_draw_target(ProgressDrawTarget::stderr());
-        self.shown = true;
+    /// What the bar shows: with a known total, how much of it is done and
+    /// the time left; without, the bytes so far and the rate.
+    fn template(total: Option<u64>) -> &'static str {
+        if total.is_some() {
+            "{spinner} {elapsed:>4} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} {eta} left"
+        } else {
+            "{spinner} {elapsed:>4} {bytes} read, {bytes_per_sec}"
+        }
     }
 
-    /// The trace has been read up to byte `offset`.
-    pub(super) fn set(&mut self, offset: u64) {
-        if !self.shown && self.started.elapsed() >= SHOW_AFTER {
+    fn show(&self) {
+        if !self.shown.swap(true, Ordering::Relaxed) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(TICK);
+        }
+    }
+
+    /// The trace has been read up to byte `offset` (of the source's bytes:
+    /// compressed ones, for a compressed trace).
+    pub(super) fn set(&self, offset: u64) {
+        if !self.shown.load(Ordering::Relaxed) && self.started.elapsed() >= SHOW_AFTER {
             self.show();
         }
         self.bar.set_position(offset);
     }
 
-    /// Removes the bar (before messages and reports are written).
+    /// Removes the bar (before messages and reports are written). A shown
+    /// bar is drawn once more first, with where the run ended: redraws are
+    /// limited to a few a second, and a short run would otherwise leave its
+    /// first state as the last one drawn (what a recording of the terminal
+    /// keeps, and the tests look for).
     pub(super) fn finish(&self) {
+        if self.shown.load(Ordering::Relaxed) {
+            self.bar.force_draw();
+        }
         self.bar.finish_and_clear();
     }
 }
@@ -209,7 +238,7 @@ mod tests {
             progress: ProgressWhen::Always,
         };
         assert!(args.color_stdout() && args.color_stderr());
-        let mut p = args.progress(None).unwrap();
+        let p = args.progress(None).unwrap();
         p.set(5);
         p.finish();
     }

@@ -9,6 +9,8 @@
 
 use core::fmt;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// How a trace file is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,18 +228,32 @@ impl CompressedDataEnds {
     }
 }
 
-/// Counts the compressed bytes a decoder takes from the file, for
-/// [`CompressedDataEnds`].
-struct CountIn<R> {
+/// What [`TraceStream::on_progress`] calls: with the bytes read from the
+/// source so far.
+type ProgressFn = Box<dyn Fn(u64) + Send + Sync>;
+
+/// The source of a stream (the file or pipe, under the decoder when it is
+/// compressed), counting the bytes read from it: how far a compressed
+/// file has been read is known only there, not from the decompressed
+/// bytes above. Without a progress callback it adds an addition and one
+/// atomic load per read of the source (a read of 256 KiB, for a
+/// compressed file).
+///
+/// The count is shared with [`EndsEarly`], which names it when compressed
+/// data ends early.
+struct Counted<R> {
     inner: R,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    read: Arc<AtomicU64>,
+    progress: Arc<OnceLock<ProgressFn>>,
 }
 
-impl<R: Read> Read for CountIn<R> {
+impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        let read = self.read.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if let Some(report) = self.progress.get() {
+            report(read);
+        }
         Ok(n)
     }
 }
@@ -247,7 +263,7 @@ impl<R: Read> Read for CountIn<R> {
 struct EndsEarly {
     decoder: Box<dyn Read + Send>,
     compression: Compression,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    count: Arc<AtomicU64>,
 }
 
 impl Read for EndsEarly {
@@ -260,7 +276,7 @@ impl Read for EndsEarly {
                 io::ErrorKind::UnexpectedEof,
                 CompressedDataEnds {
                     compression: self.compression,
-                    compressed: self.count.load(std::sync::atomic::Ordering::Relaxed),
+                    compressed: self.count.load(Ordering::Relaxed),
                 },
             )
         })
@@ -273,6 +289,10 @@ pub struct TraceStream {
     reader: Box<dyn Read + Send>,
     head: Vec<u8>,
     compression: Option<Compression>,
+    /// Set by [`TraceStream::on_progress`], called by the [`Counted`]
+    /// source.
+    progress: Arc<OnceLock<ProgressFn>>,
+    source_len: Option<u64>,
 }
 
 impl fmt::Debug for TraceStream {
@@ -280,6 +300,7 @@ impl fmt::Debug for TraceStream {
         f.debug_struct("TraceStream")
             .field("compression", &self.compression)
             .field("head_len", &self.head.len())
+            .field("source_len", &self.source_len)
             .finish_non_exhaustive()
     }
 }
@@ -294,7 +315,13 @@ impl TraceStream {
     /// zstd or xz magic, read as it is otherwise. Reads the first bytes
     /// (of the decompressed data, when compressed).
     pub fn new(source: impl Read + Send + 'static) -> Result<TraceStream, StreamSetupError> {
-        let mut source = source;
+        let progress = Arc::new(OnceLock::new());
+        let count = Arc::new(AtomicU64::new(0));
+        let mut source = Counted {
+            inner: source,
+            read: Arc::clone(&count),
+            progress: Arc::clone(&progress),
+        };
         let mut magic = Vec::with_capacity(MAGIC_LEN);
         read_up_to(&mut source, &mut magic, MAGIC_LEN).map_err(|source| {
             StreamSetupError::Read {
@@ -308,12 +335,7 @@ impl TraceStream {
         let reader: Box<dyn Read + Send> = match compression {
             None => Box::new(whole),
             Some(c) => {
-                let count = std::sync::Arc::default();
-                let counted = CountIn {
-                    inner: whole,
-                    count: std::sync::Arc::clone(&count),
-                };
-                let buffered = Box::new(BufReader::with_capacity(COMPRESSED_READ, counted));
+                let buffered = Box::new(BufReader::with_capacity(COMPRESSED_READ, whole));
                 let decoder = c.decoder(buffered).ok_or(StreamSetupError::Unsupported {
                     compression: c,
                     feature: c.feature(),
@@ -325,12 +347,13 @@ impl TraceStream {
                 })
             }
         };
-        Self::with_head(reader, compression)
+        Self::with_head(reader, compression, progress)
     }
 
     fn with_head(
         mut reader: Box<dyn Read + Send>,
         compression: Option<Compression>,
+        progress: Arc<OnceLock<ProgressFn>>,
     ) -> Result<TraceStream, StreamSetupError> {
         let mut head = Vec::with_capacity(HEAD_LEN);
         read_up_to(&mut reader, &mut head, HEAD_LEN).map_err(|source| StreamSetupError::Read {
@@ -343,7 +366,35 @@ impl TraceStream {
             reader,
             head,
             compression,
+            progress,
+            source_len: None,
         })
+    }
+
+    /// The stream of a source whose length is known to be `len` bytes
+    /// (a regular file; compressed, it is streamed): a progress bar's
+    /// total, for the positions [`TraceStream::on_progress`] reports.
+    pub fn with_source_len(mut self, len: u64) -> TraceStream {
+        self.source_len = Some(len);
+        self
+    }
+
+    /// The length of the source in bytes (of the compressed file, when it
+    /// is compressed), when known: see [`TraceStream::with_source_len`].
+    pub fn source_len(&self) -> Option<u64> {
+        self.source_len
+    }
+
+    /// Calls `report` with how many bytes have been read from the source
+    /// (the file or pipe; for a compressed trace, compressed bytes, which
+    /// [`TraceStream::source_len`] is the total of) after each read of it,
+    /// as the stream is read; the bytes already read for
+    /// [`TraceStream::head`] count. For a progress bar: the positions only
+    /// grow, and reach the source's length at its end. Only the first
+    /// callback given is kept; returns false (and drops `report`) when one
+    /// was given before.
+    pub fn on_progress(&self, report: impl Fn(u64) + Send + Sync + 'static) -> bool {
+        self.progress.set(Box::new(report)).is_ok()
     }
 
     /// The first bytes of the (decompressed) trace: 64, or all of it when
@@ -630,6 +681,81 @@ mod tests {
             Err(StreamSetupError::Read { .. }) => {}
             Ok(mut s) => assert!(s.read_to_end(&mut Vec::new()).is_err()),
             Err(otherwise) => panic!("{otherwise:?}"),
+        }
+    }
+
+    /// Bytes that compress to a few hundred KiB at least, so that the
+    /// compressed source is read in several pieces.
+    fn noisy(len: usize) -> Vec<u8> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// Reads `compressed` through a stream, collecting what its progress
+    /// callback is told; checks that the data comes out whole.
+    fn progress_of(compressed: Vec<u8>, want: &[u8]) -> Vec<u64> {
+        use std::sync::Mutex;
+        let len = compressed.len() as u64;
+        let mut s = TraceStream::new(io::Cursor::new(compressed))
+            .unwrap()
+            .with_source_len(len);
+        assert_eq!(s.source_len(), Some(len));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        assert!(s.on_progress(move |n| sink.lock().unwrap().push(n)));
+        // Only the first callback is kept.
+        assert!(!s.on_progress(|_| panic!("a second callback was called")));
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        assert!(all == want, "the data came out changed");
+        seen.lock().unwrap().clone()
+    }
+
+    /// The callback sees the compressed bytes read, growing, up to the
+    /// compressed size (what a bar with a known total needs); a plain
+    /// stream reports its own bytes.
+    #[test]
+    fn progress_counts_source_bytes_up_to_the_source_length() {
+        let data = noisy(1 << 20);
+        let mut cases: Vec<(&str, Vec<u8>)> = vec![("plain", data.clone())];
+        #[cfg(feature = "gzip")]
+        cases.push(("gzip", {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }));
+        #[cfg(feature = "zstd")]
+        cases.push((
+            "zstd",
+            ruzstd::encoding::compress_to_vec(
+                &data[..],
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ),
+        ));
+        #[cfg(feature = "xz")]
+        cases.push(("xz", {
+            use std::io::Write;
+            let options = lzma_rust2::XzOptions::with_preset(0);
+            let mut w = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+            w.write_all(&data).unwrap();
+            w.finish().unwrap()
+        }));
+        for (name, source) in cases {
+            let len = source.len() as u64;
+            assert!(len > 2 * COMPRESSED_READ as u64, "{name}: {len} bytes");
+            let seen = progress_of(source, &data);
+            assert!(seen.len() >= 3, "{name}: {seen:?}");
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{name}: {seen:?}");
+            assert!(seen.iter().any(|&n| n > 0 && n < len), "{name}: {seen:?}");
+            assert_eq!(seen.last(), Some(&len), "{name}");
         }
     }
 

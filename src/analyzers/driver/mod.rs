@@ -598,6 +598,10 @@ impl<'d> Driver<'d> {
         };
         out.write_all(&buf).map_err(RunError::Io)?;
         out.flush().map_err(RunError::Io)?;
+        // Where the piece ended, which the paced calls above fall short
+        // of (a progress bar's last position).
+        let reached = usize::try_from(TraceReader::position(reader).0).unwrap_or(usize::MAX);
+        self.release(reached);
         Ok(Ran {
             records: end.records,
             records_read: records_before(reader, end.fault.as_ref()),
