@@ -677,6 +677,18 @@ pub trait Analyzer: Send {
         None
     }
 
+    /// Takes back `ev`, the record last handed over, which turned out to
+    /// have been read from a page of the file that vanished while it was
+    /// read (another program truncated the trace): its bytes may be zeros,
+    /// and the run stops at it with the cut. An analyzer that writes
+    /// elsewhere than the run's output and has not written `ev` yet drops
+    /// it here (`filter -o` holds each record until the next one comes);
+    /// what went into the run's output is taken back by the driver.
+    /// Default: nothing.
+    fn retract(&mut self, ev: &Event<'_>) {
+        let _ = ev;
+    }
+
     /// Calls `handler` (the one the table chose for this record). An
     /// analyzer with a single handler can call it directly here instead,
     /// so that the compiler inlines it into the driver's loop: the printer

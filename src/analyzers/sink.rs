@@ -97,6 +97,13 @@ pub trait Sink: Send + Sized {
     /// error nothing should have been appended.
     fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError>;
 
+    /// Takes back the record last given to [`Sink::write`] (see
+    /// [`Analyzer::retract`]; default: nothing, as for a sink that wrote
+    /// into the run's output, which the driver takes back).
+    fn retract(&mut self, ev: &Event<'_>) {
+        let _ = ev;
+    }
+
     /// Output after every record's (see [`Analyzer::postamble`]).
     fn tail(&mut self, out: &mut Vec<u8>) {
         let _ = out;
@@ -157,6 +164,10 @@ impl<S: Sink> Analyzer for S {
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         self.close()
+    }
+
+    fn retract(&mut self, ev: &Event<'_>) {
+        Sink::retract(self, ev);
     }
 
     fn stream(&self) -> Option<Stream> {
@@ -232,6 +243,11 @@ pub struct ToWriter<S> {
     out: Option<Mutex<Box<dyn Write + Send>>>,
     /// The writer's name, for messages.
     destination: Arc<str>,
+    /// The record last written into `buf` and where its bytes start there,
+    /// until the next: what [`Sink::retract`] takes back (the buffer goes
+    /// out before a record is written into it, never after, so that the
+    /// last record's bytes are still here when the driver retracts it).
+    last: Option<(u64, usize)>,
 }
 
 impl<S> fmt::Debug for ToWriter<S> {
@@ -252,6 +268,7 @@ impl<S: Sink> ToWriter<S> {
             buf: Vec::new(),
             out: Some(Mutex::new(out)),
             destination: Arc::from(destination.into()),
+            last: None,
         }
     }
 
@@ -288,8 +305,20 @@ impl<S: Sink> Sink for ToWriter<S> {
     }
 
     fn write(&mut self, ev: &Event<'_>, _: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.drain_if_full()?;
+        let mark = self.buf.len();
         self.sink.write(ev, &mut self.buf)?;
-        self.drain_if_full()
+        self.last = Some((ev.record().at.record.0, mark));
+        Ok(())
+    }
+
+    fn retract(&mut self, ev: &Event<'_>) {
+        if let Some((record, mark)) = self.last.take()
+            && record == ev.record().at.record.0
+        {
+            self.buf.truncate(mark);
+        }
+        self.sink.retract(ev);
     }
 
     fn tail(&mut self, _: &mut Vec<u8>) {
@@ -316,6 +345,7 @@ impl<S: ChunkSink> ParallelAnalyzer for ToWriter<S> {
             buf: Vec::new(),
             out: None,
             destination: Arc::clone(&self.destination),
+            last: None,
         }
     }
 

@@ -32,8 +32,29 @@ pub struct SubsetWriter {
     version: Version,
     /// Version 4: the name each id currently has in the output.
     mapped: HashMap<u64, String>,
+    /// The record last given, copied, not yet written: it goes out when
+    /// the next one comes (the record loop has then confirmed that its
+    /// bytes were the file's, see `Records::confirm_last`), or at the end
+    /// if it was read before the run stopped. A record read from a page
+    /// that vanished while it was copied is taken back by the loop and
+    /// never written.
+    held: Held,
     records: u64,
     mappings: u64,
+}
+
+/// A copy of one record ([`SubsetWriter::held`]); its buffers are reused.
+#[derive(Debug, Default)]
+struct Held {
+    /// The record's number, when one is held.
+    record: Option<u64>,
+    id: u64,
+    timestamp_ns: u64,
+    pid: u32,
+    name: String,
+    /// Version 0: the argument words; later versions: the payload bytes.
+    words: Vec<u64>,
+    payload: Vec<u8>,
 }
 
 impl core::fmt::Debug for SubsetWriter {
@@ -55,6 +76,7 @@ impl SubsetWriter {
             destination: destination.into(),
             version: Version::V4,
             mapped: HashMap::new(),
+            held: Held::default(),
             records: 0,
             mappings: 0,
         }
@@ -66,15 +88,38 @@ impl SubsetWriter {
         AnalyzerError::caused_by("filter", &self.destination, e)
     }
 
-    fn copy_record(&mut self, ev: &Event<'_>) -> Result<(), AnalyzerError> {
+    /// Copies `ev` into [`SubsetWriter::held`].
+    fn hold(&mut self, ev: &Event<'_>) {
+        let record = ev.record();
+        let held = &mut self.held;
+        held.record = Some(record.at.record.0);
+        held.id = record.id.0;
+        held.timestamp_ns = record.timestamp_ns;
+        held.pid = record.pid;
+        held.name.clear();
+        held.name.push_str(record.name());
+        held.words.clear();
+        held.payload.clear();
+        if self.version == Version::V0 {
+            held.words.extend((0..ev.arg_count()).map(|i| ev.word(i)));
+        } else {
+            held.payload.extend_from_slice(record.payload);
+        }
+    }
+
+    /// Writes the held record, if any.
+    fn release(&mut self) -> Result<(), AnalyzerError> {
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
-        let record = ev.record();
-        let id = record.id.0;
+        if self.held.record.take().is_none() {
+            return Ok(());
+        }
+        let held = &self.held;
+        let id = held.id;
         let result = (|| {
             if self.version == Version::V4 && id != EventId::DROPPED.0 {
-                let name = record.name();
+                let name = held.name.as_str();
                 if self.mapped.get(&id).is_none_or(|n| n != name) {
                     w.mapping(id, name.as_bytes())?;
                     self.mapped.insert(id, name.to_owned());
@@ -82,11 +127,10 @@ impl SubsetWriter {
                 }
             }
             if self.version == Version::V0 {
-                let words: Vec<Arg<'_>> =
-                    (0..ev.arg_count()).map(|i| Arg::U64(ev.word(i))).collect();
-                w.event(id, record.timestamp_ns, record.pid, &words)
+                let words: Vec<Arg<'_>> = held.words.iter().map(|&w| Arg::U64(w)).collect();
+                w.event(id, held.timestamp_ns, held.pid, &words)
             } else {
-                w.event_payload(id, record.timestamp_ns, record.pid, record.payload)
+                w.event_payload(id, held.timestamp_ns, held.pid, &held.payload)
             }
         })();
         result.map_err(|e| self.error(e))?;
@@ -116,10 +160,21 @@ impl Sink for SubsetWriter {
     }
 
     fn write(&mut self, ev: &Event<'_>, _: &mut Vec<u8>) -> Result<(), AnalyzerError> {
-        self.copy_record(ev)
+        // The one before has been confirmed (this one came): out it goes,
+        // and this one waits for its turn.
+        self.release()?;
+        self.hold(ev);
+        Ok(())
+    }
+
+    fn retract(&mut self, ev: &Event<'_>) {
+        if self.held.record == Some(ev.record().at.record.0) {
+            self.held.record = None;
+        }
     }
 
     fn close(&mut self) -> Result<Report, AnalyzerError> {
+        self.release()?;
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.error(e))?;
         }

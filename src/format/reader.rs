@@ -674,6 +674,34 @@ impl<'a> TraceReader<'a> {
         Some(Ok(step))
     }
 
+    /// Confirms that the record last read (at `at`) is still wholly in
+    /// the valid length now that its bytes have been used: the loop asks
+    /// after handing it over. A page checked once can vanish afterwards
+    /// (another program truncates the file while a thread is descheduled
+    /// between a record's header and its arguments, or blocked writing
+    /// before it copies them); a read of it then sees zeros, and the guard
+    /// lowered the valid length before that read returned. So a record
+    /// that still ends within the valid length was read from the file's
+    /// own bytes, and one that does not is the cut ([`Error::Cut`]) and
+    /// ends reading. One load per record (the fence orders the record's
+    /// reads before it, and costs nothing on x86).
+    #[inline(always)]
+    pub(crate) fn confirm_last(&mut self, at: At) -> Option<Error> {
+        fence(Ordering::Acquire);
+        let valid = self.valid_len.load(Ordering::Relaxed);
+        if self.pos > valid {
+            return Some(self.cut_after_use(at, valid));
+        }
+        None
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cut_after_use(&mut self, at: At, valid: usize) -> Error {
+        self.state = State::Done;
+        cut_at(at, self.base, valid)
+    }
+
     /// Checks a record that ends past the pages checked so far against
     /// the valid length: [`Error::Cut`] if it runs past it; otherwise the
     /// pages up to the one holding its last byte are checked.
@@ -681,8 +709,9 @@ impl<'a> TraceReader<'a> {
     /// Once per page, not per record: a page that was there when checked
     /// stays readable (a vanished page reads as zeros, and a record that
     /// starts in zeros is told to be the cut on the fault path); a page
-    /// that vanishes after its check, while its records are being read,
-    /// can show zeros to the records read from it in that instant.
+    /// that vanishes after its check, while one of its records is being
+    /// used, shows zeros to it, which [`TraceReader::confirm_last`] finds
+    /// once the record has been used.
     #[inline(never)]
     fn check_pages(&mut self, at: At, end: usize) -> Option<Error> {
         // If the last byte's page has vanished, touching it faults now and

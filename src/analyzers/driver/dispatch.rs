@@ -120,6 +120,10 @@ impl<'a, A: Analyzer> Target<'a> for Alone<'_, A> {
         self.table.call(self.analyzer, slot, ev, &mut ctx)?;
         Ok(ctx.stopped())
     }
+
+    fn retract_last(&mut self, ev: &Event<'a>) {
+        self.analyzer.retract(ev);
+    }
 }
 
 /// Most analyzers one run takes (the dispatch masks are u64).
@@ -222,6 +226,12 @@ impl<'a> Target<'a> for Many<'_, '_> {
         }
         Ok(stopped)
     }
+
+    fn retract_last(&mut self, ev: &Event<'a>) {
+        for r in self.runners.iter_mut() {
+            r.retract(ev);
+        }
+    }
 }
 
 /// A fork of a parallel analyzer, working on one chunk.
@@ -232,6 +242,8 @@ pub(super) trait Partial: Send {
         ev: &Event<'_>,
         ctx: &mut Context<'_>,
     ) -> Result<(), AnalyzerError>;
+    /// See [`Analyzer::retract`].
+    fn retract(&mut self, ev: &Event<'_>);
     /// Runs the whole chunk when this fork is the only analyzer of the run.
     fn run_chunk(
         &mut self,
@@ -273,6 +285,8 @@ pub(super) trait Runner: Send {
     fn preamble(&mut self, out: &mut Vec<u8>);
     fn postamble(&mut self, out: &mut Vec<u8>);
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
+    /// See [`Analyzer::retract`].
+    fn retract(&mut self, ev: &Event<'_>);
 }
 
 pub(super) struct Sequential<A> {
@@ -283,6 +297,10 @@ pub(super) struct Sequential<A> {
 impl<A: Analyzer> Runner for Sequential<A> {
     fn name(&self) -> &str {
         self.analyzer.name()
+    }
+
+    fn retract(&mut self, ev: &Event<'_>) {
+        self.analyzer.retract(ev);
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
@@ -370,6 +388,10 @@ impl<A: ParallelAnalyzer + 'static> Partial for Fork<A> {
         self.table.call(&mut self.analyzer, slot, ev, ctx)
     }
 
+    fn retract(&mut self, ev: &Event<'_>) {
+        self.analyzer.retract(ev);
+    }
+
     fn run_chunk(
         &mut self,
         sel: &Resolved,
@@ -409,6 +431,10 @@ impl<A: ParallelAnalyzer + 'static> Forker for Prototype<A> {
 impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
     fn name(&self) -> &str {
         self.analyzer.name()
+    }
+
+    fn retract(&mut self, ev: &Event<'_>) {
+        self.analyzer.retract(ev);
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {

@@ -634,6 +634,7 @@ mod tests {
 
     use crate::analyzers::{Context, Event, Handlers, ParallelAnalyzer};
     use crate::format::{ArgValue, encode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Writes `n=N` per record and fails on the record whose argument is
     /// `fail_at`.
@@ -819,6 +820,153 @@ mod tests {
                     assert_eq!(out.lines().filter(|l| *l == "n=69").count(), 2, "{out}");
                 } else {
                     assert_eq!(out, want, "layout {layout}, {threads} threads");
+                }
+            }
+        }
+    }
+
+    /// Writes `n=N` per record, and while it uses the record whose
+    /// argument is `at`, lowers the valid length below that record's end,
+    /// as the `SIGBUS` guard does when another program truncates the file
+    /// while the record is read (its bytes may then have been zeros).
+    #[derive(Clone)]
+    struct VanishAt {
+        at: u64,
+        valid: &'static AtomicUsize,
+        to: usize,
+    }
+
+    impl VanishAt {
+        fn on(&mut self, ev: &Event<'_>, ctx: &mut Context<'_>) -> Result<(), AnalyzerError> {
+            let n = ev.u64("n").unwrap_or(0);
+            if n == self.at {
+                self.valid.fetch_min(self.to, Ordering::SeqCst);
+            }
+            ctx.out().extend_from_slice(format!("n={n}\n").as_bytes());
+            Ok(())
+        }
+    }
+
+    impl Analyzer for VanishAt {
+        fn name(&self) -> &str {
+            "vanish"
+        }
+        fn handlers(&self) -> Handlers<Self> {
+            let mut h = Handlers::new();
+            h.catchall(Self::on);
+            h
+        }
+        fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
+            Ok(Report::none())
+        }
+    }
+
+    impl ParallelAnalyzer for VanishAt {
+        fn fork(&self, _: &ChunkStart) -> Self {
+            self.clone()
+        }
+        fn merge(&mut self, _: Self) -> Result<(), AnalyzerError> {
+            Ok(())
+        }
+    }
+
+    /// A writer whose bytes the test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A page that vanishes after the reader checked it, while a record on
+    /// it is used (found by `shrinking::the_command_line_says_where_the_file_was_cut`
+    /// under load: `filter` copied zeros for a record's arguments after
+    /// blocking on a full pipe, `print -j2` printed them after a worker was
+    /// descheduled): the run stops at that record with the cut, and nothing
+    /// of it goes out, in the run's output or in `filter`'s, whatever the
+    /// thread count and the analyzers' layout.
+    #[test]
+    fn a_record_read_while_its_page_vanished_is_the_cut_and_is_not_written() {
+        let events = TraceEvents::parse("te", b"tick(uint64_t n)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"tick");
+        let mut starts = Vec::new();
+        for n in 0..100 {
+            starts.push(trace.len());
+            encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
+        }
+        let want: String = (0..70).map(|n| format!("n={n}\n")).collect();
+        for layout in 0..4 {
+            for threads in [1, 2] {
+                if layout == 1 && threads == 2 {
+                    // A sequential analyzer of a parallel run is handed
+                    // copies the workers made and confirmed: nothing can
+                    // vanish under it.
+                    continue;
+                }
+                let valid: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(usize::MAX)));
+                // Inside record 70, past its header.
+                let vanish = VanishAt {
+                    at: 70,
+                    valid,
+                    to: starts[70] + 30,
+                };
+                let subset = Shared::default();
+                let mut driver = Driver::new();
+                match layout {
+                    0 => driver.add_parallel(vanish),
+                    1 => driver.add(vanish),
+                    2 => {
+                        driver.add_parallel(vanish);
+                        driver.add(Idle);
+                    }
+                    _ => {
+                        driver.add_parallel(vanish);
+                        driver.add(crate::analyzers::subset::SubsetWriter::new(
+                            Box::new(subset.clone()),
+                            "subset",
+                        ));
+                    }
+                }
+                let options = RunOptions {
+                    parallelism: Parallelism {
+                        threads,
+                        chunk_bytes: 200,
+                    },
+                    ..RunOptions::default()
+                };
+                let what = format!("layout {layout}, {threads} threads");
+                let mut out = Vec::new();
+                let reader = TraceReader::new(&trace, &events)
+                    .unwrap()
+                    .with_valid_len(valid);
+                let outcome = driver.run(reader, &mut out, options).unwrap();
+                match &outcome.fault {
+                    Some(format::Error::Cut { at, .. }) => {
+                        assert_eq!(at.record, RecordIndex(71), "{what}");
+                    }
+                    otherwise => panic!("{what}: {otherwise:?}"),
+                }
+                assert_eq!(outcome.records, 70, "{what}");
+                assert_eq!(String::from_utf8(out).unwrap(), want, "{what}");
+                if layout == 3 {
+                    // filter's new trace: records 0 to 69, each intact.
+                    let written = subset.0.lock().unwrap().clone();
+                    let ns: Vec<u64> = TraceReader::new(&written, &events)
+                        .unwrap()
+                        .map(|r| {
+                            let r = r.unwrap();
+                            u64::from_le_bytes(r.payload.try_into().unwrap())
+                        })
+                        .collect();
+                    assert_eq!(ns, (0..70).collect::<Vec<u64>>(), "{what}");
                 }
             }
         }

@@ -88,6 +88,18 @@ impl<'r> Target<'r> for ChunkTarget<'_, 'r> {
         }
         Ok(stopped)
     }
+
+    fn retract_last(&mut self, ev: &Event<'r>) {
+        for (_, part) in self.partials.iter_mut() {
+            part.retract(ev);
+        }
+        if let Some((record, range)) = self.batch.last()
+            && record.at == ev.record().at
+        {
+            self.payloads.truncate(range.start);
+            self.batch.pop();
+        }
+    }
 }
 
 /// The records a worker collected, as a source for the record loop.

@@ -26,6 +26,14 @@ pub(super) trait Records<'a> {
     fn next_into(&mut self, out: &mut Record<'a>) -> Option<format::Result<()>>;
     /// The trace offset reached, for the release hook (saturating).
     fn position(&self) -> usize;
+    /// After the record at `at` was used: the cut, if its bytes may have
+    /// vanished while they were read ([`TraceReader::confirm_last`]);
+    /// records in memory never do.
+    #[inline(always)]
+    fn confirm_last(&mut self, at: format::At) -> Option<format::Error> {
+        let _ = at;
+        None
+    }
 }
 
 impl<'a> Records<'a> for TraceReader<'a> {
@@ -46,6 +54,11 @@ impl<'a> Records<'a> for TraceReader<'a> {
     fn position(&self) -> usize {
         usize::try_from(TraceReader::position(self).0).unwrap_or(usize::MAX)
     }
+
+    #[inline(always)]
+    fn confirm_last(&mut self, at: format::At) -> Option<format::Error> {
+        TraceReader::confirm_last(self, at)
+    }
 }
 
 /// Where the record loop hands the records: one analyzer or several.
@@ -56,6 +69,14 @@ pub(super) trait Target<'a> {
     /// Hands over a decoded record; `Ok(true)` when an analyzer asked to
     /// stop (after this record).
     fn handle(&mut self, slot: usize, ev: &Event<'a>, out: &mut Vec<u8>) -> Result<bool, RunError>;
+    /// Takes back what it kept of `ev`, the record last handed over, which
+    /// turned out to be read from a vanished page (see
+    /// [`Records::confirm_last`]); what it wrote into the output buffer the
+    /// loop takes back itself. Default: nothing kept.
+    #[cold]
+    fn retract_last(&mut self, ev: &Event<'a>) {
+        let _ = ev;
+    }
 }
 
 /// The records whose length disagrees with their declaration: longer
@@ -144,9 +165,22 @@ pub(super) fn run<'a, R: Records<'a>, T: Target<'a>>(
             }
         }
         end.records += 1;
-        if wanted && target.handle(slot, &ev, buf)? {
-            end.stopped = true;
-            break;
+        if wanted {
+            let mark = buf.len();
+            let stop = target.handle(slot, &ev, buf)?;
+            // Its bytes were used: were they still the file's? If not,
+            // nothing of it goes out, and reading stops at it.
+            if let Some(e) = records.confirm_last(ev.record().at) {
+                buf.truncate(mark);
+                target.retract_last(&ev);
+                end.records -= 1;
+                end.fault = Some(e);
+                break;
+            }
+            if stop {
+                end.stopped = true;
+                break;
+            }
         }
         if buf.len() > threshold || end.records.trailing_zeros() >= 16 {
             block(buf, records.position())?;
