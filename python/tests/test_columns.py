@@ -59,7 +59,7 @@ def json_columns(binary, events, trace, has_header=True):
     for line in out.splitlines():
         rec = json.loads(line)
         table = tables[rec['event']]
-        table['timestamp_ns'].append(rec['timestamp_ns'])
+        table['timestamp_ns'].append(_exact(rec['timestamp_ns']))
         table['pid'].append(rec['pid'])
         raw = rec.get('raw', {})
         for name, value in rec['args'].items():
@@ -68,8 +68,19 @@ def json_columns(binary, events, trace, has_header=True):
                 value = bytes.fromhex(raw[name])
             elif isinstance(value, str) and value.startswith('0x') and column not in _strings(rec):
                 value = int(value, 16)
+            elif column not in _strings(rec):
+                value = _exact(value)
             table[column].append(value)
     return tables
+
+
+def _exact(value):
+    """An integer of `simpletrace json`: outside +-(2**53 - 1) it is
+    written as a string of its digits, so that every JSON reader keeps it
+    exact (docs/cli.md)."""
+    if isinstance(value, str) and value.lstrip('-').isdigit():
+        return int(value)
+    return value
 
 
 # Names of string arguments, by event: filled by the test from the
