@@ -77,19 +77,30 @@ pub fn is_exact_in_json(magnitude: u128) -> bool {
 }
 
 /// Appends the integer of this sign and magnitude by the exact-integer
-/// rule ([`is_exact_in_json`]).
+/// rule ([`is_exact_in_json`]). Inlined: the record streams write several
+/// integers per record, nearly all of them numbers.
+#[inline(always)]
 pub(crate) fn write_exact_int(out: &mut Vec<u8>, negative: bool, magnitude: u64) {
-    let quote = !is_exact_in_json(u128::from(magnitude));
-    if quote {
-        out.push(b'"');
+    if magnitude <= MAX_EXACT_INT {
+        if negative && magnitude != 0 {
+            out.push(b'-');
+        }
+        pyfmt::write_decimal(out, magnitude);
+    } else {
+        write_quoted_int(out, negative, magnitude);
     }
-    if negative && magnitude != 0 {
+}
+
+/// [`write_exact_int`] past [`MAX_EXACT_INT`]: a string of the digits.
+#[cold]
+#[inline(never)]
+fn write_quoted_int(out: &mut Vec<u8>, negative: bool, magnitude: u64) {
+    out.push(b'"');
+    if negative {
         out.push(b'-');
     }
     pyfmt::write_decimal(out, magnitude);
-    if quote {
-        out.push(b'"');
-    }
+    out.push(b'"');
 }
 
 /// Appends an unsigned integer by the exact-integer rule.
