@@ -200,13 +200,14 @@ fn bounded_column(expr: &Expr) -> Option<Bounded> {
             use datafusion::arrow::datatypes::DataType::*;
             let inner = bounded_column(&cast.expr)?;
             // A cast that keeps every value keeps the order too.
-            let keeps = match (inner, cast.field.data_type()) {
-                (Bounded::TsNs, UInt64 | Decimal128(_, 0) | Decimal256(_, 0)) => true,
-                (Bounded::Pid, UInt32 | UInt64 | Int64 | Decimal128(_, 0) | Decimal256(_, 0)) => {
-                    true
-                }
-                _ => false,
-            };
+            let keeps = matches!(
+                (inner, cast.field.data_type()),
+                (Bounded::TsNs, UInt64 | Decimal128(_, 0) | Decimal256(_, 0))
+                    | (
+                        Bounded::Pid,
+                        UInt32 | UInt64 | Int64 | Decimal128(_, 0) | Decimal256(_, 0)
+                    )
+            );
             keeps.then_some(inner)
         }
         _ => None,
