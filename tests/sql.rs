@@ -515,6 +515,47 @@ fn events_table_describes_the_declarations() {
     }
 }
 
+/// The catalog is queryable: `information_schema.columns` lists a table's
+/// columns with their types, as docs/sql.md gives them.
+#[test]
+fn the_catalog_describes_the_tables() {
+    let c = case(
+        support::testdata("sample.trace-events"),
+        support::testdata("sample.trace"),
+    );
+    let rows = sql_lines(
+        &c,
+        "SELECT column_name, data_type FROM information_schema.columns \
+         WHERE table_name = 'blk_open' ORDER BY ordinal_position",
+        &[],
+    );
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_owned();
+            (s("column_name"), s("data_type"))
+        })
+        .collect();
+    let want = [
+        ("trace", "Dictionary(Int32, Utf8)"),
+        ("ts_ns", "UInt64"),
+        ("pid", "UInt32"),
+        ("record", "UInt64"),
+        ("file_offset", "UInt64"),
+        ("blk", "UInt64"),
+        ("filename", "Utf8"),
+        ("flags", "Int32"),
+        ("driver", "Utf8"),
+        ("filename_raw", "Binary"),
+        ("driver_raw", "Binary"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(got, want);
+}
+
 /// Several traces: one query spans them, the trace column tells them
 /// apart; two traces with one file name are refused.
 #[test]
@@ -573,6 +614,10 @@ fn bad_queries_are_usage_errors() {
         ("CREATE TABLE t AS SELECT 1", "DDL not supported"),
         ("COPY (SELECT 1) TO '/tmp/x.csv'", "not supported"),
         ("SET datafusion.execution.batch_size = 1", "not supported"),
+        (
+            "SHOW COLUMNS FROM nope",
+            "table 'datafusion.public.nope' not found",
+        ),
     ] {
         let out = run(&[os("sql"), os(query), events.as_os_str(), trace.as_os_str()]);
         let err = support::stderr(&out);

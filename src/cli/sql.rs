@@ -116,7 +116,12 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
         Some(n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(threads));
+    // information_schema: `SHOW TABLES`, `SHOW COLUMNS FROM t`, and the
+    // catalog as tables.
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
     let registered = tables.register(&ctx).map_err(sql_setup)?;
     // One thread runs the query; each partition of a scan decodes on a
     // thread of its own (`sql::provider`).
