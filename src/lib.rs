@@ -31,6 +31,8 @@
 //!   line, extensible with more analyzers. Without it (`default-features =
 //!   false`) the library builds without clap or indicatif: the decoder, the
 //!   writer, the tracer and the analyzer API.
+//! - `sql` (with the `sql` feature, off by default): the traces as tables
+//!   that Apache DataFusion queries with SQL (docs/sql.md).
 
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -46,6 +48,8 @@ pub mod input;
 mod output;
 pub mod pattern;
 pub mod report;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub(crate) mod syntax;
 pub mod tracer;
 

@@ -246,6 +246,12 @@ pub(super) enum Command {
         #[command(flatten)]
         trace: TraceArgs,
     },
+    /// Query traces with SQL: a table of every record, of lost events, of
+    /// the declarations, and one per event with its arguments as columns
+    /// (docs/sql.md).
+    #[cfg(feature = "sql")]
+    #[command(after_help = super::sql::EXAMPLES)]
+    Sql(super::sql::SqlArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish,
     /// powershell).
     #[command(after_help = COMPLETIONS_EXAMPLES)]

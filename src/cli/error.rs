@@ -43,6 +43,9 @@ pub(crate) enum Error {
     Plugin(crate::analyzers::plugin::PluginError),
     /// Arguments clap accepted but could not turn into their types.
     Args(clap::Error),
+    /// `sql`'s tables could not be set up, or its query failed.
+    #[cfg(feature = "sql")]
+    Sql(super::sql::SqlFailure),
     /// A file-system operation failed.
     Io(io::Error),
     /// Arguments that do not fit together or with the files: the CLI's own
@@ -137,6 +140,8 @@ impl fmt::Display for Error {
             #[cfg(feature = "plugins")]
             Error::Plugin(e) => e.fmt(f),
             Error::Args(e) => e.fmt(f),
+            #[cfg(feature = "sql")]
+            Error::Sql(e) => e.fmt(f),
             Error::Io(e) => e.fmt(f),
             Error::Invalid(message) => f.write_str(message),
             Error::Shrank {
@@ -185,6 +190,8 @@ impl StdError for Error {
             #[cfg(feature = "plugins")]
             Error::Plugin(e) => Some(e),
             Error::Args(e) => Some(e),
+            #[cfg(feature = "sql")]
+            Error::Sql(e) => Some(e),
             Error::Invalid(_) => None,
             Error::Shrank { fault, then, .. } => match (then, fault) {
                 (Some(then), _) => Some(&**then),

@@ -47,6 +47,8 @@ mod hints;
 mod hist;
 mod report;
 mod run;
+#[cfg(feature = "sql")]
+mod sql;
 mod term;
 
 use std::ffi::OsString;
@@ -221,10 +223,14 @@ fn clap_exit(e: &clap::Error, closed: ClosedStreams) -> ExitCode {
 }
 
 /// Whether the command writes to standard output: every one but
-/// `filter -o FILE`, whose summary goes to standard error.
+/// `filter -o FILE`, whose summary goes to standard error, and `sql -o
+/// FILE`.
 fn writes_to_stdout(matches: &ArgMatches) -> bool {
     match matches.subcommand() {
         Some(("filter", sub)) => sub
+            .get_one::<PathBuf>("output")
+            .is_none_or(|p| p.as_os_str() == "-"),
+        Some(("sql", sub)) => sub
             .get_one::<PathBuf>("output")
             .is_none_or(|p| p.as_os_str() == "-"),
         _ => true,

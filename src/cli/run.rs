@@ -543,6 +543,8 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
     }
     let cli = Cli::from_arg_matches(matches)?;
     match cli.command {
+        #[cfg(feature = "sql")]
+        Some(Command::Sql(args)) => super::sql::run(&args),
         Some(Command::Completions { shell }) => {
             generate::completions(shell, command(extras), &mut io::stdout().lock())?;
             Ok(Vec::new())

@@ -429,6 +429,38 @@ impl<'a> TraceReader<'a> {
         .with_resync(state.resync)
     }
 
+    /// Continues reading where `state` left it, over `data`: the *whole*
+    /// trace, from its first byte (where [`TraceReader::resume`] takes
+    /// the bytes from [`ReaderState::offset`] on). Data indices are then
+    /// trace offsets, so [`TraceReader::until`] takes a trace offset and
+    /// a guard's valid length (`TraceData::guard`) applies as it does to
+    /// a reader of the whole trace: what a reader made once per batch of
+    /// a chunk ([`crate::format::chunks`]) needs, with nothing borrowed in
+    /// between.
+    ///
+    /// ```
+    /// use simpletrace::format::{ArgValue, TraceEvents, TraceReader, encode};
+    ///
+    /// let events = TraceEvents::parse("te", b"tick(uint64_t n)\n")?;
+    /// let mut trace = Vec::new();
+    /// encode::header(&mut trace, 4);
+    /// encode::mapping(&mut trace, 0, b"tick");
+    /// encode::event(&mut trace, 0, 100, 1, &[ArgValue::Int(7)]);
+    /// encode::event(&mut trace, 0, 250, 1, &[ArgValue::Int(8)]);
+    /// let mut reader = TraceReader::new(&trace, &events)?;
+    /// reader.next().unwrap()?;
+    /// let state = reader.suspend();
+    /// let record = TraceReader::resume_within(&trace, &events, &state).next().unwrap()?;
+    /// assert_eq!(record.timestamp_ns, 250);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume_within(data: &'a [u8], events: &'a TraceEvents, state: &'a ReaderState) -> Self {
+        let mut reader = Self::resume(data, events, state);
+        reader.base = 0;
+        reader.pos = usize::try_from(state.offset).map_or(data.len(), |p| p.min(data.len()));
+        reader
+    }
+
     /// Where this reader stands, holding no borrow of the trace's bytes:
     /// what [`TraceReader::resume`] continues from once the next block of
     /// the trace has arrived. After a [`Error::Truncated`] fault (a record

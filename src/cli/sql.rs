@@ -1,0 +1,458 @@
+//! `simpletrace sql QUERY TRACE_EVENTS TRACE...` (the `sql` feature): the
+//! traces as the tables of docs/sql.md, one read-only query on Apache
+//! DataFusion, its result as a table, CSV, JSON Lines or Parquet.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use super::error::{Error, Failure};
+use super::run::{file_writer, put_in_place};
+use crate::analyzers::listing::{TableStyle, TextTable};
+use crate::input::{self, FileId, TraceInput};
+use crate::output::OutputFile;
+use crate::sql::{SqlError, TraceFault, TraceTables};
+
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  simpletrace sql 'SELECT event, count(*) AS n FROM records GROUP BY event ORDER BY n DESC' \\
+      trace-events-all trace-12345
+      How often each event happened.
+  simpletrace sql 'SELECT pid, avg(bytes) FROM blk_co_pwritev GROUP BY pid' trace-events-all trace-12345
+      One event's table: its arguments are columns.
+  simpletrace sql --format csv -o flushes.csv \\
+      'SELECT trace, ts_ns, ret FROM bdrv_co_flush_entry' trace-events-all trace-1 trace-2
+      Several traces at once; the trace column names each row's file.
+
+Tables (docs/sql.md): records (every record), dropped (lost-events records),
+events (the declarations), and one per event, named after it.";
+
+/// What `sql` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum SqlFormat {
+    /// A text table (the whole result is held to lay it out).
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row.
+    Jsonl,
+    /// A Parquet file (needs -o).
+    Parquet,
+}
+
+/// `simpletrace sql`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub(super) struct SqlArgs {
+    /// The query: one SELECT (or WITH ... SELECT, EXPLAIN, SHOW); nothing
+    /// that creates, changes or writes anything.
+    #[arg(value_name = "QUERY")]
+    query: String,
+    /// The trace-events-all file of the QEMU build that wrote the traces.
+    #[arg(value_name = "TRACE_EVENTS")]
+    trace_events: PathBuf,
+    /// The trace files (regular files: they are read in place, not
+    /// streamed); each row's `trace` column is its file's name.
+    #[arg(value_name = "TRACE", required = true)]
+    traces: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    format: SqlFormat,
+    /// Write the result to FILE instead of standard output (- for
+    /// standard output); never over an input, and in place only once the
+    /// query has succeeded.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The traces have no file header (see the main command's --no-header).
+    #[arg(long)]
+    no_header: bool,
+    /// Threads to work with (default: one per CPU).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+/// Runs the query and writes its result.
+pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
+    let output = args.output.as_ref().filter(|p| p.as_os_str() != "-");
+    if args.format == SqlFormat::Parquet && output.is_none() {
+        return Err(usage("--format parquet needs -o FILE".into()));
+    }
+    let events = input::read_trace_events(&args.trace_events)?;
+    let mut inputs: Vec<FileId> = FileId::of_path(&args.trace_events).into_iter().collect();
+    let mut tables = TraceTables::new(events);
+    for path in &args.traces {
+        let data = match TraceInput::open(path)? {
+            TraceInput::Data(data) => data,
+            TraceInput::Stream(_) => {
+                return Err(usage(format!(
+                    "{}: sql reads traces in place, and this one is compressed, a pipe or \
+                     not a regular file; decompress it into a file first",
+                    path.display()
+                )));
+            }
+        };
+        inputs.extend(FileId::of_path(path));
+        let name = match path.file_name() {
+            Some(name) => name.to_string_lossy().into_owned(),
+            None => path.display().to_string(),
+        };
+        tables.add(name, data, args.no_header).map_err(sql_setup)?;
+    }
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // information_schema: `SHOW TABLES`, `SHOW COLUMNS FROM t`, and the
+    // catalog as tables.
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let registered = tables.register(&ctx).map_err(sql_setup)?;
+    // One thread runs the query; each partition of a scan decodes on a
+    // thread of its own (`sql::provider`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failure::Error(Error::Io(e)))?;
+    runtime.block_on(async {
+        // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
+        // files (over an input, even) or change the session.
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let frame = ctx
+            .sql_with_options(&args.query, options)
+            .await
+            .map_err(planning)?;
+        let stream = frame.execute_stream().await.map_err(planning)?;
+        match output {
+            None => {
+                let mut out = io::BufWriter::new(io::stdout());
+                write_result(args.format, stream, &mut out).await?;
+                out.flush().map_err(Failure::output)?;
+                Ok(registered.warnings())
+            }
+            Some(path) => {
+                let file = OutputFile::create(path, &inputs)?;
+                let written = async {
+                    let mut out = io::BufWriter::with_capacity(1 << 20, file_writer(&file)?);
+                    write_result(args.format, stream, &mut out).await?;
+                    out.flush().map_err(Failure::output)?;
+                    Ok(registered.warnings())
+                }
+                .await;
+                put_in_place(file, written)
+            }
+        }
+    })
+}
+
+/// A usage error (exit status 2).
+fn usage(message: String) -> Failure {
+    Failure::Usage(Error::Invalid(message))
+}
+
+/// What setting up the tables failed with: two traces of one name is a
+/// usage error; a bad header, bad data.
+fn sql_setup(e: SqlError) -> Failure {
+    match e {
+        SqlError::DuplicateName(_) => Failure::Usage(Error::Sql(SqlFailure::Setup(e))),
+        e => Failure::Error(Error::Sql(SqlFailure::Setup(e))),
+    }
+}
+
+/// What a query failed with while it was planned: a usage error (bad SQL,
+/// an unknown table or column, a type that does not fit), unless the
+/// trace's data is the cause.
+fn planning(e: DataFusionError) -> Failure {
+    let data = matches!(
+        e.find_root(),
+        DataFusionError::External(_)
+            | DataFusionError::IoError(_)
+            | DataFusionError::ArrowError(..)
+            | DataFusionError::ResourcesExhausted(_)
+            | DataFusionError::Execution(_)
+    );
+    if data {
+        Failure::Error(Error::Sql(SqlFailure::Query(e)))
+    } else {
+        Failure::Usage(Error::Sql(SqlFailure::Query(e)))
+    }
+}
+
+/// What a query failed with while it ran: bad data (exit status 1), or
+/// output that could not be written.
+fn running(e: DataFusionError) -> Failure {
+    match e {
+        DataFusionError::IoError(e) => Failure::output(e),
+        DataFusionError::ArrowError(e, _) => arrow_failure(*e),
+        DataFusionError::ParquetError(e) => parquet_failure(*e),
+        e => Failure::Error(Error::Sql(SqlFailure::Query(e))),
+    }
+}
+
+fn arrow_failure(e: ArrowError) -> Failure {
+    match e {
+        ArrowError::IoError(_, e) => Failure::output(e),
+        ArrowError::ExternalError(e) => match e.downcast::<io::Error>() {
+            Ok(e) => Failure::output(*e),
+            Err(e) => Failure::Error(Error::Sql(SqlFailure::Query(DataFusionError::ArrowError(
+                Box::new(ArrowError::ExternalError(e)),
+                None,
+            )))),
+        },
+        e => Failure::Error(Error::Sql(SqlFailure::Query(DataFusionError::ArrowError(
+            Box::new(e),
+            None,
+        )))),
+    }
+}
+
+fn parquet_failure(e: ParquetError) -> Failure {
+    match e {
+        ParquetError::External(e) => match e.downcast::<io::Error>() {
+            Ok(e) => Failure::output(*e),
+            Err(e) => Failure::Error(Error::Sql(SqlFailure::Query(
+                DataFusionError::ParquetError(Box::new(ParquetError::External(e))),
+            ))),
+        },
+        e => Failure::Error(Error::Sql(SqlFailure::Query(
+            DataFusionError::ParquetError(Box::new(e)),
+        ))),
+    }
+}
+
+/// Why `sql` failed, typed: the message is DataFusion's (or the trace
+/// reader's, for a bad record) when printed.
+#[derive(Debug)]
+pub(crate) enum SqlFailure {
+    /// The tables could not be set up.
+    Setup(SqlError),
+    /// The query could not be planned or run.
+    Query(DataFusionError),
+}
+
+impl core::fmt::Display for SqlFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SqlFailure::Setup(e) => e.fmt(f),
+            SqlFailure::Query(e) => match trace_fault(e) {
+                // `TRACE: record N at byte offset ...: what`, as every
+                // other command says a bad record.
+                Some(fault) => fault.fmt(f),
+                None => e.fmt(f),
+            },
+        }
+    }
+}
+
+impl std::error::Error for SqlFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SqlFailure::Setup(e) => Some(e),
+            SqlFailure::Query(e) => Some(e),
+        }
+    }
+}
+
+/// The bad record under a query's error, if that is its cause.
+fn trace_fault(e: &DataFusionError) -> Option<&TraceFault> {
+    match e.find_root() {
+        DataFusionError::External(inner) => inner.downcast_ref::<TraceFault>(),
+        _ => None,
+    }
+}
+
+/// Writes the rows of `stream` to `out` in `format`.
+async fn write_result(
+    format: SqlFormat,
+    mut stream: SendableRecordBatchStream,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Failure> {
+    let schema = stream.schema();
+    match format {
+        SqlFormat::Table => {
+            let mut batches = Vec::new();
+            while let Some(batch) = stream.next().await {
+                batches.push(batch.map_err(running)?);
+            }
+            write_table(&schema, &batches, out)
+        }
+        SqlFormat::Csv => {
+            let plain = plain_schema(&schema);
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
+            writer
+                .write(&RecordBatch::new_empty(Arc::clone(&plain)))
+                .map_err(arrow_failure)?;
+            while let Some(batch) = stream.next().await {
+                let batch = plain_batch(&plain, &batch.map_err(running)?)?;
+                writer.write(&batch).map_err(arrow_failure)?;
+            }
+            Ok(())
+        }
+        SqlFormat::Jsonl => {
+            let plain = plain_schema(&schema);
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(out);
+            while let Some(batch) = stream.next().await {
+                let batch = plain_batch(&plain, &batch.map_err(running)?)?;
+                writer.write(&batch).map_err(arrow_failure)?;
+            }
+            writer.finish().map_err(arrow_failure)
+        }
+        SqlFormat::Parquet => {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .build();
+            let mut writer = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))
+                .map_err(parquet_failure)?;
+            while let Some(batch) = stream.next().await {
+                writer
+                    .write(&batch.map_err(running)?)
+                    .map_err(parquet_failure)?;
+            }
+            writer.close().map_err(parquet_failure)?;
+            Ok(())
+        }
+    }
+}
+
+/// `schema` with dictionary columns as their values' type, and binary
+/// columns as hex text: what CSV and JSON can hold.
+fn plain_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, values) => f.as_ref().clone().with_data_type(*values.clone()),
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` in `plain`'s types ([`plain_schema`]).
+fn plain_batch(plain: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch, Failure> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(plain.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                return Ok(Arc::clone(column));
+            }
+            match column.data_type() {
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
+                    hex_column(column)
+                }
+                _ => cast(column, field.data_type()),
+            }
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()
+        .map_err(arrow_failure)?;
+    RecordBatch::try_new(Arc::clone(plain), columns).map_err(arrow_failure)
+}
+
+/// A binary column as lowercase hex text (NULL stays NULL).
+fn hex_column(column: &Arc<dyn Array>) -> Result<Arc<dyn Array>, ArrowError> {
+    let options = FormatOptions::default();
+    let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+    let values: Vec<Option<String>> = (0..column.len())
+        .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+        .collect();
+    Ok(Arc::new(datafusion::arrow::array::StringArray::from(
+        values,
+    )))
+}
+
+/// The rows as a text table: numbers right-aligned, NULL as `NULL`,
+/// control characters escaped (a cell is one line).
+fn write_table(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let mut table = TextTable::new(
+        TableStyle::Plain,
+        schema.fields().iter().map(|f| f.name().clone()),
+    );
+    for (i, field) in schema.fields().iter().enumerate() {
+        if field.data_type().is_numeric() {
+            table.align_right(i);
+        }
+    }
+    let options = FormatOptions::default().with_null("NULL");
+    let formatters: Vec<Vec<ArrayFormatter<'_>>> = batches
+        .iter()
+        .map(|b| {
+            b.columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()
+        .map_err(arrow_failure)?;
+    let rows = || {
+        batches
+            .iter()
+            .zip(&formatters)
+            .flat_map(|(batch, formatters)| {
+                (0..batch.num_rows()).map(move |row| {
+                    formatters
+                        .iter()
+                        .map(|f| one_line(&f.value(row).to_string()))
+                        .collect::<Vec<String>>()
+                })
+            })
+    };
+    table.write(out, rows).map_err(Failure::output)?;
+    Ok(())
+}
+
+/// `cell` with control characters escaped as Rust writes them (`\n`,
+/// `\t`, `\u{1b}`).
+fn one_line(cell: &str) -> String {
+    if !cell.chars().any(char::is_control) {
+        return cell.to_owned();
+    }
+    cell.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cell stays on one line.
+    #[test]
+    fn cells_are_one_line() {
+        assert_eq!(one_line("a\tb\nc\u{1b}"), "a\\tb\\nc\\u{1b}");
+        assert_eq!(one_line("é plain"), "é plain");
+    }
+}

@@ -1,0 +1,471 @@
+//! Records into Arrow record batches: the columns a scan asks for, built a
+//! batch of [`BATCH_ROWS`] rows at a time from one partition's chunks.
+//!
+//! A partition reads its chunks one after the other; between batches it
+//! holds no borrow of the trace, only the reader's state
+//! ([`ReaderState`]), from which the next batch's reader resumes
+//! ([`TraceReader::resume_within`]). Every row's arguments are decoded
+//! and checked (a corrupt record is the same fault whatever the query
+//! asks for), but only the projected columns are built: a string that no
+//! column shows is never checked for UTF-8, a JSON object that no column
+//! shows is never written.
+
+use std::collections::VecDeque;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryBuilder, BooleanBuilder, DictionaryArray, Int8Builder, Int16Builder,
+    Int32Array, Int32Builder, Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder,
+    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::Int32Type;
+use datafusion::error::{DataFusionError, Result};
+
+use super::schema::{Column, Layout, TableKind};
+use super::{ChunkPlan, Shared};
+use crate::analyzers::Event;
+use crate::analyzers::json::{write_args, write_raw_strings};
+use crate::format::{ArgKind, ArgValue, ReaderState, Record, TraceReader, pyfmt};
+
+/// Rows per record batch (DataFusion's default batch size).
+pub const BATCH_ROWS: usize = 8192;
+
+/// The records a scan keeps, by timestamp and pid: what the pushed-down
+/// filters allow (a superset of what they keep; DataFusion filters
+/// again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    pub(crate) ts_ns: RangeInclusive<u64>,
+    pub(crate) pid: RangeInclusive<u32>,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            ts_ns: 0..=u64::MAX,
+            pid: 0..=u32::MAX,
+        }
+    }
+}
+
+impl Bounds {
+    #[inline]
+    fn admits(&self, rec: &Record<'_>) -> bool {
+        self.ts_ns.contains(&rec.timestamp_ns) && self.pid.contains(&rec.pid)
+    }
+
+    /// Whether no record can pass.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ts_ns.is_empty() || self.pid.is_empty()
+    }
+}
+
+/// One column's values as they are appended.
+enum Builder {
+    /// Dictionary keys (`trace`, `event`).
+    Keys(Int32Builder),
+    U8(UInt8Builder),
+    U16(UInt16Builder),
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    I8(Int8Builder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    Bool(BooleanBuilder),
+    Utf8(StringBuilder),
+    Binary(BinaryBuilder),
+}
+
+impl Builder {
+    fn of(column: Column, kind: TableKind, shared: &Shared) -> Builder {
+        match column {
+            Column::Trace | Column::Event => Builder::Keys(Int32Builder::with_capacity(BATCH_ROWS)),
+            Column::Pid => Builder::U32(UInt32Builder::with_capacity(BATCH_ROWS)),
+            Column::Id
+            | Column::TsNs
+            | Column::Record
+            | Column::FileOffset
+            | Column::NumDropped => Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS)),
+            Column::DeltaNs => Builder::I64(Int64Builder::with_capacity(BATCH_ROWS)),
+            Column::Args | Column::Raw => Builder::Utf8(StringBuilder::new()),
+            Column::ArgRaw(_) => Builder::Binary(BinaryBuilder::new()),
+            Column::Arg(i) => {
+                let arg_kind = match kind {
+                    TableKind::Event(position) => shared
+                        .events
+                        .get(position)
+                        .and_then(|d| d.args.get(i))
+                        .map(|a| a.kind),
+                    TableKind::Records | TableKind::Dropped => None,
+                };
+                match arg_kind {
+                    Some(ArgKind::String) | None => Builder::Utf8(StringBuilder::new()),
+                    Some(ArgKind::Pointer) => {
+                        Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS))
+                    }
+                    Some(ArgKind::Bool) => Builder::Bool(BooleanBuilder::with_capacity(BATCH_ROWS)),
+                    Some(ArgKind::Int { signed, bits }) => match (signed, bits) {
+                        (true, 8) => Builder::I8(Int8Builder::with_capacity(BATCH_ROWS)),
+                        (true, 16) => Builder::I16(Int16Builder::with_capacity(BATCH_ROWS)),
+                        (true, 32) => Builder::I32(Int32Builder::with_capacity(BATCH_ROWS)),
+                        (true, _) => Builder::I64(Int64Builder::with_capacity(BATCH_ROWS)),
+                        (false, 8) => Builder::U8(UInt8Builder::with_capacity(BATCH_ROWS)),
+                        (false, 16) => Builder::U16(UInt16Builder::with_capacity(BATCH_ROWS)),
+                        (false, 32) => Builder::U32(UInt32Builder::with_capacity(BATCH_ROWS)),
+                        (false, _) => Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS)),
+                    },
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Keys(b) => Arc::new(b.finish()),
+            Builder::U8(b) => Arc::new(b.finish()),
+            Builder::U16(b) => Arc::new(b.finish()),
+            Builder::U32(b) => Arc::new(b.finish()),
+            Builder::U64(b) => Arc::new(b.finish()),
+            Builder::I8(b) => Arc::new(b.finish()),
+            Builder::I16(b) => Arc::new(b.finish()),
+            Builder::I32(b) => Arc::new(b.finish()),
+            Builder::I64(b) => Arc::new(b.finish()),
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Utf8(b) => Arc::new(b.finish()),
+            Builder::Binary(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Whether a string argument's bytes are not UTF-8.
+fn bad_utf8(value: ArgValue<'_>) -> bool {
+    matches!(value, ArgValue::Str(s) if core::str::from_utf8(s).is_err())
+}
+
+/// Builds the batches of one table's projected columns.
+struct BatchMaker {
+    layout: Layout,
+    builders: Vec<Builder>,
+    rows: usize,
+    /// Scratch for JSON and hex text.
+    text: Vec<u8>,
+}
+
+impl BatchMaker {
+    fn new(layout: Layout, shared: &Shared) -> BatchMaker {
+        let builders = layout
+            .columns
+            .iter()
+            .map(|&c| Builder::of(c, layout.kind, shared))
+            .collect();
+        BatchMaker {
+            layout,
+            builders,
+            rows: 0,
+            text: Vec::new(),
+        }
+    }
+
+    /// Appends one row.
+    fn push(&mut self, ev: &Event<'_>, delta: Option<i64>, event_key: i32) {
+        let rec = ev.record();
+        for (column, builder) in self.layout.columns.iter().zip(&mut self.builders) {
+            match (column, builder) {
+                (Column::Trace, Builder::Keys(b)) => b.append_value(0),
+                (Column::Event, Builder::Keys(b)) => b.append_value(event_key),
+                (Column::Id, Builder::U64(b)) => b.append_value(rec.id.0),
+                (Column::TsNs, Builder::U64(b)) => b.append_value(rec.timestamp_ns),
+                (Column::DeltaNs, Builder::I64(b)) => b.append_option(delta),
+                (Column::Pid, Builder::U32(b)) => b.append_value(rec.pid),
+                (Column::Record, Builder::U64(b)) => b.append_value(rec.at.record.0),
+                (Column::FileOffset, Builder::U64(b)) => b.append_value(rec.at.offset.0),
+                (Column::NumDropped, Builder::U64(b)) => {
+                    b.append_value(ev.arg(0).and_then(ArgValue::as_u64).unwrap_or(0))
+                }
+                (Column::Args, Builder::Utf8(b)) => {
+                    self.text.clear();
+                    write_args(&mut self.text, ev);
+                    b.append_value(String::from_utf8_lossy(&self.text));
+                }
+                (Column::Raw, Builder::Utf8(b)) => {
+                    if ev.args().any(bad_utf8) {
+                        self.text.clear();
+                        write_raw_strings(&mut self.text, ev);
+                        b.append_value(String::from_utf8_lossy(&self.text));
+                    } else {
+                        b.append_null();
+                    }
+                }
+                (Column::ArgRaw(i), Builder::Binary(b)) => match ev.arg(*i) {
+                    Some(ArgValue::Str(s)) if core::str::from_utf8(s).is_err() => b.append_value(s),
+                    _ => b.append_null(),
+                },
+                (Column::Arg(i), builder) => Self::push_arg(&mut self.text, ev, *i, builder),
+                // Builder::of made each column's builder; no other pairs.
+                (_, builder) => push_default(builder),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Appends argument `i`: an integer as its C type reads it, a string as
+    /// UTF-8 text (U+FFFD for each bad sequence, as `simpletrace json`).
+    fn push_arg(text: &mut Vec<u8>, ev: &Event<'_>, i: usize, builder: &mut Builder) {
+        // Event::decode decoded every declared argument.
+        let value = ev.arg(i).unwrap_or(ArgValue::Int(0));
+        let raw = value.as_u64().unwrap_or(0);
+        match builder {
+            Builder::Utf8(b) => match value {
+                ArgValue::Str(s) => match core::str::from_utf8(s) {
+                    Ok(t) => b.append_value(t),
+                    Err(_) => b.append_value(String::from_utf8_lossy(s)),
+                },
+                // A string argument of a trace without strings (version
+                // 0): the word, in hex, as `simpletrace json` writes it.
+                ArgValue::Int(v) => {
+                    text.clear();
+                    text.extend_from_slice(b"0x");
+                    pyfmt::write_hex(text, v);
+                    b.append_value(String::from_utf8_lossy(text));
+                }
+            },
+            Builder::I8(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i8),
+            Builder::I16(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i16),
+            Builder::I32(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i32),
+            Builder::I64(b) => b.append_value(ev.i64_at(i).unwrap_or(0)),
+            // Unsigned narrower than 64 bits: the low bits, as C reads the
+            // value (QEMU writes it zero-extended).
+            Builder::U8(b) => b.append_value(raw as u8),
+            Builder::U16(b) => b.append_value(raw as u16),
+            Builder::U32(b) => b.append_value(raw as u32),
+            Builder::U64(b) => b.append_value(raw),
+            Builder::Bool(b) => b.append_value(raw != 0),
+            other => push_default(other),
+        }
+    }
+
+    /// The rows so far as a batch of `trace_name`'s records; the maker is
+    /// empty after.
+    fn finish(&mut self, trace_name: &ArrayRef, event_names: &ArrayRef) -> Result<RecordBatch> {
+        let rows = self.rows;
+        self.rows = 0;
+        let arrays = self
+            .layout
+            .columns
+            .iter()
+            .zip(&mut self.builders)
+            .map(|(column, builder)| {
+                let array = builder.finish();
+                let values = match column {
+                    Column::Trace => trace_name,
+                    Column::Event => event_names,
+                    _ => return Ok(array),
+                };
+                let keys = array
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .cloned()
+                    .unwrap_or_else(|| Int32Array::from(vec![0; rows]));
+                Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+                    keys,
+                    Arc::clone(values),
+                )?) as ArrayRef)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.layout.schema),
+            arrays,
+            &options,
+        )?)
+    }
+}
+
+/// Appends a zero of the builder's type (never reached: see its callers).
+fn push_default(builder: &mut Builder) {
+    match builder {
+        Builder::Keys(b) | Builder::I32(b) => b.append_value(0),
+        Builder::U8(b) => b.append_value(0),
+        Builder::U16(b) => b.append_value(0),
+        Builder::U32(b) => b.append_value(0),
+        Builder::U64(b) => b.append_value(0),
+        Builder::I8(b) => b.append_value(0),
+        Builder::I16(b) => b.append_value(0),
+        Builder::I64(b) => b.append_value(0),
+        Builder::Bool(b) => b.append_value(false),
+        Builder::Utf8(b) => b.append_value(""),
+        Builder::Binary(b) => b.append_value(b""),
+    }
+}
+
+/// Where a partition stands in the chunk it reads.
+struct Cursor {
+    trace: usize,
+    state: ReaderState,
+    end: usize,
+    last_ts: Option<u64>,
+}
+
+/// The batches of one partition: its chunks, in order, [`BATCH_ROWS`]
+/// rows at a time (a batch ends with its chunk, so each holds one trace's
+/// records). Ends after the first error.
+pub(crate) struct PartitionBatches {
+    shared: Arc<Shared>,
+    maker: BatchMaker,
+    bounds: Bounds,
+    limit: Option<usize>,
+    produced: usize,
+    work: VecDeque<(usize, ChunkPlan)>,
+    cursor: Option<Cursor>,
+    done: bool,
+}
+
+impl PartitionBatches {
+    /// The batches of `layout`'s columns over the chunks `work` (trace
+    /// index, chunk), keeping records within `bounds`, at most `limit`
+    /// rows.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        layout: Layout,
+        bounds: Bounds,
+        limit: Option<usize>,
+        work: Vec<(usize, ChunkPlan)>,
+    ) -> PartitionBatches {
+        let maker = BatchMaker::new(layout, &shared);
+        let done = bounds.is_empty() || limit == Some(0);
+        PartitionBatches {
+            shared,
+            maker,
+            bounds,
+            limit,
+            produced: 0,
+            work: work.into(),
+            cursor: None,
+            done,
+        }
+    }
+
+    /// Reads on in the current chunk until a batch is full or the chunk
+    /// ends; `Ok(true)` when the chunk ended.
+    fn fill(&mut self, cursor: &mut Cursor) -> Result<bool> {
+        let shared = Arc::clone(&self.shared);
+        let Some(loaded) = shared.traces.get(cursor.trace) else {
+            return Ok(true);
+        };
+        let events = &shared.events;
+        let declared = events.len();
+        let reader =
+            TraceReader::resume_within(&loaded.data, events, &cursor.state).until(cursor.end);
+        let mut reader = loaded.data.guard(reader);
+        let mut rec = Record::placeholder(events.dropped());
+        let kind = self.maker.layout.kind;
+        let mut last_ts = cursor.last_ts;
+        let ended = loop {
+            if self.maker.rows >= BATCH_ROWS {
+                break false;
+            }
+            match reader.next_into(&mut rec) {
+                None => break true,
+                // A trace cut off in the middle of its last record (its
+                // writer was killed): the records before it stand, as for
+                // every other command, with a warning.
+                Some(Err(error)) if error.is_truncation() => {
+                    shared.warn(format!("{}: {error}", loaded.name));
+                    break true;
+                }
+                Some(Err(error)) => return Err(loaded.fault(error)),
+                Some(Ok(())) => {}
+            }
+            let ts = rec.timestamp_ns;
+            let prev = last_ts.unwrap_or(ts);
+            last_ts = Some(ts);
+            let wanted = match kind {
+                TableKind::Records => true,
+                TableKind::Dropped => rec.is_dropped(),
+                TableKind::Event(position) => rec.decl.position == position,
+            };
+            if !wanted || !self.bounds.admits(&rec) {
+                continue;
+            }
+            let ev = Event::decode(rec).map_err(|e| loaded.fault(e))?;
+            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
+            let key = if rec.is_dropped() {
+                declared
+            } else {
+                rec.decl.position.min(declared)
+            };
+            self.maker
+                .push(&ev, delta, i32::try_from(key).unwrap_or(i32::MAX));
+        };
+        cursor.last_ts = last_ts;
+        if !ended {
+            cursor.state = reader.suspend();
+        }
+        Ok(ended)
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            let mut cursor = match self.cursor.take() {
+                Some(c) => c,
+                None => match self.work.pop_front() {
+                    Some((trace, plan)) => Cursor {
+                        trace,
+                        state: plan.state,
+                        end: plan.end,
+                        last_ts: plan.prev_timestamp_ns,
+                    },
+                    None => return Ok(None),
+                },
+            };
+            let ended = self.fill(&mut cursor)?;
+            let trace = cursor.trace;
+            if !ended {
+                self.cursor = Some(cursor);
+            }
+            if self.maker.rows == 0 || (!ended && self.maker.rows < BATCH_ROWS) {
+                continue;
+            }
+            let shared = Arc::clone(&self.shared);
+            let trace_name = shared
+                .trace_names
+                .get(trace)
+                .ok_or_else(|| DataFusionError::Internal(format!("no trace {trace}")))?;
+            let mut batch = self.maker.finish(trace_name, &shared.event_names)?;
+            if let Some(limit) = self.limit {
+                let left = limit.saturating_sub(self.produced);
+                if batch.num_rows() >= left {
+                    batch = batch.slice(0, left);
+                    self.work.clear();
+                    self.cursor = None;
+                    self.done = true;
+                }
+            }
+            self.produced += batch.num_rows();
+            return Ok(Some(batch));
+        }
+    }
+}
+
+impl Iterator for PartitionBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_batch() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
