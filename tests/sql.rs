@@ -7,6 +7,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use simpletrace::analyzers::json::exact_numbers;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -129,7 +130,8 @@ fn records_row_as_json(row: &Value) -> Value {
     if let Some(raw) = row.get("raw").filter(|r| !r.is_null()) {
         o.insert("raw".into(), text(raw));
     }
-    Value::Object(o)
+    // `json` writes integers past 2^53 as strings of their digits.
+    exact_numbers(&Value::Object(o)).into_owned()
 }
 
 fn check_records(c: &Case, threads: &str) -> usize {
@@ -310,9 +312,14 @@ fn check_event_tables(c: &Case, most: usize) {
         }
         assert_eq!(got.len(), expected.len(), "{}: {name}", c.trace.display());
         for ((ts, pid, args, raw), w) in got.iter().zip(expected) {
-            assert_eq!(Value::from(*ts), w["timestamp_ns"], "{name}");
+            // `json` writes integers past 2^53 as strings of their digits.
+            assert_eq!(
+                *exact_numbers(&Value::from(*ts)),
+                w["timestamp_ns"],
+                "{name}"
+            );
             assert_eq!(pid, &w["pid"], "{name}");
-            assert_eq!(args, &w["args"], "{name} at {ts}");
+            assert_eq!(*exact_numbers(args), w["args"], "{name} at {ts}");
             let want_raw = w.get("raw").cloned().unwrap_or(Value::Object(Map::new()));
             assert_eq!(Value::Object(raw.clone()), want_raw, "{name} at {ts}");
         }
