@@ -47,7 +47,10 @@ pub async fn register_dataset(ctx: &SessionContext, dir: &Path) -> Result<Vec<St
         let path = dir.join(name);
         let url = ListingTableUrl::parse(format!("{}/", path.display()))
             .map_err(SqlError::Register)?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        let options = ListingOptions::new(Arc::new(
+            // Keep the files' metadata: the schema version is there.
+            ParquetFormat::default().with_skip_metadata(false),
+        ))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), name_type())]);
         let schema = options
