@@ -49,7 +49,11 @@ pub async fn register_dataset(ctx: &SessionContext, dir: &Path) -> Result<Vec<St
             .map_err(SqlError::Register)?;
         let options = ListingOptions::new(Arc::new(
             // Keep the files' metadata: the schema version is there.
-            ParquetFormat::default().with_skip_metadata(false),
+            // Strings as Utf8 and bytes as Binary, the types of the
+            // tables read from traces (not DataFusion's default views).
+            ParquetFormat::default()
+                .with_skip_metadata(false)
+                .with_force_view_types(false),
         ))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), name_type())]);
