@@ -12,6 +12,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use datafusion::arrow::array::AsArray;
+use datafusion::common::TableReference;
 use datafusion::prelude::SessionContext;
 use simpletrace::input::{self, TraceData};
 use simpletrace::sql::{TraceTables, register_dataset};
@@ -32,7 +34,13 @@ fn run_ok(args: &[&OsStr]) -> Vec<u8> {
 
 /// `sql --format jsonl QUERY` on the traces, or on the dataset.
 fn direct(query: &str, events: &Path, traces: &[PathBuf]) -> String {
-    let mut args = vec![os("sql"), os("--format"), os("jsonl"), os(query), events.as_os_str()];
+    let mut args = vec![
+        os("sql"),
+        os("--format"),
+        os("jsonl"),
+        os(query),
+        events.as_os_str(),
+    ];
     args.extend(traces.iter().map(|t| t.as_os_str()));
     String::from_utf8(run_ok(&args)).unwrap()
 }
@@ -94,7 +102,12 @@ fn check_dataset(events: &Path, traces: &[PathBuf], dir: &Path, most: usize) {
         let query = format!("SELECT * FROM \"{table}\" ORDER BY {order}");
         let want = direct(&query, events, traces);
         let got = on_dataset(&query, dir);
-        assert!(got == want, "{table}: differs ({} vs {} bytes)", got.len(), want.len());
+        assert!(
+            got == want,
+            "{table}: differs ({} vs {} bytes)",
+            got.len(),
+            want.len()
+        );
     }
     // The same Arrow schemas, `trace` first in both.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -106,12 +119,18 @@ fn check_dataset(events: &Path, traces: &[PathBuf], dir: &Path, most: usize) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         t.add(name, TraceData::open(path).unwrap(), false).unwrap();
     }
+    // Every table of the traces, those of events without records too
+    // (the dataset has no files of them).
+    let all = t.table_names();
     t.register(&trace_ctx).unwrap();
     let set_ctx = SessionContext::new();
     rt.block_on(register_dataset(&set_ctx, dir)).unwrap();
-    for table in &names {
+    let mut empty_checked = 0;
+    for table in &all {
         let schema = |ctx: &SessionContext| {
-            let df = rt.block_on(ctx.table(table.as_str())).unwrap();
+            let df = rt
+                .block_on(ctx.table(TableReference::bare(table.as_str())))
+                .unwrap();
             df.schema()
                 .fields()
                 .iter()
@@ -119,6 +138,25 @@ fn check_dataset(events: &Path, traces: &[PathBuf], dir: &Path, most: usize) {
                 .collect::<Vec<_>>()
         };
         assert_eq!(schema(&set_ctx), schema(&trace_ctx), "{table}");
+        // Rows: the tables compared above, and a few of those without
+        // records.
+        let without = !names.contains(table);
+        if without {
+            if empty_checked >= most.min(20) {
+                continue;
+            }
+            empty_checked += 1;
+        }
+        let count = |ctx: &SessionContext| {
+            let sql = format!("SELECT count(*) FROM \"{table}\"");
+            let b = rt
+                .block_on(async { ctx.sql(&sql).await?.collect().await })
+                .unwrap();
+            b[0].column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0)
+        };
+        assert_eq!(count(&set_ctx), count(&trace_ctx), "{table}");
     }
 }
 
@@ -136,8 +174,14 @@ fn dataset_equals_the_traces() {
     assert!(out.status.success(), "{}", support::stderr(&out));
     check_dataset(&events, &traces, &dir, usize::MAX);
     // Hive layout, one file per part.
-    assert!(dir.join("records/trace=sample.trace/part-0.parquet").is_file());
-    assert!(dir.join("events/trace=strings.trace/part-0.parquet").is_file());
+    assert!(
+        dir.join("records/trace=sample.trace/part-0.parquet")
+            .is_file()
+    );
+    assert!(
+        dir.join("events/trace=strings.trace/part-0.parquet")
+            .is_file()
+    );
 }
 
 /// The corpus's traces (when it is there), two appended one at a time.
@@ -200,22 +244,37 @@ fn a_failed_export_leaves_nothing() {
     std::fs::write(&bad, &bytes).unwrap();
     let out = export(&dir, &events, &[bad], &["-j", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
-    assert!(support::stderr(&out).contains("bad.trace: record"), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("bad.trace: record"),
+        "{}",
+        support::stderr(&out)
+    );
     assert_no_trace(&dir, "bad.trace");
 
     // The output is an input, or holds one.
     let out = export(&good, &events, &[good.clone()], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(support::stderr(&out).contains("refusing"), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("refusing"),
+        "{}",
+        support::stderr(&out)
+    );
     let inside = dir.join("records").join("inside.trace");
     std::fs::copy(&good, &inside).unwrap();
     let out = export(&dir, &events, &[inside.clone()], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(support::stderr(&out).contains("refusing"), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("refusing"),
+        "{}",
+        support::stderr(&out)
+    );
     std::fs::remove_file(&inside).unwrap();
     assert_no_trace(&dir, "inside.trace");
 
-    assert_eq!(on_dataset("SELECT * FROM records ORDER BY record", &dir), before);
+    assert_eq!(
+        on_dataset("SELECT * FROM records ORDER BY record", &dir),
+        before
+    );
 }
 
 /// A second trace is added beside the first; a name already there is
@@ -231,7 +290,8 @@ fn appending_and_replacing() {
     std::fs::copy(support::testdata("strings.trace"), &b).unwrap();
     assert!(export(&dir, &events, &[a.clone()], &[]).status.success());
     assert!(export(&dir, &events, &[b.clone()], &[]).status.success());
-    let query = "SELECT trace, count(*) AS n, sum(pid) AS p FROM records GROUP BY trace ORDER BY trace";
+    let query =
+        "SELECT trace, count(*) AS n, sum(pid) AS p FROM records GROUP BY trace ORDER BY trace";
     let both = [a.clone(), b.clone()];
     assert_eq!(on_dataset(query, &dir), direct(query, &events, &both));
 
@@ -262,7 +322,10 @@ fn partition_names_are_plain() {
         let dir = scratch.join("set");
         let out = export(&dir, &events, &[t], &[]);
         assert_eq!(out.status.code(), Some(2), "{name}");
-        assert!(support::stderr(&out).contains("cannot name a partition"), "{name}");
+        assert!(
+            support::stderr(&out).contains("cannot name a partition"),
+            "{name}"
+        );
         assert!(!dir.exists());
     }
 }

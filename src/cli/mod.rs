@@ -43,10 +43,10 @@ mod error;
 mod generate;
 mod hints;
 mod hist;
-mod report;
-mod run;
 #[cfg(feature = "sql")]
 mod parquet;
+mod report;
+mod run;
 #[cfg(feature = "sql")]
 mod sql;
 mod term;

@@ -118,7 +118,12 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
         }
         (None, None) => return Err(usage("no TRACE_EVENTS and TRACE, nor --dataset".into())),
     };
-    let warnings = move || registered.as_ref().map(Registered::warnings).unwrap_or_default();
+    let warnings = move || {
+        registered
+            .as_ref()
+            .map(Registered::warnings)
+            .unwrap_or_default()
+    };
     runtime.block_on(async {
         // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
         // files (over an input, even) or change the session.

@@ -554,7 +554,14 @@ pub(crate) fn export_chunks(
             .filter(|&t| t != *trace)
             .and_then(|t| shared.trace_names.get(t))
         {
-            flush_all(shared, old, &mut records, &mut dropped, &mut per_event, &mut emit)?;
+            flush_all(
+                shared,
+                old,
+                &mut records,
+                &mut dropped,
+                &mut per_event,
+                &mut emit,
+            )?;
         }
         trace_name = Some(*trace);
         let reader = TraceReader::resume_within(&loaded.data, events, &plan.state).until(plan.end);
@@ -611,7 +618,14 @@ pub(crate) fn export_chunks(
         }
     }
     if let Some(name) = trace_name.and_then(|t| shared.trace_names.get(t)) {
-        flush_all(shared, name, &mut records, &mut dropped, &mut per_event, &mut emit)?;
+        flush_all(
+            shared,
+            name,
+            &mut records,
+            &mut dropped,
+            &mut per_event,
+            &mut emit,
+        )?;
     }
     Ok(())
 }

@@ -196,8 +196,7 @@ pub fn check_name(name: &str) -> Result<(), ExportError> {
 
 /// The directory of `trace`'s partition of `table` in `dir`.
 pub fn partition_dir(dir: &Path, table: &str, trace: &str) -> PathBuf {
-    dir.join(table)
-        .join(format!("{PARTITION_COLUMN}={trace}"))
+    dir.join(table).join(format!("{PARTITION_COLUMN}={trace}"))
 }
 
 /// The tables of `dir` that have a partition of `trace`.
@@ -269,11 +268,8 @@ impl PartWriters<'_> {
             fs::create_dir_all(&dir).map_err(ExportError::io(&dir, "creating a table"))?;
             let path = dir.join(format!("part-{}.parquet", self.part));
             let file = File::create_new(&path).map_err(ExportError::io(&path, "creating"))?;
-            let writer = ArrowWriter::try_new(
-                file,
-                Arc::clone(&layout.schema),
-                Some(self.props.clone()),
-            )?;
+            let writer =
+                ArrowWriter::try_new(file, Arc::clone(&layout.schema), Some(self.props.clone()))?;
             self.writers.insert(table, (name.clone(), writer));
         }
         self.writers
@@ -463,7 +459,10 @@ pub fn export_trace(
             .map_err(commit)?;
         let target = partition_dir(dir, table, name);
         fs::rename(staging.path().join(table), &target)
-            .map_err(ExportError::io(&target, "renaming the partition into place"))
+            .map_err(ExportError::io(
+                &target,
+                "renaming the partition into place",
+            ))
             .map_err(commit)?;
     }
     if let Ok(d) = File::open(dir) {
