@@ -226,7 +226,11 @@ fn a_failed_export_leaves_nothing() {
     let dir = scratch.join("set");
     let events = support::testdata("sample.trace-events");
     let good = support::testdata("sample.trace");
-    assert!(export(&dir, &events, &[good.clone()], &[]).status.success());
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&good), &[])
+            .status
+            .success()
+    );
     let before = on_dataset("SELECT * FROM records ORDER BY record", &dir);
 
     // An events file that does not match the trace.
@@ -252,7 +256,7 @@ fn a_failed_export_leaves_nothing() {
     assert_no_trace(&dir, "bad.trace");
 
     // The output is an input, or holds one.
-    let out = export(&good, &events, &[good.clone()], &[]);
+    let out = export(&good, &events, std::slice::from_ref(&good), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         support::stderr(&out).contains("refusing"),
@@ -261,7 +265,7 @@ fn a_failed_export_leaves_nothing() {
     );
     let inside = dir.join("records").join("inside.trace");
     std::fs::copy(&good, &inside).unwrap();
-    let out = export(&dir, &events, &[inside.clone()], &[]);
+    let out = export(&dir, &events, std::slice::from_ref(&inside), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         support::stderr(&out).contains("refusing"),
@@ -288,14 +292,22 @@ fn appending_and_replacing() {
     let b = scratch.join("b.trace");
     std::fs::copy(support::testdata("sample.trace"), &a).unwrap();
     std::fs::copy(support::testdata("strings.trace"), &b).unwrap();
-    assert!(export(&dir, &events, &[a.clone()], &[]).status.success());
-    assert!(export(&dir, &events, &[b.clone()], &[]).status.success());
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&a), &[])
+            .status
+            .success()
+    );
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&b), &[])
+            .status
+            .success()
+    );
     let query =
         "SELECT trace, count(*) AS n, sum(pid) AS p FROM records GROUP BY trace ORDER BY trace";
     let both = [a.clone(), b.clone()];
     assert_eq!(on_dataset(query, &dir), direct(query, &events, &both));
 
-    let out = export(&dir, &events, &[b.clone()], &[]);
+    let out = export(&dir, &events, std::slice::from_ref(&b), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         support::stderr(&out).contains("has a trace named 'b.trace' already"),
@@ -305,7 +317,7 @@ fn appending_and_replacing() {
     // b.trace is now another trace: --replace puts it in the old one's
     // place, tables it no longer has included.
     std::fs::copy(support::testdata("edge-deltas.trace"), &b).unwrap();
-    let out = export(&dir, &events, &[b.clone()], &["--replace"]);
+    let out = export(&dir, &events, std::slice::from_ref(&b), &["--replace"]);
     assert!(out.status.success(), "{}", support::stderr(&out));
     check_dataset(&events, &both, &dir, usize::MAX);
 }
