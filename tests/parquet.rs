@@ -341,3 +341,35 @@ fn partition_names_are_plain() {
         assert!(!dir.exists());
     }
 }
+
+/// `sql --dataset` takes no trace files; without either it is a usage
+/// error; a directory that is no dataset is bad input.
+#[test]
+fn dataset_arguments() {
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let out = run(&[os("sql"), os("SELECT 1")]);
+    assert_eq!(out.status.code(), Some(2));
+    let scratch = support::scratch("parquet_dataset_args");
+    let out = run(&[
+        os("sql"),
+        os("--dataset"),
+        scratch.as_os_str(),
+        os("SELECT 1"),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+    let out = run(&[
+        os("sql"),
+        os("--dataset"),
+        scratch.as_os_str(),
+        os("SELECT 1"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("no tables"),
+        "{}",
+        support::stderr(&out)
+    );
+}
