@@ -252,6 +252,11 @@ pub(super) enum Command {
     #[cfg(feature = "sql")]
     #[command(after_help = super::sql::EXAMPLES)]
     Sql(super::sql::SqlArgs),
+    /// Export traces as a Parquet dataset (Hive-partitioned by trace) that
+    /// DuckDB, Spark or `sql --dataset` query (docs/sql.md).
+    #[cfg(feature = "sql")]
+    #[command(after_help = super::parquet::EXAMPLES)]
+    Parquet(super::parquet::ParquetArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish,
     /// powershell).
     #[command(after_help = COMPLETIONS_EXAMPLES)]

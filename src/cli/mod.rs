@@ -45,6 +45,8 @@ mod error;
 mod generate;
 mod hints;
 mod hist;
+#[cfg(feature = "sql")]
+mod parquet;
 mod report;
 mod run;
 #[cfg(feature = "sql")]
@@ -223,13 +225,14 @@ fn clap_exit(e: &clap::Error, closed: ClosedStreams) -> ExitCode {
 }
 
 /// Whether the command writes to standard output: every one but
-/// `filter -o FILE`, whose summary goes to standard error, and `sql -o
-/// FILE`.
+/// `filter -o FILE`, whose summary goes to standard error, `sql -o
+/// FILE` and `parquet`.
 fn writes_to_stdout(matches: &ArgMatches) -> bool {
     match matches.subcommand() {
         Some(("filter", sub)) => sub
             .get_one::<PathBuf>("output")
             .is_none_or(|p| p.as_os_str() == "-"),
+        Some(("parquet", _)) => false,
         Some(("sql", sub)) => sub
             .get_one::<PathBuf>("output")
             .is_none_or(|p| p.as_os_str() == "-"),

@@ -545,6 +545,8 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
     match cli.command {
         #[cfg(feature = "sql")]
         Some(Command::Sql(args)) => super::sql::run(&args),
+        #[cfg(feature = "sql")]
+        Some(Command::Parquet(args)) => super::parquet::run(&args),
         Some(Command::Completions { shell }) => {
             generate::completions(shell, command(extras), &mut io::stdout().lock())?;
             Ok(Vec::new())

@@ -26,7 +26,7 @@ use super::run::{file_writer, put_in_place};
 use crate::analyzers::listing::{TableStyle, TextTable};
 use crate::input::{self, FileId, TraceInput};
 use crate::output::OutputFile;
-use crate::sql::{SqlError, TraceFault, TraceTables};
+use crate::sql::{Registered, SqlError, TraceFault, TraceTables, register_dataset};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -63,12 +63,16 @@ pub(super) struct SqlArgs {
     #[arg(value_name = "QUERY")]
     query: String,
     /// The trace-events-all file of the QEMU build that wrote the traces.
-    #[arg(value_name = "TRACE_EVENTS")]
-    trace_events: PathBuf,
+    #[arg(value_name = "TRACE_EVENTS", required_unless_present = "dataset")]
+    trace_events: Option<PathBuf>,
     /// The trace files (regular files: they are read in place, not
     /// streamed); each row's `trace` column is its file's name.
-    #[arg(value_name = "TRACE", required = true)]
+    #[arg(value_name = "TRACE", required_unless_present = "dataset")]
     traces: Vec<PathBuf>,
+    /// Query a Parquet dataset written by `simpletrace parquet` instead of
+    /// trace files (no TRACE_EVENTS or TRACE then).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["trace_events", "traces", "no_header"])]
+    dataset: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
     format: SqlFormat,
@@ -91,8 +95,102 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
     if args.format == SqlFormat::Parquet && output.is_none() {
         return Err(usage("--format parquet needs -o FILE".into()));
     }
-    let events = input::read_trace_events(&args.trace_events)?;
-    let mut inputs: Vec<FileId> = FileId::of_path(&args.trace_events).into_iter().collect();
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // information_schema: `SHOW TABLES`, `SHOW COLUMNS FROM t`, and the
+    // catalog as tables.
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    // One thread runs the query; each partition of a scan of a trace
+    // decodes on a thread of its own (`sql::provider`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failure::Error(Error::Io(e)))?;
+    let (registered, inputs) = match (&args.dataset, &args.trace_events) {
+        (Some(dir), _) => {
+            runtime
+                .block_on(register_dataset(&ctx, dir))
+                .map_err(sql_setup)?;
+            (None, dataset_files(dir))
+        }
+        (None, Some(trace_events)) => {
+            let (registered, inputs) = register_traces(&ctx, trace_events, args)?;
+            (Some(registered), inputs)
+        }
+        (None, None) => return Err(usage("no TRACE_EVENTS and TRACE, nor --dataset".into())),
+    };
+    let warnings = move || {
+        registered
+            .as_ref()
+            .map(Registered::warnings)
+            .unwrap_or_default()
+    };
+    runtime.block_on(async {
+        // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
+        // files (over an input, even) or change the session.
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let frame = ctx
+            .sql_with_options(&args.query, options)
+            .await
+            .map_err(planning)?;
+        let stream = frame.execute_stream().await.map_err(planning)?;
+        match output {
+            None => {
+                let mut out = io::BufWriter::new(io::stdout());
+                write_result(args.format, stream, &mut out).await?;
+                out.flush().map_err(Failure::output)?;
+                Ok(warnings())
+            }
+            Some(path) => {
+                let file = OutputFile::create(path, &inputs)?;
+                let written = async {
+                    let mut out = io::BufWriter::with_capacity(1 << 20, file_writer(&file)?);
+                    write_result(args.format, stream, &mut out).await?;
+                    out.flush().map_err(Failure::output)?;
+                    Ok(warnings())
+                }
+                .await;
+                put_in_place(file, written)
+            }
+        }
+    })
+}
+
+/// The Parquet files of a dataset (inputs that an output must not
+/// replace).
+fn dataset_files(dir: &std::path::Path) -> Vec<FileId> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(entry.path()),
+                Ok(_) => files.extend(FileId::of_path(entry.path())),
+                Err(_) => {}
+            }
+        }
+    }
+    files
+}
+
+/// Registers the trace files' tables; the inputs.
+fn register_traces(
+    ctx: &SessionContext,
+    trace_events: &std::path::Path,
+    args: &SqlArgs,
+) -> Result<(Registered, Vec<FileId>), Failure> {
+    let events = input::read_trace_events(trace_events)?;
+    let mut inputs: Vec<FileId> = FileId::of_path(trace_events).into_iter().collect();
     let mut tables = TraceTables::new(events);
     for path in &args.traces {
         let data = match TraceInput::open(path)? {
@@ -112,54 +210,8 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
         };
         tables.add(name, data, args.no_header).map_err(sql_setup)?;
     }
-    let threads = match args.threads {
-        Some(n) => n as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    // information_schema: `SHOW TABLES`, `SHOW COLUMNS FROM t`, and the
-    // catalog as tables.
-    let config = SessionConfig::new()
-        .with_target_partitions(threads)
-        .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
-    let registered = tables.register(&ctx).map_err(sql_setup)?;
-    // One thread runs the query; each partition of a scan decodes on a
-    // thread of its own (`sql::provider`).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| Failure::Error(Error::Io(e)))?;
-    runtime.block_on(async {
-        // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
-        // files (over an input, even) or change the session.
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let frame = ctx
-            .sql_with_options(&args.query, options)
-            .await
-            .map_err(planning)?;
-        let stream = frame.execute_stream().await.map_err(planning)?;
-        match output {
-            None => {
-                let mut out = io::BufWriter::new(io::stdout());
-                write_result(args.format, stream, &mut out).await?;
-                out.flush().map_err(Failure::output)?;
-                Ok(registered.warnings())
-            }
-            Some(path) => {
-                let file = OutputFile::create(path, &inputs)?;
-                let written = async {
-                    let mut out = io::BufWriter::with_capacity(1 << 20, file_writer(&file)?);
-                    write_result(args.format, stream, &mut out).await?;
-                    out.flush().map_err(Failure::output)?;
-                    Ok(registered.warnings())
-                }
-                .await;
-                put_in_place(file, written)
-            }
-        }
-    })
+    let registered = tables.register(ctx).map_err(sql_setup)?;
+    Ok((registered, inputs))
 }
 
 /// A usage error (exit status 2).
@@ -245,12 +297,15 @@ pub(crate) enum SqlFailure {
     Setup(SqlError),
     /// The query could not be planned or run.
     Query(DataFusionError),
+    /// `simpletrace parquet` failed.
+    Export(crate::sql::export::ExportError),
 }
 
 impl core::fmt::Display for SqlFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             SqlFailure::Setup(e) => e.fmt(f),
+            SqlFailure::Export(e) => e.fmt(f),
             SqlFailure::Query(e) => match trace_fault(e) {
                 // `TRACE: record N at byte offset ...: what`, as every
                 // other command says a bad record.
@@ -266,6 +321,7 @@ impl std::error::Error for SqlFailure {
         match self {
             SqlFailure::Setup(e) => Some(e),
             SqlFailure::Query(e) => Some(e),
+            SqlFailure::Export(e) => Some(e),
         }
     }
 }

@@ -469,3 +469,194 @@ impl Iterator for PartitionBatches {
         }
     }
 }
+
+/// A table of the Parquet export ([`super::export`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ExportTable {
+    /// `records`.
+    Records,
+    /// `dropped`.
+    Dropped,
+    /// The table of the declaration at this position.
+    Event(usize),
+}
+
+/// The layouts of the export's tables: every table's columns but
+/// `trace`, which the export's directories hold.
+#[derive(Debug, Clone)]
+pub(crate) struct ExportLayouts {
+    pub(crate) records: Layout,
+    pub(crate) dropped: Layout,
+    /// By declaration position; `None` for a declaration without a table.
+    pub(crate) events: Vec<Option<Layout>>,
+}
+
+impl ExportLayouts {
+    pub(crate) fn new(shared: &Shared) -> Result<ExportLayouts> {
+        let mut events = vec![None; shared.events.len()];
+        for decl in super::schema::event_tables(&shared.events) {
+            if let Some(slot) = events.get_mut(decl.position) {
+                *slot = Some(without_trace(&Layout::event(decl))?);
+            }
+        }
+        Ok(ExportLayouts {
+            records: without_trace(&Layout::records())?,
+            dropped: without_trace(&Layout::dropped())?,
+            events,
+        })
+    }
+
+    /// The layout of `table`.
+    pub(crate) fn get(&self, table: ExportTable) -> Option<&Layout> {
+        match table {
+            ExportTable::Records => Some(&self.records),
+            ExportTable::Dropped => Some(&self.dropped),
+            ExportTable::Event(position) => self.events.get(position)?.as_ref(),
+        }
+    }
+}
+
+/// `layout` without its `trace` column.
+fn without_trace(layout: &Layout) -> Result<Layout> {
+    let keep: Vec<usize> = (0..layout.columns.len())
+        .filter(|&i| layout.columns.get(i) != Some(&Column::Trace))
+        .collect();
+    layout.project(Some(&keep))
+}
+
+/// Reads the chunks `work` (trace index, chunk) once, in order, building
+/// the rows of every table at once (each record decoded once); calls
+/// `emit` with each batch of [`BATCH_ROWS`] rows of a table, and at the
+/// end with what is left of each. Stops at the first error, `emit`'s or
+/// the trace's.
+pub(crate) fn export_chunks(
+    shared: &Shared,
+    layouts: &ExportLayouts,
+    work: &[(usize, ChunkPlan)],
+    mut emit: impl FnMut(ExportTable, RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let events = &shared.events;
+    let declared = events.len();
+    let mut records = BatchMaker::new(layouts.records.clone(), shared);
+    let mut dropped = BatchMaker::new(layouts.dropped.clone(), shared);
+    let mut per_event: Vec<Option<BatchMaker>> = (0..declared).map(|_| None).collect();
+    let mut trace_name = None;
+    for (trace, plan) in work {
+        let Some(loaded) = shared.traces.get(*trace) else {
+            continue;
+        };
+        let name = shared
+            .trace_names
+            .get(*trace)
+            .ok_or_else(|| DataFusionError::Internal(format!("no trace {trace}")))?;
+        // A batch holds one trace's rows: finish the last trace's first.
+        if let Some(old) = trace_name
+            .filter(|&t| t != *trace)
+            .and_then(|t| shared.trace_names.get(t))
+        {
+            flush_all(
+                shared,
+                old,
+                &mut records,
+                &mut dropped,
+                &mut per_event,
+                &mut emit,
+            )?;
+        }
+        trace_name = Some(*trace);
+        let reader = TraceReader::resume_within(&loaded.data, events, &plan.state).until(plan.end);
+        let mut reader = loaded.data.guard(reader);
+        let mut rec = Record::placeholder(events.dropped());
+        let mut last_ts = plan.prev_timestamp_ns;
+        loop {
+            match reader.next_into(&mut rec) {
+                None => break,
+                // Cut off in its last record: the records before it stand,
+                // with a warning (as for queries).
+                Some(Err(error)) if error.is_truncation() => {
+                    shared.warn(format!("{}: {error}", loaded.name));
+                    break;
+                }
+                Some(Err(error)) => return Err(loaded.fault(error)),
+                Some(Ok(())) => {}
+            }
+            let ts = rec.timestamp_ns;
+            let prev = last_ts.unwrap_or(ts);
+            last_ts = Some(ts);
+            let ev = Event::decode(rec).map_err(|e| loaded.fault(e))?;
+            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
+            let position = rec.decl.position;
+            let key = if rec.is_dropped() {
+                declared
+            } else {
+                position.min(declared)
+            };
+            let key = i32::try_from(key).unwrap_or(i32::MAX);
+            records.push(&ev, delta, key);
+            if records.rows >= BATCH_ROWS {
+                emit(
+                    ExportTable::Records,
+                    records.finish(name, &shared.event_names)?,
+                )?;
+            }
+            let (table, maker) = if rec.is_dropped() {
+                (ExportTable::Dropped, &mut dropped)
+            } else {
+                let Some(slot) = per_event.get_mut(position) else {
+                    continue;
+                };
+                let Some(layout) = layouts.events.get(position).and_then(Option::as_ref) else {
+                    continue;
+                };
+                let maker = slot.get_or_insert_with(|| BatchMaker::new(layout.clone(), shared));
+                (ExportTable::Event(position), maker)
+            };
+            maker.push(&ev, delta, key);
+            if maker.rows >= BATCH_ROWS {
+                emit(table, maker.finish(name, &shared.event_names)?)?;
+            }
+        }
+    }
+    if let Some(name) = trace_name.and_then(|t| shared.trace_names.get(t)) {
+        flush_all(
+            shared,
+            name,
+            &mut records,
+            &mut dropped,
+            &mut per_event,
+            &mut emit,
+        )?;
+    }
+    Ok(())
+}
+
+/// Emits the rows every maker holds.
+fn flush_all(
+    shared: &Shared,
+    name: &ArrayRef,
+    records: &mut BatchMaker,
+    dropped: &mut BatchMaker,
+    per_event: &mut [Option<BatchMaker>],
+    emit: &mut impl FnMut(ExportTable, RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let fixed = [
+        (ExportTable::Records, records),
+        (ExportTable::Dropped, dropped),
+    ];
+    for (table, maker) in fixed {
+        if maker.rows > 0 {
+            emit(table, maker.finish(name, &shared.event_names)?)?;
+        }
+    }
+    for (position, maker) in per_event.iter_mut().enumerate() {
+        if let Some(maker) = maker
+            && maker.rows > 0
+        {
+            emit(
+                ExportTable::Event(position),
+                maker.finish(name, &shared.event_names)?,
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -36,6 +36,8 @@
 //! `IN`) skip records before their arguments are decoded.
 
 mod batches;
+mod dataset;
+pub mod export;
 mod provider;
 pub mod schema;
 
@@ -53,6 +55,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 pub use batches::BATCH_ROWS;
+pub use dataset::register_dataset;
 
 use crate::format::chunks::Chunks;
 use crate::format::{self, Item, ReaderState, TraceReader, Version};
@@ -75,6 +78,8 @@ pub enum SqlError {
     DuplicateName(String),
     /// DataFusion refused to register a table.
     Register(DataFusionError),
+    /// A dataset directory is not one `simpletrace parquet` writes.
+    Dataset(String),
 }
 
 impl fmt::Display for SqlError {
@@ -86,6 +91,7 @@ impl fmt::Display for SqlError {
                 "two traces are named '{name}': the trace column could not tell them apart"
             ),
             SqlError::Register(e) => write!(f, "registering the tables failed: {e}"),
+            SqlError::Dataset(e) => f.write_str(e),
         }
     }
 }
@@ -94,7 +100,7 @@ impl std::error::Error for SqlError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SqlError::Header { error, .. } => Some(error),
-            SqlError::DuplicateName(_) => None,
+            SqlError::DuplicateName(_) | SqlError::Dataset(_) => None,
             SqlError::Register(e) => Some(e),
         }
     }
@@ -312,22 +318,7 @@ impl TraceTables {
     /// name (a query names an event with capitals in double quotes).
     /// The result tells what the queries found that did not stop them.
     pub fn register(self, ctx: &SessionContext) -> Result<Registered, SqlError> {
-        let mut names: Vec<&str> = self.events.iter().map(|d| d.name.as_str()).collect();
-        names.push(self.events.dropped().name.as_str());
-        let event_names: ArrayRef = Arc::new(StringArray::from(names));
-        let trace_names = self
-            .traces
-            .iter()
-            .map(|t| Arc::new(StringArray::from(vec![t.name.as_str()])) as ArrayRef)
-            .collect();
-        let events_batch = events_batch(&self.events, &self.traces).map_err(SqlError::Register)?;
-        let shared = Arc::new(Shared {
-            events: self.events,
-            traces: self.traces,
-            trace_names,
-            event_names,
-            warnings: Mutex::new(Vec::new()),
-        });
+        let (shared, events_batch) = self.into_shared().map_err(SqlError::Register)?;
         let register = |name: &str, table: Arc<dyn datafusion::catalog::TableProvider>| {
             ctx.register_table(TableReference::bare(name), table)
                 .map(|_| ())
@@ -358,6 +349,29 @@ impl TraceTables {
             )?;
         }
         Ok(Registered { shared })
+    }
+}
+
+impl TraceTables {
+    /// What every table reads, and the `events` table's rows.
+    pub(crate) fn into_shared(self) -> Result<(Arc<Shared>, RecordBatch), DataFusionError> {
+        let mut names: Vec<&str> = self.events.iter().map(|d| d.name.as_str()).collect();
+        names.push(self.events.dropped().name.as_str());
+        let event_names: ArrayRef = Arc::new(StringArray::from(names));
+        let trace_names = self
+            .traces
+            .iter()
+            .map(|t| Arc::new(StringArray::from(vec![t.name.as_str()])) as ArrayRef)
+            .collect();
+        let events_batch = events_batch(&self.events, &self.traces)?;
+        let shared = Arc::new(Shared {
+            events: self.events,
+            traces: self.traces,
+            trace_names,
+            event_names,
+            warnings: Mutex::new(Vec::new()),
+        });
+        Ok((shared, events_batch))
     }
 }
 

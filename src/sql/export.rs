@@ -1,0 +1,496 @@
+//! The Parquet export (docs/sql.md, "The Parquet dataset"): the tables of
+//! one trace written as `DIR/TABLE/trace=NAME/part-N.parquet`, staged in a
+//! hidden directory inside `DIR` and renamed into place when complete.
+//!
+//! The trace is read once: each of its chunks is decoded by one of a few
+//! threads, which builds the rows of every table at once and writes its
+//! own part of each table (`part-N`, N the thread). Memory stays about the
+//! row groups being written (at most [`ROW_GROUP_BYTES`] each, and
+//! [`BUFFERED_BYTES`] in all per thread) and a batch per table.
+
+use core::fmt;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+
+use super::batches::{ExportLayouts, ExportTable, export_chunks};
+use super::schema::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+use super::{SqlError, TraceFault, TraceTables};
+use crate::format::TraceEvents;
+use crate::input::TraceData;
+
+/// Rows of a row group at most: a scan's unit (about a million, as
+/// DataFusion, DuckDB and Spark write them).
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Bytes a row group holds at most before it is written (its encoded,
+/// compressed size as it grows).
+pub const ROW_GROUP_BYTES: usize = 128 << 20;
+
+/// Bytes of unwritten row groups a thread holds at most, all tables
+/// together: beyond it, its largest is written early.
+pub const BUFFERED_BYTES: usize = 256 << 20;
+
+/// The name of the partition column, and of the directories' key.
+pub const PARTITION_COLUMN: &str = "trace";
+
+/// How to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Threads that decode and write (at least 1).
+    pub threads: usize,
+    /// Replace a trace of the same name already in the dataset (else that
+    /// is an error).
+    pub replace: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Exported {
+    /// Records written to `records`.
+    pub records: u64,
+    /// Tables that got a partition.
+    pub tables: usize,
+    /// Parquet files written.
+    pub files: usize,
+    /// What the trace's reading found that did not stop it (a last record
+    /// cut off).
+    pub warnings: Vec<String>,
+}
+
+/// Why an export failed. Nothing of the trace is in place then, except
+/// after [`ExportError::Commit`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The trace's name cannot be a partition directory's value
+    /// ([`check_name`]).
+    BadName(String),
+    /// The dataset has a trace of this name already (and replacing was
+    /// not asked for).
+    Exists(String),
+    /// The trace could not be set up (a bad header).
+    Setup(SqlError),
+    /// A bad record in the trace.
+    Fault(TraceFault),
+    /// A file or directory could not be made, written or renamed.
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What was being done.
+        doing: &'static str,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The Parquet writer or Arrow failed.
+    Write(String),
+    /// Renaming the staged partitions into place failed part way: some of
+    /// the trace's tables are in place, others are not.
+    Commit {
+        /// The trace's name.
+        trace: String,
+        /// The rename that failed.
+        source: Box<ExportError>,
+    },
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportError::BadName(name) => write!(
+                f,
+                "'{name}' cannot name a partition (trace=NAME): a name has letters, digits and \
+                 . _ - + @ , ~ only, and does not start with . or _ (rename the file)"
+            ),
+            ExportError::Exists(name) => write!(
+                f,
+                "the dataset has a trace named '{name}' already (--replace replaces it)"
+            ),
+            ExportError::Setup(e) => e.fmt(f),
+            ExportError::Fault(e) => e.fmt(f),
+            ExportError::Io {
+                path,
+                doing,
+                source,
+            } => write!(f, "{}: {doing}: {source}", path.display()),
+            ExportError::Write(e) => write!(f, "writing Parquet failed: {e}"),
+            ExportError::Commit { trace, source } => write!(
+                f,
+                "{source}; the trace '{trace}' is in place only in part: export it again \
+                 with --replace"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExportError::Setup(e) => Some(e),
+            ExportError::Fault(e) => Some(e),
+            ExportError::Io { source, .. } => Some(source),
+            ExportError::Commit { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl ExportError {
+    fn io(path: &Path, doing: &'static str) -> impl FnOnce(io::Error) -> ExportError {
+        let path = path.to_path_buf();
+        move |source| ExportError::Io {
+            path,
+            doing,
+            source,
+        }
+    }
+
+    /// A DataFusion error from the scan: the trace's fault when that is
+    /// its cause.
+    fn from_scan(e: DataFusionError) -> ExportError {
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<TraceFault>() {
+                Ok(fault) => ExportError::Fault(*fault),
+                Err(inner) => ExportError::Write(inner.to_string()),
+            },
+            DataFusionError::ParquetError(e) => ExportError::from(*e),
+            e => ExportError::Write(e.to_string()),
+        }
+    }
+}
+
+impl From<ParquetError> for ExportError {
+    fn from(e: ParquetError) -> ExportError {
+        ExportError::Write(e.to_string())
+    }
+}
+
+impl From<ArrowError> for ExportError {
+    fn from(e: ArrowError) -> ExportError {
+        ExportError::Write(e.to_string())
+    }
+}
+
+/// Checks that `name` can be a partition's value as it is, without the
+/// escapes engines disagree on: ASCII letters, digits and `._-+@,~`, not
+/// starting with `.` or `_` (engines skip such directories as hidden).
+pub fn check_name(name: &str) -> Result<(), ExportError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-+@,~".contains(c);
+    if name.is_empty() || name.starts_with(['.', '_']) || !name.chars().all(allowed) {
+        return Err(ExportError::BadName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// The directory of `trace`'s partition of `table` in `dir`.
+pub fn partition_dir(dir: &Path, table: &str, trace: &str) -> PathBuf {
+    dir.join(table).join(format!("{PARTITION_COLUMN}={trace}"))
+}
+
+/// The tables of `dir` that have a partition of `trace`.
+fn existing_partitions(dir: &Path, trace: &str) -> Result<Vec<PathBuf>, ExportError> {
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(ExportError::io(dir, "reading the dataset's directory")(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(ExportError::io(dir, "reading the dataset's directory"))?;
+        let table = entry.file_name();
+        let Some(table) = table.to_str() else {
+            continue;
+        };
+        if table.starts_with(['.', '_']) {
+            continue;
+        }
+        let partition = partition_dir(dir, table, trace);
+        if partition.symlink_metadata().is_ok() {
+            found.push(partition);
+        }
+    }
+    Ok(found)
+}
+
+/// The Parquet files' writer properties: ZSTD, row groups of
+/// [`ROW_GROUP_ROWS`] or [`ROW_GROUP_BYTES`], page statistics (min/max per page and row group)
+/// for every column, `ts_ns` said explicitly, the schema version in the
+/// file's key-value metadata.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_statistics_enabled(ColumnPath::from("ts_ns"), EnabledStatistics::Page)
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SCHEMA_VERSION_KEY.to_owned(),
+            SCHEMA_VERSION.to_string(),
+        )]))
+        .set_created_by(format!("simpletrace {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// One thread's open files: a writer per table it met rows of.
+struct PartWriters<'a> {
+    staging: &'a Path,
+    part: usize,
+    layouts: &'a ExportLayouts,
+    props: WriterProperties,
+    writers: HashMap<ExportTable, (String, ArrowWriter<File>)>,
+    names: &'a HashMap<ExportTable, String>,
+}
+
+impl PartWriters<'_> {
+    fn writer(&mut self, table: ExportTable) -> Result<&mut ArrowWriter<File>, ExportError> {
+        if !self.writers.contains_key(&table) {
+            let name = self
+                .names
+                .get(&table)
+                .ok_or_else(|| ExportError::Write(format!("no table for {table:?}")))?;
+            let layout = self
+                .layouts
+                .get(table)
+                .ok_or_else(|| ExportError::Write(format!("no table for {table:?}")))?;
+            let dir = self.staging.join(name);
+            fs::create_dir_all(&dir).map_err(ExportError::io(&dir, "creating a table"))?;
+            let path = dir.join(format!("part-{}.parquet", self.part));
+            let file = File::create_new(&path).map_err(ExportError::io(&path, "creating"))?;
+            let writer =
+                ArrowWriter::try_new(file, Arc::clone(&layout.schema), Some(self.props.clone()))?;
+            self.writers.insert(table, (name.clone(), writer));
+        }
+        self.writers
+            .get_mut(&table)
+            .map(|(_, w)| w)
+            .ok_or_else(|| ExportError::Write("a writer vanished".into()))
+    }
+
+    fn write(&mut self, table: ExportTable, batch: &RecordBatch) -> Result<(), ExportError> {
+        let writer = self.writer(table)?;
+        writer.write(batch)?;
+        let buffered: usize = self
+            .writers
+            .values()
+            .map(|(_, w)| w.in_progress_size())
+            .sum();
+        if buffered > BUFFERED_BYTES
+            && let Some((_, largest)) = self
+                .writers
+                .values_mut()
+                .max_by_key(|(_, w)| w.in_progress_size())
+        {
+            largest.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Closes every file and syncs it to disk; how many there were.
+    fn close(self) -> Result<usize, ExportError> {
+        let mut files = 0;
+        for (name, writer) in self.writers.into_values() {
+            let file = writer.into_inner()?;
+            let path = self.staging.join(&name);
+            file.sync_all()
+                .map_err(ExportError::io(&path, "syncing a file"))?;
+            files += 1;
+        }
+        Ok(files)
+    }
+}
+
+/// Exports one trace, named `name`, into the dataset `dir` (made if
+/// missing): every table with rows gets a partition
+/// `DIR/TABLE/trace=NAME/`; `records`, `dropped` and `events` always do.
+///
+/// The partitions are written into a hidden staging directory inside
+/// `dir` (removed on failure), then renamed into place one table after
+/// the other, `records` last: a trace's `records` partition is in place
+/// only when all its tables are.
+pub fn export_trace(
+    dir: &Path,
+    events: &TraceEvents,
+    name: &str,
+    data: TraceData,
+    no_header: bool,
+    options: &ExportOptions,
+) -> Result<Exported, ExportError> {
+    check_name(name)?;
+    let existing = existing_partitions(dir, name)?;
+    if !existing.is_empty() && !options.replace {
+        return Err(ExportError::Exists(name.to_owned()));
+    }
+    let mut tables = TraceTables::new(events.clone());
+    tables
+        .add(name, data, no_header)
+        .map_err(ExportError::Setup)?;
+    let (shared, events_batch) = tables.into_shared().map_err(ExportError::from_scan)?;
+    let layouts = ExportLayouts::new(&shared).map_err(ExportError::from_scan)?;
+    let mut table_names: HashMap<ExportTable, String> = HashMap::new();
+    table_names.insert(ExportTable::Records, schema::RECORDS.to_owned());
+    table_names.insert(ExportTable::Dropped, schema::DROPPED.to_owned());
+    for decl in schema::event_tables(&shared.events) {
+        table_names.insert(ExportTable::Event(decl.position), decl.name.clone());
+    }
+
+    fs::create_dir_all(dir).map_err(ExportError::io(dir, "creating the dataset"))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".staging-{name}-"))
+        .tempdir_in(dir)
+        .map_err(ExportError::io(dir, "creating a staging directory"))?;
+
+    // Contiguous runs of chunks per thread: each file's rows are in file
+    // order, so its row groups' ts_ns ranges are narrow (pruning).
+    let threads = options.threads.max(1);
+    let chunks = shared.chunks(threads).map_err(ExportError::from_scan)?;
+    let per_thread = chunks.len().div_ceil(threads).max(1);
+    let props = writer_properties();
+    let results: Vec<Result<(usize, u64), ExportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(part, work)| {
+                let (shared, layouts, table_names, props) =
+                    (&shared, &layouts, &table_names, props.clone());
+                let staging = staging.path();
+                scope.spawn(move || {
+                    let mut writers = PartWriters {
+                        staging,
+                        part,
+                        layouts,
+                        props,
+                        writers: HashMap::new(),
+                        names: table_names,
+                    };
+                    let mut records = 0u64;
+                    let mut failed = None;
+                    let scanned = export_chunks(shared, layouts, work, |table, batch| {
+                        if table == ExportTable::Records {
+                            records += batch.num_rows() as u64;
+                        }
+                        writers.write(table, &batch).map_err(|e| {
+                            let message = e.to_string();
+                            failed = Some(e);
+                            DataFusionError::Execution(message)
+                        })
+                    });
+                    if let Err(e) = scanned {
+                        return Err(failed.unwrap_or_else(|| ExportError::from_scan(e)));
+                    }
+                    // Every dataset has records and dropped, empty or not.
+                    if part == 0 {
+                        writers.writer(ExportTable::Records)?;
+                        writers.writer(ExportTable::Dropped)?;
+                    }
+                    Ok((writers.close()?, records))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(ExportError::Write("a writer thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut exported = Exported::default();
+    for result in results {
+        let (files, records) = result?;
+        exported.files += files;
+        exported.records += records;
+    }
+    if chunks.is_empty() {
+        // A trace without records: its empty records and dropped tables.
+        let mut writers = PartWriters {
+            staging: staging.path(),
+            part: 0,
+            layouts: &layouts,
+            props: props.clone(),
+            writers: HashMap::new(),
+            names: &table_names,
+        };
+        writers.writer(ExportTable::Records)?;
+        writers.writer(ExportTable::Dropped)?;
+        exported.files += writers.close()?;
+    }
+    write_events(staging.path(), &events_batch, &props)?;
+    exported.files += 1;
+    exported.warnings = shared
+        .warnings
+        .lock()
+        .map(|w| w.clone())
+        .unwrap_or_default();
+
+    // In place: the old partitions out (--replace), then the new ones in,
+    // records last.
+    for old in &existing {
+        fs::remove_dir_all(old).map_err(|e| ExportError::Commit {
+            trace: name.to_owned(),
+            source: Box::new(ExportError::io(old, "removing the old partition")(e)),
+        })?;
+    }
+    let mut staged: Vec<String> = fs::read_dir(staging.path())
+        .map_err(ExportError::io(staging.path(), "listing the staged tables"))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    staged.sort_by_key(|t| (t == schema::RECORDS, t.clone()));
+    exported.tables = staged.len();
+    for table in &staged {
+        let commit = |e: ExportError| ExportError::Commit {
+            trace: name.to_owned(),
+            source: Box::new(e),
+        };
+        let table_dir = dir.join(table);
+        fs::create_dir_all(&table_dir)
+            .map_err(ExportError::io(&table_dir, "creating a table"))
+            .map_err(commit)?;
+        let target = partition_dir(dir, table, name);
+        fs::rename(staging.path().join(table), &target)
+            .map_err(ExportError::io(
+                &target,
+                "renaming the partition into place",
+            ))
+            .map_err(commit)?;
+    }
+    if let Ok(d) = File::open(dir) {
+        // The renames, on disk (best effort: not every system syncs a
+        // directory).
+        let _ = d.sync_all();
+    }
+    Ok(exported)
+}
+
+/// The `events` table's rows of the trace, without `trace`.
+fn write_events(
+    staging: &Path,
+    batch: &RecordBatch,
+    props: &WriterProperties,
+) -> Result<(), ExportError> {
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| batch.schema().field(i).name() != PARTITION_COLUMN)
+        .collect();
+    let batch = batch.project(&keep)?;
+    let dir = staging.join(schema::EVENTS);
+    fs::create_dir_all(&dir).map_err(ExportError::io(&dir, "creating a table"))?;
+    let path = dir.join("part-0.parquet");
+    let file = File::create_new(&path).map_err(ExportError::io(&path, "creating"))?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props.clone()))?;
+    writer.write(&batch)?;
+    let file = writer.into_inner()?;
+    file.sync_all()
+        .map_err(ExportError::io(&path, "syncing a file"))?;
+    Ok(())
+}

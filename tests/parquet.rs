@@ -1,0 +1,375 @@
+//! `simpletrace parquet` and `simpletrace sql --dataset` (the `sql`
+//! feature): the exported dataset reads back equal to the traces, a
+//! failed export leaves nothing that looks complete, traces are appended
+//! and replaced.
+
+#![cfg(feature = "sql")]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::common::TableReference;
+use datafusion::prelude::SessionContext;
+use simpletrace::input::{self, TraceData};
+use simpletrace::sql::{TraceTables, register_dataset};
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+fn run(args: &[&OsStr]) -> Output {
+    support::run(args)
+}
+
+fn run_ok(args: &[&OsStr]) -> Vec<u8> {
+    let out = run(args);
+    assert!(out.status.success(), "{args:?}: {}", support::stderr(&out));
+    out.stdout
+}
+
+/// `sql --format jsonl QUERY` on the traces, or on the dataset.
+fn direct(query: &str, events: &Path, traces: &[PathBuf]) -> String {
+    let mut args = vec![
+        os("sql"),
+        os("--format"),
+        os("jsonl"),
+        os(query),
+        events.as_os_str(),
+    ];
+    args.extend(traces.iter().map(|t| t.as_os_str()));
+    String::from_utf8(run_ok(&args)).unwrap()
+}
+
+fn on_dataset(query: &str, dir: &Path) -> String {
+    String::from_utf8(run_ok(&[
+        os("sql"),
+        os("--format"),
+        os("jsonl"),
+        os("--dataset"),
+        dir.as_os_str(),
+        os(query),
+    ]))
+    .unwrap()
+}
+
+fn export(dir: &Path, events: &Path, traces: &[PathBuf], extra: &[&str]) -> Output {
+    let mut args = vec![os("parquet"), os("-o"), dir.as_os_str()];
+    args.extend(extra.iter().map(|a| os(a)));
+    args.push(events.as_os_str());
+    args.extend(traces.iter().map(|t| t.as_os_str()));
+    run(&args)
+}
+
+/// The dataset's tables (its directories).
+fn tables(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every table's rows, read back with `sql --dataset`, equal `sql` on the
+/// traces; the tables' schemas (names, types, order) are the same.
+fn check_dataset(events: &Path, traces: &[PathBuf], dir: &Path, most: usize) {
+    let mut names = tables(dir);
+    // The fixed tables, and at most `most` of the events' (each is two
+    // runs of the command).
+    let fixed = |n: &String| ["records", "dropped", "events"].contains(&n.as_str());
+    let mut left = most;
+    names.retain(|n| {
+        fixed(n) || {
+            left = left.saturating_sub(1);
+            left > 0
+        }
+    });
+    assert!(names.contains(&"records".to_owned()), "{names:?}");
+    assert!(names.contains(&"dropped".to_owned()), "{names:?}");
+    assert!(names.contains(&"events".to_owned()), "{names:?}");
+    for table in &names {
+        let order = if table == "events" {
+            "trace, position"
+        } else {
+            "trace, record"
+        };
+        let query = format!("SELECT * FROM \"{table}\" ORDER BY {order}");
+        let want = direct(&query, events, traces);
+        let got = on_dataset(&query, dir);
+        assert!(
+            got == want,
+            "{table}: differs ({} vs {} bytes)",
+            got.len(),
+            want.len()
+        );
+    }
+    // The same Arrow schemas, `trace` first in both.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let trace_ctx = SessionContext::new();
+    let mut t = TraceTables::new(input::read_trace_events(events).unwrap());
+    for path in traces {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        t.add(name, TraceData::open(path).unwrap(), false).unwrap();
+    }
+    // Every table of the traces, those of events without records too
+    // (the dataset has no files of them).
+    let all = t.table_names();
+    t.register(&trace_ctx).unwrap();
+    let set_ctx = SessionContext::new();
+    rt.block_on(register_dataset(&set_ctx, dir)).unwrap();
+    let mut empty_checked = 0;
+    for table in &all {
+        let schema = |ctx: &SessionContext| {
+            let df = rt
+                .block_on(ctx.table(TableReference::bare(table.as_str())))
+                .unwrap();
+            df.schema()
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(schema(&set_ctx), schema(&trace_ctx), "{table}");
+        // Rows: the tables compared above, and a few of those without
+        // records.
+        let without = !names.contains(table);
+        if without {
+            if empty_checked >= most.min(20) {
+                continue;
+            }
+            empty_checked += 1;
+        }
+        let count = |ctx: &SessionContext| {
+            let sql = format!("SELECT count(*) FROM \"{table}\"");
+            let b = rt
+                .block_on(async { ctx.sql(&sql).await?.collect().await })
+                .unwrap();
+            b[0].column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0)
+        };
+        assert_eq!(count(&set_ctx), count(&trace_ctx), "{table}");
+    }
+}
+
+/// The project's traces of one events file, several threads (several
+/// parts per table): the dataset equals the traces.
+#[test]
+fn dataset_equals_the_traces() {
+    let events = support::testdata("sample.trace-events");
+    let traces: Vec<PathBuf> = ["sample.trace", "strings.trace", "edge-deltas.trace"]
+        .iter()
+        .map(|n| support::testdata(n))
+        .collect();
+    let dir = support::scratch("parquet_equal").join("set");
+    let out = export(&dir, &events, &traces, &["-j", "3"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    check_dataset(&events, &traces, &dir, usize::MAX);
+    // Hive layout, one file per part.
+    assert!(
+        dir.join("records/trace=sample.trace/part-0.parquet")
+            .is_file()
+    );
+    assert!(
+        dir.join("events/trace=strings.trace/part-0.parquet")
+            .is_file()
+    );
+}
+
+/// The corpus's traces (when it is there), two appended one at a time.
+#[test]
+fn dataset_equals_the_corpus_traces() {
+    let Some(corpus) = support::corpus() else {
+        eprintln!("skipped: no corpus");
+        return;
+    };
+    let events = corpus.join("trace-events-all");
+    let traces = vec![corpus.join("medium-io.bin"), corpus.join("dropped.bin")];
+    let dir = support::scratch("parquet_corpus").join("set");
+    for trace in &traces {
+        let out = export(&dir, &events, std::slice::from_ref(trace), &["-j", "2"]);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+    }
+    check_dataset(&events, &traces, &dir, 6);
+}
+
+/// No directory of DIR but the tables, no partition of the trace: what a
+/// failed export must leave.
+fn assert_no_trace(dir: &Path, trace: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        assert!(!name.starts_with(".staging"), "{name} left behind");
+        let partition = entry.path().join(format!("trace={trace}"));
+        assert!(!partition.exists(), "{} exists", partition.display());
+    }
+}
+
+/// A failed export (records that the events file does not declare, a
+/// bad record half way, an output that is an input) puts nothing of the
+/// trace in place and leaves no staging directory; the traces in the
+/// dataset before stay.
+#[test]
+fn a_failed_export_leaves_nothing() {
+    let scratch = support::scratch("parquet_failed");
+    let dir = scratch.join("set");
+    let events = support::testdata("sample.trace-events");
+    let good = support::testdata("sample.trace");
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&good), &[])
+            .status
+            .success()
+    );
+    let before = on_dataset("SELECT * FROM records ORDER BY record", &dir);
+
+    // An events file that does not match the trace.
+    let tcg = support::testdata("tcg.trace-events");
+    let strings = support::testdata("strings.trace");
+    let out = export(&dir, &tcg, &[strings], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert_no_trace(&dir, "strings.trace");
+
+    // A bad record after many good ones, several threads.
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes.extend_from_slice(&7u64.to_le_bytes());
+    bytes.extend_from_slice(&[0; 40]);
+    let bad = scratch.join("bad.trace");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = export(&dir, &events, &[bad], &["-j", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("bad.trace: record"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert_no_trace(&dir, "bad.trace");
+
+    // The output is an input, or holds one.
+    let out = export(&good, &events, std::slice::from_ref(&good), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("refusing"),
+        "{}",
+        support::stderr(&out)
+    );
+    let inside = dir.join("records").join("inside.trace");
+    std::fs::copy(&good, &inside).unwrap();
+    let out = export(&dir, &events, std::slice::from_ref(&inside), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("refusing"),
+        "{}",
+        support::stderr(&out)
+    );
+    std::fs::remove_file(&inside).unwrap();
+    assert_no_trace(&dir, "inside.trace");
+
+    assert_eq!(
+        on_dataset("SELECT * FROM records ORDER BY record", &dir),
+        before
+    );
+}
+
+/// A second trace is added beside the first; a name already there is
+/// refused (usage) unless --replace, which replaces its partitions.
+#[test]
+fn appending_and_replacing() {
+    let scratch = support::scratch("parquet_append");
+    let dir = scratch.join("set");
+    let events = support::testdata("sample.trace-events");
+    let a = scratch.join("a.trace");
+    let b = scratch.join("b.trace");
+    std::fs::copy(support::testdata("sample.trace"), &a).unwrap();
+    std::fs::copy(support::testdata("strings.trace"), &b).unwrap();
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&a), &[])
+            .status
+            .success()
+    );
+    assert!(
+        export(&dir, &events, std::slice::from_ref(&b), &[])
+            .status
+            .success()
+    );
+    let query =
+        "SELECT trace, count(*) AS n, sum(pid) AS p FROM records GROUP BY trace ORDER BY trace";
+    let both = [a.clone(), b.clone()];
+    assert_eq!(on_dataset(query, &dir), direct(query, &events, &both));
+
+    let out = export(&dir, &events, std::slice::from_ref(&b), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        support::stderr(&out).contains("has a trace named 'b.trace' already"),
+        "{}",
+        support::stderr(&out)
+    );
+    // b.trace is now another trace: --replace puts it in the old one's
+    // place, tables it no longer has included.
+    std::fs::copy(support::testdata("edge-deltas.trace"), &b).unwrap();
+    let out = export(&dir, &events, std::slice::from_ref(&b), &["--replace"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    check_dataset(&events, &both, &dir, usize::MAX);
+}
+
+/// Trace names that need escaping in a partition directory are refused
+/// (usage), before anything is written.
+#[test]
+fn partition_names_are_plain() {
+    let scratch = support::scratch("parquet_names");
+    let events = support::testdata("sample.trace-events");
+    for name in ["a=b.trace", "_hidden", "sp ace"] {
+        let t = scratch.join(name);
+        std::fs::copy(support::testdata("sample.trace"), &t).unwrap();
+        let dir = scratch.join("set");
+        let out = export(&dir, &events, &[t], &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            support::stderr(&out).contains("cannot name a partition"),
+            "{name}"
+        );
+        assert!(!dir.exists());
+    }
+}
+
+/// `sql --dataset` takes no trace files; without either it is a usage
+/// error; a directory that is no dataset is bad input.
+#[test]
+fn dataset_arguments() {
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let out = run(&[os("sql"), os("SELECT 1")]);
+    assert_eq!(out.status.code(), Some(2));
+    let scratch = support::scratch("parquet_dataset_args");
+    let out = run(&[
+        os("sql"),
+        os("--dataset"),
+        scratch.as_os_str(),
+        os("SELECT 1"),
+        events.as_os_str(),
+        trace.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+    let out = run(&[
+        os("sql"),
+        os("--dataset"),
+        scratch.as_os_str(),
+        os("SELECT 1"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
+    assert!(
+        support::stderr(&out).contains("no tables"),
+        "{}",
+        support::stderr(&out)
+    );
+}
