@@ -76,13 +76,13 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
     if let Ok(id) = FileId::of_path(out)
         && inputs.contains(&id)
     {
-        return Err(Failure::invalid(format!(
+        return Err(refused(format!(
             "{}: refusing to write over an input of this run (the same file, by device and inode)",
             out.display()
         )));
     }
     if out.exists() && !out.is_dir() {
-        return Err(Failure::invalid(format!(
+        return Err(refused(format!(
             "{}: not a directory (the dataset is a directory)",
             out.display()
         )));
@@ -91,7 +91,7 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
         if let (Ok(trace), Ok(dir)) = (path.canonicalize(), out.canonicalize())
             && trace.starts_with(&dir)
         {
-            return Err(Failure::invalid(format!(
+            return Err(refused(format!(
                 "{}: an input inside the dataset's directory {}: refusing to write there",
                 path.display(),
                 out.display()
@@ -136,4 +136,12 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
 
 fn usage(e: ExportError) -> Failure {
     Failure::Usage(Error::Sql(SqlFailure::Export(e)))
+}
+
+/// An output the file system rules out (an input, or a file where the
+/// dataset's directory goes): found by looking at the files, not wrong
+/// whatever they hold, so exit status 1, as for every other output that
+/// would go over an input.
+fn refused(message: String) -> Failure {
+    Failure::Error(Error::Invalid(message))
 }
