@@ -26,11 +26,7 @@ fn run(args: &[&OsStr]) -> Output {
     support::run(args)
 }
 
-fn run_ok(args: &[&OsStr]) -> Vec<u8> {
-    let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", support::stderr(&out));
-    out.stdout
-}
+use support::run_ok;
 
 /// `sql --format jsonl QUERY` on the traces, or on the dataset.
 fn direct(query: &str, events: &Path, traces: &[PathBuf]) -> String {

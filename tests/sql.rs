@@ -75,11 +75,7 @@ fn run(args: &[&OsStr]) -> Output {
     support::run(args)
 }
 
-fn run_ok(args: &[&OsStr]) -> Vec<u8> {
-    let out = run(args);
-    assert!(out.status.success(), "{args:?}: {}", support::stderr(&out));
-    out.stdout
-}
+use support::run_ok;
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)

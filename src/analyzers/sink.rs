@@ -361,7 +361,7 @@ impl<S: ChunkSink> ParallelAnalyzer for ToWriter<S> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::analyzers::print::{Parallelism, PrintAnalyzer};
     use crate::analyzers::{Driver, RunOptions};
@@ -369,7 +369,7 @@ mod tests {
 
     /// A writer the test can read back after the driver is done with it.
     #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Shared(pub(crate) Arc<Mutex<Vec<u8>>>);
 
     impl Write for Shared {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

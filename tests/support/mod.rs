@@ -27,6 +27,13 @@ where
         .expect("running simpletrace")
 }
 
+/// `run`, which must succeed: its standard output.
+pub fn run_ok(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    out.stdout
+}
+
 /// Runs the binary with `args` and `input` on standard input (a pipe).
 pub fn run_with_stdin<I, S>(args: I, input: &[u8]) -> Output
 where

@@ -870,19 +870,7 @@ mod tests {
         }
     }
 
-    /// A writer whose bytes the test reads afterwards.
-    #[derive(Clone, Default)]
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::analyzers::sink::tests::Shared;
 
     /// A page that vanishes after the reader checked it, while a record on
     /// it is used (found by `shrinking::the_command_line_says_where_the_file_was_cut`
