@@ -807,3 +807,81 @@ fn output_formats_and_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!csv_out.exists());
 }
+
+/// JSON Lines writes 64-bit integers by the exact-integer rule of every
+/// JSON of simpletrace (docs/cli.md): a number within ±(2^53 - 1), a
+/// string of its digits past it, value by value; `json` writes the same
+/// arguments the same way.
+#[test]
+fn jsonl_writes_big_integers_as_strings() {
+    use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
+    let dir = support::scratch("sql_jsonl_exact");
+    let decls = "big(uint64_t u, int64_t i, uint32_t small) \"u %\" PRIu64 \" i %\" PRId64 \" small %u\"\n";
+    let events_path = dir.join("events");
+    std::fs::write(&events_path, decls).unwrap();
+    let events = TraceEvents::parse("events", decls.as_bytes()).unwrap();
+    let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events).unwrap();
+    let exact = (1u64 << 53) - 1;
+    let values: [(u64, i64); 5] = [
+        (0, 0),
+        (exact, -(exact as i64)),
+        (exact + 1, -(exact as i64) - 1),
+        (u64::MAX, i64::MIN),
+        (u64::MAX - 1, i64::MAX),
+    ];
+    for (n, (u, i)) in values.iter().enumerate() {
+        let args = [Arg::from(*u), Arg::from(*i), Arg::from(7u32)];
+        w.event_by_name("big", 1000 + n as u64, 1, &args).unwrap();
+    }
+    let trace = dir.join("big.trace");
+    std::fs::write(&trace, w.finish().unwrap()).unwrap();
+    let c = case(events_path, trace);
+    let rows = sql_lines(
+        &c,
+        "SELECT u, i, small, u - u AS zero, CAST(small AS BIGINT) * -1 AS neg FROM big ORDER BY record",
+        &[],
+    );
+    let want = [
+        ("0", "0"),
+        ("9007199254740991", "-9007199254740991"),
+        ("\"9007199254740992\"", "\"-9007199254740992\""),
+        ("\"18446744073709551615\"", "\"-9223372036854775808\""),
+        ("\"18446744073709551614\"", "\"9223372036854775807\""),
+    ];
+    assert_eq!(rows.len(), want.len());
+    for (row, (u, i)) in rows.iter().zip(want) {
+        assert_eq!(row["u"].to_string(), u, "{row}");
+        assert_eq!(row["i"].to_string(), i, "{row}");
+        // Small values stay numbers, whatever the type.
+        assert_eq!(row["small"], Value::from(7), "{row}");
+        assert_eq!(row["zero"], Value::from(0), "{row}");
+        assert_eq!(row["neg"], Value::from(-7), "{row}");
+    }
+    // The same as `json`'s arguments.
+    for (row, line) in rows.iter().zip(json_lines(&c)) {
+        assert_eq!(row["u"], line["args"]["u"]);
+        assert_eq!(row["i"], line["args"]["i"]);
+    }
+}
+
+/// The corpus's qcow2 `host_offset` of -1 in a `uint64_t`: a string in
+/// `sql --format jsonl` as in `json`.
+#[test]
+fn jsonl_big_integers_on_the_corpus() {
+    let Some(c) = corpus_cases(&["medium-io"]).pop() else {
+        return;
+    };
+    let rows = sql_lines(
+        &c,
+        "SELECT host_offset FROM qcow2_handle_copied ORDER BY record",
+        &[],
+    );
+    let want: Vec<Value> = json_lines(&c)
+        .into_iter()
+        .filter(|l| l["event"] == "qcow2_handle_copied")
+        .map(|l| l["args"]["host_offset"].clone())
+        .collect();
+    assert!(want.contains(&Value::from("18446744073709551615")));
+    let got: Vec<Value> = rows.iter().map(|r| r["host_offset"].clone()).collect();
+    assert_eq!(got, want);
+}

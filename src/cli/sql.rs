@@ -7,10 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, PrimitiveArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Int64Type, Schema, SchemaRef, UInt64Type,
+};
 use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::writer::{
+    Encoder, EncoderFactory, EncoderOptions, LineDelimited, NullableEncoder,
+};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -23,6 +28,7 @@ use futures::StreamExt;
 
 use super::error::{Error, Failure};
 use super::run::{file_writer, put_in_place};
+use crate::analyzers::json::{write_exact_i64, write_exact_u64};
 use crate::analyzers::listing::{TableStyle, TextTable};
 use crate::input::{self, FileId, TraceInput};
 use crate::output::OutputFile;
@@ -365,7 +371,11 @@ async fn write_result(
         }
         SqlFormat::Jsonl => {
             let plain = plain_schema(&schema);
-            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(out);
+            // Integers past ±(2^53 - 1) as strings of their digits, as
+            // every JSON of simpletrace writes them (docs/cli.md).
+            let mut writer = datafusion::arrow::json::WriterBuilder::new()
+                .with_encoder_factory(Arc::new(ExactIntegers))
+                .build::<_, LineDelimited>(out);
             while let Some(batch) = stream.next().await {
                 let batch = plain_batch(&plain, &batch.map_err(running)?)?;
                 writer.write(&batch).map_err(arrow_failure)?;
@@ -386,6 +396,48 @@ async fn write_result(
             writer.close().map_err(parquet_failure)?;
             Ok(())
         }
+    }
+}
+
+/// JSON Lines' 64-bit integers by the exact-integer rule
+/// ([`crate::analyzers::json::is_exact_in_json`]): a JSON number within
+/// ±(2^53 - 1), a string of its digits past it, value by value (a column
+/// can hold both). Narrower integers always fit; Arrow's own encoder
+/// writes every other type.
+#[derive(Debug)]
+struct ExactIntegers;
+
+impl EncoderFactory for ExactIntegers {
+    fn make_default_encoder<'a>(
+        &self,
+        _field: &'a FieldRef,
+        array: &'a dyn Array,
+        _options: &'a EncoderOptions,
+    ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
+        let encoder: Box<dyn Encoder + 'a> = match array.data_type() {
+            DataType::Int64 => Box::new(ExactI64(array.as_primitive::<Int64Type>())),
+            DataType::UInt64 => Box::new(ExactU64(array.as_primitive::<UInt64Type>())),
+            _ => return Ok(None),
+        };
+        Ok(Some(NullableEncoder::new(encoder, array.nulls().cloned())))
+    }
+}
+
+/// An Int64 column's values by the exact-integer rule.
+struct ExactI64<'a>(&'a PrimitiveArray<Int64Type>);
+
+impl Encoder for ExactI64<'_> {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        write_exact_i64(out, self.0.value(idx));
+    }
+}
+
+/// A UInt64 column's values by the exact-integer rule.
+struct ExactU64<'a>(&'a PrimitiveArray<UInt64Type>);
+
+impl Encoder for ExactU64<'_> {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        write_exact_u64(out, self.0.value(idx));
     }
 }
 
