@@ -447,3 +447,149 @@ fn wait_until_open(pid: u32, path: &Path) {
         path.display()
     );
 }
+
+/// `simpletrace sql` (the `sql` feature), cut short behind the reader
+/// while it writes JSON Lines to a pipe nobody reads yet, on one
+/// partition and two: exit status 4 and the message every command gives
+/// (it was the record fault, status 1, before).
+#[cfg(feature = "sql")]
+#[test]
+fn sql_says_where_the_file_was_cut() {
+    let dir = support::scratch("sql_says_where_the_file_was_cut");
+    let events = dir.join("events");
+    std::fs::write(&events, EVENTS).unwrap();
+    let (bytes, _) = trace(150_000);
+    let path = dir.join("trace");
+    let head = format!(
+        "simpletrace: trace: the file shrank from {} to 100000 bytes while it was read \
+         (another program truncated or rewrote it); reading stopped at record ",
+        bytes.len()
+    );
+    for threads in ["1", "2"] {
+        std::fs::write(&path, &bytes).unwrap();
+        let mut child = support::bin()
+            .args(["sql", "--format", "jsonl", "-j", threads])
+            .arg("SELECT * FROM records")
+            .arg(&events)
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        // Running, and soon blocked on the full pipe.
+        let mut got = vec![0; 4096];
+        stdout.read_exact(&mut got).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(100_000)
+            .unwrap();
+        stdout.read_to_end(&mut got).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "-j{threads}: {err}");
+        assert!(err.starts_with(&head), "-j{threads}: {err}");
+        assert!(
+            stopped_at(&err) > 1000,
+            "-j{threads}: not blocked mid-run? {err}"
+        );
+    }
+}
+
+/// The library under `sql` and `parquet`: a trace mapped, then cut short
+/// before it is read; the query's error and the export's carry the fault
+/// with how the file shrank (`TraceFault::shrink`), which the command line
+/// turns into exit status 4. A fault well inside a trace that did not
+/// shrink has none.
+#[cfg(feature = "sql")]
+#[test]
+fn sql_and_export_faults_say_the_file_shrank() {
+    use datafusion::error::DataFusionError;
+    use datafusion::prelude::SessionContext;
+    use simpletrace::sql::export::{ExportError, ExportOptions, export_trace};
+    use simpletrace::sql::{TraceFault, TraceTables};
+
+    let dir = support::scratch("sql_and_export_faults_say_the_file_shrank");
+    let events = TraceEvents::parse("events", EVENTS.as_bytes()).unwrap();
+    let (bytes, starts) = trace(150_000);
+    let path = dir.join("trace");
+    let cut = 100_000u64;
+    let shrink_of = |fault: &TraceFault| {
+        let shrink = fault.shrink.unwrap_or_else(|| panic!("no shrink: {fault}"));
+        assert_eq!((shrink.mapped, shrink.now), (bytes.len() as u64, Some(cut)));
+    };
+    let truncate = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let query = |data: TraceData| -> DataFusionError {
+        let mut tables = TraceTables::new(events.clone());
+        tables.add("trace", data, false).unwrap();
+        let ctx = SessionContext::new();
+        tables.register(&ctx).unwrap();
+        rt.block_on(async {
+            ctx.sql("SELECT count(*) FROM records")
+                .await?
+                .collect()
+                .await
+        })
+        .unwrap_err()
+    };
+    let fault_of = |e: &DataFusionError| -> Option<TraceFault> {
+        match e.find_root() {
+            DataFusionError::External(inner) => {
+                inner.downcast_ref::<TraceFault>().map(|f| TraceFault {
+                    trace: f.trace.clone(),
+                    error: f.error.clone(),
+                    shrink: f.shrink,
+                })
+            }
+            _ => None,
+        }
+    };
+    // A query.
+    std::fs::write(&path, &bytes).unwrap();
+    let data = TraceData::open(&path).unwrap();
+    truncate();
+    let e = query(data);
+    shrink_of(&fault_of(&e).unwrap_or_else(|| panic!("not a trace fault: {e}")));
+    // An export.
+    std::fs::write(&path, &bytes).unwrap();
+    let data = TraceData::open(&path).unwrap();
+    truncate();
+    let options = ExportOptions {
+        threads: 2,
+        replace: false,
+    };
+    match export_trace(
+        &dir.join("dataset"),
+        &events,
+        "trace",
+        data,
+        false,
+        &options,
+    ) {
+        Err(ExportError::Fault(fault)) => shrink_of(&fault),
+        other => panic!("not a trace fault: {other:?}"),
+    }
+    // A corrupt record far from any cut: the file's own fault.
+    let mut bad = bytes.clone();
+    let at = starts[1000];
+    // An unknown record type.
+    bad[at..at + 8].copy_from_slice(&7u64.to_le_bytes());
+    std::fs::write(&path, &bad).unwrap();
+    let e = query(TraceData::open(&path).unwrap());
+    let fault = fault_of(&e).unwrap_or_else(|| panic!("not a trace fault: {e}"));
+    assert!(fault.shrink.is_none(), "{fault}");
+}

@@ -816,7 +816,8 @@ fn output_formats_and_files() {
 fn jsonl_writes_big_integers_as_strings() {
     use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
     let dir = support::scratch("sql_jsonl_exact");
-    let decls = "big(uint64_t u, int64_t i, uint32_t small) \"u %\" PRIu64 \" i %\" PRId64 \" small %u\"\n";
+    let decls =
+        "big(uint64_t u, int64_t i, uint32_t small) \"u %\" PRIu64 \" i %\" PRId64 \" small %u\"\n";
     let events_path = dir.join("events");
     std::fs::write(&events_path, decls).unwrap();
     let events = TraceEvents::parse("events", decls.as_bytes()).unwrap();

@@ -131,11 +131,6 @@ fn check_window(start: Option<TimeBound>, end: Option<TimeBound>) -> Result<(), 
     ))))
 }
 
-/// How far before the new end of a shrunk trace a faulty record may start
-/// and still be the cut's doing (its bytes past the end read as zeros):
-/// QEMU's records are a few KiB at most.
-const NEAR_THE_CUT: u64 = 64 << 10;
-
 /// The trace as opened.
 #[derive(Debug)]
 pub(super) enum Trace {
@@ -336,24 +331,9 @@ impl Config {
     }
 
     /// How the mapped trace shrank while it was read, if the run's end is
-    /// the shrink's doing: a read of a vanished page was caught, or the run
-    /// stopped at a record the cut reaches (the [`Error::Cut`] itself, or a
-    /// fault at a record starting within [`NEAR_THE_CUT`] of the new end:
-    /// the zeros after it). A fault well inside what is left of the file
-    /// is the file's own, shrink or not.
-    ///
-    /// [`Error::Cut`]: crate::format::Error::Cut
+    /// the shrink's doing ([`input::Shrink::explains`]).
     pub(super) fn cut_short(&self, fault: Option<&crate::format::Error>) -> Option<input::Shrink> {
-        let shrink = self.shrink()?;
-        let reaches = match fault {
-            None => false,
-            Some(crate::format::Error::Cut { .. }) => true,
-            Some(e) => match (e.at(), shrink.now) {
-                (Some(at), Some(now)) => at.offset.0.saturating_add(NEAR_THE_CUT) > now,
-                _ => true,
-            },
-        };
-        (shrink.caught() || reaches).then_some(shrink)
+        self.shrink().filter(|shrink| shrink.explains(fault))
     }
 
     /// The failure of a run that the trace's shrinking stopped: how the

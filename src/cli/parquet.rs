@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::error::{Error, Failure};
-use super::sql::SqlFailure;
+use super::sql::{SqlFailure, changed};
 use crate::input::{self, FileId, TraceInput};
 use crate::sql::export::{self, ExportError, ExportOptions};
 
@@ -120,7 +120,11 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
         let exported = export::export_trace(out, &events, name, data, args.no_header, &options)
             .map_err(|e| match e {
                 ExportError::Exists(_) | ExportError::BadName(_) => usage(e),
-                e => Failure::Error(Error::Sql(SqlFailure::Export(e))),
+                // The file cut short while it was read: exit status 4.
+                ExportError::Fault(fault) => {
+                    changed(&fault).unwrap_or_else(|| failed(ExportError::Fault(fault)))
+                }
+                e => failed(e),
             })?;
         eprintln!(
             "{name}: {} records, {} tables, {} files in {}",
@@ -132,6 +136,11 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
         warnings.extend(exported.warnings);
     }
     Ok(warnings)
+}
+
+/// An export that failed on the data or the output: exit status 1.
+fn failed(e: ExportError) -> Failure {
+    Failure::Error(Error::Sql(SqlFailure::Export(e)))
 }
 
 fn usage(e: ExportError) -> Failure {

@@ -238,6 +238,9 @@ fn sql_setup(e: SqlError) -> Failure {
 /// an unknown table or column, a type that does not fit), unless the
 /// trace's data is the cause.
 fn planning(e: DataFusionError) -> Failure {
+    if let Some(changed) = shrank(&e) {
+        return changed;
+    }
     let data = matches!(
         e.find_root(),
         DataFusionError::External(_)
@@ -256,6 +259,9 @@ fn planning(e: DataFusionError) -> Failure {
 /// What a query failed with while it ran: bad data (exit status 1), or
 /// output that could not be written.
 fn running(e: DataFusionError) -> Failure {
+    if let Some(changed) = shrank(&e) {
+        return changed;
+    }
     match e {
         DataFusionError::IoError(e) => Failure::output(e),
         DataFusionError::ArrowError(e, _) => arrow_failure(*e),
@@ -330,6 +336,27 @@ impl std::error::Error for SqlFailure {
             SqlFailure::Export(e) => Some(e),
         }
     }
+}
+
+/// The failure of a query that a trace's shrinking stopped (another
+/// program truncated or rewrote the file while it was read): exit status
+/// 4 and the message of every command ([`Error::Shrank`]), not the record
+/// fault the reader stopped at.
+pub(super) fn shrank(e: &DataFusionError) -> Option<Failure> {
+    trace_fault(e).and_then(changed)
+}
+
+/// [`shrank`] for a fault taken out of DataFusion's error.
+pub(super) fn changed(fault: &TraceFault) -> Option<Failure> {
+    let shrink = fault.shrink?;
+    let error = Error::Shrank {
+        shrink,
+        fault: Some(fault.error.clone()),
+        then: None,
+    };
+    Some(Failure::Changed(
+        error.context(format!("{}: ", fault.trace), ""),
+    ))
 }
 
 /// The bad record under a query's error, if that is its cause.

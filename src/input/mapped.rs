@@ -68,11 +68,36 @@ pub struct Shrink {
     pub caught_at: Option<u64>,
 }
 
+/// How far before the new end of a shrunk trace a faulty record may start
+/// and still be the cut's doing (its bytes past the end read as zeros):
+/// QEMU's records are a few KiB at most.
+const NEAR_THE_CUT: u64 = 64 << 10;
+
 impl Shrink {
     /// Whether a read of a vanished page was caught: what was read past
     /// [`Shrink::caught_at`] was zeros, not the file.
     pub fn caught(&self) -> bool {
         self.caught_at.is_some()
+    }
+
+    /// Whether the shrink, rather than the file's own bytes, ended a read
+    /// that stopped at `fault` (`None`: that did not stop at a record): a
+    /// read of a vanished page was caught, or the reader stopped at the
+    /// cut itself ([`Error::Cut`]), or at a record starting within 64 KiB
+    /// of the new end (the zeros after it). A fault well inside what is
+    /// left of the file is the file's own, shrink or not.
+    ///
+    /// [`Error::Cut`]: crate::format::Error::Cut
+    pub fn explains(&self, fault: Option<&crate::format::Error>) -> bool {
+        let reaches = match fault {
+            None => false,
+            Some(crate::format::Error::Cut { .. }) => true,
+            Some(e) => match (e.at(), self.now) {
+                (Some(at), Some(now)) => at.offset.0.saturating_add(NEAR_THE_CUT) > now,
+                _ => true,
+            },
+        };
+        self.caught() || reaches
     }
 }
 

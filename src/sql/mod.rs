@@ -60,7 +60,7 @@ pub use dataset::register_dataset;
 use crate::format::chunks::Chunks;
 use crate::format::{self, Item, ReaderState, TraceReader, Version};
 use crate::format::{EventDecl, TraceEvents};
-use crate::input::TraceData;
+use crate::input::{Shrink, TraceData};
 
 /// What setting up the tables failed with.
 #[derive(Debug)]
@@ -114,11 +114,20 @@ pub struct TraceFault {
     pub trace: String,
     /// What the reader found.
     pub error: format::Error,
+    /// How the trace file shrank while it was read, when that is what
+    /// stopped the reader there ([`Shrink::explains`]): the record is not
+    /// the file's fault, the file was cut short (another program
+    /// truncated or rewrote it).
+    pub shrink: Option<Shrink>,
 }
 
 impl fmt::Display for TraceFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.trace, self.error)
+        write!(f, "{}: {}", self.trace, self.error)?;
+        if let Some(shrink) = &self.shrink {
+            write!(f, " ({shrink})")?;
+        }
+        Ok(())
     }
 }
 
@@ -183,9 +192,11 @@ impl Loaded {
 
     /// A record fault of this trace, as DataFusion carries it.
     pub(crate) fn fault(&self, error: format::Error) -> DataFusionError {
+        let shrink = self.data.shrink().filter(|s| s.explains(Some(&error)));
         DataFusionError::External(Box::new(TraceFault {
             trace: self.name.clone(),
             error,
+            shrink,
         }))
     }
 
