@@ -180,6 +180,30 @@ fn dataset_equals_the_traces() {
     );
 }
 
+/// Traces of every format version the decoder reads (0, 2, 3, 4, both
+/// byte orders; version 0's string arguments are words): the dataset
+/// equals `sql` on the traces, which `tests/sql.rs`
+/// (`tables_equal_json_in_every_version`) checks against `json`; and the
+/// version-0 string reads back as `json` writes it.
+#[test]
+fn dataset_equals_the_traces_in_every_version() {
+    let events = support::testdata("sample.trace-events");
+    let scratch = support::scratch("parquet_versions");
+    let traces = support::samples::version_traces(&scratch);
+    let dir = scratch.join("set");
+    let out = export(&dir, &events, &traces, &["-j", "2"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    check_dataset(&events, &traces, &dir, usize::MAX);
+    let got = on_dataset(
+        "SELECT text FROM guest_message WHERE trace = 'v0-strings.trace' ORDER BY record",
+        &dir,
+    );
+    assert_eq!(
+        got,
+        "{\"text\":\"0x7f001234\"}\n{\"text\":\"0xffffffffffffffff\"}\n"
+    );
+}
+
 /// The corpus's traces (when it is there), two appended one at a time.
 #[test]
 fn dataset_equals_the_corpus_traces() {

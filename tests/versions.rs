@@ -3,49 +3,13 @@
 //! was reserved before version 4).
 
 use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
-use simpletrace::format::{ArgKind, ByteOrder, Item, TraceReader, Version};
+use simpletrace::format::{ByteOrder, Version};
 
 use crate::support::{self, samples};
 
-/// Rewrites the sample trace's records in `version`; with `v0_only`, keeps
-/// the records version 0 can hold (integers only, at most six, no dropped
-/// records). `pid` overrides every pid.
+/// The sample trace in `version` ([`samples::sample_in_version`]).
 fn rewrite(version: Version, v0_only: bool, order: ByteOrder) -> Vec<u8> {
-    let events = samples::sample_events();
-    let sample = samples::sample_trace();
-    let options = WriterOptions {
-        version,
-        order,
-        ..WriterOptions::default()
-    };
-    let mut w = TraceWriter::with_events(Vec::new(), options, &events).unwrap();
-    let mut r = TraceReader::new(&sample, &events).unwrap();
-    while let Some(item) = r.next_item() {
-        let Item::Event(e) = item.unwrap() else {
-            continue;
-        };
-        let ints_only =
-            e.decl.args.len() <= 6 && e.decl.args.iter().all(|a| a.kind != ArgKind::String);
-        if v0_only && (e.is_dropped() || !ints_only) {
-            continue;
-        }
-        if e.is_dropped() {
-            let n = e.arg(0).unwrap().unwrap().as_u64().unwrap();
-            w.dropped(e.timestamp_ns, 0, n).unwrap();
-            continue;
-        }
-        let args: Vec<Arg> = e
-            .args()
-            .zip(&e.decl.args)
-            .map(|(v, d)| match (v.unwrap(), d.kind) {
-                (v, ArgKind::Int { signed: true, .. }) => Arg::I64(v.as_u64().unwrap() as i64),
-                (v, _) => Arg::from(v),
-            })
-            .collect();
-        w.event_by_name(&e.decl.name, e.timestamp_ns, 0, &args)
-            .unwrap();
-    }
-    w.finish().unwrap()
+    samples::sample_in_version(version, v0_only, order)
 }
 
 fn print(test: &str, trace: &[u8]) -> Vec<u8> {

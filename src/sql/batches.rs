@@ -223,10 +223,10 @@ impl BatchMaker {
                     Err(_) => b.append_value(String::from_utf8_lossy(s)),
                 },
                 // A string argument of a trace without strings (version
-                // 0): the word, in hex, as `simpletrace json` writes it.
+                // 0): the word, in hex, as `simpletrace json` writes it
+                // (write_hex writes the `0x`).
                 ArgValue::Int(v) => {
                     text.clear();
-                    text.extend_from_slice(b"0x");
                     pyfmt::write_hex(text, v);
                     b.append_value(String::from_utf8_lossy(text));
                 }

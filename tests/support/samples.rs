@@ -6,7 +6,9 @@
 //! `scripts/update-goldens.sh` to refresh the goldens from QEMU's script.
 
 use simpletrace::format::writer::{Arg, TraceWriter, WriterOptions};
-use simpletrace::format::{ArgValue, ByteOrder, TraceEvents, encode};
+use simpletrace::format::{
+    ArgKind, ArgValue, ByteOrder, Item, TraceEvents, TraceReader, Version, encode,
+};
 
 /// A small deterministic PRNG (xorshift64*), so samples never change.
 pub struct Rng(u64);
@@ -492,4 +494,75 @@ pub fn all() -> Vec<(&'static str, Vec<u8>, bool)> {
         ("strings.trace", strings_trace(), false),
         ("no-header.trace", no_header_trace(), true),
     ]
+}
+
+/// The sample trace's records rewritten in `version` and byte `order`,
+/// every pid 0 (the field was reserved before version 4); with
+/// `v0_only`, only the records version 0 can hold (integers only, at
+/// most six, no dropped-events records).
+pub fn sample_in_version(version: Version, v0_only: bool, order: ByteOrder) -> Vec<u8> {
+    let events = sample_events();
+    let sample = sample_trace();
+    let options = WriterOptions {
+        version,
+        order,
+        ..WriterOptions::default()
+    };
+    let mut w = TraceWriter::with_events(Vec::new(), options, &events).unwrap();
+    let mut r = TraceReader::new(&sample, &events).unwrap();
+    while let Some(item) = r.next_item() {
+        let Item::Event(e) = item.unwrap() else {
+            continue;
+        };
+        let ints_only =
+            e.decl.args.len() <= 6 && e.decl.args.iter().all(|a| a.kind != ArgKind::String);
+        if v0_only && (e.is_dropped() || !ints_only) {
+            continue;
+        }
+        if e.is_dropped() {
+            let n = e.arg(0).unwrap().unwrap().as_u64().unwrap();
+            w.dropped(e.timestamp_ns, 0, n).unwrap();
+            continue;
+        }
+        let args: Vec<Arg> = e
+            .args()
+            .zip(&e.decl.args)
+            .map(|(v, d)| match (v.unwrap(), d.kind) {
+                (v, ArgKind::Int { signed: true, .. }) => Arg::I64(v.as_u64().unwrap() as i64),
+                (v, _) => Arg::from(v),
+            })
+            .collect();
+        w.event_by_name(&e.decl.name, e.timestamp_ns, 0, &args)
+            .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+/// The sample trace in every format version the decoder reads (0, 2, 3,
+/// 4), both byte orders, written into `dir` (version 0 holds only the
+/// integer records, no dropped-events records), and a version-0 trace
+/// with a string argument, which version 0 stores as its pointer word.
+pub fn version_traces(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    for (version, v) in [
+        (Version::V0, "v0"),
+        (Version::V2, "v2"),
+        (Version::V3, "v3"),
+        (Version::V4, "v4"),
+    ] {
+        for (order, o) in [(ByteOrder::Little, "le"), (ByteOrder::Big, "be")] {
+            let bytes = sample_in_version(version, version == Version::V0, order);
+            let path = dir.join(format!("{v}-{o}.trace"));
+            std::fs::write(&path, bytes).unwrap();
+            paths.push(path);
+        }
+    }
+    // Position 11 in sample.trace-events is guest_message(const char *text).
+    let mut w = TraceWriter::new(Vec::new(), WriterOptions::version(Version::V0)).unwrap();
+    w.event(11, 5, 0, &[Arg::Ptr(0x7f00_1234)]).unwrap();
+    w.event(11, 9, 0, &[Arg::Ptr(u64::MAX)]).unwrap();
+    let path = dir.join("v0-strings.trace");
+    std::fs::write(&path, w.finish().unwrap()).unwrap();
+    paths.push(path);
+    paths
 }
