@@ -204,6 +204,81 @@ fn dataset_equals_the_traces_in_every_version() {
     );
 }
 
+/// Two exports of one trace name into one dataset never race: while one
+/// holds the name's lock, another is refused (exit status 1, nothing of
+/// it in place) whether it would add or replace; other names go on; once
+/// the lock is released (here, or by a process that ended: the file left
+/// behind is no obstacle) the name can be exported again.
+#[test]
+fn concurrent_exports_of_one_name_are_refused() {
+    use simpletrace::sql::export::{ExportError, lock_name};
+    let scratch = support::scratch("parquet_busy");
+    let dir = scratch.join("set");
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    let lock = lock_name(&dir, "sample.trace").unwrap();
+    match lock_name(&dir, "sample.trace") {
+        Err(ExportError::Busy(name)) => assert_eq!(name, "sample.trace"),
+        other => panic!("{other:?}"),
+    }
+    for extra in [&[][..], &["--replace"]] {
+        let out = export(&dir, &events, std::slice::from_ref(&trace), extra);
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(
+            err.contains(
+                "another export of a trace named 'sample.trace' into this dataset is running"
+            ),
+            "{extra:?}: {err}"
+        );
+        assert_no_trace(&dir, "sample.trace");
+    }
+    let other = support::testdata("strings.trace");
+    let out = export(&dir, &events, std::slice::from_ref(&other), &[]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    drop(lock);
+    assert!(dir.join(".lock-sample.trace").is_file());
+    let out = export(&dir, &events, std::slice::from_ref(&trace), &[]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    // The lock files are no tables.
+    check_dataset(&events, &[other, trace], &dir, usize::MAX);
+}
+
+/// Two `simpletrace parquet` of one name at once: one exports it, the
+/// other is refused, as busy (exit status 1) or, if it came after, as a
+/// name already there (exit status 2); the dataset is the one export's.
+#[test]
+fn two_exports_at_once() {
+    let scratch = support::scratch("parquet_at_once");
+    let events = support::testdata("sample.trace-events");
+    let trace = support::testdata("sample.trace");
+    for round in 0..3 {
+        let dir = scratch.join(format!("set-{round}"));
+        let spawn = || {
+            support::bin()
+                .args([os("parquet"), os("-o"), dir.as_os_str()])
+                .args([events.as_os_str(), trace.as_os_str()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let mut codes: Vec<Option<i32>> = [a, b]
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap().status.code())
+            .collect();
+        codes.sort();
+        assert!(
+            codes == [Some(0), Some(1)] || codes == [Some(0), Some(2)],
+            "round {round}: {codes:?}"
+        );
+        check_dataset(&events, std::slice::from_ref(&trace), &dir, usize::MAX);
+    }
+}
+
 /// The corpus's traces (when it is there), two appended one at a time.
 #[test]
 fn dataset_equals_the_corpus_traces() {

@@ -96,6 +96,9 @@ pub enum ExportError {
     },
     /// The Parquet writer or Arrow failed.
     Write(String),
+    /// Another export of a trace of this name into the dataset is running
+    /// (it holds the name's lock, [`lock_name`]).
+    Busy(String),
     /// Renaming the staged partitions into place failed part way: some of
     /// the trace's tables are in place, others are not.
     Commit {
@@ -117,6 +120,11 @@ impl fmt::Display for ExportError {
             ExportError::Exists(name) => write!(
                 f,
                 "the dataset has a trace named '{name}' already (--replace replaces it)"
+            ),
+            ExportError::Busy(name) => write!(
+                f,
+                "another export of a trace named '{name}' into this dataset is running; \
+                 try again when it has finished"
             ),
             ExportError::Setup(e) => e.fmt(f),
             ExportError::Fault(e) => e.fmt(f),
@@ -346,6 +354,13 @@ pub fn export_trace(
     }
 
     fs::create_dir_all(dir).map_err(ExportError::io(dir, "creating the dataset"))?;
+    // One export of a name at a time, until its partitions are in place;
+    // then whether the name is taken again (one may have just finished).
+    let _lock = lock_name(dir, name)?;
+    let existing = existing_partitions(dir, name)?;
+    if !existing.is_empty() && !options.replace {
+        return Err(ExportError::Exists(name.to_owned()));
+    }
     let staging = tempfile::Builder::new()
         .prefix(&format!(".staging-{name}-"))
         .tempdir_in(dir)
@@ -493,4 +508,36 @@ fn write_events(
     file.sync_all()
         .map_err(ExportError::io(&path, "syncing a file"))?;
     Ok(())
+}
+
+/// The lock of one trace name in a dataset, held while that name is
+/// exported ([`lock_name`]); released when dropped, or when the process
+/// ends however it ends.
+#[derive(Debug)]
+pub struct NameLock {
+    _file: File,
+}
+
+/// Takes the lock of the trace name `name` in the dataset `dir`: an
+/// exclusive advisory lock (`flock`) on `DIR/.lock-NAME`, so that two
+/// exports of one name never race to rename their partitions into place;
+/// the second is refused ([`ExportError::Busy`]) instead of waiting. The
+/// file stays (hidden, starting with `.`, so no engine takes it for a
+/// table): removing it could let a third export lock a new file while the
+/// second holds the old. A lock file left by an export that was killed is
+/// no obstacle: the system releases the lock with the process.
+#[allow(clippy::incompatible_msrv)] // File::try_lock (1.89): the sql feature needs Rust 1.94
+pub fn lock_name(dir: &Path, name: &str) -> Result<NameLock, ExportError> {
+    let path = dir.join(format!(".lock-{name}"));
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(ExportError::io(&path, "opening the lock file"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(NameLock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(ExportError::Busy(name.to_owned())),
+        Err(fs::TryLockError::Error(e)) => Err(ExportError::io(&path, "locking")(e)),
+    }
 }
