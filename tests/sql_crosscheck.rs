@@ -383,87 +383,92 @@ fn crafted(dir: &Path) -> (PathBuf, PathBuf) {
     let events_path = dir.join("events");
     std::fs::write(&events_path, DECLS).unwrap();
     let events = TraceEvents::parse("events", DECLS.as_bytes()).unwrap();
-    let mut w = TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events).unwrap();
-    let mut ts = 1_000u64;
-    let mut ev = |w: &mut TraceWriter<'_, Vec<u8>>, name: &str, pid: u32, args: &[Arg<'_>]| {
-        ts += 10;
-        w.event_by_name(name, ts, pid, args).unwrap();
-    };
-    let m = |w: &mut TraceWriter<'_, Vec<u8>>,
-             ev: &mut dyn FnMut(&mut TraceWriter<'_, Vec<u8>>, &str, u32, &[Arg<'_>]),
-             kind: &str,
-             pid: u32,
-             mutex: u64,
-             file: &[u8],
-             line: i32| {
-        ev(
-            w,
-            kind,
-            pid,
-            &[Arg::Ptr(mutex), Arg::from(file), Arg::from(line)],
-        );
+    let mut t = Crafted {
+        w: TraceWriter::with_events(Vec::new(), WriterOptions::default(), &events).unwrap(),
+        ts: 1_000,
     };
     let (a, b, c) = (0x1000u64, 0x2000u64, 0x3000u64);
     let (lock, locked, unlock) = ("qemu_mutex_lock", "qemu_mutex_locked", "qemu_mutex_unlock");
     // Mutex a, pid 1: an unlock with no holder, then a trylock (locked
     // alone), then two requests from x.c:1 taken in order, a request from
     // y.c:2 between them.
-    m(&mut w, &mut ev, unlock, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, locked, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, unlock, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, lock, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, lock, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, lock, 1, a, b"y.c", 2);
-    m(&mut w, &mut ev, locked, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, unlock, 1, a, b"z.c", 3);
-    m(&mut w, &mut ev, locked, 1, a, b"y.c", 2);
+    t.mutex(unlock, 1, a, b"x.c", 1);
+    t.mutex(locked, 1, a, b"x.c", 1);
+    t.mutex(unlock, 1, a, b"x.c", 1);
+    t.mutex(lock, 1, a, b"x.c", 1);
+    t.mutex(lock, 1, a, b"x.c", 1);
+    t.mutex(lock, 1, a, b"y.c", 2);
+    t.mutex(locked, 1, a, b"x.c", 1);
+    t.mutex(unlock, 1, a, b"z.c", 3);
+    t.mutex(locked, 1, a, b"y.c", 2);
     // A locked over a holder whose unlock was lost: the first hold is
-    // never ended.
-    m(&mut w, &mut ev, locked, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, unlock, 1, a, b"x.c", 1);
-    m(&mut w, &mut ev, unlock, 1, a, b"x.c", 1);
+    // never ended; then an unlock stamped before its locked (another
+    // thread's clock): a negative hold.
+    t.mutex(locked, 1, a, b"x.c", 1);
+    t.ts -= 25;
+    t.mutex(unlock, 1, a, b"x.c", 1);
+    t.mutex(unlock, 1, a, b"x.c", 1);
     // A site whose file name is not UTF-8, and one with the same text
     // once decoded (U+FFFD): two sites.
-    m(&mut w, &mut ev, lock, 1, b, b"bad\xff.c", 7);
-    m(&mut w, &mut ev, lock, 1, b, "bad\u{fffd}.c".as_bytes(), 7);
-    m(&mut w, &mut ev, locked, 1, b, "bad\u{fffd}.c".as_bytes(), 7);
-    m(&mut w, &mut ev, unlock, 1, b, b"q.c", 9);
-    m(&mut w, &mut ev, locked, 1, b, b"bad\xff.c", 7);
+    t.mutex(lock, 1, b, b"bad\xff.c", 7);
+    t.mutex(lock, 1, b, "bad\u{fffd}.c".as_bytes(), 7);
+    t.mutex(locked, 1, b, "bad\u{fffd}.c".as_bytes(), 7);
+    t.mutex(unlock, 1, b, b"q.c", 9);
+    t.mutex(locked, 1, b, b"bad\xff.c", 7);
     // Still held at the end (b, pid 1); still waited for (a, pid 2); the
     // same mutex in another pid.
-    m(&mut w, &mut ev, lock, 2, a, b"x.c", 1);
-    m(&mut w, &mut ev, lock, 2, a, b"x.c", 1);
-    m(&mut w, &mut ev, locked, 2, a, b"x.c", 1);
+    t.mutex(lock, 2, a, b"x.c", 1);
+    t.mutex(lock, 2, a, b"x.c", 1);
+    t.mutex(locked, 2, a, b"x.c", 1);
     // Allocations, pid 1: a freed block, a leak, an unknown free, a
     // double free, a free after an unknown free, a block allocated twice,
     // NULLs; anon RAM freed; pid 2 uses address a too.
-    let memalign = |size: u64, ptr: u64| [Arg::from(64u64), Arg::from(size), Arg::Ptr(ptr)];
-    ev(&mut w, "qemu_memalign", 1, &memalign(100, a));
-    ev(&mut w, "qemu_memalign", 1, &memalign(200, b));
-    ev(&mut w, "qemu_vfree", 1, &[Arg::Ptr(a)]);
-    ev(&mut w, "qemu_vfree", 1, &[Arg::Ptr(a)]);
-    ev(&mut w, "qemu_vfree", 1, &[Arg::Ptr(c)]);
-    ev(&mut w, "qemu_vfree", 1, &[Arg::Ptr(c)]);
-    ev(&mut w, "qemu_memalign", 1, &memalign(300, b));
-    ev(&mut w, "qemu_vfree", 1, &[Arg::Ptr(0)]);
-    ev(&mut w, "qemu_memalign", 1, &memalign(50, 0));
-    ev(&mut w, "qemu_memalign", 1, &memalign(0, 0));
-    ev(
-        &mut w,
-        "qemu_anon_ram_alloc",
-        1,
-        &[Arg::from(4096u64), Arg::Ptr(c)],
-    );
-    ev(
-        &mut w,
-        "qemu_anon_ram_free",
-        1,
-        &[Arg::Ptr(c), Arg::from(4096u64)],
-    );
-    ev(&mut w, "qemu_memalign", 2, &memalign(7, a));
+    t.memalign(1, 100, a);
+    t.memalign(1, 200, b);
+    t.vfree(1, a);
+    t.vfree(1, a);
+    t.vfree(1, c);
+    t.vfree(1, c);
+    t.memalign(1, 300, b);
+    t.vfree(1, 0);
+    t.memalign(1, 50, 0);
+    t.memalign(1, 0, 0);
+    t.ev("qemu_anon_ram_alloc", 1, &[Arg::from(4096u64), Arg::Ptr(c)]);
+    t.ev("qemu_anon_ram_free", 1, &[Arg::Ptr(c), Arg::from(4096u64)]);
+    t.memalign(2, 7, a);
     let trace_path = dir.join("crafted.trace");
-    std::fs::write(&trace_path, w.finish().unwrap()).unwrap();
+    std::fs::write(&trace_path, t.w.finish().unwrap()).unwrap();
     (events_path, trace_path)
+}
+
+/// A trace being crafted: records 10 ns apart unless told otherwise.
+struct Crafted<'e> {
+    w: TraceWriter<'e, Vec<u8>>,
+    ts: u64,
+}
+
+impl Crafted<'_> {
+    fn ev(&mut self, name: &str, pid: u32, args: &[Arg<'_>]) {
+        self.ts += 10;
+        self.w.event_by_name(name, self.ts, pid, args).unwrap();
+    }
+
+    fn mutex(&mut self, kind: &str, pid: u32, mutex: u64, file: &[u8], line: i32) {
+        self.ev(
+            kind,
+            pid,
+            &[Arg::Ptr(mutex), Arg::from(file), Arg::from(line)],
+        );
+    }
+
+    fn memalign(&mut self, pid: u32, size: u64, ptr: u64) {
+        let args = [Arg::from(64u64), Arg::from(size), Arg::Ptr(ptr)];
+        self.ev("qemu_memalign", pid, &args);
+    }
+
+    fn vfree(&mut self, pid: u32, ptr: u64) {
+        self.ev("qemu_vfree", pid, &[Arg::Ptr(ptr)]);
+    }
 }
 
 #[test]

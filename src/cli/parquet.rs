@@ -140,11 +140,11 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
 
 /// An export that failed on the data or the output: exit status 1.
 fn failed(e: ExportError) -> Failure {
-    Failure::Error(Error::Sql(SqlFailure::Export(e)))
+    Failure::Error(Error::Sql(SqlFailure::Export(Box::new(e))))
 }
 
 fn usage(e: ExportError) -> Failure {
-    Failure::Usage(Error::Sql(SqlFailure::Export(e)))
+    Failure::Usage(Error::Sql(SqlFailure::Export(Box::new(e))))
 }
 
 /// An output the file system rules out (an input, or a file where the

@@ -309,8 +309,9 @@ pub(crate) enum SqlFailure {
     Setup(SqlError),
     /// The query could not be planned or run.
     Query(DataFusionError),
-    /// `simpletrace parquet` failed.
-    Export(crate::sql::export::ExportError),
+    /// `simpletrace parquet` failed (boxed: a trace fault with its shrink
+    /// is large, and every command's error holds this).
+    Export(Box<crate::sql::export::ExportError>),
 }
 
 impl core::fmt::Display for SqlFailure {
@@ -333,7 +334,7 @@ impl std::error::Error for SqlFailure {
         match self {
             SqlFailure::Setup(e) => Some(e),
             SqlFailure::Query(e) => Some(e),
-            SqlFailure::Export(e) => Some(e),
+            SqlFailure::Export(e) => Some(e.as_ref()),
         }
     }
 }
