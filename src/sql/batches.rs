@@ -121,20 +121,43 @@ impl Builder {
         }
     }
 
+    /// The values so far as an array; the builder is empty after, with
+    /// room for a whole batch again. (A finished arrow builder starts over
+    /// from no room and grows by reallocation, copying and faulting in new
+    /// pages every batch: a tenth of the export's time.)
     fn finish(&mut self) -> ArrayRef {
+        fn renew<B>(b: &mut B, fresh: B, finish: impl FnOnce(&mut B) -> ArrayRef) -> ArrayRef {
+            let array = finish(b);
+            *b = fresh;
+            array
+        }
+        const N: usize = BATCH_ROWS;
         match self {
-            Builder::Keys(b) => Arc::new(b.finish()),
-            Builder::U8(b) => Arc::new(b.finish()),
-            Builder::U16(b) => Arc::new(b.finish()),
-            Builder::U32(b) => Arc::new(b.finish()),
-            Builder::U64(b) => Arc::new(b.finish()),
-            Builder::I8(b) => Arc::new(b.finish()),
-            Builder::I16(b) => Arc::new(b.finish()),
-            Builder::I32(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Utf8(b) => Arc::new(b.finish()),
-            Builder::Binary(b) => Arc::new(b.finish()),
+            Builder::Keys(b) => renew(b, Int32Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::U8(b) => renew(b, UInt8Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::U16(b) => renew(b, UInt16Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::U32(b) => renew(b, UInt32Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::U64(b) => renew(b, UInt64Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::I8(b) => renew(b, Int8Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::I16(b) => renew(b, Int16Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::I32(b) => renew(b, Int32Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::I64(b) => renew(b, Int64Builder::with_capacity(N), |b| Arc::new(b.finish())),
+            Builder::Bool(b) => renew(b, BooleanBuilder::with_capacity(N), |b| {
+                Arc::new(b.finish())
+            }),
+            // Strings: as many bytes as the last batch had.
+            Builder::Utf8(b) => {
+                let bytes = b.values_slice().len();
+                renew(b, StringBuilder::with_capacity(N, bytes), |b| {
+                    Arc::new(b.finish())
+                })
+            }
+            Builder::Binary(b) => {
+                let bytes = b.values_slice().len();
+                renew(b, BinaryBuilder::with_capacity(N, bytes), |b| {
+                    Arc::new(b.finish())
+                })
+            }
         }
     }
 }
@@ -171,6 +194,9 @@ impl BatchMaker {
     /// Appends one row.
     fn push(&mut self, ev: &Event<'_>, delta: Option<i64>, event_key: i32) {
         let rec = ev.record();
+        // Whether a string argument is not UTF-8, once known (the JSON
+        // writer finds out; `raw` needs to know).
+        let mut bad_strings = None;
         for (column, builder) in self.layout.columns.iter().zip(&mut self.builders) {
             match (column, builder) {
                 (Column::Trace, Builder::Keys(b)) => b.append_value(0),
@@ -186,11 +212,16 @@ impl BatchMaker {
                 }
                 (Column::Args, Builder::Utf8(b)) => {
                     self.text.clear();
-                    write_args(&mut self.text, ev);
-                    b.append_value(String::from_utf8_lossy(&self.text));
+                    bad_strings = Some(write_args(&mut self.text, ev));
+                    // write_args writes UTF-8 (bad string bytes become
+                    // U+FFFD); checking is fast, copying lossily is not.
+                    match core::str::from_utf8(&self.text) {
+                        Ok(json) => b.append_value(json),
+                        Err(_) => b.append_value(String::from_utf8_lossy(&self.text)),
+                    }
                 }
                 (Column::Raw, Builder::Utf8(b)) => {
-                    if ev.args().any(bad_utf8) {
+                    if bad_strings.unwrap_or_else(|| ev.args().any(bad_utf8)) {
                         self.text.clear();
                         write_raw_strings(&mut self.text, ev);
                         b.append_value(String::from_utf8_lossy(&self.text));
@@ -359,14 +390,16 @@ impl PartitionBatches {
         let reader =
             TraceReader::resume_within(&loaded.data, events, &cursor.state).until(cursor.end);
         let mut reader = loaded.data.guard(reader);
-        let mut rec = Record::placeholder(events.dropped());
+        // One event, filled in place: building a record and copying it
+        // into an event costs more than reading it (see Record::assign).
+        let mut ev = Event::placeholder(events.dropped());
         let kind = self.maker.layout.kind;
         let mut last_ts = cursor.last_ts;
         let ended = loop {
             if self.maker.rows >= BATCH_ROWS {
                 break false;
             }
-            match reader.next_into(&mut rec) {
+            match reader.next_into(ev.record_mut()) {
                 None => break true,
                 // A trace cut off in the middle of its last record (its
                 // writer was killed): the records before it stand, as for
@@ -378,6 +411,7 @@ impl PartitionBatches {
                 Some(Err(error)) => return Err(loaded.fault(error)),
                 Some(Ok(())) => {}
             }
+            let rec = ev.record();
             let ts = rec.timestamp_ns;
             let prev = last_ts.unwrap_or(ts);
             last_ts = Some(ts);
@@ -386,16 +420,16 @@ impl PartitionBatches {
                 TableKind::Dropped => rec.is_dropped(),
                 TableKind::Event(position) => rec.decl.position == position,
             };
-            if !wanted || !self.bounds.admits(&rec) {
+            if !wanted || !self.bounds.admits(rec) {
                 continue;
             }
-            let ev = Event::decode(rec).map_err(|e| loaded.fault(e))?;
-            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             let key = if rec.is_dropped() {
                 declared
             } else {
                 rec.decl.position.min(declared)
             };
+            ev.decode_current().map_err(|e| loaded.fault(e))?;
+            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             self.maker
                 .push(&ev, delta, i32::try_from(key).unwrap_or(i32::MAX));
         };
@@ -566,10 +600,10 @@ pub(crate) fn export_chunks(
         trace_name = Some(*trace);
         let reader = TraceReader::resume_within(&loaded.data, events, &plan.state).until(plan.end);
         let mut reader = loaded.data.guard(reader);
-        let mut rec = Record::placeholder(events.dropped());
+        let mut ev = Event::placeholder(events.dropped());
         let mut last_ts = plan.prev_timestamp_ns;
         loop {
-            match reader.next_into(&mut rec) {
+            match reader.next_into(ev.record_mut()) {
                 None => break,
                 // Cut off in its last record: the records before it stand,
                 // with a warning (as for queries).
@@ -580,17 +614,19 @@ pub(crate) fn export_chunks(
                 Some(Err(error)) => return Err(loaded.fault(error)),
                 Some(Ok(())) => {}
             }
+            let rec = ev.record();
             let ts = rec.timestamp_ns;
             let prev = last_ts.unwrap_or(ts);
             last_ts = Some(ts);
-            let ev = Event::decode(rec).map_err(|e| loaded.fault(e))?;
-            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             let position = rec.decl.position;
-            let key = if rec.is_dropped() {
+            let dropped_record = rec.is_dropped();
+            let key = if dropped_record {
                 declared
             } else {
                 position.min(declared)
             };
+            ev.decode_current().map_err(|e| loaded.fault(e))?;
+            let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             let key = i32::try_from(key).unwrap_or(i32::MAX);
             records.push(&ev, delta, key);
             if records.rows >= BATCH_ROWS {
@@ -599,7 +635,7 @@ pub(crate) fn export_chunks(
                     records.finish(name, &shared.event_names)?,
                 )?;
             }
-            let (table, maker) = if rec.is_dropped() {
+            let (table, maker) = if dropped_record {
                 (ExportTable::Dropped, &mut dropped)
             } else {
                 let Some(slot) = per_event.get_mut(position) else {
