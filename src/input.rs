@@ -400,6 +400,65 @@ impl TraceData {
         Ok(TraceData::Owned(bytes))
     }
 
+    /// Copies a trace read as a stream (a pipe, a decompressor) into
+    /// `into`, a file of the caller's (an unlinked temporary file, as a
+    /// rule), and maps that: for readers that need the whole trace in
+    /// place (the SQL tables' partitions, the Parquet export) but should
+    /// not hold it in memory. Compressed data that ends early is a trace
+    /// cut off where its decompressed bytes end, as for every reader: the
+    /// bytes before the cut are kept and the cut is returned beside them.
+    /// Any other read error, or a write error (a full disk), fails.
+    ///
+    /// ```
+    /// use simpletrace::input::TraceData;
+    ///
+    /// let pipe: &[u8] = b"bytes of a trace";
+    /// let (data, cut) = TraceData::spool(pipe, tempfile_in_target()?)?;
+    /// assert_eq!(&*data, b"bytes of a trace");
+    /// assert!(cut.is_none() && data.is_mapped());
+    /// # fn tempfile_in_target() -> std::io::Result<std::fs::File> {
+    /// #     let path = std::env::temp_dir().join(format!("spool-doc-{}", std::process::id()));
+    /// #     let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+    /// #     std::fs::remove_file(&path)?;
+    /// #     Ok(file)
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spool(
+        mut stream: impl Read,
+        into: File,
+    ) -> io::Result<(TraceData, Option<CompressedDataEnds>)> {
+        use std::io::Write;
+        let mut cut = None;
+        let mut out = io::BufWriter::with_capacity(1 << 20, into);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.write_all(buf.get(..n).unwrap_or(&buf))?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => match CompressedDataEnds::of(&e) {
+                    Some(ends) => {
+                        cut = Some(*ends);
+                        break;
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let data = match MappedFile::open(file) {
+            Ok(map) => TraceData::Mapped(map),
+            // Nothing to map (an empty stream), or a file system that
+            // does not map: read it back.
+            Err(mut file) => {
+                io::Seek::rewind(&mut file)?;
+                Self::from_reader(file)?
+            }
+        };
+        Ok((data, cut))
+    }
+
     /// Whether the data is memory-mapped.
     pub fn is_mapped(&self) -> bool {
         matches!(self, TraceData::Mapped(_))

@@ -113,7 +113,17 @@ fn check_dataset(events: &Path, traces: &[PathBuf], dir: &Path, most: usize) {
     let mut t = TraceTables::new(input::read_trace_events(events).unwrap());
     for path in traces {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        t.add(name, TraceData::open(path).unwrap(), false).unwrap();
+        // As the command opens it: a compressed trace through a file.
+        let data = match input::TraceInput::open(path).unwrap() {
+            input::TraceInput::Data(data) => data,
+            input::TraceInput::Stream(stream) => {
+                let file = tempfile::tempfile().unwrap();
+                let (data, cut) = TraceData::spool(stream, file).unwrap();
+                assert!(cut.is_none());
+                data
+            }
+        };
+        t.add(name, data, false).unwrap();
     }
     // Every table of the traces, those of events without records too
     // (the dataset has no files of them).
@@ -177,6 +187,34 @@ fn dataset_equals_the_traces() {
     assert!(
         dir.join("events/trace=strings.trace/part-0.parquet")
             .is_file()
+    );
+}
+
+/// A compressed trace exports as the file it decompresses to (through an
+/// unlinked temporary file), its partitions named after the file given:
+/// every table equals `sql` on the compressed trace, whose rows
+/// `tests/sql.rs` checks against the plain file's.
+#[test]
+fn compressed_traces_export_like_files() {
+    let events = support::testdata("sample.trace-events");
+    let bytes = std::fs::read(support::testdata("strings.trace")).unwrap();
+    let scratch = support::scratch("parquet_compressed");
+    let traces: Vec<PathBuf> = support::compress::compressors()
+        .map(|(_, ext, compress)| {
+            let path = scratch.join(format!("strings.trace.{ext}"));
+            std::fs::write(&path, compress(&bytes)).unwrap();
+            path
+        })
+        .collect();
+    assert!(!traces.is_empty());
+    let dir = scratch.join("set");
+    let out = export(&dir, &events, &traces, &[]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    check_dataset(&events, &traces, &dir, 4);
+    assert!(
+        dir.join("records/trace=strings.trace.zst/part-0.parquet")
+            .is_file()
+            || !cfg!(feature = "zstd")
     );
 }
 

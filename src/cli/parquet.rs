@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::error::{Error, Failure};
 use super::sql::{SqlFailure, changed};
-use crate::input::{self, FileId, TraceInput};
+use crate::input::{self, FileId};
 use crate::sql::export::{self, ExportError, ExportOptions};
 
 pub(super) const EXAMPLES: &str = "\
@@ -107,16 +107,8 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
     };
     let mut warnings = Vec::new();
     for (path, name) in args.traces.iter().zip(&names) {
-        let data = match TraceInput::open(path)? {
-            TraceInput::Data(data) => data,
-            TraceInput::Stream(_) => {
-                return Err(Failure::Usage(Error::Invalid(format!(
-                    "{}: parquet reads traces in place, and this one is compressed, a pipe or \
-                     not a regular file; decompress it into a file first",
-                    path.display()
-                ))));
-            }
-        };
+        let (data, cut) = super::sql::open_in_place(path)?;
+        warnings.extend(cut);
         let exported = export::export_trace(out, &events, name, data, args.no_header, &options)
             .map_err(|e| match e {
                 ExportError::Exists(_) | ExportError::BadName(_) => usage(e),

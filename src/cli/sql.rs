@@ -3,7 +3,7 @@
 //! DataFusion, its result as a table, CSV, JSON Lines or Parquet.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
@@ -30,7 +30,7 @@ use super::error::{Error, Failure};
 use super::run::{file_writer, put_in_place};
 use crate::analyzers::json::{write_exact_i64, write_exact_u64};
 use crate::analyzers::listing::{TableStyle, TextTable};
-use crate::input::{self, FileId, TraceInput};
+use crate::input::{self, FileId, InputError, TraceData, TraceInput};
 use crate::output::OutputFile;
 use crate::sql::{Registered, SqlError, TraceFault, TraceTables, register_dataset};
 
@@ -116,24 +116,28 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Failure::Error(Error::Io(e)))?;
-    let (registered, inputs) = match (&args.dataset, &args.trace_events) {
+    let (registered, inputs, spooled) = match (&args.dataset, &args.trace_events) {
         (Some(dir), _) => {
             runtime
                 .block_on(register_dataset(&ctx, dir))
                 .map_err(sql_setup)?;
-            (None, dataset_files(dir))
+            (None, dataset_files(dir), Vec::new())
         }
         (None, Some(trace_events)) => {
-            let (registered, inputs) = register_traces(&ctx, trace_events, args)?;
-            (Some(registered), inputs)
+            let (registered, inputs, spooled) = register_traces(&ctx, trace_events, args)?;
+            (Some(registered), inputs, spooled)
         }
         (None, None) => return Err(usage("no TRACE_EVENTS and TRACE, nor --dataset".into())),
     };
     let warnings = move || {
-        registered
-            .as_ref()
-            .map(Registered::warnings)
-            .unwrap_or_default()
+        let mut warnings = spooled;
+        warnings.extend(
+            registered
+                .as_ref()
+                .map(Registered::warnings)
+                .unwrap_or_default(),
+        );
+        warnings
     };
     runtime.block_on(async {
         // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
@@ -189,26 +193,20 @@ fn dataset_files(dir: &std::path::Path) -> Vec<FileId> {
     files
 }
 
-/// Registers the trace files' tables; the inputs.
+/// Registers the trace files' tables; the inputs, and the warnings of
+/// compressed traces that ended early.
 fn register_traces(
     ctx: &SessionContext,
-    trace_events: &std::path::Path,
+    trace_events: &Path,
     args: &SqlArgs,
-) -> Result<(Registered, Vec<FileId>), Failure> {
+) -> Result<(Registered, Vec<FileId>, Vec<String>), Failure> {
     let events = input::read_trace_events(trace_events)?;
     let mut inputs: Vec<FileId> = FileId::of_path(trace_events).into_iter().collect();
     let mut tables = TraceTables::new(events);
+    let mut spooled = Vec::new();
     for path in &args.traces {
-        let data = match TraceInput::open(path)? {
-            TraceInput::Data(data) => data,
-            TraceInput::Stream(_) => {
-                return Err(usage(format!(
-                    "{}: sql reads traces in place, and this one is compressed, a pipe or \
-                     not a regular file; decompress it into a file first",
-                    path.display()
-                )));
-            }
-        };
+        let (data, cut) = open_in_place(path)?;
+        spooled.extend(cut);
         inputs.extend(FileId::of_path(path));
         let name = match path.file_name() {
             Some(name) => name.to_string_lossy().into_owned(),
@@ -217,7 +215,32 @@ fn register_traces(
         tables.add(name, data, args.no_header).map_err(sql_setup)?;
     }
     let registered = tables.register(ctx).map_err(sql_setup)?;
-    Ok((registered, inputs))
+    Ok((registered, inputs, spooled))
+}
+
+/// Opens a trace to be read in place: a regular file is mapped; a
+/// compressed file or a pipe is decompressed into an unlinked temporary
+/// file (in `TMPDIR`: as much disk as the trace, no memory) that is
+/// mapped. With the warning to give when compressed data ended early (the
+/// trace is cut off there, as for every command).
+pub(crate) fn open_in_place(path: &Path) -> Result<(TraceData, Option<String>), Failure> {
+    match TraceInput::open(path)? {
+        TraceInput::Data(data) => Ok((data, None)),
+        TraceInput::Stream(stream) => {
+            let io_failure = |source: io::Error| {
+                Failure::Error(Error::Input(InputError::Io {
+                    path: path.to_owned(),
+                    source: io::Error::new(
+                        source.kind(),
+                        format!("decompressing into a temporary file: {source}"),
+                    ),
+                }))
+            };
+            let file = tempfile::tempfile().map_err(io_failure)?;
+            let (data, cut) = TraceData::spool(stream, file).map_err(io_failure)?;
+            Ok((data, cut.map(|ends| format!("{}: {ends}", path.display()))))
+        }
+    }
 }
 
 /// A usage error (exit status 2).
