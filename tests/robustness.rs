@@ -1056,3 +1056,103 @@ fn corpus_is_unchanged_by_resync() {
         support::assert_same_output(name, got.stdout.as_bytes(), &support::read_golden(&golden));
     }
 }
+
+/// `sql` and `parquet` resync as every command does: the records outside
+/// the corrupt regions (those `json --resync` gives), each region listed
+/// on standard error with the summary last, exit status 3; at several
+/// thread counts (more partitions, more chunks, each region still said
+/// once, also when one query reads a table twice). Without --resync the
+/// first region stops them (exit status 1).
+#[cfg(feature = "sql")]
+#[test]
+fn sql_and_parquet_resync_like_every_command() {
+    let (t, regions) = corrupt_trace();
+    let f = files("sql_resync", &t.bytes);
+    let json = run(&["json"], &["--resync"], &f.events, &f.trace);
+    assert_eq!(json.code, Some(3), "{}", json.stderr);
+    let lines: Vec<serde_json::Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sum: u64 = lines
+        .iter()
+        .map(|l| l["timestamp_ns"].as_u64().unwrap())
+        .sum();
+    let want = format!("n,t\n{},{sum}\n", lines.len());
+    let skipped: Vec<String> = regions
+        .iter()
+        .map(|r| format!("trace: skipped bytes {}..{} ", r.start, r.end))
+        .collect();
+    let check_stderr = |what: &str, stderr: &str| {
+        let notes: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.contains(" records, ") && !l.contains("warning:"))
+            .collect();
+        assert_eq!(notes.len(), regions.len() + 1, "{what}: {stderr}");
+        for (line, want) in notes.iter().zip(&skipped) {
+            assert!(line.contains(want.as_str()), "{what}: {line}");
+        }
+        assert!(
+            notes[regions.len()].contains(&format!(
+                "trace: --resync skipped {} corrupt regions",
+                regions.len()
+            )),
+            "{what}: {stderr}"
+        );
+    };
+    let query = "SELECT count(*) AS n, sum(ts_ns) AS t FROM records";
+    // The same table twice in one query: each region is said once.
+    let twice = "SELECT (SELECT count(*) FROM records) AS n, (SELECT sum(ts_ns) FROM records) AS t";
+    for threads in ["1", "2", "5"] {
+        for q in [query, twice] {
+            let out = run(
+                &["sql", "--format", "csv", "--resync", "-j", threads, q],
+                &[],
+                &f.events,
+                &f.trace,
+            );
+            assert_eq!(out.code, Some(3), "-j {threads}: {}", out.stderr);
+            assert_eq!(out.stdout, want, "-j {threads}");
+            check_stderr("sql", &out.stderr);
+        }
+    }
+    let out = run(&["sql", "--format", "csv", query], &[], &f.events, &f.trace);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty() || out.stdout == "n,t\n",
+        "{}",
+        out.stdout
+    );
+
+    for threads in ["1", "3"] {
+        let set = f.dir.join(format!("set-{threads}"));
+        let _ = std::fs::remove_dir_all(&set);
+        let set_arg = set.display().to_string();
+        let out = run(
+            &["parquet", "-o", &set_arg, "--resync", "-j", threads],
+            &[],
+            &f.events,
+            &f.trace,
+        );
+        assert_eq!(out.code, Some(3), "{}", out.stderr);
+        check_stderr("parquet", &out.stderr);
+        let read = support::run([
+            "sql",
+            "--format",
+            "csv",
+            "--dataset",
+            set_arg.as_str(),
+            query,
+        ]);
+        assert_eq!(String::from_utf8_lossy(&read.stdout), want);
+    }
+    let set = f.dir.join("set-strict");
+    let out = run(
+        &["parquet", "-o", &set.display().to_string()],
+        &[],
+        &f.events,
+        &f.trace,
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+}

@@ -571,6 +571,7 @@ fn sql_and_export_faults_say_the_file_shrank() {
     let options = ExportOptions {
         threads: 2,
         replace: false,
+        resync: false,
     };
     match export_trace(
         &dir.join("dataset"),

@@ -342,12 +342,12 @@ impl fmt::Display for Failure {
 /// warnings of the run, said in [`Resynced::lines`]' order.
 #[derive(Debug, Default)]
 pub(crate) struct Resynced {
-    /// The trace, as the messages name it.
-    pub(crate) trace: String,
+    /// Each trace that had regions skipped (as the messages name it), and
+    /// its regions; in the order of the command line (`sql` and
+    /// `parquet` read several traces).
+    pub(crate) traces: Vec<(String, Skips)>,
     /// What the analyzers warned about when the run started.
     pub(crate) setup: Vec<String>,
-    /// The regions skipped.
-    pub(crate) skips: Skips,
     /// What the run warned about after reading.
     pub(crate) warnings: Vec<String>,
 }
@@ -375,36 +375,38 @@ impl Resynced {
     /// The lines, in order: the start-up warnings, each listed region,
     /// how many more were not listed, the run's warnings, the summary.
     pub(crate) fn lines(&self) -> Vec<ResyncLine> {
-        let trace = &self.trace;
-        let skips = &self.skips;
         let mut lines: Vec<ResyncLine> = self
             .setup
             .iter()
             .map(|w| ResyncLine::Warning(w.clone()))
-            .chain(
+            .collect();
+        for (trace, skips) in &self.traces {
+            lines.extend(
                 skips
                     .listed()
                     .iter()
                     .map(|s| ResyncLine::Note(format!("{trace}: {s}"))),
-            )
-            .collect();
-        let unlisted = skips.count() - skips.listed().len() as u64;
-        if unlisted > 0 {
-            let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
-            lines.push(ResyncLine::Note(format!(
-                "{trace}: {unlisted} more skipped ranges ({} bytes) are not listed",
-                skips.bytes() - listed_bytes
-            )));
+            );
+            let unlisted = skips.count() - skips.listed().len() as u64;
+            if unlisted > 0 {
+                let listed_bytes: u64 = skips.listed().iter().map(|s| s.len()).sum();
+                lines.push(ResyncLine::Note(format!(
+                    "{trace}: {unlisted} more skipped ranges ({} bytes) are not listed",
+                    skips.bytes() - listed_bytes
+                )));
+            }
         }
         lines.extend(self.warnings.iter().map(|w| ResyncLine::Warning(w.clone())));
-        let regions = match skips.count() {
-            1 => "1 corrupt region".to_owned(),
-            n => format!("{n} corrupt regions"),
-        };
-        lines.push(ResyncLine::Note(format!(
-            "{trace}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
-            skips.bytes()
-        )));
+        for (trace, skips) in &self.traces {
+            let regions = match skips.count() {
+                1 => "1 corrupt region".to_owned(),
+                n => format!("{n} corrupt regions"),
+            };
+            lines.push(ResyncLine::Note(format!(
+                "{trace}: --resync skipped {regions} ({} bytes in all); every record outside them was read",
+                skips.bytes()
+            )));
+        }
         lines
     }
 }
@@ -419,9 +421,8 @@ mod tests {
     #[test]
     fn resynced_lines_come_in_order() {
         let resynced = Resynced {
-            trace: "t".into(),
+            traces: vec![("t".into(), Skips::default())],
             setup: vec!["at start".into()],
-            skips: Skips::default(),
             warnings: vec!["after".into()],
         };
         let lines: Vec<String> = resynced.lines().iter().map(ToString::to_string).collect();

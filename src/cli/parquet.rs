@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::{Error, Failure};
+use super::error::{Error, Failure, Resynced};
 use super::sql::{SqlFailure, changed};
 use crate::input::{self, FileId};
 use crate::sql::export::{self, ExportError, ExportOptions};
@@ -45,6 +45,12 @@ pub(super) struct ParquetArgs {
     /// The traces have no file header (see the main command's --no-header).
     #[arg(long)]
     no_header: bool,
+    /// On a corrupt record, skip to the next plausible one instead of
+    /// stopping (as the main command's --resync): the skipped byte ranges
+    /// are in no table and listed on standard error, the export completes,
+    /// and the exit status is 3.
+    #[arg(long)]
+    resync: bool,
     /// Threads to work with (default: one per CPU).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -104,8 +110,10 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
         replace: args.replace,
+        resync: args.resync,
     };
     let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     for (path, name) in args.traces.iter().zip(&names) {
         let (data, cut) = super::sql::open_in_place(path)?;
         warnings.extend(cut);
@@ -126,8 +134,19 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
             out.display()
         );
         warnings.extend(exported.warnings);
+        if !exported.skips.is_empty() {
+            skipped.push((path.display().to_string(), exported.skips));
+        }
     }
-    Ok(warnings)
+    if skipped.is_empty() {
+        return Ok(warnings);
+    }
+    // Exported, but without the corrupt regions: exit status 3.
+    Err(Failure::Resynced(Resynced {
+        traces: skipped,
+        setup: Vec::new(),
+        warnings,
+    }))
 }
 
 /// An export that failed on the data or the output: exit status 1.

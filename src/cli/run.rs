@@ -250,9 +250,8 @@ pub(super) fn analyze_with<'c>(
         return Ok(setup.into_iter().chain(warnings).collect());
     }
     Err(Failure::Resynced(Resynced {
-        trace: path.to_string(),
+        traces: vec![(path.to_string(), outcome.skips)],
         setup,
-        skips: outcome.skips,
         warnings,
     }))
 }

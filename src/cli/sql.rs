@@ -26,7 +26,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
-use super::error::{Error, Failure};
+use super::error::{Error, Failure, Resynced};
 use super::run::{file_writer, put_in_place};
 use crate::analyzers::json::{write_exact_i64, write_exact_u64};
 use crate::analyzers::listing::{TableStyle, TextTable};
@@ -77,7 +77,7 @@ pub(super) struct SqlArgs {
     traces: Vec<PathBuf>,
     /// Query a Parquet dataset written by `simpletrace parquet` instead of
     /// trace files (no TRACE_EVENTS or TRACE then).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["trace_events", "traces", "no_header"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["trace_events", "traces", "no_header", "resync"])]
     dataset: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
@@ -90,6 +90,12 @@ pub(super) struct SqlArgs {
     /// The traces have no file header (see the main command's --no-header).
     #[arg(long)]
     no_header: bool,
+    /// On a corrupt record, skip to the next plausible one instead of
+    /// stopping (as the main command's --resync): each skipped byte range
+    /// that the query read is listed on standard error, and the exit
+    /// status is 3 if anything was skipped.
+    #[arg(long)]
+    resync: bool,
     /// Threads to work with (default: one per CPU).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -129,6 +135,8 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
         }
         (None, None) => return Err(usage("no TRACE_EVENTS and TRACE, nor --dataset".into())),
     };
+    // How the query ends once its rows are out: its warnings, or with
+    // --resync the regions it stepped over (exit status 3).
     let warnings = move || {
         let mut warnings = spooled;
         warnings.extend(
@@ -137,7 +145,18 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
                 .map(Registered::warnings)
                 .unwrap_or_default(),
         );
-        warnings
+        let skipped = registered
+            .as_ref()
+            .map(Registered::skips)
+            .unwrap_or_default();
+        if skipped.is_empty() {
+            return Ok(warnings);
+        }
+        Err(Failure::Resynced(Resynced {
+            traces: skipped,
+            setup: Vec::new(),
+            warnings,
+        }))
     };
     runtime.block_on(async {
         // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
@@ -156,7 +175,7 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
                 let mut out = io::BufWriter::new(io::stdout());
                 write_result(args.format, stream, &mut out).await?;
                 out.flush().map_err(Failure::output)?;
-                Ok(warnings())
+                warnings()
             }
             Some(path) => {
                 let file = OutputFile::create(path, &inputs)?;
@@ -164,7 +183,7 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
                     let mut out = io::BufWriter::with_capacity(1 << 20, file_writer(&file)?);
                     write_result(args.format, stream, &mut out).await?;
                     out.flush().map_err(Failure::output)?;
-                    Ok(warnings())
+                    warnings()
                 }
                 .await;
                 put_in_place(file, written)
@@ -203,6 +222,7 @@ fn register_traces(
     let events = input::read_trace_events(trace_events)?;
     let mut inputs: Vec<FileId> = FileId::of_path(trace_events).into_iter().collect();
     let mut tables = TraceTables::new(events);
+    tables.resync(args.resync);
     let mut spooled = Vec::new();
     for path in &args.traces {
         let (data, cut) = open_in_place(path)?;

@@ -26,7 +26,7 @@ use super::schema::{Column, Layout, TableKind};
 use super::{ChunkPlan, Shared};
 use crate::analyzers::Event;
 use crate::analyzers::json::{write_args, write_raw_strings};
-use crate::format::{ArgKind, ArgValue, ReaderState, Record, TraceReader, pyfmt};
+use crate::format::{ArgKind, ArgValue, ReaderState, Record, Skips, TraceReader, pyfmt};
 
 /// Rows per record batch (DataFusion's default batch size).
 pub const BATCH_ROWS: usize = 8192;
@@ -334,6 +334,10 @@ fn push_default(builder: &mut Builder) {
 /// Where a partition stands in the chunk it reads.
 struct Cursor {
     trace: usize,
+    /// The chunk's position among its trace's.
+    chunk: usize,
+    /// The corrupt regions stepped over in the chunk so far.
+    skips: Skips,
     state: ReaderState,
     end: usize,
     last_ts: Option<u64>,
@@ -434,7 +438,14 @@ impl PartitionBatches {
                 .push(&ev, delta, i32::try_from(key).unwrap_or(i32::MAX));
         };
         cursor.last_ts = last_ts;
-        if !ended {
+        cursor.skips.append(reader.take_skips());
+        if ended {
+            shared.note_skips(
+                cursor.trace,
+                cursor.chunk,
+                core::mem::take(&mut cursor.skips),
+            );
+        } else {
             cursor.state = reader.suspend();
         }
         Ok(ended)
@@ -447,6 +458,8 @@ impl PartitionBatches {
                 None => match self.work.pop_front() {
                     Some((trace, plan)) => Cursor {
                         trace,
+                        chunk: plan.index,
+                        skips: Skips::default(),
                         state: plan.state,
                         end: plan.end,
                         last_ts: plan.prev_timestamp_ns,
@@ -652,6 +665,7 @@ pub(crate) fn export_chunks(
                 emit(table, maker.finish(name, &shared.event_names)?)?;
             }
         }
+        shared.note_skips(*trace, plan.index, reader.take_skips());
     }
     if let Some(name) = trace_name.and_then(|t| shared.trace_names.get(t)) {
         flush_all(

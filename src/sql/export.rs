@@ -28,7 +28,7 @@ use datafusion::parquet::schema::types::ColumnPath;
 use super::batches::{ExportLayouts, ExportTable, export_chunks};
 use super::schema::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use super::{SqlError, TraceFault, TraceTables};
-use crate::format::TraceEvents;
+use crate::format::{Skips, TraceEvents};
 use crate::input::TraceData;
 
 /// Rows of a row group at most: a scan's unit (about a million, as
@@ -54,6 +54,9 @@ pub struct ExportOptions {
     /// Replace a trace of the same name already in the dataset (else that
     /// is an error).
     pub replace: bool,
+    /// Step over corrupt regions instead of failing at the first corrupt
+    /// record (`--resync`); [`Exported::skips`] tells what was skipped.
+    pub resync: bool,
 }
 
 /// What an export wrote.
@@ -68,6 +71,9 @@ pub struct Exported {
     /// What the trace's reading found that did not stop it (a last record
     /// cut off).
     pub warnings: Vec<String>,
+    /// The corrupt regions stepped over (with [`ExportOptions::resync`]),
+    /// in file order; their bytes are in no table.
+    pub skips: Skips,
 }
 
 /// Why an export failed. Nothing of the trace is in place then, except
@@ -369,6 +375,7 @@ pub fn export_trace(
         return Err(ExportError::Exists(name.to_owned()));
     }
     let mut tables = TraceTables::new(events.clone());
+    tables.resync(options.resync);
     tables
         .add(name, data, no_header)
         .map_err(ExportError::Setup)?;
@@ -471,6 +478,12 @@ pub fn export_trace(
     }
     write_events(staging.path(), &events_batch, &props)?;
     exported.files += 1;
+    exported.skips = shared
+        .skips()
+        .into_iter()
+        .next()
+        .map(|(_, skips)| skips)
+        .unwrap_or_default();
     exported.warnings = shared
         .warnings
         .lock()

@@ -42,6 +42,7 @@ mod provider;
 pub mod schema;
 
 use core::fmt;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{
@@ -58,7 +59,7 @@ pub use batches::BATCH_ROWS;
 pub use dataset::register_dataset;
 
 use crate::format::chunks::Chunks;
-use crate::format::{self, Item, ReaderState, TraceReader, Version};
+use crate::format::{self, Item, ReaderState, Skips, TraceReader, Version};
 use crate::format::{EventDecl, TraceEvents};
 use crate::input::{Shrink, TraceData};
 
@@ -141,6 +142,8 @@ impl std::error::Error for TraceFault {
 /// the timestamp of the record before it.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkPlan {
+    /// The chunk's position among its trace's chunks.
+    pub(crate) index: usize,
     pub(crate) state: ReaderState,
     pub(crate) end: usize,
     pub(crate) prev_timestamp_ns: Option<u64>,
@@ -152,6 +155,8 @@ pub(crate) struct Loaded {
     pub(crate) name: String,
     pub(crate) data: TraceData,
     no_header: bool,
+    /// Whether corrupt regions are stepped over ([`TraceReader::with_resync`]).
+    resync: bool,
     chunks: OnceLock<Vec<ChunkPlan>>,
 }
 
@@ -172,7 +177,7 @@ impl Loaded {
         } else {
             TraceReader::new(&self.data, events)?
         };
-        Ok(self.data.guard(reader))
+        Ok(self.data.guard(reader).with_resync(self.resync))
     }
 
     /// The trace's chunks of about `target` bytes (cut by the first call).
@@ -182,6 +187,7 @@ impl Loaded {
         }
         let plans = Chunks::new(self.reader(events)?, target)
             .map(|chunk| ChunkPlan {
+                index: chunk.index,
                 state: chunk.reader.suspend(),
                 end: chunk.range.end,
                 prev_timestamp_ns: chunk.prev_timestamp_ns,
@@ -234,6 +240,9 @@ pub(crate) struct Shared {
     pub(crate) event_names: ArrayRef,
     /// What scans found that did not stop them, each said once.
     warnings: Mutex<Vec<String>>,
+    /// The corrupt regions resyncing scans stepped over, by trace and
+    /// chunk (each chunk's once, however many scans read it).
+    skips: Mutex<BTreeMap<(usize, usize), Skips>>,
 }
 
 impl Shared {
@@ -245,6 +254,34 @@ impl Shared {
         {
             warnings.push(warning);
         }
+    }
+
+    /// Notes the corrupt regions a scan stepped over in chunk `chunk` of
+    /// trace `trace`, read whole; a chunk read before keeps its regions
+    /// (another scan of it found the same).
+    pub(crate) fn note_skips(&self, trace: usize, chunk: usize, skips: Skips) {
+        if let Ok(mut noted) = self.skips.lock() {
+            noted.entry((trace, chunk)).or_insert(skips);
+        }
+    }
+
+    /// Each trace's corrupt regions stepped over, in file order, for the
+    /// traces that had any: (name, regions).
+    pub(crate) fn skips(&self) -> Vec<(String, Skips)> {
+        let Ok(noted) = self.skips.lock() else {
+            return Vec::new();
+        };
+        let mut by_trace: Vec<(String, Skips)> = Vec::new();
+        for (&(trace, _), skips) in noted.iter().filter(|(_, s)| !s.is_empty()) {
+            let Some(loaded) = self.traces.get(trace) else {
+                continue;
+            };
+            match by_trace.last_mut() {
+                Some((name, all)) if *name == loaded.name => all.append(skips.clone()),
+                _ => by_trace.push((loaded.name.clone(), skips.clone())),
+            }
+        }
+        by_trace
     }
 
     /// Every trace's chunks (trace index, chunk), cut for `partitions`
@@ -271,6 +308,7 @@ impl Shared {
 pub struct TraceTables {
     events: TraceEvents,
     traces: Vec<Loaded>,
+    resync: bool,
 }
 
 impl TraceTables {
@@ -279,7 +317,16 @@ impl TraceTables {
         TraceTables {
             events,
             traces: Vec::new(),
+            resync: false,
         }
+    }
+
+    /// Whether the traces added from now on are read stepping over
+    /// corrupt regions (as `--resync` reads them: see
+    /// [`TraceReader::with_resync`]) instead of stopping at the first
+    /// corrupt record; [`Registered::skips`] tells what was stepped over.
+    pub fn resync(&mut self, on: bool) {
+        self.resync = on;
     }
 
     /// Adds a trace named `name` (the value of its `trace` column; names
@@ -299,6 +346,7 @@ impl TraceTables {
             name,
             data,
             no_header,
+            resync: self.resync,
             chunks: OnceLock::new(),
         };
         if let Err(error) = loaded.reader(&self.events) {
@@ -381,6 +429,7 @@ impl TraceTables {
             trace_names,
             event_names,
             warnings: Mutex::new(Vec::new()),
+            skips: Mutex::new(BTreeMap::new()),
         });
         Ok((shared, events_batch))
     }
@@ -403,6 +452,13 @@ impl Registered {
             .lock()
             .map(|w| w.clone())
             .unwrap_or_default()
+    }
+
+    /// The corrupt regions the queries stepped over, for each trace that
+    /// had any, in file order (with [`TraceTables::resync`]; a region is
+    /// known once a query has read the part of the trace that holds it).
+    pub fn skips(&self) -> Vec<(String, Skips)> {
+        self.shared.skips()
     }
 }
 
