@@ -26,7 +26,7 @@ use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceKind, TraceReader};
-use crate::input::TraceStream;
+use crate::input::{FollowedTrace, TraceStream};
 use crate::output::{OutputError, OutputFile};
 
 /// Where reports go.
@@ -90,6 +90,7 @@ pub(super) fn analyze_with<'c>(
     enum Source<'c> {
         Data(TraceReader<'c>),
         Stream(TraceStream, TraceKind),
+        Follow(Box<FollowedTrace>),
     }
     // The header is checked before anything is written.
     let source = match &config.trace {
@@ -102,6 +103,12 @@ pub(super) fn analyze_with<'c>(
             let kind = config.stream_kind(&stream)?;
             Source::Stream(stream, kind)
         }
+        Trace::Follow(cell) => {
+            let taken = cell.borrow_mut().take();
+            Source::Follow(taken.ok_or_else(|| {
+                config.on_trace(Error::Invalid("the trace was read already".into()))
+            })?)
+        }
     };
     driver.select(config.selection.clone());
     // The progress bar counts the bytes of the source as they come: for a
@@ -111,12 +118,14 @@ pub(super) fn analyze_with<'c>(
     // come a block at a time, and count decompressed bytes).
     let mapped = match &config.trace {
         Trace::Data(data) => Some(data),
-        Trace::Stream(_) => None,
+        Trace::Stream(_) | Trace::Follow(_) => None,
     };
-    let progress = config.term.progress(match &source {
-        Source::Data(_) => mapped.map(|data| data.len() as u64),
-        Source::Stream(stream, _) => stream.source_len(),
-    });
+    // A followed trace has no end to show progress towards.
+    let progress = match &source {
+        Source::Data(_) => config.term.progress(mapped.map(|data| data.len() as u64)),
+        Source::Stream(stream, _) => config.term.progress(stream.source_len()),
+        Source::Follow(_) => None,
+    };
     if let (Some(p), Source::Stream(stream, _)) = (&progress, &source) {
         let p = p.clone();
         stream.on_progress(move |read| p.set(read));
@@ -150,6 +159,9 @@ pub(super) fn analyze_with<'c>(
         Source::Data(reader) => driver.run(reader, &mut out, options),
         Source::Stream(mut stream, kind) => {
             driver.run_stream(&mut stream, kind, &config.events, &mut out, options)
+        }
+        Source::Follow(mut trace) => {
+            driver.run_follow(&mut trace, &config.events, &mut out, options)
         }
     };
     if let Some(p) = &progress {
@@ -602,6 +614,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
         Some(Command::Json {
             format,
             spans,
+            follow,
             trace,
         }) => {
             let mut driver = Driver::new();
@@ -616,16 +629,20 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
                 // Spans pair records across the trace: file order.
                 JsonFormat::Chrome => driver.add(ChromeTrace::new(spans)),
             }
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_following(&trace, &follow)?;
             analyze(&config, Reports::Text, driver)
         }
-        Some(Command::Filter { output, trace }) => {
+        Some(Command::Filter {
+            output,
+            follow,
+            trace,
+        }) => {
             let to_stdout = output.as_os_str() == "-";
             if to_stdout {
                 destinations::refuse_binary_to_terminal("-o -", io::stdout().is_terminal())
                     .map_err(Failure::invalid)?;
             }
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_following(&trace, &follow)?;
             let destination = output.display().to_string();
             let mut driver = Driver::new();
             if to_stdout {
@@ -652,7 +669,7 @@ pub(super) fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
     if args.format == PrintFormat::Python && args.timestamps {
         return Err(Failure::invalid("--timestamps needs --format log".into()));
     }
-    let config = Config::from_args(&args.trace)?;
+    let config = Config::from_args_following(&args.trace, &args.follow)?;
     let color = config.term.color_stdout();
     let mut driver = Driver::new();
     match args.format {

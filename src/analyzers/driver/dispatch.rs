@@ -287,6 +287,10 @@ pub(super) trait Runner: Send {
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
     /// See [`Analyzer::retract`].
     fn retract(&mut self, ev: &Event<'_>);
+    /// See [`Analyzer::restart`].
+    fn restart(&mut self);
+    /// See [`Analyzer::caught_up`].
+    fn caught_up(&mut self) -> Result<(), AnalyzerError>;
 }
 
 pub(super) struct Sequential<A> {
@@ -301,6 +305,14 @@ impl<A: Analyzer> Runner for Sequential<A> {
 
     fn retract(&mut self, ev: &Event<'_>) {
         self.analyzer.retract(ev);
+    }
+
+    fn restart(&mut self) {
+        self.analyzer.restart();
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.analyzer.caught_up()
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
@@ -435,6 +447,14 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
 
     fn retract(&mut self, ev: &Event<'_>) {
         self.analyzer.retract(ev);
+    }
+
+    fn restart(&mut self) {
+        self.analyzer.restart();
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.analyzer.caught_up()
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {

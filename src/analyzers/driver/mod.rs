@@ -25,6 +25,8 @@ use super::select::{Resolved, Selection, TimeBound};
 use super::{Analyzer, AnalyzerError, ParallelAnalyzer, Report, Setup, SetupWarning, TraceInfo};
 use crate::format::events::TraceEvents;
 use crate::format::{self, FileOffset, RecordIndex, Skips, TraceKind, TraceReader};
+use crate::input::FollowedTrace;
+use crate::input::follow::Follow;
 use crate::input::source::{Blocks, PieceEnd, RecordSource, Whole};
 
 mod dispatch;
@@ -415,6 +417,43 @@ impl<'d> Driver<'d> {
         Ok(outcome)
     }
 
+    /// Runs every analyzer over a trace that is still being written
+    /// ([`FollowedTrace`], `--follow`): its records as they come, read as
+    /// [`Driver::run_stream`] reads a stream (a block at a time, on the
+    /// calling thread, the same output for the same bytes), each piece's
+    /// output written and flushed as soon as it is decoded. A record cut
+    /// at the current end of the file is read once the rest of it has
+    /// come; a restarted trace is read from its new header on. The run
+    /// ends when following stops ([`FollowedTrace::stopped`]): then the
+    /// postambles and reports are made as at the end of any trace.
+    pub fn run_follow(
+        &mut self,
+        trace: &mut FollowedTrace,
+        events: &TraceEvents,
+        out: &mut dyn Write,
+        options: RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        let resync = self.stream_resync;
+        let mut source = Follow::new(trace, events, resync);
+        let info = TraceInfo {
+            kind: source.kind(),
+            events,
+            file_size: 0,
+            records_read: 0,
+            event_records: 0,
+        };
+        let start = self.start(&mut source, &info, out)?;
+        let (ran, stream_error) = self.run_pieces(&mut source, out, options.buffering, &start)?;
+        let info = TraceInfo {
+            file_size: source.len(),
+            ..info
+        };
+        let mut outcome = self.finish(info, ran, out)?;
+        outcome.stream_error = stream_error;
+        outcome.warnings = start.warnings;
+        Ok(outcome)
+    }
+
     /// The one place a run starts: calls every analyzer's `configure`
     /// (which may refuse, or widen the selection), then its `begin`,
     /// builds the dispatch masks and the forkers of the parallel
@@ -494,8 +533,18 @@ impl<'d> Driver<'d> {
         start: &Start,
     ) -> Result<(Ran, Option<StreamError>), RunError> {
         let mut ran = Ran::default();
-        let end = source.pieces(|reader| {
+        let end = source.pieces(|reader, at| {
+            if at.restarted {
+                for runner in &mut self.runners {
+                    runner.restart();
+                }
+            }
             let mut piece = self.run_sequential(reader, out, buffering, start)?;
+            if at.caught_up {
+                for runner in &mut self.runners {
+                    runner.caught_up()?;
+                }
+            }
             ran.records += piece.records;
             ran.records_read = piece.records_read;
             ran.skips.append(core::mem::take(&mut piece.skips));
