@@ -345,7 +345,9 @@ impl FollowedTrace {
     fn skip(&mut self, events: &TraceEvents, limit: Option<u64>) -> io::Result<u64> {
         let mut passed = 0u64;
         loop {
-            let got = self.read_available()?;
+            self.read_available()?;
+            // A full buffer may have more of the file behind it.
+            let more = self.filled == self.buf.len();
             let mut reader = self.reader(events, false).with_more_to_come(true);
             let mut fault = false;
             while limit.is_none_or(|l| passed < l) {
@@ -360,10 +362,7 @@ impl FollowedTrace {
             }
             let next = reader.suspend();
             let room = self.consume(next);
-            if fault || !room || limit.is_some_and(|l| passed >= l) {
-                return Ok(passed);
-            }
-            if got == 0 {
+            if fault || !room || !more || limit.is_some_and(|l| passed >= l) {
                 return Ok(passed);
             }
         }
@@ -517,6 +516,12 @@ impl<'e> RecordSource<'e> for Follow<'_, 'e> {
         let mut fresh = true;
         let mut restarted = false;
         while self.trace.stop.is_none() {
+            // A trace that never stops growing never waits: an interrupt
+            // is looked for here too.
+            if interrupted() {
+                self.trace.stop = Some(FollowStop::Interrupted);
+                break;
+            }
             if !fresh && self.trace.rewritten() {
                 let note = FollowNote::Truncated {
                     path: self.trace.path.clone(),
@@ -545,15 +550,15 @@ impl<'e> RecordSource<'e> for Follow<'_, 'e> {
                     Err(e) => return Ok(self.fail(StreamError::RestartedBadHeader(e))),
                 }
             }
+            // A full buffer may have more of the file behind it: caught
+            // up only when the file had no more.
+            let caught_up = self.trace.filled < self.trace.buf.len();
             if got > 0 || fresh {
                 fresh = false;
                 let mut reader = self
                     .trace
                     .reader(self.events, self.resync)
                     .with_more_to_come(true);
-                // A full buffer may have more behind it: caught up only
-                // when the file had no more.
-                let caught_up = self.trace.filled < self.trace.buf.len();
                 let piece = run(
                     &mut reader,
                     Piece {
@@ -586,8 +591,7 @@ impl<'e> RecordSource<'e> for Follow<'_, 'e> {
                         StreamError::RecordTooLong { at, limit }
                     }));
                 }
-                if got > 0 {
-                    // More may be there already (the buffer was full).
+                if !caught_up {
                     continue;
                 }
             }
