@@ -371,7 +371,10 @@ fn follow_usage() {
             argv(&[&"-f", &"--from-end", &"-n", &"3", &e, &t]),
             "cannot be used with",
         ),
-        (argv(&[&"stats", &"-f", &e, &t]), "unexpected argument"),
+        (
+            argv(&[&"run", &"--plugin", &"stats", &"-f", &e, &t]),
+            "unexpected argument",
+        ),
     ] {
         let out = support::run(&args);
         assert_eq!(
@@ -453,4 +456,89 @@ fn memory_stays_bounded_over_a_long_follow() {
     if let Some(kib) = peak {
         assert!(kib < 24 << 10, "peak RSS {kib} KiB for 16 MiB followed");
     }
+}
+
+/// The report commands with `--follow`: a report as it stands every
+/// `--refresh` while records come (on a pipe: text under a `-- after`
+/// line, JSON one document per line), and at the end the report of a run
+/// on the finished file.
+#[test]
+fn live_reports_end_with_the_report_of_the_finished_file() {
+    let dir = support::scratch("follow_live_reports");
+    let trace = samples::sample_trace();
+    let done = dir.join("done.trace");
+    std::fs::write(&done, &trace).unwrap();
+    let commands: &[&[&str]] = &[
+        &["stats"],
+        &["locks"],
+        &["alloc"],
+        &["hist", "--event", "blk_co_pwritev", "--arg", "bytes"],
+        &["stats", "--json"],
+        &["locks", "--json"],
+    ];
+    for (i, args) in commands.iter().enumerate() {
+        let live = dir.join(format!("live-{i}"));
+        let path = live.clone();
+        let bytes = trace.clone();
+        let mut all = args.to_vec();
+        all.extend(["--refresh", "50ms"]);
+        let out = follow_while(&all, &live, move || {
+            // Slower than usual, so that reports come while it is written.
+            let half = bytes.len() / 2;
+            write_slowly(&path, &bytes[..half], 21);
+            thread::sleep(Duration::from_millis(150));
+            write_slowly(&path, &bytes[half..], 22);
+        });
+        assert!(out.status.success(), "{args:?}: {}", support::stderr(&out));
+        let want = normal_run(args, &done);
+        let text = String::from_utf8(out.stdout).unwrap();
+        if args.contains(&"--json") {
+            let docs: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("one document per line"))
+                .collect();
+            assert!(docs.len() >= 2, "{args:?}: {} documents", docs.len());
+            let want: serde_json::Value = serde_json::from_slice(&want).unwrap();
+            assert_eq!(docs.last(), Some(&want), "{args:?}");
+        } else {
+            assert!(text.starts_with("-- after "), "{args:?}: {text}");
+            let (live_part, last) = text.rsplit_once("-- end --\n").expect("the end line");
+            assert!(live_part.matches("-- after ").count() >= 1, "{args:?}");
+            support::assert_same_output(&format!("{args:?} --follow"), last.as_bytes(), &want);
+        }
+    }
+}
+
+/// A follow whose reader has gone (`| head`) ends, even while the trace
+/// is idle and nothing is written to find out.
+#[test]
+fn a_closed_output_ends_an_idle_follow() {
+    use std::io::Read;
+    let dir = support::scratch("follow_closed_output");
+    let live = dir.join("live");
+    std::fs::write(&live, samples::sample_trace()).unwrap();
+    let mut child = spawn(&argv(&[
+        &"stats",
+        &"-f",
+        &"--refresh",
+        &"50ms",
+        &events(),
+        &live,
+    ]));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still following"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
 }

@@ -704,6 +704,16 @@ pub trait Analyzer: Send {
         Ok(())
     }
 
+    /// The report as it stands before the trace's end, for a live report
+    /// of a followed trace (`stats --follow`): what [`Analyzer::end`]
+    /// would give now, without ending anything. `None` (the default) for
+    /// an analyzer that cannot make one; the report analyzers make it by
+    /// ending a copy of themselves.
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        let _ = info;
+        None
+    }
+
     /// Calls `handler` (the one the table chose for this record). An
     /// analyzer with a single handler can call it directly here instead,
     /// so that the compiler inlines it into the driver's loop: the printer

@@ -160,6 +160,8 @@ pub(super) enum Command {
         #[command(flatten)]
         output: OutputArgs,
         #[command(flatten)]
+        live: LiveArgs,
+        #[command(flatten)]
         trace: TraceArgs,
     },
     /// Mutex contention from qemu_mutex_lock/locked/unlock events: wait and
@@ -175,6 +177,8 @@ pub(super) enum Command {
         top: Option<usize>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        live: LiveArgs,
         #[command(flatten)]
         trace: TraceArgs,
     },
@@ -341,6 +345,30 @@ pub(crate) struct FollowArgs {
     /// With --follow: start with the last N records written so far.
     #[arg(short = 'n', long = "last", value_name = "N", requires = "follow")]
     pub(super) last: Option<u64>,
+}
+
+/// `--follow` on a report command (stats, locks, hist, alloc): the report
+/// redrawn as records come.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct LiveArgs {
+    #[command(flatten)]
+    pub(super) follow: FollowArgs,
+    /// With --follow: show the report as it stands this often, when
+    /// records have come (on a terminal redrawn in place; otherwise one
+    /// after another, text under a '-- after SECONDS s --' line, JSON one
+    /// document per line) [default: 1s]. The final report is shown when
+    /// the follow ends.
+    #[arg(long, value_name = "DURATION", requires = "follow", value_parser = parse_duration)]
+    pub(super) refresh: Option<std::time::Duration>,
+}
+
+impl LiveArgs {
+    /// How often to show the report, when following.
+    pub(super) fn every(&self) -> Option<std::time::Duration> {
+        self.follow
+            .follow
+            .then(|| self.refresh.unwrap_or(std::time::Duration::from_secs(1)))
+    }
 }
 
 /// Reads a duration with its unit (`500ms`, `2s`, `1.5s`, `us`, `ns`).

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use super::args::{EndArg, FilterArgs, FollowArgs, TraceArgs};
+use super::args::{EndArg, FilterArgs, FollowArgs, LiveArgs, TraceArgs};
 use super::error::{Error, Failure};
 use super::{hints, term};
 use crate::analyzers::print::Parallelism;
@@ -172,6 +172,9 @@ pub(crate) struct Config {
     /// patterns that match no declared event), written with the run's
     /// other warnings.
     pub(super) warnings: Vec<String>,
+    /// How often a followed trace's report is shown as it stands
+    /// (`stats --follow --refresh`).
+    pub(super) live: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -261,7 +264,16 @@ impl Config {
             term: args.term.clone(),
             inputs,
             warnings,
+            live: None,
         })
+    }
+
+    /// [`Config::from_args_following`] for a report command, whose report
+    /// is shown as it stands every `--refresh` while following.
+    pub(super) fn from_args_live(args: &TraceArgs, live: &LiveArgs) -> Result<Config, Failure> {
+        let mut config = Self::from_args_following(args, &live.follow)?;
+        config.live = live.every();
+        Ok(config)
     }
 
     /// Opens `path` to follow it (`--follow`): a regular file, not
@@ -329,6 +341,13 @@ impl Config {
             };
             Failure::Error(e)
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+                trace.stop_when_closed(fd);
+            }
+        }
         trace.on_note(|note| {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "simpletrace: {note}");

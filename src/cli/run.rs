@@ -58,6 +58,59 @@ impl Reports<'static> {
     }
 }
 
+/// How a followed trace's reports are shown as they stand
+/// (`stats --follow`), and the last of them when the follow ends.
+#[derive(Debug, Clone)]
+struct LiveView {
+    json: bool,
+    terminal: bool,
+    color: bool,
+    keys: Vec<String>,
+    started: std::time::Instant,
+}
+
+impl LiveView {
+    /// Writes `reports` (the final ones when `last`): on a terminal the
+    /// screen is cleared first, so that each replaces the one before;
+    /// otherwise text comes under a `-- after SECONDS s --` line (`-- end
+    /// --` for the last), and JSON is one document per line.
+    fn show(&self, reports: &[Report], last: bool) -> io::Result<()> {
+        use std::io::Write;
+        let mut out = io::stdout().lock();
+        let keyed: Vec<(&str, &Report)> =
+            self.keys.iter().map(String::as_str).zip(reports).collect();
+        if self.json {
+            let shown: Vec<&(&str, &Report)> =
+                keyed.iter().filter(|(_, r)| !r.is_empty()).collect();
+            let doc = match shown.as_slice() {
+                [] => return out.flush(),
+                [(_, only)] => only.lazy_json().into_value(),
+                many => serde_json::Value::Object(
+                    many.iter()
+                        .map(|(key, r)| ((*key).to_owned(), r.lazy_json().into_value()))
+                        .collect(),
+                ),
+            };
+            serde_json::to_writer(&mut out, &doc)?;
+            out.write_all(b"\n")?;
+            return out.flush();
+        }
+        if self.terminal {
+            // Cursor home, then clear the screen.
+            out.write_all(b"\x1b[H\x1b[2J")?;
+        } else if last {
+            out.write_all(b"-- end --\n")?;
+        } else {
+            writeln!(
+                out,
+                "-- after {:.1} s --",
+                self.started.elapsed().as_secs_f64()
+            )?;
+        }
+        write_reports(&mut out, &keyed, None, false, self.color)
+    }
+}
+
 /// The file `run --output` gives an analyzer.
 #[derive(Debug)]
 struct RunFile {
@@ -150,6 +203,21 @@ pub(super) fn analyze_with<'c>(
         Buffering::Block
     };
     crate::output::enlarge_stdout_pipe();
+    // A followed trace's reports as they stand (`stats --follow`): on a
+    // terminal, redrawn in place; otherwise one after another.
+    let live = match (config.live, reports) {
+        (Some(_), Reports::Text | Reports::Json) => Some(LiveView {
+            json: matches!(reports, Reports::Json),
+            terminal: stdout.is_terminal(),
+            color: config.term.color_stdout(),
+            keys: report_keys(driver.names()).0,
+            started: std::time::Instant::now(),
+        }),
+        _ => None,
+    };
+    if let (Some(every), Some(view)) = (config.live, live.clone()) {
+        driver.live_reports(every, move |reports| view.show(reports, false));
+    }
     let mut out = stdout.lock();
     let options = RunOptions {
         parallelism: config.parallelism,
@@ -199,6 +267,12 @@ pub(super) fn analyze_with<'c>(
             let mut err = io::stderr().lock();
             let color = config.term.color_stderr();
             write_reports(&mut err, &keyed, None, false, color).map_err(Failure::output)?;
+        }
+        Reports::Text | Reports::Json if live.is_some() => {
+            drop(out);
+            if let Some(view) = &live {
+                view.show(&outcome.reports, true).map_err(Failure::output)?;
+            }
         }
         Reports::Text | Reports::Json => write_reports(
             &mut out,
@@ -579,6 +653,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             top,
             by_pid,
             output,
+            live,
             trace,
         }) => {
             let sort = match sort {
@@ -590,13 +665,14 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             };
             let mut driver = Driver::new();
             driver.add_parallel(StatsAnalyzer::new(sort, top, by_pid));
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_live(&trace, &live)?;
             analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Locks {
             sort,
             top,
             output,
+            live,
             trace,
         }) => {
             let sort = match sort {
@@ -606,7 +682,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             };
             let mut driver = Driver::new();
             driver.add(LocksAnalyzer::new(sort, top));
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_live(&trace, &live)?;
             analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Hist(args)) => hist::run(&args),

@@ -108,6 +108,8 @@ pub enum FollowStop {
     Idle,
     /// The process [`FollowOptions::pid_exit`] exited.
     WriterExited,
+    /// The output was closed ([`FollowedTrace::stop_when_closed`]).
+    OutputClosed,
 }
 
 /// A failure to start following a trace.
@@ -168,6 +170,7 @@ pub struct FollowedTrace {
     watch: Watch,
     notes: Option<NoteFn>,
     stop: Option<FollowStop>,
+    tick: Option<Duration>,
 }
 
 impl fmt::Debug for FollowedTrace {
@@ -216,6 +219,7 @@ impl FollowedTrace {
             watch,
             notes: None,
             stop: None,
+            tick: None,
         };
         while trace.need_header && trace.stop.is_none() {
             trace.read_available().map_err(FollowError::Io)?;
@@ -247,6 +251,21 @@ impl FollowedTrace {
     /// followed (a restart).
     pub fn on_note(&mut self, note: impl FnMut(&FollowNote) + 'static) {
         self.notes = Some(Box::new(note));
+    }
+
+    /// Stops following when `output` is closed at its other end (a pipe
+    /// whose reader has gone: `simpletrace -f ... | head`), even while
+    /// the trace is idle and nothing is written to find out (Linux).
+    #[cfg(unix)]
+    pub fn stop_when_closed(&mut self, output: std::os::fd::OwnedFd) {
+        self.watch.output = Some(output);
+    }
+
+    /// Wakes at least every `tick` (live reports, `stats --follow`: the
+    /// record loop is then run, with whatever came, so that a report can
+    /// be redrawn); `None`, the default, wakes only on a change.
+    pub fn set_tick(&mut self, tick: Option<Duration>) {
+        self.tick = tick;
     }
 
     /// The trace's kind (from its header).
@@ -428,7 +447,11 @@ impl FollowedTrace {
             self.stop = Some(FollowStop::Idle);
             return;
         }
-        self.stop = self.watch.wait(idle_left);
+        let limit = match (idle_left, self.tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.stop = self.watch.wait(limit);
     }
 }
 
@@ -553,7 +576,9 @@ impl<'e> RecordSource<'e> for Follow<'_, 'e> {
             // A full buffer may have more of the file behind it: caught
             // up only when the file had no more.
             let caught_up = self.trace.filled < self.trace.buf.len();
-            if got > 0 || fresh {
+            // With a tick, the loop runs at each wake, records or not, so
+            // that a live report can be redrawn.
+            if got > 0 || fresh || self.trace.tick.is_some() {
                 fresh = false;
                 let mut reader = self
                     .trace
@@ -650,6 +675,9 @@ struct Watch {
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
     pid: Option<u32>,
+    #[cfg(unix)]
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    output: Option<std::os::fd::OwnedFd>,
 }
 
 /// How often the file is looked at without inotify: a record flushed is
@@ -667,6 +695,8 @@ impl Watch {
             #[cfg(target_os = "linux")]
             pidfd: pid.and_then(linux::pidfd),
             pid,
+            #[cfg(unix)]
+            output: None,
         }
     }
 
@@ -697,10 +727,14 @@ impl Watch {
                 self.inotify.as_ref(),
                 self.pidfd.as_ref(),
                 signals::read_end(),
+                self.output.as_ref(),
                 timeout,
             );
             if woke.interrupt || interrupted() {
                 return Some(FollowStop::Interrupted);
+            }
+            if woke.output_closed {
+                return Some(FollowStop::OutputClosed);
             }
             if woke.pid || self.pid_gone() {
                 return Some(FollowStop::WriterExited);
@@ -785,6 +819,7 @@ mod linux {
     pub(super) struct Woke {
         pub(super) interrupt: bool,
         pub(super) pid: bool,
+        pub(super) output_closed: bool,
     }
 
     /// Waits for any of the descriptors, at most `timeout`; drains the
@@ -794,17 +829,30 @@ mod linux {
         inotify: Option<&OwnedFd>,
         pidfd: Option<&OwnedFd>,
         interrupt: Option<BorrowedFd<'static>>,
+        output: Option<&OwnedFd>,
         timeout: Option<Duration>,
     ) -> Woke {
-        let mut fds = Vec::with_capacity(3);
-        let mut slots = [None; 3];
-        for (slot, fd) in [inotify.map(AsFd::as_fd), pidfd.map(AsFd::as_fd), interrupt]
-            .into_iter()
-            .enumerate()
+        let mut fds = Vec::with_capacity(4);
+        let mut slots = [None; 4];
+        for (slot, fd) in [
+            inotify.map(AsFd::as_fd),
+            pidfd.map(AsFd::as_fd),
+            interrupt,
+            output.map(AsFd::as_fd),
+        ]
+        .into_iter()
+        .enumerate()
         {
             if let Some(fd) = fd {
                 slots[slot] = Some(fds.len());
-                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                // The output is asked for nothing: poll still reports an
+                // error or a hang-up on it (a pipe's reader gone).
+                let wanted = if slot == 3 {
+                    PollFlags::empty()
+                } else {
+                    PollFlags::IN
+                };
+                fds.push(PollFd::from_borrowed_fd(fd, wanted));
             }
         }
         let timeout = timeout.map(|t| Timespec {
@@ -829,6 +877,9 @@ mod linux {
         }
         woke.pid = pid_ready;
         woke.interrupt = interrupt_ready;
+        woke.output_closed = slots[3]
+            .and_then(|i| fds.get(i))
+            .is_some_and(|fd| fd.revents().intersects(PollFlags::ERR | PollFlags::HUP));
         woke
     }
 }

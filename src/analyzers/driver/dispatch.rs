@@ -291,6 +291,8 @@ pub(super) trait Runner: Send {
     fn restart(&mut self);
     /// See [`Analyzer::caught_up`].
     fn caught_up(&mut self) -> Result<(), AnalyzerError>;
+    /// See [`Analyzer::report_so_far`].
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>>;
 }
 
 pub(super) struct Sequential<A> {
@@ -313,6 +315,10 @@ impl<A: Analyzer> Runner for Sequential<A> {
 
     fn caught_up(&mut self) -> Result<(), AnalyzerError> {
         self.analyzer.caught_up()
+    }
+
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        self.analyzer.report_so_far(info)
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
@@ -455,6 +461,10 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
 
     fn caught_up(&mut self) -> Result<(), AnalyzerError> {
         self.analyzer.caught_up()
+    }
+
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        self.analyzer.report_so_far(info)
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
