@@ -18,11 +18,16 @@ use memmap2::Mmap;
 use crate::format::{EventsError, TraceEvents, TraceReader};
 
 mod file_id;
+pub(crate) mod follow;
 mod mapped;
 pub(crate) mod source;
 mod stream;
 
 pub use file_id::FileId;
+pub use follow::{
+    FollowError, FollowNote, FollowOptions, FollowStart, FollowStop, FollowedTrace,
+    stop_on_interrupt,
+};
 pub use mapped::{MappedFile, Shrink};
 pub use source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};
 pub use stream::{CompressedDataEnds, Compression, StreamSetupError, TraceStream};

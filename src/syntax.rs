@@ -106,6 +106,17 @@ pub(crate) const TIME_UNITS: &[(&str, u64)] = &[
     ("s", 1_000_000_000),
 ];
 
+/// A duration with its unit (`500ms`, `1.5s`: [`TIME_UNITS`]); a bare
+/// number is refused (seconds or nanoseconds? the reader cannot tell).
+// Only the command line's `--idle` reads durations so far.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+pub(crate) fn duration(text: &str) -> Option<core::time::Duration> {
+    match quantity(text, &[TIME_UNITS])? {
+        (ns, Some(_)) => Some(core::time::Duration::from_nanos(ns)),
+        (_, None) => None,
+    }
+}
+
 /// The size units: bytes as the base, binary multiples.
 // Only `hist --linear`'s command-line syntax reads sizes so far.
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
@@ -154,6 +165,17 @@ pub(crate) fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        use core::time::Duration;
+        assert_eq!(duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(duration(" 20us "), Some(Duration::from_micros(20)));
+        assert_eq!(duration("3"), None);
+        assert_eq!(duration("3 parsecs"), None);
+        assert_eq!(duration("-1s"), None);
+    }
 
     #[test]
     fn identifiers() {

@@ -10,6 +10,7 @@ mod chrome;
 mod cli;
 mod conformance;
 mod errors;
+mod follow;
 mod fuzz_regressions;
 mod hist;
 mod inputs;

@@ -281,6 +281,12 @@ impl Sink for JsonLines {
         self.write_line(ev, out);
         Ok(())
     }
+
+    /// A new trace's first record has a `delta_ns` of 0, as in a run over
+    /// that trace alone.
+    fn restart(&mut self) {
+        self.last_ns = None;
+    }
 }
 
 impl ChunkSink for JsonLines {

@@ -72,7 +72,7 @@ const EXACT_PER_MUTEX: usize = 1 << 16;
 /// Lock requests not yet acquired, oldest first: the oldest held inline
 /// (a mutex seldom has more than one waiter in the trace at a time), the
 /// others in a queue that allocates only when needed.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Waiting {
     /// The oldest; `None` only when `rest` is empty too.
     first: Option<Pending>,
@@ -114,7 +114,7 @@ impl Waiting {
 /// What is kept per mutex: 336 bytes, plus 8 bytes per wait and hold
 /// kept exactly (up to `EXACT_PER_MUTEX` each, within the budget), plus
 /// its waiters beyond the first.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct MutexStats {
     pid: u32,
     mutex: u64,
@@ -218,7 +218,7 @@ fn human_whole_ns(ns: i64) -> String {
 }
 
 /// The `locks` analyzer.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LocksAnalyzer {
     sort: SortBy,
     top: Option<usize>,
@@ -419,6 +419,11 @@ impl Analyzer for LocksAnalyzer {
             .filter(|n| info.events.by_name(n.as_bytes()).is_some())
             .count();
         Ok(())
+    }
+
+    /// A copy of it, ended (for a live report, `--follow`).
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        Some(self.clone().end(info))
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {

@@ -689,6 +689,31 @@ pub trait Analyzer: Send {
         let _ = ev;
     }
 
+    /// The trace was restarted (a followed file truncated or replaced,
+    /// `--follow`): the records that come next are a new trace's, from
+    /// its first. An analyzer that relates a record to the one before it
+    /// (the printer's delta) starts afresh here. Default: nothing.
+    fn restart(&mut self) {}
+
+    /// Every record there is for now has been handed over (a followed
+    /// trace waits for more, `--follow`): an analyzer that writes
+    /// elsewhere than the run's output writes out what it holds and
+    /// flushes it here, so that a reader sees the records as they come.
+    /// Default: nothing.
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        Ok(())
+    }
+
+    /// The report as it stands before the trace's end, for a live report
+    /// of a followed trace (`stats --follow`): what [`Analyzer::end`]
+    /// would give now, without ending anything. `None` (the default) for
+    /// an analyzer that cannot make one; the report analyzers make it by
+    /// ending a copy of themselves.
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        let _ = info;
+        None
+    }
+
     /// Calls `handler` (the one the table chose for this record). An
     /// analyzer with a single handler can call it directly here instead,
     /// so that the compiler inlines it into the driver's loop: the printer

@@ -310,6 +310,12 @@ impl Sink for PrintAnalyzer {
         self.printer.write_event(out, ev);
         Ok(())
     }
+
+    /// A new trace's first record prints a delta of `0.000`, as in a run
+    /// over that trace alone.
+    fn restart(&mut self) {
+        self.printer.last_timestamp_ns = None;
+    }
 }
 
 impl ChunkSink for PrintAnalyzer {

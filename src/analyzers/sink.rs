@@ -109,6 +109,16 @@ pub trait Sink: Send + Sized {
         let _ = out;
     }
 
+    /// The trace was restarted (see [`Analyzer::restart`]; default:
+    /// nothing).
+    fn restart(&mut self) {}
+
+    /// Every record there is for now was given (see
+    /// [`Analyzer::caught_up`]; default: nothing).
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        Ok(())
+    }
+
     /// Called once after the last record; its report (default: none).
     fn close(&mut self) -> Result<Report, AnalyzerError> {
         Ok(Report::none())
@@ -168,6 +178,14 @@ impl<S: Sink> Analyzer for S {
 
     fn retract(&mut self, ev: &Event<'_>) {
         Sink::retract(self, ev);
+    }
+
+    fn restart(&mut self) {
+        Sink::restart(self);
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        Sink::caught_up(self)
     }
 
     fn stream(&self) -> Option<Stream> {
@@ -323,6 +341,21 @@ impl<S: Sink> Sink for ToWriter<S> {
 
     fn tail(&mut self, _: &mut Vec<u8>) {
         self.sink.tail(&mut self.buf);
+    }
+
+    fn restart(&mut self) {
+        self.sink.restart();
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.sink.caught_up()?;
+        self.drain()?;
+        if let Some(out) = self.out.as_mut() {
+            let out = out.get_mut().unwrap_or_else(PoisonError::into_inner);
+            out.flush()
+                .map_err(|e| AnalyzerError::caused_by(S::NAME, &self.destination, e))?;
+        }
+        Ok(())
     }
 
     fn close(&mut self) -> Result<Report, AnalyzerError> {

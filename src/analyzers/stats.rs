@@ -315,6 +315,11 @@ impl Analyzer for StatsAnalyzer {
         self.on_record(ev, ctx)
     }
 
+    /// A copy of it, ended (for a live report, `--follow`).
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        Some(self.clone().end(info))
+    }
+
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
         let events = info.events;
         let mut entries = self.entries();

@@ -167,6 +167,17 @@ impl Sink for SubsetWriter {
         Ok(())
     }
 
+    /// The record held was confirmed (the loop confirms each record as it
+    /// is handed over): out it goes, and the output is flushed.
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.release()?;
+        if let Some(w) = self.writer.as_mut() {
+            w.flush()
+                .map_err(|e| AnalyzerError::caused_by("filter", &self.destination, e))?;
+        }
+        Ok(())
+    }
+
     fn retract(&mut self, ev: &Event<'_>) {
         if self.held.record == Some(ev.record().at.record.0) {
             self.held.record = None;

@@ -78,6 +78,8 @@ pub(super) struct AllocArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
+    live: super::args::LiveArgs,
+    #[command(flatten)]
     pub(super) trace: TraceArgs,
 }
 
@@ -117,7 +119,7 @@ pub(super) fn run(args: &AllocArgs) -> Result<Vec<String>, Failure> {
             "--no-builtin leaves no rule: give --alloc, --free or --realloc rules".into(),
         ));
     }
-    let config = Config::from_args(&args.trace)?;
+    let config = Config::from_args_live(&args.trace, &args.live)?;
     let mut driver = Driver::new();
     driver.add(AllocAnalyzer::new(AllocOptions {
         rules,

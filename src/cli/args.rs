@@ -160,6 +160,8 @@ pub(super) enum Command {
         #[command(flatten)]
         output: OutputArgs,
         #[command(flatten)]
+        live: LiveArgs,
+        #[command(flatten)]
         trace: TraceArgs,
     },
     /// Mutex contention from qemu_mutex_lock/locked/unlock events: wait and
@@ -175,6 +177,8 @@ pub(super) enum Command {
         top: Option<usize>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        live: LiveArgs,
         #[command(flatten)]
         trace: TraceArgs,
     },
@@ -203,6 +207,8 @@ pub(super) enum Command {
         #[arg(long = "span", value_name = "BEGIN[:KEY],END[:KEY]")]
         spans: Vec<SpanSpec>,
         #[command(flatten)]
+        follow: FollowArgs,
+        #[command(flatten)]
         trace: TraceArgs,
     },
     /// Write the records the filters keep to a new trace (same format
@@ -213,6 +219,8 @@ pub(super) enum Command {
         /// input.
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: PathBuf,
+        #[command(flatten)]
+        follow: FollowArgs,
         #[command(flatten)]
         trace: TraceArgs,
     },
@@ -307,7 +315,67 @@ pub(crate) struct PrintArgs {
     #[arg(long)]
     pub(super) timestamps: bool,
     #[command(flatten)]
+    pub(super) follow: FollowArgs,
+    #[command(flatten)]
     pub(super) trace: TraceArgs,
+}
+
+/// `--follow` and how it starts and stops (print, json, filter).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Following a live trace")]
+pub(crate) struct FollowArgs {
+    /// Keep reading as the trace grows (a trace QEMU is still writing),
+    /// printing each record once it is whole; a truncated or replaced file
+    /// is followed again from its new header. Stops on Ctrl-C, after
+    /// --idle, or when --pid-exit's process exits; then the run ends as at
+    /// the end of a trace (exit status 0).
+    #[arg(long, short = 'f')]
+    pub(super) follow: bool,
+    /// With --follow: stop after DURATION without the trace growing
+    /// (500ms, 2s, 1.5s).
+    #[arg(long, value_name = "DURATION", requires = "follow", value_parser = parse_duration)]
+    pub(super) idle: Option<std::time::Duration>,
+    /// With --follow: stop when process PID (the QEMU writing the trace)
+    /// has exited, after reading what it wrote.
+    #[arg(long, value_name = "PID", requires = "follow")]
+    pub(super) pid_exit: Option<u32>,
+    /// With --follow: start after the records written so far.
+    #[arg(long, requires = "follow", conflicts_with = "last")]
+    pub(super) from_end: bool,
+    /// With --follow: start with the last N records written so far.
+    #[arg(short = 'n', long = "last", value_name = "N", requires = "follow")]
+    pub(super) last: Option<u64>,
+}
+
+/// `--follow` on a report command (stats, locks, hist, alloc): the report
+/// redrawn as records come.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct LiveArgs {
+    #[command(flatten)]
+    pub(super) follow: FollowArgs,
+    /// With --follow: show the report as it stands this often, when
+    /// records have come (on a terminal redrawn in place; otherwise one
+    /// after another, text under a '-- after SECONDS s --' line, JSON one
+    /// document per line) [default: 1s]. The final report is shown when
+    /// the follow ends.
+    #[arg(long, value_name = "DURATION", requires = "follow", value_parser = parse_duration)]
+    pub(super) refresh: Option<std::time::Duration>,
+}
+
+impl LiveArgs {
+    /// How often to show the report, when following.
+    pub(super) fn every(&self) -> Option<std::time::Duration> {
+        self.follow
+            .follow
+            .then(|| self.refresh.unwrap_or(std::time::Duration::from_secs(1)))
+    }
+}
+
+/// Reads a duration with its unit (`500ms`, `2s`, `1.5s`, `us`, `ns`).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::syntax::duration(s).ok_or_else(|| {
+        format!("'{s}' is not a duration: a number and a unit (500ms, 2s, 1.5s, 250us, ns)")
+    })
 }
 
 /// How `stats` orders its event table.

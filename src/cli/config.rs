@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use super::args::{EndArg, FilterArgs, TraceArgs};
+use super::args::{EndArg, FilterArgs, FollowArgs, LiveArgs, TraceArgs};
 use super::error::{Error, Failure};
 use super::{hints, term};
 use crate::analyzers::print::Parallelism;
@@ -138,6 +138,8 @@ pub(super) enum Trace {
     Data(TraceData),
     /// Read front to back, by the one run that takes it.
     Stream(RefCell<Option<TraceStream>>),
+    /// Followed as it grows (`--follow`), by the one run that takes it.
+    Follow(RefCell<Option<Box<input::FollowedTrace>>>),
 }
 
 /// The opened inputs and settings every command works from.
@@ -165,10 +167,23 @@ pub(crate) struct Config {
     /// patterns that match no declared event), written with the run's
     /// other warnings.
     pub(super) warnings: Vec<String>,
+    /// How often a followed trace's report is shown as it stands
+    /// (`stats --follow --refresh`).
+    pub(super) live: Option<std::time::Duration>,
 }
 
 impl Config {
     pub(super) fn from_args(args: &TraceArgs) -> Result<Config, Failure> {
+        Self::from_args_following(args, &FollowArgs::default())
+    }
+
+    /// [`Config::from_args`], following the trace as it grows when
+    /// `follow.follow` (`--follow`): the file is opened and its header
+    /// waited for, and the trace is read by the one run that takes it.
+    pub(super) fn from_args_following(
+        args: &TraceArgs,
+        follow: &FollowArgs,
+    ) -> Result<Config, Failure> {
         let (Some(events_path), Some(trace_path)) = (&args.trace_events, &args.trace_file) else {
             return Err(Failure::invalid(
                 "missing TRACE_EVENTS or TRACE_FILE".into(),
@@ -210,11 +225,15 @@ impl Config {
         // Read already, so they exist; an identity that cannot be known
         // cannot be matched either.
         let inputs = inputs.into_iter().flatten().collect();
-        let (trace, compression) = match TraceInput::open(trace_path)? {
-            TraceInput::Data(data) => (Trace::Data(data), None),
-            TraceInput::Stream(stream) => {
-                let compression = stream.compression();
-                (Trace::Stream(RefCell::new(Some(stream))), compression)
+        let (trace, compression) = if follow.follow {
+            (Self::follow(args, follow, trace_path, &events)?, None)
+        } else {
+            match TraceInput::open(trace_path)? {
+                TraceInput::Data(data) => (Trace::Data(data), None),
+                TraceInput::Stream(stream) => {
+                    let compression = stream.compression();
+                    (Trace::Stream(RefCell::new(Some(stream))), compression)
+                }
             }
         };
         let threads = match args.threads {
@@ -240,7 +259,95 @@ impl Config {
             term: args.term.clone(),
             inputs,
             warnings,
+            live: None,
         })
+    }
+
+    /// [`Config::from_args_following`] for a report command, whose report
+    /// is shown as it stands every `--refresh` while following.
+    pub(super) fn from_args_live(args: &TraceArgs, live: &LiveArgs) -> Result<Config, Failure> {
+        let mut config = Self::from_args_following(args, &live.follow)?;
+        config.live = live.every();
+        Ok(config)
+    }
+
+    /// Opens `path` to follow it (`--follow`): a regular file, not
+    /// compressed; waits for its header.
+    fn follow(
+        args: &TraceArgs,
+        follow: &FollowArgs,
+        path: &Path,
+        events: &TraceEvents,
+    ) -> Result<Trace, Failure> {
+        if path.as_os_str() == "-" {
+            return Err(Failure::invalid(
+                "--follow reads a file as it grows: give the trace's path, not - (a pipe is \
+                 read to its end without --follow)"
+                    .into(),
+            ));
+        }
+        let meta = std::fs::metadata(path).map_err(|source| {
+            Error::Input(input::InputError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
+        if !meta.is_file() {
+            return Err(Failure::invalid(format!(
+                "--follow: {} is not a regular file (a pipe or a device is read to its end \
+                 without --follow)",
+                path.display()
+            )));
+        }
+        let mut head = [0u8; 8];
+        let got = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+        if let Some(c) = head.get(..got).and_then(Compression::detect) {
+            return Err(Failure::invalid(format!(
+                "--follow: {} is {c} data: a compressed trace cannot be followed (read it \
+                 without --follow)",
+                path.display()
+            )));
+        }
+        let start = match (follow.from_end, follow.last) {
+            (_, Some(n)) => input::FollowStart::Last(n),
+            (true, None) => input::FollowStart::End,
+            (false, None) => input::FollowStart::Beginning,
+        };
+        let options = input::FollowOptions {
+            idle: follow.idle,
+            pid_exit: follow.pid_exit,
+            start,
+            no_header: args.no_header,
+            block: args.chunk_size.map_or(0, |b| b as usize),
+        };
+        // Ctrl-C ends the follow, not the process (a second one does).
+        let _ = input::stop_on_interrupt();
+        let mut trace = input::FollowedTrace::open(path, events, options).map_err(|e| {
+            let e = match e {
+                input::FollowError::Io(source) => Error::Input(input::InputError::Io {
+                    path: path.to_owned(),
+                    source,
+                }),
+                input::FollowError::Header(e) => {
+                    Error::Format(e).context(format!("{}: ", path.display()), "")
+                }
+            };
+            Failure::Error(e)
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
+                trace.stop_when_closed(fd);
+            }
+        }
+        trace.on_note(|note| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "simpletrace: {note}");
+        });
+        Ok(Trace::Follow(RefCell::new(Some(Box::new(trace)))))
     }
 
     /// Starts writing the output file `path` (never one of the inputs).
@@ -326,7 +433,7 @@ impl Config {
     pub(super) fn shrink(&self) -> Option<input::Shrink> {
         match &self.trace {
             Trace::Data(data) => data.shrink(),
-            Trace::Stream(_) => None,
+            Trace::Stream(_) | Trace::Follow(_) => None,
         }
     }
 

@@ -122,6 +122,8 @@ pub(super) struct HistArgs {
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
+    live: super::args::LiveArgs,
+    #[command(flatten)]
     pub(super) trace: TraceArgs,
 }
 
@@ -339,7 +341,7 @@ pub(super) fn run(args: &HistArgs) -> Result<Vec<String>, Failure> {
             "write the plot to a file (--svg FILE), or leave out --json",
         )));
     }
-    let config = Config::from_args(&args.trace)?;
+    let config = Config::from_args_live(&args.trace, &args.live)?;
     // The analyzer checks the run's --events filter when the run starts.
     let hist = Hist::new(spec, &config.events).map_err(|e| {
         if e.is_usage() {

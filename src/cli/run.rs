@@ -26,7 +26,7 @@ use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
 use crate::format::excerpt::Excerpt;
 use crate::format::{TraceKind, TraceReader};
-use crate::input::TraceStream;
+use crate::input::{FollowedTrace, TraceStream};
 use crate::output::{OutputError, OutputFile};
 
 /// Where reports go.
@@ -55,6 +55,59 @@ pub(super) enum Reports<'f> {
 impl Reports<'static> {
     pub(super) fn json(json: bool) -> Reports<'static> {
         if json { Reports::Json } else { Reports::Text }
+    }
+}
+
+/// How a followed trace's reports are shown as they stand
+/// (`stats --follow`), and the last of them when the follow ends.
+#[derive(Debug, Clone)]
+struct LiveView {
+    json: bool,
+    terminal: bool,
+    color: bool,
+    keys: Vec<String>,
+    started: std::time::Instant,
+}
+
+impl LiveView {
+    /// Writes `reports` (the final ones when `last`): on a terminal the
+    /// screen is cleared first, so that each replaces the one before;
+    /// otherwise text comes under a `-- after SECONDS s --` line (`-- end
+    /// --` for the last), and JSON is one document per line.
+    fn show(&self, reports: &[Report], last: bool) -> io::Result<()> {
+        use std::io::Write;
+        let mut out = io::stdout().lock();
+        let keyed: Vec<(&str, &Report)> =
+            self.keys.iter().map(String::as_str).zip(reports).collect();
+        if self.json {
+            let shown: Vec<&(&str, &Report)> =
+                keyed.iter().filter(|(_, r)| !r.is_empty()).collect();
+            let doc = match shown.as_slice() {
+                [] => return out.flush(),
+                [(_, only)] => only.lazy_json().into_value(),
+                many => serde_json::Value::Object(
+                    many.iter()
+                        .map(|(key, r)| ((*key).to_owned(), r.lazy_json().into_value()))
+                        .collect(),
+                ),
+            };
+            serde_json::to_writer(&mut out, &doc)?;
+            out.write_all(b"\n")?;
+            return out.flush();
+        }
+        if self.terminal {
+            // Cursor home, then clear the screen.
+            out.write_all(b"\x1b[H\x1b[2J")?;
+        } else if last {
+            out.write_all(b"-- end --\n")?;
+        } else {
+            writeln!(
+                out,
+                "-- after {:.1} s --",
+                self.started.elapsed().as_secs_f64()
+            )?;
+        }
+        write_reports(&mut out, &keyed, None, false, self.color)
     }
 }
 
@@ -90,6 +143,7 @@ pub(super) fn analyze_with<'c>(
     enum Source<'c> {
         Data(TraceReader<'c>),
         Stream(TraceStream, TraceKind),
+        Follow(Box<FollowedTrace>),
     }
     // The header is checked before anything is written.
     let source = match &config.trace {
@@ -102,6 +156,12 @@ pub(super) fn analyze_with<'c>(
             let kind = config.stream_kind(&stream)?;
             Source::Stream(stream, kind)
         }
+        Trace::Follow(cell) => {
+            let taken = cell.borrow_mut().take();
+            Source::Follow(taken.ok_or_else(|| {
+                config.on_trace(Error::Invalid("the trace was read already".into()))
+            })?)
+        }
     };
     driver.select(config.selection.clone());
     // The progress bar counts the bytes of the source as they come: for a
@@ -111,12 +171,14 @@ pub(super) fn analyze_with<'c>(
     // come a block at a time, and count decompressed bytes).
     let mapped = match &config.trace {
         Trace::Data(data) => Some(data),
-        Trace::Stream(_) => None,
+        Trace::Stream(_) | Trace::Follow(_) => None,
     };
-    let progress = config.term.progress(match &source {
-        Source::Data(_) => mapped.map(|data| data.len() as u64),
-        Source::Stream(stream, _) => stream.source_len(),
-    });
+    // A followed trace has no end to show progress towards.
+    let progress = match &source {
+        Source::Data(_) => config.term.progress(mapped.map(|data| data.len() as u64)),
+        Source::Stream(stream, _) => config.term.progress(stream.source_len()),
+        Source::Follow(_) => None,
+    };
     if let (Some(p), Source::Stream(stream, _)) = (&progress, &source) {
         let p = p.clone();
         stream.on_progress(move |read| p.set(read));
@@ -141,6 +203,21 @@ pub(super) fn analyze_with<'c>(
         Buffering::Block
     };
     crate::output::enlarge_stdout_pipe();
+    // A followed trace's reports as they stand (`stats --follow`): on a
+    // terminal, redrawn in place; otherwise one after another.
+    let live = match (config.live, reports) {
+        (Some(_), Reports::Text | Reports::Json) => Some(LiveView {
+            json: matches!(reports, Reports::Json),
+            terminal: stdout.is_terminal(),
+            color: config.term.color_stdout(),
+            keys: report_keys(driver.names()).0,
+            started: std::time::Instant::now(),
+        }),
+        _ => None,
+    };
+    if let (Some(every), Some(view)) = (config.live, live.clone()) {
+        driver.live_reports(every, move |reports| view.show(reports, false));
+    }
     let mut out = stdout.lock();
     let options = RunOptions {
         parallelism: config.parallelism,
@@ -150,6 +227,9 @@ pub(super) fn analyze_with<'c>(
         Source::Data(reader) => driver.run(reader, &mut out, options),
         Source::Stream(mut stream, kind) => {
             driver.run_stream(&mut stream, kind, &config.events, &mut out, options)
+        }
+        Source::Follow(mut trace) => {
+            driver.run_follow(&mut trace, &config.events, &mut out, options)
         }
     };
     if let Some(p) = &progress {
@@ -187,6 +267,12 @@ pub(super) fn analyze_with<'c>(
             let mut err = io::stderr().lock();
             let color = config.term.color_stderr();
             write_reports(&mut err, &keyed, None, false, color).map_err(Failure::output)?;
+        }
+        Reports::Text | Reports::Json if live.is_some() => {
+            drop(out);
+            if let Some(view) = &live {
+                view.show(&outcome.reports, true).map_err(Failure::output)?;
+            }
         }
         Reports::Text | Reports::Json => write_reports(
             &mut out,
@@ -566,6 +652,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             top,
             by_pid,
             output,
+            live,
             trace,
         }) => {
             let sort = match sort {
@@ -577,13 +664,14 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             };
             let mut driver = Driver::new();
             driver.add_parallel(StatsAnalyzer::new(sort, top, by_pid));
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_live(&trace, &live)?;
             analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Locks {
             sort,
             top,
             output,
+            live,
             trace,
         }) => {
             let sort = match sort {
@@ -593,7 +681,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             };
             let mut driver = Driver::new();
             driver.add(LocksAnalyzer::new(sort, top));
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_live(&trace, &live)?;
             analyze(&config, Reports::json(output.json), driver)
         }
         Some(Command::Hist(args)) => hist::run(&args),
@@ -601,6 +689,7 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
         Some(Command::Json {
             format,
             spans,
+            follow,
             trace,
         }) => {
             let mut driver = Driver::new();
@@ -615,16 +704,20 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
                 // Spans pair records across the trace: file order.
                 JsonFormat::Chrome => driver.add(ChromeTrace::new(spans)),
             }
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_following(&trace, &follow)?;
             analyze(&config, Reports::Text, driver)
         }
-        Some(Command::Filter { output, trace }) => {
+        Some(Command::Filter {
+            output,
+            follow,
+            trace,
+        }) => {
             let to_stdout = output.as_os_str() == "-";
             if to_stdout {
                 destinations::refuse_binary_to_terminal("-o -", io::stdout().is_terminal())
                     .map_err(Failure::invalid)?;
             }
-            let config = Config::from_args(&trace)?;
+            let config = Config::from_args_following(&trace, &follow)?;
             let destination = output.display().to_string();
             let mut driver = Driver::new();
             if to_stdout {
@@ -651,7 +744,7 @@ pub(super) fn print(args: &PrintArgs) -> Result<Vec<String>, Failure> {
     if args.format == PrintFormat::Python && args.timestamps {
         return Err(Failure::invalid("--timestamps needs --format log".into()));
     }
-    let config = Config::from_args(&args.trace)?;
+    let config = Config::from_args_following(&args.trace, &args.follow)?;
     let color = config.term.color_stdout();
     let mut driver = Driver::new();
     match args.format {

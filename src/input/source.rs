@@ -77,6 +77,12 @@ pub enum StreamError {
         /// [`STREAM_RECORD_LIMIT`].
         limit: u64,
     },
+    /// A followed trace was restarted (truncated or replaced) and the new
+    /// trace's header is not a trace header.
+    RestartedBadHeader(format::Error),
+    /// A followed trace was restarted with another format version or
+    /// byte order than the trace the run began with.
+    RestartedOtherKind,
 }
 
 impl fmt::Display for StreamError {
@@ -110,6 +116,16 @@ impl fmt::Display for StreamError {
                  it has no first timestamp within reach for a relative --start or --end \
                  (give the time in nanoseconds, or read the trace from a file)"
             ),
+            StreamError::RestartedBadHeader(e) => {
+                write!(
+                    f,
+                    "the trace was restarted, and the new one does not start with a trace header: {e}"
+                )
+            }
+            StreamError::RestartedOtherKind => f.write_str(
+                "the trace was restarted with another format version or byte order: \
+                 follow it again with a new run",
+            ),
         }
     }
 }
@@ -127,9 +143,21 @@ impl std::error::Error for StreamError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StreamError::Read { source, .. } => Some(source),
+            StreamError::RestartedBadHeader(e) => Some(e),
             _ => None,
         }
     }
+}
+
+/// What the record loop is told of a piece before reading it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Piece {
+    /// The trace was restarted before this piece (a followed file
+    /// truncated or replaced): its records are a new trace's.
+    pub restarted: bool,
+    /// The piece ends at the current end of a followed trace: after it
+    /// the source waits for more.
+    pub caught_up: bool,
 }
 
 /// How the record loop left one piece of a source.
@@ -175,7 +203,7 @@ pub(crate) trait RecordSource<'e> {
     /// faulted for good.
     fn pieces<E>(
         &mut self,
-        run: impl FnMut(&mut TraceReader<'_>) -> Result<PieceEnd, E>,
+        run: impl FnMut(&mut TraceReader<'_>, Piece) -> Result<PieceEnd, E>,
     ) -> Result<SourceEnd, E>;
 }
 
@@ -230,9 +258,9 @@ impl<'a> RecordSource<'a> for Whole<'a> {
 
     fn pieces<E>(
         &mut self,
-        mut run: impl FnMut(&mut TraceReader<'_>) -> Result<PieceEnd, E>,
+        mut run: impl FnMut(&mut TraceReader<'_>, Piece) -> Result<PieceEnd, E>,
     ) -> Result<SourceEnd, E> {
-        let end = run(&mut self.reader)?;
+        let end = run(&mut self.reader, Piece::default())?;
         Ok(SourceEnd {
             fault: end.fault,
             stopped: end.stopped,
@@ -421,13 +449,13 @@ impl<'s> RecordSource<'s> for Blocks<'s> {
 
     fn pieces<E>(
         &mut self,
-        mut run: impl FnMut(&mut TraceReader<'_>) -> Result<PieceEnd, E>,
+        mut run: impl FnMut(&mut TraceReader<'_>, Piece) -> Result<PieceEnd, E>,
     ) -> Result<SourceEnd, E> {
         let mut end = SourceEnd::default();
         let mut state: Option<ReaderState> = None;
         while self.error.is_none() {
             let mut reader = self.reader(state.as_ref());
-            let piece = run(&mut reader)?;
+            let piece = run(&mut reader, Piece::default())?;
             // A record that runs past the end of the block is whole in the
             // next one, unless the trace ends there.
             let cut = piece
@@ -484,7 +512,7 @@ mod tests {
     fn read_all<'e>(source: &mut impl RecordSource<'e>) -> (Vec<(u64, u64)>, SourceEnd) {
         let mut seen = Vec::new();
         let end = source
-            .pieces(|reader| {
+            .pieces(|reader, _| {
                 let mut fault = None;
                 for record in reader.by_ref() {
                     match record {

@@ -119,7 +119,7 @@ impl Queued {
 }
 
 /// Live blocks and remembered freed pointers.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Blocks {
     chunks: Vec<Box<[Entry]>>,
     /// Slab positions used so far (vacant ones included).

@@ -176,7 +176,7 @@ impl Default for AllocOptions {
 }
 
 /// The `alloc` analyzer: see the [module documentation](self).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AllocAnalyzer {
     options: AllocOptions,
     rules: RuleSet,
@@ -300,6 +300,11 @@ impl Analyzer for AllocAnalyzer {
             .iter()
             .map(|w| SetupWarning::new("alloc", w))
             .collect())
+    }
+
+    /// A copy of it, ended (for a live report, `--follow`).
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        Some(self.clone().end(info))
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {

@@ -293,7 +293,7 @@ pub(super) const PID_CHUNK: usize = 64;
 /// The counters of every pid seen, in chunks (no growth by copying), found
 /// through a map from pid to position, the last pid's position at hand
 /// (the events of a trace mostly come from one pid at a time).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Pids {
     pub(super) chunks: Vec<Vec<PidStats>>,
     pub(super) positions: HashMap<u32, u32>,
@@ -495,7 +495,7 @@ pub(super) struct Drops {
 }
 
 /// The correlation state: live blocks, freed pointers, counters.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Tracker {
     pub(super) keep: usize,
     pub(super) families: Vec<Option<Family>>,

@@ -287,6 +287,12 @@ pub(super) trait Runner: Send {
     fn end(&mut self, info: &TraceInfo<'_>) -> Result<Report, AnalyzerError>;
     /// See [`Analyzer::retract`].
     fn retract(&mut self, ev: &Event<'_>);
+    /// See [`Analyzer::restart`].
+    fn restart(&mut self);
+    /// See [`Analyzer::caught_up`].
+    fn caught_up(&mut self) -> Result<(), AnalyzerError>;
+    /// See [`Analyzer::report_so_far`].
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>>;
 }
 
 pub(super) struct Sequential<A> {
@@ -301,6 +307,18 @@ impl<A: Analyzer> Runner for Sequential<A> {
 
     fn retract(&mut self, ev: &Event<'_>) {
         self.analyzer.retract(ev);
+    }
+
+    fn restart(&mut self) {
+        self.analyzer.restart();
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.analyzer.caught_up()
+    }
+
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        self.analyzer.report_so_far(info)
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
@@ -435,6 +453,18 @@ impl<A: ParallelAnalyzer + 'static> Runner for Parallel<A> {
 
     fn retract(&mut self, ev: &Event<'_>) {
         self.analyzer.retract(ev);
+    }
+
+    fn restart(&mut self) {
+        self.analyzer.restart();
+    }
+
+    fn caught_up(&mut self) -> Result<(), AnalyzerError> {
+        self.analyzer.caught_up()
+    }
+
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        self.analyzer.report_so_far(info)
     }
 
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {

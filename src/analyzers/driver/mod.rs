@@ -25,6 +25,8 @@ use super::select::{Resolved, Selection, TimeBound};
 use super::{Analyzer, AnalyzerError, ParallelAnalyzer, Report, Setup, SetupWarning, TraceInfo};
 use crate::format::events::TraceEvents;
 use crate::format::{self, FileOffset, RecordIndex, Skips, TraceKind, TraceReader};
+use crate::input::FollowedTrace;
+use crate::input::follow::Follow;
 use crate::input::source::{Blocks, PieceEnd, RecordSource, Whole};
 
 mod dispatch;
@@ -188,7 +190,22 @@ pub struct Driver<'d> {
     stream_block: usize,
     /// Whether [`Driver::run_stream`] steps over corrupt regions.
     stream_resync: bool,
+    /// Live reports of a followed trace ([`Driver::live_reports`]).
+    live: Option<Live<'d>>,
 }
+
+/// Where live reports go, and when ([`Driver::live_reports`]).
+struct Live<'d> {
+    every: std::time::Duration,
+    show: ShowFn<'d>,
+    /// When the last were shown.
+    last: std::time::Instant,
+    /// Records have come since.
+    changed: bool,
+}
+
+/// What is called with the live reports.
+type ShowFn<'d> = Box<dyn FnMut(&[Report]) -> io::Result<()> + 'd>;
 
 impl fmt::Debug for Driver<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -324,6 +341,25 @@ impl<'d> Driver<'d> {
         self.stream_resync = on;
     }
 
+    /// With [`Driver::run_follow`]: calls `show` with every analyzer's
+    /// report as it stands ([`Analyzer::report_so_far`]; an analyzer
+    /// without one gives [`Report::none`]) when records have come since
+    /// the last call and at least `every` has passed, as the follow has
+    /// caught up with the file (`stats --follow`). The follow wakes every
+    /// `every` to do so ([`FollowedTrace::set_tick`] is set by the run).
+    pub fn live_reports(
+        &mut self,
+        every: std::time::Duration,
+        show: impl FnMut(&[Report]) -> io::Result<()> + 'd,
+    ) {
+        self.live = Some(Live {
+            every,
+            show: Box::new(show),
+            last: std::time::Instant::now(),
+            changed: false,
+        });
+    }
+
     /// Runs every analyzer over `reader`'s records, writing what they
     /// stream to `out`, and returns their reports.
     pub fn run(
@@ -343,7 +379,7 @@ impl<'d> Driver<'d> {
         let start = self.start(&mut source, &info, out)?;
         let par = options.parallelism;
         let ran = if par.threads <= 1 || source.left() < 2 * par.chunk_bytes {
-            self.run_pieces(&mut source, out, options.buffering, &start)?
+            self.run_pieces(&mut source, out, options.buffering, &start, &info)?
                 .0
         } else {
             let Start {
@@ -404,7 +440,47 @@ impl<'d> Driver<'d> {
             event_records: 0,
         };
         let start = self.start(&mut source, &info, out)?;
-        let (ran, stream_error) = self.run_pieces(&mut source, out, options.buffering, &start)?;
+        let (ran, stream_error) =
+            self.run_pieces(&mut source, out, options.buffering, &start, &info)?;
+        let info = TraceInfo {
+            file_size: source.len(),
+            ..info
+        };
+        let mut outcome = self.finish(info, ran, out)?;
+        outcome.stream_error = stream_error;
+        outcome.warnings = start.warnings;
+        Ok(outcome)
+    }
+
+    /// Runs every analyzer over a trace that is still being written
+    /// ([`FollowedTrace`], `--follow`): its records as they come, read as
+    /// [`Driver::run_stream`] reads a stream (a block at a time, on the
+    /// calling thread, the same output for the same bytes), each piece's
+    /// output written and flushed as soon as it is decoded. A record cut
+    /// at the current end of the file is read once the rest of it has
+    /// come; a restarted trace is read from its new header on. The run
+    /// ends when following stops ([`FollowedTrace::stopped`]): then the
+    /// postambles and reports are made as at the end of any trace.
+    pub fn run_follow(
+        &mut self,
+        trace: &mut FollowedTrace,
+        events: &TraceEvents,
+        out: &mut dyn Write,
+        options: RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        let resync = self.stream_resync;
+        trace.set_tick(self.live.as_ref().map(|live| live.every));
+        let mut source = Follow::new(trace, events, resync);
+        let info = TraceInfo {
+            kind: source.kind(),
+            events,
+            file_size: 0,
+            records_read: 0,
+            event_records: 0,
+        };
+        let start = self.start(&mut source, &info, out)?;
+        let (ran, stream_error) =
+            self.run_pieces(&mut source, out, options.buffering, &start, &info)?;
         let info = TraceInfo {
             file_size: source.len(),
             ..info
@@ -492,12 +568,44 @@ impl<'d> Driver<'d> {
         out: &mut dyn Write,
         buffering: Buffering,
         start: &Start,
+        info: &TraceInfo<'_>,
     ) -> Result<(Ran, Option<StreamError>), RunError> {
         let mut ran = Ran::default();
-        let end = source.pieces(|reader| {
+        let end = source.pieces(|reader, at| {
+            if at.restarted {
+                for runner in &mut self.runners {
+                    runner.restart();
+                }
+            }
             let mut piece = self.run_sequential(reader, out, buffering, start)?;
+            if at.caught_up {
+                for runner in &mut self.runners {
+                    runner.caught_up()?;
+                }
+            }
             ran.records += piece.records;
             ran.records_read = piece.records_read;
+            if at.caught_up
+                && let Some(live) = self.live.as_mut()
+            {
+                live.changed |= piece.records > 0;
+                if live.changed && live.last.elapsed() >= live.every {
+                    let now = TraceInfo {
+                        file_size: TraceReader::position(reader).0,
+                        records_read: ran.records_read,
+                        event_records: ran.records,
+                        ..*info
+                    };
+                    let reports = self
+                        .runners
+                        .iter()
+                        .map(|r| r.report_so_far(&now).unwrap_or_else(|| Ok(Report::none())))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    (live.show)(&reports).map_err(RunError::Io)?;
+                    live.changed = false;
+                    live.last = std::time::Instant::now();
+                }
+            }
             ran.skips.append(core::mem::take(&mut piece.skips));
             ran.mismatches
                 .append(core::mem::take(&mut piece.mismatches));

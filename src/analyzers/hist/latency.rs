@@ -30,7 +30,7 @@ pub(super) struct Pending {
 }
 
 /// Latency histograms (see [`Hist`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LatencyHist {
     pub(super) plan: Arc<Plan>,
     pub(super) groups: Groups,
@@ -162,6 +162,11 @@ impl Analyzer for LatencyHist {
             h.on(begin, Self::on_begin).on(end, Self::on_end);
         }
         h
+    }
+
+    /// A copy of it, ended (for a live report, `--follow`).
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        Some(self.clone().end(info))
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {

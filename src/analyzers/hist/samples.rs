@@ -17,7 +17,7 @@ use super::spec::MAX_BY;
 use super::{DROPPED, Loss, NAME};
 
 /// Consecutive records per series, for intervals.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Series {
     /// Timestamp of each series' first record in this chunk, when no
     /// dropped-events record of its pid came before it in the chunk: the
@@ -30,7 +30,7 @@ pub(super) struct Series {
 }
 
 /// Value and interval histograms (see [`Hist`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SampleHist {
     pub(super) plan: Arc<Plan>,
     pub(super) groups: Groups,
@@ -115,6 +115,11 @@ impl Analyzer for SampleHist {
             h.on(&e, Self::on_record);
         }
         h
+    }
+
+    /// A copy of it, ended (for a live report, `--follow`).
+    fn report_so_far(&self, info: &TraceInfo<'_>) -> Option<Result<Report, AnalyzerError>> {
+        Some(self.clone().end(info))
     }
 
     fn end(&mut self, _: &TraceInfo<'_>) -> Result<Report, AnalyzerError> {
