@@ -26,7 +26,7 @@ mod stream;
 pub use file_id::FileId;
 pub use follow::{
     FollowError, FollowNote, FollowOptions, FollowStart, FollowStop, FollowedTrace,
-    stop_on_interrupt,
+    stop_on_interrupt, trace_writer,
 };
 pub use mapped::{MappedFile, Shrink};
 pub use source::{STREAM_BLOCK, STREAM_RECORD_LIMIT, StreamError};

@@ -331,6 +331,77 @@ fn pid_exit_ends_the_follow_and_reads_the_rest() {
     support::assert_same_output("print --follow --pid-exit", &out.stdout, &want.stdout);
 }
 
+/// Without --pid-exit, a trace named as QEMU names it, `trace-PID`, whose
+/// process PID has it open for writing, is followed until that process
+/// exits (said on standard error); a process that only has it open for
+/// reading, or a name without a pid, does not end it (--idle does).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_writer_named_by_the_file_ends_the_follow() {
+    let dir = support::scratch("follow_auto_pid");
+    let trace = samples::sample_trace();
+    let source = dir.join("whole");
+    std::fs::write(&source, &trace).unwrap();
+    // A shell that opens dir/trace-$$ for writing (QEMU's name for its
+    // trace: $$ is the shell's pid), writes the trace, and exits a little
+    // later.
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 3>"$0/trace-$$"; cat "$1" >&3; sleep 0.6"#)
+        .arg(&dir)
+        .arg(&source)
+        .spawn()
+        .unwrap();
+    let live = dir.join(format!("trace-{}", writer.id()));
+    let started = Instant::now();
+    while std::fs::metadata(&live).map_or(true, |m| m.len() < trace.len() as u64) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the writer never wrote"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let child = spawn(&argv(&[&"-f", &events(), &live]));
+    writer.wait().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let err = support::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "until process {}, which writes it, exits",
+            writer.id()
+        )),
+        "{err}"
+    );
+    let want = support::run(argv(&[&events(), &live]));
+    support::assert_same_output("print --follow (writer by name)", &out.stdout, &want.stdout);
+
+    // Open only for reading: not a writer.
+    let mut reader = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"while [ ! -s "$0/trace-$$" ]; do sleep 0.01; done; exec 3<"$0/trace-$$"; sleep 5"#)
+        .arg(&dir)
+        .spawn()
+        .unwrap();
+    let read_only = dir.join(format!("trace-{}", reader.id()));
+    std::fs::write(&read_only, &trace).unwrap();
+    let fd3 = format!("/proc/{}/fd/3", reader.id());
+    let started = Instant::now();
+    while std::fs::read_link(&fd3).ok().as_deref() != Some(read_only.as_path()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the reader never opened it"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = support::run(argv(&[&"-f", &"--idle", &"300ms", &events(), &read_only]));
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    assert_eq!(support::stderr(&out), "");
+}
+
 /// Ctrl-C ends the follow as the end of a trace would: the Chrome
 /// document is closed, the exit status is 0, and a record cut at the end
 /// (the writer may be about to finish it) is not reported.

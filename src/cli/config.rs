@@ -315,9 +315,19 @@ impl Config {
             (true, None) => input::FollowStart::End,
             (false, None) => input::FollowStart::Beginning,
         };
+        // QEMU's own name for the trace, trace-PID, and that process
+        // writing it: stop when it exits, as --pid-exit PID would.
+        let pid_exit = follow.pid_exit.or_else(|| {
+            let pid = input::trace_writer(path)?;
+            eprintln!(
+                "simpletrace: following {} until process {pid}, which writes it, exits",
+                path.display()
+            );
+            Some(pid)
+        });
         let options = input::FollowOptions {
             idle: follow.idle,
-            pid_exit: follow.pid_exit,
+            pid_exit,
             start,
             no_header: args.no_header,
             block: args.chunk_size.map_or(0, |b| b as usize),

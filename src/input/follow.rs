@@ -36,6 +36,53 @@ use super::source::{
 use crate::format::events::TraceEvents;
 use crate::format::{self, At, FileOffset, ReaderState, RecordIndex, TraceKind, TraceReader};
 
+/// The process writing the trace at `path`, when the file is named as
+/// QEMU's simple backend names it by default, `trace-PID`, and process PID
+/// has that very file (same device and inode) open for writing: then a
+/// follow can stop when that QEMU exits without being told its pid
+/// (`--pid-exit`). Linux only (it reads `/proc/PID/fd` and `fdinfo`);
+/// `None` anywhere else, for any other name, for a process that is gone,
+/// is another user's, or has the file open only for reading.
+pub fn trace_writer(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let pid: u32 = name.strip_prefix("trace-")?.parse().ok()?;
+    if pid == std::process::id() {
+        return None;
+    }
+    let trace = FileId::of_path(path).ok()?;
+    writes_file(pid, trace).then_some(pid)
+}
+
+/// Whether process `pid` has the file `id` open for writing.
+#[cfg(target_os = "linux")]
+fn writes_file(pid: u32, id: FileId) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        // The link's target, opened through /proc: the same file?
+        if FileId::of_path(fd.path()).ok() != Some(id) {
+            return false;
+        }
+        // O_WRONLY (1) or O_RDWR (2) in the open flags, which fdinfo
+        // gives in octal.
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
+        info.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .is_some_and(|flags| flags & 0o3 != 0)
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn writes_file(_pid: u32, _id: FileId) -> bool {
+    false
+}
+
 /// Where following starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FollowStart {
