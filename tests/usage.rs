@@ -375,3 +375,28 @@ fn binary_trace_never_to_a_terminal() {
     let copy = support::run_with_stdin([events.as_os_str(), "-".as_ref()], &out.stdout);
     assert_eq!(copy.stdout, support::run([&events, &trace]).stdout);
 }
+
+/// A third word after the drop-in form's two files is said to be one (a
+/// command among them is said to go first), not clap's "the subcommand
+/// cannot be used with"; exit status 2.
+#[test]
+fn a_word_after_the_two_files() {
+    for (extra, says) in [
+        ("extra", "unexpected argument 'extra' after the two files"),
+        (
+            "stats",
+            "a command comes first: simpletrace stats TRACE_EVENTS TRACE_FILE",
+        ),
+    ] {
+        let mut all: Vec<OsString> = files().map(PathBuf::into_os_string).into();
+        all.push(extra.into());
+        let out = support::run(all);
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("simpletrace: ") && err.contains(says),
+            "{err}"
+        );
+        assert!(!err.contains("cannot be used with"), "{err}");
+    }
+}

@@ -125,6 +125,28 @@ pub(super) fn unknown_command(cmd: &clap::Command, args: &[OsString]) -> Option<
     ))
 }
 
+/// The message for a line clap refused that reads as the drop-in form
+/// (its first word a file) with a third positional argument: clap takes
+/// the third word for a command and says it "cannot be used with" the
+/// files.
+pub(super) fn extra_argument(cmd: &clap::Command, args: &[OsString]) -> Option<String> {
+    let (_, at) = leading_options(cmd, args)?;
+    let first = args.get(at)?.to_str()?;
+    if is_command(cmd, first) || !(first == "-" || Path::new(first).exists()) {
+        return None;
+    }
+    let extra = args.get(at + 2)?.to_string_lossy();
+    let command = if is_command(cmd, &extra) {
+        format!("; a command comes first: simpletrace {extra} TRACE_EVENTS TRACE_FILE")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "unexpected argument '{extra}' after the two files: without a command, simpletrace \
+         takes TRACE_EVENTS TRACE_FILE and nothing after them{command}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,7 +146,8 @@ fn parse(cmd: &clap::Command, args: &[OsString]) -> Result<ArgMatches, Parsed> {
     // Clap's word for a third positional argument after the two files:
     // "the subcommand '...' cannot be used with".
     let third_word = error.kind() == clap::error::ErrorKind::ArgumentConflict;
-    match argv::unknown_command(cmd, args).filter(|_| third_word) {
+    let explained = argv::unknown_command(cmd, args).or_else(|| argv::extra_argument(cmd, args));
+    match explained.filter(|_| third_word) {
         // With the usage lines, as clap's own message has them.
         Some(message) => Err(Parsed::Usage(format!(
             "{message}\n\n{}\n\nFor more information, try '--help'.",
