@@ -102,6 +102,7 @@ pub mod listing;
 pub mod locks;
 pub mod log;
 mod pairing;
+pub mod perfetto;
 #[cfg(feature = "plugins")]
 pub mod plugin;
 pub mod print;

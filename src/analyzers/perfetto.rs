@@ -1,0 +1,825 @@
+//! `json --format perfetto`: Perfetto's own protobuf trace format, which
+//! ui.perfetto.dev opens directly and loads far faster, and at a fraction
+//! of the size, than the Chrome JSON of [`super::chrome`].
+//!
+//! The file is a `Trace`: a sequence of `TracePacket`s, each written as it
+//! is made (a length-delimited `Trace.packet` entry), so memory does not
+//! grow with the trace. Every packet is on one sequence
+//! ([`SEQUENCE_ID`]); the first clears its incremental state, and event
+//! names and argument names are interned on it once, in the packet that
+//! first uses them.
+//!
+//! - Each pid has a process track (a `TrackDescriptor` with a
+//!   `ProcessDescriptor`, named after the trace), declared before its
+//!   first record.
+//! - Every record is an instant `TrackEvent` on its pid's track, named
+//!   after its event, its arguments as debug annotations: pointers as
+//!   `pointer_value` (shown in hex), signed integers as `int_value`, other
+//!   integers as `uint_value`, `bool`s as `bool_value`, strings as
+//!   `string_value` (bytes that are not UTF-8 replaced by U+FFFD).
+//!   Dropped-events records are instants `Dropped_Event` (argument
+//!   `num_events_dropped`) in category `lost_events`.
+//! - Spans (`--span`, paired exactly as the Chrome output pairs them:
+//!   [`super::chrome::span_roles`], [`super::pairing`]) are slices on
+//!   child tracks of the pid's track, named after the span: spans that do
+//!   not overlap share a track; one that overlaps those already on a track
+//!   goes to the next track of that name (a new one when none is free).
+//!   Both ends of a span are written when it ends; ends without a begin
+//!   and begins open at the end are instants in categories
+//!   `unmatched-span-end` and `unmatched-span-begin`.
+//! - Counters (`--counter EVENT:ARG`): each record of the event adds the
+//!   argument's value (as a signed 64-bit integer) to a counter track,
+//!   one per pid, named `EVENT.ARG`, beside the record's instant.
+//!
+//! Timestamps are the records' own, in nanoseconds; they step back across
+//! threads, which Perfetto's trace processor accepts (it sorts).
+//!
+//! The messages below are the subset of Perfetto's protos that is written,
+//! field numbers as in google/perfetto's `protos/perfetto/trace/trace.proto`,
+//! `trace_packet.proto`, `interned_data/interned_data.proto`,
+//! `track_event/track_event.proto`, `track_event/track_descriptor.proto`,
+//! `track_event/debug_annotation.proto`,
+//! `track_event/counter_descriptor.proto` and
+//! `track_event/process_descriptor.proto` (checked against the descriptors
+//! of the `perfetto` Python package, whose schema the tests decode with).
+//! Fields of a `oneof` there are plain optional fields here: one of them is
+//! set at a time, which encodes the same.
+
+use super::chrome::{Key, Role, SpanSpec, span_key, span_roles};
+use super::pairing::{Pairing, Pairs};
+use super::sink::{Sink, Stream};
+use super::{AnalyzerError, Event, TraceInfo};
+use crate::format::ArgValue;
+use crate::format::events::ArgKind;
+use core::fmt;
+use core::str::FromStr;
+use std::collections::HashMap;
+
+/// The one `trusted_packet_sequence_id` of every packet.
+pub const SEQUENCE_ID: u32 = 1;
+
+/// `TracePacket.SequenceFlags.SEQ_INCREMENTAL_STATE_CLEARED`.
+pub const SEQ_INCREMENTAL_STATE_CLEARED: u32 = 1;
+/// `TracePacket.SequenceFlags.SEQ_NEEDS_INCREMENTAL_STATE`.
+pub const SEQ_NEEDS_INCREMENTAL_STATE: u32 = 2;
+
+/// The category of dropped-events records.
+pub const LOST_EVENTS: &str = "lost_events";
+
+/// The Perfetto messages written (see the [module documentation](self)).
+pub mod proto {
+    /// `perfetto.protos.Trace` (trace.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Trace {
+        /// The packets, in file order.
+        #[prost(message, repeated, tag = "1")]
+        pub packet: Vec<TracePacket>,
+    }
+
+    /// `perfetto.protos.TracePacket` (trace_packet.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TracePacket {
+        /// Nanoseconds (default clock).
+        #[prost(uint64, optional, tag = "8")]
+        pub timestamp: Option<u64>,
+        /// The sequence (interning is per sequence).
+        #[prost(uint32, optional, tag = "10")]
+        pub trusted_packet_sequence_id: Option<u32>,
+        /// An event on a track.
+        #[prost(message, optional, tag = "11")]
+        pub track_event: Option<TrackEvent>,
+        /// Interned strings, from this packet on.
+        #[prost(message, optional, tag = "12")]
+        pub interned_data: Option<InternedData>,
+        /// `SEQ_INCREMENTAL_STATE_CLEARED`, `SEQ_NEEDS_INCREMENTAL_STATE`.
+        #[prost(uint32, optional, tag = "13")]
+        pub sequence_flags: Option<u32>,
+        /// A track's declaration.
+        #[prost(message, optional, tag = "60")]
+        pub track_descriptor: Option<TrackDescriptor>,
+        /// Set on the sequence's first packet.
+        #[prost(bool, optional, tag = "87")]
+        pub first_packet_on_sequence: Option<bool>,
+    }
+
+    /// `perfetto.protos.TrackEvent` (track_event/track_event.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TrackEvent {
+        /// Arguments.
+        #[prost(message, repeated, tag = "4")]
+        pub debug_annotations: Vec<DebugAnnotation>,
+        /// [`TYPE_SLICE_BEGIN`], [`TYPE_SLICE_END`], [`TYPE_INSTANT`],
+        /// [`TYPE_COUNTER`].
+        #[prost(int32, optional, tag = "9")]
+        pub r#type: Option<i32>,
+        /// The name, interned (`InternedData.event_names`).
+        #[prost(uint64, optional, tag = "10")]
+        pub name_iid: Option<u64>,
+        /// The track.
+        #[prost(uint64, optional, tag = "11")]
+        pub track_uuid: Option<u64>,
+        /// Categories, not interned (only rare events have one).
+        #[prost(string, repeated, tag = "22")]
+        pub categories: Vec<String>,
+        /// A counter's value.
+        #[prost(int64, optional, tag = "30")]
+        pub counter_value: Option<i64>,
+    }
+
+    /// `TrackEvent.Type.TYPE_SLICE_BEGIN`.
+    pub const TYPE_SLICE_BEGIN: i32 = 1;
+    /// `TrackEvent.Type.TYPE_SLICE_END`.
+    pub const TYPE_SLICE_END: i32 = 2;
+    /// `TrackEvent.Type.TYPE_INSTANT`.
+    pub const TYPE_INSTANT: i32 = 3;
+    /// `TrackEvent.Type.TYPE_COUNTER`.
+    pub const TYPE_COUNTER: i32 = 4;
+
+    /// `perfetto.protos.DebugAnnotation`
+    /// (track_event/debug_annotation.proto): one value set.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct DebugAnnotation {
+        /// The name, interned (`InternedData.debug_annotation_names`).
+        #[prost(uint64, optional, tag = "1")]
+        pub name_iid: Option<u64>,
+        /// A `bool`.
+        #[prost(bool, optional, tag = "2")]
+        pub bool_value: Option<bool>,
+        /// An unsigned integer.
+        #[prost(uint64, optional, tag = "3")]
+        pub uint_value: Option<u64>,
+        /// A signed integer.
+        #[prost(int64, optional, tag = "4")]
+        pub int_value: Option<i64>,
+        /// A string.
+        #[prost(string, optional, tag = "6")]
+        pub string_value: Option<String>,
+        /// A pointer (shown in hex).
+        #[prost(uint64, optional, tag = "7")]
+        pub pointer_value: Option<u64>,
+    }
+
+    /// `perfetto.protos.InternedData` (interned_data/interned_data.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct InternedData {
+        /// Event names.
+        #[prost(message, repeated, tag = "2")]
+        pub event_names: Vec<InternedString>,
+        /// Debug annotation names.
+        #[prost(message, repeated, tag = "3")]
+        pub debug_annotation_names: Vec<InternedString>,
+    }
+
+    /// `perfetto.protos.EventName` and `DebugAnnotationName` (the same
+    /// fields: iid 1, name 2).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct InternedString {
+        /// Its id on the sequence (from 1).
+        #[prost(uint64, optional, tag = "1")]
+        pub iid: Option<u64>,
+        /// The string.
+        #[prost(string, optional, tag = "2")]
+        pub name: Option<String>,
+    }
+
+    /// `perfetto.protos.TrackDescriptor`
+    /// (track_event/track_descriptor.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TrackDescriptor {
+        /// The track's id.
+        #[prost(uint64, optional, tag = "1")]
+        pub uuid: Option<u64>,
+        /// Its name.
+        #[prost(string, optional, tag = "2")]
+        pub name: Option<String>,
+        /// The process, for a process track.
+        #[prost(message, optional, tag = "3")]
+        pub process: Option<ProcessDescriptor>,
+        /// The parent track (a span's or counter's process track).
+        #[prost(uint64, optional, tag = "5")]
+        pub parent_uuid: Option<u64>,
+        /// Makes it a counter track.
+        #[prost(message, optional, tag = "8")]
+        pub counter: Option<CounterDescriptor>,
+    }
+
+    /// `perfetto.protos.ProcessDescriptor`
+    /// (track_event/process_descriptor.proto).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ProcessDescriptor {
+        /// The pid.
+        #[prost(int32, optional, tag = "1")]
+        pub pid: Option<i32>,
+        /// Its name.
+        #[prost(string, optional, tag = "6")]
+        pub process_name: Option<String>,
+    }
+
+    /// `perfetto.protos.CounterDescriptor`
+    /// (track_event/counter_descriptor.proto): no field set, a plain
+    /// counter of integer values.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct CounterDescriptor {
+        /// `CounterDescriptor.Unit`; unset.
+        #[prost(int32, optional, tag = "3")]
+        pub unit: Option<i32>,
+    }
+}
+
+use proto::{
+    CounterDescriptor, DebugAnnotation, InternedData, InternedString, ProcessDescriptor,
+    TracePacket, TrackDescriptor, TrackEvent,
+};
+
+/// One `--counter EVENT:ARG`: an integer argument plotted over time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterSpec {
+    /// The event.
+    pub event: String,
+    /// Its integer argument.
+    pub arg: String,
+}
+
+/// A `--counter` that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterSpecError(String);
+
+impl fmt::Display for CounterSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is not a counter: give EVENT:ARG, e.g. qemu_vfree:ptr",
+            crate::format::excerpt::Excerpt::new(&self.0)
+        )
+    }
+}
+
+impl std::error::Error for CounterSpecError {}
+
+impl FromStr for CounterSpec {
+    type Err = CounterSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match crate::syntax::event_arg(s) {
+            Some((event, Some(arg))) => Ok(CounterSpec {
+                event: event.to_owned(),
+                arg: arg.to_owned(),
+            }),
+            _ => Err(CounterSpecError(s.to_owned())),
+        }
+    }
+}
+
+/// A record's event as the writer sees it, by declaration position.
+#[derive(Debug, Clone, Default)]
+struct EventInfo {
+    /// Its interned name (0: not interned yet).
+    name_iid: u64,
+    /// Its arguments' interned names (empty: not interned yet).
+    arg_iids: Vec<u64>,
+    /// The counters it feeds: (counter, argument position).
+    counters: Vec<(usize, usize)>,
+}
+
+/// What one record added to the sequence's state, taken back if the
+/// record is ([`Sink::retract`]): its packets are dropped from the output.
+#[derive(Debug, Clone, Copy)]
+enum Added {
+    EventName(usize),
+    ArgNames(usize),
+    Name(u64),
+    ArgName(u64),
+    Process(u32),
+    Lane(usize, u32),
+    Counter(usize, u32),
+    Cleared,
+}
+
+/// An open span's begin: its arguments.
+type OpenBegin = Vec<DebugAnnotation>;
+
+/// The Perfetto protobuf writer.
+#[derive(Debug)]
+pub struct PerfettoTrace {
+    process_name: String,
+    specs: Vec<SpanSpec>,
+    counter_specs: Vec<CounterSpec>,
+    roles: Vec<Role>,
+    events: Vec<EventInfo>,
+    /// Interned event names by string (spans, dropped records) and
+    /// argument names: iids from 1, on the one sequence.
+    names: HashMap<String, u64>,
+    arg_names: HashMap<String, u64>,
+    processes: HashMap<u32, u64>,
+    counters: HashMap<(usize, u32), u64>,
+    /// Span tracks by (span, pid): (uuid, the latest end on it).
+    lanes: HashMap<(usize, u32), Vec<(u64, u64)>>,
+    open: Pairs<(usize, u32, Key), OpenBegin>,
+    next_uuid: u64,
+    cleared: bool,
+    added: Vec<Added>,
+    /// The packet of every record, its buffers reused.
+    packet: TracePacket,
+    interned: InternedData,
+    records: u64,
+    spans: u64,
+    unmatched_ends: u64,
+}
+
+/// First uuid of the tracks that are not process tracks (those are the
+/// pid plus one: never 0).
+const FIRST_CHILD_UUID: u64 = 1 << 33;
+
+impl PerfettoTrace {
+    /// A writer naming each pid's track `process_name` (the trace's file
+    /// name), making spans of `specs` and counters of `counters`.
+    pub fn new(
+        process_name: impl Into<String>,
+        specs: Vec<SpanSpec>,
+        counters: Vec<CounterSpec>,
+    ) -> Self {
+        PerfettoTrace {
+            process_name: process_name.into(),
+            specs,
+            counter_specs: counters,
+            roles: Vec::new(),
+            events: Vec::new(),
+            names: HashMap::new(),
+            arg_names: HashMap::new(),
+            processes: HashMap::new(),
+            counters: HashMap::new(),
+            lanes: HashMap::new(),
+            open: Pairs::new(Pairing::Fifo),
+            next_uuid: FIRST_CHILD_UUID,
+            cleared: false,
+            added: Vec::new(),
+            packet: TracePacket::default(),
+            interned: InternedData::default(),
+            records: 0,
+            spans: 0,
+            unmatched_ends: 0,
+        }
+    }
+
+    /// Appends `packet` as one `Trace.packet` entry, setting the sequence
+    /// (and clearing its state on the first packet).
+    fn emit(&mut self, mut packet: TracePacket, out: &mut Vec<u8>) -> TracePacket {
+        packet.trusted_packet_sequence_id = Some(SEQUENCE_ID);
+        let needs = if packet.track_event.is_some() {
+            SEQ_NEEDS_INCREMENTAL_STATE
+        } else {
+            0
+        };
+        if self.cleared {
+            packet.sequence_flags = (needs != 0).then_some(needs);
+            packet.first_packet_on_sequence = None;
+        } else {
+            self.cleared = true;
+            self.added.push(Added::Cleared);
+            packet.sequence_flags = Some(SEQ_INCREMENTAL_STATE_CLEARED | needs);
+            packet.first_packet_on_sequence = Some(true);
+        }
+        if !self.interned.event_names.is_empty() || !self.interned.debug_annotation_names.is_empty()
+        {
+            packet.interned_data = Some(std::mem::take(&mut self.interned));
+        }
+        write_packet(&packet, out);
+        if let Some(mut interned) = packet.interned_data.take() {
+            interned.event_names.clear();
+            interned.debug_annotation_names.clear();
+            self.interned = interned;
+        }
+        packet
+    }
+
+    fn emit_descriptor(&mut self, track: TrackDescriptor, out: &mut Vec<u8>) {
+        let packet = TracePacket {
+            track_descriptor: Some(track),
+            ..TracePacket::default()
+        };
+        // Interned names wait for the next event's packet.
+        let pending = std::mem::take(&mut self.interned);
+        self.emit(packet, out);
+        self.interned = pending;
+    }
+
+    /// The process track of `pid`, declared if new.
+    fn process(&mut self, pid: u32, out: &mut Vec<u8>) -> u64 {
+        if let Some(&uuid) = self.processes.get(&pid) {
+            return uuid;
+        }
+        let uuid = u64::from(pid) + 1;
+        self.processes.insert(pid, uuid);
+        self.added.push(Added::Process(pid));
+        self.emit_descriptor(
+            TrackDescriptor {
+                uuid: Some(uuid),
+                process: Some(ProcessDescriptor {
+                    pid: Some(pid as i32),
+                    process_name: Some(self.process_name.clone()),
+                }),
+                ..TrackDescriptor::default()
+            },
+            out,
+        );
+        uuid
+    }
+
+    fn new_child(&mut self, parent: u64, name: &str, counter: bool, out: &mut Vec<u8>) -> u64 {
+        let uuid = self.next_uuid;
+        self.next_uuid += 1;
+        self.emit_descriptor(
+            TrackDescriptor {
+                uuid: Some(uuid),
+                name: Some(name.to_owned()),
+                parent_uuid: Some(parent),
+                counter: counter.then(CounterDescriptor::default),
+                ..TrackDescriptor::default()
+            },
+            out,
+        );
+        uuid
+    }
+
+    /// The iid of an event name given as a string, interned if new.
+    fn name_iid(&mut self, name: &str) -> u64 {
+        if let Some(&iid) = self.names.get(name) {
+            return iid;
+        }
+        let iid = self.names.len() as u64 + 1;
+        self.names.insert(name.to_owned(), iid);
+        self.added.push(Added::Name(iid));
+        self.interned.event_names.push(InternedString {
+            iid: Some(iid),
+            name: Some(name.to_owned()),
+        });
+        iid
+    }
+
+    fn arg_iid(&mut self, name: &str) -> u64 {
+        if let Some(&iid) = self.arg_names.get(name) {
+            return iid;
+        }
+        let iid = self.arg_names.len() as u64 + 1;
+        self.arg_names.insert(name.to_owned(), iid);
+        self.added.push(Added::ArgName(iid));
+        self.interned.debug_annotation_names.push(InternedString {
+            iid: Some(iid),
+            name: Some(name.to_owned()),
+        });
+        iid
+    }
+
+    /// The record's event name iid and its arguments as annotations (into
+    /// `anns`, cleared first).
+    fn describe(&mut self, ev: &Event<'_>, anns: &mut Vec<DebugAnnotation>) -> u64 {
+        let decl = ev.decl();
+        let slot = if ev.is_dropped() {
+            None
+        } else {
+            Some(decl.position)
+        };
+        let (name_iid, known) = match slot.and_then(|p| self.events.get(p)) {
+            Some(info) if info.name_iid != 0 => (info.name_iid, !info.arg_iids.is_empty()),
+            _ => (0, false),
+        };
+        let name_iid = if name_iid != 0 {
+            name_iid
+        } else {
+            let iid = self.name_iid(ev.name());
+            if let Some(info) = slot.and_then(|p| self.events.get_mut(p)) {
+                info.name_iid = iid;
+                self.added.push(Added::EventName(decl.position));
+            }
+            iid
+        };
+        let mut local: [u64; crate::format::events::MAX_EVENT_ARGS] =
+            [0; crate::format::events::MAX_EVENT_ARGS];
+        let arg_iids: &[u64] = if known {
+            slot.and_then(|p| self.events.get(p))
+                .map_or(&[][..], |i| &i.arg_iids)
+        } else {
+            for (i, arg) in decl.args.iter().enumerate().take(local.len()) {
+                local[i] = self.arg_iid(&arg.name);
+            }
+            let n = decl.args.len().min(local.len());
+            if let Some(info) = slot.and_then(|p| self.events.get_mut(p))
+                && n > 0
+            {
+                info.arg_iids = local[..n].to_vec();
+                self.added.push(Added::ArgNames(decl.position));
+            }
+            &local[..n]
+        };
+        anns.clear();
+        let strings = ev.has_strings();
+        for (i, ((value, arg), &iid)) in ev.args().zip(&decl.args).zip(arg_iids).enumerate() {
+            let mut ann = DebugAnnotation {
+                name_iid: Some(iid),
+                ..DebugAnnotation::default()
+            };
+            match (value, arg.kind) {
+                (ArgValue::Str(s), _) => {
+                    ann.string_value = Some(String::from_utf8_lossy(s).into_owned())
+                }
+                (ArgValue::Int(v), ArgKind::Pointer) => ann.pointer_value = Some(v),
+                (ArgValue::Int(v), ArgKind::String) if !strings => ann.pointer_value = Some(v),
+                (ArgValue::Int(v), ArgKind::Bool) => ann.bool_value = Some(v != 0),
+                (ArgValue::Int(_), ArgKind::Int { signed: true, .. }) => {
+                    ann.int_value = Some(ev.i64_at(i).unwrap_or(0))
+                }
+                (ArgValue::Int(v), _) => ann.uint_value = Some(v),
+            }
+            anns.push(ann);
+        }
+        name_iid
+    }
+
+    /// Writes one track event, its annotations taken from `anns`.
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &mut self,
+        out: &mut Vec<u8>,
+        ts: u64,
+        kind: i32,
+        track: u64,
+        name_iid: Option<u64>,
+        anns: Vec<DebugAnnotation>,
+        category: Option<&str>,
+    ) -> Vec<DebugAnnotation> {
+        let mut packet = std::mem::take(&mut self.packet);
+        packet.timestamp = Some(ts);
+        let mut te = packet.track_event.take().unwrap_or_default();
+        te.r#type = Some(kind);
+        te.track_uuid = Some(track);
+        te.name_iid = name_iid;
+        te.debug_annotations = anns;
+        te.counter_value = None;
+        te.categories.clear();
+        if let Some(c) = category {
+            te.categories.push(c.to_owned());
+        }
+        packet.track_event = Some(te);
+        let mut packet = self.emit(packet, out);
+        let anns = packet
+            .track_event
+            .as_mut()
+            .map(|te| std::mem::take(&mut te.debug_annotations))
+            .unwrap_or_default();
+        self.packet = packet;
+        anns
+    }
+
+    fn counter(&mut self, out: &mut Vec<u8>, ts: u64, track: u64, value: i64) {
+        let packet = TracePacket {
+            timestamp: Some(ts),
+            track_event: Some(TrackEvent {
+                r#type: Some(proto::TYPE_COUNTER),
+                track_uuid: Some(track),
+                counter_value: Some(value),
+                ..TrackEvent::default()
+            }),
+            ..TracePacket::default()
+        };
+        self.emit(packet, out);
+    }
+
+    /// The span track of (span, pid) free for a span from `begin` to
+    /// `end`: the first whose spans all ended before `begin` (so that
+    /// slices on one track never overlap), a new one when none is.
+    fn lane(&mut self, span: usize, pid: u32, begin: u64, end: u64, out: &mut Vec<u8>) -> u64 {
+        let lanes = self.lanes.entry((span, pid)).or_default();
+        if let Some(lane) = lanes.iter_mut().find(|(_, last)| *last < begin) {
+            lane.1 = end;
+            return lane.0;
+        }
+        let parent = self.process(pid, out);
+        let name = self.specs[span].begin.clone();
+        let uuid = self.new_child(parent, &name, false, out);
+        self.lanes.entry((span, pid)).or_default().push((uuid, end));
+        self.added.push(Added::Lane(span, pid));
+        uuid
+    }
+
+    fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.added.clear();
+        self.records += 1;
+        let pid = ev.pid();
+        let ts = ev.timestamp_ns();
+        let track = self.process(pid, out);
+        let mut anns = std::mem::take(
+            &mut self
+                .packet
+                .track_event
+                .get_or_insert_with(TrackEvent::default)
+                .debug_annotations,
+        );
+        let name_iid = self.describe(ev, &mut anns);
+        let role = if ev.is_dropped() {
+            Role::Plain
+        } else {
+            self.roles
+                .get(ev.decl().position)
+                .copied()
+                .unwrap_or(Role::Plain)
+        };
+        let anns = match role {
+            Role::Plain => {
+                let category = ev.is_dropped().then_some(LOST_EVENTS);
+                let kind = proto::TYPE_INSTANT;
+                self.event(out, ts, kind, track, Some(name_iid), anns, category)
+            }
+            Role::Begin(i) => {
+                let key = span_key(ev, &self.specs[i].begin_key);
+                self.open.begin((i, pid, key), ts, anns.clone());
+                anns
+            }
+            Role::End(i) => {
+                let key = span_key(ev, &self.specs[i].end_key);
+                match self.open.end(&(i, pid, key)) {
+                    Some(open) => {
+                        // Timestamps step back across threads; a span
+                        // cannot end before it begins.
+                        let end = ts.max(open.ts);
+                        let lane = self.lane(i, pid, open.ts, end, out);
+                        let name = self.specs[i].begin.clone();
+                        let span_iid = self.name_iid(&name);
+                        let begin = proto::TYPE_SLICE_BEGIN;
+                        self.event(out, open.ts, begin, lane, Some(span_iid), open.value, None);
+                        self.spans += 1;
+                        let kind = proto::TYPE_SLICE_END;
+                        self.event(out, end, kind, lane, None, anns, None)
+                    }
+                    None => {
+                        self.unmatched_ends += 1;
+                        let kind = proto::TYPE_INSTANT;
+                        let category = Some("unmatched-span-end");
+                        self.event(out, ts, kind, track, Some(name_iid), anns, category)
+                    }
+                }
+            }
+        };
+        if let Some(te) = self.packet.track_event.as_mut() {
+            te.debug_annotations = anns;
+        }
+        let counters = ev
+            .is_dropped()
+            .then(Vec::new)
+            .or_else(|| {
+                self.events
+                    .get(ev.decl().position)
+                    .map(|info| info.counters.clone())
+            })
+            .unwrap_or_default();
+        for (c, position) in counters {
+            let Some(ArgValue::Int(raw)) = ev.arg(position) else {
+                continue;
+            };
+            let value = if matches!(
+                ev.decl().args.get(position).map(|a| a.kind),
+                Some(ArgKind::Int { signed: true, .. })
+            ) {
+                ev.i64_at(position).unwrap_or(raw as i64)
+            } else {
+                raw as i64
+            };
+            let track = match self.counters.get(&(c, pid)) {
+                Some(&t) => t,
+                None => {
+                    let spec = &self.counter_specs[c];
+                    let name = format!("{}.{}", spec.event, spec.arg);
+                    let t = self.new_child(track, &name, true, out);
+                    self.counters.insert((c, pid), t);
+                    self.added.push(Added::Counter(c, pid));
+                    t
+                }
+            };
+            self.counter(out, ts, track, value);
+        }
+        Ok(())
+    }
+}
+
+/// Appends `packet` as a `Trace.packet` entry (field 1, length-delimited).
+fn write_packet(packet: &TracePacket, out: &mut Vec<u8>) {
+    use prost::Message;
+    out.push(0x0a);
+    // Encoding into a Vec cannot run out of room.
+    let _ = packet.encode_length_delimited(out);
+}
+
+impl Sink for PerfettoTrace {
+    const NAME: &'static str = "perfetto";
+    const STREAM: Stream = Stream::Data;
+
+    fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
+        self.roles = span_roles("perfetto", &self.specs, info)?;
+        self.events = vec![EventInfo::default(); info.events.len()];
+        for (c, spec) in self.counter_specs.iter().enumerate() {
+            let decl = info.events.by_name(spec.event.as_bytes()).ok_or_else(|| {
+                let hint = info
+                    .events
+                    .suggest(&spec.event)
+                    .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
+                AnalyzerError::new(
+                    "perfetto",
+                    format!(
+                        "--counter: no event called '{}' is declared{hint}",
+                        spec.event
+                    ),
+                )
+            })?;
+            let position = decl.arg_position(&spec.arg).ok_or_else(|| {
+                AnalyzerError::new(
+                    "perfetto",
+                    format!(
+                        "--counter: event '{}' has no argument '{}'",
+                        spec.event, spec.arg
+                    ),
+                )
+            })?;
+            if matches!(
+                decl.args.get(position).map(|a| a.kind),
+                Some(ArgKind::String)
+            ) {
+                return Err(AnalyzerError::new(
+                    "perfetto",
+                    format!(
+                        "--counter: argument '{}' of '{}' is a string, not a number",
+                        spec.arg, spec.event
+                    ),
+                ));
+            }
+            if let Some(info) = self.events.get_mut(decl.position) {
+                info.counters.push((c, position));
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
+        self.on_record(ev, out)
+    }
+
+    fn retract(&mut self, _ev: &Event<'_>) {
+        // The driver dropped the record's packets: forget what they
+        // declared, so that later packets declare it again.
+        for added in std::mem::take(&mut self.added) {
+            match added {
+                Added::EventName(p) => {
+                    if let Some(info) = self.events.get_mut(p) {
+                        info.name_iid = 0;
+                    }
+                }
+                Added::ArgNames(p) => {
+                    if let Some(info) = self.events.get_mut(p) {
+                        info.arg_iids.clear();
+                    }
+                }
+                Added::Name(iid) => self.names.retain(|_, v| *v != iid),
+                Added::ArgName(iid) => self.arg_names.retain(|_, v| *v != iid),
+                Added::Lane(span, pid) => {
+                    if let Some(lanes) = self.lanes.get_mut(&(span, pid)) {
+                        lanes.pop();
+                    }
+                }
+                Added::Process(pid) => {
+                    self.processes.remove(&pid);
+                }
+                Added::Counter(c, pid) => {
+                    self.counters.remove(&(c, pid));
+                }
+                Added::Cleared => self.cleared = false,
+            }
+        }
+        self.interned = InternedData::default();
+    }
+
+    fn tail(&mut self, out: &mut Vec<u8>) {
+        self.added.clear();
+        let pending = std::mem::replace(&mut self.open, Pairs::new(Pairing::Fifo));
+        for (&(i, pid, _), begin) in pending.open_oldest_first() {
+            let track = self.process(pid, out);
+            let name = self.specs[i].begin.clone();
+            let iid = self.name_iid(&name);
+            let kind = proto::TYPE_INSTANT;
+            let category = Some("unmatched-span-begin");
+            let anns = begin.value.clone();
+            self.event(out, begin.ts, kind, track, Some(iid), anns, category);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_specs() {
+        let c: CounterSpec = "qemu_vfree:ptr".parse().unwrap();
+        assert_eq!((c.event.as_str(), c.arg.as_str()), ("qemu_vfree", "ptr"));
+        for bad in ["a", "a:", ":b", "a:b:c", "a b:c"] {
+            assert!(bad.parse::<CounterSpec>().is_err(), "{bad}");
+        }
+    }
+}
