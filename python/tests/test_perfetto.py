@@ -90,14 +90,14 @@ def check(packets):
     """The structural checks; gives the events in file order as
     (packet, event type, name, pid, annotations) and the slices per track."""
     tracks = {}          # uuid -> pid of its process
-    names, arg_names = {}, {}
+    names, arg_names, strings = {}, {}, {}
     cleared = False
     events = []
     slices = defaultdict(list)
     for n, p in enumerate(packets):
         assert p.trusted_packet_sequence_id == 1
         if p.sequence_flags & CLEARED:
-            names, arg_names, cleared = {}, {}, True
+            names, arg_names, strings, cleared = {}, {}, {}, True
         assert n > 0 or cleared, 'the first packet clears the incremental state'
         if p.HasField('interned_data'):
             for e in p.interned_data.event_names:
@@ -106,6 +106,9 @@ def check(packets):
             for e in p.interned_data.debug_annotation_names:
                 assert e.iid not in arg_names, f'annotation name iid {e.iid} interned twice'
                 arg_names[e.iid] = e.name
+            for e in p.interned_data.debug_annotation_string_values:
+                assert e.iid not in strings, f'string value iid {e.iid} interned twice'
+                strings[e.iid] = e.str.decode()
         if p.HasField('track_descriptor'):
             d = p.track_descriptor
             assert d.uuid not in tracks, f'track {d.uuid} declared twice'
@@ -127,6 +130,9 @@ def check(packets):
                 assert a.name_iid in arg_names, f'packet {n}: annotation iid {a.name_iid} unresolved'
                 kind = a.WhichOneof('value')
                 v = getattr(a, kind)
+                if kind == 'string_value_iid':
+                    assert v in strings, f'packet {n}: string value iid {v} unresolved'
+                    v = strings[v]
                 args[arg_names[a.name_iid]] = f'0x{v:x}' if kind == 'pointer_value' else v
             if e.type in (BEGIN, END):
                 slices[e.track_uuid].append((p.timestamp, n, e.type))

@@ -16,7 +16,10 @@
 //!   after its event, its arguments as debug annotations: pointers as
 //!   `pointer_value` (shown in hex), signed integers as `int_value`, other
 //!   integers as `uint_value`, `bool`s as `bool_value`, strings as
-//!   `string_value` (bytes that are not UTF-8 replaced by U+FFFD).
+//!   `string_value` (bytes that are not UTF-8 replaced by U+FFFD), or,
+//!   short ones (QEMU's file names, drivers, formats, which come back in
+//!   every record), interned once (`string_value_iid`) up to a bounded
+//!   number of them.
 //!   Dropped-events records are instants `Dropped_Event` (argument
 //!   `num_events_dropped`) in category `lost_events`.
 //! - Spans (`--span`, paired exactly as the Chrome output pairs them:
@@ -157,6 +160,10 @@ pub mod proto {
         /// A pointer (shown in hex).
         #[prost(uint64, optional, tag = "7")]
         pub pointer_value: Option<u64>,
+        /// A string, interned
+        /// (`InternedData.debug_annotation_string_values`).
+        #[prost(uint64, optional, tag = "17")]
+        pub string_value_iid: Option<u64>,
     }
 
     /// `perfetto.protos.InternedData` (interned_data/interned_data.proto).
@@ -168,6 +175,20 @@ pub mod proto {
         /// Debug annotation names.
         #[prost(message, repeated, tag = "3")]
         pub debug_annotation_names: Vec<InternedString>,
+        /// Debug annotations' string values.
+        #[prost(message, repeated, tag = "29")]
+        pub debug_annotation_string_values: Vec<InternedBytes>,
+    }
+
+    /// `perfetto.protos.InternedString` (iid 1, str 2, bytes).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct InternedBytes {
+        /// Its id on the sequence (from 1).
+        #[prost(uint64, optional, tag = "1")]
+        pub iid: Option<u64>,
+        /// The string (UTF-8 here).
+        #[prost(bytes = "vec", optional, tag = "2")]
+        pub str: Option<Vec<u8>>,
     }
 
     /// `perfetto.protos.EventName` and `DebugAnnotationName` (the same
@@ -227,8 +248,8 @@ pub mod proto {
 }
 
 use proto::{
-    CounterDescriptor, DebugAnnotation, InternedData, InternedString, ProcessDescriptor,
-    TracePacket, TrackDescriptor, TrackEvent,
+    CounterDescriptor, DebugAnnotation, InternedBytes, InternedData, InternedString,
+    ProcessDescriptor, TracePacket, TrackDescriptor, TrackEvent,
 };
 
 /// One `--counter EVENT:ARG`: an integer argument plotted over time.
@@ -289,6 +310,7 @@ enum Added {
     ArgNames(usize),
     Name(u64),
     ArgName(u64),
+    StringValue(u64),
     Process(u32),
     Lane(usize, u32),
     Counter(usize, u32),
@@ -310,6 +332,10 @@ pub struct PerfettoTrace {
     /// argument names: iids from 1, on the one sequence.
     names: HashMap<String, u64>,
     arg_names: HashMap<String, u64>,
+    /// Interned string values (QEMU's file names, formats, drivers come
+    /// back in every record), up to [`MAX_INTERNED_STRINGS`] of at most
+    /// [`MAX_INTERNED_LEN`] bytes: the rest are written in place.
+    strings: HashMap<Vec<u8>, u64>,
     processes: HashMap<u32, u64>,
     counters: HashMap<(usize, u32), u64>,
     /// Span tracks by (span, pid): (uuid, the latest end on it).
@@ -325,6 +351,11 @@ pub struct PerfettoTrace {
     spans: u64,
     unmatched_ends: u64,
 }
+
+/// The most string values interned (the memory they take is bounded).
+pub const MAX_INTERNED_STRINGS: usize = 1 << 16;
+/// The longest string value interned, in bytes.
+pub const MAX_INTERNED_LEN: usize = 128;
 
 /// First uuid of the tracks that are not process tracks (those are the
 /// pid plus one: never 0).
@@ -346,6 +377,7 @@ impl PerfettoTrace {
             events: Vec::new(),
             names: HashMap::new(),
             arg_names: HashMap::new(),
+            strings: HashMap::new(),
             processes: HashMap::new(),
             counters: HashMap::new(),
             lanes: HashMap::new(),
@@ -379,7 +411,9 @@ impl PerfettoTrace {
             packet.sequence_flags = Some(SEQ_INCREMENTAL_STATE_CLEARED | needs);
             packet.first_packet_on_sequence = Some(true);
         }
-        if !self.interned.event_names.is_empty() || !self.interned.debug_annotation_names.is_empty()
+        if !self.interned.event_names.is_empty()
+            || !self.interned.debug_annotation_names.is_empty()
+            || !self.interned.debug_annotation_string_values.is_empty()
         {
             packet.interned_data = Some(std::mem::take(&mut self.interned));
         }
@@ -387,6 +421,7 @@ impl PerfettoTrace {
         if let Some(mut interned) = packet.interned_data.take() {
             interned.event_names.clear();
             interned.debug_annotation_names.clear();
+            interned.debug_annotation_string_values.clear();
             self.interned = interned;
         }
         packet
@@ -470,6 +505,28 @@ impl PerfettoTrace {
         iid
     }
 
+    /// The iid of a string value, interned if new; `None` for one written
+    /// in place (too long, or the table is full).
+    fn string_iid(&mut self, s: &[u8]) -> Option<u64> {
+        if let Some(&iid) = self.strings.get(s) {
+            return Some(iid);
+        }
+        if s.len() > MAX_INTERNED_LEN || self.strings.len() >= MAX_INTERNED_STRINGS {
+            return None;
+        }
+        let iid = self.strings.len() as u64 + 1;
+        self.strings.insert(s.to_vec(), iid);
+        self.added.push(Added::StringValue(iid));
+        let text = String::from_utf8_lossy(s).into_owned();
+        self.interned
+            .debug_annotation_string_values
+            .push(InternedBytes {
+                iid: Some(iid),
+                str: Some(text.into_bytes()),
+            });
+        Some(iid)
+    }
+
     /// The record's event name iid and its arguments as annotations (into
     /// `anns`, cleared first).
     fn describe(&mut self, ev: &Event<'_>, anns: &mut Vec<DebugAnnotation>) -> u64 {
@@ -495,9 +552,13 @@ impl PerfettoTrace {
         };
         let mut local: [u64; crate::format::events::MAX_EVENT_ARGS] =
             [0; crate::format::events::MAX_EVENT_ARGS];
-        let arg_iids: &[u64] = if known {
-            slot.and_then(|p| self.events.get(p))
-                .map_or(&[][..], |i| &i.arg_iids)
+        let n = if known {
+            let iids = slot
+                .and_then(|p| self.events.get(p))
+                .map_or(&[][..], |i| &i.arg_iids);
+            let n = iids.len().min(local.len());
+            local[..n].copy_from_slice(&iids[..n]);
+            n
         } else {
             for (i, arg) in decl.args.iter().enumerate().take(local.len()) {
                 local[i] = self.arg_iid(&arg.name);
@@ -509,8 +570,9 @@ impl PerfettoTrace {
                 info.arg_iids = local[..n].to_vec();
                 self.added.push(Added::ArgNames(decl.position));
             }
-            &local[..n]
+            n
         };
+        let arg_iids = &local[..n];
         anns.clear();
         let strings = ev.has_strings();
         for (i, ((value, arg), &iid)) in ev.args().zip(&decl.args).zip(arg_iids).enumerate() {
@@ -519,9 +581,10 @@ impl PerfettoTrace {
                 ..DebugAnnotation::default()
             };
             match (value, arg.kind) {
-                (ArgValue::Str(s), _) => {
-                    ann.string_value = Some(String::from_utf8_lossy(s).into_owned())
-                }
+                (ArgValue::Str(s), _) => match self.string_iid(s) {
+                    Some(iid) => ann.string_value_iid = Some(iid),
+                    None => ann.string_value = Some(String::from_utf8_lossy(s).into_owned()),
+                },
                 (ArgValue::Int(v), ArgKind::Pointer) => ann.pointer_value = Some(v),
                 (ArgValue::Int(v), ArgKind::String) if !strings => ann.pointer_value = Some(v),
                 (ArgValue::Int(v), ArgKind::Bool) => ann.bool_value = Some(v != 0),
@@ -778,6 +841,7 @@ impl Sink for PerfettoTrace {
                 }
                 Added::Name(iid) => self.names.retain(|_, v| *v != iid),
                 Added::ArgName(iid) => self.arg_names.retain(|_, v| *v != iid),
+                Added::StringValue(iid) => self.strings.retain(|_, v| *v != iid),
                 Added::Lane(span, pid) => {
                     if let Some(lanes) = self.lanes.get_mut(&(span, pid)) {
                         lanes.pop();
