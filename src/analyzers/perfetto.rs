@@ -303,21 +303,6 @@ struct EventInfo {
     counters: Vec<(usize, usize)>,
 }
 
-/// What one record added to the sequence's state, taken back if the
-/// record is ([`Sink::retract`]): its packets are dropped from the output.
-#[derive(Debug, Clone, Copy)]
-enum Added {
-    EventName(usize),
-    ArgNames(usize),
-    Name(u64),
-    ArgName(u64),
-    StringValue(u64),
-    Process(u32),
-    Lane(usize, u32),
-    Counter(usize, u32),
-    Cleared,
-}
-
 /// An open span's begin: its arguments.
 type OpenBegin = Vec<DebugAnnotation>;
 
@@ -347,7 +332,11 @@ pub struct PerfettoTrace {
     open: Pairs<(usize, u32, Key), OpenBegin>,
     next_uuid: u64,
     seq: Sequence,
-    added: Vec<Added>,
+    /// Every track declared, to declare again after a retraction.
+    declared: Vec<TrackDescriptor>,
+    /// A record was taken back with its packets: the next record first
+    /// declares every track and interned string again.
+    redeclare: bool,
     /// The packet of every record, its buffers reused.
     packet: TracePacket,
     records: u64,
@@ -388,7 +377,8 @@ impl PerfettoTrace {
             open: Pairs::new(Pairing::Fifo),
             next_uuid: FIRST_CHILD_UUID,
             seq: Sequence::default(),
-            added: Vec::new(),
+            declared: Vec::new(),
+            redeclare: false,
             packet: TracePacket::default(),
             records: 0,
             spans: 0,
@@ -398,11 +388,12 @@ impl PerfettoTrace {
 
     /// Appends `packet` as one `Trace.packet` entry (see [`emit_on`]).
     fn emit(&mut self, mut packet: TracePacket, out: &mut Vec<u8>) -> TracePacket {
-        emit_on(&mut self.seq, &mut self.added, &mut packet, out);
+        emit_on(&mut self.seq, &mut packet, out);
         packet
     }
 
     fn emit_descriptor(&mut self, track: TrackDescriptor, out: &mut Vec<u8>) {
+        self.declared.push(track.clone());
         let packet = TracePacket {
             track_descriptor: Some(track),
             ..TracePacket::default()
@@ -426,7 +417,6 @@ impl PerfettoTrace {
         }
         let uuid = u64::from(pid) + 1;
         self.processes.insert(pid, uuid);
-        self.added.push(Added::Process(pid));
         self.emit_descriptor(
             TrackDescriptor {
                 uuid: Some(uuid),
@@ -457,6 +447,47 @@ impl PerfettoTrace {
         uuid
     }
 
+    /// After a retraction: the incremental state cleared again, every
+    /// track declared again (the same uuids), every name and string
+    /// interned again (the same iids) in the next event's packet.
+    fn declare_again(&mut self, out: &mut Vec<u8>) {
+        self.redeclare = false;
+        self.seq.cleared = false;
+        let tracks = std::mem::take(&mut self.declared);
+        for track in &tracks {
+            let packet = TracePacket {
+                track_descriptor: Some(track.clone()),
+                ..TracePacket::default()
+            };
+            let pending = std::mem::take(&mut self.seq.interned);
+            self.emit(packet, out);
+            self.seq.interned = pending;
+        }
+        self.declared = tracks;
+        let interned = &mut self.seq.interned;
+        interned.event_names = sorted(&self.names)
+            .map(|(name, iid)| InternedString {
+                iid: Some(iid),
+                name: Some(name.to_owned()),
+            })
+            .collect();
+        interned.debug_annotation_names = sorted(&self.arg_names)
+            .map(|(name, iid)| InternedString {
+                iid: Some(iid),
+                name: Some(name.to_owned()),
+            })
+            .collect();
+        let mut strings: Vec<(&Vec<u8>, u64)> = self.strings.iter().map(|(k, &v)| (k, v)).collect();
+        strings.sort_unstable_by_key(|&(_, iid)| iid);
+        interned.debug_annotation_string_values = strings
+            .into_iter()
+            .map(|(s, iid)| InternedBytes {
+                iid: Some(iid),
+                str: Some(String::from_utf8_lossy(s).into_owned().into_bytes()),
+            })
+            .collect();
+    }
+
     /// The iid of an event name given as a string, interned if new.
     fn name_iid(&mut self, name: &str) -> u64 {
         if let Some(&iid) = self.names.get(name) {
@@ -464,7 +495,6 @@ impl PerfettoTrace {
         }
         let iid = self.names.len() as u64 + 1;
         self.names.insert(name.to_owned(), iid);
-        self.added.push(Added::Name(iid));
         self.seq.interned.event_names.push(InternedString {
             iid: Some(iid),
             name: Some(name.to_owned()),
@@ -478,7 +508,6 @@ impl PerfettoTrace {
         }
         let iid = self.arg_names.len() as u64 + 1;
         self.arg_names.insert(name.to_owned(), iid);
-        self.added.push(Added::ArgName(iid));
         self.seq
             .interned
             .debug_annotation_names
@@ -500,7 +529,6 @@ impl PerfettoTrace {
         }
         let iid = self.strings.len() as u64 + 1;
         self.strings.insert(s.to_vec(), iid);
-        self.added.push(Added::StringValue(iid));
         let text = String::from_utf8_lossy(s).into_owned();
         self.seq
             .interned
@@ -531,7 +559,6 @@ impl PerfettoTrace {
             let iid = self.name_iid(ev.name());
             if let Some(info) = slot.and_then(|p| self.events.get_mut(p)) {
                 info.name_iid = iid;
-                self.added.push(Added::EventName(decl.position));
             }
             iid
         };
@@ -553,7 +580,6 @@ impl PerfettoTrace {
                 && n > 0
             {
                 info.arg_iids = local[..n].to_vec();
-                self.added.push(Added::ArgNames(decl.position));
             }
             n
         };
@@ -609,7 +635,7 @@ impl PerfettoTrace {
         if let Some(c) = category {
             te.categories.push(c.to_owned());
         }
-        emit_on(&mut self.seq, &mut self.added, packet, out);
+        emit_on(&mut self.seq, packet, out);
         packet
             .track_event
             .as_mut()
@@ -644,12 +670,13 @@ impl PerfettoTrace {
         let name = self.specs[span].begin.clone();
         let uuid = self.new_child(parent, &name, false, out);
         self.lanes.entry((span, pid)).or_default().push((uuid, end));
-        self.added.push(Added::Lane(span, pid));
         uuid
     }
 
     fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
-        self.added.clear();
+        if self.redeclare {
+            self.declare_again(out);
+        }
         self.records += 1;
         let pid = ev.pid();
         let ts = ev.timestamp_ns();
@@ -737,7 +764,6 @@ impl PerfettoTrace {
                     let name = format!("{}.{}", spec.event, spec.arg);
                     let t = self.new_child(track, &name, true, out);
                     self.counters.insert((c, pid), t);
-                    self.added.push(Added::Counter(c, pid));
                     t
                 }
             };
@@ -745,6 +771,13 @@ impl PerfettoTrace {
         }
         Ok(())
     }
+}
+
+/// The entries of an intern table in the order of their ids.
+fn sorted<S>(table: &HashMap<String, u64, S>) -> impl Iterator<Item = (&str, u64)> {
+    let mut entries: Vec<(&str, u64)> = table.iter().map(|(k, &v)| (k.as_str(), v)).collect();
+    entries.sort_unstable_by_key(|&(_, iid)| iid);
+    entries.into_iter()
 }
 
 /// FNV-1a, for the table of interned strings: short keys, hashed for
@@ -785,12 +818,7 @@ struct Sequence {
 /// Appends `packet` as one `Trace.packet` entry on the sequence: its id,
 /// its flags (the first packet clears the incremental state; track events
 /// need it), and what was interned since the last packet.
-fn emit_on(
-    seq: &mut Sequence,
-    added: &mut Vec<Added>,
-    packet: &mut TracePacket,
-    out: &mut Vec<u8>,
-) {
+fn emit_on(seq: &mut Sequence, packet: &mut TracePacket, out: &mut Vec<u8>) {
     packet.trusted_packet_sequence_id = Some(SEQUENCE_ID);
     let needs = if packet.track_event.is_some() {
         SEQ_NEEDS_INCREMENTAL_STATE
@@ -802,7 +830,6 @@ fn emit_on(
         packet.first_packet_on_sequence = None;
     } else {
         seq.cleared = true;
-        added.push(Added::Cleared);
         packet.sequence_flags = Some(SEQ_INCREMENTAL_STATE_CLEARED | needs);
         packet.first_packet_on_sequence = Some(true);
     }
@@ -1091,43 +1118,16 @@ impl Sink for PerfettoTrace {
     }
 
     fn retract(&mut self, _ev: &Event<'_>) {
-        // The driver dropped the record's packets: forget what they
-        // declared, so that later packets declare it again.
-        for added in std::mem::take(&mut self.added) {
-            match added {
-                Added::EventName(p) => {
-                    if let Some(info) = self.events.get_mut(p) {
-                        info.name_iid = 0;
-                    }
-                }
-                Added::ArgNames(p) => {
-                    if let Some(info) = self.events.get_mut(p) {
-                        info.arg_iids.clear();
-                    }
-                }
-                Added::Name(iid) => self.names.retain(|_, v| *v != iid),
-                Added::ArgName(iid) => self.arg_names.retain(|_, v| *v != iid),
-                Added::StringValue(iid) => self.strings.retain(|_, v| *v != iid),
-                Added::Lane(span, pid) => {
-                    if let Some(lanes) = self.lanes.get_mut(&(span, pid)) {
-                        lanes.pop();
-                    }
-                }
-                Added::Process(pid) => {
-                    self.processes.remove(&pid);
-                    self.last_process = None;
-                }
-                Added::Counter(c, pid) => {
-                    self.counters.remove(&(c, pid));
-                }
-                Added::Cleared => self.seq.cleared = false,
-            }
-        }
-        self.seq.interned = InternedData::default();
+        // The driver dropped the record's packets, which may have declared
+        // tracks or carried interned strings (its own, or ones an earlier
+        // record interned): declare everything again, on a cleared state.
+        self.redeclare = true;
     }
 
     fn tail(&mut self, out: &mut Vec<u8>) {
-        self.added.clear();
+        if self.redeclare {
+            self.declare_again(out);
+        }
         let pending = std::mem::replace(&mut self.open, Pairs::new(Pairing::Fifo));
         for (&(i, pid, _), begin) in pending.open_oldest_first() {
             let track = self.process(pid, out);
