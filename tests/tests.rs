@@ -20,6 +20,7 @@ mod manpages;
 mod messages;
 mod outputs;
 mod parallel;
+mod perfetto;
 mod plugins;
 mod progress;
 mod robustness;

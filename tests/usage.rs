@@ -52,7 +52,7 @@ fn exit_status_and_message_of_each_mistake() {
             &["json", "--span", latency],
             true,
             2,
-            "simpletrace: --span needs --format chrome\n",
+            "simpletrace: --span needs --format chrome or perfetto\n",
         ),
         (
             &["hist", "--latency", latency, "--linear", "4KiB"],

@@ -100,9 +100,10 @@ impl FromStr for SpanSpec {
     }
 }
 
-/// What a record's event is to the spans.
+/// What a record's event is to the spans (shared with the Perfetto
+/// output, [`super::perfetto`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Plain,
     Begin(usize),
     End(usize),
@@ -110,10 +111,66 @@ enum Role {
 
 /// A key argument's value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Key {
+pub(super) enum Key {
     None,
     Int(u64),
     Bytes(Vec<u8>),
+}
+
+/// The value of a span's key argument in `ev` (no key named: none).
+pub(super) fn span_key(ev: &Event<'_>, name: &Option<String>) -> Key {
+    match name.as_deref().and_then(|n| ev.value(n)) {
+        None => Key::None,
+        Some(ArgValue::Int(v)) => Key::Int(v),
+        Some(ArgValue::Str(s)) => Key::Bytes(s.to_vec()),
+    }
+}
+
+/// Checks `specs` against the declarations (every event declared, every
+/// key one of its arguments; `sink` names the output in the message) and
+/// gives each declaration's role, by position.
+pub(super) fn span_roles(
+    sink: &str,
+    specs: &[SpanSpec],
+    info: &TraceInfo<'_>,
+) -> Result<Vec<Role>, AnalyzerError> {
+    for spec in specs {
+        for (name, key) in [(&spec.begin, &spec.begin_key), (&spec.end, &spec.end_key)] {
+            let decl = info.events.by_name(name.as_bytes()).ok_or_else(|| {
+                let hint = info
+                    .events
+                    .suggest(name)
+                    .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
+                AnalyzerError::new(
+                    sink,
+                    format!("--span: no event called '{name}' is declared{hint}"),
+                )
+            })?;
+            if let Some(k) = key
+                && decl.arg_position(k).is_none()
+            {
+                return Err(AnalyzerError::new(
+                    sink,
+                    format!("--span: event '{name}' has no argument '{k}'"),
+                ));
+            }
+        }
+    }
+    Ok(info
+        .events
+        .iter()
+        .map(|d| {
+            for (i, spec) in specs.iter().enumerate() {
+                if d.name == spec.begin {
+                    return Role::Begin(i);
+                }
+                if d.name == spec.end {
+                    return Role::End(i);
+                }
+            }
+            Role::Plain
+        })
+        .collect())
 }
 
 /// The Chrome trace-event writer.
@@ -237,14 +294,6 @@ impl ChromeTrace {
         !self.specs.is_empty()
     }
 
-    fn key(ev: &Event<'_>, name: &Option<String>) -> Key {
-        match name.as_deref().and_then(|n| ev.value(n)) {
-            None => Key::None,
-            Some(ArgValue::Int(v)) => Key::Int(v),
-            Some(ArgValue::Str(s)) => Key::Bytes(s.to_vec()),
-        }
-    }
-
     fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
         self.records += 1;
         self.pids.insert(ev.pid());
@@ -266,12 +315,12 @@ impl ChromeTrace {
                 &args_json(ev),
             ),
             Role::Begin(i) => {
-                let key = Self::key(ev, &self.specs[i].begin_key);
+                let key = span_key(ev, &self.specs[i].begin_key);
                 self.open
                     .begin((i, ev.pid(), key), ev.timestamp_ns(), args_json(ev));
             }
             Role::End(i) => {
-                let key = Self::key(ev, &self.specs[i].end_key);
+                let key = span_key(ev, &self.specs[i].end_key);
                 let begun = self.open.end(&(i, ev.pid(), key));
                 match begun {
                     Some(open) => {
@@ -310,43 +359,7 @@ impl Sink for ChromeTrace {
     const STREAM: Stream = Stream::Data;
 
     fn open(&mut self, info: &TraceInfo<'_>) -> Result<(), AnalyzerError> {
-        for spec in &self.specs {
-            for (name, key) in [(&spec.begin, &spec.begin_key), (&spec.end, &spec.end_key)] {
-                let decl = info.events.by_name(name.as_bytes()).ok_or_else(|| {
-                    let hint = info
-                        .events
-                        .suggest(name)
-                        .map_or(String::new(), |s| format!(" (did you mean '{s}'?)"));
-                    AnalyzerError::new(
-                        "chrome",
-                        format!("--span: no event called '{name}' is declared{hint}"),
-                    )
-                })?;
-                if let Some(k) = key
-                    && decl.arg_position(k).is_none()
-                {
-                    return Err(AnalyzerError::new(
-                        "chrome",
-                        format!("--span: event '{name}' has no argument '{k}'"),
-                    ));
-                }
-            }
-        }
-        self.roles = info
-            .events
-            .iter()
-            .map(|d| {
-                for (i, spec) in self.specs.iter().enumerate() {
-                    if d.name == spec.begin {
-                        return Role::Begin(i);
-                    }
-                    if d.name == spec.end {
-                        return Role::End(i);
-                    }
-                }
-                Role::Plain
-            })
-            .collect();
+        self.roles = span_roles("chrome", &self.specs, info)?;
         Ok(())
     }
 

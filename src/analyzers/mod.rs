@@ -62,7 +62,7 @@
 //! - [`Event`]: a record with its arguments decoded, with typed accessors.
 //! - [`Context`]: per-call output buffer and early stop.
 //! - [`sink`]: the trait of the streaming analyzers (every record written
-//!   as it goes by): `print`, `log`, `json`, `chrome` and `subset` are
+//!   as it goes by): `print`, `log`, `json`, `chrome`, `perfetto` and `subset` are
 //!   [`Sink`](sink::Sink)s, and so [`Analyzer`]s.
 //! - [`Driver`]: runs analyzers over a trace; [`registry`] lists the
 //!   built-in ones.
@@ -72,6 +72,7 @@
 //!   latencies and intervals; [`alloc`]: allocations matched to frees;
 //!   [`locks`]: mutex contention;
 //!   [`json`]: JSON Lines; [`chrome`]: Chrome/Perfetto trace JSON;
+//!   [`perfetto`]: Perfetto protobuf traces;
 //!   [`subset`]: writes the kept records to a new trace.
 //! - [`histogram`]: log2/linear histograms with percentiles, drawn as
 //!   ASCII bars, for analyzers that report distributions.
@@ -102,6 +103,7 @@ pub mod listing;
 pub mod locks;
 pub mod log;
 mod pairing;
+pub mod perfetto;
 #[cfg(feature = "plugins")]
 pub mod plugin;
 pub mod print;

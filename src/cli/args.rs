@@ -8,6 +8,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use super::{alloc, hist, term};
 use crate::analyzers::chrome::SpanSpec;
+use crate::analyzers::perfetto::CounterSpec;
 use crate::analyzers::select::TimeBound;
 use crate::analyzers::{AnalyzerEntry, registry};
 
@@ -80,7 +81,13 @@ Examples:
       Open trace.json in https://ui.perfetto.dev or chrome://tracing.
   simpletrace json --format chrome --span thread_pool_submit_aio:req,thread_pool_complete_aio:req \\
       trace-events-all trace-12345 > pool.json
-      Each thread-pool request as a bar with its duration.";
+      Each thread-pool request as a bar with its duration.
+  simpletrace json --format perfetto --span thread_pool_submit_aio:req,thread_pool_complete_aio:req \\
+      -o trace.pftrace trace-events-all trace-12345
+      Perfetto's own protobuf format: smaller, and whole traces load in ui.perfetto.dev.
+  simpletrace json --format perfetto --counter qemu_memalign:size -o trace.pftrace \\
+      trace-events-all trace-12345
+      With a counter track plotting an argument over time.";
 
 pub(super) const FILTER_EXAMPLES: &str = "\
 Examples:
@@ -194,18 +201,26 @@ pub(super) enum Command {
     Alloc(alloc::AllocArgs),
     /// Export the records as JSON: JSON Lines (one object per record), or
     /// the Chrome trace-event format that Perfetto UI and chrome://tracing
-    /// open.
+    /// open; or as Perfetto's own protobuf trace format.
     #[command(after_help = JSON_EXAMPLES)]
     Json {
         /// Output format.
         #[arg(long, value_enum, default_value_t = JsonFormat::Lines)]
         format: JsonFormat,
-        /// With --format chrome: make a span (an async begin/end pair with
-        /// an id of its own, which viewers draw as a bar) of each begin
-        /// record and the next end record whose KEY arguments are equal.
-        /// Repeatable.
+        /// With --format chrome or perfetto: make a span (an async
+        /// begin/end pair with an id of its own, or a slice, which viewers
+        /// draw as a bar) of each begin record and the next end record
+        /// whose KEY arguments are equal. Repeatable.
         #[arg(long = "span", value_name = "BEGIN[:KEY],END[:KEY]")]
         spans: Vec<SpanSpec>,
+        /// With --format perfetto: a counter track per pid plotting the
+        /// integer argument ARG of EVENT's records over time. Repeatable.
+        #[arg(long = "counter", value_name = "EVENT:ARG")]
+        counters: Vec<CounterSpec>,
+        /// Write to FILE instead of standard output (put in place once the
+        /// run has succeeded, as filter -o writes).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         follow: FollowArgs,
         #[command(flatten)]
@@ -291,6 +306,8 @@ pub(super) enum JsonFormat {
     Lines,
     /// Chrome trace-event JSON (Perfetto UI, chrome://tracing).
     Chrome,
+    /// Perfetto's protobuf trace format (binary; ui.perfetto.dev).
+    Perfetto,
 }
 
 /// How `print` writes each record.

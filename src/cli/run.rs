@@ -3,6 +3,7 @@
 //! output file put in place).
 
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 
 use clap::{ArgMatches, FromArgMatches};
 
@@ -15,12 +16,13 @@ use super::destinations::{self, Writer};
 use super::error::{Error, Failure, Resynced};
 use super::report::{report_keys, write_reports};
 use super::{alloc, generate, hist};
-use crate::analyzers::chrome::ChromeTrace;
+use crate::analyzers::chrome::{ChromeTrace, SpanSpec};
 use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
 use crate::analyzers::log::LogPrinter;
+use crate::analyzers::perfetto::{CounterSpec, PerfettoTrace};
 use crate::analyzers::print::{Buffering, PrintAnalyzer};
-use crate::analyzers::sink::Stream;
+use crate::analyzers::sink::{Stream, ToWriter};
 use crate::analyzers::stats::{StatsAnalyzer, StatsSort};
 use crate::analyzers::subset::SubsetWriter;
 use crate::analyzers::{AnalyzerEntry, Driver, Report, RunOptions, registry};
@@ -689,24 +691,11 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
         Some(Command::Json {
             format,
             spans,
+            counters,
+            output,
             follow,
             trace,
-        }) => {
-            let mut driver = Driver::new();
-            match format {
-                JsonFormat::Lines if !spans.is_empty() => {
-                    return Err(Failure::invalid("--span needs --format chrome".into()));
-                }
-                JsonFormat::Lines => driver.add_parallel(JsonLines::new()),
-                JsonFormat::Chrome if spans.is_empty() => {
-                    driver.add_parallel(ChromeTrace::new(spans))
-                }
-                // Spans pair records across the trace: file order.
-                JsonFormat::Chrome => driver.add(ChromeTrace::new(spans)),
-            }
-            let config = Config::from_args_following(&trace, &follow)?;
-            analyze(&config, Reports::Text, driver)
-        }
+        }) => json(format, spans, counters, output, &follow, &trace),
         Some(Command::Filter {
             output,
             follow,
@@ -737,6 +726,88 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             output,
             trace,
         }) => run_analyzers(&plugins, &outputs, output.json, &trace, extras),
+    }
+}
+
+/// `json`: JSON Lines, Chrome JSON or a Perfetto trace, to standard
+/// output or (`-o FILE`) a file put in place when the run succeeded.
+fn json(
+    format: JsonFormat,
+    spans: Vec<SpanSpec>,
+    counters: Vec<CounterSpec>,
+    output: Option<PathBuf>,
+    follow: &super::args::FollowArgs,
+    trace: &TraceArgs,
+) -> Result<Vec<String>, Failure> {
+    if format == JsonFormat::Lines && !spans.is_empty() {
+        return Err(Failure::invalid(
+            "--span needs --format chrome or perfetto".into(),
+        ));
+    }
+    if format != JsonFormat::Perfetto && !counters.is_empty() {
+        return Err(Failure::invalid("--counter needs --format perfetto".into()));
+    }
+    let output = output.filter(|o| o.as_os_str() != "-");
+    if format == JsonFormat::Perfetto && output.is_none() {
+        destinations::refuse_binary_to_terminal(
+            "json --format perfetto",
+            io::stdout().is_terminal(),
+        )
+        .map_err(Failure::invalid)?;
+    }
+    let config = Config::from_args_following(trace, follow)?;
+    let mut driver = Driver::new();
+    let Some(path) = output else {
+        add_json_sink(&mut driver, format, spans, counters, trace, None);
+        return analyze(&config, Reports::Text, driver);
+    };
+    let file = config.create_output(&path)?;
+    let out = Box::new(io::BufWriter::with_capacity(1 << 20, file_writer(&file)?));
+    let to = Some((out as Box<dyn io::Write + Send>, path.display().to_string()));
+    add_json_sink(&mut driver, format, spans, counters, trace, to);
+    let result = analyze(&config, Reports::Text, driver);
+    put_in_place(file, result)
+}
+
+/// Adds `json`'s sink, writing to the run's output or to `to`.
+fn add_json_sink(
+    driver: &mut Driver<'_>,
+    format: JsonFormat,
+    spans: Vec<SpanSpec>,
+    counters: Vec<CounterSpec>,
+    trace: &TraceArgs,
+    to: Option<(Box<dyn io::Write + Send>, String)>,
+) {
+    match (format, to) {
+        (JsonFormat::Lines, None) => driver.add_parallel(JsonLines::new()),
+        (JsonFormat::Lines, Some((out, dest))) => {
+            driver.add_parallel(ToWriter::new(JsonLines::new(), out, dest))
+        }
+        (JsonFormat::Chrome, to) if spans.is_empty() => {
+            let sink = ChromeTrace::new(spans);
+            match to {
+                None => driver.add_parallel(sink),
+                Some((out, dest)) => driver.add_parallel(ToWriter::new(sink, out, dest)),
+            }
+        }
+        // Spans pair records across the trace: file order.
+        (JsonFormat::Chrome, None) => driver.add(ChromeTrace::new(spans)),
+        (JsonFormat::Chrome, Some((out, dest))) => {
+            driver.add(ToWriter::new(ChromeTrace::new(spans), out, dest))
+        }
+        // One sequence of interned names: file order.
+        (JsonFormat::Perfetto, to) => {
+            let name = trace
+                .trace_file
+                .as_deref()
+                .and_then(|p| p.file_name())
+                .map_or_else(|| "trace".to_owned(), |n| n.to_string_lossy().into_owned());
+            let sink = PerfettoTrace::new(name, spans, counters);
+            match to {
+                None => driver.add(sink),
+                Some((out, dest)) => driver.add(ToWriter::new(sink, out, dest)),
+            }
+        }
     }
 }
 
