@@ -755,6 +755,21 @@ fn json(
         )
         .map_err(Failure::invalid)?;
     }
+    // A Perfetto trace is one packet sequence written in file order: a
+    // second thread would only decode ahead of the one writer, holding
+    // what it hands over (130 MiB on a 537 MB trace where one thread
+    // peaks at 15 MiB), and is no faster (docs/performance.md). One
+    // thread, unless -j says otherwise.
+    let one_thread;
+    let trace = if format == JsonFormat::Perfetto && trace.threads.is_none() {
+        one_thread = TraceArgs {
+            threads: Some(1),
+            ..trace.clone()
+        };
+        &one_thread
+    } else {
+        trace
+    };
     let config = Config::from_args_following(trace, follow)?;
     let mut driver = Driver::new();
     let Some(path) = output else {
