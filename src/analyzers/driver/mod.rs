@@ -999,7 +999,7 @@ mod tests {
             encode::event(&mut trace, 0, n * 10, 1, &[ArgValue::Int(n)]);
         }
         let want: String = (0..70).map(|n| format!("n={n}\n")).collect();
-        for layout in 0..4 {
+        for layout in 0..5 {
             for threads in [1, 2] {
                 if layout == 1 && threads == 2 {
                     // A sequential analyzer of a parallel run is handed
@@ -1023,11 +1023,26 @@ mod tests {
                         driver.add_parallel(vanish);
                         driver.add(Idle);
                     }
-                    _ => {
+                    3 => {
                         driver.add_parallel(vanish);
                         driver.add(crate::analyzers::subset::SubsetWriter::new(
                             Box::new(subset.clone()),
                             "subset",
+                        ));
+                    }
+                    _ => {
+                        // The Perfetto writer takes back what it wrote of
+                        // the record by declaring everything again.
+                        driver.add_parallel(vanish);
+                        let sink = crate::analyzers::perfetto::PerfettoTrace::new(
+                            "t",
+                            Vec::new(),
+                            Vec::new(),
+                        );
+                        driver.add(crate::analyzers::sink::ToWriter::new(
+                            sink,
+                            Box::new(subset.clone()),
+                            "perfetto",
                         ));
                     }
                 }
@@ -1062,6 +1077,31 @@ mod tests {
                             u64::from_le_bytes(r.payload.try_into().unwrap())
                         })
                         .collect();
+                    assert_eq!(ns, (0..70).collect::<Vec<u64>>(), "{what}");
+                }
+                if layout == 4 {
+                    // Perfetto's trace: an instant `tick` for records 0
+                    // to 69, each with its `n`, every name interned.
+                    use crate::analyzers::perfetto::proto;
+                    use prost::Message;
+                    let written = subset.0.lock().unwrap().clone();
+                    let decoded = proto::Trace::decode(&written[..]).unwrap();
+                    let mut names = std::collections::HashMap::new();
+                    let mut ns = Vec::new();
+                    for packet in &decoded.packet {
+                        if let Some(interned) = &packet.interned_data {
+                            for name in &interned.event_names {
+                                names.insert(name.iid, name.name.clone());
+                            }
+                        }
+                        let Some(ev) = &packet.track_event else {
+                            continue;
+                        };
+                        assert_eq!(ev.r#type, Some(proto::TYPE_INSTANT), "{what}");
+                        let name = names.get(&ev.name_iid).cloned().flatten();
+                        assert_eq!(name.as_deref(), Some("tick"), "{what}");
+                        ns.push(ev.debug_annotations[0].uint_value.unwrap());
+                    }
                     assert_eq!(ns, (0..70).collect::<Vec<u64>>(), "{what}");
                 }
             }
