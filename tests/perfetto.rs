@@ -405,3 +405,59 @@ fn corpus_spans_and_size() {
         );
     }
 }
+
+/// `--alloc-counter`: a counter track per pid, `alloc live bytes`, set at
+/// each allocator record; its last value for a pid is the live bytes
+/// `alloc --json` gives that pid at the end, and its peak is `alloc`'s
+/// peak.
+#[test]
+fn alloc_counter_follows_alloc() {
+    let Some(dir) = support::corpus() else {
+        return;
+    };
+    let events = dir.join("trace-events-all");
+    for name in ["dropped.bin", "medium-io.bin"] {
+        let trace = dir.join(name);
+        let (got, track_names) = decode(&perfetto(&events, &trace, &["--alloc-counter"]));
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        let mut peak: HashMap<i64, i64> = HashMap::new();
+        for e in got.iter().filter(|e| {
+            e.kind == proto::TYPE_COUNTER
+                && track_names.get(&e.track).cloned().flatten().as_deref()
+                    == Some("alloc live bytes")
+        }) {
+            let v = e.counter.unwrap();
+            last.insert(i64::from(e.pid), v);
+            let p = peak.entry(i64::from(e.pid)).or_insert(v);
+            *p = (*p).max(v);
+        }
+        assert!(!last.is_empty(), "{name}: no alloc counter");
+        let alloc: Value = serde_json::from_slice(&support::run_ok(&[
+            "alloc".as_ref(),
+            "--json".as_ref(),
+            events.as_os_str(),
+            trace.as_os_str(),
+        ]))
+        .unwrap();
+        let mut want = HashMap::new();
+        let mut want_peak = HashMap::new();
+        for p in alloc["pids"].as_array().unwrap() {
+            let pid = p["pid"].as_i64().unwrap();
+            if p["allocations"].as_u64().unwrap() + p["frees"].as_u64().unwrap() == 0 {
+                continue;
+            }
+            want.insert(pid, p["live_bytes_at_end"].as_i64().unwrap());
+            want_peak.insert(pid, p["peak"]["bytes"].as_i64().unwrap());
+        }
+        assert_eq!(last, want, "{name}");
+        assert_eq!(peak, want_peak, "{name}");
+    }
+    // Only with --format perfetto.
+    let out = support::run(
+        ["json", "--alloc-counter"]
+            .map(OsStr::new)
+            .into_iter()
+            .chain([events.as_os_str(), dir.join("medium-io.bin").as_os_str()]),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -217,6 +217,11 @@ pub(super) enum Command {
         /// integer argument ARG of EVENT's records over time. Repeatable.
         #[arg(long = "counter", value_name = "EVENT:ARG")]
         counters: Vec<CounterSpec>,
+        /// With --format perfetto: a counter track per pid of the bytes
+        /// held live by QEMU's allocator events, as `simpletrace alloc`
+        /// counts them (its built-in rules).
+        #[arg(long)]
+        alloc_counter: bool,
         /// Write to FILE instead of standard output (put in place once the
         /// run has succeeded, as filter -o writes).
         #[arg(short = 'o', long = "output", value_name = "FILE")]

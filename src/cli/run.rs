@@ -16,6 +16,7 @@ use super::destinations::{self, Writer};
 use super::error::{Error, Failure, Resynced};
 use super::report::{report_keys, write_reports};
 use super::{alloc, generate, hist};
+use crate::analyzers::alloc::{AllocAnalyzer, AllocOptions};
 use crate::analyzers::chrome::{ChromeTrace, SpanSpec};
 use crate::analyzers::json::JsonLines;
 use crate::analyzers::locks::{LocksAnalyzer, SortBy};
@@ -692,10 +693,19 @@ pub(super) fn run(matches: &ArgMatches, extras: &[AnalyzerEntry]) -> Result<Vec<
             format,
             spans,
             counters,
+            alloc_counter,
             output,
             follow,
             trace,
-        }) => json(format, spans, counters, output, &follow, &trace),
+        }) => json(
+            format,
+            spans,
+            counters,
+            alloc_counter,
+            output,
+            &follow,
+            &trace,
+        ),
         Some(Command::Filter {
             output,
             follow,
@@ -735,6 +745,7 @@ fn json(
     format: JsonFormat,
     spans: Vec<SpanSpec>,
     counters: Vec<CounterSpec>,
+    alloc_counter: bool,
     output: Option<PathBuf>,
     follow: &super::args::FollowArgs,
     trace: &TraceArgs,
@@ -747,6 +758,13 @@ fn json(
     if format != JsonFormat::Perfetto && !counters.is_empty() {
         return Err(Failure::invalid("--counter needs --format perfetto".into()));
     }
+    if format != JsonFormat::Perfetto && alloc_counter {
+        return Err(Failure::invalid(
+            "--alloc-counter needs --format perfetto".into(),
+        ));
+    }
+    // The live bytes as `alloc` counts them, with its built-in rules.
+    let alloc = alloc_counter.then(|| AllocAnalyzer::new(AllocOptions::default()));
     let output = output.filter(|o| o.as_os_str() != "-");
     if format == JsonFormat::Perfetto && output.is_none() {
         destinations::refuse_binary_to_terminal(
@@ -773,13 +791,13 @@ fn json(
     let config = Config::from_args_following(trace, follow)?;
     let mut driver = Driver::new();
     let Some(path) = output else {
-        add_json_sink(&mut driver, format, spans, counters, trace, None);
+        add_json_sink(&mut driver, format, spans, counters, alloc, trace, None);
         return analyze(&config, Reports::Text, driver);
     };
     let file = config.create_output(&path)?;
     let out = Box::new(io::BufWriter::with_capacity(1 << 20, file_writer(&file)?));
     let to = Some((out as Box<dyn io::Write + Send>, path.display().to_string()));
-    add_json_sink(&mut driver, format, spans, counters, trace, to);
+    add_json_sink(&mut driver, format, spans, counters, alloc, trace, to);
     let result = analyze(&config, Reports::Text, driver);
     put_in_place(file, result)
 }
@@ -790,6 +808,7 @@ fn add_json_sink(
     format: JsonFormat,
     spans: Vec<SpanSpec>,
     counters: Vec<CounterSpec>,
+    alloc: Option<AllocAnalyzer>,
     trace: &TraceArgs,
     to: Option<(Box<dyn io::Write + Send>, String)>,
 ) {
@@ -817,7 +836,10 @@ fn add_json_sink(
                 .as_deref()
                 .and_then(|p| p.file_name())
                 .map_or_else(|| "trace".to_owned(), |n| n.to_string_lossy().into_owned());
-            let sink = PerfettoTrace::new(name, spans, counters);
+            let mut sink = PerfettoTrace::new(name, spans, counters);
+            if let Some(alloc) = alloc {
+                sink = sink.with_alloc_counter(alloc);
+            }
             match to {
                 None => driver.add(sink),
                 Some((out, dest)) => driver.add(ToWriter::new(sink, out, dest)),

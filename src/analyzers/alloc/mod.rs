@@ -229,7 +229,39 @@ impl AllocAnalyzer {
         }
     }
 
+    /// Resolves the rules against `events` (as the run's set-up does);
+    /// the warnings of built-in rules left out.
+    pub(crate) fn resolve(
+        &mut self,
+        events: &crate::format::TraceEvents,
+    ) -> Result<Vec<String>, AnalyzerError> {
+        self.rules = RuleSet::resolve(events, &self.options.rules, self.options.builtins)
+            .map_err(|e| AnalyzerError::setup("alloc", e))?;
+        self.tracker.families = self.rules.rules().iter().map(|r| r.spec.family).collect();
+        Ok(self
+            .rules
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    /// Applies `ev` as the analyzer does, for a writer that plots live
+    /// memory (`json --format perfetto --alloc-counter`): the bytes its
+    /// pid holds live after it, when it is one of the rules' records.
+    pub(crate) fn observe(&mut self, ev: &Event<'_>) -> Result<Option<u128>, AnalyzerError> {
+        if self.rules.rule_of(ev.decl()).is_none() {
+            return Ok(None);
+        }
+        self.apply(ev)?;
+        Ok(self.tracker.pids.get(ev.pid()).map(|p| p.live.bytes))
+    }
+
     fn on_event(&mut self, ev: &Event<'_>, _: &mut Context<'_>) -> Result<(), AnalyzerError> {
+        self.apply(ev)
+    }
+
+    fn apply(&mut self, ev: &Event<'_>) -> Result<(), AnalyzerError> {
         let Some((rule, action)) = self.rules.rule_of(ev.decl()) else {
             return Ok(());
         };

@@ -332,7 +332,6 @@ impl Pids {
         self.last = Some((pid, pos as u32));
         pos
     }
-    #[cfg(test)]
     pub(super) fn get(&self, pid: u32) -> Option<&PidStats> {
         let pos = *self.positions.get(&pid)? as usize;
         self.chunks.get(pos / PID_CHUNK)?.get(pos % PID_CHUNK)
