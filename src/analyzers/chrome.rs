@@ -117,6 +117,18 @@ pub(super) enum Key {
     Bytes(Vec<u8>),
 }
 
+/// What `ev` is to the spans: [`span_roles`]' entry for its declaration
+/// (a dropped-events record is plain).
+pub(super) fn role_of(roles: &[Role], ev: &Event<'_>) -> Role {
+    if ev.is_dropped() {
+        return Role::Plain;
+    }
+    roles
+        .get(ev.decl().position)
+        .copied()
+        .unwrap_or(Role::Plain)
+}
+
 /// The value of a span's key argument in `ev` (no key named: none).
 pub(super) fn span_key(ev: &Event<'_>, name: &Option<String>) -> Key {
     match name.as_deref().and_then(|n| ev.value(n)) {
@@ -297,15 +309,7 @@ impl ChromeTrace {
     fn on_record(&mut self, ev: &Event<'_>, out: &mut Vec<u8>) -> Result<(), AnalyzerError> {
         self.records += 1;
         self.pids.insert(ev.pid());
-        let role = if ev.is_dropped() {
-            Role::Plain
-        } else {
-            self.roles
-                .get(ev.decl().position)
-                .copied()
-                .unwrap_or(Role::Plain)
-        };
-        match role {
+        match role_of(&self.roles, ev) {
             Role::Plain => write_instant(
                 out,
                 ev.name(),

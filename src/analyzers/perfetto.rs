@@ -49,7 +49,7 @@
 //! set at a time, which encodes the same.
 
 use super::alloc::AllocAnalyzer;
-use super::chrome::{Key, Role, SpanSpec, span_key, span_roles};
+use super::chrome::{Key, Role, SpanSpec, role_of, span_key, span_roles};
 use super::pairing::{Pairing, Pairs};
 use super::sink::{Sink, Stream};
 use super::{AnalyzerError, Event, TraceInfo};
@@ -705,15 +705,7 @@ impl PerfettoTrace {
                 .debug_annotations,
         );
         let name_iid = self.describe(ev, &mut anns);
-        let role = if ev.is_dropped() {
-            Role::Plain
-        } else {
-            self.roles
-                .get(ev.decl().position)
-                .copied()
-                .unwrap_or(Role::Plain)
-        };
-        let anns = match role {
+        let anns = match role_of(&self.roles, ev) {
             Role::Plain => {
                 let category = ev.is_dropped().then_some(LOST_EVENTS);
                 let kind = proto::TYPE_INSTANT;

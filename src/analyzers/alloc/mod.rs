@@ -229,21 +229,17 @@ impl AllocAnalyzer {
         }
     }
 
-    /// Resolves the rules against `events` (as the run's set-up does);
-    /// the warnings of built-in rules left out.
+    /// Resolves the rules against `events`: a user rule that does not fit
+    /// is an error; a built-in rule whose event is declared with other
+    /// arguments is left out, with a warning in the rule set.
     pub(crate) fn resolve(
         &mut self,
         events: &crate::format::TraceEvents,
-    ) -> Result<Vec<String>, AnalyzerError> {
+    ) -> Result<(), AnalyzerError> {
         self.rules = RuleSet::resolve(events, &self.options.rules, self.options.builtins)
             .map_err(|e| AnalyzerError::setup("alloc", e))?;
         self.tracker.families = self.rules.rules().iter().map(|r| r.spec.family).collect();
-        Ok(self
-            .rules
-            .warnings()
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+        Ok(())
     }
 
     /// Applies `ev` as the analyzer does, for a writer that plots live
@@ -323,9 +319,7 @@ impl Analyzer for AllocAnalyzer {
     /// not fit is an error; a built-in rule whose event is declared with
     /// other arguments is left out with a warning.
     fn configure(&mut self, setup: &mut Setup<'_>) -> Result<Vec<SetupWarning>, AnalyzerError> {
-        self.rules = RuleSet::resolve(setup.events(), &self.options.rules, self.options.builtins)
-            .map_err(|e| AnalyzerError::setup("alloc", e))?;
-        self.tracker.families = self.rules.rules().iter().map(|r| r.spec.family).collect();
+        self.resolve(setup.events())?;
         Ok(self
             .rules
             .warnings()
