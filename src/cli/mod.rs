@@ -45,6 +45,7 @@ mod error;
 mod generate;
 mod hints;
 mod hist;
+mod malloc;
 #[cfg(feature = "sql")]
 mod parquet;
 mod report;
@@ -99,6 +100,7 @@ pub fn main() -> ExitCode {
 /// 2 for a usage error, [`EXIT_RESYNCED`] (3) when `--resync` skipped
 /// corrupt data.
 pub fn main_with(extras: Vec<AnalyzerEntry>) -> ExitCode {
+    malloc::tune();
     // Before any file is opened, so that none gets a standard stream's
     // number.
     let closed = crate::output::claim_standard_streams();
