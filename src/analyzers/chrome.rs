@@ -35,7 +35,7 @@
 //! and unmatched ones are in the top-level `metadata` object, under
 //! `simpletrace`, with the output's `format_version` ([`FORMAT_VERSION`]).
 
-use super::json::{write_args, write_exact_u64, write_json_str, write_raw_strings};
+use super::json::{ArgsFrames, write_args, write_exact_u64, write_json_str, write_raw_strings};
 use super::pairing::{Pairing, Pairs};
 use super::sink::{ChunkSink, Sink, Stream};
 use super::{AnalyzerError, ChunkStart, Event, TraceInfo};
@@ -200,6 +200,7 @@ pub struct ChromeTrace {
     records: u64,
     spans: u64,
     unmatched_ends: u64,
+    frames: ArgsFrames,
 }
 
 impl Default for ChromeTrace {
@@ -212,6 +213,7 @@ impl Default for ChromeTrace {
             records: 0,
             spans: 0,
             unmatched_ends: 0,
+            frames: ArgsFrames::default(),
         }
     }
 }
@@ -228,9 +230,9 @@ fn write_us(out: &mut Vec<u8>, ns: u64) {
     ]);
 }
 
-fn args_json(ev: &Event<'_>) -> Vec<u8> {
+fn args_json(frames: &mut ArgsFrames, ev: &Event<'_>) -> Vec<u8> {
     let mut out = Vec::new();
-    if write_args(&mut out, ev) {
+    if write_args(&mut out, ev, frames.of(ev.decl())) {
         out.pop();
         out.extend_from_slice(b",\"raw\":");
         write_raw_strings(&mut out, ev);
@@ -316,12 +318,15 @@ impl ChromeTrace {
                 "event",
                 ev.timestamp_ns(),
                 ev.pid(),
-                &args_json(ev),
+                &args_json(&mut self.frames, ev),
             ),
             Role::Begin(i) => {
                 let key = span_key(ev, &self.specs[i].begin_key);
-                self.open
-                    .begin((i, ev.pid(), key), ev.timestamp_ns(), args_json(ev));
+                self.open.begin(
+                    (i, ev.pid(), key),
+                    ev.timestamp_ns(),
+                    args_json(&mut self.frames, ev),
+                );
             }
             Role::End(i) => {
                 let key = span_key(ev, &self.specs[i].end_key);
@@ -337,7 +342,15 @@ impl ChromeTrace {
                         let name = &self.specs[i].begin;
                         let pid = ev.pid();
                         write_async(out, true, name, id, open.ts, pid, &open.value);
-                        write_async(out, false, name, id, end, pid, &args_json(ev));
+                        write_async(
+                            out,
+                            false,
+                            name,
+                            id,
+                            end,
+                            pid,
+                            &args_json(&mut self.frames, ev),
+                        );
                         self.spans += 1;
                     }
                     None => {
@@ -348,7 +361,7 @@ impl ChromeTrace {
                             "unmatched-span-end",
                             ev.timestamp_ns(),
                             ev.pid(),
-                            &args_json(ev),
+                            &args_json(&mut self.frames, ev),
                         );
                     }
                 }
@@ -425,6 +438,7 @@ impl ChunkSink for ChromeTrace {
         ChromeTrace {
             specs: self.specs.clone(),
             roles: self.roles.clone(),
+            frames: self.frames.clone(),
             ..Self::default()
         }
     }

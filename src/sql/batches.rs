@@ -14,18 +14,22 @@ use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+use datafusion::arrow::array::NullBufferBuilder;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryBuilder, BooleanBuilder, DictionaryArray, Int8Builder, Int16Builder,
-    Int32Array, Int32Builder, Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    Array, ArrayRef, BinaryBuilder, BooleanBuilder, DictionaryArray, Int32Array, PrimitiveArray,
+    RecordBatch, RecordBatchOptions, StringArray, StringBuilder,
 };
-use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
 use datafusion::error::{DataFusionError, Result};
 
 use super::schema::{Column, Layout, TableKind};
 use super::{ChunkPlan, Shared};
 use crate::analyzers::Event;
-use crate::analyzers::json::{write_args, write_raw_strings};
+use crate::analyzers::json::{ArgsFrames, write_args, write_raw_strings};
 use crate::format::{ArgKind, ArgValue, ReaderState, Record, Skips, TraceReader, pyfmt};
 
 /// Rows per record batch (DataFusion's default batch size).
@@ -61,35 +65,54 @@ impl Bounds {
     }
 }
 
-/// One column's values as they are appended.
+/// One column's values as they are appended. Integers go into plain
+/// vectors, handed to Arrow whole: an Arrow builder's append is a call
+/// into another crate per value (a tenth of the export's instructions,
+/// measured with callgrind).
 enum Builder {
     /// Dictionary keys (`trace`, `event`).
-    Keys(Int32Builder),
-    U8(UInt8Builder),
-    U16(UInt16Builder),
-    U32(UInt32Builder),
-    U64(UInt64Builder),
-    I8(Int8Builder),
-    I16(Int16Builder),
-    I32(Int32Builder),
-    I64(Int64Builder),
+    Keys(Vec<i32>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    /// `delta_ns`: null when the difference does not fit.
+    OptI64(Vec<i64>, NullBufferBuilder),
     Bool(BooleanBuilder),
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
+    /// Text written in place (`args`' JSON): the values' bytes and where
+    /// each ends, made into a string array, its UTF-8 checked once per
+    /// batch rather than once per value.
+    Text {
+        values: Vec<u8>,
+        offsets: Vec<i32>,
+    },
 }
 
 impl Builder {
     fn of(column: Column, kind: TableKind, shared: &Shared) -> Builder {
         match column {
-            Column::Trace | Column::Event => Builder::Keys(Int32Builder::with_capacity(BATCH_ROWS)),
-            Column::Pid => Builder::U32(UInt32Builder::with_capacity(BATCH_ROWS)),
+            Column::Trace | Column::Event => Builder::Keys(Vec::with_capacity(BATCH_ROWS)),
+            Column::Pid => Builder::U32(Vec::with_capacity(BATCH_ROWS)),
             Column::Id
             | Column::TsNs
             | Column::Record
             | Column::FileOffset
-            | Column::NumDropped => Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS)),
-            Column::DeltaNs => Builder::I64(Int64Builder::with_capacity(BATCH_ROWS)),
-            Column::Args | Column::Raw => Builder::Utf8(StringBuilder::new()),
+            | Column::NumDropped => Builder::U64(Vec::with_capacity(BATCH_ROWS)),
+            Column::DeltaNs => Builder::OptI64(
+                Vec::with_capacity(BATCH_ROWS),
+                NullBufferBuilder::new(BATCH_ROWS),
+            ),
+            Column::Args => Builder::Text {
+                values: Vec::new(),
+                offsets: vec![0],
+            },
+            Column::Raw => Builder::Utf8(StringBuilder::new()),
             Column::ArgRaw(_) => Builder::Binary(BinaryBuilder::new()),
             Column::Arg(i) => {
                 let arg_kind = match kind {
@@ -102,19 +125,17 @@ impl Builder {
                 };
                 match arg_kind {
                     Some(ArgKind::String) | None => Builder::Utf8(StringBuilder::new()),
-                    Some(ArgKind::Pointer) => {
-                        Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS))
-                    }
+                    Some(ArgKind::Pointer) => Builder::U64(Vec::with_capacity(BATCH_ROWS)),
                     Some(ArgKind::Bool) => Builder::Bool(BooleanBuilder::with_capacity(BATCH_ROWS)),
                     Some(ArgKind::Int { signed, bits }) => match (signed, bits) {
-                        (true, 8) => Builder::I8(Int8Builder::with_capacity(BATCH_ROWS)),
-                        (true, 16) => Builder::I16(Int16Builder::with_capacity(BATCH_ROWS)),
-                        (true, 32) => Builder::I32(Int32Builder::with_capacity(BATCH_ROWS)),
-                        (true, _) => Builder::I64(Int64Builder::with_capacity(BATCH_ROWS)),
-                        (false, 8) => Builder::U8(UInt8Builder::with_capacity(BATCH_ROWS)),
-                        (false, 16) => Builder::U16(UInt16Builder::with_capacity(BATCH_ROWS)),
-                        (false, 32) => Builder::U32(UInt32Builder::with_capacity(BATCH_ROWS)),
-                        (false, _) => Builder::U64(UInt64Builder::with_capacity(BATCH_ROWS)),
+                        (true, 8) => Builder::I8(Vec::with_capacity(BATCH_ROWS)),
+                        (true, 16) => Builder::I16(Vec::with_capacity(BATCH_ROWS)),
+                        (true, 32) => Builder::I32(Vec::with_capacity(BATCH_ROWS)),
+                        (true, _) => Builder::I64(Vec::with_capacity(BATCH_ROWS)),
+                        (false, 8) => Builder::U8(Vec::with_capacity(BATCH_ROWS)),
+                        (false, 16) => Builder::U16(Vec::with_capacity(BATCH_ROWS)),
+                        (false, 32) => Builder::U32(Vec::with_capacity(BATCH_ROWS)),
+                        (false, _) => Builder::U64(Vec::with_capacity(BATCH_ROWS)),
                     },
                 }
             }
@@ -125,23 +146,29 @@ impl Builder {
     /// room for a whole batch again. (A finished arrow builder starts over
     /// from no room and grows by reallocation, copying and faulting in new
     /// pages every batch: a tenth of the export's time.)
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self) -> Result<ArrayRef> {
         fn renew<B>(b: &mut B, fresh: B, finish: impl FnOnce(&mut B) -> ArrayRef) -> ArrayRef {
             let array = finish(b);
             *b = fresh;
             array
         }
         const N: usize = BATCH_ROWS;
-        match self {
-            Builder::Keys(b) => renew(b, Int32Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::U8(b) => renew(b, UInt8Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::U16(b) => renew(b, UInt16Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::U32(b) => renew(b, UInt32Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::U64(b) => renew(b, UInt64Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::I8(b) => renew(b, Int8Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::I16(b) => renew(b, Int16Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::I32(b) => renew(b, Int32Builder::with_capacity(N), |b| Arc::new(b.finish())),
-            Builder::I64(b) => renew(b, Int64Builder::with_capacity(N), |b| Arc::new(b.finish())),
+        Ok(match self {
+            Builder::Keys(v) | Builder::I32(v) => take::<Int32Type>(v)?,
+            Builder::U8(v) => take::<UInt8Type>(v)?,
+            Builder::U16(v) => take::<UInt16Type>(v)?,
+            Builder::U32(v) => take::<UInt32Type>(v)?,
+            Builder::U64(v) => take::<UInt64Type>(v)?,
+            Builder::I8(v) => take::<Int8Type>(v)?,
+            Builder::I16(v) => take::<Int16Type>(v)?,
+            Builder::I64(v) => take::<Int64Type>(v)?,
+            Builder::OptI64(v, nulls) => {
+                let values = core::mem::replace(v, Vec::with_capacity(N));
+                Arc::new(PrimitiveArray::<Int64Type>::try_new(
+                    ScalarBuffer::from(values),
+                    nulls.finish(),
+                )?)
+            }
             Builder::Bool(b) => renew(b, BooleanBuilder::with_capacity(N), |b| {
                 Arc::new(b.finish())
             }),
@@ -158,8 +185,44 @@ impl Builder {
                     Arc::new(b.finish())
                 })
             }
-        }
+            Builder::Text { values, offsets } => {
+                let bytes = values.len();
+                let values = core::mem::replace(values, Vec::with_capacity(bytes));
+                let mut fresh = Vec::with_capacity(N + 1);
+                fresh.push(0);
+                let offsets = core::mem::replace(offsets, fresh);
+                // Checks the offsets and that the text is UTF-8 (the JSON
+                // writer writes nothing else).
+                Arc::new(StringArray::try_new(
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    Buffer::from_vec(values),
+                    None,
+                )?)
+            }
+        })
     }
+
+    /// Ends a value of [`Builder::Text`] at the text written so far (a
+    /// batch holds up to 2 GiB of it).
+    fn end_text(values: &[u8], offsets: &mut Vec<i32>) -> Result<()> {
+        let end = i32::try_from(values.len()).map_err(|_| {
+            DataFusionError::Execution(
+                "a batch's arguments are more than 2 GiB of JSON text".to_owned(),
+            )
+        })?;
+        offsets.push(end);
+        Ok(())
+    }
+}
+
+/// The values of `v` as an array; `v` is empty after, with room for a
+/// whole batch.
+fn take<T: ArrowPrimitiveType>(v: &mut Vec<T::Native>) -> Result<ArrayRef> {
+    let values = core::mem::replace(v, Vec::with_capacity(BATCH_ROWS));
+    Ok(Arc::new(PrimitiveArray::<T>::try_new(
+        ScalarBuffer::from(values),
+        None,
+    )?))
 }
 
 /// Whether a string argument's bytes are not UTF-8.
@@ -174,6 +237,8 @@ struct BatchMaker {
     rows: usize,
     /// Scratch for JSON and hex text.
     text: Vec<u8>,
+    /// The JSON text of each declaration's arguments' names.
+    frames: ArgsFrames,
 }
 
 impl BatchMaker {
@@ -188,37 +253,38 @@ impl BatchMaker {
             builders,
             rows: 0,
             text: Vec::new(),
+            frames: ArgsFrames::default(),
         }
     }
 
     /// Appends one row.
-    fn push(&mut self, ev: &Event<'_>, delta: Option<i64>, event_key: i32) {
+    fn push(&mut self, ev: &Event<'_>, delta: Option<i64>, event_key: i32) -> Result<()> {
         let rec = ev.record();
         // Whether a string argument is not UTF-8, once known (the JSON
         // writer finds out; `raw` needs to know).
         let mut bad_strings = None;
         for (column, builder) in self.layout.columns.iter().zip(&mut self.builders) {
             match (column, builder) {
-                (Column::Trace, Builder::Keys(b)) => b.append_value(0),
-                (Column::Event, Builder::Keys(b)) => b.append_value(event_key),
-                (Column::Id, Builder::U64(b)) => b.append_value(rec.id.0),
-                (Column::TsNs, Builder::U64(b)) => b.append_value(rec.timestamp_ns),
-                (Column::DeltaNs, Builder::I64(b)) => b.append_option(delta),
-                (Column::Pid, Builder::U32(b)) => b.append_value(rec.pid),
-                (Column::Record, Builder::U64(b)) => b.append_value(rec.at.record.0),
-                (Column::FileOffset, Builder::U64(b)) => b.append_value(rec.at.offset.0),
-                (Column::NumDropped, Builder::U64(b)) => {
-                    b.append_value(ev.arg(0).and_then(ArgValue::as_u64).unwrap_or(0))
+                (Column::Trace, Builder::Keys(v)) => v.push(0),
+                (Column::Event, Builder::Keys(v)) => v.push(event_key),
+                (Column::Id, Builder::U64(v)) => v.push(rec.id.0),
+                (Column::TsNs, Builder::U64(v)) => v.push(rec.timestamp_ns),
+                (Column::DeltaNs, Builder::OptI64(v, nulls)) => {
+                    v.push(delta.unwrap_or(0));
+                    nulls.append(delta.is_some());
                 }
-                (Column::Args, Builder::Utf8(b)) => {
-                    self.text.clear();
-                    bad_strings = Some(write_args(&mut self.text, ev));
-                    // write_args writes UTF-8 (bad string bytes become
-                    // U+FFFD); checking is fast, copying lossily is not.
-                    match core::str::from_utf8(&self.text) {
-                        Ok(json) => b.append_value(json),
-                        Err(_) => b.append_value(String::from_utf8_lossy(&self.text)),
-                    }
+                (Column::Pid, Builder::U32(v)) => v.push(rec.pid),
+                (Column::Record, Builder::U64(v)) => v.push(rec.at.record.0),
+                (Column::FileOffset, Builder::U64(v)) => v.push(rec.at.offset.0),
+                (Column::NumDropped, Builder::U64(v)) => {
+                    v.push(ev.arg(0).and_then(ArgValue::as_u64).unwrap_or(0))
+                }
+                (Column::Args, Builder::Text { values, offsets }) => {
+                    // Straight into the column: write_args writes UTF-8
+                    // (bad string bytes become U+FFFD), which finish
+                    // checks.
+                    bad_strings = Some(write_args(values, ev, self.frames.of(ev.decl())));
+                    Builder::end_text(values, offsets)?;
                 }
                 (Column::Raw, Builder::Utf8(b)) => {
                     if bad_strings.unwrap_or_else(|| ev.args().any(bad_utf8)) {
@@ -239,6 +305,7 @@ impl BatchMaker {
             }
         }
         self.rows += 1;
+        Ok(())
     }
 
     /// Appends argument `i`: an integer as its C type reads it, a string as
@@ -262,16 +329,16 @@ impl BatchMaker {
                     b.append_value(String::from_utf8_lossy(text));
                 }
             },
-            Builder::I8(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i8),
-            Builder::I16(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i16),
-            Builder::I32(b) => b.append_value(ev.i64_at(i).unwrap_or(0) as i32),
-            Builder::I64(b) => b.append_value(ev.i64_at(i).unwrap_or(0)),
+            Builder::I8(v) => v.push(ev.i64_at(i).unwrap_or(0) as i8),
+            Builder::I16(v) => v.push(ev.i64_at(i).unwrap_or(0) as i16),
+            Builder::I32(v) => v.push(ev.i64_at(i).unwrap_or(0) as i32),
+            Builder::I64(v) => v.push(ev.i64_at(i).unwrap_or(0)),
             // Unsigned narrower than 64 bits: the low bits, as C reads the
             // value (QEMU writes it zero-extended).
-            Builder::U8(b) => b.append_value(raw as u8),
-            Builder::U16(b) => b.append_value(raw as u16),
-            Builder::U32(b) => b.append_value(raw as u32),
-            Builder::U64(b) => b.append_value(raw),
+            Builder::U8(v) => v.push(raw as u8),
+            Builder::U16(v) => v.push(raw as u16),
+            Builder::U32(v) => v.push(raw as u32),
+            Builder::U64(v) => v.push(raw),
             Builder::Bool(b) => b.append_value(raw != 0),
             other => push_default(other),
         }
@@ -288,7 +355,7 @@ impl BatchMaker {
             .iter()
             .zip(&mut self.builders)
             .map(|(column, builder)| {
-                let array = builder.finish();
+                let array = builder.finish()?;
                 let values = match column {
                     Column::Trace => trace_name,
                     Column::Event => event_names,
@@ -317,17 +384,24 @@ impl BatchMaker {
 /// Appends a zero of the builder's type (never reached: see its callers).
 fn push_default(builder: &mut Builder) {
     match builder {
-        Builder::Keys(b) | Builder::I32(b) => b.append_value(0),
-        Builder::U8(b) => b.append_value(0),
-        Builder::U16(b) => b.append_value(0),
-        Builder::U32(b) => b.append_value(0),
-        Builder::U64(b) => b.append_value(0),
-        Builder::I8(b) => b.append_value(0),
-        Builder::I16(b) => b.append_value(0),
-        Builder::I64(b) => b.append_value(0),
+        Builder::Keys(v) | Builder::I32(v) => v.push(0),
+        Builder::U8(v) => v.push(0),
+        Builder::U16(v) => v.push(0),
+        Builder::U32(v) => v.push(0),
+        Builder::U64(v) => v.push(0),
+        Builder::I8(v) => v.push(0),
+        Builder::I16(v) => v.push(0),
+        Builder::I64(v) => v.push(0),
+        Builder::OptI64(v, nulls) => {
+            v.push(0);
+            nulls.append_non_null();
+        }
         Builder::Bool(b) => b.append_value(false),
         Builder::Utf8(b) => b.append_value(""),
         Builder::Binary(b) => b.append_value(b""),
+        Builder::Text { values, offsets } => {
+            let _ = Builder::end_text(values, offsets);
+        }
     }
 }
 
@@ -435,7 +509,7 @@ impl PartitionBatches {
             ev.decode_current().map_err(|e| loaded.fault(e))?;
             let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             self.maker
-                .push(&ev, delta, i32::try_from(key).unwrap_or(i32::MAX));
+                .push(&ev, delta, i32::try_from(key).unwrap_or(i32::MAX))?;
         };
         cursor.last_ts = last_ts;
         cursor.skips.append(reader.take_skips());
@@ -641,7 +715,7 @@ pub(crate) fn export_chunks(
             ev.decode_current().map_err(|e| loaded.fault(e))?;
             let delta = i64::try_from(i128::from(ts) - i128::from(prev)).ok();
             let key = i32::try_from(key).unwrap_or(i32::MAX);
-            records.push(&ev, delta, key);
+            records.push(&ev, delta, key)?;
             if records.rows >= BATCH_ROWS {
                 emit(
                     ExportTable::Records,
@@ -660,7 +734,7 @@ pub(crate) fn export_chunks(
                 let maker = slot.get_or_insert_with(|| BatchMaker::new(layout.clone(), shared));
                 (ExportTable::Event(position), maker)
             };
-            maker.push(&ev, delta, key);
+            maker.push(&ev, delta, key)?;
             if maker.rows >= BATCH_ROWS {
                 emit(table, maker.finish(name, &shared.event_names)?)?;
             }

@@ -249,11 +249,24 @@ const UNIQUE_COLUMNS: [&str; 6] = ["ts_ns", "record", "file_offset", "delta_ns",
 /// (3.3 and later) and pyarrow read it.
 const ASCENDING_COLUMNS: [&str; 3] = ["ts_ns", "record", "file_offset"];
 
+/// Columns that hold one value for long runs of rows (a trace has a
+/// few writers): plain values, which ZSTD reduces to next to nothing,
+/// cost less than hashing every value into a dictionary (the writer's
+/// dictionary encoder took a tenth of the export).
+const SINGLE_VALUED_COLUMNS: [&str; 1] = ["pid"];
+
+/// Columns without minimum and maximum statistics: JSON text (`args`,
+/// `raw`) prunes nothing, nor does `records`' `event` and `id` (every
+/// row group holds most events); each would cost a comparison of every
+/// value, a string comparison for `event`.
+const UNPRUNED_COLUMNS: [&str; 4] = ["args", "raw", "event", "id"];
+
 /// The Parquet files' writer properties: ZSTD, row groups of
 /// [`ROW_GROUP_ROWS`] or [`ROW_GROUP_BYTES`], page statistics (min/max per page and row group)
-/// for every column, `ts_ns` said explicitly, the schema version in the
-/// file's key-value metadata; no dictionary for [`UNIQUE_COLUMNS`], delta
-/// encoding for [`ASCENDING_COLUMNS`].
+/// for every column but [`UNPRUNED_COLUMNS`], `ts_ns` said explicitly,
+/// the schema version in the file's key-value metadata; no dictionary for
+/// [`UNIQUE_COLUMNS`] and [`SINGLE_VALUED_COLUMNS`], delta encoding for
+/// [`ASCENDING_COLUMNS`].
 fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -272,9 +285,10 @@ fn writer_properties() -> WriterProperties {
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    // Minima and maxima of JSON text prune nothing and cost a comparison
-    // of every value.
-    for column in ["args", "raw"] {
+    for column in SINGLE_VALUED_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in UNPRUNED_COLUMNS {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
