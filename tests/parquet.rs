@@ -506,3 +506,77 @@ fn dataset_arguments() {
         support::stderr(&out)
     );
 }
+
+/// The files are as docs/sql.md ("The files") says: ZSTD everywhere; the
+/// schema version in the key-value metadata; min/max statistics on every
+/// column but `args`, `raw`, `event` and `id` of `records`; `ts_ns`,
+/// `record` and `file_offset` delta-encoded; no dictionary for `pid` and
+/// the columns whose every value is new, one for `event`.
+#[test]
+fn files_are_laid_out_as_documented() {
+    use datafusion::parquet::basic::{Compression, Encoding};
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let events = support::testdata("sample.trace-events");
+    let traces = [support::testdata("sample.trace")];
+    let dir = support::scratch("parquet_layout").join("set");
+    let out = export(&dir, &events, &traces, &["-j", "1"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let file = std::fs::File::open(dir.join("records/trace=sample.trace/part-0.parquet")).unwrap();
+    let reader = SerializedFileReader::new(file).unwrap();
+    let meta = reader.metadata();
+    let kv = meta.file_metadata().key_value_metadata().unwrap();
+    assert!(
+        kv.iter()
+            .any(|k| k.key == "simpletrace.schema_version" && k.value.as_deref() == Some("1")),
+        "{kv:?}"
+    );
+    let group = meta.row_group(0);
+    assert!(group.num_rows() > 0);
+    let mut seen = Vec::new();
+    for column in group.columns() {
+        let name = column.column_path().string();
+        let has_minmax = column
+            .statistics()
+            .is_some_and(|s| s.min_bytes_opt().is_some() && s.max_bytes_opt().is_some());
+        let encodings: Vec<Encoding> = column.encodings().collect();
+        let dictionary = encodings.contains(&Encoding::RLE_DICTIONARY);
+        assert!(
+            matches!(column.compression(), Compression::ZSTD(_)),
+            "{name}: {:?}",
+            column.compression()
+        );
+        let unpruned = ["args", "raw", "event", "id"].contains(&name.as_str());
+        // `raw` is null in every row here: nothing to take a min/max of.
+        if name != "raw" {
+            assert_eq!(has_minmax, !unpruned, "{name}: statistics");
+        }
+        match name.as_str() {
+            "ts_ns" | "record" | "file_offset" => {
+                assert!(
+                    encodings.contains(&Encoding::DELTA_BINARY_PACKED),
+                    "{name}: {encodings:?}"
+                );
+                assert!(!dictionary, "{name}: {encodings:?}");
+            }
+            "pid" | "delta_ns" | "args" => assert!(!dictionary, "{name}: {encodings:?}"),
+            "event" | "id" => assert!(dictionary, "{name}: {encodings:?}"),
+            _ => {}
+        }
+        seen.push(name);
+    }
+    assert_eq!(
+        seen,
+        [
+            "event",
+            "id",
+            "ts_ns",
+            "delta_ns",
+            "pid",
+            "record",
+            "file_offset",
+            "args",
+            "raw"
+        ]
+    );
+}

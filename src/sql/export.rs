@@ -27,7 +27,7 @@ use datafusion::parquet::schema::types::ColumnPath;
 
 use super::batches::{ExportLayouts, ExportTable, export_chunks};
 use super::schema::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
-use super::{SqlError, TraceFault, TraceTables};
+use super::{ChunkPlan, SqlError, TraceFault, TraceTables};
 use crate::format::{Skips, TraceEvents};
 use crate::input::TraceData;
 
@@ -415,15 +415,15 @@ pub fn export_trace(
         .tempdir_in(dir)
         .map_err(ExportError::io(dir, "creating a staging directory"))?;
 
-    // Contiguous runs of chunks per thread: each file's rows are in file
-    // order, so its row groups' ts_ns ranges are narrow (pruning).
+    // Contiguous runs of chunks per thread, of about equal bytes: each
+    // file's rows are in file order, so its row groups' ts_ns ranges are
+    // narrow (pruning), and no thread works on alone at the end.
     let threads = options.threads.max(1);
-    let chunks = shared.chunks(threads).map_err(ExportError::from_scan)?;
-    let per_thread = chunks.len().div_ceil(threads).max(1);
+    let chunks = shared.chunks(threads * 2).map_err(ExportError::from_scan)?;
     let props = writer_properties();
     let results: Vec<Result<(usize, u64), ExportError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .chunks(per_thread)
+        let handles: Vec<_> = balanced_runs(&chunks, threads, |(_, c): &(usize, ChunkPlan)| c.end)
+            .into_iter()
             .enumerate()
             .map(|(part, work)| {
                 let (shared, layouts, table_names, props) =
@@ -543,6 +543,35 @@ pub fn export_trace(
     Ok(exported)
 }
 
+/// `chunks` (one trace's, in file order; `end` gives where each ends)
+/// cut into at most `threads` contiguous runs of about equal bytes: each
+/// chunk goes to the run its middle byte falls in.
+fn balanced_runs<C>(chunks: &[C], threads: usize, end: impl Fn(&C) -> usize) -> Vec<&[C]> {
+    let total = chunks.last().map_or(0, &end) as u128;
+    let threads = threads.max(1) as u128;
+    let mut start = 0u128;
+    let owners: Vec<u128> = chunks
+        .iter()
+        .map(|c| {
+            let stop = end(c) as u128;
+            let middle = (start + stop) / 2;
+            start = stop;
+            (middle * threads / total.max(1)).min(threads - 1)
+        })
+        .collect();
+    let mut runs = Vec::new();
+    let mut from = 0;
+    for i in 1..=chunks.len() {
+        if i == chunks.len() || owners.get(i) != owners.get(from) {
+            if let Some(run) = chunks.get(from..i) {
+                runs.push(run);
+            }
+            from = i;
+        }
+    }
+    runs
+}
+
 /// The `events` table's rows of the trace, without `trace`.
 fn write_events(
     staging: &Path,
@@ -594,5 +623,30 @@ pub fn lock_name(dir: &Path, name: &str) -> Result<NameLock, ExportError> {
         Ok(()) => Ok(NameLock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(ExportError::Busy(name.to_owned())),
         Err(fs::TryLockError::Error(e)) => Err(ExportError::io(&path, "locking")(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_runs;
+
+    /// Runs are contiguous, cover every chunk once, and differ in bytes
+    /// by at most a chunk.
+    #[test]
+    fn runs_share_bytes_evenly() {
+        let ends: Vec<usize> = (1..=9).map(|i| i * 64).chain([600]).collect();
+        let runs = balanced_runs(&ends, 2, |&e| e);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs.concat(), ends);
+        let first = *runs[0].last().unwrap();
+        let second = 600 - first;
+        assert!(first.abs_diff(second) <= 64, "{first} vs {second}");
+
+        // Fewer chunks than threads: one run each, none empty.
+        let runs = balanced_runs(&[10, 20], 4, |&e| e);
+        assert_eq!(runs, [&[10][..], &[20][..]]);
+        // One thread, or nothing to share.
+        assert_eq!(balanced_runs(&ends, 1, |&e| e), [&ends[..]]);
+        assert!(balanced_runs(&[] as &[usize], 2, |&e| e).is_empty());
     }
 }
