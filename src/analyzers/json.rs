@@ -186,6 +186,10 @@ pub fn exact_numbers(v: &Value) -> Cow<'_, Value> {
 #[derive(Debug, Clone)]
 pub(crate) struct ArgsFrame {
     keys: Box<[Box<[u8]>]>,
+    /// The address of the declaration it was made from: a cache asked
+    /// for another declaration at the same position (another events
+    /// file) makes a new frame rather than write the wrong names.
+    decl: usize,
 }
 
 impl ArgsFrame {
@@ -205,13 +209,22 @@ impl ArgsFrame {
                 key.into_boxed_slice()
             })
             .collect();
-        ArgsFrame { keys }
+        ArgsFrame {
+            keys,
+            decl: core::ptr::from_ref(decl) as usize,
+        }
+    }
+
+    /// Whether the frame was made from `decl`.
+    #[inline]
+    fn is_of(&self, decl: &EventDecl) -> bool {
+        self.decl == core::ptr::from_ref(decl) as usize
     }
 }
 
-/// The [`ArgsFrame`]s of one events file's declarations, each made when
-/// first needed. Holds frames by declaration position: one cache serves
-/// one events file.
+/// The [`ArgsFrame`]s of the declarations met, each made when first
+/// needed, held by declaration position (a declaration met at a position
+/// held for another replaces it).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ArgsFrames {
     by_position: Vec<Option<ArgsFrame>>,
@@ -234,12 +247,20 @@ impl ArgsFrames {
                 self.by_position.resize(position + 1, None);
             }
             if let Some(slot) = self.by_position.get_mut(position) {
+                if !slot.as_ref().is_some_and(|f| f.is_of(decl)) {
+                    *slot = Some(ArgsFrame::new(decl));
+                }
                 return slot.get_or_insert_with(|| ArgsFrame::new(decl));
             }
         }
-        self.others
+        let frame = self
+            .others
             .entry(position)
-            .or_insert_with(|| ArgsFrame::new(decl))
+            .or_insert_with(|| ArgsFrame::new(decl));
+        if !frame.is_of(decl) {
+            *frame = ArgsFrame::new(decl);
+        }
+        frame
     }
 }
 
@@ -381,6 +402,51 @@ impl ChunkSink for JsonLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decl(position: usize, args: &[&str]) -> EventDecl {
+        EventDecl {
+            name: "ev".to_owned(),
+            position,
+            line: 1,
+            properties: Default::default(),
+            args: args
+                .iter()
+                .map(|name| crate::format::events::ArgDecl {
+                    ty: "int".to_owned(),
+                    name: (*name).to_owned(),
+                    kind: ArgKind::Int {
+                        signed: true,
+                        bits: 32,
+                    },
+                })
+                .collect(),
+            format: None,
+            format_error: None,
+        }
+    }
+
+    /// A frame holds each argument's `"name":` (escaped, a comma before
+    /// all but the first); a cache asked for another declaration at a
+    /// position (another events file) gives that declaration's frame.
+    #[test]
+    fn args_frames_follow_their_declarations() {
+        let keys = |f: &ArgsFrame| {
+            f.keys
+                .iter()
+                .map(|k| String::from_utf8(k.to_vec()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let a = decl(3, &["bs", "q\"uote"]);
+        let b = decl(3, &["other"]);
+        let far = decl(usize::MAX, &["num_events_dropped"]);
+        let mut frames = ArgsFrames::default();
+        assert_eq!(keys(frames.of(&a)), ["\"bs\":", ",\"q\\\"uote\":"]);
+        assert_eq!(keys(frames.of(&a)), ["\"bs\":", ",\"q\\\"uote\":"]);
+        assert_eq!(keys(frames.of(&b)), ["\"other\":"]);
+        assert_eq!(keys(frames.of(&a)), ["\"bs\":", ",\"q\\\"uote\":"]);
+        assert_eq!(keys(frames.of(&far)), ["\"num_events_dropped\":"]);
+        assert_eq!(keys(frames.of(&decl(0, &[]))), Vec::<String>::new());
+    }
 
     #[test]
     fn json_strings() {
