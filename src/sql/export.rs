@@ -251,8 +251,8 @@ const ASCENDING_COLUMNS: [&str; 3] = ["ts_ns", "record", "file_offset"];
 
 /// Columns that hold one value for long runs of rows (a trace has a
 /// few writers): plain values, which ZSTD reduces to next to nothing,
-/// cost less than hashing every value into a dictionary (the writer's
-/// dictionary encoder took a tenth of the export).
+/// cost less than hashing every value into a dictionary (the dictionary
+/// encoders' hashing was a tenth of the export's time).
 const SINGLE_VALUED_COLUMNS: [&str; 1] = ["pid"];
 
 /// Columns without minimum and maximum statistics: JSON text (`args`,
