@@ -372,6 +372,26 @@ impl fmt::Display for ResyncLine {
 }
 
 impl Resynced {
+    /// How a run that read `traces` ends: its warnings (`setup`'s first)
+    /// when no trace had a region skipped, else [`Failure::Resynced`]
+    /// (exit status 3) listing the traces that had.
+    pub(crate) fn outcome(
+        traces: Vec<(String, Skips)>,
+        setup: Vec<String>,
+        warnings: Vec<String>,
+    ) -> Result<Vec<String>, Failure> {
+        let traces: Vec<(String, Skips)> =
+            traces.into_iter().filter(|(_, s)| !s.is_empty()).collect();
+        if traces.is_empty() {
+            return Ok(setup.into_iter().chain(warnings).collect());
+        }
+        Err(Failure::Resynced(Resynced {
+            traces,
+            setup,
+            warnings,
+        }))
+    }
+
     /// The lines, in order: the start-up warnings, each listed region,
     /// how many more were not listed, the run's warnings, the summary.
     pub(crate) fn lines(&self) -> Vec<ResyncLine> {

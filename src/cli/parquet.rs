@@ -134,19 +134,10 @@ pub(super) fn run(args: &ParquetArgs) -> Result<Vec<String>, Failure> {
             out.display()
         );
         warnings.extend(exported.warnings);
-        if !exported.skips.is_empty() {
-            skipped.push((path.display().to_string(), exported.skips));
-        }
-    }
-    if skipped.is_empty() {
-        return Ok(warnings);
+        skipped.push((path.display().to_string(), exported.skips));
     }
     // Exported, but without the corrupt regions: exit status 3.
-    Err(Failure::Resynced(Resynced {
-        traces: skipped,
-        setup: Vec::new(),
-        warnings,
-    }))
+    Resynced::outcome(skipped, Vec::new(), warnings)
 }
 
 /// An export that failed on the data or the output: exit status 1.

@@ -335,14 +335,7 @@ pub(super) fn analyze_with<'c>(
         Some(e) => return Err(Failure::Fault(config.on_trace(Error::Stream(e)))),
         None => {}
     }
-    if outcome.skips.is_empty() {
-        return Ok(setup.into_iter().chain(warnings).collect());
-    }
-    Err(Failure::Resynced(Resynced {
-        traces: vec![(path.to_string(), outcome.skips)],
-        setup,
-        warnings,
-    }))
+    Resynced::outcome(vec![(path.to_string(), outcome.skips)], setup, warnings)
 }
 
 /// Writes an analyzer's report into its `--output` file, after its

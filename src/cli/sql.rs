@@ -149,14 +149,7 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
             .as_ref()
             .map(Registered::skips)
             .unwrap_or_default();
-        if skipped.is_empty() {
-            return Ok(warnings);
-        }
-        Err(Failure::Resynced(Resynced {
-            traces: skipped,
-            setup: Vec::new(),
-            warnings,
-        }))
+        Resynced::outcome(skipped, Vec::new(), warnings)
     };
     runtime.block_on(async {
         // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
