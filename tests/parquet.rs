@@ -580,3 +580,108 @@ fn files_are_laid_out_as_documented() {
         ]
     );
 }
+
+/// A dataset under a path with `*`, `?`, `[` and spaces reads as any
+/// other (DataFusion would take a plain path with them for a pattern).
+#[test]
+fn a_dataset_under_a_path_with_pattern_characters() {
+    let events = support::testdata("sample.trace-events");
+    let traces = vec![support::testdata("sample.trace")];
+    let dir = support::scratch("parquet_pattern_path").join("a [1] *?");
+    let out = export(&dir, &events, &traces, &[]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let query = "SELECT trace, count(*) AS n FROM records GROUP BY trace";
+    assert_eq!(on_dataset(query, &dir), direct(query, &events, &traces));
+    // The engines' scripts could not name it: refused, saying why.
+    let out = run(&[
+        os("sql"),
+        os("--dataset"),
+        dir.as_os_str(),
+        os("--views"),
+        os("duckdb"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("as a pattern"),
+        "{}",
+        support::stderr(&out)
+    );
+}
+
+/// `--views duckdb` and `--views spark` name every table `sql --dataset`
+/// knows: one with files is read from its directory, one without is an
+/// empty view (python/tests/test_parquet.py runs them in DuckDB).
+#[test]
+fn views_name_every_table() {
+    let events = support::testdata("sample.trace-events");
+    let traces = vec![support::testdata("sample.trace")];
+    let dir = support::scratch("parquet_views").join("set");
+    let out = export(&dir, &events, &traces, &[]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let known: Vec<String> = on_dataset(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' \
+         ORDER BY table_name",
+        &dir,
+    )
+    .lines()
+    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["table_name"].to_string())
+    .collect();
+    let with_files = tables(&dir);
+    assert!(known.len() > with_files.len(), "{known:?} {with_files:?}");
+    let views = |engine: &str| {
+        String::from_utf8(run_ok(&[
+            os("sql"),
+            os("--dataset"),
+            dir.as_os_str(),
+            os("--views"),
+            os(engine),
+        ]))
+        .unwrap()
+    };
+    let (duck, spark) = (views("duckdb"), views("spark"));
+    let root = std::fs::canonicalize(&dir).unwrap();
+    for table in &known {
+        let bare = table.trim_matches('"');
+        if with_files.iter().any(|t| t == bare) {
+            assert!(duck.contains(&format!(
+                "CREATE OR REPLACE VIEW {table} AS SELECT trace, * EXCLUDE (trace) FROM \
+                 read_parquet('{}/{bare}/*/*.parquet'",
+                root.display()
+            )));
+            assert!(spark.contains(&format!("_files({table}, \"{}/{bare}\")", root.display())));
+        } else {
+            assert!(duck.contains(&format!(
+                "CREATE OR REPLACE VIEW {table} AS SELECT CAST(NULL AS VARCHAR) AS \"trace\""
+            )));
+            assert!(spark.contains(&format!(
+                "_empty({table}, [T.StructField(\"trace\", T.StringType(), True)"
+            )));
+        }
+    }
+    assert_eq!(duck.matches("CREATE OR REPLACE VIEW").count(), known.len());
+    assert_eq!(
+        spark.matches("\n_files(").count() + spark.matches("\n_empty(").count(),
+        known.len()
+    );
+    // Usage: --views needs --dataset and takes no QUERY.
+    for args in [
+        vec![os("sql"), os("--views"), os("duckdb")],
+        vec![
+            os("sql"),
+            os("--dataset"),
+            dir.as_os_str(),
+            os("--views"),
+            os("duckdb"),
+            os("SELECT 1"),
+        ],
+        vec![
+            os("sql"),
+            os("--dataset"),
+            dir.as_os_str(),
+            os("--views"),
+            os("trino"),
+        ],
+    ] {
+        assert_eq!(run(&args).status.code(), Some(2));
+    }
+}

@@ -7,8 +7,11 @@ Needs the command built with the `sql` feature (scripts/test's `cargo test
 names another) and the duckdb package; skipped, saying why, without them.
 """
 
+import csv
+import io
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -138,3 +141,106 @@ def test_schema_version_in_the_file_metadata(dataset):
         "SELECT DISTINCT decode(key), decode(value) FROM parquet_kv_metadata("
         f"'{out}/records/*/*.parquet') WHERE decode(key) = 'simpletrace.schema_version'").fetchall()
     assert rows == [('simpletrace.schema_version', '1')]
+
+
+def views(binary, dataset_dir, engine, tmp_path):
+    """`simpletrace sql --dataset DIR --views ENGINE`, written to a file."""
+    script = tmp_path / f'views-{engine}'
+    subprocess.run([str(binary), 'sql', '--dataset', str(dataset_dir), '--views', engine,
+                    '-o', str(script)], check=True, capture_output=True)
+    return script.read_text()
+
+
+def known_tables(binary, dataset_dir):
+    """The tables `simpletrace sql --dataset` knows."""
+    out = subprocess.run([str(binary), 'sql', '--format', 'jsonl', '--dataset', str(dataset_dir),
+                          "SELECT table_name FROM information_schema.tables "
+                          "WHERE table_schema = 'public'"],
+                         check=True, capture_output=True).stdout
+    return sorted(json.loads(line)['table_name'] for line in out.splitlines())
+
+
+def test_views_give_duckdb_every_table(binary, dataset, tmp_path):
+    events, traces, (event, arg), out = dataset
+    con = duckdb.connect()
+    con.execute(views(binary, out, 'duckdb', tmp_path))
+    names = sorted(r[0] for r in con.execute('SHOW TABLES').fetchall())
+    assert names == known_tables(binary, out)
+    # Tables without files are there, empty; `trace` comes first.
+    missing = [n for n in names if not (out / n).is_dir()]
+    assert missing
+    assert con.execute(f'SELECT count(*) FROM "{missing[0]}"').fetchall() == [(0,)]
+    assert con.execute(f'DESCRIBE "{missing[0]}"').fetchall()[0][:2] == ('trace', 'VARCHAR')
+    # The same answers as `simpletrace sql` on the traces, from the views.
+    query = (f'SELECT trace, pid, count(*) AS n, sum({arg}) AS s, min(ts_ns) AS lo '
+             f'FROM {event} GROUP BY trace, pid')
+    got = sorted(tuple(r) for r in con.execute(query).fetchall())
+    assert got == sql(binary, events, traces, query)
+    assert got
+    # `SELECT *` has the columns in the order `simpletrace sql` gives them.
+    cols = [d[0] for d in con.execute(f'SELECT * FROM {event} LIMIT 0').description]
+    first = subprocess.run([str(binary), 'sql', '--format', 'csv', f'SELECT * FROM {event} LIMIT 0',
+                            str(events)] + [str(t) for t in traces],
+                           check=True, capture_output=True).stdout.decode().splitlines()[0]
+    assert cols == first.split(',')
+
+
+def test_empty_views_have_the_types_read_from_files(binary, dataset, tmp_path):
+    """Every event table of a dataset whose only trace has no records is an
+    empty view; its columns and types are those DuckDB reads from the
+    files of the same table in a dataset that has rows of it."""
+    events, _, _, out = dataset
+    empty_trace = tmp_path / 'empty.trace'
+    # A version-4 file header, then nothing.
+    empty_trace.write_bytes((2**64 - 1).to_bytes(8, 'little')
+                            + 0xf2b177cb0aa429b4.to_bytes(8, 'little')
+                            + (4).to_bytes(8, 'little'))
+    empty = tmp_path / 'empty-set'
+    subprocess.run([str(binary), 'parquet', '-o', str(empty), str(events), str(empty_trace)],
+                   check=True, capture_output=True)
+    full, bare = duckdb.connect(), duckdb.connect()
+    full.execute(views(binary, out, 'duckdb', tmp_path))
+    bare.execute(views(binary, empty, 'duckdb', tmp_path))
+    compared = 0
+    for name in sorted(os.listdir(out)):
+        if name.startswith(('.', '_')) or (empty / name).is_dir():
+            continue
+        want = [r[:2] for r in full.execute(f'DESCRIBE "{name}"').fetchall()]
+        got = [r[:2] for r in bare.execute(f'DESCRIBE "{name}"').fetchall()]
+        assert got == want, name
+        compared += 1
+    assert compared > 5
+
+
+def _norm(v):
+    """One spelling for a value from DuckDB or from `simpletrace sql`'s CSV."""
+    if v is None or v == '':
+        return ''
+    if isinstance(v, int) or (isinstance(v, str) and re.fullmatch(r'-?\d+', v)):
+        return str(int(v))
+    try:
+        return repr(float(v))
+    except ValueError:
+        return str(v)
+
+
+def test_worked_examples_run_unchanged_in_duckdb(binary, dataset, tmp_path):
+    """docs/sql.md's worked examples, as written, in DuckDB over the views
+    give the rows of `simpletrace sql --dataset` (tables no trace has rows
+    of included: the examples name some)."""
+    _, traces, _, out = dataset
+    if [t.name for t in traces] != ['medium-io.bin', 'dropped.bin']:
+        pytest.skip('the worked examples name the shared corpus\'s events (../shared absent)')
+    doc = (ROOT / 'docs' / 'sql.md').read_text()
+    section = doc[doc.index('### Worked examples across traces'):doc.index('### Checked against')]
+    queries = re.findall(r'```sql\n(.*?)```', section, re.S)
+    assert len(queries) == 3
+    con = duckdb.connect()
+    con.execute(views(binary, out, 'duckdb', tmp_path))
+    for query in queries:
+        got = [tuple(_norm(v) for v in r) for r in con.execute(query).fetchall()]
+        csv_out = subprocess.run([str(binary), 'sql', '--format', 'csv', '--dataset', str(out), query],
+                                 check=True, capture_output=True, text=True).stdout
+        want = [tuple(_norm(v) for v in r) for r in list(csv.reader(io.StringIO(csv_out)))[1:]]
+        assert got == want, query
+        assert got

@@ -32,6 +32,7 @@ use crate::analyzers::json::{write_exact_i64, write_exact_u64};
 use crate::analyzers::listing::{TableStyle, TextTable};
 use crate::input::{self, FileId, InputError, TraceData, TraceInput};
 use crate::output::OutputFile;
+use crate::sql::views::{Engine, dataset_views};
 use crate::sql::{Registered, SqlError, TraceFault, TraceTables, register_dataset};
 
 pub(super) const EXAMPLES: &str = "\
@@ -44,6 +45,9 @@ Examples:
   simpletrace sql --format csv -o flushes.csv \\
       'SELECT trace, ts_ns, ret FROM bdrv_co_flush_entry' trace-events-all trace-1 trace-2
       Several traces at once; the trace column names each row's file.
+  simpletrace sql --dataset dataset --views duckdb -o views.sql
+      Every table of a dataset written by `simpletrace parquet`, for DuckDB
+      (duckdb -init views.sql); --views spark for PySpark.
 
 Tables (docs/sql.md): records (every record), dropped (lost-events records),
 events (the declarations), and one per event, named after it.";
@@ -61,13 +65,22 @@ pub(super) enum SqlFormat {
     Parquet,
 }
 
+/// An engine `--views` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum ViewsEngine {
+    /// DuckDB: CREATE OR REPLACE VIEW statements.
+    Duckdb,
+    /// Apache Spark: Python registering temporary views in `spark`.
+    Spark,
+}
+
 /// `simpletrace sql`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub(super) struct SqlArgs {
     /// The query: one SELECT (or WITH ... SELECT, EXPLAIN, SHOW); nothing
     /// that creates, changes or writes anything.
-    #[arg(value_name = "QUERY")]
-    query: String,
+    #[arg(value_name = "QUERY", required_unless_present = "views")]
+    query: Option<String>,
     /// The trace-events-all file of the QEMU build that wrote the traces.
     #[arg(value_name = "TRACE_EVENTS", required_unless_present = "dataset")]
     trace_events: Option<PathBuf>,
@@ -79,6 +92,12 @@ pub(super) struct SqlArgs {
     /// trace files (no TRACE_EVENTS or TRACE then).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["trace_events", "traces", "no_header", "resync"])]
     dataset: Option<PathBuf>,
+    /// Instead of a query, write the views that give ENGINE every table
+    /// of the --dataset, empty ones included (docs/sql.md): `duckdb` (SQL
+    /// for its shell: duckdb -init FILE) or `spark` (Python for a PySpark
+    /// session). Write them again once an export adds a table.
+    #[arg(long, value_enum, value_name = "ENGINE", requires = "dataset", conflicts_with_all = ["query", "format"])]
+    views: Option<ViewsEngine>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
     format: SqlFormat,
@@ -122,6 +141,12 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| Failure::Error(Error::Io(e)))?;
+    if let (Some(engine), Some(dir)) = (args.views, &args.dataset) {
+        return write_views(&runtime, dir, engine, output);
+    }
+    let Some(query) = &args.query else {
+        return Err(usage("no QUERY".into()));
+    };
     let (registered, inputs, spooled) = match (&args.dataset, &args.trace_events) {
         (Some(dir), _) => {
             runtime
@@ -159,7 +184,7 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
             .with_allow_dml(false)
             .with_allow_statements(false);
         let frame = ctx
-            .sql_with_options(&args.query, options)
+            .sql_with_options(query, options)
             .await
             .map_err(planning)?;
         let stream = frame.execute_stream().await.map_err(planning)?;
@@ -183,6 +208,42 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
             }
         }
     })
+}
+
+/// Writes `--views`: to `output` (in place once complete, never over a
+/// file of the dataset) or standard output.
+fn write_views(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    engine: ViewsEngine,
+    output: Option<&PathBuf>,
+) -> Result<Vec<String>, Failure> {
+    let engine = match engine {
+        ViewsEngine::Duckdb => Engine::DuckDb,
+        ViewsEngine::Spark => Engine::Spark,
+    };
+    let script = runtime
+        .block_on(dataset_views(dir, engine))
+        .map_err(sql_setup)?;
+    match output {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(script.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(Failure::output)?;
+            Ok(Vec::new())
+        }
+        Some(path) => {
+            let file = OutputFile::create(path, &dataset_files(dir))?;
+            let written = file_writer(&file).and_then(|mut out| {
+                out.write_all(script.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(Failure::output)?;
+                Ok(Vec::new())
+            });
+            put_in_place(file, written)
+        }
+    }
 }
 
 /// The Parquet files of a dataset (inputs that an output must not

@@ -48,8 +48,7 @@ pub async fn register_dataset(ctx: &SessionContext, dir: &Path) -> Result<Vec<St
     let state = ctx.state();
     for name in &names {
         let path = dir.join(name);
-        let url =
-            ListingTableUrl::parse(format!("{}/", path.display())).map_err(SqlError::Register)?;
+        let url = directory_url(&path)?;
         let options = ListingOptions::new(Arc::new(
             // Keep the files' metadata: the schema version is there.
             // Strings as Utf8 and bytes as Binary, the types of the
@@ -95,6 +94,28 @@ pub async fn register_dataset(ctx: &SessionContext, dir: &Path) -> Result<Vec<St
     names.extend(declared);
     names.sort();
     Ok(names)
+}
+
+/// A table directory as DataFusion lists it: a `file://` URL, so that a
+/// `*`, `?` or `[` in the path is a character (a plain path would be a
+/// glob pattern there), every byte but unreserved ones percent-encoded.
+fn directory_url(dir: &Path) -> Result<ListingTableUrl, SqlError> {
+    let absolute = std::fs::canonicalize(dir)
+        .map_err(|e| SqlError::Dataset(format!("{}: {e}", dir.display())))?;
+    // DataFusion's object store names files in UTF-8.
+    let text = absolute.to_str().ok_or_else(|| {
+        SqlError::Dataset(format!("{}: the path is not UTF-8", absolute.display()))
+    })?;
+    let mut url = String::from("file://");
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(char::from(b));
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url.push('/');
+    ListingTableUrl::parse(url).map_err(SqlError::Register)
 }
 
 /// Registers an empty table for each event the dataset's `events` table

@@ -40,6 +40,7 @@ mod dataset;
 pub mod export;
 mod provider;
 pub mod schema;
+pub mod views;
 
 use core::fmt;
 use std::collections::BTreeMap;
