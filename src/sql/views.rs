@@ -92,15 +92,34 @@ pub fn render(root: &Path, tables: &[DatasetTable], engine: Engine) -> Result<St
              move the dataset or link it under a plainer path"
         )));
     }
+    // Both engines' names ignore case: of tables whose names differ only
+    // in case, the first is the one (a later view would replace it).
+    let mut seen = std::collections::HashSet::new();
+    let (tables, shadowed): (Vec<&DatasetTable>, Vec<&DatasetTable>) = tables
+        .iter()
+        .partition(|t| seen.insert(t.name.to_lowercase()));
     let mut out = String::new();
-    match engine {
-        Engine::DuckDb => duckdb(&mut out, root, tables),
-        Engine::Spark => spark(&mut out, root, tables),
+    let comment = match engine {
+        Engine::DuckDb => {
+            duckdb(&mut out, root, &tables);
+            "--"
+        }
+        Engine::Spark => {
+            spark(&mut out, root, &tables);
+            "#"
+        }
+    };
+    for table in shadowed {
+        out.push_str(&format!(
+            "{comment} No view of {}: the engine does not tell it from a table whose \
+             name differs only in case.\n",
+            table.name
+        ));
     }
     Ok(out)
 }
 
-fn duckdb(out: &mut String, root: &str, tables: &[DatasetTable]) {
+fn duckdb(out: &mut String, root: &str, tables: &[&DatasetTable]) {
     out.push_str(&format!(
         "-- The tables of the simpletrace dataset {root}, as DuckDB views\n\
          -- (simpletrace sql --dataset DIR --views duckdb). Tables without files\n\
@@ -136,7 +155,7 @@ fn duckdb(out: &mut String, root: &str, tables: &[DatasetTable]) {
     }
 }
 
-fn spark(out: &mut String, root: &str, tables: &[DatasetTable]) {
+fn spark(out: &mut String, root: &str, tables: &[&DatasetTable]) {
     out.push_str(&format!(
         "# The tables of the simpletrace dataset {root}, as temporary views of\n\
          # the PySpark session `spark` (simpletrace sql --dataset DIR --views spark).\n\
@@ -286,6 +305,18 @@ mod tests {
              T.StructField(\"name\", T.StringType(), True), \
              T.StructField(\"name_raw\", T.BinaryType(), True)])\n"
         ));
+    }
+
+    #[test]
+    fn names_that_differ_only_in_case_get_one_view() {
+        let mut t = tables();
+        t[1].name = "With_Rows".into();
+        for engine in [Engine::DuckDb, Engine::Spark] {
+            let s = render(Path::new("/d"), &t, engine).unwrap();
+            assert!(s.contains("\"with_rows\""), "{s}");
+            assert!(!s.contains("\"With_Rows\""), "{s}");
+            assert!(s.contains("No view of With_Rows"), "{s}");
+        }
     }
 
     #[test]
