@@ -92,6 +92,13 @@ pub fn render(root: &Path, tables: &[DatasetTable], engine: Engine) -> Result<St
              move the dataset or link it under a plainer path"
         )));
     }
+    // A line break would end the script's comment that names the dataset.
+    if root.chars().any(char::is_control) {
+        return Err(SqlError::Dataset(format!(
+            "{root:?}: a control character in the path; move the dataset or link it \
+             under a plainer path"
+        )));
+    }
     // Both engines' names ignore case: of tables whose names differ only
     // in case, the first is the one (a later view would replace it).
     let mut seen = std::collections::HashSet::new();
@@ -111,7 +118,7 @@ pub fn render(root: &Path, tables: &[DatasetTable], engine: Engine) -> Result<St
     };
     for table in shadowed {
         out.push_str(&format!(
-            "{comment} No view of {}: the engine does not tell it from a table whose \
+            "{comment} No view of {:?}: the engine does not tell it from a table whose \
              name differs only in case.\n",
             table.name
         ));
@@ -314,8 +321,9 @@ mod tests {
         for engine in [Engine::DuckDb, Engine::Spark] {
             let s = render(Path::new("/d"), &t, engine).unwrap();
             assert!(s.contains("\"with_rows\""), "{s}");
-            assert!(!s.contains("\"With_Rows\""), "{s}");
-            assert!(s.contains("No view of With_Rows"), "{s}");
+            // Named once: in the comment, not in a view.
+            assert_eq!(s.matches("\"With_Rows\"").count(), 1, "{s}");
+            assert!(s.contains("No view of \"With_Rows\""), "{s}");
         }
     }
 
@@ -325,5 +333,13 @@ mod tests {
             let e = render(Path::new(bad), &tables(), Engine::DuckDb).unwrap_err();
             assert!(e.to_string().contains("pattern"), "{bad}: {e}");
         }
+        // Nor a line break, which would end a comment and start code.
+        let e = render(
+            Path::new("/data/x\nDROP VIEW t; --"),
+            &tables(),
+            Engine::Spark,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("control character"), "{e}");
     }
 }
