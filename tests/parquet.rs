@@ -639,13 +639,13 @@ fn views_name_every_table() {
         .unwrap()
     };
     let (duck, spark) = (views("duckdb"), views("spark"));
-    let root = std::fs::canonicalize(&dir).unwrap();
+    let root = std::path::absolute(&dir).unwrap();
     for table in &known {
         let bare = table.trim_matches('"');
         if with_files.iter().any(|t| t == bare) {
             assert!(duck.contains(&format!(
                 "CREATE OR REPLACE VIEW {table} AS SELECT trace, * EXCLUDE (trace) FROM \
-                 read_parquet('{}/{bare}/*/*.parquet'",
+                 read_parquet('{}/{bare}/trace=*/*.parquet'",
                 root.display()
             )));
             assert!(spark.contains(&format!("_files({table}, \"{}/{bare}\")", root.display())));
@@ -663,7 +663,52 @@ fn views_name_every_table() {
         spark.matches("\n_files(").count() + spark.matches("\n_empty(").count(),
         known.len()
     );
+    // Never into a table's directory, where engines would read it as part
+    // of the table (a query's result neither); beside the tables is fine.
+    for (args, into) in [
+        (vec!["--views", "duckdb"], "records/views.sql"),
+        (
+            vec!["--format", "csv", "SELECT 1 AS x"],
+            "records/trace=sample.trace/x.csv",
+        ),
+    ] {
+        let target = dir.join(into);
+        let mut full = vec![
+            os("sql"),
+            os("--dataset"),
+            dir.as_os_str(),
+            os("-o"),
+            target.as_os_str(),
+        ];
+        full.extend(args.iter().map(|a| os(a)));
+        let out = run(&full);
+        assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+        assert!(support::stderr(&out).contains("inside the dataset's table 'records'"));
+        assert!(!target.exists());
+    }
+    let beside = dir.join("_views.sql");
+    run_ok(&[
+        os("sql"),
+        os("--dataset"),
+        dir.as_os_str(),
+        os("--views"),
+        os("duckdb"),
+        os("-o"),
+        beside.as_os_str(),
+    ]);
+    assert!(
+        std::fs::read_to_string(&beside)
+            .unwrap()
+            .contains("CREATE OR REPLACE VIEW")
+    );
     // Usage: --views needs --dataset and takes no QUERY.
+    let out = run(&[os("sql"), os("--views"), os("duckdb")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        support::stderr(&out).contains("--dataset"),
+        "{}",
+        support::stderr(&out)
+    );
     for args in [
         vec![os("sql"), os("--views"), os("duckdb")],
         vec![

@@ -126,6 +126,16 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
     if args.format == SqlFormat::Parquet && output.is_none() {
         return Err(usage("--format parquet needs -o FILE".into()));
     }
+    if let (Some(dir), Some(path)) = (&args.dataset, output)
+        && let Some(table) = table_holding(dir, path)
+    {
+        return Err(usage(format!(
+            "{}: inside the dataset's table '{table}', whose readers would take it for \
+             part of the table; write it elsewhere (or beside the tables, in {})",
+            path.display(),
+            dir.display()
+        )));
+    }
     let threads = match args.threads {
         Some(n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -244,6 +254,22 @@ fn write_views(
             put_in_place(file, written)
         }
     }
+}
+
+/// The table of the dataset `dir` whose directory `output` would be in
+/// (engines read every file under a table's directory as part of it),
+/// if any: a directory of `dir` not starting with `.` or `_`.
+fn table_holding(dir: &Path, output: &Path) -> Option<String> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The output's directory exists, or the output cannot be written.
+    let parent = std::fs::canonicalize(parent).ok()?;
+    let table = parent.strip_prefix(&dir).ok()?.components().next()?;
+    let name = table.as_os_str().to_string_lossy().into_owned();
+    (!name.starts_with(['.', '_'])).then_some(name)
 }
 
 /// The Parquet files of a dataset (inputs that an output must not

@@ -28,6 +28,9 @@
 //!   [`schema::SCHEMA_VERSION`].
 //! - [`SqlError`]: what setting the tables up fails with; [`TraceFault`]:
 //!   a bad record met by a query (inside DataFusion's error).
+//! - [`export`]: the Parquet dataset; [`register_dataset`]: its tables in
+//!   a `SessionContext`; [`views`]: scripts that give DuckDB or Spark
+//!   every table of it.
 //!
 //! Each table's scan is split into partitions (one per DataFusion target
 //! partition, by default one per core) of whole chunks of the trace
@@ -82,6 +85,14 @@ pub enum SqlError {
     Register(DataFusionError),
     /// A dataset directory is not one `simpletrace parquet` writes.
     Dataset(String),
+    /// A path another engine's script ([`views`]) cannot name.
+    UnscriptablePath {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The character the engines would read as part of a pattern or
+        /// that would end a line of the script; none: not UTF-8.
+        found: Option<char>,
+    },
 }
 
 impl fmt::Display for SqlError {
@@ -94,6 +105,25 @@ impl fmt::Display for SqlError {
             ),
             SqlError::Register(e) => write!(f, "registering the tables failed: {e}"),
             SqlError::Dataset(e) => f.write_str(e),
+            SqlError::UnscriptablePath { path, found } => {
+                let why = match found {
+                    None => "is not UTF-8".to_owned(),
+                    Some(c) if c.is_control() => {
+                        "has a control character, which would end a line of the script".to_owned()
+                    }
+                    Some(c) => format!("has '{c}', which the engine would read as a pattern"),
+                };
+                // Escaped when a control character is in it: one line.
+                let shown = match found {
+                    Some(c) if c.is_control() => format!("{path:?}"),
+                    _ => path.display().to_string(),
+                };
+                write!(
+                    f,
+                    "{shown}: the path {why}; move the dataset, or link it under a plainer \
+                     path and give that"
+                )
+            }
         }
     }
 }
@@ -102,7 +132,9 @@ impl std::error::Error for SqlError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SqlError::Header { error, .. } => Some(error),
-            SqlError::DuplicateName(_) | SqlError::Dataset(_) => None,
+            SqlError::DuplicateName(_)
+            | SqlError::Dataset(_)
+            | SqlError::UnscriptablePath { .. } => None,
             SqlError::Register(e) => Some(e),
         }
     }
