@@ -10,7 +10,6 @@
 //! column shows is never checked for UTF-8, a JSON object that no column
 //! shows is never written.
 
-use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -425,21 +424,21 @@ pub(crate) struct PartitionBatches {
     bounds: Bounds,
     limit: Option<usize>,
     produced: usize,
-    work: VecDeque<(usize, ChunkPlan)>,
+    work: Arc<super::ChunkSource>,
     cursor: Option<Cursor>,
     done: bool,
 }
 
 impl PartitionBatches {
-    /// The batches of `layout`'s columns over the chunks `work` (trace
-    /// index, chunk), keeping records within `bounds`, at most `limit`
-    /// rows.
+    /// The batches of `layout`'s columns over the chunks it takes from
+    /// `work` (shared with the scan's other partitions), keeping records
+    /// within `bounds`, at most `limit` rows.
     pub(crate) fn new(
         shared: Arc<Shared>,
         layout: Layout,
         bounds: Bounds,
         limit: Option<usize>,
-        work: Vec<(usize, ChunkPlan)>,
+        work: Arc<super::ChunkSource>,
     ) -> PartitionBatches {
         let maker = BatchMaker::new(layout, &shared);
         let done = bounds.is_empty() || limit == Some(0);
@@ -449,7 +448,7 @@ impl PartitionBatches {
             bounds,
             limit,
             produced: 0,
-            work: work.into(),
+            work,
             cursor: None,
             done,
         }
@@ -528,7 +527,7 @@ impl PartitionBatches {
         loop {
             let mut cursor = match self.cursor.take() {
                 Some(c) => c,
-                None => match self.work.pop_front() {
+                None => match self.work.next(&self.shared)? {
                     Some((trace, plan)) => Cursor {
                         trace,
                         chunk: plan.index,
@@ -558,7 +557,6 @@ impl PartitionBatches {
                 let left = limit.saturating_sub(self.produced);
                 if batch.num_rows() >= left {
                     batch = batch.slice(0, left);
-                    self.work.clear();
                     self.cursor = None;
                     self.done = true;
                 }

@@ -419,7 +419,7 @@ pub fn export_trace(
     // file's rows are in file order, so its row groups' ts_ns ranges are
     // narrow (pruning), and no thread works on alone at the end.
     let threads = options.threads.max(1);
-    let chunks = shared.chunks(threads * 2).map_err(ExportError::from_scan)?;
+    let chunks = shared.chunks().map_err(ExportError::from_scan)?;
     let props = writer_properties();
     let results: Vec<Result<(usize, u64), ExportError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = balanced_runs(&chunks, threads, |(_, c): &(usize, ChunkPlan)| c.end)

@@ -32,9 +32,10 @@
 //!   a `SessionContext`; [`views`]: scripts that give DuckDB or Spark
 //!   every table of it.
 //!
-//! Each table's scan is split into partitions (one per DataFusion target
-//! partition, by default one per core) of whole chunks of the trace
-//! ([`crate::format::chunks`]); only the projected columns are built, and
+//! Each table's scan has one partition per DataFusion target partition
+//! (by default one per core), which take the traces' chunks one at a time
+//! as each is free, the chunks cut as they are first asked for
+//! (`ChunkSource`); only the projected columns are built, and
 //! filters on `ts_ns` and `pid` (comparisons with constants, `BETWEEN`,
 //! `IN`) skip records before their arguments are decoded.
 
@@ -47,7 +48,7 @@ pub mod views;
 
 use core::fmt;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, DictionaryArray, Int32Array, RecordBatch, StringArray, UInt32Array,
@@ -62,8 +63,7 @@ use datafusion::prelude::SessionContext;
 pub use batches::BATCH_ROWS;
 pub use dataset::register_dataset;
 
-use crate::format::chunks::Chunks;
-use crate::format::{self, Item, ReaderState, Skips, TraceReader, Version};
+use crate::format::{self, Item, ReaderState, Skipped, Skips, TraceReader, Version};
 use crate::format::{EventDecl, TraceEvents};
 use crate::input::{Shrink, TraceData};
 
@@ -182,6 +182,58 @@ pub(crate) struct ChunkPlan {
     pub(crate) prev_timestamp_ns: Option<u64>,
 }
 
+/// Bytes of a chunk, about: a scan's partitions and the export's threads
+/// take chunks one at a time, so the first is read while the pass that
+/// finds record boundaries goes on, and no one works on alone long at the
+/// end.
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// How far a trace has been cut into chunks: by whichever scan first needs
+/// the next chunk, once, for every scan after it.
+#[derive(Debug, Default)]
+struct Cuts {
+    plans: Vec<ChunkPlan>,
+    /// Where the pass stands (none before it starts).
+    walk: Option<ReaderState>,
+    /// The timestamp of the last record before the pass's position.
+    last_ts: Option<u64>,
+    done: bool,
+}
+
+/// The chunks of every trace, in order, for one execution of a scan: its
+/// partitions take the next one as each is free.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkSource {
+    /// The next chunk: trace index, chunk index.
+    next: Mutex<(usize, usize)>,
+}
+
+impl ChunkSource {
+    /// The next chunk (trace index, chunk), cut now if no scan has yet.
+    pub(crate) fn next(
+        &self,
+        shared: &Shared,
+    ) -> Result<Option<(usize, ChunkPlan)>, DataFusionError> {
+        let mut at = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let (trace, index) = *at;
+            let Some(loaded) = shared.traces.get(trace) else {
+                return Ok(None);
+            };
+            match loaded
+                .chunk(&shared.events, index, CHUNK_BYTES)
+                .map_err(|e| loaded.fault(e))?
+            {
+                Some(plan) => {
+                    *at = (trace, index + 1);
+                    return Ok(Some((trace, plan)));
+                }
+                None => *at = (trace + 1, 0),
+            }
+        }
+    }
+}
+
 /// One trace, its bytes and how it is cut into chunks (once, by the first
 /// scan).
 pub(crate) struct Loaded {
@@ -190,7 +242,7 @@ pub(crate) struct Loaded {
     no_header: bool,
     /// Whether corrupt regions are stepped over ([`TraceReader::with_resync`]).
     resync: bool,
-    chunks: OnceLock<Vec<ChunkPlan>>,
+    cuts: Mutex<Cuts>,
 }
 
 impl fmt::Debug for Loaded {
@@ -213,20 +265,45 @@ impl Loaded {
         Ok(self.data.guard(reader).with_resync(self.resync))
     }
 
-    /// The trace's chunks of about `target` bytes (cut by the first call).
-    fn chunks(&self, events: &TraceEvents, target: usize) -> format::Result<&[ChunkPlan]> {
-        if let Some(plans) = self.chunks.get() {
-            return Ok(plans);
+    /// Chunk `index` of the trace (about `chunk_bytes` each, as the first
+    /// call said: [`CHUNK_BYTES`]), cut now if no scan has yet; none past
+    /// the last. A chunk that meets a record the
+    /// pass cannot step over runs to the end of the data (its reader
+    /// reports the fault) and is the last.
+    fn chunk(
+        &self,
+        events: &TraceEvents,
+        index: usize,
+        chunk_bytes: usize,
+    ) -> format::Result<Option<ChunkPlan>> {
+        let mut cuts = self.cuts.lock().unwrap_or_else(PoisonError::into_inner);
+        while cuts.plans.len() <= index && !cuts.done {
+            let walk = match cuts.walk.take() {
+                Some(walk) => walk,
+                None => self.reader(events)?.suspend(),
+            };
+            let reader = TraceReader::resume_within(&self.data, events, &walk);
+            let mut reader = self.data.guard(reader).with_resync(self.resync);
+            let (start, len) = (reader.data_position(), reader.data_len());
+            if start >= len {
+                cuts.done = true;
+                break;
+            }
+            let state = reader.suspend();
+            let (how, last) = reader.skip_to_where(start.saturating_add(chunk_bytes), None);
+            let blocked = how == Skipped::Blocked;
+            let plan = ChunkPlan {
+                index: cuts.plans.len(),
+                state,
+                end: if blocked { len } else { reader.data_position() },
+                prev_timestamp_ns: cuts.last_ts,
+            };
+            cuts.plans.push(plan);
+            cuts.last_ts = last.or(cuts.last_ts);
+            cuts.done = blocked;
+            cuts.walk = Some(reader.suspend());
         }
-        let plans = Chunks::new(self.reader(events)?, target)
-            .map(|chunk| ChunkPlan {
-                index: chunk.index,
-                state: chunk.reader.suspend(),
-                end: chunk.range.end,
-                prev_timestamp_ns: chunk.prev_timestamp_ns,
-            })
-            .collect();
-        Ok(self.chunks.get_or_init(|| plans))
+        Ok(cuts.plans.get(index).cloned())
     }
 
     /// A record fault of this trace, as DataFusion carries it.
@@ -317,20 +394,12 @@ impl Shared {
         by_trace
     }
 
-    /// Every trace's chunks (trace index, chunk), cut for `partitions`
-    /// partitions: a few chunks each, so that a partition that finishes
-    /// early is not left idle long, and none above 64 MiB.
-    pub(crate) fn chunks(
-        &self,
-        partitions: usize,
-    ) -> Result<Vec<(usize, ChunkPlan)>, DataFusionError> {
+    /// Every trace's chunks (trace index, chunk), in order.
+    pub(crate) fn chunks(&self) -> Result<Vec<(usize, ChunkPlan)>, DataFusionError> {
+        let source = ChunkSource::default();
         let mut all = Vec::new();
-        for (i, trace) in self.traces.iter().enumerate() {
-            let target = (trace.data.len() / (4 * partitions.max(1))).clamp(1 << 20, 64 << 20);
-            let plans = trace
-                .chunks(&self.events, target)
-                .map_err(|e| trace.fault(e))?;
-            all.extend(plans.iter().map(|p| (i, p.clone())));
+        while let Some(chunk) = source.next(self)? {
+            all.push(chunk);
         }
         Ok(all)
     }
@@ -380,7 +449,7 @@ impl TraceTables {
             data,
             no_header,
             resync: self.resync,
-            chunks: OnceLock::new(),
+            cuts: Mutex::default(),
         };
         if let Err(error) = loaded.reader(&self.events) {
             return Err(SqlError::Header {
@@ -782,5 +851,95 @@ mod tests {
         }
         let names = tables.table_names();
         assert_eq!(names, ["records", "dropped", "events", "a", "b"]);
+    }
+
+    /// A trace cut chunk by chunk, on demand, gives every record once and
+    /// in order, each chunk knowing the timestamp before it and the id
+    /// table where it starts (an id changes meaning halfway); a corrupt
+    /// record ends the chunks, in the one that reports it.
+    #[test]
+    fn chunks_cut_on_demand_equal_one_pass() {
+        let events = TraceEvents::parse("te", b"a(uint64_t n)\nb(uint64_t n)\n").unwrap();
+        let mut trace = Vec::new();
+        encode::header(&mut trace, 4);
+        encode::mapping(&mut trace, 0, b"a");
+        for n in 0..2000u64 {
+            if n == 1000 {
+                encode::mapping(&mut trace, 0, b"b");
+            }
+            encode::event(&mut trace, 0, 5000 - n, 1, &[ArgValue::Int(n)]);
+        }
+        let good = trace.len();
+        let summary = |r: TraceReader<'_>| -> Vec<(String, u64)> {
+            r.map_while(|x| x.ok())
+                .map(|x| (x.name().to_owned(), x.timestamp_ns))
+                .collect()
+        };
+        let whole = summary(TraceReader::new(&trace, &events).unwrap());
+        // Then a record whose length cannot be.
+        trace.extend_from_slice(&1u64.to_le_bytes());
+        trace.extend_from_slice(&[0; 16]);
+        trace.extend_from_slice(&3u32.to_le_bytes());
+        trace.extend_from_slice(&0u32.to_le_bytes());
+        let mut tables = TraceTables::new(events.clone());
+        tables
+            .add("t", TraceData::from_reader(&trace[..]).unwrap(), false)
+            .unwrap();
+        let (shared, _) = tables.into_shared().unwrap();
+        let loaded = &shared.traces[0];
+        let mut joined = Vec::new();
+        let mut prev_ts = None;
+        let mut start = 24;
+        let mut index = 0;
+        while let Some(plan) = loaded.chunk(&events, index, 1000).unwrap() {
+            assert_eq!(plan.index, index);
+            assert_eq!(plan.prev_timestamp_ns, prev_ts);
+            let at = TraceReader::resume_within(&loaded.data, &events, &plan.state);
+            assert_eq!(at.data_position(), start);
+            let reader =
+                TraceReader::resume_within(&loaded.data, &events, &plan.state).until(plan.end);
+            let part = summary(reader);
+            prev_ts = part.last().map(|p| p.1).or(prev_ts);
+            joined.extend(part);
+            start = plan.end;
+            index += 1;
+        }
+        assert!(index > 40);
+        assert_eq!(joined, whole);
+        // The last chunk holds the corrupt record and runs to the end.
+        let last = loaded.chunk(&events, index - 1, 1000).unwrap().unwrap();
+        assert_eq!(last.end, trace.len());
+        let at = TraceReader::resume_within(&loaded.data, &events, &last.state);
+        assert!(at.data_position() <= good);
+        let mut reader = TraceReader::resume_within(&loaded.data, &events, &last.state);
+        assert!(reader.any(|r| r.is_err()));
+    }
+
+    /// Each source (one execution of a scan) takes every trace's chunks,
+    /// in order, once; the traces are cut once for all of them.
+    #[test]
+    fn every_source_gets_every_chunk() {
+        let events = TraceEvents::parse("te", EVENTS).unwrap();
+        let mut tables = TraceTables::new(events);
+        for name in ["one", "two"] {
+            tables
+                .add(name, TraceData::from_reader(&trace(50)[..]).unwrap(), false)
+                .unwrap();
+        }
+        let (shared, _) = tables.into_shared().unwrap();
+        let all = shared.chunks().unwrap();
+        assert_eq!(
+            all.iter().map(|(t, p)| (*t, p.index)).collect::<Vec<_>>(),
+            [(0, 0), (1, 0)]
+        );
+        for _ in 0..2 {
+            let source = ChunkSource::default();
+            let mut got = Vec::new();
+            while let Some((trace, plan)) = source.next(&shared).unwrap() {
+                got.push((trace, plan.index, plan.end));
+            }
+            let want: Vec<_> = all.iter().map(|(t, p)| (*t, p.index, p.end)).collect();
+            assert_eq!(got, want);
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The DataFusion table provider over a mapped trace: a scan is a
-//! `StreamingTableExec` of partitions, each a list of chunks decoded into
+//! `StreamingTableExec` of partitions, each taking the traces' chunks one
+//! at a time from the scan's `ChunkSource` and decoding them into
 //! batches of the projected columns ([`super::batches`]), skipping records
 //! outside the `ts_ns` and `pid` ranges the filters allow.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -20,7 +22,7 @@ use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 
 use super::batches::{Bounds, PartitionBatches};
 use super::schema::Layout;
-use super::{ChunkPlan, Shared};
+use super::{ChunkSource, Shared};
 
 /// One record table (`records`, `dropped`, or an event's) over every
 /// trace.
@@ -84,28 +86,20 @@ impl TableProvider for TraceTable {
         // scan cannot know which do.
         let limit = if filters.is_empty() { limit } else { None };
         let partitions = state.config().target_partitions().max(1);
-        let mut work: Vec<Vec<(usize, ChunkPlan)>> = vec![Vec::new(); partitions];
-        // Chunk i to partition i mod n: neighbours go to different
-        // partitions, so a time range spread over a few chunks is still
-        // read by several.
-        for (i, chunk) in self.shared.chunks(partitions)?.into_iter().enumerate() {
-            if let Some(list) = work.get_mut(i % partitions) {
-                list.push(chunk);
-            }
-        }
-        work.retain(|w| !w.is_empty());
-        if work.is_empty() {
-            work.push(Vec::new());
-        }
-        let streams: Vec<Arc<dyn PartitionStream>> = work
-            .into_iter()
-            .map(|work| {
+        // The partitions take the traces' chunks one at a time as each is
+        // free (cut as they are first asked for, while the first ones are
+        // read): all of them busy to the end, whatever filters skip.
+        let work = Arc::new(ScanWork::default());
+        let streams: Vec<Arc<dyn PartitionStream>> = (0..partitions)
+            .map(|_| {
+                let work = Arc::clone(&work);
                 Arc::new(Partition {
                     shared: Arc::clone(&self.shared),
                     layout: layout.clone(),
                     bounds: bounds.clone(),
                     limit,
                     work,
+                    executions: AtomicUsize::new(0),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -127,7 +121,27 @@ struct Partition {
     layout: Layout,
     bounds: Bounds,
     limit: Option<usize>,
-    work: Vec<(usize, ChunkPlan)>,
+    work: Arc<ScanWork>,
+    /// How many times this partition has been executed.
+    executions: AtomicUsize,
+}
+
+/// The chunks of one scan's executions: the partitions' n-th executions
+/// share the n-th source, so that each execution of the plan reads every
+/// chunk once.
+#[derive(Debug, Default)]
+struct ScanWork {
+    rounds: Mutex<Vec<Arc<ChunkSource>>>,
+}
+
+impl ScanWork {
+    fn round(&self, n: usize) -> Arc<ChunkSource> {
+        let mut rounds = self.rounds.lock().unwrap_or_else(PoisonError::into_inner);
+        while rounds.len() <= n {
+            rounds.push(Arc::default());
+        }
+        rounds.get(n).map(Arc::clone).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Debug for Partition {
@@ -136,7 +150,6 @@ impl std::fmt::Debug for Partition {
             .field("table", &self.layout.kind)
             .field("columns", &self.layout.columns.len())
             .field("bounds", &self.bounds)
-            .field("chunks", &self.work.len())
             .finish()
     }
 }
@@ -156,7 +169,8 @@ impl PartitionStream for Partition {
             self.layout.clone(),
             self.bounds.clone(),
             self.limit,
-            self.work.clone(),
+            self.work
+                .round(self.executions.fetch_add(1, Ordering::Relaxed)),
         );
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let spawned = std::thread::Builder::new()
