@@ -29,7 +29,7 @@
 
 use core::ops::Range;
 
-use super::reader::{KeepFn, Skipped, TraceReader};
+use super::reader::{KeepFn, ReaderState, Skipped, TraceReader};
 
 /// A run of whole records that can be decoded on its own.
 #[derive(Debug, Clone)]
@@ -94,6 +94,49 @@ impl<'a> Chunks<'a> {
     pub fn filtered(reader: TraceReader<'a>, target: usize, keep: KeepFn<'a>) -> Self {
         Chunks {
             keep: Some(keep),
+            ..Self::new(reader, target)
+        }
+    }
+}
+
+/// Where a pass stands between two chunks, holding no borrow of the trace:
+/// what [`Chunks::resume`] goes on from, for a caller that cuts a trace a
+/// chunk at a time as the chunks are needed.
+#[derive(Debug, Clone)]
+pub struct ChunksState {
+    reader: ReaderState,
+    last_timestamp: Option<u64>,
+    index: usize,
+    done: bool,
+}
+
+impl ChunksState {
+    /// The pass's reader, to resume (with [`TraceReader::resume_within`])
+    /// and give to [`Chunks::resume`].
+    pub fn reader(&self) -> &ReaderState {
+        &self.reader
+    }
+}
+
+impl<'a> Chunks<'a> {
+    /// Where the pass stands (unfiltered passes: a [`Chunks::filtered`]
+    /// one's filter is not kept).
+    pub fn suspend(&self) -> ChunksState {
+        ChunksState {
+            reader: self.reader.suspend(),
+            last_timestamp: self.last_timestamp,
+            index: self.index,
+            done: self.done,
+        }
+    }
+
+    /// Goes on with the pass `state` was suspended from: `reader` is its
+    /// reader, resumed; chunks of about `target` bytes from there.
+    pub fn resume(reader: TraceReader<'a>, target: usize, state: &ChunksState) -> Self {
+        Chunks {
+            last_timestamp: state.last_timestamp,
+            index: state.index,
+            done: state.done,
             ..Self::new(reader, target)
         }
     }
@@ -190,6 +233,31 @@ mod tests {
             assert_eq!(prev_end, t.len());
             assert_eq!(joined, whole, "target {target}");
         }
+    }
+
+    /// A pass suspended after each chunk and resumed gives the chunks of
+    /// one pass.
+    #[test]
+    fn a_suspended_pass_goes_on_where_it_stood() {
+        let ev = events();
+        let t = trace();
+        let key = |c: &Chunk<'_>| (c.index, c.range.clone(), c.prev_timestamp_ns);
+        let whole: Vec<_> = Chunks::new(TraceReader::new(&t, &ev).unwrap(), 100)
+            .map(|c| key(&c))
+            .collect();
+        let mut pieces = Vec::new();
+        let mut state = Chunks::new(TraceReader::new(&t, &ev).unwrap(), 100).suspend();
+        loop {
+            let reader = TraceReader::resume_within(&t, &ev, state.reader());
+            let mut chunks = Chunks::resume(reader, 100, &state);
+            let Some(chunk) = chunks.next() else {
+                break;
+            };
+            pieces.push(key(&chunk));
+            state = chunks.suspend();
+        }
+        assert!(whole.len() > 10);
+        assert_eq!(pieces, whole);
     }
 
     #[test]

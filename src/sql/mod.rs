@@ -63,7 +63,8 @@ use datafusion::prelude::SessionContext;
 pub use batches::BATCH_ROWS;
 pub use dataset::register_dataset;
 
-use crate::format::{self, Item, ReaderState, Skipped, Skips, TraceReader, Version};
+use crate::format::chunks::{Chunks, ChunksState};
+use crate::format::{self, Item, ReaderState, Skips, TraceReader, Version};
 use crate::format::{EventDecl, TraceEvents};
 use crate::input::{Shrink, TraceData};
 
@@ -194,9 +195,7 @@ const CHUNK_BYTES: usize = 8 << 20;
 struct Cuts {
     plans: Vec<ChunkPlan>,
     /// Where the pass stands (none before it starts).
-    walk: Option<ReaderState>,
-    /// The timestamp of the last record before the pass's position.
-    last_ts: Option<u64>,
+    walk: Option<ChunksState>,
     done: bool,
 }
 
@@ -277,31 +276,30 @@ impl Loaded {
         chunk_bytes: usize,
     ) -> format::Result<Option<ChunkPlan>> {
         let mut cuts = self.cuts.lock().unwrap_or_else(PoisonError::into_inner);
-        while cuts.plans.len() <= index && !cuts.done {
-            let walk = match cuts.walk.take() {
-                Some(walk) => walk,
-                None => self.reader(events)?.suspend(),
+        if cuts.plans.len() <= index && !cuts.done {
+            // The pass goes on from where the last call left it.
+            let walk = cuts.walk.take();
+            let mut chunks = match &walk {
+                Some(state) => {
+                    let reader = TraceReader::resume_within(&self.data, events, state.reader());
+                    let reader = self.data.guard(reader).with_resync(self.resync);
+                    Chunks::resume(reader, chunk_bytes, state)
+                }
+                None => Chunks::new(self.reader(events)?, chunk_bytes),
             };
-            let reader = TraceReader::resume_within(&self.data, events, &walk);
-            let mut reader = self.data.guard(reader).with_resync(self.resync);
-            let (start, len) = (reader.data_position(), reader.data_len());
-            if start >= len {
-                cuts.done = true;
-                break;
+            while cuts.plans.len() <= index {
+                let Some(chunk) = chunks.next() else {
+                    cuts.done = true;
+                    break;
+                };
+                cuts.plans.push(ChunkPlan {
+                    index: chunk.index,
+                    state: chunk.reader.suspend(),
+                    end: chunk.range.end,
+                    prev_timestamp_ns: chunk.prev_timestamp_ns,
+                });
             }
-            let state = reader.suspend();
-            let (how, last) = reader.skip_to_where(start.saturating_add(chunk_bytes), None);
-            let blocked = how == Skipped::Blocked;
-            let plan = ChunkPlan {
-                index: cuts.plans.len(),
-                state,
-                end: if blocked { len } else { reader.data_position() },
-                prev_timestamp_ns: cuts.last_ts,
-            };
-            cuts.plans.push(plan);
-            cuts.last_ts = last.or(cuts.last_ts);
-            cuts.done = blocked;
-            cuts.walk = Some(reader.suspend());
+            cuts.walk = Some(chunks.suspend());
         }
         Ok(cuts.plans.get(index).cloned())
     }
