@@ -2,6 +2,7 @@
 //! traces as the tables of docs/sql.md, one read-only query on Apache
 //! DataFusion, its result as a table, CSV, JSON Lines or Parquet.
 
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,9 +147,14 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
         .with_target_partitions(threads)
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
-    // One thread runs the query; each partition of a scan of a trace
-    // decodes on a thread of its own (`sql::provider`).
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // A worker thread per partition: DataFusion runs each partition of a
+    // plan (a trace's scan decoding its chunks, the grouping, joining and
+    // Parquet decoding above it) as a task of its own, which a runtime of
+    // one thread would run one at a time (docs/performance.md: 35-45% off
+    // queries on a dataset, 10-20% off a trace's).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("simpletrace-sql")
         .build()
         .map_err(|e| Failure::Error(Error::Io(e)))?;
     if let (Some(engine), Some(dir)) = (args.views, &args.dataset) {
@@ -393,6 +399,44 @@ fn running(e: DataFusionError) -> Failure {
     }
 }
 
+/// An output as Arrow's CSV writer sees it, keeping in `kept` the I/O
+/// error the writer reports only as text ("Csv error: Broken pipe"): a
+/// reader that went away (`| head`) is a quiet success, known by the
+/// error's kind. (The writer cannot be taken apart after an error: it
+/// flushes, and panics if that fails.)
+struct KeepsIoError<'a> {
+    out: &'a mut (dyn Write + Send),
+    kept: &'a Cell<Option<io::Error>>,
+}
+
+impl KeepsIoError<'_> {
+    /// Keeps `e`, handing the writer an error of the same kind and text.
+    fn keep(&self, e: io::Error) -> io::Error {
+        let told = io::Error::new(e.kind(), e.to_string());
+        self.kept.set(Some(e));
+        told
+    }
+}
+
+impl Write for KeepsIoError<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf).map_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush().map_err(|e| self.keep(e))
+    }
+}
+
+/// What the writer's error `e` is: the output's own I/O error if
+/// [`KeepsIoError`] kept one.
+fn kept_failure(kept: &Cell<Option<io::Error>>, e: ArrowError) -> Failure {
+    match kept.take() {
+        Some(io) => Failure::output(io),
+        None => arrow_failure(e),
+    }
+}
+
 fn arrow_failure(e: ArrowError) -> Failure {
     match e {
         ArrowError::IoError(_, e) => Failure::output(e),
@@ -508,15 +552,16 @@ async fn write_result(
         }
         SqlFormat::Csv => {
             let plain = plain_schema(&schema);
+            let kept = Cell::new(None);
             let mut writer = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(out);
+                .build(KeepsIoError { out, kept: &kept });
             writer
                 .write(&RecordBatch::new_empty(Arc::clone(&plain)))
-                .map_err(arrow_failure)?;
+                .map_err(|e| kept_failure(&kept, e))?;
             while let Some(batch) = stream.next().await {
                 let batch = plain_batch(&plain, &batch.map_err(running)?)?;
-                writer.write(&batch).map_err(arrow_failure)?;
+                writer.write(&batch).map_err(|e| kept_failure(&kept, e))?;
             }
             Ok(())
         }

@@ -681,7 +681,9 @@ mod tests {
             SessionConfig::new().with_target_partitions(partitions),
         );
         let registered = tables.register(&ctx).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // As the command's: a worker per partition.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(partitions.max(1))
             .build()
             .unwrap();
         (rt, ctx, registered)

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::LexOrdering;
@@ -159,10 +159,12 @@ impl PartitionStream for Partition {
         &self.layout.schema
     }
 
-    /// Decodes the partition's chunks on a thread of its own, a couple of
-    /// batches ahead of the query: the partitions decode in parallel
-    /// whatever runtime DataFusion runs on (the command's is a single
-    /// thread), and the thread stops when the query drops the stream.
+    /// Decodes the partition's chunks as the query asks for each batch,
+    /// on the runtime thread that polls it: the command's runtime has a
+    /// worker per thread (`--threads`) and DataFusion polls each partition
+    /// from a task of its own, so the partitions decode in parallel and the
+    /// operators above them (grouping, joins) run beside them, with no
+    /// more threads than cores and nothing decoded ahead of the query.
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let batches = PartitionBatches::new(
             Arc::clone(&self.shared),
@@ -172,29 +174,10 @@ impl PartitionStream for Partition {
             self.work
                 .round(self.executions.fetch_add(1, Ordering::Relaxed)),
         );
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let spawned = std::thread::Builder::new()
-            .name("simpletrace-sql".into())
-            .spawn(move || {
-                for batch in batches {
-                    if tx.blocking_send(batch).is_err() {
-                        break;
-                    }
-                }
-            });
-        let stream = futures::stream::unfold(Some(rx), move |rx| async move {
-            let mut rx = rx?;
-            let batch = rx.recv().await?;
-            Some((batch, Some(rx)))
-        });
-        let schema = Arc::clone(&self.layout.schema);
-        match spawned {
-            Ok(_) => Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-            Err(e) => Box::pin(RecordBatchStreamAdapter::new(
-                schema,
-                futures::stream::once(async move { Err(DataFusionError::IoError(e)) }),
-            )),
-        }
+        Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.layout.schema),
+            futures::stream::iter(batches),
+        ))
     }
 }
 
