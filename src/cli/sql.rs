@@ -192,7 +192,7 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
             .unwrap_or_default();
         Resynced::outcome(skipped, Vec::new(), warnings)
     };
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // Read-only: no CREATE, INSERT, COPY TO or SET, which could write
         // files (over an input, even) or change the session.
         let options = SQLOptions::new()
@@ -223,7 +223,12 @@ pub(super) fn run(args: &SqlArgs) -> Result<Vec<String>, Failure> {
                 put_in_place(file, written)
             }
         }
-    })
+    });
+    // Tasks still under way (another partition's scan after a LIMIT was
+    // met, an error, a closed pipe) are not waited for: each stops at its
+    // next chunk, and the process is ending.
+    runtime.shutdown_background();
+    result
 }
 
 /// Writes `--views`: to `output` (in place once complete, never over a
@@ -410,10 +415,13 @@ struct KeepsIoError<'a> {
 }
 
 impl KeepsIoError<'_> {
-    /// Keeps `e`, handing the writer an error of the same kind and text.
+    /// Keeps `e`, handing the writer an error of the same kind and text
+    /// (but for an interrupted call, which the writer tries again).
     fn keep(&self, e: io::Error) -> io::Error {
         let told = io::Error::new(e.kind(), e.to_string());
-        self.kept.set(Some(e));
+        if e.kind() != io::ErrorKind::Interrupted {
+            self.kept.set(Some(e));
+        }
         told
     }
 }

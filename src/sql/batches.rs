@@ -523,60 +523,60 @@ impl PartitionBatches {
         Ok(ended)
     }
 
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        loop {
-            let mut cursor = match self.cursor.take() {
-                Some(c) => c,
-                None => match self.work.next(&self.shared)? {
-                    Some((trace, plan)) => Cursor {
-                        trace,
-                        chunk: plan.index,
-                        skips: Skips::default(),
-                        state: plan.state,
-                        end: plan.end,
-                        last_ts: plan.prev_timestamp_ns,
-                    },
-                    None => return Ok(None),
+    /// Reads on up to the end of one chunk or a full batch, whichever
+    /// comes first.
+    fn step(&mut self) -> Result<Step> {
+        let mut cursor = match self.cursor.take() {
+            Some(c) => c,
+            None => match self.work.next(&self.shared)? {
+                Some((trace, plan)) => Cursor {
+                    trace,
+                    chunk: plan.index,
+                    skips: Skips::default(),
+                    state: plan.state,
+                    end: plan.end,
+                    last_ts: plan.prev_timestamp_ns,
                 },
-            };
-            let ended = self.fill(&mut cursor)?;
-            let trace = cursor.trace;
-            if !ended {
-                self.cursor = Some(cursor);
-            }
-            if self.maker.rows == 0 || (!ended && self.maker.rows < BATCH_ROWS) {
-                continue;
-            }
-            let shared = Arc::clone(&self.shared);
-            let trace_name = shared
-                .trace_names
-                .get(trace)
-                .ok_or_else(|| DataFusionError::Internal(format!("no trace {trace}")))?;
-            let mut batch = self.maker.finish(trace_name, &shared.event_names)?;
-            if let Some(limit) = self.limit {
-                let left = limit.saturating_sub(self.produced);
-                if batch.num_rows() >= left {
-                    batch = batch.slice(0, left);
-                    self.cursor = None;
-                    self.done = true;
-                }
-            }
-            self.produced += batch.num_rows();
-            return Ok(Some(batch));
+                None => return Ok(Step::End),
+            },
+        };
+        let ended = self.fill(&mut cursor)?;
+        let trace = cursor.trace;
+        if !ended {
+            self.cursor = Some(cursor);
         }
+        if self.maker.rows == 0 || (!ended && self.maker.rows < BATCH_ROWS) {
+            return Ok(Step::Read);
+        }
+        let shared = Arc::clone(&self.shared);
+        let trace_name = shared
+            .trace_names
+            .get(trace)
+            .ok_or_else(|| DataFusionError::Internal(format!("no trace {trace}")))?;
+        let mut batch = self.maker.finish(trace_name, &shared.event_names)?;
+        if let Some(limit) = self.limit {
+            let left = limit.saturating_sub(self.produced);
+            if batch.num_rows() >= left {
+                batch = batch.slice(0, left);
+                self.cursor = None;
+                self.done = true;
+            }
+        }
+        self.produced += batch.num_rows();
+        Ok(Step::Batch(batch))
     }
-}
 
-impl Iterator for PartitionBatches {
-    type Item = Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next step: a batch, a chunk read that made none (a rare
+    /// event's table, a narrow `ts_ns` range), or the end (`None`, and
+    /// after an error).
+    pub(crate) fn next_step(&mut self) -> Option<Result<Option<RecordBatch>>> {
         if self.done {
             return None;
         }
-        match self.next_batch() {
-            Ok(Some(batch)) => Some(Ok(batch)),
-            Ok(None) => {
+        match self.step() {
+            Ok(Step::Batch(batch)) => Some(Ok(Some(batch))),
+            Ok(Step::Read) => Some(Ok(None)),
+            Ok(Step::End) => {
                 self.done = true;
                 None
             }
@@ -586,6 +586,14 @@ impl Iterator for PartitionBatches {
             }
         }
     }
+}
+
+/// What one [`PartitionBatches::step`] came to.
+enum Step {
+    Batch(RecordBatch),
+    /// A chunk, or the rest of one, read without filling a batch.
+    Read,
+    End,
 }
 
 /// A table of the Parquet export ([`super::export`]).

@@ -404,6 +404,11 @@ impl Shared {
 }
 
 /// The traces to query and their declarations: the tables of docs/sql.md.
+///
+/// A scan's partitions decode on the runtime threads that poll them, so
+/// they read in parallel on a multi-thread tokio runtime (a worker per
+/// partition, as `simpletrace sql` runs them) and one after the other on
+/// a current-thread one.
 #[derive(Debug)]
 pub struct TraceTables {
     events: TraceEvents,
@@ -941,5 +946,67 @@ mod tests {
             let want: Vec<_> = all.iter().map(|(t, p)| (*t, p.index, p.end)).collect();
             assert_eq!(got, want);
         }
+    }
+
+    /// A scan hands its thread back after a chunk that made no rows, and
+    /// is woken at once: a query that is over (a LIMIT met elsewhere, an
+    /// error, a closed pipe) stops it within a chunk, and a runtime's
+    /// shutdown does not wait for the rest of the scan. The `dropped`
+    /// table of three traces (a chunk each), only the last with a
+    /// dropped-events record, on one partition.
+    #[test]
+    fn a_scan_yields_after_a_chunk_without_rows() {
+        use futures::StreamExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::{Context, Poll, Wake, Waker};
+
+        struct Wakes(AtomicUsize);
+        impl Wake for Wakes {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+
+        let mut quiet = Vec::new();
+        encode::header(&mut quiet, 4);
+        encode::mapping(&mut quiet, 1, b"b");
+        for i in 0..10 {
+            encode::event(&mut quiet, 1, 100 + i, 1, &[ArgValue::Int(i)]);
+        }
+        let mut tables = TraceTables::new(TraceEvents::parse("te", EVENTS).unwrap());
+        for (name, data) in [("q1", &quiet), ("q2", &quiet), ("t", &trace(20))] {
+            tables
+                .add(name, TraceData::from_reader(&data[..]).unwrap(), false)
+                .unwrap();
+        }
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        tables.register(&ctx).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let plan = rt
+            .block_on(async {
+                ctx.sql("SELECT num_events_dropped FROM dropped")
+                    .await?
+                    .create_physical_plan()
+                    .await
+            })
+            .unwrap();
+        assert_eq!(plan.properties().output_partitioning().partition_count(), 1);
+        let mut stream = plan.execute(0, ctx.task_ctx()).unwrap();
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut polls = Vec::new();
+        let _entered = rt.enter();
+        loop {
+            match stream.poll_next_unpin(&mut cx) {
+                Poll::Pending => polls.push(None),
+                Poll::Ready(Some(batch)) => polls.push(Some(batch.unwrap().num_rows())),
+                Poll::Ready(None) => break,
+            }
+        }
+        assert_eq!(polls, [None, None, Some(1)]);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 2);
     }
 }

@@ -4,10 +4,13 @@
 //! batches of the projected columns ([`super::batches`]), skipping records
 //! outside the `ts_ns` and `pid` ranges the filters allow.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
@@ -19,6 +22,7 @@ use datafusion::physical_expr::LexOrdering;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use futures::Stream;
 
 use super::batches::{Bounds, PartitionBatches};
 use super::schema::Layout;
@@ -164,7 +168,8 @@ impl PartitionStream for Partition {
     /// worker per thread (`--threads`) and DataFusion polls each partition
     /// from a task of its own, so the partitions decode in parallel and the
     /// operators above them (grouping, joins) run beside them, with no
-    /// more threads than cores and nothing decoded ahead of the query.
+    /// thread of their own and nothing decoded ahead of the query. (On a
+    /// runtime of one thread the partitions decode in turn.)
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let batches = PartitionBatches::new(
             Arc::clone(&self.shared),
@@ -176,8 +181,33 @@ impl PartitionStream for Partition {
         );
         Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.layout.schema),
-            futures::stream::iter(batches),
+            Decoding(batches),
         ))
+    }
+}
+
+/// A partition's batches, decoded on the thread that polls for them.
+/// After a chunk that made no batch (a rare event's table, a narrow
+/// `ts_ns` range: many chunks for one batch) the task hands its thread
+/// back and is woken again at once, so that a query that is over (a
+/// `LIMIT` met, an error, a closed pipe) stops it within a chunk rather
+/// than after the whole scan: a runtime's shutdown waits for the polls
+/// under way, and its other tasks for the thread.
+struct Decoding(PartitionBatches);
+
+impl Stream for Decoding {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.0.next_step() {
+            None => Poll::Ready(None),
+            Some(Ok(Some(batch))) => Poll::Ready(Some(Ok(batch))),
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            Some(Ok(None)) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 }
 
