@@ -1,11 +1,6 @@
 //! Command-line behaviour: the drop-in form, `print`, standard input,
 //! closed pipes, usage errors.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use simpletrace::format::{ArgValue, encode};
-
 use crate::support;
 
 fn sample_args() -> [std::path::PathBuf; 2] {
@@ -39,34 +34,12 @@ fn trace_from_stdin() {
     assert_eq!(from_stdin.stdout, from_file.stdout);
 }
 
-/// A trace of 200,000 records (about 8 MiB of output: more than a pipe
-/// holds) and its events file, in `dir`: for the closed-pipe tests.
-fn long_tick_trace(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let events = dir.join("te");
-    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
-    let mut t = Vec::new();
-    encode::header(&mut t, 4);
-    encode::mapping(&mut t, 0, b"tick");
-    for i in 0..200_000u64 {
-        encode::event(
-            &mut t,
-            0,
-            i * 10,
-            1,
-            &[ArgValue::Int(i), ArgValue::Str(b"some text")],
-        );
-    }
-    let trace = dir.join("trace");
-    std::fs::write(&trace, t).unwrap();
-    (events, trace)
-}
-
 /// `simpletrace ... | head -1`, for the drop-in printer and every command
 /// that streams records: the reader goes away, we exit 0 without a word.
 #[test]
 fn closed_pipe_is_quiet_success() {
     let dir = support::scratch("closed_pipe");
-    let (events, trace) = long_tick_trace(&dir);
+    let (events, trace) = support::samples::long_tick_trace(&dir);
     for cmd in [
         &[][..],
         &["print", "--format", "log"][..],
@@ -74,24 +47,13 @@ fn closed_pipe_is_quiet_success() {
         &["json", "--format", "chrome"][..],
         &["filter", "-o", "-"][..],
     ] {
-        let mut child = support::bin()
-            .args(cmd)
-            .args([&events, &trace])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = Vec::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_until(b'\n', &mut first)
-            .unwrap();
+        let (first, out) =
+            support::first_line_then_closed(support::bin().args(cmd).args([&events, &trace]));
         if cmd.is_empty() {
             assert_eq!(first, b"tick 0.000 pid=1 n=0x0 s=b'some text'\n");
         } else {
             assert!(!first.is_empty(), "{cmd:?}");
         }
-        // The reader is dropped here, closing the pipe.
-        let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{cmd:?}");
         assert_eq!(support::stderr(&out), "", "{cmd:?}");
     }
@@ -627,24 +589,17 @@ mod run_several {
 #[test]
 fn closed_pipe_leaves_no_unfinished_output_file() {
     let dir = support::scratch("closed_pipe_output_file");
-    let (events, trace) = long_tick_trace(&dir);
+    let (events, trace) = support::samples::long_tick_trace(&dir);
     for (plugins, key) in [(["print", "stats"], "stats"), (["print", "json"], "json")] {
         let file = dir.join(key);
-        let mut child = support::bin()
-            .args(["run", "--plugin", plugins[0], "--plugin", plugins[1]])
-            .arg("--output")
-            .arg(format!("{key}={}", file.display()))
-            .args([&events, &trace])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = Vec::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_until(b'\n', &mut first)
-            .unwrap();
+        let (first, out) = support::first_line_then_closed(
+            support::bin()
+                .args(["run", "--plugin", plugins[0], "--plugin", plugins[1]])
+                .arg("--output")
+                .arg(format!("{key}={}", file.display()))
+                .args([&events, &trace]),
+        );
         assert_eq!(first, b"tick 0.000 pid=1 n=0x0 s=b'some text'\n");
-        let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{key}");
         assert_eq!(support::stderr(&out), "", "{key}");
         let left: Vec<_> = std::fs::read_dir(&dir)

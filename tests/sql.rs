@@ -1000,42 +1000,15 @@ fn tables_equal_json_in_every_version() {
 /// with status 1).
 #[test]
 fn a_closed_pipe_is_quiet_success() {
-    use simpletrace::format::{ArgValue, encode};
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = support::scratch("sql_closed_pipe");
-    let events = dir.join("te");
-    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
-    // More output than a pipe holds, in every format.
-    let mut t = Vec::new();
-    encode::header(&mut t, 4);
-    encode::mapping(&mut t, 0, b"tick");
-    for i in 0..200_000u64 {
-        encode::event(
-            &mut t,
-            0,
-            i * 10,
-            1,
-            &[ArgValue::Int(i), ArgValue::Str(b"some text")],
-        );
-    }
-    let trace = dir.join("trace");
-    std::fs::write(&trace, t).unwrap();
+    let (events, trace) = support::samples::long_tick_trace(&dir);
     for format in ["table", "csv", "jsonl"] {
-        let mut child = support::bin()
-            .args(["sql", "--format", format, "SELECT * FROM tick"])
-            .args([&events, &trace])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = Vec::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_until(b'\n', &mut first)
-            .unwrap();
+        let (first, out) = support::first_line_then_closed(
+            support::bin()
+                .args(["sql", "--format", format, "SELECT * FROM tick"])
+                .args([&events, &trace]),
+        );
         assert!(!first.is_empty(), "{format}");
-        // The reader is dropped here, closing the pipe.
-        let out = child.wait_with_output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),

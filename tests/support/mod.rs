@@ -14,6 +14,23 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_simpletrace"))
 }
 
+/// Runs `cmd` as `cmd | head -1` would: reads its first line of standard
+/// output, then closes the pipe; the line and how the run ended.
+pub fn first_line_then_closed(cmd: &mut Command) -> (Vec<u8>, Output) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = Vec::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_until(b'\n', &mut first)
+        .unwrap();
+    // The reader is dropped here, closing the pipe.
+    (first, child.wait_with_output().unwrap())
+}
+
 /// Runs the binary with `args`, standard input closed.
 pub fn run<I, S>(args: I) -> Output
 where

@@ -566,3 +566,25 @@ pub fn version_traces(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     paths.push(path);
     paths
 }
+
+/// A trace of 200,000 records (about 8 MiB of output: more than a pipe
+/// holds) and its events file, in `dir`: for the closed-pipe tests.
+pub fn long_tick_trace(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let events = dir.join("te");
+    std::fs::write(&events, "tick(uint64_t n, const char *s) \"n %lu s %s\"\n").unwrap();
+    let mut t = Vec::new();
+    encode::header(&mut t, 4);
+    encode::mapping(&mut t, 0, b"tick");
+    for i in 0..200_000u64 {
+        encode::event(
+            &mut t,
+            0,
+            i * 10,
+            1,
+            &[ArgValue::Int(i), ArgValue::Str(b"some text")],
+        );
+    }
+    let trace = dir.join("trace");
+    std::fs::write(&trace, t).unwrap();
+    (events, trace)
+}
