@@ -567,29 +567,22 @@ impl PartitionBatches {
     }
 
     /// The next step: a batch, a chunk read that made none (a rare
-    /// event's table, a narrow `ts_ns` range), or the end (`None`, and
-    /// after an error).
-    pub(crate) fn next_step(&mut self) -> Option<Result<Option<RecordBatch>>> {
+    /// event's table, a narrow `ts_ns` range), or the end (for good after
+    /// an error too).
+    pub(crate) fn next_step(&mut self) -> Result<Step> {
         if self.done {
-            return None;
+            return Ok(Step::End);
         }
-        match self.step() {
-            Ok(Step::Batch(batch)) => Some(Ok(Some(batch))),
-            Ok(Step::Read) => Some(Ok(None)),
-            Ok(Step::End) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+        let step = self.step();
+        if matches!(step, Ok(Step::End) | Err(_)) {
+            self.done = true;
         }
+        step
     }
 }
 
-/// What one [`PartitionBatches::step`] came to.
-enum Step {
+/// What one [`PartitionBatches::next_step`] came to.
+pub(crate) enum Step {
     Batch(RecordBatch),
     /// A chunk, or the rest of one, read without filling a batch.
     Read,

@@ -24,7 +24,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use futures::Stream;
 
-use super::batches::{Bounds, PartitionBatches};
+use super::batches::{Bounds, PartitionBatches, Step};
 use super::schema::Layout;
 use super::{ChunkSource, Shared};
 
@@ -200,13 +200,13 @@ impl Stream for Decoding {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.0.next_step() {
-            None => Poll::Ready(None),
-            Some(Ok(Some(batch))) => Poll::Ready(Some(Ok(batch))),
-            Some(Err(e)) => Poll::Ready(Some(Err(e))),
-            Some(Ok(None)) => {
+            Ok(Step::Batch(batch)) => Poll::Ready(Some(Ok(batch))),
+            Ok(Step::Read) => {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
+            Ok(Step::End) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(e))),
         }
     }
 }
