@@ -244,7 +244,7 @@ fn engine_type(
 ) -> Result<&'static str, SqlError> {
     let is_string =
         |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
-    let duck = match t {
+    let (duckdb_type, spark_type) = match t {
         DataType::Boolean => ("BOOLEAN", "T.BooleanType()"),
         DataType::Int8 => ("TINYINT", "T.ByteType()"),
         DataType::Int16 => ("SMALLINT", "T.ShortType()"),
@@ -267,8 +267,8 @@ fn engine_type(
         }
     };
     Ok(match engine {
-        Engine::DuckDb => duck.0,
-        Engine::Spark => duck.1,
+        Engine::DuckDb => duckdb_type,
+        Engine::Spark => spark_type,
     })
 }
 
