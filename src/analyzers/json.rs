@@ -33,10 +33,23 @@ use std::collections::HashMap;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Whether `bytes` are UTF-8. ASCII, what nearly every argument string
+/// is, is checked a word at a time; a full UTF-8 check costs about a
+/// hundred instructions even for a short file name.
+#[inline]
+pub(crate) fn is_utf8(bytes: &[u8]) -> bool {
+    bytes.is_ascii() || core::str::from_utf8(bytes).is_ok()
+}
+
 /// Appends `s` as a JSON string (quoted, escaped).
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    write_json_text(out, s.as_bytes());
+}
+
+/// Appends `bytes`, which are UTF-8 ([`is_utf8`]), as a JSON string.
+/// Only ASCII bytes are ever escaped, so UTF-8 in is UTF-8 out.
+fn write_json_text(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    let bytes = s.as_bytes();
     // Most strings (file names, device names) need no escape: one pass
     // without early exit, which the compiler vectorises, then one copy.
     let needs_escape = bytes.iter().fold(false, |any, &b| {
@@ -276,13 +289,14 @@ pub(crate) fn write_args(out: &mut Vec<u8>, ev: &Event<'_>, frame: &ArgsFrame) -
     for (i, ((value, arg), key)) in ev.args().zip(&decl.args).zip(&frame.keys).enumerate() {
         out.extend_from_slice(key);
         match (value, arg.kind) {
-            (ArgValue::Str(s), _) => match core::str::from_utf8(s) {
-                Ok(text) => write_json_str(out, text),
-                Err(_) => {
+            (ArgValue::Str(s), _) => {
+                if is_utf8(s) {
+                    write_json_text(out, s);
+                } else {
                     bad_utf8 = true;
                     write_json_str(out, &String::from_utf8_lossy(s));
                 }
-            },
+            }
             (ArgValue::Int(v), ArgKind::Pointer) => write_hex_str(out, v),
             (ArgValue::Int(v), ArgKind::String) if !strings => write_hex_str(out, v),
             (ArgValue::Int(v), ArgKind::Bool) => {
@@ -305,7 +319,7 @@ pub(crate) fn write_raw_strings(out: &mut Vec<u8>, ev: &Event<'_>) {
     let mut first = true;
     for (value, arg) in ev.args().zip(&ev.decl().args) {
         if let ArgValue::Str(s) = value
-            && core::str::from_utf8(s).is_err()
+            && !is_utf8(s)
         {
             if !first {
                 out.push(b',');

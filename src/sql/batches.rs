@@ -27,7 +27,7 @@ use datafusion::error::{DataFusionError, Result};
 use super::schema::{Column, Layout, TableKind};
 use super::{ChunkPlan, Shared};
 use crate::analyzers::Event;
-use crate::analyzers::json::{ArgsFrames, write_args, write_raw_strings};
+use crate::analyzers::json::{ArgsFrames, is_utf8, write_args, write_raw_strings};
 use crate::format::{ArgKind, ArgValue, ReaderState, Record, Skips, TraceReader, pyfmt};
 
 /// Rows per record batch (DataFusion's default batch size).
@@ -83,9 +83,10 @@ enum Builder {
     Bool(BooleanBuilder),
     Utf8(StringBuilder),
     Binary(BinaryBuilder),
-    /// Text written in place (`args`' JSON): the values' bytes and where
-    /// each ends, made into a string array, its UTF-8 checked once per
-    /// batch rather than once per value.
+    /// Text written in place (`args`' JSON, string arguments): the
+    /// values' bytes and where each ends, made into a string array, its
+    /// UTF-8 checked once per batch rather than once per value
+    /// ([`text_array`]).
     Text {
         values: Vec<u8>,
         offsets: Vec<i32>,
@@ -122,7 +123,10 @@ impl Builder {
                     TableKind::Records | TableKind::Dropped => None,
                 };
                 match arg_kind {
-                    Some(ArgKind::String) | None => Builder::Utf8(StringBuilder::new()),
+                    Some(ArgKind::String) | None => Builder::Text {
+                        values: Vec::new(),
+                        offsets: vec![0],
+                    },
                     Some(ArgKind::Pointer) => Builder::U64(Vec::with_capacity(BATCH_ROWS)),
                     Some(ArgKind::Bool) => Builder::Bool(BooleanBuilder::with_capacity(BATCH_ROWS)),
                     Some(ArgKind::Int { signed, bits }) => match (signed, bits) {
@@ -189,13 +193,7 @@ impl Builder {
                 let mut fresh = Vec::with_capacity(N + 1);
                 fresh.push(0);
                 let offsets = core::mem::replace(offsets, fresh);
-                // Checks the offsets and that the text is UTF-8 (the JSON
-                // writer writes nothing else).
-                Arc::new(StringArray::try_new(
-                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                    Buffer::from_vec(values),
-                    None,
-                )?)
+                Arc::new(text_array(offsets, values)?)
             }
         })
     }
@@ -225,7 +223,7 @@ fn take<T: ArrowPrimitiveType>(v: &mut Vec<T::Native>) -> Result<ArrayRef> {
 
 /// Whether a string argument's bytes are not UTF-8.
 fn bad_utf8(value: ArgValue<'_>) -> bool {
-    matches!(value, ArgValue::Str(s) if core::str::from_utf8(s).is_err())
+    matches!(value, ArgValue::Str(s) if !is_utf8(s))
 }
 
 /// Builds the batches of one table's projected columns.
@@ -294,10 +292,10 @@ impl BatchMaker {
                     }
                 }
                 (Column::ArgRaw(i), Builder::Binary(b)) => match ev.arg(*i) {
-                    Some(ArgValue::Str(s)) if core::str::from_utf8(s).is_err() => b.append_value(s),
+                    Some(ArgValue::Str(s)) if !is_utf8(s) => b.append_value(s),
                     _ => b.append_null(),
                 },
-                (Column::Arg(i), builder) => Self::push_arg(&mut self.text, ev, *i, builder),
+                (Column::Arg(i), builder) => Self::push_arg(ev, *i, builder)?,
                 // Builder::of made each column's builder; no other pairs.
                 (_, builder) => push_default(builder),
             }
@@ -308,25 +306,26 @@ impl BatchMaker {
 
     /// Appends argument `i`: an integer as its C type reads it, a string as
     /// UTF-8 text (U+FFFD for each bad sequence, as `simpletrace json`).
-    fn push_arg(text: &mut Vec<u8>, ev: &Event<'_>, i: usize, builder: &mut Builder) {
+    fn push_arg(ev: &Event<'_>, i: usize, builder: &mut Builder) -> Result<()> {
         // Event::decode decoded every declared argument.
         let value = ev.arg(i).unwrap_or(ArgValue::Int(0));
         let raw = value.as_u64().unwrap_or(0);
         match builder {
-            Builder::Utf8(b) => match value {
-                ArgValue::Str(s) => match core::str::from_utf8(s) {
-                    Ok(t) => b.append_value(t),
-                    Err(_) => b.append_value(String::from_utf8_lossy(s)),
-                },
-                // A string argument of a trace without strings (version
-                // 0): the word, in hex, as `simpletrace json` writes it
-                // (write_hex writes the `0x`).
-                ArgValue::Int(v) => {
-                    text.clear();
-                    pyfmt::write_hex(text, v);
-                    b.append_value(String::from_utf8_lossy(text));
+            Builder::Text { values, offsets } => {
+                match value {
+                    // Straight into the column, checked as UTF-8 once per
+                    // batch ([`text_array`]).
+                    ArgValue::Str(s) if is_utf8(s) => values.extend_from_slice(s),
+                    ArgValue::Str(s) => {
+                        values.extend_from_slice(String::from_utf8_lossy(s).as_bytes())
+                    }
+                    // A string argument of a trace without strings (version
+                    // 0): the word, in hex, as `simpletrace json` writes it
+                    // (write_hex writes the `0x`).
+                    ArgValue::Int(v) => pyfmt::write_hex(values, v),
                 }
-            },
+                return Builder::end_text(values, offsets);
+            }
             Builder::I8(v) => v.push(ev.i64_at(i).unwrap_or(0) as i8),
             Builder::I16(v) => v.push(ev.i64_at(i).unwrap_or(0) as i16),
             Builder::I32(v) => v.push(ev.i64_at(i).unwrap_or(0) as i32),
@@ -340,6 +339,7 @@ impl BatchMaker {
             Builder::Bool(b) => b.append_value(raw != 0),
             other => push_default(other),
         }
+        Ok(())
     }
 
     /// The rows so far as a batch of `trace_name`'s records; the maker is
@@ -781,4 +781,82 @@ fn flush_all(
         }
     }
     Ok(())
+}
+
+/// A string array of the texts `values` split at `offsets`, after
+/// checking everything [`StringArray::try_new`] checks: the offsets
+/// ascend from 0 to the text's end, each falls on a character boundary,
+/// and the text is UTF-8. The UTF-8 check is `simdutf8`'s, with SIMD
+/// (`args` is a row's worth of JSON text for every record, more bytes
+/// than the trace).
+fn text_array(offsets: Vec<i32>, values: Vec<u8>) -> Result<StringArray> {
+    let invalid = |what: &str| DataFusionError::Internal(format!("a batch's text column {what}"));
+    if simdutf8::basic::from_utf8(&values).is_err() {
+        return Err(invalid("is not UTF-8"));
+    }
+    let text_len = i32::try_from(values.len()).map_err(|_| invalid("is over 2 GiB"))?;
+    if offsets.first() != Some(&0) || offsets.last() != Some(&text_len) {
+        return Err(invalid("has offsets that do not span it"));
+    }
+    let mut previous = 0;
+    for &offset in &offsets {
+        let at = usize::try_from(offset).map_err(|_| invalid("has a negative offset"))?;
+        // A character boundary: the end, or a byte that does not continue
+        // a character.
+        let boundary = values.get(at).is_none_or(|&b| (b as i8) >= -0x40);
+        if offset < previous || !boundary {
+            return Err(invalid("has an offset out of order or inside a character"));
+        }
+        previous = offset;
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let values = Buffer::from_vec(values);
+    #[allow(unsafe_code)]
+    // SAFETY: checked above, as `try_new` would: the offsets start at 0,
+    // ascend, end at the text's end and fall on character boundaries, and
+    // the text is UTF-8, so every value is UTF-8; there are no nulls.
+    let array = unsafe { StringArray::new_unchecked(offsets, values, None) };
+    Ok(array)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(parts: &[&str]) -> (Vec<i32>, Vec<u8>) {
+        let mut offsets = vec![0];
+        let mut values = Vec::new();
+        for part in parts {
+            values.extend_from_slice(part.as_bytes());
+            offsets.push(values.len() as i32);
+        }
+        (offsets, values)
+    }
+
+    #[test]
+    fn text_array_keeps_every_text() {
+        let parts = ["{}", r#"{"name":"é—ü"}"#, "", r#"{"a":1}"#];
+        let (offsets, values) = texts(&parts);
+        let array = text_array(offsets, values).unwrap();
+        let got: Vec<&str> = array.iter().map(Option::unwrap).collect();
+        assert_eq!(got, parts);
+    }
+
+    #[test]
+    fn text_array_refuses_what_try_new_refuses() {
+        // Not UTF-8.
+        let (offsets, mut values) = texts(&["{\"a\":\"x\"}"]);
+        values[6] = 0xff;
+        assert!(text_array(offsets, values).is_err());
+        // An offset inside a character (é is two bytes).
+        let (_, values) = texts(&["é"]);
+        assert!(text_array(vec![0, 1, 2], values).is_err());
+        // Offsets that do not end at the text's end, or start past 0.
+        let (_, values) = texts(&["{}{}"]);
+        assert!(text_array(vec![0, 2], values.clone()).is_err());
+        assert!(text_array(vec![1, 4], values.clone()).is_err());
+        // Out of order, or negative.
+        assert!(text_array(vec![0, 3, 2, 4], values.clone()).is_err());
+        assert!(text_array(vec![0, -1, 4], values).is_err());
+    }
 }
