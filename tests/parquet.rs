@@ -510,8 +510,9 @@ fn dataset_arguments() {
 /// The files are as docs/sql.md ("The files") says: ZSTD everywhere; the
 /// schema version in the key-value metadata; min/max statistics on every
 /// column but `args`, `raw`, `event` and `id` of `records`; `ts_ns`,
-/// `record` and `file_offset` delta-encoded; no dictionary for `pid` and
-/// the columns whose every value is new, one for `event`.
+/// `record`, `file_offset` and `delta_ns` delta-encoded; no dictionary
+/// for `pid` and the columns whose every value is new, one for `event`,
+/// `id` and `args`.
 #[test]
 fn files_are_laid_out_as_documented() {
     use datafusion::parquet::basic::{Compression, Encoding};
@@ -552,15 +553,15 @@ fn files_are_laid_out_as_documented() {
             assert_eq!(has_minmax, !unpruned, "{name}: statistics");
         }
         match name.as_str() {
-            "ts_ns" | "record" | "file_offset" => {
+            "ts_ns" | "record" | "file_offset" | "delta_ns" => {
                 assert!(
                     encodings.contains(&Encoding::DELTA_BINARY_PACKED),
                     "{name}: {encodings:?}"
                 );
                 assert!(!dictionary, "{name}: {encodings:?}");
             }
-            "pid" | "delta_ns" | "args" => assert!(!dictionary, "{name}: {encodings:?}"),
-            "event" | "id" => assert!(dictionary, "{name}: {encodings:?}"),
+            "pid" => assert!(!dictionary, "{name}: {encodings:?}"),
+            "event" | "id" | "args" => assert!(dictionary, "{name}: {encodings:?}"),
             _ => {}
         }
         seen.push(name);
