@@ -802,8 +802,9 @@ fn text_array(offsets: Vec<i32>, values: Vec<u8>) -> Result<StringArray> {
     for &offset in &offsets {
         let at = usize::try_from(offset).map_err(|_| invalid("has a negative offset"))?;
         // A character boundary: the end, or a byte that does not continue
-        // a character.
-        let boundary = values.get(at).is_none_or(|&b| (b as i8) >= -0x40);
+        // a character (continuation bytes are 0x80..=0xBF).
+        let boundary =
+            at == values.len() || values.get(at).is_some_and(|&b| !(0x80..=0xbf).contains(&b));
         if offset < previous || !boundary {
             return Err(invalid("has an offset out of order or inside a character"));
         }
