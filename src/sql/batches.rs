@@ -791,21 +791,15 @@ fn flush_all(
 /// than the trace).
 fn text_array(offsets: Vec<i32>, values: Vec<u8>) -> Result<StringArray> {
     let invalid = |what: &str| DataFusionError::Internal(format!("a batch's text column {what}"));
-    if simdutf8::basic::from_utf8(&values).is_err() {
-        return Err(invalid("is not UTF-8"));
-    }
-    let text_len = i32::try_from(values.len()).map_err(|_| invalid("is over 2 GiB"))?;
-    if offsets.first() != Some(&0) || offsets.last() != Some(&text_len) {
+    let text = simdutf8::basic::from_utf8(&values).map_err(|_| invalid("is not UTF-8"))?;
+    let last = offsets.last().and_then(|&o| usize::try_from(o).ok());
+    if offsets.first() != Some(&0) || last != Some(text.len()) {
         return Err(invalid("has offsets that do not span it"));
     }
     let mut previous = 0;
     for &offset in &offsets {
         let at = usize::try_from(offset).map_err(|_| invalid("has a negative offset"))?;
-        // A character boundary: the end, or a byte that does not continue
-        // a character (continuation bytes are 0x80..=0xBF).
-        let boundary =
-            at == values.len() || values.get(at).is_some_and(|&b| !(0x80..=0xbf).contains(&b));
-        if offset < previous || !boundary {
+        if offset < previous || !text.is_char_boundary(at) {
             return Err(invalid("has an offset out of order or inside a character"));
         }
         previous = offset;
