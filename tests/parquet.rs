@@ -334,6 +334,92 @@ fn dataset_equals_the_corpus_traces() {
     check_dataset(&events, &traces, &dir, 6);
 }
 
+/// The `record` column of a Parquet file, in the file's order.
+fn record_numbers(path: &Path) -> Vec<u64> {
+    use datafusion::arrow::datatypes::UInt64Type;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let file = std::fs::File::open(path).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let column = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.name() == "record")
+        .unwrap();
+    let mask = ProjectionMask::leaves(builder.parquet_schema(), [column]);
+    let mut numbers = Vec::new();
+    for batch in builder.with_projection(mask).build().unwrap() {
+        let batch = batch.unwrap();
+        numbers.extend(batch.column(0).as_primitive::<UInt64Type>().values().iter());
+    }
+    numbers
+}
+
+/// `part-N` is the N-th stretch of the trace in every table: each part's
+/// rows are in file order, and every row of part N comes before every row
+/// of part N + 1 (the corpus's 31 MB trace, three threads: a stretch of
+/// about 10 MB each, in 8 MiB chunks).
+#[test]
+fn parts_are_stretches_of_the_trace_in_file_order() {
+    let Some(corpus) = support::corpus() else {
+        eprintln!("skipped: no corpus");
+        return;
+    };
+    let events = corpus.join("trace-events-all");
+    let trace = corpus.join("dropped.bin");
+    let dir = support::scratch("parquet_parts").join("set");
+    let out = export(&dir, &events, std::slice::from_ref(&trace), &["-j", "3"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    // Each part of `records`: the range of record numbers it holds.
+    let records = dir.join("records/trace=dropped.bin");
+    let mut stretches = Vec::new();
+    for part in 0.. {
+        let path = records.join(format!("part-{part}.parquet"));
+        if !path.exists() {
+            break;
+        }
+        let numbers = record_numbers(&path);
+        assert!(numbers.is_sorted(), "{}", path.display());
+        stretches.push(*numbers.first().unwrap()..=*numbers.last().unwrap());
+    }
+    assert!(stretches.len() >= 2, "{stretches:?}");
+    assert_eq!(
+        std::fs::read_dir(&records).unwrap().count(),
+        stretches.len(),
+        "parts numbered from 0 without a gap"
+    );
+    assert!(
+        stretches.windows(2).all(|w| w[0].end() < w[1].start()),
+        "{stretches:?}"
+    );
+    // Every table's part-N lies in records' part-N.
+    for table in tables(&dir) {
+        let partition = dir.join(&table).join("trace=dropped.bin");
+        for entry in std::fs::read_dir(&partition).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let part: usize = name
+                .strip_prefix("part-")
+                .and_then(|n| n.strip_suffix(".parquet"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{}", path.display()));
+            if table == "events" {
+                continue;
+            }
+            let numbers = record_numbers(&path);
+            assert!(numbers.is_sorted(), "{}", path.display());
+            let stretch = stretches.get(part).unwrap();
+            assert!(
+                numbers.iter().all(|n| stretch.contains(n)),
+                "{} outside {stretch:?}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// No directory of DIR but the tables, no partition of the trace: what a
 /// failed export must leave.
 fn assert_no_trace(dir: &Path, trace: &str) {

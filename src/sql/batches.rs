@@ -643,7 +643,7 @@ fn without_trace(layout: &Layout) -> Result<Layout> {
     layout.project(Some(&keep))
 }
 
-/// Reads the chunks `work` (trace index, chunk) once, in order, building
+/// Reads the chunks `work` (trace index, chunk) as it yields them, building
 /// the rows of every table at once (each record decoded once); calls
 /// `emit` with each batch of [`BATCH_ROWS`] rows of a table, and at the
 /// end with what is left of each. Stops at the first error, `emit`'s or
@@ -651,7 +651,7 @@ fn without_trace(layout: &Layout) -> Result<Layout> {
 pub(crate) fn export_chunks(
     shared: &Shared,
     layouts: &ExportLayouts,
-    work: &[(usize, ChunkPlan)],
+    work: impl IntoIterator<Item = (usize, ChunkPlan)>,
     mut emit: impl FnMut(ExportTable, RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let events = &shared.events;
@@ -661,16 +661,16 @@ pub(crate) fn export_chunks(
     let mut per_event: Vec<Option<BatchMaker>> = (0..declared).map(|_| None).collect();
     let mut trace_name = None;
     for (trace, plan) in work {
-        let Some(loaded) = shared.traces.get(*trace) else {
+        let Some(loaded) = shared.traces.get(trace) else {
             continue;
         };
         let name = shared
             .trace_names
-            .get(*trace)
+            .get(trace)
             .ok_or_else(|| DataFusionError::Internal(format!("no trace {trace}")))?;
         // A batch holds one trace's rows: finish the last trace's first.
         if let Some(old) = trace_name
-            .filter(|&t| t != *trace)
+            .filter(|&t| t != trace)
             .and_then(|t| shared.trace_names.get(t))
         {
             flush_all(
@@ -682,7 +682,7 @@ pub(crate) fn export_chunks(
                 &mut emit,
             )?;
         }
-        trace_name = Some(*trace);
+        trace_name = Some(trace);
         let reader = TraceReader::resume_within(&loaded.data, events, &plan.state).until(plan.end);
         let mut reader = loaded.data.guard(reader);
         let mut ev = Event::placeholder(events.dropped());
@@ -737,7 +737,7 @@ pub(crate) fn export_chunks(
                 emit(table, maker.finish(name, &shared.event_names)?)?;
             }
         }
-        shared.note_skips(*trace, plan.index, reader.take_skips());
+        shared.note_skips(trace, plan.index, reader.take_skips());
     }
     if let Some(name) = trace_name.and_then(|t| shared.trace_names.get(t)) {
         flush_all(

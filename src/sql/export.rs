@@ -3,10 +3,12 @@
 //! hidden directory inside `DIR` and renamed into place when complete.
 //!
 //! The trace is read once: each of its chunks is decoded by one of a few
-//! threads, which builds the rows of every table at once and writes its
-//! own part of each table (`part-N`, N the thread). Memory stays about the
-//! row groups being written (at most [`ROW_GROUP_BYTES`] each, and
-//! [`BUFFERED_BYTES`] in all per thread) and a batch per table.
+//! threads, which builds the rows of every table at once. A thread works
+//! on a stretch of the trace at a time ([`super::runs`]) and writes each
+//! stretch's rows into files of its own, named after the stretch's place
+//! in the trace when all are written (`part-N`, the N-th stretch). Memory
+//! stays about the row groups being written (at most [`ROW_GROUP_BYTES`]
+//! each, and [`BUFFERED_BYTES`] in all per thread) and a batch per table.
 
 use core::fmt;
 use std::collections::HashMap;
@@ -26,8 +28,9 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 
 use super::batches::{ExportLayouts, ExportTable, export_chunks};
+use super::runs::Runs;
 use super::schema::{self, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
-use super::{ChunkPlan, SqlError, TraceFault, TraceTables};
+use super::{CHUNK_BYTES, ChunkPlan, ChunkSource, Shared, SqlError, TraceFault, TraceTables};
 use crate::format::{Skips, TraceEvents};
 use crate::input::TraceData;
 
@@ -317,17 +320,25 @@ fn writer_properties() -> WriterProperties {
     builder.build()
 }
 
-/// One thread's open files: a writer per table it met rows of.
-struct PartWriters<'a> {
+/// The staged file of run `run` of a table, until it is named after its
+/// place in the trace.
+fn run_file(run: usize) -> String {
+    format!("run-{run}.parquet")
+}
+
+/// The open files of a run (super::runs): a writer per table it met rows
+/// of.
+struct RunWriters<'a> {
     staging: &'a Path,
-    part: usize,
+    /// The run.
+    run: usize,
     layouts: &'a ExportLayouts,
     props: WriterProperties,
     writers: HashMap<ExportTable, (String, ArrowWriter<File>)>,
     names: &'a HashMap<ExportTable, String>,
 }
 
-impl PartWriters<'_> {
+impl RunWriters<'_> {
     fn writer(&mut self, table: ExportTable) -> Result<&mut ArrowWriter<File>, ExportError> {
         if !self.writers.contains_key(&table) {
             let name = self
@@ -340,7 +351,7 @@ impl PartWriters<'_> {
                 .ok_or_else(|| ExportError::Write(format!("no table for {table:?}")))?;
             let dir = self.staging.join(name);
             fs::create_dir_all(&dir).map_err(ExportError::io(&dir, "creating a table"))?;
-            let path = dir.join(format!("part-{}.parquet", self.part));
+            let path = dir.join(run_file(self.run));
             let file = File::create_new(&path).map_err(ExportError::io(&path, "creating"))?;
             let writer =
                 ArrowWriter::try_new(file, Arc::clone(&layout.schema), Some(self.props.clone()))?;
@@ -371,17 +382,17 @@ impl PartWriters<'_> {
         Ok(())
     }
 
-    /// Closes every file and syncs it to disk; how many there were.
-    fn close(self) -> Result<usize, ExportError> {
-        let mut files = 0;
+    /// Closes every file and syncs it to disk; the tables they are of.
+    fn close(self) -> Result<Vec<String>, ExportError> {
+        let mut tables = Vec::new();
         for (name, writer) in self.writers.into_values() {
             let file = writer.into_inner()?;
-            let path = self.staging.join(&name);
+            let path = self.staging.join(&name).join(run_file(self.run));
             file.sync_all()
                 .map_err(ExportError::io(&path, "syncing a file"))?;
-            files += 1;
+            tables.push(name);
         }
-        Ok(files)
+        Ok(tables)
     }
 }
 
@@ -433,80 +444,74 @@ pub fn export_trace(
         .tempdir_in(dir)
         .map_err(ExportError::io(dir, "creating a staging directory"))?;
 
-    // Contiguous runs of chunks per thread, of about equal bytes: each
-    // file's rows are in file order, so its row groups' ts_ns ranges are
-    // narrow (pruning), and no thread works on alone at the end.
+    // This thread cuts the trace into chunks while the others read them,
+    // a run of the trace each, then splitting others' runs when theirs is
+    // done (super::runs): each file's rows are a stretch of the trace in
+    // file order, so its row groups' ts_ns ranges are narrow (pruning).
     let threads = options.threads.max(1);
-    let chunks = shared.chunks().map_err(ExportError::from_scan)?;
+    let len = shared.traces.iter().map(|t| t.data.len()).sum();
+    let runs = Runs::new(len, threads, CHUNK_BYTES);
     let props = writer_properties();
-    let results: Vec<Result<(usize, u64), ExportError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = balanced_runs(&chunks, threads, |(_, c): &(usize, ChunkPlan)| c.end)
-            .into_iter()
-            .enumerate()
-            .map(|(part, work)| {
-                let (shared, layouts, table_names, props) =
-                    (&shared, &layouts, &table_names, props.clone());
-                let staging = staging.path();
+    let work = RunWork {
+        shared: &shared,
+        layouts: &layouts,
+        names: &table_names,
+        staging: staging.path(),
+        props: &props,
+        runs: &runs,
+    };
+    let (cut, results) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|first| {
+                let work = &work;
                 scope.spawn(move || {
-                    let mut writers = PartWriters {
-                        staging,
-                        part,
-                        layouts,
-                        props,
-                        writers: HashMap::new(),
-                        names: table_names,
-                    };
-                    let mut records = 0u64;
-                    let mut failed = None;
-                    let scanned = export_chunks(shared, layouts, work, |table, batch| {
-                        if table == ExportTable::Records {
-                            records += batch.num_rows() as u64;
-                        }
-                        writers.write(table, &batch).map_err(|e| {
-                            let message = e.to_string();
-                            failed = Some(e);
-                            DataFusionError::Execution(message)
-                        })
-                    });
-                    if let Err(e) = scanned {
-                        return Err(failed.unwrap_or_else(|| ExportError::from_scan(e)));
+                    let result = work.export_runs(first);
+                    if result.is_err() {
+                        work.runs.abandon();
                     }
-                    // Every dataset has records and dropped, empty or not.
-                    if part == 0 {
-                        writers.writer(ExportTable::Records)?;
-                        writers.writer(ExportTable::Dropped)?;
-                    }
-                    Ok((writers.close()?, records))
+                    result
                 })
             })
             .collect();
-        handles
+        let cut = cut_chunks(&shared, &runs);
+        match cut {
+            Ok(()) => runs.cut_done(),
+            Err(_) => runs.abandon(),
+        }
+        let results: Vec<Result<RunsWritten, ExportError>> = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(ExportError::Write("a writer thread panicked".into())))
             })
-            .collect()
+            .collect();
+        (cut, results)
     });
+    cut?;
     let mut exported = Exported::default();
+    let mut tables_of_run = HashMap::new();
     for result in results {
-        let (files, records) = result?;
-        exported.files += files;
-        exported.records += records;
+        let written = result?;
+        exported.records += written.records;
+        for (run, tables) in written.runs {
+            exported.files += tables.len();
+            tables_of_run.insert(run, tables);
+        }
     }
-    if chunks.is_empty() {
-        // A trace without records: its empty records and dropped tables.
-        let mut writers = PartWriters {
-            staging: staging.path(),
-            part: 0,
-            layouts: &layouts,
-            props: props.clone(),
-            writers: HashMap::new(),
-            names: &table_names,
-        };
-        writers.writer(ExportTable::Records)?;
-        writers.writer(ExportTable::Dropped)?;
-        exported.files += writers.close()?;
+    // Each run's files take their place in file order: part-N of every
+    // table is the same stretch of the trace.
+    let in_order = runs
+        .in_file_order()
+        .into_iter()
+        .filter_map(|run| Some((run, tables_of_run.remove(&run)?)))
+        .filter(|(_, tables)| !tables.is_empty());
+    for (part, (run, tables)) in in_order.enumerate() {
+        for table in tables {
+            let dir = staging.path().join(table);
+            let staged = dir.join(run_file(run));
+            let path = dir.join(format!("part-{part}.parquet"));
+            fs::rename(&staged, &path).map_err(ExportError::io(&staged, "renaming"))?;
+        }
     }
     write_events(staging.path(), &events_batch, &props)?;
     exported.files += 1;
@@ -561,33 +566,77 @@ pub fn export_trace(
     Ok(exported)
 }
 
-/// `chunks` (one trace's, in file order; `end` gives where each ends)
-/// cut into at most `threads` contiguous runs of about equal bytes: each
-/// chunk goes to the run its middle byte falls in.
-fn balanced_runs<C>(chunks: &[C], threads: usize, end: impl Fn(&C) -> usize) -> Vec<&[C]> {
-    let total = chunks.last().map_or(0, &end) as u128;
-    let threads = threads.max(1) as u128;
-    let mut start = 0u128;
-    let owners: Vec<u128> = chunks
-        .iter()
-        .map(|c| {
-            let stop = end(c) as u128;
-            let middle = (start + stop) / 2;
-            start = stop;
-            (middle * threads / total.max(1)).min(threads - 1)
-        })
-        .collect();
-    let mut runs = Vec::new();
-    let mut from = 0;
-    for i in 1..=chunks.len() {
-        if i == chunks.len() || owners.get(i) != owners.get(from) {
-            if let Some(run) = chunks.get(from..i) {
-                runs.push(run);
-            }
-            from = i;
+/// Cuts the traces into chunks for `runs`, in file order, until the last
+/// or the export is abandoned.
+fn cut_chunks(shared: &Shared, runs: &Runs<(usize, ChunkPlan)>) -> Result<(), ExportError> {
+    let source = ChunkSource::default();
+    while let Some((trace, chunk)) = source.next(shared).map_err(ExportError::from_scan)? {
+        if !runs.push(chunk.end, (trace, chunk)) {
+            break;
         }
     }
-    runs
+    Ok(())
+}
+
+/// What the export's threads share.
+struct RunWork<'a> {
+    shared: &'a Shared,
+    layouts: &'a ExportLayouts,
+    names: &'a HashMap<ExportTable, String>,
+    staging: &'a Path,
+    props: &'a WriterProperties,
+    runs: &'a Runs<(usize, ChunkPlan)>,
+}
+
+/// What one thread wrote: each run's tables, and how many records.
+#[derive(Debug, Default)]
+struct RunsWritten {
+    runs: Vec<(usize, Vec<String>)>,
+    records: u64,
+}
+
+impl RunWork<'_> {
+    /// One thread's share of the export: run `first`, then the second
+    /// halves it splits off the others' runs, each run's rows in files of
+    /// its own.
+    fn export_runs(&self, first: usize) -> Result<RunsWritten, ExportError> {
+        let mut written = RunsWritten::default();
+        let mut run = Some(first);
+        while let Some(current) = run {
+            let mut writers = RunWriters {
+                staging: self.staging,
+                run: current,
+                layouts: self.layouts,
+                props: self.props.clone(),
+                writers: HashMap::new(),
+                names: self.names,
+            };
+            let mut failed = None;
+            let chunks = std::iter::from_fn(|| self.runs.next(current));
+            let scanned = export_chunks(self.shared, self.layouts, chunks, |table, batch| {
+                if table == ExportTable::Records {
+                    written.records += batch.num_rows() as u64;
+                }
+                writers.write(table, &batch).map_err(|e| {
+                    let message = e.to_string();
+                    failed = Some(e);
+                    DataFusionError::Execution(message)
+                })
+            });
+            if let Err(e) = scanned {
+                return Err(failed.unwrap_or_else(|| ExportError::from_scan(e)));
+            }
+            // Every dataset has records and dropped, empty or not: run 0
+            // starts the trace.
+            if current == 0 {
+                writers.writer(ExportTable::Records)?;
+                writers.writer(ExportTable::Dropped)?;
+            }
+            written.runs.push((current, writers.close()?));
+            run = self.runs.split();
+        }
+        Ok(written)
+    }
 }
 
 /// The `events` table's rows of the trace, without `trace`.
@@ -641,30 +690,5 @@ pub fn lock_name(dir: &Path, name: &str) -> Result<NameLock, ExportError> {
         Ok(()) => Ok(NameLock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(ExportError::Busy(name.to_owned())),
         Err(fs::TryLockError::Error(e)) => Err(ExportError::io(&path, "locking")(e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::balanced_runs;
-
-    /// Runs are contiguous, cover every chunk once, and differ in bytes
-    /// by at most a chunk.
-    #[test]
-    fn runs_share_bytes_evenly() {
-        let ends: Vec<usize> = (1..=9).map(|i| i * 64).chain([600]).collect();
-        let runs = balanced_runs(&ends, 2, |&e| e);
-        assert_eq!(runs.len(), 2);
-        assert_eq!(runs.concat(), ends);
-        let first = *runs[0].last().unwrap();
-        let second = 600 - first;
-        assert!(first.abs_diff(second) <= 64, "{first} vs {second}");
-
-        // Fewer chunks than threads: one run each, none empty.
-        let runs = balanced_runs(&[10, 20], 4, |&e| e);
-        assert_eq!(runs, [&[10][..], &[20][..]]);
-        // One thread, or nothing to share.
-        assert_eq!(balanced_runs(&ends, 1, |&e| e), [&ends[..]]);
-        assert!(balanced_runs(&[] as &[usize], 2, |&e| e).is_empty());
     }
 }

@@ -43,6 +43,7 @@ mod batches;
 mod dataset;
 pub mod export;
 mod provider;
+mod runs;
 pub mod schema;
 pub mod views;
 
@@ -187,7 +188,7 @@ pub(crate) struct ChunkPlan {
 /// take chunks one at a time, so the first is read while the pass that
 /// finds record boundaries goes on, and no one works on alone long at the
 /// end.
-const CHUNK_BYTES: usize = 8 << 20;
+pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 
 /// How far a trace has been cut into chunks: by whichever scan first needs
 /// the next chunk, once, for every scan after it.
@@ -393,6 +394,7 @@ impl Shared {
     }
 
     /// Every trace's chunks (trace index, chunk), in order.
+    #[cfg(test)]
     pub(crate) fn chunks(&self) -> Result<Vec<(usize, ChunkPlan)>, DataFusionError> {
         let source = ChunkSource::default();
         let mut all = Vec::new();
