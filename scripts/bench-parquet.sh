@@ -8,7 +8,10 @@
 #
 # Needs the release binary built with the sql feature
 # (cargo build --release --features sql) and a Python with duckdb
-# ($PYTHON, default: the test venv scripts/test makes).
+# ($PYTHON, default: the test venv scripts/test makes). With the
+# read_floor example built too (cargo build --release --example
+# read_floor), it first prints the floor of any query straight from the
+# trace: mapping it and loading each of its cache lines once on 2 threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trace=${1:-/work/bench/medium-rand-512M.trace}
@@ -34,6 +37,9 @@ best() { # best wall time in seconds of "$@", $runs runs
 
 size=$(stat -c %s "$trace")
 echo "trace: $trace ($size bytes); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -x "$target/release/examples/read_floor" ]; then
+    echo "floor: $("$target/release/examples/read_floor" "$trace" 2 "$runs")"
+fi
 export_once() { rm -rf "$out/set"; "$bin" parquet -o "$out/set" "$events" "$trace" 2>/dev/null; }
 t=$(best export_once)
 echo "export: ${t} s, $(python3 -c "print(round($size / 1e6 / $t))") MB/s of trace;" \
