@@ -448,8 +448,10 @@ pub fn export_trace(
     // a run of the trace each, then splitting others' runs when theirs is
     // done (super::runs): each file's rows are a stretch of the trace in
     // file order, so its row groups' ts_ns ranges are narrow (pruning).
-    let threads = options.threads.max(1);
-    let len = shared.traces.iter().map(|t| t.data.len()).sum();
+    // One trace (added above); a thread per chunk at most, so that run 0
+    // (which starts the trace) has rows when there are any.
+    let len = shared.traces.first().map_or(0, |t| t.data.len());
+    let threads = options.threads.clamp(1, len / CHUNK_BYTES + 1);
     let runs = Runs::new(len, threads, CHUNK_BYTES);
     let props = writer_properties();
     let work = RunWork {
@@ -465,18 +467,21 @@ pub fn export_trace(
             .map(|first| {
                 let work = &work;
                 scope.spawn(move || {
+                    // A failure (or a panic) stops the others and the cut.
+                    let guard = work.runs.abandon_unless_done();
                     let result = work.export_runs(first);
-                    if result.is_err() {
-                        work.runs.abandon();
+                    if result.is_ok() {
+                        guard.disarm();
                     }
                     result
                 })
             })
             .collect();
+        let guard = runs.abandon_unless_done();
         let cut = cut_chunks(&shared, &runs);
-        match cut {
-            Ok(()) => runs.cut_done(),
-            Err(_) => runs.abandon(),
+        if cut.is_ok() {
+            guard.disarm();
+            runs.cut_done();
         }
         let results: Vec<Result<RunsWritten, ExportError>> = handles
             .into_iter()
@@ -566,11 +571,17 @@ pub fn export_trace(
     Ok(exported)
 }
 
-/// Cuts the traces into chunks for `runs`, in file order, until the last
-/// or the export is abandoned.
+/// Cuts the trace (the export's one) into chunks for `runs`, in file
+/// order, until the last or the export is abandoned.
 fn cut_chunks(shared: &Shared, runs: &Runs<(usize, ChunkPlan)>) -> Result<(), ExportError> {
     let source = ChunkSource::default();
     while let Some((trace, chunk)) = source.next(shared).map_err(ExportError::from_scan)? {
+        // The runs are byte ranges of one trace.
+        if trace != 0 {
+            return Err(ExportError::Write(
+                "an export writes one trace at a time".to_owned(),
+            ));
+        }
         if !runs.push(chunk.end, (trace, chunk)) {
             break;
         }

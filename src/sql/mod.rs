@@ -184,10 +184,10 @@ pub(crate) struct ChunkPlan {
     pub(crate) prev_timestamp_ns: Option<u64>,
 }
 
-/// Bytes of a chunk, about: a scan's partitions and the export's threads
-/// take chunks one at a time, so the first is read while the pass that
-/// finds record boundaries goes on, and no one works on alone long at the
-/// end.
+/// Bytes of a chunk, about: a scan's partitions take chunks one at a time
+/// (the export's threads, a stretch of them at a time: [`runs`]), so the
+/// first is read while the pass that finds record boundaries goes on, and
+/// no one works on alone long at the end.
 pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 
 /// How far a trace has been cut into chunks: by whichever scan first needs

@@ -28,7 +28,7 @@ pub(crate) struct Runs<C> {
     /// The trace's length in bytes.
     len: usize,
     /// The least a run must have left to be split: two chunks' bytes, so
-    /// that both halves have one at least.
+    /// that both halves have about a chunk at least.
     min_split: usize,
 }
 
@@ -63,8 +63,8 @@ impl<C> State<C> {
     }
 
     /// The index of the first chunk that starts at `from` or after, once
-    /// known: the chunk after the last that ends before `from` (which may
-    /// be the next to be cut).
+    /// known: the one after the first chunk that ends at `from` or after
+    /// (which may be the next to be cut).
     fn first_from(&self, from: usize) -> Option<usize> {
         if from == 0 {
             return Some(0);
@@ -143,6 +143,13 @@ impl<C: Clone> Runs<C> {
     pub(crate) fn cut_done(&self) {
         self.lock().cut = true;
         self.changed.notify_all();
+    }
+
+    /// Abandons the work when dropped, unless [`Abandon::disarm`]ed
+    /// first: a thread that panics (or returns early) releases the others
+    /// instead of leaving them waiting for chunks or working on.
+    pub(crate) fn abandon_unless_done(&self) -> Abandon<'_, C> {
+        Abandon { runs: Some(self) }
     }
 
     /// Hands out nothing more: the export failed.
@@ -234,6 +241,27 @@ impl<C: Clone> Runs<C> {
     }
 }
 
+/// Abandons its runs when dropped armed ([`Runs::abandon_unless_done`]).
+#[derive(Debug)]
+pub(crate) struct Abandon<'a, C: Clone> {
+    runs: Option<&'a Runs<C>>,
+}
+
+impl<C: Clone> Abandon<'_, C> {
+    /// The thread finished its part: nothing to abandon.
+    pub(crate) fn disarm(mut self) {
+        self.runs = None;
+    }
+}
+
+impl<C: Clone> Drop for Abandon<'_, C> {
+    fn drop(&mut self) {
+        if let Some(runs) = self.runs {
+            runs.abandon();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Runs;
@@ -320,6 +348,27 @@ mod tests {
             assert_eq!(first.join().unwrap(), [0, 1, 2, 3, 4]);
             assert_eq!(second.join().unwrap(), [5, 6, 7, 8, 9]);
         });
+    }
+
+    /// A thread that panics while others wait for chunks releases them.
+    #[test]
+    fn a_panic_abandons_the_runs() {
+        let runs = Runs::new(1000, 2, 100);
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| drain(&runs, 1));
+            let cutter = scope.spawn(|| {
+                let _guard = runs.abandon_unless_done();
+                assert!(runs.push(100, 0));
+                panic!("the cutter fails");
+            });
+            assert!(cutter.join().is_err());
+            assert!(waiting.join().unwrap().is_empty());
+        });
+        assert!(!runs.push(200, 1));
+        // Disarmed, it abandons nothing.
+        let runs = Runs::new(1000, 1, 100);
+        runs.abandon_unless_done().disarm();
+        assert!(runs.push(100, 0));
     }
 
     /// Nothing is handed out once the export is abandoned, and no waiting
