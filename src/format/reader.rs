@@ -216,6 +216,22 @@ pub struct TraceReader<'a> {
     /// ([`TraceReader::check_pages`]): a record ending before it needs no
     /// check.
     checked_to: usize,
+    /// The mapping record or the fault [`Step`] last told of, until its
+    /// caller takes it: the step itself is one byte, returned in a
+    /// register. (A step that carried them, some sixty bytes built in
+    /// memory a field at a time and copied out sixteen bytes at a time,
+    /// stalled every record on a failed store-to-load forwarding: a tenth
+    /// of a `GROUP BY` over a trace.)
+    stepped: Stepped<'a>,
+}
+
+/// What a step left for its caller to take ([`TraceReader::stepped`]).
+#[derive(Clone, Default)]
+enum Stepped<'a> {
+    #[default]
+    Nothing,
+    Mapping(Mapping<'a>),
+    Fault(Error),
 }
 
 /// The valid length of data that nobody cuts short.
@@ -278,6 +294,7 @@ impl<'a> TraceReader<'a> {
             resync_put_off: false,
             valid_len: &UNBOUNDED,
             checked_to: 0,
+            stepped: Stepped::Nothing,
         }
     }
 
@@ -425,6 +442,7 @@ impl<'a> TraceReader<'a> {
             resync_put_off: false,
             valid_len: &UNBOUNDED,
             checked_to: 0,
+            stepped: Stepped::Nothing,
         }
         .with_resync(state.resync)
     }
@@ -518,11 +536,16 @@ impl<'a> TraceReader<'a> {
     pub fn next_item(&mut self) -> Option<Result<Item<'a>>> {
         let mut record = Record::placeholder(self.events.dropped());
         loop {
-            match self.step(&mut record)? {
-                Ok(Step::Event) => return Some(Ok(Item::Event(record))),
-                Ok(Step::Mapping(m)) => return Some(Ok(Item::Mapping(m))),
-                Err(e) => {
-                    if let Some(e) = self.fault(e) {
+            match self.step(&mut record) {
+                Step::End => return None,
+                Step::Event => return Some(Ok(Item::Event(record))),
+                Step::Mapping => {
+                    if let Some(m) = self.take_mapping() {
+                        return Some(Ok(Item::Mapping(m)));
+                    }
+                }
+                Step::Fault => {
+                    if let Some(e) = self.take_fault() {
                         return Some(Err(e));
                     }
                 }
@@ -538,11 +561,12 @@ impl<'a> TraceReader<'a> {
     #[inline(always)]
     pub fn next_into(&mut self, out: &mut Record<'a>) -> Option<Result<()>> {
         loop {
-            match self.step(out)? {
-                Ok(Step::Event) => return Some(Ok(())),
-                Ok(Step::Mapping(_)) => continue,
-                Err(e) => {
-                    if let Some(e) = self.fault(e) {
+            match self.step(out) {
+                Step::End => return None,
+                Step::Event => return Some(Ok(())),
+                Step::Mapping => self.stepped = Stepped::Nothing,
+                Step::Fault => {
+                    if let Some(e) = self.take_fault() {
                         return Some(Err(e));
                     }
                 }
@@ -550,12 +574,13 @@ impl<'a> TraceReader<'a> {
         }
     }
 
-    /// One record: an event is written into `out`. A fault comes back as
-    /// it is; the caller passes it to [`TraceReader::fault`] (which ends
-    /// reading or resyncs), so that this, the record loop's body, does not
-    /// touch the result on its way out.
+    /// One record: an event is written into `out`; a mapping record or a
+    /// fault is left in `self.stepped` for the caller to take
+    /// ([`TraceReader::take_mapping`], [`TraceReader::take_fault`], which
+    /// passes the fault to [`TraceReader::fault`]: it ends reading or
+    /// resyncs), so that this, the record loop's body, returns one byte.
     #[inline(always)]
-    fn step(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
+    fn step(&mut self, out: &mut Record<'a>) -> Step {
         if self.state != State::Reading {
             return self.step_slow(out);
         }
@@ -568,14 +593,42 @@ impl<'a> TraceReader<'a> {
     /// [`TraceReader::step`] when done, or resyncing (every record checked
     /// in full): out of line, to keep the plain loop small.
     #[inline(never)]
-    fn step_slow(&mut self, out: &mut Record<'a>) -> Option<Result<Step<'a>>> {
+    fn step_slow(&mut self, out: &mut Record<'a>) -> Step {
         match (self.state, self.kind.order) {
-            (State::Done, _) => None,
+            (State::Done, _) => Step::End,
             (State::Reading, ByteOrder::Little) => self.next_in::<Little, false>(out),
             (State::Reading, ByteOrder::Big) => self.next_in::<Big, false>(out),
             (State::Checking, ByteOrder::Little) => self.next_in::<Little, true>(out),
             (State::Checking, ByteOrder::Big) => self.next_in::<Big, true>(out),
         }
+    }
+
+    /// The mapping record the last step read.
+    #[inline]
+    fn take_mapping(&mut self) -> Option<Mapping<'a>> {
+        match core::mem::take(&mut self.stepped) {
+            Stepped::Mapping(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The fault the last step met, passed to [`TraceReader::fault`]:
+    /// the fault if it stands (none when a resync stepped over it).
+    #[cold]
+    #[inline(never)]
+    fn take_fault(&mut self) -> Option<Error> {
+        match core::mem::take(&mut self.stepped) {
+            Stepped::Fault(e) => self.fault(e),
+            _ => None,
+        }
+    }
+
+    /// Leaves `e` for the caller of the step that met it.
+    #[cold]
+    #[inline(never)]
+    fn stepped_fault(&mut self, e: Error) -> Step {
+        self.stepped = Stepped::Fault(e);
+        Step::Fault
     }
 
     /// A fault at the current record: the end of reading, or with
@@ -637,15 +690,12 @@ impl<'a> TraceReader<'a> {
     /// The record at the current position in byte order `O`; with `CHECK`,
     /// an event record's arguments are checked too.
     #[inline(always)]
-    fn next_in<O: Order, const CHECK: bool>(
-        &mut self,
-        out: &mut Record<'a>,
-    ) -> Option<Result<Step<'a>>> {
+    fn next_in<O: Order, const CHECK: bool>(&mut self, out: &mut Record<'a>) -> Step {
         // A chunk's reader stops at the chunk's end but reads each record
         // from the whole trace, so that it judges a faulty record running
         // past that end exactly as a reader of the whole trace does.
         if self.pos >= self.data.len() {
-            return None;
+            return Step::End;
         }
         let rest = self.full.get(self.pos..).unwrap_or_default();
         let at = At {
@@ -654,15 +704,21 @@ impl<'a> TraceReader<'a> {
         };
         let (after, raw) = match raw_record::<O>(self.kind.version, rest) {
             Ok(parsed) => parsed,
-            Err(fault) => return Some(Err(fault.at(at, rest.len(), self.more_follows))),
+            Err(fault) => {
+                let more_follows = self.more_follows;
+                return self.stepped_fault(fault.at(at, rest.len(), more_follows));
+            }
         };
         let step = match raw {
             Raw::Event { header: h, payload } => {
                 let id = EventId(h.id);
                 let decl = match self.ids.get(h.id) {
                     Slot::Decl(decl) => decl,
-                    Slot::Unmapped => return Some(Err(self.unmapped(at, id))),
-                    Slot::Undeclared(name) => return Some(Err(undeclared(at, id, name))),
+                    Slot::Unmapped => {
+                        let e = self.unmapped(at, id);
+                        return self.stepped_fault(e);
+                    }
+                    Slot::Undeclared(name) => return self.stepped_fault(undeclared(at, id, name)),
                 };
                 // Field by field into the caller's record: no temporary.
                 out.at = at;
@@ -676,34 +732,35 @@ impl<'a> TraceReader<'a> {
                 // Resyncing checks every record in full: a length its
                 // arguments do not fill exactly is not to be trusted.
                 if CHECK && let Err(e) = out.check_args() {
-                    return Some(Err(e));
+                    return self.stepped_fault(e);
                 }
                 Step::Event
             }
             Raw::Mapping { id, name } => {
                 if let Some(e) = name_fault(at, id, name) {
-                    return Some(Err(e));
+                    return self.stepped_fault(e);
                 }
                 let decl = self.events.by_name(name);
                 self.ids
                     .set(id, decl.map_or(Slot::Undeclared(name), Slot::Decl));
-                Step::Mapping(Mapping {
+                self.stepped = Stepped::Mapping(Mapping {
                     at,
                     id: EventId(id),
                     name,
                     decl,
-                })
+                });
+                Step::Mapping
             }
         };
         let end = self.full.len() - after.len();
         if end > self.checked_to
             && let Some(e) = self.check_pages(at, end)
         {
-            return Some(Err(e));
+            return self.stepped_fault(e);
         }
         self.pos = end;
         self.record += 1;
-        Some(Ok(step))
+        step
     }
 
     /// Confirms that the record last read (at `at`) is still wholly in
@@ -850,10 +907,16 @@ impl ReaderState {
 }
 
 /// What [`TraceReader::step`] read.
-enum Step<'a> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The end of the data (or of reading).
+    End,
     /// An event record, written into the caller's record.
     Event,
-    Mapping(Mapping<'a>),
+    /// A mapping record ([`TraceReader::take_mapping`]).
+    Mapping,
+    /// A fault ([`TraceReader::take_fault`]).
+    Fault,
 }
 
 /// One record split into its parts, before any id is resolved.

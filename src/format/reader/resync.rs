@@ -26,8 +26,8 @@
 use core::fmt;
 
 use super::{
-    KeepFn, Raw, Skipped, Slot, State, Step, TraceReader, V0_RECORD_LEN, Version, is_event_name,
-    raw_record, sane_length,
+    KeepFn, Raw, Skipped, Slot, State, Step, Stepped, TraceReader, V0_RECORD_LEN, Version,
+    is_event_name, raw_record, sane_length,
 };
 use crate::format::error::{At, Error, FileOffset};
 use crate::format::events::EventDecl;
@@ -154,15 +154,15 @@ impl<'a> TraceReader<'a> {
         let mut how = Skipped::Reached;
         while self.pos < offset {
             match self.step(&mut scratch) {
-                None => break,
-                Some(Ok(Step::Event)) => {
+                Step::End => break,
+                Step::Event => {
                     if keep.is_none_or(|k| k(scratch.decl, scratch.pid, scratch.timestamp_ns)) {
                         last_timestamp = Some(scratch.timestamp_ns);
                     }
                 }
-                Some(Ok(Step::Mapping(_))) => {}
-                Some(Err(e)) => {
-                    if self.fault(e).is_some() {
+                Step::Mapping => self.stepped = Stepped::Nothing,
+                Step::Fault => {
+                    if self.take_fault().is_some() {
                         how = Skipped::Blocked;
                         break;
                     }
