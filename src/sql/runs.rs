@@ -88,7 +88,7 @@ impl<C> State<C> {
     }
 }
 
-impl<C: Clone> Runs<C> {
+impl<C> Runs<C> {
     /// `runs` runs of about `len / runs` bytes each over a trace of `len`
     /// bytes cut into chunks of about `chunk_bytes`.
     pub(crate) fn new(len: usize, runs: usize, chunk_bytes: usize) -> Runs<C> {
@@ -161,43 +161,6 @@ impl<C: Clone> Runs<C> {
         self.changed.notify_all();
     }
 
-    /// The next chunk of run `run`, waiting for it to be cut; none when the
-    /// run has no more (or the export is abandoned).
-    pub(crate) fn next(&self, run: usize) -> Option<C> {
-        let mut state = self.lock();
-        loop {
-            if state.abandoned {
-                return None;
-            }
-            let Run { from, to, next } = *state.runs.get(run)?;
-            let found = next.or_else(|| state.first_from(from));
-            match found {
-                Some(i) if i < state.chunks.len() => {
-                    if state.start(i) >= to {
-                        return None;
-                    }
-                    let chunk = state.chunks.get(i).map(|(_, c)| c.clone());
-                    if let Some(r) = state.runs.get_mut(run) {
-                        r.next = Some(i + 1);
-                    }
-                    return chunk;
-                }
-                _ if state.cut => return None,
-                // The next chunk, once cut.
-                Some(i) => {
-                    if let Some(r) = state.runs.get_mut(run) {
-                        r.next = Some(i);
-                    }
-                }
-                None => {}
-            }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
     /// Splits the run with the most bytes not yet handed out at the middle
     /// of those bytes, if it has two chunks' worth: the new run (its
     /// index) is the second half. None when no run has that much left.
@@ -241,20 +204,59 @@ impl<C: Clone> Runs<C> {
     }
 }
 
+impl<C: Clone> Runs<C> {
+    /// The next chunk of run `run`, waiting for it to be cut; none when the
+    /// run has no more (or the export is abandoned).
+    pub(crate) fn next(&self, run: usize) -> Option<C> {
+        let mut state = self.lock();
+        loop {
+            if state.abandoned {
+                return None;
+            }
+            let Run { from, to, next } = *state.runs.get(run)?;
+            let found = next.or_else(|| state.first_from(from));
+            match found {
+                Some(i) if i < state.chunks.len() => {
+                    if state.start(i) >= to {
+                        return None;
+                    }
+                    let chunk = state.chunks.get(i).map(|(_, c)| c.clone());
+                    if let Some(r) = state.runs.get_mut(run) {
+                        r.next = Some(i + 1);
+                    }
+                    return chunk;
+                }
+                _ if state.cut => return None,
+                // The next chunk, once cut.
+                Some(i) => {
+                    if let Some(r) = state.runs.get_mut(run) {
+                        r.next = Some(i);
+                    }
+                }
+                None => {}
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
 /// Abandons its runs when dropped armed ([`Runs::abandon_unless_done`]).
 #[derive(Debug)]
-pub(crate) struct Abandon<'a, C: Clone> {
+pub(crate) struct Abandon<'a, C> {
     runs: Option<&'a Runs<C>>,
 }
 
-impl<C: Clone> Abandon<'_, C> {
+impl<C> Abandon<'_, C> {
     /// The thread finished its part: nothing to abandon.
     pub(crate) fn disarm(mut self) {
         self.runs = None;
     }
 }
 
-impl<C: Clone> Drop for Abandon<'_, C> {
+impl<C> Drop for Abandon<'_, C> {
     fn drop(&mut self) {
         if let Some(runs) = self.runs {
             runs.abandon();
